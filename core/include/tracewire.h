@@ -1,0 +1,346 @@
+/* tracewire.h — the one public header of the tracewire C core.
+ *
+ * Every binding (Python, Lua, Redis) is a translation of this file. Types are
+ * opaque; every function that can fail returns a tw_status (0 = TW_OK) and never
+ * aborts on bad input. Ownership is stated next to each function in three words:
+ *   new       the caller owns the result and frees it with the named function;
+ *   borrowed  the result belongs to someone else; its lifetime is stated;
+ *   copies    the function copies its input; the caller keeps ownership.
+ *
+ * Threads: one tw_tracer is shared by all threads of a process. A tw_span is used
+ * by one thread at a time (bindings with a GIL or a single Lua state get this for
+ * free). tw_span_context objects are immutable once created and may be read from
+ * any thread.
+ *
+ * Fork: the library registers pthread_atfork handlers once. A forked child keeps
+ * its tracers; their queues start empty, ids are reseeded, and the reporter
+ * thread starts lazily in the child on first use. Nothing is started at tracer
+ * creation: a forking parent (gunicorn --preload, nginx master, Redis) stays
+ * thread-free until it reports its first span.
+ */
+#ifndef TRACEWIRE_H
+#define TRACEWIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(TW_BUILDING) && defined(__GNUC__)
+#  define TW_API __attribute__((visibility("default")))
+#else
+#  define TW_API
+#endif
+
+#define TW_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum tw_status {
+    TW_OK = 0,
+    TW_ERR_INVALID_ARG,   /* NULL, wrong type or out-of-range argument */
+    TW_ERR_NOMEM,         /* an allocation failed; nothing was changed */
+    TW_ERR_FINISHED,      /* write to a finished span; ignored */
+    TW_ERR_NOT_FOUND,     /* extract: the carrier holds no trace context */
+    TW_ERR_CORRUPTED,     /* extract: a context header is present but malformed */
+    TW_ERR_UNSUPPORTED,   /* unknown format, sampler, protocol or config key */
+    TW_ERR_TOO_LARGE,     /* input exceeds a documented bound */
+    TW_ERR_CLOSED,        /* the tracer was closed */
+    TW_ERR_TIMEOUT,       /* flush/close gave up at the timeout; spans were dropped */
+    TW_ERR_IO,            /* a socket or HTTP operation failed */
+    TW_ERR_CONFIG         /* a config value does not parse */
+} tw_status;
+
+/* A static English sentence for a status; never NULL. */
+TW_API const char *tw_strerror(tw_status st);
+
+/* ---------------------------------------------------------------- values */
+
+typedef enum tw_value_type {
+    TW_VAL_STRING = 0,    /* Jaeger TagType numbering, on purpose */
+    TW_VAL_DOUBLE = 1,
+    TW_VAL_BOOL   = 2,
+    TW_VAL_INT64  = 3,
+    TW_VAL_BINARY = 4
+} tw_value_type;
+
+/* A typed key/value used for tags and log fields. A plain descriptor, not an
+ * owner: the pointers are borrowed for the duration of the call that takes it;
+ * the span copies what it keeps. Keys need not be NUL-terminated. */
+typedef struct tw_field {
+    const char *key;
+    size_t key_len;
+    tw_value_type type;
+    union {
+        struct { const char *ptr; size_t len; } str;   /* STRING and BINARY */
+        int64_t i64;
+        double f64;
+        int b;                                        /* BOOL: 0 or 1 */
+    } v;
+} tw_field;
+
+typedef enum tw_span_kind {
+    TW_KIND_UNSPECIFIED = 0,  /* OTLP numbering: internal on the wire */
+    TW_KIND_INTERNAL = 1,
+    TW_KIND_SERVER = 2,
+    TW_KIND_CLIENT = 3,
+    TW_KIND_PRODUCER = 4,
+    TW_KIND_CONSUMER = 5
+} tw_span_kind;
+
+typedef enum tw_ref_type {
+    TW_REF_CHILD_OF = 0,      /* Jaeger SpanRefType numbering */
+    TW_REF_FOLLOWS_FROM = 1
+} tw_ref_type;
+
+#define TW_FLAG_SAMPLED 0x01u
+#define TW_FLAG_DEBUG   0x02u
+
+/* ---------------------------------------------------------------- clock */
+
+/* Wall-clock microseconds since the Unix epoch. */
+TW_API int64_t tw_now_us(void);
+
+/* ---------------------------------------------------------------- config */
+
+typedef struct tw_config tw_config;
+
+/* new: free with tw_config_free. Starts with every default below. */
+TW_API tw_status tw_config_new(tw_config **out);
+TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
+
+/* Sets one option from text (copies). Bindings pass their dict/table/args here
+ * so every face of tracewire accepts the same keys with the same meaning.
+ * Unknown key -> TW_ERR_UNSUPPORTED; bad value -> TW_ERR_CONFIG; either way
+ * the config is unchanged. Keys (defaults in brackets):
+ *   service_name            [unknown_service]
+ *   tags                    "k=v,k2=v2" tracer-level (process) tags
+ *   sampler.type            const | probabilistic | ratelimiting | remote
+ *                           | parentbased_always_on | parentbased_always_off
+ *                           | parentbased_traceidratio [const]
+ *                           every type honours a parent's decision; "remote"
+ *                           starts as probabilistic(sampler.param) and follows
+ *                           the strategies polled from sampler.url
+ *   sampler.param           number [1]
+ *   sampler.url             remote sampling endpoint [http://127.0.0.1:5778/sampling]
+ *   sampler.refresh_ms      remote poll interval [60000]
+ *   reporter.protocols      comma list of udp | http | otlp | memory | log | none [udp]
+ *   reporter.agent_host     [127.0.0.1]   reporter.agent_port [6831]
+ *   reporter.endpoint       Thrift HTTP collector [http://127.0.0.1:14268/api/traces]
+ *   reporter.otlp_endpoint  [http://127.0.0.1:4318/v1/traces]
+ *   reporter.queue_size     spans [10000]
+ *   reporter.batch_size     spans per batch [100]
+ *   reporter.flush_interval_ms [1000]
+ *   reporter.max_packet_size UDP datagram bound [65000]
+ *   reporter.timeout_ms     HTTP total timeout [5000]
+ *   reporter.retries        HTTP retries [3]
+ *   propagation.inject      comma list of jaeger | w3c | b3 | b3multi [jaeger,w3c]
+ *   propagation.extract     same names [jaeger,w3c,b3,b3multi]
+ *   propagation             sets both
+ *   trace_id_header         [uber-trace-id]
+ *   baggage_header_prefix   [uberctx-]
+ *   trace_id_128bit         true|false [true]
+ *   max_tag_value_length    bytes [1024]
+ *   max_baggage_size        bytes per header [8192]
+ */
+TW_API tw_status tw_config_set(tw_config *cfg, const char *key, const char *value);
+
+/* Applies the environment (reads getenv; copies). Precedence, lowest first:
+ * defaults < OTEL_* < JAEGER_* < tw_config_set calls made AFTER this call.
+ * Bindings call it first, then apply their explicit options, so code wins.
+ * Recognised: JAEGER_SERVICE_NAME, JAEGER_AGENT_HOST, JAEGER_AGENT_PORT,
+ * JAEGER_ENDPOINT, JAEGER_SAMPLER_TYPE, JAEGER_SAMPLER_PARAM,
+ * JAEGER_SAMPLER_MANAGER_HOST_PORT, JAEGER_TAGS, JAEGER_PROPAGATION,
+ * JAEGER_TRACEID_128BIT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
+ * OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_PROPAGATORS,
+ * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
+ * A malformed variable is skipped and reported: *bad_var (borrowed static
+ * name, may be NULL) names the first one, and TW_ERR_CONFIG is returned after
+ * all the good ones were applied. */
+TW_API tw_status tw_config_from_env(tw_config *cfg, const char **bad_var);
+
+/* Reads an option back as text into buf (NUL-terminated, truncated to cap). */
+TW_API tw_status tw_config_get(const tw_config *cfg, const char *key, char *buf, size_t cap);
+
+/* ---------------------------------------------------------------- tracer */
+
+typedef struct tw_tracer tw_tracer;
+typedef struct tw_span tw_span;
+typedef struct tw_span_context tw_span_context;
+
+/* new: free with tw_tracer_free. Copies cfg (cfg may be freed afterwards).
+ * Starts no thread and opens no socket. */
+TW_API tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out);
+
+/* Closes (flush with a 2 s timeout) if not closed, then frees. Every span of
+ * this tracer must have been freed first. NULL is a no-op. */
+TW_API void tw_tracer_free(tw_tracer *t);
+
+/* Delivers what is queued, waiting at most timeout_ms. TW_ERR_TIMEOUT if
+ * something was still queued at the deadline (it stays queued). Never hangs. */
+TW_API tw_status tw_tracer_flush(tw_tracer *t, int timeout_ms);
+
+/* Flushes, stops and joins the reporter thread within timeout_ms. Spans still
+ * queued at the deadline are dropped and counted. Later spans are not
+ * recorded. Idempotent. */
+TW_API tw_status tw_tracer_close(tw_tracer *t, int timeout_ms);
+
+/* borrowed: valid until tw_tracer_free. */
+TW_API const char *tw_tracer_service_name(const tw_tracer *t);
+
+typedef struct tw_counters {
+    uint64_t spans_started;       /* every span, sampled or not */
+    uint64_t spans_sampled;       /* started with the sampled flag */
+    uint64_t spans_finished;      /* sampled spans handed to the reporter */
+    uint64_t spans_reported;      /* accepted by the collector/agent (UDP: sent) */
+    uint64_t dropped_queue_full;
+    uint64_t dropped_too_large;   /* a single span above the datagram bound */
+    uint64_t dropped_send_failed; /* spans in batches that failed for good */
+    uint64_t dropped_on_close;    /* still queued when close() timed out */
+    uint64_t send_failures;       /* failed send attempts (retries count) */
+    uint64_t batches_sent;
+    uint64_t bytes_sent;
+    uint64_t sampler_updates;     /* remote strategies applied */
+} tw_counters;
+/* Once the queue is drained: spans_finished = spans_reported + every dropped_*. */
+
+/* Snapshot of the counters (atomic reads; may be called from any thread). */
+TW_API void tw_tracer_counters(const tw_tracer *t, tw_counters *out);
+
+/* In-memory reporter ("memory" protocol) — for tests of every binding.
+ * new: *json_out is a NUL-terminated JSON array of the spans recorded so far,
+ * one object per span (trace_id, span_id, parent_id as hex, operation_name,
+ * flags, kind, start_us, duration_us, references, tags, logs with typed
+ * values), freed by the caller with tw_free. With clear != 0 the recorded
+ * spans are dropped. TW_ERR_UNSUPPORTED if the memory reporter is off. */
+TW_API tw_status tw_tracer_memory_spans(tw_tracer *t, int clear, char **json_out);
+
+/* Frees memory returned by tracewire as "free with tw_free". */
+TW_API void tw_free(void *p);
+
+/* ---------------------------------------------------------------- spans */
+
+typedef struct tw_span_ref {
+    tw_ref_type type;
+    const tw_span_context *ctx;   /* borrowed for the call */
+} tw_span_ref;
+
+/* new: free with tw_span_free. The first CHILD_OF reference is the parent
+ * (its baggage and sampling decision are inherited); with none the span is a
+ * root and the sampler decides. refs may be NULL when nrefs is 0. start_us 0
+ * means now. name is copied. Never fails for an unsampled span except NOMEM. */
+TW_API tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
+                               const tw_span_ref *refs, size_t nrefs,
+                               int64_t start_us, tw_span **out);
+
+/* Finishes the span at finish_us (0 = now) and, if sampled, hands it to the
+ * reporter without blocking. Second finish -> TW_ERR_FINISHED, no effect.
+ * The span handle stays valid (context, baggage readable) until tw_span_free. */
+TW_API tw_status tw_span_finish(tw_span *s, int64_t finish_us);
+
+/* Frees the handle. An unfinished span is discarded, never reported (the
+ * garbage-collector path of the bindings). NULL is a no-op. */
+TW_API void tw_span_free(tw_span *s);
+
+/* Writes below return TW_ERR_FINISHED on a finished span and change nothing.
+ * Values are copied; strings longer than max_tag_value_length are truncated.
+ * Tag "span.kind" (client|server|producer|consumer) also sets the kind;
+ * "sampling.priority" > 0 forces sampled+debug (as Jaeger clients do). */
+TW_API tw_status tw_span_set_tag(tw_span *s, const tw_field *tag);
+TW_API tw_status tw_span_set_tag_str(tw_span *s, const char *key, const char *val);
+TW_API tw_status tw_span_set_tag_int(tw_span *s, const char *key, int64_t val);
+TW_API tw_status tw_span_set_tag_double(tw_span *s, const char *key, double val);
+TW_API tw_status tw_span_set_tag_bool(tw_span *s, const char *key, int val);
+
+/* One log record of n typed fields at ts_us (0 = now). Copies. */
+TW_API tw_status tw_span_log(tw_span *s, int64_t ts_us, const tw_field *fields, size_t n);
+
+TW_API tw_status tw_span_set_operation_name(tw_span *s, const char *name, size_t name_len);
+TW_API tw_status tw_span_set_kind(tw_span *s, tw_span_kind kind);
+
+/* Baggage travels with the context to children and across processes.
+ * Copies. On a finished span: TW_ERR_FINISHED. Key and value bounded by
+ * max_baggage_size (TW_ERR_TOO_LARGE). */
+TW_API tw_status tw_span_set_baggage(tw_span *s, const char *key, size_t key_len,
+                                     const char *val, size_t val_len);
+
+/* borrowed: the span's current context, valid until the span is freed (a
+ * later set_baggage does not invalidate it: contexts are immutable and the
+ * span switches to a new one; the old one lives until tw_span_free). */
+TW_API const tw_span_context *tw_span_get_context(const tw_span *s);
+
+/* borrowed: valid until the next set_operation_name or tw_span_free. */
+TW_API const char *tw_span_operation_name(const tw_span *s, size_t *len);
+TW_API int tw_span_is_finished(const tw_span *s);
+TW_API int64_t tw_span_start_us(const tw_span *s);
+
+/* ---------------------------------------------------------------- contexts */
+
+/* new: a deep copy; free with tw_span_context_free. */
+TW_API tw_status tw_span_context_dup(const tw_span_context *c, tw_span_context **out);
+TW_API void tw_span_context_free(tw_span_context *c);   /* NULL is a no-op */
+
+/* new: a context built from ids (for bindings that receive raw ids).
+ * trace id all-zero or span id zero -> TW_ERR_INVALID_ARG. */
+TW_API tw_status tw_span_context_new(uint64_t trace_hi, uint64_t trace_lo, uint64_t span_id,
+                                     uint64_t parent_id, unsigned flags, tw_span_context **out);
+
+TW_API void tw_span_context_trace_id(const tw_span_context *c, uint64_t *hi, uint64_t *lo);
+TW_API uint64_t tw_span_context_span_id(const tw_span_context *c);
+TW_API uint64_t tw_span_context_parent_id(const tw_span_context *c);  /* 0 = root */
+TW_API unsigned tw_span_context_flags(const tw_span_context *c);
+/* Lower-case hex into buf: 32 chars for 128-bit ids (16 when the high half is
+ * 0 and 128-bit mode is off), 16 for span ids. buf needs 33 bytes. */
+TW_API void tw_span_context_trace_id_hex(const tw_span_context *c, char buf[33]);
+TW_API void tw_span_context_span_id_hex(const tw_span_context *c, char buf[17]);
+
+/* borrowed: value valid while c lives. TW_ERR_NOT_FOUND if absent.
+ * Keys compare case-sensitively (as opentracing does). */
+TW_API tw_status tw_span_context_baggage(const tw_span_context *c, const char *key, size_t key_len,
+                                         const char **val, size_t *val_len);
+/* Calls fn for each baggage item in insertion order; stops early when fn
+ * returns non-zero. Pointers are borrowed for the call. */
+typedef int (*tw_kv_fn)(void *ud, const char *key, size_t key_len, const char *val, size_t val_len);
+TW_API void tw_span_context_foreach_baggage(const tw_span_context *c, tw_kv_fn fn, void *ud);
+
+/* ---------------------------------------------------------------- propagation */
+
+/* Format bits for inject/extract; the tracer's config picks the default set. */
+#define TW_PROP_JAEGER    0x01u   /* uber-trace-id, uberctx-*, jaeger-debug-id, jaeger-baggage */
+#define TW_PROP_W3C       0x02u   /* traceparent, tracestate, baggage */
+#define TW_PROP_B3_MULTI  0x04u   /* X-B3-TraceId / SpanId / ParentSpanId / Sampled / Flags */
+#define TW_PROP_B3_SINGLE 0x08u   /* b3 */
+#define TW_PROP_DEFAULT   0u      /* use the tracer's configured set */
+
+/* Writes the context as text headers through set (one call per header). Names
+ * are lower-case. Returns the first non-OK status set returned, if any. */
+TW_API tw_status tw_tracer_inject(tw_tracer *t, const tw_span_context *c, unsigned formats,
+                                  tw_kv_fn set, void *ud);
+
+/* The binding's carrier walker: calls visit(visit_ud, key, val) for every
+ * header it holds (repeated headers: once per value), and returns 0, or
+ * non-zero if the carrier itself is unusable. */
+typedef int (*tw_carrier_foreach)(void *carrier, tw_kv_fn visit, void *visit_ud);
+
+/* new: *out on TW_OK, freed with tw_span_context_free.
+ * TW_ERR_NOT_FOUND: no context header of the enabled formats was present.
+ * TW_ERR_CORRUPTED: a context header was present but malformed (or two formats
+ *   disagree, or a size bound was exceeded); nothing is half-applied.
+ * Header names match case-insensitively. A context with only baggage or only
+ * a jaeger-debug-id (no ids) is returned with zero ids; starting a child from
+ * it makes a new root that keeps the baggage / forces debug sampling. */
+TW_API tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach each,
+                                   void *carrier, tw_span_context **out);
+
+/* OpenTracing BINARY format (Jaeger's layout: trace hi, lo, span, parent as
+ * big-endian u64, flags u8, u32 baggage count, then u32-length-prefixed key and
+ * value pairs). inject: new, *buf freed with tw_free. */
+TW_API tw_status tw_span_context_to_binary(const tw_span_context *c, char **buf, size_t *len);
+TW_API tw_status tw_span_context_from_binary(const char *buf, size_t len, tw_span_context **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRACEWIRE_H */
