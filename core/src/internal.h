@@ -239,4 +239,21 @@ tw_status twp_reporter_new(const tw_config *cfg, const twp_process *proc,
 /* Memory reporter access for tw_tracer_memory_spans. NULL if none configured. */
 tw_status twp_reporter_memory_json(twp_reporter *r, int clear, char **json_out);
 
+/* ------------------------------------------------------------ tracer internals */
+
+/* borrowed: the tracer's parsed config, valid until tw_tracer_free. */
+const tw_config *twp_tracer_config(const tw_tracer *t);
+
+/* Propagation over a config (propagation.c); tw_tracer_inject/extract wrap
+ * these with twp_tracer_config(t). Same contracts as the public functions. */
+tw_status twp_inject(const tw_config *cfg, const tw_span_context *c, unsigned formats,
+                     tw_kv_fn set, void *ud);
+tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach each,
+                      void *carrier, tw_span_context **out);
+
+/* Remote-sampling strategy JSON -> sampler (sampler.c). TW_ERR_CORRUPTED on bad
+ * JSON; then nothing changes. */
+typedef struct twp_sampler twp_sampler;
+tw_status twp_sampler_apply_json(twp_sampler *s, const char *body, size_t len);
+
 #endif /* TW_INTERNAL_H */
