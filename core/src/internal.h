@@ -256,4 +256,177 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
 typedef struct twp_sampler twp_sampler;
 tw_status twp_sampler_apply_json(twp_sampler *s, const char *body, size_t len);
 
+/* ============================================================ H3: reporting pipeline
+ * (appended by the reporting-pipeline work: reporter.c, thrift.c, otlp_json.c,
+ * transport_udp.c, transport_http.c, reporter_log.c) */
+
+/* Jaeger ClientStats, cumulative since the tracer started. */
+typedef struct twp_client_stats {
+    int64_t full_queue_dropped, too_large_dropped, failed_to_emit;
+} twp_client_stats;
+
+/* Optional Batch fields. stats NULL: ClientStats left out. */
+typedef struct twp_batch_meta {
+    bool has_seq_no;
+    int64_t seq_no;
+    const twp_client_stats *stats;
+} twp_batch_meta;
+
+/* thrift.c — every function appends to b and returns false only when b could
+ * not grow (b stays valid, its content is then unspecified). */
+bool twp_thrift_compact_span(twp_buf *b, const twp_span_data *s);          /* Span struct */
+bool twp_thrift_compact_process(twp_buf *b, const twp_process *p);         /* Process struct */
+/* Agent.emitBatch oneway message (compact) around pre-encoded structs: proc is
+ * one Process, spans is nspans Span structs back to back. */
+bool twp_thrift_compact_emit_batch_raw(twp_buf *b, int32_t seqid, const void *proc,
+                                       size_t proc_len, const void *spans, size_t spans_len,
+                                       uint32_t nspans, const twp_batch_meta *m);
+bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process *p,
+                                   twp_span_data *const *spans, size_t n,
+                                   const twp_batch_meta *m);
+bool twp_thrift_binary_span(twp_buf *b, const twp_span_data *s);
+/* A bare Batch struct (binary protocol), the body of POST /api/traces. */
+bool twp_thrift_binary_batch(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
+                             size_t n, const twp_batch_meta *m);
+/* Upper bound of an emitBatch message minus its Process and Span structs
+ * (header, list header, seqNo, ClientStats, stops); jaeger-client-go uses 70. */
+#define TWP_EMIT_BATCH_OVERHEAD 80u
+
+/* otlp_json.c — an ExportTraceServiceRequest (OTLP/HTTP JSON) with one
+ * ResourceSpans for p and the n spans. Appends to b. TW_ERR_NOMEM on OOM. */
+tw_status twp_otlp_json_encode(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
+                               size_t n);
+
+/* reporter_log.c — one human-readable line per span (with trailing newline). */
+bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *s);
+
+/* transport_udp.c — a lazily opened non-blocking UDP socket. Not thread-safe:
+ * used by the reporter thread only. */
+typedef struct twp_udp {
+    char *host;
+    int port;
+    int fd;               /* -1 until the first send */
+    void *addr;           /* resolved sockaddr (malloc) */
+    unsigned addr_len;
+} twp_udp;
+tw_status twp_udp_init(twp_udp *u, const char *host, int port);   /* copies host */
+tw_status twp_udp_send(twp_udp *u, const void *data, size_t len); /* one datagram */
+void twp_udp_close(twp_udp *u);                                   /* closes fd, keeps address */
+void twp_udp_free(twp_udp *u);
+void twp_udp_after_fork_child(twp_udp *u);  /* close inherited fd; reopen on next send */
+
+/* transport_http.c — one reused libcurl handle (keep-alive), driven through a
+ * multi handle so a send can be abandoned within ~20 ms of *abort_at_us. */
+typedef struct twp_http twp_http;
+typedef enum twp_http_policy {
+    TWP_HTTP_THRIFT,      /* 2xx ok; retry connection errors and 5xx */
+    TWP_HTTP_OTLP         /* 2xx ok; 400 (other 4xx) permanent; retry 429/502/503/504
+                           * and connection errors, honouring Retry-After */
+} twp_http_policy;
+typedef struct twp_http_result {
+    long status;          /* last HTTP status, 0 if no response */
+    int attempts;         /* requests made */
+    int failures;         /* failed attempts */
+} twp_http_result;
+/* new (twp_http_free). url and content_type copied. */
+tw_status twp_http_new(const char *url, const char *content_type, twp_http_policy policy,
+                       int timeout_ms, int retries, twp_http **out);
+void twp_http_free(twp_http *h);
+/* POST body; retries per policy with backoff, never past *abort_at_us (read
+ * atomically on every poll; 0 = no abort deadline). TW_OK when delivered,
+ * TW_ERR_IO when failed for good, TW_ERR_TIMEOUT when abandoned at abort_at. */
+tw_status twp_http_post(twp_http *h, const void *body, size_t len,
+                        _Atomic int64_t *abort_at_us, twp_http_result *res);
+/* GET url into body (new, caller frees with twp_buf_free); status via *code. */
+tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_at_us,
+                       twp_buf *body, long *code);
+/* In a forked child: forget (leak) inherited curl state, never touch its
+ * sockets; the next post builds a new handle. */
+void twp_http_after_fork_child(twp_http *h);
+/* curl_global_init once per process, thread-safely. */
+tw_status twp_http_global_init(void);
+
+/* reporter.c — the queue + background thread reporter for udp/http/otlp/log.
+ * new: same borrowing contract as twp_reporter_new. */
+tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *proc,
+                                    twp_counters *ctr, const twp_sampling_hook *hook,
+                                    twp_reporter **out);
+
+/* ------------------------------------------------------------ propagation (H2) */
+
+/* Bounds applied by twp_extract; exceeding one makes it return
+ * TW_ERR_CORRUPTED. Baggage headers are further bounded by
+ * cfg->max_baggage_size bytes each (TWP_DEFAULT_BAGGAGE_SIZE when <= 0); the
+ * uberctx-* headers count together as one baggage header. */
+#define TWP_MAX_ID_HEADER          512    /* uber-trace-id, traceparent, b3, x-b3-*, jaeger-debug-id */
+#define TWP_MAX_TRACESTATE         8192   /* all tracestate headers joined */
+#define TWP_MAX_TRACESTATE_ENTRIES 32
+#define TWP_MAX_BAGGAGE_ITEMS      180    /* after merging every baggage carrier */
+#define TWP_DEFAULT_BAGGAGE_SIZE   8192
+
+/* What one format's id header says. */
+typedef struct twp_ids {
+    uint64_t trace_hi, trace_lo, span_id, parent_id;
+    unsigned flags;          /* TW_FLAG_SAMPLED | TW_FLAG_DEBUG only */
+    bool has_ids;            /* false: a sampling decision only (b3 "0"/"1"/"d") */
+    bool sampled_known;      /* false: the header deferred the decision (b3) */
+    bool trace_128;          /* the trace id was written with more than 16 hex digits */
+} twp_ids;
+
+/* Receives each decoded baggage item; a non-OK return stops the parse and is
+ * returned by it. Pointers are borrowed for the call. */
+typedef tw_status (*twp_kv_sink)(void *ud, const char *key, size_t key_len,
+                                 const char *val, size_t val_len);
+
+/* Parsers: plain functions over (ptr, len) — no NUL needed, no state, so a
+ * libFuzzer target can call them directly. They return TW_OK or
+ * TW_ERR_CORRUPTED (TW_ERR_NOMEM if a baggage parser cannot get its one
+ * decode buffer, or whatever a sink returned), and leave *out unspecified on
+ * error. A sink may be called for some items before a later one fails. */
+tw_status twp_jaeger_parse_trace_header(const char *s, size_t n, twp_ids *out);
+tw_status twp_jaeger_parse_baggage_header(const char *s, size_t n, twp_kv_sink sink, void *ud);
+/* uberctx-* value: url-decoded ('+' is a space); out needs n bytes. */
+tw_status twp_jaeger_decode_value(const char *s, size_t n, char *out, size_t *out_len);
+tw_status twp_w3c_parse_traceparent(const char *s, size_t n, twp_ids *out);
+/* Validates and normalises (members trimmed, empty members dropped, joined by
+ * ","); out needs n bytes; *out_len 0 for an empty list. */
+tw_status twp_w3c_parse_tracestate(const char *s, size_t n, char *out, size_t *out_len);
+tw_status twp_w3c_parse_baggage(const char *s, size_t n, twp_kv_sink sink, void *ud);
+tw_status twp_b3_parse_single(const char *s, size_t n, twp_ids *out);
+/* X-B3-* values; a NULL pointer means the header is absent. */
+typedef struct twp_b3_headers {
+    const char *trace_id, *span_id, *parent_id, *sampled, *flags;
+    size_t trace_id_len, span_id_len, parent_id_len, sampled_len, flags_len;
+} twp_b3_headers;
+tw_status twp_b3_parse_multi(const twp_b3_headers *h, twp_ids *out);
+
+/* Injectors: one call of set per header, lower-case names, NUL-terminated
+ * values; return the first non-OK status of set (and stop there). Contexts
+ * with zero ids emit only their baggage headers. */
+tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud);
+tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud);
+tw_status twp_b3_inject_multi(const tw_span_context *c, tw_kv_fn set, void *ud);
+tw_status twp_b3_inject_single(const tw_span_context *c, tw_kv_fn set, void *ud);
+
+/* percent.c: percent-encoding and the small text helpers the codecs share. */
+typedef enum twp_pct_set {
+    TWP_PCT_URL,       /* keep RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~); Jaeger */
+    TWP_PCT_BAGGAGE    /* keep W3C baggage-octets except '%'; W3C baggage */
+} twp_pct_set;
+size_t twp_percent_encoded_len(const char *s, size_t n, twp_pct_set set);
+/* Writes twp_percent_encoded_len bytes (upper-case %XX), returns that count. */
+size_t twp_percent_encode(const char *s, size_t n, twp_pct_set set, char *out);
+/* Strict: '%' must be followed by two hex digits, else TW_ERR_CORRUPTED.
+ * plus_is_space: '+' decodes to ' ' (form/query encoding). out needs n bytes
+ * and may alias s. */
+tw_status twp_percent_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t *out_len);
+/* 1..16 hex digits -> u64; 1..32 -> a trace id. upper_ok accepts A-F. */
+bool twp_hex_u64(const char *s, size_t n, bool upper_ok, uint64_t *out);
+bool twp_hex_trace_id(const char *s, size_t n, bool upper_ok, uint64_t *hi, uint64_t *lo);
+void twp_hex_put_u64(char *dst, uint64_t v);   /* 16 lower-case digits, no NUL */
+bool twp_is_tchar(unsigned char c);            /* RFC 7230 token character */
+void twp_trim_ows(const char **s, size_t *n);  /* strips spaces and tabs at both ends */
+/* ASCII case-insensitive equality of (a, an) and (b, bn). */
+bool twp_ascii_ieq(const char *a, size_t an, const char *b, size_t bn);
+
 #endif /* TW_INTERNAL_H */

@@ -1,0 +1,512 @@
+/* thrift.c — Jaeger Thrift encoders (compact for UDP, binary for HTTP).
+ *
+ * Plain functions over a twp_buf: no threads, no sockets, no allocation besides
+ * growing the buffer. Each struct encoder first computes a worst-case size for
+ * what it is about to write and reserves it once, then writes through a raw
+ * cursor; that keeps the per-field cost to a few stores, which is what lets one
+ * core encode well over a million small spans per second.
+ *
+ * Wire facts (jaeger-idl jaeger.thrift / agent.thrift, Thrift compact and
+ * binary protocol specs): i64 values are the two's-complement bit pattern of
+ * our uint64 ids; compact integers are zigzag varints, compact doubles are
+ * little-endian, binary integers and doubles are big-endian; compact field
+ * headers carry the id delta to the previous field of the same struct, which
+ * restarts at 0 in every nested struct and in every list element. Required
+ * fields are always written (the Go decoders reject a missing one); optional
+ * lists are left out when empty.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* compact type codes */
+enum { CT_TRUE = 1, CT_FALSE = 2, CT_I32 = 5, CT_I64 = 6, CT_DOUBLE = 7, CT_BINARY = 8,
+       CT_LIST = 9, CT_STRUCT = 12 };
+/* binary type codes */
+enum { BT_BOOL = 2, BT_DOUBLE = 4, BT_I32 = 8, BT_I64 = 10, BT_STRING = 11, BT_STRUCT = 12,
+       BT_LIST = 15 };
+
+/* Worst cases: a varint of 64 bits is 10 bytes, a field header at most 3. */
+#define VMAX 10u
+
+/* ------------------------------------------------------------ raw writers */
+
+static inline char *put_varint(char *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+}
+
+static inline uint64_t zz64(int64_t n)
+{
+    return ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
+}
+
+static inline uint32_t zz32(int32_t n)
+{
+    return ((uint32_t)n << 1) ^ (uint32_t)(n >> 31);
+}
+
+static inline char *put_bytes(char *p, const void *src, size_t n)
+{
+    if (n)
+        memcpy(p, src, n);
+    return p + n;
+}
+
+/* compact: short-form field header (every delta we write is 1..15) */
+static inline char *c_field(char *p, int delta, int type)
+{
+    *p++ = (char)((delta << 4) | type);
+    return p;
+}
+
+static inline char *c_i64(char *p, int delta, uint64_t v)
+{
+    p = c_field(p, delta, CT_I64);
+    return put_varint(p, zz64((int64_t)v));
+}
+
+static inline char *c_i32(char *p, int delta, int32_t v)
+{
+    p = c_field(p, delta, CT_I32);
+    return put_varint(p, zz32(v));
+}
+
+static inline char *c_bin(char *p, int delta, const char *s, size_t n)
+{
+    p = c_field(p, delta, CT_BINARY);
+    p = put_varint(p, n);
+    return put_bytes(p, s, n);
+}
+
+static inline char *c_list(char *p, int delta, uint32_t n, int elem)
+{
+    p = c_field(p, delta, CT_LIST);
+    if (n < 15) {
+        *p++ = (char)((n << 4) | elem);
+    } else {
+        *p++ = (char)(0xF0 | elem);
+        p = put_varint(p, n);
+    }
+    return p;
+}
+
+/* binary */
+static inline char *b_u16(char *p, uint16_t v)
+{
+    *p++ = (char)(v >> 8);
+    *p++ = (char)v;
+    return p;
+}
+
+static inline char *b_u32(char *p, uint32_t v)
+{
+    for (int i = 3; i >= 0; i--)
+        *p++ = (char)(v >> (8 * i));
+    return p;
+}
+
+static inline char *b_u64(char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--)
+        *p++ = (char)(v >> (8 * i));
+    return p;
+}
+
+static inline char *b_field(char *p, int type, int id)
+{
+    *p++ = (char)type;
+    return b_u16(p, (uint16_t)id);
+}
+
+static inline char *b_i64(char *p, int id, uint64_t v)
+{
+    return b_u64(b_field(p, BT_I64, id), v);
+}
+
+static inline char *b_i32(char *p, int id, int32_t v)
+{
+    return b_u32(b_field(p, BT_I32, id), (uint32_t)v);
+}
+
+static inline char *b_str(char *p, int id, const char *s, size_t n)
+{
+    p = b_u32(b_field(p, BT_STRING, id), (uint32_t)n);
+    return put_bytes(p, s, n);
+}
+
+static inline char *b_list(char *p, int id, int elem, uint32_t n)
+{
+    p = b_field(p, BT_LIST, id);
+    *p++ = (char)elem;
+    return b_u32(p, n);
+}
+
+static inline uint64_t dbl_bits(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* ------------------------------------------------------------ span.kind */
+
+/* The record keeps the kind in s->kind only (internal.h); Jaeger carries it
+ * as a "span.kind" string tag, appended after the recorded tags. */
+static bool kind_tag(const twp_span_data *s, twp_value *out)
+{
+    static const char *const names[] = { NULL, NULL, "server", "client", "producer", "consumer" };
+    if ((unsigned)s->kind >= sizeof names / sizeof names[0] || !names[s->kind])
+        return false;
+    memset(out, 0, sizeof *out);
+    out->type = TW_VAL_STRING;
+    out->key = "span.kind";
+    out->key_len = 9;
+    out->v.str = names[s->kind];
+    out->len = (uint32_t)strlen(names[s->kind]);
+    return true;
+}
+
+/* ------------------------------------------------------------ sizes */
+
+/* Upper bound of one Tag struct in either protocol (binary is the larger:
+ * 3+4+key, 3+4, 3+4+val, stop). */
+static size_t tag_bound(const twp_value *v)
+{
+    size_t n = 24u + v->key_len;
+    if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY)
+        n += v->len;
+    else
+        n += 12;
+    return n;
+}
+
+static size_t tags_bound(const twp_value *v, size_t n)
+{
+    size_t total = 16;   /* list header */
+    for (size_t i = 0; i < n; i++)
+        total += tag_bound(&v[i]);
+    return total;
+}
+
+static size_t span_bound(const twp_span_data *s)
+{
+    size_t n = 11 * 16 + 32 + s->op_len;
+    n += 16 + (size_t)s->nrefs * 48;
+    n += tags_bound(s->tags, s->ntags) + 64;   /* + span.kind */
+    n += 16;
+    for (uint32_t i = 0; i < s->nlogs; i++)
+        n += 24 + tags_bound(s->logs[i].fields, s->logs[i].nfields);
+    return n;
+}
+
+static size_t process_bound(const twp_process *p)
+{
+    return 32 + (p->service_name ? strlen(p->service_name) : 0) + tags_bound(p->tags, p->ntags);
+}
+
+/* ------------------------------------------------------------ compact structs */
+
+static char *c_tag(char *p, const twp_value *v)
+{
+    p = c_bin(p, 1, v->key, v->key_len);
+    p = c_i32(p, 1, (int32_t)v->type);
+    switch (v->type) {
+    case TW_VAL_DOUBLE: {
+        uint64_t u = dbl_bits(v->v.f64);
+        p = c_field(p, 2, CT_DOUBLE);
+        for (int i = 0; i < 8; i++)
+            *p++ = (char)(u >> (8 * i));
+        break;
+    }
+    case TW_VAL_BOOL:
+        p = c_field(p, 3, v->v.b ? CT_TRUE : CT_FALSE);
+        break;
+    case TW_VAL_INT64:
+        p = c_field(p, 4, CT_I64);
+        p = put_varint(p, zz64(v->v.i64));
+        break;
+    case TW_VAL_BINARY:
+        p = c_bin(p, 5, v->v.str, v->len);
+        break;
+    case TW_VAL_STRING:
+    default:
+        p = c_bin(p, 1, v->v.str, v->len);
+        break;
+    }
+    *p++ = 0;
+    return p;
+}
+
+static char *c_tag_list(char *p, int delta, const twp_value *v, uint32_t n,
+                        const twp_value *extra)
+{
+    p = c_list(p, delta, n + (extra != NULL), CT_STRUCT);
+    for (uint32_t i = 0; i < n; i++)
+        p = c_tag(p, &v[i]);
+    if (extra)
+        p = c_tag(p, extra);
+    return p;
+}
+
+static char *c_span(char *p, const twp_span_data *s)
+{
+    p = c_i64(p, 1, s->trace_lo);
+    p = c_i64(p, 1, s->trace_hi);
+    p = c_i64(p, 1, s->span_id);
+    p = c_i64(p, 1, s->parent_id);
+    p = c_bin(p, 1, s->op, s->op_len);
+    int last = 5;
+    if (s->nrefs) {
+        p = c_list(p, 1, s->nrefs, CT_STRUCT);
+        for (uint32_t i = 0; i < s->nrefs; i++) {
+            const twp_ref *r = &s->refs[i];
+            p = c_i32(p, 1, (int32_t)r->type);
+            p = c_i64(p, 1, r->trace_lo);
+            p = c_i64(p, 1, r->trace_hi);
+            p = c_i64(p, 1, r->span_id);
+            *p++ = 0;
+        }
+        last = 6;
+    }
+    p = c_i32(p, 7 - last, (int32_t)s->flags);
+    p = c_i64(p, 1, (uint64_t)s->start_us);
+    p = c_i64(p, 1, (uint64_t)s->duration_us);
+    last = 9;
+    twp_value kt;
+    bool has_kind = kind_tag(s, &kt);
+    if (s->ntags || has_kind) {
+        p = c_tag_list(p, 1, s->tags, s->ntags, has_kind ? &kt : NULL);
+        last = 10;
+    }
+    if (s->nlogs) {
+        p = c_list(p, 11 - last, s->nlogs, CT_STRUCT);
+        for (uint32_t i = 0; i < s->nlogs; i++) {
+            p = c_i64(p, 1, (uint64_t)s->logs[i].ts_us);
+            p = c_tag_list(p, 1, s->logs[i].fields, s->logs[i].nfields, NULL);
+            *p++ = 0;
+        }
+    }
+    *p++ = 0;
+    return p;
+}
+
+static char *c_process(char *p, const twp_process *pr)
+{
+    const char *svc = pr->service_name ? pr->service_name : "";
+    p = c_bin(p, 1, svc, strlen(svc));
+    if (pr->ntags)
+        p = c_tag_list(p, 1, pr->tags, (uint32_t)pr->ntags, NULL);
+    *p++ = 0;
+    return p;
+}
+
+bool twp_thrift_compact_span(twp_buf *b, const twp_span_data *s)
+{
+    if (!twp_buf_reserve(b, span_bound(s)))
+        return false;
+    char *p = c_span(b->data + b->len, s);
+    b->len = (size_t)(p - b->data);
+    return true;
+}
+
+bool twp_thrift_compact_process(twp_buf *b, const twp_process *pr)
+{
+    if (!twp_buf_reserve(b, process_bound(pr)))
+        return false;
+    char *p = c_process(b->data + b->len, pr);
+    b->len = (size_t)(p - b->data);
+    return true;
+}
+
+/* Message header through the Batch list header (field 2); the caller then
+ * appends the span structs and calls c_batch_tail. */
+static bool c_batch_head(twp_buf *b, int32_t seqid, const void *proc, size_t proc_len,
+                         uint32_t nspans)
+{
+    if (!twp_buf_reserve(b, 40 + proc_len))
+        return false;
+    char *p = b->data + b->len;
+    *p++ = (char)0x82;
+    *p++ = (char)0x81;                 /* ONEWAY << 5 | version 1 */
+    p = put_varint(p, (uint32_t)seqid);  /* raw int32 bits, not zigzag */
+    p = put_varint(p, 9);
+    p = put_bytes(p, "emitBatch", 9);
+    p = c_field(p, 1, CT_STRUCT);      /* emitBatch_args.batch */
+    p = c_field(p, 1, CT_STRUCT);      /* Batch.process */
+    p = put_bytes(p, proc, proc_len);
+    p = c_list(p, 1, nspans, CT_STRUCT);
+    b->len = (size_t)(p - b->data);
+    return true;
+}
+
+static bool c_batch_tail(twp_buf *b, const twp_batch_meta *m)
+{
+    if (!twp_buf_reserve(b, 64))
+        return false;
+    char *p = b->data + b->len;
+    int last = 2;
+    if (m && m->has_seq_no) {
+        p = c_i64(p, 1, (uint64_t)m->seq_no);
+        last = 3;
+    }
+    if (m && m->stats) {
+        p = c_field(p, 4 - last, CT_STRUCT);
+        p = c_i64(p, 1, (uint64_t)m->stats->full_queue_dropped);
+        p = c_i64(p, 1, (uint64_t)m->stats->too_large_dropped);
+        p = c_i64(p, 1, (uint64_t)m->stats->failed_to_emit);
+        *p++ = 0;
+    }
+    *p++ = 0;   /* end of Batch */
+    *p++ = 0;   /* end of emitBatch_args */
+    b->len = (size_t)(p - b->data);
+    return true;
+}
+
+bool twp_thrift_compact_emit_batch_raw(twp_buf *b, int32_t seqid, const void *proc,
+                                       size_t proc_len, const void *spans, size_t spans_len,
+                                       uint32_t nspans, const twp_batch_meta *m)
+{
+    if (!c_batch_head(b, seqid, proc, proc_len, nspans) || !twp_buf_append(b, spans, spans_len))
+        return false;
+    return c_batch_tail(b, m);
+}
+
+bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process *pr,
+                                   twp_span_data *const *spans, size_t n,
+                                   const twp_batch_meta *m)
+{
+    twp_buf proc;
+    twp_buf_init(&proc);
+    bool ok = twp_thrift_compact_process(&proc, pr) &&
+              c_batch_head(b, seqid, proc.data, proc.len, (uint32_t)n);
+    twp_buf_free(&proc);
+    for (size_t i = 0; ok && i < n; i++)
+        ok = twp_thrift_compact_span(b, spans[i]);
+    return ok && c_batch_tail(b, m);
+}
+
+/* ------------------------------------------------------------ binary structs */
+
+static char *b_tag(char *p, const twp_value *v)
+{
+    p = b_str(p, 1, v->key, v->key_len);
+    p = b_i32(p, 2, (int32_t)v->type);
+    switch (v->type) {
+    case TW_VAL_DOUBLE:
+        p = b_u64(b_field(p, BT_DOUBLE, 4), dbl_bits(v->v.f64));
+        break;
+    case TW_VAL_BOOL:
+        p = b_field(p, BT_BOOL, 5);
+        *p++ = (char)(v->v.b ? 1 : 0);
+        break;
+    case TW_VAL_INT64:
+        p = b_i64(p, 6, (uint64_t)v->v.i64);
+        break;
+    case TW_VAL_BINARY:
+        p = b_str(p, 7, v->v.str, v->len);
+        break;
+    case TW_VAL_STRING:
+    default:
+        p = b_str(p, 3, v->v.str, v->len);
+        break;
+    }
+    *p++ = 0;
+    return p;
+}
+
+static char *b_tag_list(char *p, int id, const twp_value *v, uint32_t n,
+                        const twp_value *extra)
+{
+    p = b_list(p, id, BT_STRUCT, n + (extra != NULL));
+    for (uint32_t i = 0; i < n; i++)
+        p = b_tag(p, &v[i]);
+    if (extra)
+        p = b_tag(p, extra);
+    return p;
+}
+
+static char *b_span(char *p, const twp_span_data *s)
+{
+    p = b_i64(p, 1, s->trace_lo);
+    p = b_i64(p, 2, s->trace_hi);
+    p = b_i64(p, 3, s->span_id);
+    p = b_i64(p, 4, s->parent_id);
+    p = b_str(p, 5, s->op, s->op_len);
+    if (s->nrefs) {
+        p = b_list(p, 6, BT_STRUCT, s->nrefs);
+        for (uint32_t i = 0; i < s->nrefs; i++) {
+            const twp_ref *r = &s->refs[i];
+            p = b_i32(p, 1, (int32_t)r->type);
+            p = b_i64(p, 2, r->trace_lo);
+            p = b_i64(p, 3, r->trace_hi);
+            p = b_i64(p, 4, r->span_id);
+            *p++ = 0;
+        }
+    }
+    p = b_i32(p, 7, (int32_t)s->flags);
+    p = b_i64(p, 8, (uint64_t)s->start_us);
+    p = b_i64(p, 9, (uint64_t)s->duration_us);
+    twp_value kt;
+    bool has_kind = kind_tag(s, &kt);
+    if (s->ntags || has_kind)
+        p = b_tag_list(p, 10, s->tags, s->ntags, has_kind ? &kt : NULL);
+    if (s->nlogs) {
+        p = b_list(p, 11, BT_STRUCT, s->nlogs);
+        for (uint32_t i = 0; i < s->nlogs; i++) {
+            p = b_i64(p, 1, (uint64_t)s->logs[i].ts_us);
+            p = b_tag_list(p, 2, s->logs[i].fields, s->logs[i].nfields, NULL);
+            *p++ = 0;
+        }
+    }
+    *p++ = 0;
+    return p;
+}
+
+bool twp_thrift_binary_span(twp_buf *b, const twp_span_data *s)
+{
+    if (!twp_buf_reserve(b, span_bound(s)))
+        return false;
+    char *p = b_span(b->data + b->len, s);
+    b->len = (size_t)(p - b->data);
+    return true;
+}
+
+bool twp_thrift_binary_batch(twp_buf *b, const twp_process *pr, twp_span_data *const *spans,
+                             size_t n, const twp_batch_meta *m)
+{
+    if (!twp_buf_reserve(b, process_bound(pr) + 16))
+        return false;
+    char *p = b->data + b->len;
+    const char *svc = pr->service_name ? pr->service_name : "";
+    p = b_field(p, BT_STRUCT, 1);
+    p = b_str(p, 1, svc, strlen(svc));
+    if (pr->ntags)
+        p = b_tag_list(p, 2, pr->tags, (uint32_t)pr->ntags, NULL);
+    *p++ = 0;
+    p = b_list(p, 2, BT_STRUCT, (uint32_t)n);
+    b->len = (size_t)(p - b->data);
+    for (size_t i = 0; i < n; i++)
+        if (!twp_thrift_binary_span(b, spans[i]))
+            return false;
+    if (!twp_buf_reserve(b, 64))
+        return false;
+    p = b->data + b->len;
+    if (m && m->has_seq_no)
+        p = b_i64(p, 3, (uint64_t)m->seq_no);
+    if (m && m->stats) {
+        p = b_field(p, BT_STRUCT, 4);
+        p = b_i64(p, 1, (uint64_t)m->stats->full_queue_dropped);
+        p = b_i64(p, 2, (uint64_t)m->stats->too_large_dropped);
+        p = b_i64(p, 3, (uint64_t)m->stats->failed_to_emit);
+        *p++ = 0;
+    }
+    *p++ = 0;
+    b->len = (size_t)(p - b->data);
+    return true;
+}
