@@ -429,4 +429,85 @@ void twp_trim_ows(const char **s, size_t *n);  /* strips spaces and tabs at both
 /* ASCII case-insensitive equality of (a, an) and (b, bn). */
 bool twp_ascii_ieq(const char *a, size_t an, const char *b, size_t bn);
 
+/* ------------------------------------------------------------ propagation (H2) */
+
+/* Bounds applied by twp_extract; exceeding one makes it return
+ * TW_ERR_CORRUPTED. Baggage headers are further bounded by
+ * cfg->max_baggage_size bytes each (TWP_DEFAULT_BAGGAGE_SIZE when <= 0); the
+ * uberctx-* headers count together as one baggage header. */
+#define TWP_MAX_ID_HEADER          512    /* uber-trace-id, traceparent, b3, x-b3-*, jaeger-debug-id */
+#define TWP_MAX_TRACESTATE         8192   /* all tracestate headers joined */
+#define TWP_MAX_TRACESTATE_ENTRIES 32
+#define TWP_MAX_BAGGAGE_ITEMS      180    /* after merging every baggage carrier */
+#define TWP_DEFAULT_BAGGAGE_SIZE   8192
+
+/* What one format's id header says. */
+typedef struct twp_ids {
+    uint64_t trace_hi, trace_lo, span_id, parent_id;
+    unsigned flags;          /* TW_FLAG_SAMPLED | TW_FLAG_DEBUG only */
+    bool has_ids;            /* false: a sampling decision only (b3 "0"/"1"/"d") */
+    bool sampled_known;      /* false: the header deferred the decision (b3) */
+    bool trace_128;          /* the trace id was written with more than 16 hex digits */
+} twp_ids;
+
+/* Receives each decoded baggage item; a non-OK return stops the parse and is
+ * returned by it. Pointers are borrowed for the call. */
+typedef tw_status (*twp_kv_sink)(void *ud, const char *key, size_t key_len,
+                                 const char *val, size_t val_len);
+
+/* Parsers: plain functions over (ptr, len) — no NUL needed, no state, so a
+ * libFuzzer target can call them directly. They return TW_OK or
+ * TW_ERR_CORRUPTED (TW_ERR_NOMEM if a baggage parser cannot get its one
+ * decode buffer, or whatever a sink returned), and leave *out unspecified on
+ * error. A sink may be called for some items before a later one fails. */
+tw_status twp_jaeger_parse_trace_header(const char *s, size_t n, twp_ids *out);
+tw_status twp_jaeger_parse_baggage_header(const char *s, size_t n, twp_kv_sink sink, void *ud);
+/* uberctx-* value: url-decoded ('+' is a space); out needs n bytes. */
+tw_status twp_jaeger_decode_value(const char *s, size_t n, char *out, size_t *out_len);
+tw_status twp_w3c_parse_traceparent(const char *s, size_t n, twp_ids *out);
+/* Validates and normalises (members trimmed, empty members dropped, joined by
+ * ","); out needs n bytes; *out_len 0 for an empty list. */
+tw_status twp_w3c_parse_tracestate(const char *s, size_t n, char *out, size_t *out_len);
+tw_status twp_w3c_parse_baggage(const char *s, size_t n, twp_kv_sink sink, void *ud);
+tw_status twp_b3_parse_single(const char *s, size_t n, twp_ids *out);
+/* X-B3-* values; a NULL pointer means the header is absent. */
+typedef struct twp_b3_headers {
+    const char *trace_id, *span_id, *parent_id, *sampled, *flags;
+    size_t trace_id_len, span_id_len, parent_id_len, sampled_len, flags_len;
+} twp_b3_headers;
+tw_status twp_b3_parse_multi(const twp_b3_headers *h, twp_ids *out);
+
+/* Injectors: one call of set per header, lower-case names, NUL-terminated
+ * values; return the first non-OK status of set (and stop there). Contexts
+ * with zero ids emit only their baggage headers. */
+tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud);
+tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud);
+tw_status twp_b3_inject_multi(const tw_span_context *c, tw_kv_fn set, void *ud);
+tw_status twp_b3_inject_single(const tw_span_context *c, tw_kv_fn set, void *ud);
+
+/* propagation.c: a tw_kv_fn setter's return as a status: 0 -> TW_OK, a
+ * tw_status value -> itself, anything else -> TW_ERR_IO. */
+tw_status twp_setter_status(int rc);
+
+/* percent.c: percent-encoding and the small text helpers the codecs share. */
+typedef enum twp_pct_set {
+    TWP_PCT_URL,       /* keep RFC 3986 unreserved (A-Z a-z 0-9 - . _ ~); Jaeger */
+    TWP_PCT_BAGGAGE    /* keep W3C baggage-octets except '%'; W3C baggage */
+} twp_pct_set;
+size_t twp_percent_encoded_len(const char *s, size_t n, twp_pct_set set);
+/* Writes twp_percent_encoded_len bytes (upper-case %XX), returns that count. */
+size_t twp_percent_encode(const char *s, size_t n, twp_pct_set set, char *out);
+/* Strict: '%' must be followed by two hex digits, else TW_ERR_CORRUPTED.
+ * plus_is_space: '+' decodes to ' ' (form/query encoding). out needs n bytes
+ * and may alias s. */
+tw_status twp_percent_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t *out_len);
+/* 1..16 hex digits -> u64; 1..32 -> a trace id. upper_ok accepts A-F. */
+bool twp_hex_u64(const char *s, size_t n, bool upper_ok, uint64_t *out);
+bool twp_hex_trace_id(const char *s, size_t n, bool upper_ok, uint64_t *hi, uint64_t *lo);
+void twp_hex_put_u64(char *dst, uint64_t v);   /* 16 lower-case digits, no NUL */
+bool twp_is_tchar(unsigned char c);            /* RFC 7230 token character */
+void twp_trim_ows(const char **s, size_t *n);  /* strips spaces and tabs at both ends */
+/* ASCII case-insensitive equality of (a, an) and (b, bn). */
+bool twp_ascii_ieq(const char *a, size_t an, const char *b, size_t bn);
+
 #endif /* TW_INTERNAL_H */

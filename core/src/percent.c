@@ -1,0 +1,168 @@
+/* percent.c — percent-encoding and the small text helpers the codecs share.
+ *
+ * Two encode sets cover every format: Jaeger's uberctx-* values use URL
+ * encoding (only RFC 3986 unreserved characters stay literal, so Go's
+ * QueryUnescape, Java's URLDecoder and JS decodeURIComponent all read our
+ * output the same way), W3C baggage keeps its baggage-octets. Decoding is
+ * strict: a '%' not followed by two hex digits is an error, never copied
+ * through, so a malformed header is reported rather than half-understood.
+ * Everything works on (pointer, length); nothing needs a NUL.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static bool keep_literal(unsigned char c, twp_pct_set set)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        return true;
+    if (set == TWP_PCT_URL)
+        return c == '-' || c == '.' || c == '_' || c == '~';
+    /* baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E, minus '%'
+     * which must be escaped because values are percent-decoded. */
+    if (c == '%')
+        return false;
+    return c == 0x21 || (c >= 0x23 && c <= 0x2B) || (c >= 0x2D && c <= 0x3A) ||
+           (c >= 0x3C && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
+}
+
+size_t twp_percent_encoded_len(const char *s, size_t n, twp_pct_set set)
+{
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++)
+        len += keep_literal((unsigned char)s[i], set) ? 1 : 3;
+    return len;
+}
+
+size_t twp_percent_encode(const char *s, size_t n, twp_pct_set set, char *out)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (keep_literal(c, set)) {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = digits[c >> 4];
+            out[o++] = digits[c & 0xf];
+        }
+    }
+    return o;
+}
+
+tw_status twp_percent_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t *out_len)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '%') {
+            if (n - i < 3)
+                return TW_ERR_CORRUPTED;
+            int h = hexval((unsigned char)s[i + 1]), l = hexval((unsigned char)s[i + 2]);
+            if (h < 0 || l < 0)
+                return TW_ERR_CORRUPTED;
+            out[o++] = (char)((h << 4) | l);
+            i += 2;
+        } else if (c == '+' && plus_is_space) {
+            out[o++] = ' ';
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    *out_len = o;
+    return TW_OK;
+}
+
+bool twp_hex_u64(const char *s, size_t n, bool upper_ok, uint64_t *out)
+{
+    if (n == 0 || n > 16)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!upper_ok && c >= 'A' && c <= 'F')
+            return false;
+        int d = hexval(c);
+        if (d < 0)
+            return false;
+        v = (v << 4) | (uint64_t)d;
+    }
+    *out = v;
+    return true;
+}
+
+bool twp_hex_trace_id(const char *s, size_t n, bool upper_ok, uint64_t *hi, uint64_t *lo)
+{
+    if (n == 0 || n > 32)
+        return false;
+    uint64_t h = 0, l;
+    if (n > 16) {
+        if (!twp_hex_u64(s, n - 16, upper_ok, &h))
+            return false;
+        s += n - 16;
+        n = 16;
+    }
+    if (!twp_hex_u64(s, n, upper_ok, &l))
+        return false;
+    *hi = h;
+    *lo = l;
+    return true;
+}
+
+void twp_hex_put_u64(char *dst, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--) {
+        dst[i] = digits[v & 0xf];
+        v >>= 4;
+    }
+}
+
+bool twp_is_tchar(unsigned char c)
+{
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+void twp_trim_ows(const char **s, size_t *n)
+{
+    const char *p = *s;
+    size_t len = *n;
+    while (len && (p[0] == ' ' || p[0] == '\t')) {
+        p++;
+        len--;
+    }
+    while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    *s = p;
+    *n = len;
+}
+
+bool twp_ascii_ieq(const char *a, size_t an, const char *b, size_t bn)
+{
+    if (an != bn)
+        return false;
+    for (size_t i = 0; i < an; i++) {
+        unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+        if (x >= 'A' && x <= 'Z')
+            x = (unsigned char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (unsigned char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,418 @@
+/* module.c — the tracewire Redis module: traced work queues on plain lists.
+ *
+ *   MODULE LOAD /path/tracewire.so [key=value ...]
+ *     keys are tw_config_set's (service_name=redis reporter.protocols=udp ...)
+ *     plus the module's own: tq.max_item_size (bytes, default 536870912).
+ *   TQ.PUSH key carrier item [item ...]  -> list length (LPUSH semantics)
+ *   TQ.POP key                           -> [item, carrier, enqueue_us, wait_us] | nil
+ *   TQ.BPOP key timeout                  -> same, blocking up to timeout seconds (0 = forever)
+ *   TQ.MOVE src dst                      -> same; moves the stored value src tail -> dst head
+ *
+ * Items live in a plain list, each wrapped in the envelope of envelope.h, so
+ * RDB, AOF and replicas never need the module: every command replicates its
+ * *effect* (LPUSH of the envelopes, RPOP, LMOVE), never itself, and the
+ * server-clock enqueue time inside the envelope is computed once, here. Plain
+ * items pushed by LPUSH pop with an empty carrier and enqueue/wait of -1. A
+ * corrupted envelope at the tail is reported as an error and left in place
+ * (RPOP removes it). Blocking pops answer an error inside MULTI and scripts.
+ *
+ * Global state: one module instance per process (Redis loads a module once),
+ * so the tracer and counters are file-static; OnUnload closes the tracer,
+ * which joins the reporter thread. Fork (BGSAVE, AOF rewrite) is covered by
+ * the core's pthread_atfork handlers; the child never reports.
+ */
+#include "redismodule_api.h"
+#include "carrier.h"
+#include "envelope.h"
+#include "trace.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TWRM_EXPORT __attribute__((visibility("default")))
+#define MAX_TIMEOUT_S 315360000.0   /* ten years */
+
+static struct {
+    tw_tracer *tracer;
+    size_t max_item;
+    unsigned long long pushed, popped, popped_plain, corrupted, rejected_carrier;
+} g;
+
+/* ---------------------------------------------------------------- replies */
+
+static int reply_err(RedisModuleCtx *ctx, const char *fmt, const char *a, const char *b)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, a ? a : "", b ? b : "");
+    return RedisModule_ReplyWithError(ctx, msg);
+}
+
+/* Replies [payload, carrier, enqueue_us, wait_us] for one dequeued value and
+ * reports its wait span. */
+static void reply_item(RedisModuleCtx *ctx, RedisModuleString *key, const twq_item *it,
+                       int traced, int64_t now_us, const char *op)
+{
+    size_t klen;
+    const char *k = RedisModule_StringPtrLen(key, &klen);
+    RedisModule_ReplyWithArray(ctx, 4);
+    RedisModule_ReplyWithStringBuffer(ctx, it->payload, it->payload_len);
+    if (traced) {
+        twrm_text out;
+        twrm_text_init(&out);
+        twrm_trace_wait(g.tracer, k, klen, it->carrier, it->carrier_len, it->enqueue_us, now_us,
+                        op, &out);
+        RedisModule_ReplyWithStringBuffer(ctx, out.p, out.len);
+        twrm_text_free(&out);
+        RedisModule_ReplyWithLongLong(ctx, it->enqueue_us);
+        RedisModule_ReplyWithLongLong(ctx, now_us > it->enqueue_us ? now_us - it->enqueue_us : 0);
+        g.popped++;
+    } else {
+        RedisModule_ReplyWithStringBuffer(ctx, "", 0);
+        RedisModule_ReplyWithLongLong(ctx, -1);
+        RedisModule_ReplyWithLongLong(ctx, -1);
+        g.popped_plain++;
+    }
+}
+
+/* ---------------------------------------------------------------- TQ.PUSH */
+
+static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    if (argc < 4)
+        return RedisModule_WrongArity(ctx);
+    size_t klen, clen;
+    const char *k = RedisModule_StringPtrLen(argv[1], &klen);
+    const char *carrier = RedisModule_StringPtrLen(argv[2], &clen);
+    int nitems = argc - 3;
+    for (int i = 0; i < nitems; i++) {
+        size_t len;
+        RedisModule_StringPtrLen(argv[3 + i], &len);
+        if (len > g.max_item) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "ERR item %d is larger than tq.max_item_size (%zu bytes)",
+                     i + 1, g.max_item);
+            return RedisModule_ReplyWithError(ctx, msg);
+        }
+    }
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type != REDISMODULE_KEYTYPE_EMPTY && type != REDISMODULE_KEYTYPE_LIST) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
+    }
+
+    int64_t now = tw_now_us();
+    twrm_text stored;
+    tw_span *span = NULL;
+    twrm_text_init(&stored);
+    const char *err = twrm_trace_send_begin(g.tracer, k, klen, carrier, clen, (size_t)nitems, now,
+                                            &stored, &span);
+    if (err) {
+        RedisModule_CloseKey(key);
+        g.rejected_carrier++;
+        return reply_err(ctx, "ERR bad carrier: %s%s", err, NULL);
+    }
+
+    /* Build every envelope first so that a failure leaves the list unchanged. */
+    RedisModuleString *envs_small[16];
+    RedisModuleString **envs = nitems <= 16 ? envs_small : malloc(sizeof *envs * (size_t)nitems);
+    char *buf = NULL;
+    size_t bufcap = 0;
+    int built = 0, ok = envs != NULL;
+    for (int i = 0; ok && i < nitems; i++) {
+        size_t plen;
+        const char *p = RedisModule_StringPtrLen(argv[3 + i], &plen);
+        size_t need = twq_encoded_size(stored.len, plen);
+        if (need == 0) { ok = 0; break; }
+        if (need > bufcap) {
+            char *nb = realloc(buf, need);
+            if (nb == NULL) { ok = 0; break; }
+            buf = nb;
+            bufcap = need;
+        }
+        twq_encode(buf, now, stored.p, stored.len, p, plen);
+        envs[i] = RedisModule_CreateString(ctx, buf, need);
+        built++;
+    }
+    free(buf);
+    if (!ok) {
+        for (int i = 0; i < built; i++) RedisModule_FreeString(ctx, envs[i]);
+        if (envs != envs_small) free(envs);
+        RedisModule_CloseKey(key);
+        twrm_trace_send_end(span, 0);
+        twrm_text_free(&stored);
+        return RedisModule_ReplyWithError(ctx, "ERR out of memory");
+    }
+    for (int i = 0; i < nitems; i++)
+        RedisModule_ListPush(key, REDISMODULE_LIST_HEAD, envs[i]);
+    long long len = (long long)RedisModule_ValueLength(key);
+    RedisModule_CloseKey(key);
+    RedisModule_Replicate(ctx, "LPUSH", "sv", argv[1], envs, (size_t)nitems);
+    RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_LIST, "lpush", argv[1]);
+    RedisModule_SignalKeyAsReady(ctx, argv[1]);
+    for (int i = 0; i < nitems; i++) RedisModule_FreeString(ctx, envs[i]);
+    if (envs != envs_small) free(envs);
+    twrm_trace_send_end(span, 1);
+    twrm_text_free(&stored);
+    g.pushed += (unsigned long long)nitems;
+    return RedisModule_ReplyWithLongLong(ctx, len);
+}
+
+/* ---------------------------------------------------------------- pop core */
+
+enum pop_result { POP_EMPTY, POP_DONE, POP_REPLIED_ERROR };
+
+/* Pops the tail of src (pushing the stored value onto dst's head when dst is
+ * not NULL), replies and replicates. Never changes anything when it answers
+ * an error. */
+static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
+                               RedisModuleString *dst, const char *op)
+{
+    RedisModuleKey *sk = RedisModule_OpenKey(ctx, src, REDISMODULE_READ | REDISMODULE_WRITE);
+    int type = RedisModule_KeyType(sk);
+    if (type == REDISMODULE_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(sk);
+        return POP_EMPTY;
+    }
+    if (type != REDISMODULE_KEYTYPE_LIST) {
+        RedisModule_CloseKey(sk);
+        RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
+        return POP_REPLIED_ERROR;
+    }
+    size_t slen, dlen = 0;
+    const char *sname = RedisModule_StringPtrLen(src, &slen);
+    const char *dname = dst ? RedisModule_StringPtrLen(dst, &dlen) : NULL;
+    int same = dst && slen == dlen && memcmp(sname, dname, slen) == 0;
+    RedisModuleKey *dk = NULL;
+    if (dst && !same) {
+        dk = RedisModule_OpenKey(ctx, dst, REDISMODULE_READ | REDISMODULE_WRITE);
+        int dt = RedisModule_KeyType(dk);
+        if (dt != REDISMODULE_KEYTYPE_EMPTY && dt != REDISMODULE_KEYTYPE_LIST) {
+            RedisModule_CloseKey(dk);
+            RedisModule_CloseKey(sk);
+            RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
+            return POP_REPLIED_ERROR;
+        }
+    }
+    RedisModuleString *val = RedisModule_ListGet(sk, -1);
+    if (val == NULL) {   /* cannot happen for a non-empty list; stay safe */
+        if (dk) RedisModule_CloseKey(dk);
+        RedisModule_CloseKey(sk);
+        return POP_EMPTY;
+    }
+    size_t vlen;
+    const char *v = RedisModule_StringPtrLen(val, &vlen);
+    twq_item it;
+    twq_decode d = twq_decode_item(v, vlen, &it);
+    if (d != TWQ_PLAIN && d != TWQ_ENVELOPE) {
+        if (dk) RedisModule_CloseKey(dk);
+        RedisModule_CloseKey(sk);
+        g.corrupted++;
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "ERR corrupted queue item at the tail of the list (%s); list unchanged, "
+                 "remove it with RPOP", twq_decode_str(d));
+        RedisModule_ReplyWithError(ctx, msg);
+        RedisModule_FreeString(ctx, val);
+        return POP_REPLIED_ERROR;
+    }
+    int64_t now = tw_now_us();
+    RedisModule_ListDelete(sk, -1);
+    if (same)
+        RedisModule_ListPush(sk, REDISMODULE_LIST_HEAD, val);
+    else if (dk)
+        RedisModule_ListPush(dk, REDISMODULE_LIST_HEAD, val);
+    if (dk) RedisModule_CloseKey(dk);
+    RedisModule_CloseKey(sk);
+    if (dst) {
+        RedisModule_Replicate(ctx, "LMOVE", "sscc", src, dst, "RIGHT", "LEFT");
+        RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_LIST, "rpop", src);
+        RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_LIST, "lpush", dst);
+        RedisModule_SignalKeyAsReady(ctx, dst);
+    } else {
+        RedisModule_Replicate(ctx, "RPOP", "s", src);
+        RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_LIST, "rpop", src);
+    }
+    reply_item(ctx, src, &it, d == TWQ_ENVELOPE, now, op);
+    RedisModule_FreeString(ctx, val);
+    return POP_DONE;
+}
+
+static int cmd_pop(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    if (argc != 2)
+        return RedisModule_WrongArity(ctx);
+    if (pop_one(ctx, argv[1], NULL, "receive") == POP_EMPTY)
+        return RedisModule_ReplyWithNullArray(ctx);
+    return REDISMODULE_OK;
+}
+
+static int cmd_move(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    if (pop_one(ctx, argv[1], argv[2], "receive") == POP_EMPTY)
+        return RedisModule_ReplyWithNullArray(ctx);
+    return REDISMODULE_OK;
+}
+
+/* ---------------------------------------------------------------- TQ.BPOP */
+
+static int bpop_ready(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    RedisModuleString *key = RedisModule_GetBlockedClientReadyKey(ctx);
+    if (key == NULL || pop_one(ctx, key, NULL, "receive") == POP_EMPTY)
+        return REDISMODULE_ERR;   /* keep waiting */
+    return REDISMODULE_OK;
+}
+
+static int bpop_timeout(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    (void)argv;
+    (void)argc;
+    return RedisModule_ReplyWithNullArray(ctx);
+}
+
+static int cmd_bpop(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    double secs;
+    if (RedisModule_StringToDouble(argv[2], &secs) != REDISMODULE_OK || !isfinite(secs))
+        return RedisModule_ReplyWithError(ctx, "ERR timeout is not a float or out of range");
+    if (secs < 0)
+        return RedisModule_ReplyWithError(ctx, "ERR timeout is negative");
+    if (secs > MAX_TIMEOUT_S)
+        return RedisModule_ReplyWithError(ctx, "ERR timeout is out of range (max 315360000 seconds)");
+    enum pop_result r = pop_one(ctx, argv[1], NULL, "receive");
+    if (r != POP_EMPTY)
+        return REDISMODULE_OK;
+    if (RedisModule_GetContextFlags(ctx)
+        & (REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LUA | REDISMODULE_CTX_FLAGS_DENY_BLOCKING))
+        return RedisModule_ReplyWithError(
+            ctx, "ERR TQ.BPOP cannot block inside MULTI, scripts or module calls; use TQ.POP");
+    long long ms = (long long)ceil(secs * 1000.0);
+    RedisModule_BlockClientOnKeys(ctx, bpop_ready, bpop_timeout, NULL, ms, &argv[1], 1, NULL);
+    return REDISMODULE_OK;
+}
+
+/* ---------------------------------------------------------------- INFO */
+
+static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
+{
+    (void)for_crash_report;
+    RedisModule_InfoAddSection(ctx, "queue");
+    RedisModule_InfoAddFieldULongLong(ctx, "items_pushed", g.pushed);
+    RedisModule_InfoAddFieldULongLong(ctx, "items_popped_traced", g.popped);
+    RedisModule_InfoAddFieldULongLong(ctx, "items_popped_plain", g.popped_plain);
+    RedisModule_InfoAddFieldULongLong(ctx, "corrupted_items_refused", g.corrupted);
+    RedisModule_InfoAddFieldULongLong(ctx, "pushes_refused_bad_carrier", g.rejected_carrier);
+    if (g.tracer && !for_crash_report) {
+        tw_counters c;
+        tw_tracer_counters(g.tracer, &c);
+        RedisModule_InfoAddSection(ctx, "reporter");
+        RedisModule_InfoAddFieldCString(ctx, "service_name", tw_tracer_service_name(g.tracer));
+        RedisModule_InfoAddFieldULongLong(ctx, "spans_started", c.spans_started);
+        RedisModule_InfoAddFieldULongLong(ctx, "spans_sampled", c.spans_sampled);
+        RedisModule_InfoAddFieldULongLong(ctx, "spans_finished", c.spans_finished);
+        RedisModule_InfoAddFieldULongLong(ctx, "spans_reported", c.spans_reported);
+        RedisModule_InfoAddFieldULongLong(ctx, "dropped_queue_full", c.dropped_queue_full);
+        RedisModule_InfoAddFieldULongLong(ctx, "dropped_send_failed", c.dropped_send_failed);
+        RedisModule_InfoAddFieldULongLong(ctx, "send_failures", c.send_failures);
+        RedisModule_InfoAddFieldULongLong(ctx, "batches_sent", c.batches_sent);
+    }
+}
+
+/* ---------------------------------------------------------------- load/unload */
+
+static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw_config *cfg)
+{
+    g.max_item = 536870912;
+    for (int i = 0; i < argc; i++) {
+        size_t len;
+        const char *a = RedisModule_StringPtrLen(argv[i], &len);
+        const char *eq = memchr(a, '=', len);
+        if (eq == NULL || eq == a || memchr(a, '\0', len)) {
+            RedisModule_Log(ctx, "warning", "tracewire: argument '%s' is not key=value", a);
+            return -1;
+        }
+        char keybuf[128];
+        size_t kl = (size_t)(eq - a);
+        if (kl >= sizeof keybuf) {
+            RedisModule_Log(ctx, "warning", "tracewire: argument key too long");
+            return -1;
+        }
+        memcpy(keybuf, a, kl);
+        keybuf[kl] = '\0';
+        const char *val = eq + 1;
+        if (strcmp(keybuf, "tq.max_item_size") == 0) {
+            char *end;
+            errno = 0;
+            unsigned long long v = strtoull(val, &end, 10);
+            if (errno || *val == '\0' || *end != '\0' || *val == '-' || v == 0 || v > UINT32_MAX - 65536ULL) {
+                RedisModule_Log(ctx, "warning", "tracewire: tq.max_item_size '%s' must be 1..%llu",
+                                val, (unsigned long long)UINT32_MAX - 65536ULL);
+                return -1;
+            }
+            g.max_item = (size_t)v;
+            continue;
+        }
+        tw_status st = tw_config_set(cfg, keybuf, val);
+        if (st != TW_OK) {
+            RedisModule_Log(ctx, "warning", "tracewire: %s=%s: %s", keybuf, val, tw_strerror(st));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    const char *missing;
+    if (twrm_api_init(ctx, "tracewire", 1, &missing) != REDISMODULE_OK) {
+        if (RedisModule_Log)
+            RedisModule_Log(ctx, "warning", "tracewire: cannot load: %s", missing);
+        return REDISMODULE_ERR;
+    }
+    tw_config *cfg = NULL;
+    if (tw_config_new(&cfg) != TW_OK)
+        return REDISMODULE_ERR;
+    const char *bad_var = NULL;
+    /* Precedence: "redis" < environment (JAEGER_*, OTEL_*) < MODULE LOAD args. */
+    tw_config_set(cfg, "service_name", "redis");
+    if (tw_config_from_env(cfg, &bad_var) != TW_OK && bad_var)
+        RedisModule_Log(ctx, "warning", "tracewire: ignoring malformed environment variable %s", bad_var);
+    if (configure(ctx, argv, argc, cfg) != 0 || tw_tracer_new(cfg, &g.tracer) != TW_OK) {
+        tw_config_free(cfg);
+        g.tracer = NULL;
+        return REDISMODULE_ERR;
+    }
+    tw_config_free(cfg);
+    if (RedisModule_CreateCommand(ctx, "tq.push", cmd_push, "write deny-oom", 1, 1, 1) != REDISMODULE_OK
+        || RedisModule_CreateCommand(ctx, "tq.pop", cmd_pop, "write fast", 1, 1, 1) != REDISMODULE_OK
+        || RedisModule_CreateCommand(ctx, "tq.bpop", cmd_bpop, "write", 1, 1, 1) != REDISMODULE_OK
+        || RedisModule_CreateCommand(ctx, "tq.move", cmd_move, "write fast", 1, 2, 1) != REDISMODULE_OK
+        || RedisModule_RegisterInfoFunc(ctx, info_cb) != REDISMODULE_OK) {
+        tw_tracer_free(g.tracer);
+        g.tracer = NULL;
+        return REDISMODULE_ERR;
+    }
+    RedisModule_Log(ctx, "notice", "tracewire: loaded, service %s", tw_tracer_service_name(g.tracer));
+    return REDISMODULE_OK;
+}
+
+TWRM_EXPORT int RedisModule_OnUnload(RedisModuleCtx *ctx)
+{
+    (void)ctx;
+    if (g.tracer) {
+        tw_tracer_close(g.tracer, 2000);
+        tw_tracer_free(g.tracer);
+        g.tracer = NULL;
+    }
+    return REDISMODULE_OK;
+}

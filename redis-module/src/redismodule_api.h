@@ -1,0 +1,108 @@
+/* redismodule_api.h — tracewire's own minimal declarations of the Redis module API.
+ *
+ * Redis does not ship a module header in any Debian package, and the module ABI
+ * does not need one: the server passes a context whose first field points at
+ * RM_GetApi(name, &fnptr), which fills one function pointer per documented API
+ * name. This file declares only what the tracewire module uses — opaque types,
+ * the constants it passes (values from the Redis module API documentation for
+ * 7.0), and one function pointer per API — and twrm_api_init() resolves them.
+ *
+ * Every pointer is checked after lookup: an API missing from the running server
+ * makes MODULE LOAD fail with a message instead of crashing on a NULL call.
+ * Written for tracewire; no text is taken from Redis's redismodule.h.
+ */
+#ifndef TW_REDISMODULE_API_H
+#define TW_REDISMODULE_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- opaque types */
+typedef struct RedisModuleCtx RedisModuleCtx;
+typedef struct RedisModuleString RedisModuleString;
+typedef struct RedisModuleKey RedisModuleKey;
+typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
+typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
+
+/* ---------------------------------------------------------------- constants */
+#define REDISMODULE_OK 0
+#define REDISMODULE_ERR 1
+#define REDISMODULE_APIVER_1 1
+
+#define REDISMODULE_READ (1 << 0)
+#define REDISMODULE_WRITE (1 << 1)
+
+#define REDISMODULE_KEYTYPE_EMPTY 0
+#define REDISMODULE_KEYTYPE_LIST 2
+
+#define REDISMODULE_LIST_HEAD 0
+#define REDISMODULE_LIST_TAIL 1
+
+#define REDISMODULE_NOTIFY_LIST (1 << 4)
+
+#define REDISMODULE_CTX_FLAGS_LUA (1 << 0)
+#define REDISMODULE_CTX_FLAGS_MULTI (1 << 1)
+#define REDISMODULE_CTX_FLAGS_LOADING (1 << 13)
+#define REDISMODULE_CTX_FLAGS_DENY_BLOCKING (1 << 21)
+
+#define REDISMODULE_ERRORMSG_WRONGTYPE "WRONGTYPE Operation against a key holding the wrong kind of value"
+
+/* ---------------------------------------------------------------- callbacks */
+typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+typedef void (*RedisModuleFreePrivFunc)(RedisModuleCtx *ctx, void *privdata);
+typedef void (*RedisModuleInfoFunc)(RedisModuleInfoCtx *ctx, int for_crash_report);
+
+/* ---------------------------------------------------------------- API table
+ * X(return type, name, parameter list). Expanded below into extern function
+ * pointers (defined once in redismodule_api.c) and into the lookup loop. */
+#define TWRM_API_LIST(X) \
+    X(void, SetModuleAttribs, (RedisModuleCtx *ctx, const char *name, int ver, int apiver)) \
+    X(int, IsModuleNameBusy, (const char *name)) \
+    X(int, CreateCommand, (RedisModuleCtx *ctx, const char *name, RedisModuleCmdFunc fn, \
+                           const char *flags, int firstkey, int lastkey, int keystep)) \
+    X(void, Log, (RedisModuleCtx *ctx, const char *level, const char *fmt, ...)) \
+    X(int, GetContextFlags, (RedisModuleCtx *ctx)) \
+    X(int, WrongArity, (RedisModuleCtx *ctx)) \
+    X(int, ReplyWithError, (RedisModuleCtx *ctx, const char *err)) \
+    X(int, ReplyWithLongLong, (RedisModuleCtx *ctx, long long v)) \
+    X(int, ReplyWithStringBuffer, (RedisModuleCtx *ctx, const char *buf, size_t len)) \
+    X(int, ReplyWithArray, (RedisModuleCtx *ctx, long len)) \
+    X(int, ReplyWithNull, (RedisModuleCtx *ctx)) \
+    X(int, ReplyWithNullArray, (RedisModuleCtx *ctx)) \
+    X(RedisModuleString *, CreateString, (RedisModuleCtx *ctx, const char *ptr, size_t len)) \
+    X(void, FreeString, (RedisModuleCtx *ctx, RedisModuleString *s)) \
+    X(const char *, StringPtrLen, (const RedisModuleString *s, size_t *len)) \
+    X(int, StringToDouble, (const RedisModuleString *s, double *d)) \
+    X(RedisModuleKey *, OpenKey, (RedisModuleCtx *ctx, RedisModuleString *name, int mode)) \
+    X(void, CloseKey, (RedisModuleKey *key)) \
+    X(int, KeyType, (RedisModuleKey *key)) \
+    X(size_t, ValueLength, (RedisModuleKey *key)) \
+    X(int, ListPush, (RedisModuleKey *key, int where, RedisModuleString *ele)) \
+    X(RedisModuleString *, ListGet, (RedisModuleKey *key, long index)) \
+    X(int, ListDelete, (RedisModuleKey *key, long index)) \
+    X(int, Replicate, (RedisModuleCtx *ctx, const char *cmd, const char *fmt, ...)) \
+    X(int, NotifyKeyspaceEvent, (RedisModuleCtx *ctx, int type, const char *event, \
+                                 RedisModuleString *key)) \
+    X(void, SignalKeyAsReady, (RedisModuleCtx *ctx, RedisModuleString *key)) \
+    X(RedisModuleBlockedClient *, BlockClientOnKeys, \
+      (RedisModuleCtx *ctx, RedisModuleCmdFunc reply_cb, RedisModuleCmdFunc timeout_cb, \
+       RedisModuleFreePrivFunc free_priv, long long timeout_ms, RedisModuleString **keys, \
+       int nkeys, void *privdata)) \
+    X(RedisModuleString *, GetBlockedClientReadyKey, (RedisModuleCtx *ctx)) \
+    X(void *, GetBlockedClientPrivateData, (RedisModuleCtx *ctx)) \
+    X(int, RegisterInfoFunc, (RedisModuleCtx *ctx, RedisModuleInfoFunc cb)) \
+    X(int, InfoAddSection, (RedisModuleInfoCtx *ctx, const char *name)) \
+    X(int, InfoAddFieldULongLong, (RedisModuleInfoCtx *ctx, const char *field, unsigned long long v)) \
+    X(int, InfoAddFieldCString, (RedisModuleInfoCtx *ctx, const char *field, const char *v))
+
+#define TWRM_DECLARE(ret, name, params) extern ret(*RedisModule_##name) params;
+TWRM_API_LIST(TWRM_DECLARE)
+#undef TWRM_DECLARE
+
+/* Resolves every pointer through the GetApi pointer stored in ctx's first field
+ * and registers the module name. Returns REDISMODULE_OK, or REDISMODULE_ERR with
+ * *missing set to the first API the server does not provide (borrowed static
+ * text) or to "name busy". */
+int twrm_api_init(RedisModuleCtx *ctx, const char *name, int ver, const char **missing);
+
+#endif /* TW_REDISMODULE_API_H */

@@ -1,0 +1,42 @@
+/* trace.h — the module's bridge to the tracewire core: turns a pushed carrier
+ * into a producer span plus the carrier to store, and a stored carrier into a
+ * queue-wait span plus the carrier to hand to the consumer. All span logic is
+ * the core's; this file only names spans and sets messaging attributes. */
+#ifndef TWRM_TRACE_H
+#define TWRM_TRACE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tracewire.h"
+
+/* A text buffer with inline storage: carriers are short. */
+typedef struct twrm_text {
+    char *p;
+    size_t len, cap;
+    int failed;
+    char inline_buf[512];
+} twrm_text;
+void twrm_text_init(twrm_text *t);
+void twrm_text_free(twrm_text *t);
+
+/* Push side. Parses and extracts carrier (len bytes), starts the "send <key>"
+ * PRODUCER span as its child (a root when the carrier holds no context) and
+ * writes the span's context as a header block into stored. *span_out is new
+ * (end it with twrm_trace_send_end). On failure returns a static English
+ * reason, starts nothing, and leaves stored empty. */
+const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
+                                  const char *carrier, size_t len, size_t nitems,
+                                  int64_t now_us, twrm_text *stored, tw_span **span_out);
+/* Finishes (ok != 0) or discards the send span, then frees it. NULL is a no-op. */
+void twrm_trace_send_end(tw_span *span, int ok);
+
+/* Pop side. From the stored carrier, reports the "wait <key>" span from
+ * enqueue_us to now_us (child of the stored context) and writes its context
+ * into out. A stored carrier the core cannot read is returned as stored and
+ * no span is reported (returns 0 then, 1 when a span was reported). */
+int twrm_trace_wait(tw_tracer *t, const char *key, size_t key_len, const char *stored,
+                    size_t stored_len, int64_t enqueue_us, int64_t now_us, const char *op,
+                    twrm_text *out);
+
+#endif /* TWRM_TRACE_H */
