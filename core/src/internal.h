@@ -90,6 +90,10 @@ typedef struct twp_span_data {
     size_t approx_size;             /* bytes of strings held, for batching bounds */
     twp_arena arena;
     char inline_mem[384];           /* first arena chunk */
+    /* appended by the span model (H1): the first tags live here, so a span
+     * with up to 8 tags (sampler tags included) needs no extra allocation.
+     * tags points here until it grows into the arena. */
+    twp_value inline_tags[8];
 } twp_span_data;
 
 /* ------------------------------------------------------------ process */
@@ -255,6 +259,56 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
  * JSON; then nothing changes. */
 typedef struct twp_sampler twp_sampler;
 tw_status twp_sampler_apply_json(twp_sampler *s, const char *body, size_t len);
+
+/* ------------------------------------------------------------ span model (H1) */
+
+/* Monotonic nanoseconds (clock.c), for rate limiters. */
+int64_t twp_mono_ns(void);
+
+/* config.c: struct copies for the tracer. init sets every default; copy makes
+ * dst an independent deep copy (dst must be cleared/uninitialised); clear frees
+ * the strings. */
+void twp_config_init(tw_config *c);
+tw_status twp_config_copy(tw_config *dst, const tw_config *src);
+void twp_config_clear(tw_config *c);
+
+/* span.c: a fresh empty record (from a per-thread cache), and a deep copy
+ * (used when two reporters each need their own). Both NULL on OOM. */
+twp_span_data *twp_span_data_new(void);
+twp_span_data *twp_span_data_clone(const twp_span_data *d);
+
+/* sampler.c. One sampler per tracer; decide() may be called from any thread
+ * concurrently with twp_sampler_apply_json. */
+typedef struct twp_sample_result {
+    const char *type;       /* static: const|probabilistic|ratelimiting|lowerbound */
+    double param;
+    bool param_is_bool;     /* const sampler: param is a bool tag */
+} twp_sample_result;
+tw_status twp_sampler_new(const tw_config *cfg, twp_sampler **out);
+void twp_sampler_free(twp_sampler *s);
+bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_t op_len,
+                        twp_sample_result *res);
+/* atfork: the rate limiters' spinlocks are reset in the child. */
+void twp_sampler_after_fork_child(twp_sampler *s);
+
+/* reporter_memory.c: the "memory" reporter. count_reported: whether it counts
+ * spans_reported (off when it only mirrors another reporter). */
+tw_status twp_memory_reporter_new(const tw_config *cfg, twp_counters *ctr, bool count_reported,
+                                  twp_reporter **out);
+bool twp_is_memory_reporter(const twp_reporter *r);
+tw_status twp_memory_reporter_json(twp_reporter *r, int clear, char **json_out);
+
+/* reporter.c (H3): the queue + thread reporter for udp/http/otlp/log. Same
+ * contract as twp_reporter_new; reporter_factory.c calls it with the
+ * protocols other than memory. */
+tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *proc,
+                                    twp_counters *ctr, const twp_sampling_hook *hook,
+                                    twp_reporter **out);
+
+/* Span kind in records: twp_span_data.kind is the single source of truth. A
+ * "span.kind" tag set on a span updates kind and is NOT also stored in tags[];
+ * encoders that need a span.kind tag (Jaeger Thrift) derive it from kind. */
+/* ---- end of span model (H1) section */
 
 /* ============================================================ H3: reporting pipeline
  * (appended by the reporting-pipeline work: reporter.c, thrift.c, otlp_json.c,

@@ -1,0 +1,147 @@
+/* reporter_factory.c — picks the reporter(s) a config names.
+ *
+ *   memory only            -> the memory reporter
+ *   none (no protocol)     -> a reporter that frees every record (counted as
+ *                             reported: it accepted them, by design nowhere)
+ *   udp/http/otlp/log      -> the pipeline reporter (reporter.c: queue +
+ *                             thread + encoders + transports)
+ *   memory + others        -> a composite: the pipeline gets the record, the
+ *                             memory reporter a deep copy (and counts nothing,
+ *                             so the counters describe the real delivery)
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+
+/* ------------------------------------------------------------ none */
+
+typedef struct nullrep {
+    twp_reporter base;
+    twp_counters *ctr;
+} nullrep;
+
+static void null_report(twp_reporter *r, twp_span_data *d)
+{
+    TWP_INC(((nullrep *)r)->ctr, spans_reported, 1);
+    twp_span_data_free(d);
+}
+
+static tw_status null_flush(twp_reporter *r, int timeout_ms)
+{
+    (void)r;
+    (void)timeout_ms;
+    return TW_OK;
+}
+
+static void null_free(twp_reporter *r)
+{
+    free(r);
+}
+
+static const twp_reporter_ops null_ops = {
+    .report = null_report, .flush = null_flush, .close = null_flush, .free = null_free,
+};
+
+/* ------------------------------------------------------------ composite */
+
+typedef struct comprep {
+    twp_reporter base;
+    twp_reporter *main, *mem;
+} comprep;
+
+static void comp_report(twp_reporter *r, twp_span_data *d)
+{
+    comprep *c = (comprep *)r;
+    twp_span_data *copy = twp_span_data_clone(d);
+    if (copy)
+        c->mem->ops->report(c->mem, copy);
+    c->main->ops->report(c->main, d);
+}
+
+static tw_status comp_flush(twp_reporter *r, int timeout_ms)
+{
+    comprep *c = (comprep *)r;
+    return c->main->ops->flush(c->main, timeout_ms);
+}
+
+static tw_status comp_close(twp_reporter *r, int timeout_ms)
+{
+    comprep *c = (comprep *)r;
+    c->mem->ops->close(c->mem, timeout_ms);
+    return c->main->ops->close(c->main, timeout_ms);
+}
+
+static void comp_free(twp_reporter *r)
+{
+    comprep *c = (comprep *)r;
+    c->main->ops->free(c->main);
+    c->mem->ops->free(c->mem);
+    free(c);
+}
+
+#define FORWARD(name)                                          \
+    static void comp_##name(twp_reporter *r)                   \
+    {                                                          \
+        comprep *c = (comprep *)r;                             \
+        if (c->main->ops->name)                                \
+            c->main->ops->name(c->main);                       \
+        if (c->mem->ops->name)                                 \
+            c->mem->ops->name(c->mem);                         \
+    }
+FORWARD(before_fork)
+FORWARD(after_fork_parent)
+FORWARD(after_fork_child)
+
+static const twp_reporter_ops comp_ops = {
+    .report = comp_report, .flush = comp_flush, .close = comp_close, .free = comp_free,
+    .before_fork = comp_before_fork, .after_fork_parent = comp_after_fork_parent,
+    .after_fork_child = comp_after_fork_child,
+};
+
+/* ------------------------------------------------------------ factory */
+
+tw_status twp_reporter_new(const tw_config *cfg, const twp_process *proc,
+                           twp_counters *ctr, const twp_sampling_hook *hook,
+                           twp_reporter **out)
+{
+    if (!cfg || !ctr || !out)
+        return TW_ERR_INVALID_ARG;
+    *out = NULL;
+    unsigned pipeline = cfg->protocols & ~TWP_PROTO_MEMORY;
+    bool memory = (cfg->protocols & TWP_PROTO_MEMORY) != 0;
+    if (!pipeline && memory)
+        return twp_memory_reporter_new(cfg, ctr, true, out);
+    if (!pipeline) {
+        nullrep *n = calloc(1, sizeof(*n));
+        if (!n)
+            return TW_ERR_NOMEM;
+        n->base.ops = &null_ops;
+        n->ctr = ctr;
+        *out = &n->base;
+        return TW_OK;
+    }
+    twp_reporter *main = NULL, *mem = NULL;
+    tw_status st = twp_pipeline_reporter_new(cfg, proc, ctr, hook, &main);
+    if (st != TW_OK || !memory) {
+        *out = main;
+        return st;
+    }
+    comprep *c = calloc(1, sizeof(*c));
+    if (!c || (st = twp_memory_reporter_new(cfg, ctr, false, &mem)) != TW_OK) {
+        free(c);
+        main->ops->free(main);
+        return st != TW_OK ? st : TW_ERR_NOMEM;
+    }
+    c->base.ops = &comp_ops;
+    c->main = main;
+    c->mem = mem;
+    *out = &c->base;
+    return TW_OK;
+}
+
+tw_status twp_reporter_memory_json(twp_reporter *r, int clear, char **json_out)
+{
+    if (r && r->ops == &comp_ops)
+        r = ((comprep *)r)->mem;
+    return twp_memory_reporter_json(r, clear, json_out);
+}

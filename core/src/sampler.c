@@ -1,0 +1,390 @@
+/* sampler.c — the root-span sampling decision.
+ *
+ * A sampler holds one immutable strategy behind an atomic pointer: span starts
+ * load it (acquire) and decide without locks, except the rate limiters, which
+ * take a tiny spinlock around their token bucket. Remote strategies
+ * (twp_sampler_apply_json) are parsed completely into a new strategy first and
+ * then published with one atomic store, so a malformed body changes nothing
+ * and a concurrent span start sees either the old or the new strategy.
+ *
+ * Old strategies are retired, not freed, because a span start may still be
+ * reading one (no reader epochs on the hot path). To keep that bounded, a body
+ * equal to the one in force (compared after canonical re-serialisation) is a
+ * no-op; Jaeger agents serve the same strategy for hours, so the retired list
+ * only grows when an operator changes the strategy. It is freed with the
+ * sampler.
+ *
+ * Decisions follow Jaeger clients: probabilistic compares the low 63 bits of
+ * the trace id with rate * 2^63 (so every service of a trace agrees);
+ * ratelimiting is a token bucket of max(rate, 1) credits starting with one
+ * credit; per-operation ("guaranteed throughput") samples when the operation's
+ * probabilistic sampler says yes or, failing that, its lower-bound limiter
+ * grants a credit. Operations not listed use the default probability with a
+ * shared lower-bound limiter.
+ */
+#include "internal.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ratelimiter {
+    atomic_flag lock;
+    double rate;          /* credits per second */
+    double max_balance;
+    double balance;
+    int64_t last_ns;
+} ratelimiter;
+
+typedef struct op_strategy {
+    char *name;
+    size_t name_len;
+    uint64_t boundary;
+    double rate;
+    ratelimiter lower;
+} op_strategy;
+
+enum { ST_CONST, ST_PROB, ST_RATE, ST_PEROP };
+
+typedef struct strategy {
+    int kind;
+    double param;              /* CONST 0/1, PROB rate, RATE per second */
+    uint64_t boundary;         /* PROB */
+    ratelimiter rl;            /* RATE */
+    /* PEROP */
+    double def_rate, lower_bound;
+    uint64_t def_boundary;
+    ratelimiter def_lower;
+    op_strategy *ops;
+    size_t nops;
+    char *canonical;           /* the JSON it came from, canonical form */
+    struct strategy *retired_next;
+} strategy;
+
+struct twp_sampler {
+    _Atomic(strategy *) cur;
+    strategy *retired;
+    pthread_mutex_t apply_lock;    /* serialises writers only */
+};
+
+/* ------------------------------------------------------------ rate limiter */
+
+static void rl_init(ratelimiter *r, double rate)
+{
+    atomic_flag_clear(&r->lock);
+    r->rate = rate;
+    r->max_balance = rate > 1 ? rate : 1;
+    r->balance = rate > 0 ? 1 : 0;
+    r->last_ns = twp_mono_ns();
+}
+
+static bool rl_take(ratelimiter *r)
+{
+    if (r->rate <= 0)
+        return false;
+    int64_t now = twp_mono_ns();
+    while (atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire))
+        ;
+    double elapsed = (double)(now - r->last_ns) / 1e9;
+    if (elapsed > 0) {
+        r->balance += elapsed * r->rate;
+        if (r->balance > r->max_balance)
+            r->balance = r->max_balance;
+        r->last_ns = now;
+    }
+    bool ok = r->balance >= 1.0;
+    if (ok)
+        r->balance -= 1.0;
+    atomic_flag_clear_explicit(&r->lock, memory_order_release);
+    return ok;
+}
+
+static uint64_t prob_boundary(double rate)
+{
+    if (rate <= 0)
+        return 0;
+    if (rate >= 1)
+        return (uint64_t)1 << 63;
+    return (uint64_t)(rate * 9223372036854775808.0);
+}
+
+static inline bool prob_take(uint64_t boundary, uint64_t trace_lo)
+{
+    return (trace_lo & 0x7fffffffffffffffull) < boundary;
+}
+
+/* ------------------------------------------------------------ strategies */
+
+static void strategy_free(strategy *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->nops; i++)
+        free(st->ops[i].name);
+    free(st->ops);
+    free(st->canonical);
+    free(st);
+}
+
+static strategy *strategy_simple(int kind, double param)
+{
+    strategy *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->kind = kind;
+    st->param = param;
+    if (kind == ST_PROB) {
+        if (st->param > 1)
+            st->param = 1;
+        st->boundary = prob_boundary(st->param);
+    } else if (kind == ST_RATE) {
+        rl_init(&st->rl, param);
+    }
+    return st;
+}
+
+tw_status twp_sampler_new(const tw_config *cfg, twp_sampler **out)
+{
+    if (!cfg || !out)
+        return TW_ERR_INVALID_ARG;
+    *out = NULL;
+    twp_sampler *s = calloc(1, sizeof(*s));
+    if (!s)
+        return TW_ERR_NOMEM;
+    strategy *st;
+    switch (cfg->sampler_type) {
+    case TWP_SAMPLER_PROBABILISTIC:
+    case TWP_SAMPLER_REMOTE:
+        st = strategy_simple(ST_PROB, cfg->sampler_param);
+        break;
+    case TWP_SAMPLER_RATELIMITING:
+        st = strategy_simple(ST_RATE, cfg->sampler_param);
+        break;
+    default:
+        st = strategy_simple(ST_CONST, cfg->sampler_param > 0 ? 1 : 0);
+        break;
+    }
+    if (!st) {
+        free(s);
+        return TW_ERR_NOMEM;
+    }
+    pthread_mutex_init(&s->apply_lock, NULL);
+    atomic_init(&s->cur, st);
+    *out = s;
+    return TW_OK;
+}
+
+void twp_sampler_free(twp_sampler *s)
+{
+    if (!s)
+        return;
+    strategy_free(atomic_load(&s->cur));
+    strategy *r = s->retired;
+    while (r) {
+        strategy *n = r->retired_next;
+        strategy_free(r);
+        r = n;
+    }
+    pthread_mutex_destroy(&s->apply_lock);
+    free(s);
+}
+
+bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_t op_len,
+                        twp_sample_result *res)
+{
+    strategy *st = atomic_load_explicit(&s->cur, memory_order_acquire);
+    switch (st->kind) {
+    case ST_CONST:
+        res->type = "const";
+        res->param = st->param;
+        res->param_is_bool = true;
+        return st->param > 0;
+    case ST_PROB:
+        res->type = "probabilistic";
+        res->param = st->param;
+        res->param_is_bool = false;
+        return prob_take(st->boundary, trace_lo);
+    case ST_RATE:
+        res->type = "ratelimiting";
+        res->param = st->param;
+        res->param_is_bool = false;
+        return rl_take(&st->rl);
+    default: {
+        uint64_t boundary = st->def_boundary;
+        double rate = st->def_rate;
+        ratelimiter *lower = &st->def_lower;
+        for (size_t i = 0; i < st->nops; i++) {
+            if (st->ops[i].name_len == op_len && memcmp(st->ops[i].name, op, op_len) == 0) {
+                boundary = st->ops[i].boundary;
+                rate = st->ops[i].rate;
+                lower = &st->ops[i].lower;
+                break;
+            }
+        }
+        res->param_is_bool = false;
+        if (prob_take(boundary, trace_lo)) {
+            res->type = "probabilistic";
+            res->param = rate;
+            return true;
+        }
+        res->type = "lowerbound";
+        res->param = st->lower_bound;
+        return rl_take(lower);
+    }
+    }
+}
+
+static void strategy_unlock(strategy *st)
+{
+    atomic_flag_clear(&st->rl.lock);
+    atomic_flag_clear(&st->def_lower.lock);
+    for (size_t i = 0; i < st->nops; i++)
+        atomic_flag_clear(&st->ops[i].lower.lock);
+}
+
+void twp_sampler_after_fork_child(twp_sampler *s)
+{
+    /* The child has one thread: any lock held at fork time belonged to a
+     * thread that no longer exists. */
+    pthread_mutex_init(&s->apply_lock, NULL);
+    strategy_unlock(atomic_load(&s->cur));
+    for (strategy *st = s->retired; st; st = st->retired_next)
+        strategy_unlock(st);
+}
+
+/* ------------------------------------------------------------ remote JSON */
+
+static bool get_number(json_t *o, const char *key, double lo, double hi, double *out, bool required)
+{
+    json_t *v = json_object_get(o, key);
+    if (!v)
+        return !required;
+    if (!json_is_number(v))
+        return false;
+    double d = json_number_value(v);
+    if (!isfinite(d) || d < lo || d > hi)
+        return false;
+    *out = d;
+    return true;
+}
+
+/* {"samplingRate": r} -> r */
+static bool get_prob(json_t *o, double *rate)
+{
+    return json_is_object(o) && get_number(o, "samplingRate", 0, 1, rate, true);
+}
+
+static strategy *parse_perop(json_t *ops_obj)
+{
+    double def_rate = 0, lower = 0;
+    if (!get_number(ops_obj, "defaultSamplingProbability", 0, 1, &def_rate, true) ||
+        !get_number(ops_obj, "defaultLowerBoundTracesPerSecond", 0, 1e9, &lower, false))
+        return NULL;
+    json_t *list = json_object_get(ops_obj, "perOperationStrategies");
+    if (list && !json_is_array(list) && !json_is_null(list))
+        return NULL;
+    size_t n = json_is_array(list) ? json_array_size(list) : 0;
+    if (n > 10000)
+        return NULL;
+    strategy *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->kind = ST_PEROP;
+    st->def_rate = def_rate;
+    st->def_boundary = prob_boundary(def_rate);
+    st->lower_bound = lower;
+    rl_init(&st->def_lower, lower);
+    if (n) {
+        st->ops = calloc(n, sizeof(*st->ops));
+        if (!st->ops)
+            goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(list, i);
+        json_t *name = json_object_get(e, "operation");
+        double rate;
+        if (!json_is_object(e) || !json_is_string(name) ||
+            !get_prob(json_object_get(e, "probabilisticSampling"), &rate))
+            goto fail;
+        op_strategy *o = &st->ops[st->nops];
+        o->name_len = json_string_length(name);
+        o->name = malloc(o->name_len + 1);
+        if (!o->name)
+            goto fail;
+        memcpy(o->name, json_string_value(name), o->name_len + 1);
+        st->nops++;
+        o->rate = rate;
+        o->boundary = prob_boundary(rate);
+        rl_init(&o->lower, lower);
+    }
+    return st;
+fail:
+    strategy_free(st);
+    return NULL;
+}
+
+static strategy *parse_strategy(json_t *root)
+{
+    if (!json_is_object(root))
+        return NULL;
+    json_t *ops = json_object_get(root, "operationSampling");
+    if (ops && !json_is_null(ops)) {
+        if (!json_is_object(ops))
+            return NULL;
+        return parse_perop(ops);
+    }
+    json_t *type = json_object_get(root, "strategyType");
+    bool want_rate = false;
+    if (json_is_string(type))
+        want_rate = strcmp(json_string_value(type), "RATE_LIMITING") == 0;
+    else if (json_is_integer(type))
+        want_rate = json_integer_value(type) == 1;
+    json_t *prob = json_object_get(root, "probabilisticSampling");
+    json_t *rate = json_object_get(root, "rateLimitingSampling");
+    double v = 0;
+    if (want_rate || (!json_is_object(prob) && json_is_object(rate))) {
+        if (!json_is_object(rate) || !get_number(rate, "maxTracesPerSecond", 0, 1e9, &v, true))
+            return NULL;
+        return strategy_simple(ST_RATE, v);
+    }
+    if (!get_prob(prob, &v))
+        return NULL;
+    return strategy_simple(ST_PROB, v);
+}
+
+tw_status twp_sampler_apply_json(twp_sampler *s, const char *body, size_t len)
+{
+    if (!s || (!body && len))
+        return TW_ERR_INVALID_ARG;
+    if (len > (1u << 22))
+        return TW_ERR_TOO_LARGE;
+    json_error_t err;
+    json_t *root = json_loadb(body ? body : "", len, JSON_REJECT_DUPLICATES, &err);
+    if (!root)
+        return TW_ERR_CORRUPTED;
+    char *canon = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+    strategy *st = parse_strategy(root);
+    json_decref(root);
+    if (!st) {
+        free(canon);
+        return TW_ERR_CORRUPTED;
+    }
+    if (!canon) {
+        strategy_free(st);
+        return TW_ERR_NOMEM;
+    }
+    st->canonical = canon;
+    pthread_mutex_lock(&s->apply_lock);
+    strategy *old = atomic_load_explicit(&s->cur, memory_order_relaxed);
+    if (old->canonical && strcmp(old->canonical, canon) == 0) {
+        pthread_mutex_unlock(&s->apply_lock);
+        strategy_free(st);
+        return TW_OK;
+    }
+    atomic_store_explicit(&s->cur, st, memory_order_release);
+    old->retired_next = s->retired;
+    s->retired = old;
+    pthread_mutex_unlock(&s->apply_lock);
+    return TW_OK;
+}

@@ -1,0 +1,869 @@
+/* span.c — span handles and the finished-span records they fill.
+ *
+ * A tw_span handle is what the bindings hold. It owns:
+ *   - its current context: inline in the handle (ictx) when the span carries
+ *     no baggage or tracestate, else a heap context from context.c. Contexts
+ *     replaced by set_baggage are retired into an array and live until
+ *     tw_span_free, so a borrowed tw_span_get_context pointer stays valid;
+ *   - a copy of the operation name (readable after finish);
+ *   - for a sampled, unfinished span, the twp_span_data record. finish hands
+ *     the record to the reporter (which then owns it) and clears the pointer.
+ *
+ * Unsampled spans are the cheap path: no record, no clock read, tags and logs
+ * are dropped after a key check for the two special tags (span.kind,
+ * sampling.priority). Their start_us is the explicit start or 0. A
+ * sampling.priority > 0 upgrades such a span: it gets a record started at that
+ * moment (or at the explicit start time) and is reported like any other.
+ *
+ * Handles and records come from per-thread free lists (bounded, so a reporter
+ * thread that frees every record never hoards more than TWP_CACHE_MAX), which
+ * keeps malloc off the steady-state hot path. Lists are released by a
+ * pthread key destructor at thread exit; a forked child inherits the forking
+ * thread's lists (valid memory) and loses the other threads' (leaked, a few
+ * KB at most). Under AddressSanitizer the lists are disabled so use-after-free
+ * is caught.
+ */
+#include "tracer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#  define TWP_CACHE_MAX 0u
+#else
+#  define TWP_CACHE_MAX 128u
+#endif
+
+#define OP_INLINE 48
+
+struct tw_span {
+    tw_tracer *t;
+    twp_span_data *data;          /* sampled and unfinished only */
+    tw_span_context *ctx;         /* == &ictx or a heap context */
+    tw_span_context ictx;
+    tw_span_context **retired;    /* heap contexts replaced by set_baggage */
+    uint32_t nretired, cap_retired;
+    uint32_t op_len;
+    int64_t start_us;
+    tw_span_kind kind;
+    bool finished;
+    char *op;                     /* == op_inline or heap */
+    char op_inline[OP_INLINE];
+    struct tw_span *next_free;
+};
+
+/* ------------------------------------------------------------ per-thread cache */
+
+static __thread struct {
+    struct tw_span *spans;
+    twp_span_data *datas;
+    unsigned nspans, ndatas;
+    bool registered, dead;
+} cache;
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void cache_drain(void *unused)
+{
+    (void)unused;
+    while (cache.spans) {
+        struct tw_span *n = cache.spans->next_free;
+        free(cache.spans);
+        cache.spans = n;
+    }
+    while (cache.datas) {
+        twp_span_data *n = cache.datas->next;
+        free(cache.datas);
+        cache.datas = n;
+    }
+    cache.nspans = cache.ndatas = 0;
+    cache.dead = true;   /* thread is exiting: stop caching */
+}
+
+static void cache_key_init(void)
+{
+    pthread_key_create(&cache_key, cache_drain);
+}
+
+/* Registers the thread-exit destructor the first time a thread caches. */
+static bool cache_usable(void)
+{
+    if (__builtin_expect(cache.registered, 1))
+        return !cache.dead;
+    pthread_once(&cache_once, cache_key_init);
+    if (pthread_setspecific(cache_key, &cache) != 0)
+        return false;
+    cache.registered = true;
+    return true;
+}
+
+/* ------------------------------------------------------------ records */
+
+static void data_reset(twp_span_data *d)
+{
+    memset(d, 0, offsetof(twp_span_data, inline_mem));
+    d->arena.cur = d->inline_mem;
+    d->arena.cap = sizeof(d->inline_mem);
+    d->tags = d->inline_tags;
+    d->cap_tags = sizeof(d->inline_tags) / sizeof(d->inline_tags[0]);
+}
+
+twp_span_data *twp_span_data_new(void)
+{
+    twp_span_data *d = cache.datas;
+    if (d) {
+        cache.datas = d->next;
+        cache.ndatas--;
+    } else {
+        d = malloc(sizeof(*d));
+        if (!d)
+            return NULL;
+    }
+    data_reset(d);
+    return d;
+}
+
+void twp_span_data_free(twp_span_data *d)
+{
+    if (!d)
+        return;
+    twp_arena_release(&d->arena);
+    if (cache.ndatas < TWP_CACHE_MAX && cache_usable()) {
+        d->next = cache.datas;
+        cache.datas = d;
+        cache.ndatas++;
+        return;
+    }
+    free(d);
+}
+
+static bool copy_value(twp_arena *a, twp_value *dst, const twp_value *src)
+{
+    *dst = *src;
+    dst->key = twp_arena_strdup(a, src->key, src->key_len);
+    if (!dst->key)
+        return false;
+    if (src->type == TW_VAL_STRING || src->type == TW_VAL_BINARY) {
+        dst->v.str = twp_arena_strdup(a, src->v.str, src->len);
+        if (!dst->v.str)
+            return false;
+    }
+    return true;
+}
+
+twp_span_data *twp_span_data_clone(const twp_span_data *s)
+{
+    twp_span_data *d = twp_span_data_new();
+    if (!d)
+        return NULL;
+    twp_arena *a = &d->arena;
+    d->trace_hi = s->trace_hi;
+    d->trace_lo = s->trace_lo;
+    d->span_id = s->span_id;
+    d->parent_id = s->parent_id;
+    d->flags = s->flags;
+    d->kind = s->kind;
+    d->start_us = s->start_us;
+    d->duration_us = s->duration_us;
+    d->approx_size = s->approx_size;
+    d->op_len = s->op_len;
+    if (!(d->op = twp_arena_strdup(a, s->op ? s->op : "", s->op_len)))
+        goto fail;
+    if (s->tracestate && !(d->tracestate = twp_arena_strdup(a, s->tracestate, strlen(s->tracestate))))
+        goto fail;
+    if (s->ntags > d->cap_tags) {
+        if (!(d->tags = twp_arena_alloc(a, sizeof(twp_value) * s->ntags)))
+            goto fail;
+        d->cap_tags = s->ntags;
+    }
+    for (uint32_t i = 0; i < s->ntags; i++)
+        if (!copy_value(a, &d->tags[i], &s->tags[i]))
+            goto fail;
+    d->ntags = s->ntags;
+    if (s->nlogs) {
+        if (!(d->logs = twp_arena_alloc(a, sizeof(twp_log) * s->nlogs)))
+            goto fail;
+        for (uint32_t i = 0; i < s->nlogs; i++) {
+            const twp_log *sl = &s->logs[i];
+            twp_log *dl = &d->logs[i];
+            dl->ts_us = sl->ts_us;
+            dl->nfields = 0;
+            dl->fields = sl->nfields ? twp_arena_alloc(a, sizeof(twp_value) * sl->nfields) : NULL;
+            if (sl->nfields && !dl->fields)
+                goto fail;
+            for (uint32_t j = 0; j < sl->nfields; j++)
+                if (!copy_value(a, &dl->fields[j], &sl->fields[j]))
+                    goto fail;
+            dl->nfields = sl->nfields;
+        }
+        d->nlogs = d->cap_logs = s->nlogs;
+    }
+    if (s->nrefs) {
+        if (!(d->refs = twp_arena_alloc(a, sizeof(twp_ref) * s->nrefs)))
+            goto fail;
+        memcpy(d->refs, s->refs, sizeof(twp_ref) * s->nrefs);
+        d->nrefs = s->nrefs;
+    }
+    return d;
+fail:
+    twp_span_data_free(d);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ handles */
+
+static struct tw_span *handle_new(void)
+{
+    struct tw_span *s = cache.spans;
+    if (s) {
+        cache.spans = s->next_free;
+        cache.nspans--;
+        return s;
+    }
+    return malloc(sizeof(*s));
+}
+
+static void handle_release(struct tw_span *s)
+{
+    if (cache.nspans < TWP_CACHE_MAX && cache_usable()) {
+        s->next_free = cache.spans;
+        cache.spans = s;
+        cache.nspans++;
+        return;
+    }
+    free(s);
+}
+
+static bool handle_set_op(struct tw_span *s, const char *name, size_t len)
+{
+    char *dst = s->op_inline;
+    if (len >= OP_INLINE) {
+        dst = malloc(len + 1);
+        if (!dst)
+            return false;
+    }
+    if (len)
+        memcpy(dst, name, len);
+    dst[len] = '\0';
+    if (s->op != s->op_inline && s->op != dst)
+        free(s->op);
+    s->op = dst;
+    s->op_len = (uint32_t)len;
+    return true;
+}
+
+/* ------------------------------------------------------------ record writes */
+
+static twp_value *add_value_slot(twp_span_data *d)
+{
+    if (d->ntags == d->cap_tags) {
+        uint32_t cap = d->cap_tags * 2;
+        twp_value *n = twp_arena_alloc(&d->arena, sizeof(twp_value) * cap);
+        if (!n)
+            return NULL;
+        memcpy(n, d->tags, sizeof(twp_value) * d->ntags);
+        d->tags = n;
+        d->cap_tags = cap;
+    }
+    return &d->tags[d->ntags];
+}
+
+/* Byte length after truncation to max, not splitting a UTF-8 sequence. */
+static size_t clip(const char *s, size_t len, size_t max, bool utf8)
+{
+    if (len <= max)
+        return len;
+    size_t n = max;
+    if (utf8)
+        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    return n;
+}
+
+/* Fills v from f, copying strings into the record's arena. */
+static tw_status fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
+{
+    if (f->key_len > UINT32_MAX)
+        return TW_ERR_TOO_LARGE;
+    v->type = f->type;
+    v->key_len = (uint32_t)f->key_len;
+    v->len = 0;
+    switch (f->type) {
+    case TW_VAL_STRING:
+    case TW_VAL_BINARY: {
+        if (!f->v.str.ptr && f->v.str.len)
+            return TW_ERR_INVALID_ARG;
+        size_t n = clip(f->v.str.ptr, f->v.str.len, max, f->type == TW_VAL_STRING);
+        const char *p = twp_arena_strdup(&d->arena, n ? f->v.str.ptr : "", n);
+        if (!p)
+            return TW_ERR_NOMEM;
+        v->v.str = p;
+        v->len = (uint32_t)n;
+        d->approx_size += n;
+        break;
+    }
+    case TW_VAL_INT64:  v->v.i64 = f->v.i64; break;
+    case TW_VAL_DOUBLE: v->v.f64 = f->v.f64; break;
+    case TW_VAL_BOOL:   v->v.b = f->v.b ? 1 : 0; break;
+    default:
+        return TW_ERR_INVALID_ARG;
+    }
+    const char *k = twp_arena_strdup(&d->arena, f->key_len ? f->key : "", f->key_len);
+    if (!k)
+        return TW_ERR_NOMEM;
+    v->key = k;
+    d->approx_size += f->key_len + 8;
+    return TW_OK;
+}
+
+static tw_status record_tag(tw_span *s, const tw_field *f)
+{
+    twp_span_data *d = s->data;
+    twp_value *slot = add_value_slot(d);
+    if (!slot)
+        return TW_ERR_NOMEM;
+    tw_status st = fill_value(d, s->t->max_tag_len, slot, f);
+    if (st == TW_OK)
+        d->ntags++;
+    return st;
+}
+
+static tw_status record_tag_str(tw_span *s, const char *k, const char *v, size_t vlen)
+{
+    tw_field f = {.key = k, .key_len = strlen(k), .type = TW_VAL_STRING};
+    f.v.str.ptr = v;
+    f.v.str.len = vlen;
+    return record_tag(s, &f);
+}
+
+/* ------------------------------------------------------------ start */
+
+static bool ctx_has_ids(const tw_span_context *c)
+{
+    return (c->trace_hi | c->trace_lo) != 0 && c->span_id != 0;
+}
+
+/* Creates the record of a span that becomes sampled (at start or later). */
+static tw_status make_record(tw_span *s, unsigned flags, int64_t start_us)
+{
+    twp_span_data *d = twp_span_data_new();
+    if (!d)
+        return TW_ERR_NOMEM;
+    const tw_span_context *c = s->ctx;
+    d->trace_hi = c->trace_hi;
+    d->trace_lo = c->trace_lo;
+    d->span_id = c->span_id;
+    d->parent_id = c->parent_id;
+    d->flags = flags;
+    d->kind = s->kind;
+    d->start_us = start_us;
+    d->op = twp_arena_strdup(&d->arena, s->op, s->op_len);
+    d->op_len = s->op_len;
+    if (!d->op)
+        goto nomem;
+    if (c->tracestate) {
+        d->tracestate = twp_arena_strdup(&d->arena, c->tracestate, c->tracestate_len);
+        if (!d->tracestate)
+            goto nomem;
+    }
+    s->data = d;
+    return TW_OK;
+nomem:
+    twp_span_data_free(d);
+    return TW_ERR_NOMEM;
+}
+
+tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
+                        const tw_span_ref *refs, size_t nrefs,
+                        int64_t start_us, tw_span **out)
+{
+    if (!out)
+        return TW_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!t || (!name && name_len) || (!refs && nrefs) || name_len > UINT32_MAX)
+        return TW_ERR_INVALID_ARG;
+
+    /* Parent: first CHILD_OF with ids, else first FOLLOWS_FROM with ids (as
+     * Jaeger clients do). A context without ids (baggage / debug id only,
+     * from a carrier) seeds a new root. */
+    const tw_span_context *parent = NULL, *follows = NULL, *seed = NULL;
+    size_t nvalid = 0;
+    for (size_t i = 0; i < nrefs; i++) {
+        const tw_span_context *c = refs[i].ctx;
+        if (!c)
+            continue;
+        if (!ctx_has_ids(c)) {
+            if (!seed)
+                seed = c;
+            continue;
+        }
+        nvalid++;
+        if (refs[i].type == TW_REF_CHILD_OF) {
+            if (!parent)
+                parent = c;
+        } else if (!follows) {
+            follows = c;
+        }
+    }
+    if (!parent)
+        parent = follows;
+
+    tw_span *s = handle_new();
+    if (!s)
+        return TW_ERR_NOMEM;
+    s->t = t;
+    s->data = NULL;
+    s->retired = NULL;
+    s->nretired = s->cap_retired = 0;
+    s->kind = TW_KIND_UNSPECIFIED;
+    s->finished = false;
+    s->start_us = start_us;
+    s->op = s->op_inline;
+    if (!handle_set_op(s, name, name_len)) {
+        handle_release(s);
+        return TW_ERR_NOMEM;
+    }
+
+    const tw_config *cfg = &t->cfg;
+    uint64_t hi, lo, pid;
+    unsigned flags = 0;
+    bool root = parent == NULL;
+    twp_sample_result sr;
+    bool sampler_tags = false;
+    const tw_span_context *inherit = parent ? parent : seed;
+    if (parent) {
+        hi = parent->trace_hi;
+        lo = parent->trace_lo;
+        pid = parent->span_id;
+    } else {
+        lo = twp_random_id();
+        hi = cfg->trace_id_128bit ? twp_random_id() : 0;
+        pid = 0;
+    }
+    if (parent && cfg->parent_based) {
+        flags = parent->flags & (TW_FLAG_SAMPLED | TW_FLAG_DEBUG);
+        if (flags & TW_FLAG_DEBUG)
+            flags |= TW_FLAG_SAMPLED;
+    } else if (seed && !parent && seed->debug_id) {
+        flags = TW_FLAG_SAMPLED | TW_FLAG_DEBUG;
+    } else if (twp_sampler_decide(t->sampler, lo, name, name_len, &sr)) {
+        flags = TW_FLAG_SAMPLED;
+        sampler_tags = root;
+    }
+    uint64_t sid = twp_random_id();
+
+    tw_status st;
+    if (inherit && (inherit->nbaggage || inherit->tracestate)) {
+        st = twp_context_child(inherit, hi, lo, sid, pid, flags, &s->ctx);
+        if (st != TW_OK) {
+            if (s->op != s->op_inline)
+                free(s->op);
+            handle_release(s);
+            return st;
+        }
+    } else {
+        tw_span_context *c = &s->ictx;
+        memset(c, 0, sizeof(*c));
+        c->trace_hi = hi;
+        c->trace_lo = lo;
+        c->span_id = sid;
+        c->parent_id = pid;
+        c->flags = flags;
+        c->trace_id_128bit_hex = cfg->trace_id_128bit;
+        s->ctx = c;
+    }
+
+    TWP_INC(&t->ctr, spans_started, 1);
+    if (flags & TW_FLAG_SAMPLED) {
+        TWP_INC(&t->ctr, spans_sampled, 1);
+        if (!start_us)
+            s->start_us = start_us = tw_now_us();
+        st = make_record(s, flags, start_us);
+        if (st != TW_OK)
+            goto fail;
+        twp_span_data *d = s->data;
+        if (nvalid) {
+            d->refs = twp_arena_alloc(&d->arena, sizeof(twp_ref) * nvalid);
+            if (!d->refs) {
+                st = TW_ERR_NOMEM;
+                goto fail;
+            }
+            for (size_t i = 0; i < nrefs; i++) {
+                const tw_span_context *c = refs[i].ctx;
+                if (!c || !ctx_has_ids(c))
+                    continue;
+                twp_ref *r = &d->refs[d->nrefs++];
+                r->type = refs[i].type == TW_REF_FOLLOWS_FROM ? TW_REF_FOLLOWS_FROM : TW_REF_CHILD_OF;
+                r->trace_hi = c->trace_hi;
+                r->trace_lo = c->trace_lo;
+                r->span_id = c->span_id;
+            }
+        }
+        if (sampler_tags) {
+            st = record_tag_str(s, "sampler.type", sr.type, strlen(sr.type));
+            if (st == TW_OK) {
+                tw_field f = {.key = "sampler.param", .key_len = 13};
+                if (sr.param_is_bool) {
+                    f.type = TW_VAL_BOOL;
+                    f.v.b = sr.param > 0;
+                } else {
+                    f.type = TW_VAL_DOUBLE;
+                    f.v.f64 = sr.param;
+                }
+                st = record_tag(s, &f);
+            }
+            if (st != TW_OK)
+                goto fail;
+        }
+        if (seed && !parent && seed->debug_id) {
+            st = record_tag_str(s, "jaeger-debug-id", seed->debug_id, seed->debug_id_len);
+            if (st != TW_OK)
+                goto fail;
+        }
+    }
+    *out = s;
+    return TW_OK;
+fail:
+    tw_span_free(s);
+    return st;
+}
+
+/* ------------------------------------------------------------ finish / free */
+
+tw_status tw_span_finish(tw_span *s, int64_t finish_us)
+{
+    if (!s)
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    s->finished = true;
+    twp_span_data *d = s->data;
+    if (!d)
+        return TW_OK;
+    s->data = NULL;
+    tw_tracer *t = s->t;
+    if (atomic_load_explicit(&t->closed, memory_order_relaxed)) {
+        twp_span_data_free(d);
+        return TW_OK;
+    }
+    if (!finish_us)
+        finish_us = tw_now_us();
+    d->duration_us = finish_us > d->start_us ? finish_us - d->start_us : 0;
+    TWP_INC(&t->ctr, spans_finished, 1);
+    t->reporter->ops->report(t->reporter, d);
+    return TW_OK;
+}
+
+void tw_span_free(tw_span *s)
+{
+    if (!s)
+        return;
+    twp_span_data_free(s->data);
+    if (s->ctx != &s->ictx)
+        tw_span_context_free(s->ctx);
+    for (uint32_t i = 0; i < s->nretired; i++)
+        tw_span_context_free(s->retired[i]);
+    free(s->retired);
+    if (s->op != s->op_inline)
+        free(s->op);
+    handle_release(s);
+}
+
+/* ------------------------------------------------------------ context swaps */
+
+/* Makes c the span's current context, keeping the old one alive. */
+static tw_status swap_context(tw_span *s, tw_span_context *c)
+{
+    if (s->ctx != &s->ictx) {
+        if (s->nretired == s->cap_retired) {
+            uint32_t cap = s->cap_retired ? s->cap_retired * 2 : 4;
+            tw_span_context **n = realloc(s->retired, sizeof(*n) * cap);
+            if (!n) {
+                tw_span_context_free(c);
+                return TW_ERR_NOMEM;
+            }
+            s->retired = n;
+            s->cap_retired = cap;
+        }
+        s->retired[s->nretired++] = s->ctx;
+    }
+    s->ctx = c;
+    return TW_OK;
+}
+
+/* Changes the sampling flags (sampling.priority). The inline context is
+ * updated in place; a heap context is replaced by a copy. */
+static tw_status set_flags(tw_span *s, unsigned flags)
+{
+    if (s->ctx == &s->ictx) {
+        s->ictx.flags = flags;
+        return TW_OK;
+    }
+    const tw_span_context *c = s->ctx;
+    tw_span_context *n;
+    tw_status st = twp_context_child(c, c->trace_hi, c->trace_lo, c->span_id, c->parent_id,
+                                     flags, &n);
+    if (st != TW_OK)
+        return st;
+    return swap_context(s, n);
+}
+
+/* ------------------------------------------------------------ tags */
+
+static bool key_is(const tw_field *f, const char *k, size_t n)
+{
+    return f->key_len == n && memcmp(f->key, k, n) == 0;
+}
+
+static bool parse_kind(const char *v, size_t n, tw_span_kind *k)
+{
+    static const struct { const char *name; tw_span_kind kind; } kinds[] = {
+        {"client", TW_KIND_CLIENT}, {"server", TW_KIND_SERVER},
+        {"producer", TW_KIND_PRODUCER}, {"consumer", TW_KIND_CONSUMER},
+        {"internal", TW_KIND_INTERNAL},
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (strlen(kinds[i].name) == n && memcmp(kinds[i].name, v, n) == 0) {
+            *k = kinds[i].kind;
+            return true;
+        }
+    return false;
+}
+
+/* sampling.priority: > 0 forces sampled+debug, 0 unsamples. */
+static tw_status apply_priority(tw_span *s, const tw_field *f)
+{
+    double p;
+    switch (f->type) {
+    case TW_VAL_INT64:  p = (double)f->v.i64; break;
+    case TW_VAL_DOUBLE: p = f->v.f64; break;
+    case TW_VAL_BOOL:   p = f->v.b ? 1 : 0; break;
+    case TW_VAL_STRING: {
+        char tmp[32];
+        size_t n = f->v.str.len < sizeof(tmp) - 1 ? f->v.str.len : sizeof(tmp) - 1;
+        memcpy(tmp, f->v.str.ptr, n);
+        tmp[n] = '\0';
+        char *end;
+        p = strtod(tmp, &end);
+        if (end == tmp)
+            return TW_ERR_INVALID_ARG;
+        break;
+    }
+    default:
+        return TW_ERR_INVALID_ARG;
+    }
+    unsigned flags = s->ctx->flags;
+    if (p > 0) {
+        flags |= TW_FLAG_SAMPLED | TW_FLAG_DEBUG;
+        if (!s->data) {
+            int64_t start = s->start_us ? s->start_us : tw_now_us();
+            s->start_us = start;
+            tw_status st = make_record(s, flags, start);
+            if (st != TW_OK)
+                return st;
+            TWP_INC(&s->t->ctr, spans_sampled, 1);
+        }
+        s->data->flags = flags;
+    } else {
+        flags &= ~(TW_FLAG_SAMPLED | TW_FLAG_DEBUG);
+        twp_span_data_free(s->data);
+        s->data = NULL;
+    }
+    return set_flags(s, flags);
+}
+
+tw_status tw_span_set_tag(tw_span *s, const tw_field *tag)
+{
+    if (!s || !tag || (!tag->key && tag->key_len))
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    if (tag->key_len == 9 && key_is(tag, "span.kind", 9) && tag->type == TW_VAL_STRING) {
+        tw_span_kind k;
+        if (parse_kind(tag->v.str.ptr, tag->v.str.len, &k)) {
+            s->kind = k;
+            if (s->data)
+                s->data->kind = k;
+            return TW_OK;
+        }
+    } else if (tag->key_len == 17 && key_is(tag, "sampling.priority", 17)) {
+        tw_status st = apply_priority(s, tag);
+        if (st != TW_OK || !s->data)
+            return st;
+    }
+    if (!s->data)
+        return TW_OK;
+    return record_tag(s, tag);
+}
+
+tw_status tw_span_set_tag_str(tw_span *s, const char *key, const char *val)
+{
+    if (!key || !val)
+        return TW_ERR_INVALID_ARG;
+    tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_STRING};
+    f.v.str.ptr = val;
+    f.v.str.len = strlen(val);
+    return tw_span_set_tag(s, &f);
+}
+
+tw_status tw_span_set_tag_int(tw_span *s, const char *key, int64_t val)
+{
+    if (!key)
+        return TW_ERR_INVALID_ARG;
+    tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_INT64};
+    f.v.i64 = val;
+    return tw_span_set_tag(s, &f);
+}
+
+tw_status tw_span_set_tag_double(tw_span *s, const char *key, double val)
+{
+    if (!key)
+        return TW_ERR_INVALID_ARG;
+    tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_DOUBLE};
+    f.v.f64 = val;
+    return tw_span_set_tag(s, &f);
+}
+
+tw_status tw_span_set_tag_bool(tw_span *s, const char *key, int val)
+{
+    if (!key)
+        return TW_ERR_INVALID_ARG;
+    tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_BOOL};
+    f.v.b = val ? 1 : 0;
+    return tw_span_set_tag(s, &f);
+}
+
+/* ------------------------------------------------------------ logs */
+
+tw_status tw_span_log(tw_span *s, int64_t ts_us, const tw_field *fields, size_t n)
+{
+    if (!s || (!fields && n) || n > UINT32_MAX)
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    for (size_t i = 0; i < n; i++)
+        if ((!fields[i].key && fields[i].key_len) || (unsigned)fields[i].type > TW_VAL_BINARY ||
+            ((fields[i].type == TW_VAL_STRING || fields[i].type == TW_VAL_BINARY) &&
+             !fields[i].v.str.ptr && fields[i].v.str.len))
+            return TW_ERR_INVALID_ARG;
+    twp_span_data *d = s->data;
+    if (!d)
+        return TW_OK;
+    if (d->nlogs == d->cap_logs) {
+        uint32_t cap = d->cap_logs ? d->cap_logs * 2 : 4;
+        twp_log *nl = twp_arena_alloc(&d->arena, sizeof(twp_log) * cap);
+        if (!nl)
+            return TW_ERR_NOMEM;
+        if (d->nlogs)
+            memcpy(nl, d->logs, sizeof(twp_log) * d->nlogs);
+        d->logs = nl;
+        d->cap_logs = cap;
+    }
+    twp_value *vals = n ? twp_arena_alloc(&d->arena, sizeof(twp_value) * n) : NULL;
+    if (n && !vals)
+        return TW_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        tw_status st = fill_value(d, s->t->max_tag_len, &vals[i], &fields[i]);
+        if (st != TW_OK)
+            return st;   /* the arena keeps the garbage; the log is not added */
+    }
+    twp_log *l = &d->logs[d->nlogs++];
+    l->ts_us = ts_us ? ts_us : tw_now_us();
+    l->fields = vals;
+    l->nfields = (uint32_t)n;
+    return TW_OK;
+}
+
+/* ------------------------------------------------------------ name, kind */
+
+tw_status tw_span_set_operation_name(tw_span *s, const char *name, size_t name_len)
+{
+    if (!s || (!name && name_len) || name_len > UINT32_MAX)
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    if (s->data) {
+        const char *p = twp_arena_strdup(&s->data->arena, name_len ? name : "", name_len);
+        if (!p)
+            return TW_ERR_NOMEM;
+        s->data->op = p;
+        s->data->op_len = (uint32_t)name_len;
+    }
+    return handle_set_op(s, name_len ? name : "", name_len) ? TW_OK : TW_ERR_NOMEM;
+}
+
+tw_status tw_span_set_kind(tw_span *s, tw_span_kind kind)
+{
+    if (!s || (unsigned)kind > TW_KIND_CONSUMER)
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    s->kind = kind;
+    if (s->data)
+        s->data->kind = kind;
+    return TW_OK;
+}
+
+/* ------------------------------------------------------------ baggage */
+
+tw_status tw_span_set_baggage(tw_span *s, const char *key, size_t key_len,
+                              const char *val, size_t val_len)
+{
+    if (!s || !key || key_len == 0 || (!val && val_len))
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    size_t max = (size_t)s->t->cfg.max_baggage_size;
+    if (key_len > max || val_len > max - key_len)
+        return TW_ERR_TOO_LARGE;
+    tw_span_context *n;
+    tw_status st = twp_context_with_baggage(s->ctx, key, key_len, val_len ? val : "", val_len, &n);
+    if (st != TW_OK)
+        return st;
+    st = swap_context(s, n);
+    if (st != TW_OK || !s->data)
+        return st;
+    /* Jaeger clients log every baggage write on sampled spans. */
+    tw_field f[3] = {
+        {.key = "event", .key_len = 5, .type = TW_VAL_STRING},
+        {.key = "key", .key_len = 3, .type = TW_VAL_STRING},
+        {.key = "value", .key_len = 5, .type = TW_VAL_STRING},
+    };
+    f[0].v.str.ptr = "baggage";
+    f[0].v.str.len = 7;
+    f[1].v.str.ptr = key;
+    f[1].v.str.len = key_len;
+    f[2].v.str.ptr = val_len ? val : "";
+    f[2].v.str.len = val_len;
+    return tw_span_log(s, 0, f, 3);
+}
+
+/* ------------------------------------------------------------ readers */
+
+const tw_span_context *tw_span_get_context(const tw_span *s)
+{
+    return s ? s->ctx : NULL;
+}
+
+const char *tw_span_operation_name(const tw_span *s, size_t *len)
+{
+    if (!s) {
+        if (len)
+            *len = 0;
+        return NULL;
+    }
+    if (len)
+        *len = s->op_len;
+    return s->op;
+}
+
+int tw_span_is_finished(const tw_span *s)
+{
+    return s ? s->finished : 0;
+}
+
+int64_t tw_span_start_us(const tw_span *s)
+{
+    return s ? s->start_us : 0;
+}

@@ -1,0 +1,344 @@
+/* tracer.c — the tracer: config copy, process tags, sampler, reporter, and
+ * the process-wide fork handling.
+ *
+ * A tracer is created cold: it copies the config, builds its process tags
+ * (hostname, ip, client-uuid, jaeger.version, then the config's "tags"),
+ * creates its sampler and reporter, and starts no thread and opens no socket.
+ * It is shared by every thread; after tw_tracer_new only the counters
+ * (atomics), the sampler (its own synchronisation) and the reporter (its own
+ * lock) change.
+ *
+ * Global state (the only mutable globals of the core besides ids.c's fork
+ * generation and span.c's per-thread caches): a list of live tracers under
+ * live_lock and a pthread_atfork registration made once, by the first
+ * tw_tracer_new. prepare takes live_lock and every reporter's locks
+ * (before_fork); the parent releases them (after_fork_parent); the child bumps
+ * the id generation (twp_ids_after_fork), resets every reporter
+ * (after_fork_child: locks reset, inherited queue dropped, no thread) and
+ * every sampler's locks, then releases live_lock. No handler starts a thread
+ * or allocates.
+ */
+#include "tracer.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define TW_JAEGER_VERSION "tracewire-C-" TW_VERSION
+
+/* ------------------------------------------------------------ fork handling */
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static tw_tracer *live_head;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&live_lock);
+    for (tw_tracer *t = live_head; t; t = t->live_next)
+        if (t->reporter->ops->before_fork)
+            t->reporter->ops->before_fork(t->reporter);
+}
+
+static void fork_parent(void)
+{
+    for (tw_tracer *t = live_head; t; t = t->live_next)
+        if (t->reporter->ops->after_fork_parent)
+            t->reporter->ops->after_fork_parent(t->reporter);
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void fork_child(void)
+{
+    twp_ids_after_fork();
+    for (tw_tracer *t = live_head; t; t = t->live_next) {
+        if (t->reporter->ops->after_fork_child)
+            t->reporter->ops->after_fork_child(t->reporter);
+        twp_sampler_after_fork_child(t->sampler);
+    }
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void atfork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void live_add(tw_tracer *t)
+{
+    pthread_mutex_lock(&live_lock);
+    t->live_prev = NULL;
+    t->live_next = live_head;
+    if (live_head)
+        live_head->live_prev = t;
+    live_head = t;
+    pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(tw_tracer *t)
+{
+    pthread_mutex_lock(&live_lock);
+    if (t->live_prev)
+        t->live_prev->live_next = t->live_next;
+    else if (live_head == t)
+        live_head = t->live_next;
+    if (t->live_next)
+        t->live_next->live_prev = t->live_prev;
+    t->live_prev = t->live_next = NULL;
+    pthread_mutex_unlock(&live_lock);
+}
+
+/* ------------------------------------------------------------ process tags */
+
+typedef struct tagv {
+    const char *k, *v;
+    size_t klen, vlen;
+} tagv;
+
+static void first_ipv4(char *buf, size_t cap)
+{
+    snprintf(buf, cap, "127.0.0.1");
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) != 0)
+        return;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET)
+            continue;
+        if ((i->ifa_flags & IFF_LOOPBACK) || !(i->ifa_flags & IFF_UP))
+            continue;
+        const struct sockaddr_in *sa = (const struct sockaddr_in *)(const void *)i->ifa_addr;
+        inet_ntop(AF_INET, &sa->sin_addr, buf, (socklen_t)cap);
+        break;
+    }
+    freeifaddrs(ifs);
+}
+
+static void make_uuid(char buf[37])
+{
+    unsigned char b[16];
+    uint64_t a = twp_random_id(), c = twp_random_id();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+/* Adds or replaces (same key: later wins) a string process tag. */
+static tw_status proc_tag(tw_tracer *t, twp_value *arr, size_t *n, const char *k, size_t klen,
+                          const char *v, size_t vlen)
+{
+    twp_value *slot = NULL;
+    for (size_t i = 0; i < *n; i++)
+        if (arr[i].key_len == klen && memcmp(arr[i].key, k, klen) == 0)
+            slot = &arr[i];
+    if (!slot) {
+        slot = &arr[(*n)++];
+        slot->key = twp_arena_strdup(&t->proc_arena, k, klen);
+        slot->key_len = (uint32_t)klen;
+        if (!slot->key)
+            return TW_ERR_NOMEM;
+    }
+    slot->type = TW_VAL_STRING;
+    slot->v.str = twp_arena_strdup(&t->proc_arena, v, vlen);
+    slot->len = (uint32_t)vlen;
+    return slot->v.str ? TW_OK : TW_ERR_NOMEM;
+}
+
+/* "k=v,k2=${ENV:default}" (the ${} form as in Jaeger clients' JAEGER_TAGS). */
+static tw_status config_tags(tw_tracer *t, twp_value *arr, size_t *n, const char *spec)
+{
+    const char *p = spec;
+    while (p && *p) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        const char *s = p;
+        while (len && (*s == ' ' || *s == '\t')) { s++; len--; }
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t')) len--;
+        const char *eq = len ? memchr(s, '=', len) : NULL;
+        if (eq && eq > s) {
+            size_t klen = (size_t)(eq - s);
+            const char *v = eq + 1;
+            size_t vlen = len - klen - 1;
+            char envname[256];
+            if (vlen > 3 && v[0] == '$' && v[1] == '{' && v[vlen - 1] == '}') {
+                const char *in = v + 2;
+                size_t inlen = vlen - 3;
+                const char *colon = memchr(in, ':', inlen);
+                size_t nlen = colon ? (size_t)(colon - in) : inlen;
+                const char *ev = NULL;
+                if (nlen < sizeof envname) {
+                    memcpy(envname, in, nlen);
+                    envname[nlen] = '\0';
+                    ev = getenv(envname);
+                }
+                if (ev) {
+                    v = ev;
+                    vlen = strlen(ev);
+                } else if (colon) {
+                    v = colon + 1;
+                    vlen = inlen - nlen - 1;
+                } else {
+                    vlen = 0;
+                }
+            }
+            tw_status st = proc_tag(t, arr, n, s, klen, v, vlen);
+            if (st != TW_OK)
+                return st;
+        }
+        p = c ? c + 1 : NULL;
+    }
+    return TW_OK;
+}
+
+static tw_status build_process(tw_tracer *t)
+{
+    size_t max = 4 + (t->cfg.tags ? strlen(t->cfg.tags) / 2 + 1 : 0);
+    twp_value *arr = twp_arena_alloc(&t->proc_arena, sizeof(twp_value) * max);
+    if (!arr)
+        return TW_ERR_NOMEM;
+    size_t n = 0;
+    char host[256], ip[64], uuid[37];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    first_ipv4(ip, sizeof ip);
+    make_uuid(uuid);
+    tw_status st;
+    if ((st = proc_tag(t, arr, &n, "hostname", 8, host, strlen(host))) ||
+        (st = proc_tag(t, arr, &n, "ip", 2, ip, strlen(ip))) ||
+        (st = proc_tag(t, arr, &n, "client-uuid", 11, uuid, 36)) ||
+        (st = proc_tag(t, arr, &n, "jaeger.version", 14, TW_JAEGER_VERSION,
+                       strlen(TW_JAEGER_VERSION))) ||
+        (st = config_tags(t, arr, &n, t->cfg.tags)))
+        return st;
+    t->proc.service_name = t->cfg.service_name;
+    t->proc.tags = arr;
+    t->proc.ntags = n;
+    return TW_OK;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static tw_status apply_strategy(void *ud, const char *body, size_t len)
+{
+    tw_tracer *t = ud;
+    tw_status st = twp_sampler_apply_json(t->sampler, body, len);
+    if (st == TW_OK)
+        TWP_INC(&t->ctr, sampler_updates, 1);
+    return st;
+}
+
+tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out)
+{
+    if (!out)
+        return TW_ERR_INVALID_ARG;
+    *out = NULL;
+    tw_config *defaults = NULL;
+    if (!cfg) {
+        tw_status st = tw_config_new(&defaults);
+        if (st != TW_OK)
+            return st;
+        cfg = defaults;
+    }
+    tw_tracer *t = calloc(1, sizeof(*t));
+    if (!t) {
+        tw_config_free(defaults);
+        return TW_ERR_NOMEM;
+    }
+    tw_status st = twp_config_copy(&t->cfg, cfg);
+    tw_config_free(defaults);
+    if (st != TW_OK) {
+        free(t);
+        return st;
+    }
+    t->max_tag_len = (size_t)(t->cfg.max_tag_value_length > 0 ? t->cfg.max_tag_value_length : 1024);
+    t->hook.apply = apply_strategy;
+    t->hook.ud = t;
+    if ((st = build_process(t)) != TW_OK ||
+        (st = twp_sampler_new(&t->cfg, &t->sampler)) != TW_OK ||
+        (st = twp_reporter_new(&t->cfg, &t->proc, &t->ctr, &t->hook, &t->reporter)) != TW_OK) {
+        twp_sampler_free(t->sampler);
+        twp_arena_release(&t->proc_arena);
+        twp_config_clear(&t->cfg);
+        free(t);
+        return st;
+    }
+    pthread_once(&atfork_once, atfork_register);
+    live_add(t);
+    *out = t;
+    return TW_OK;
+}
+
+tw_status tw_tracer_flush(tw_tracer *t, int timeout_ms)
+{
+    if (!t)
+        return TW_ERR_INVALID_ARG;
+    if (atomic_load(&t->closed))
+        return TW_ERR_CLOSED;
+    return t->reporter->ops->flush(t->reporter, timeout_ms < 0 ? 0 : timeout_ms);
+}
+
+tw_status tw_tracer_close(tw_tracer *t, int timeout_ms)
+{
+    if (!t)
+        return TW_ERR_INVALID_ARG;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&t->closed, &expected, 1))
+        return TW_OK;
+    return t->reporter->ops->close(t->reporter, timeout_ms < 0 ? 0 : timeout_ms);
+}
+
+void tw_tracer_free(tw_tracer *t)
+{
+    if (!t)
+        return;
+    tw_tracer_close(t, 2000);
+    live_remove(t);
+    t->reporter->ops->free(t->reporter);
+    twp_sampler_free(t->sampler);
+    twp_arena_release(&t->proc_arena);
+    twp_config_clear(&t->cfg);
+    free(t);
+}
+
+const char *tw_tracer_service_name(const tw_tracer *t)
+{
+    return t ? t->cfg.service_name : NULL;
+}
+
+const tw_config *twp_tracer_config(const tw_tracer *t)
+{
+    return t ? &t->cfg : NULL;
+}
+
+void tw_tracer_counters(const tw_tracer *t, tw_counters *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof(*out));
+    if (!t)
+        return;
+    twp_counters *c = (twp_counters *)&t->ctr;
+#define R(f) out->f = atomic_load_explicit(&c->f, memory_order_relaxed)
+    R(spans_started); R(spans_sampled); R(spans_finished); R(spans_reported);
+    R(dropped_queue_full); R(dropped_too_large); R(dropped_send_failed); R(dropped_on_close);
+    R(send_failures); R(batches_sent); R(bytes_sent); R(sampler_updates);
+#undef R
+}
+
+tw_status tw_tracer_memory_spans(tw_tracer *t, int clear, char **json_out)
+{
+    if (!t || !json_out)
+        return TW_ERR_INVALID_ARG;
+    *json_out = NULL;
+    return twp_reporter_memory_json(t->reporter, clear, json_out);
+}

@@ -1,0 +1,21 @@
+/* tracer.h — the tracer struct, shared by tracer.c and span.c only.
+ * Everything else reaches the tracer through tracewire.h / internal.h. */
+#ifndef TW_TRACER_H
+#define TW_TRACER_H
+
+#include "internal.h"
+
+struct tw_tracer {
+    tw_config cfg;                 /* deep copy, immutable after tw_tracer_new */
+    twp_process proc;              /* strings in proc_arena */
+    twp_arena proc_arena;
+    twp_counters ctr;
+    twp_sampler *sampler;
+    twp_reporter *reporter;
+    twp_sampling_hook hook;
+    _Atomic int closed;
+    size_t max_tag_len;            /* cfg.max_tag_value_length, unsigned */
+    struct tw_tracer *live_prev, *live_next;   /* atfork list (tracer.c) */
+};
+
+#endif
