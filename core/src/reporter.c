@@ -1,0 +1,753 @@
+/* reporter.c — the pipeline reporter: bounded queue + one background thread.
+ *
+ * Caller's side (report): one atomic add reserves a slot in the bound
+ * (queue_size counts every span accepted and not yet finalized, so memory is
+ * bounded by queue_size records whatever the senders do), one CAS pushes the
+ * record on a lock-free LIFO list. No lock, no encoding, no syscall in steady
+ * state. The only syscalls a caller can ever pay are the thread creation on
+ * the first report in a process and one futex wake when the worker had gone
+ * to deep sleep after 100 ms without spans.
+ *
+ * Worker's side (one thread per process, started lazily, signals blocked as
+ * in Redis' bio.c): while spans flow it polls the list every 2 ms (that is
+ * what spares the callers the wake-ups), takes everything at once, restores
+ * FIFO order and cuts batches of batch_size; a partial batch leaves when its
+ * oldest span is flush_interval_ms old, or on flush()/close(). Each batch goes
+ * to every enabled sender:
+ *   udp   Jaeger Thrift compact emitBatch datagrams, split so each message
+ *         stays <= max_packet_size (process + spans + TWP_EMIT_BATCH_OVERHEAD);
+ *         a span that cannot fit alone is dropped (tooLarge);
+ *   http  Jaeger Thrift binary Batch, POST, 202;
+ *   otlp  OTLP/HTTP JSON, POST, 200;
+ *   log   one line per span on stderr.
+ * Thrift batches carry seqNo and cumulative ClientStats.
+ *
+ * Counters, with several senders: every span gets exactly one outcome.
+ *   reported              at least one sender delivered it (UDP: the datagram
+ *                         was sent; log counts only when it is the sole sender);
+ *   dropped_too_large     no sender delivered it and one refused it for size;
+ *   dropped_send_failed   no sender delivered it;
+ *   dropped_on_close      still queued, or its send was abandoned, at the
+ *                         close() deadline; reported after close();
+ *   dropped_queue_full    refused by report() because the bound was reached.
+ * So spans_finished = reported + every dropped_* once the queue is drained.
+ * send_failures counts failed attempts (datagrams or HTTP requests, retries
+ * included); batches_sent/bytes_sent count messages that left successfully.
+ *
+ * Remote sampling: with sampler type REMOTE the worker GETs
+ * sampler_url?service=NAME on start and every sampler_refresh_ms and hands
+ * the body to hook->apply (sampler.c keeps the old strategy on failure).
+ *
+ * Fork (pthread_atfork via the tracer): prepare takes the mutex, the parent
+ * releases it; the child re-creates mutex and condition variables, frees the
+ * queued records, abandons the worker's in-flight batch and buffers (the
+ * thread that owned them does not exist in the child), counts every inherited
+ * unfinished span as dropped_on_close (so the child's copy of the counters
+ * stays balanced), closes the inherited UDP socket, abandons curl handles, and
+ * starts its own worker lazily on its first report.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POLL_MS 2
+#define IDLE_POLLS_BEFORE_SLEEP 50
+#define MAX_SLEEP_MS 1000
+
+/* per-span outcome bits, for one batch */
+enum { ST_DELIVERED = 1, ST_TOO_LARGE = 2, ST_ABANDONED = 4 };
+
+typedef struct pipeline {
+    twp_reporter base;
+    const tw_config *cfg;
+    const twp_process *proc;
+    twp_counters *ctr;
+    const twp_sampling_hook *hook;
+    unsigned protos;
+    int64_t queue_size;
+    int batch_size, flush_ms, max_packet;
+
+    /* shared with callers */
+    _Atomic(twp_span_data *) head;
+    _Atomic int64_t outstanding;      /* accepted and not yet finalized */
+    _Atomic uint64_t accepted, finalized;
+    _Atomic int deep_sleep;
+    _Atomic int closed;
+    _Atomic int started;              /* worker running in this process */
+    _Atomic int64_t abort_at_us;      /* monotonic; 0 = none */
+
+    pthread_mutex_t mu;
+    pthread_cond_t wake, progress;
+    pthread_t thread;
+    bool joinable, exited, stop;
+    uint64_t flush_req;
+    int flush_waiters;
+    tw_status close_status;
+
+    /* worker-only */
+    twp_span_data *pend_head, *pend_tail;
+    size_t npend;
+    int64_t pend_since_us;
+    uint64_t flush_seen;
+    twp_span_data **arr;
+    unsigned char *state;
+    twp_buf proc_bytes, spans_buf, msg, body;
+    twp_udp udp;
+    twp_http *http, *otlp;
+    char *sampling_url;
+    int64_t next_poll_us;
+    int64_t seq_no;
+} pipeline;
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void abs_deadline(struct timespec *ts, int64_t mono_deadline_us)
+{
+    ts->tv_sec = (time_t)(mono_deadline_us / 1000000);
+    ts->tv_nsec = (long)(mono_deadline_us % 1000000) * 1000;
+}
+
+static void init_sync(pipeline *p)
+{
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->wake, &ca);
+    pthread_cond_init(&p->progress, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* ------------------------------------------------------------ finalizing */
+
+static void finalize(pipeline *p, twp_span_data *s, unsigned st, bool counted_elsewhere)
+{
+    if (!counted_elsewhere) {
+        if (st & ST_DELIVERED)
+            TWP_INC(p->ctr, spans_reported, 1);
+        else if (st & ST_ABANDONED)
+            TWP_INC(p->ctr, dropped_on_close, 1);
+        else if (st & ST_TOO_LARGE)
+            TWP_INC(p->ctr, dropped_too_large, 1);
+        else
+            TWP_INC(p->ctr, dropped_send_failed, 1);
+    }
+    twp_span_data_free(s);
+    atomic_fetch_sub(&p->outstanding, 1);
+    atomic_fetch_add(&p->finalized, 1);
+}
+
+static void client_stats(pipeline *p, twp_client_stats *cs)
+{
+    cs->full_queue_dropped = (int64_t)atomic_load(&p->ctr->dropped_queue_full);
+    cs->too_large_dropped = (int64_t)atomic_load(&p->ctr->dropped_too_large);
+    cs->failed_to_emit = (int64_t)atomic_load(&p->ctr->dropped_send_failed);
+}
+
+/* ------------------------------------------------------------ senders */
+
+static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans, size_t gstart_off)
+{
+    if (nspans == 0)
+        return;
+    twp_client_stats cs;
+    client_stats(p, &cs);
+    twp_batch_meta m = { true, ++p->seq_no, &cs };
+    p->msg.len = 0;
+    if (!twp_thrift_compact_emit_batch_raw(&p->msg, (int32_t)p->seq_no, p->proc_bytes.data,
+                                           p->proc_bytes.len, p->spans_buf.data + gstart_off,
+                                           p->spans_buf.len - gstart_off, (uint32_t)nspans, &m)) {
+        TWP_INC(p->ctr, send_failures, 1);
+        return;
+    }
+    if (twp_udp_send(&p->udp, p->msg.data, p->msg.len) != TW_OK) {
+        TWP_INC(p->ctr, send_failures, 1);
+        return;
+    }
+    TWP_INC(p->ctr, batches_sent, 1);
+    TWP_INC(p->ctr, bytes_sent, p->msg.len);
+    for (size_t i = from; i < to; i++)
+        if (!(p->state[i] & ST_TOO_LARGE))
+            p->state[i] |= ST_DELIVERED;
+}
+
+static void send_udp(pipeline *p, size_t k)
+{
+    if (p->proc_bytes.len == 0 && !twp_thrift_compact_process(&p->proc_bytes, p->proc)) {
+        TWP_INC(p->ctr, send_failures, 1);
+        return;
+    }
+    size_t limit = (size_t)p->max_packet;
+    size_t fixed = p->proc_bytes.len + TWP_EMIT_BATCH_OVERHEAD;
+    p->spans_buf.len = 0;
+    size_t gstart = 0, gstart_off = 0, gcount = 0;
+    for (size_t i = 0; i < k; i++) {
+        size_t before = p->spans_buf.len;
+        if (!twp_thrift_compact_span(&p->spans_buf, p->arr[i])) {
+            p->spans_buf.len = before;
+            continue;   /* OOM: this span stays undelivered by UDP */
+        }
+        size_t sz = p->spans_buf.len - before;
+        if (fixed + sz > limit) {
+            p->spans_buf.len = before;
+            p->state[i] |= ST_TOO_LARGE;
+            continue;
+        }
+        if (fixed + (before - gstart_off) + sz > limit) {
+            /* close the group before this span: move its bytes aside */
+            p->spans_buf.len = before;
+            udp_flush_group(p, gstart, i, gcount, gstart_off);
+            /* re-encode this span as the start of the next group */
+            p->spans_buf.len = 0;
+            gstart_off = 0;
+            gstart = i;
+            gcount = 0;
+            if (!twp_thrift_compact_span(&p->spans_buf, p->arr[i]))
+                continue;
+        }
+        gcount++;
+    }
+    udp_flush_group(p, gstart, k, gcount, gstart_off);
+}
+
+static void http_result(pipeline *p, size_t k, tw_status st, const twp_http_result *res,
+                        size_t len)
+{
+    if (res->failures)
+        TWP_INC(p->ctr, send_failures, res->failures);
+    if (st == TW_OK) {
+        TWP_INC(p->ctr, batches_sent, 1);
+        TWP_INC(p->ctr, bytes_sent, len);
+        for (size_t i = 0; i < k; i++)
+            p->state[i] |= ST_DELIVERED;
+    } else if (st == TW_ERR_TIMEOUT) {
+        for (size_t i = 0; i < k; i++)
+            p->state[i] |= ST_ABANDONED;
+    }
+}
+
+static void send_http(pipeline *p, size_t k)
+{
+    twp_client_stats cs;
+    client_stats(p, &cs);
+    twp_batch_meta m = { true, ++p->seq_no, &cs };
+    p->body.len = 0;
+    twp_http_result res = { 0, 0, 0 };
+    if (!twp_thrift_binary_batch(&p->body, p->proc, p->arr, k, &m)) {
+        TWP_INC(p->ctr, send_failures, 1);
+        return;
+    }
+    tw_status st = twp_http_post(p->http, p->body.data, p->body.len, &p->abort_at_us, &res);
+    http_result(p, k, st, &res, p->body.len);
+}
+
+static void send_otlp(pipeline *p, size_t k)
+{
+    p->body.len = 0;
+    twp_http_result res = { 0, 0, 0 };
+    if (twp_otlp_json_encode(&p->body, p->proc, p->arr, k) != TW_OK) {
+        TWP_INC(p->ctr, send_failures, 1);
+        return;
+    }
+    tw_status st = twp_http_post(p->otlp, p->body.data, p->body.len, &p->abort_at_us, &res);
+    http_result(p, k, st, &res, p->body.len);
+}
+
+static void send_log(pipeline *p, size_t k)
+{
+    p->msg.len = 0;
+    for (size_t i = 0; i < k; i++)
+        (void)twp_log_format_span(&p->msg, p->proc, p->arr[i]);
+    size_t off = 0;
+    while (off < p->msg.len) {
+        ssize_t n = write(STDERR_FILENO, p->msg.data + off, p->msg.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    if (p->protos == TWP_PROTO_LOG && off == p->msg.len)
+        for (size_t i = 0; i < k; i++)
+            p->state[i] |= ST_DELIVERED;
+}
+
+/* Sends the first k pending spans (k <= batch_size) and finalizes them. */
+static void send_batch(pipeline *p, size_t k)
+{
+    for (size_t i = 0; i < k; i++) {
+        p->arr[i] = p->pend_head;
+        p->pend_head = p->pend_head->next;
+        p->state[i] = 0;
+    }
+    if (!p->pend_head)
+        p->pend_tail = NULL;
+    p->npend -= k;
+    p->pend_since_us = mono_us();
+    if (p->protos & TWP_PROTO_UDP)
+        send_udp(p, k);
+    if (p->protos & TWP_PROTO_HTTP)
+        send_http(p, k);
+    if (p->protos & TWP_PROTO_OTLP)
+        send_otlp(p, k);
+    if (p->protos & TWP_PROTO_LOG)
+        send_log(p, k);
+    for (size_t i = 0; i < k; i++)
+        finalize(p, p->arr[i], p->state[i], false);
+}
+
+/* ------------------------------------------------------------ worker */
+
+static void take_queue(pipeline *p)
+{
+    twp_span_data *l = atomic_exchange(&p->head, NULL);
+    if (!l)
+        return;
+    twp_span_data *rev = NULL, *last = l;
+    size_t n = 0;
+    while (l) {
+        twp_span_data *next = l->next;
+        l->next = rev;
+        rev = l;
+        l = next;
+        n++;
+    }
+    last->next = NULL;
+    if (p->pend_tail)
+        p->pend_tail->next = rev;
+    else {
+        p->pend_head = rev;
+        p->pend_since_us = mono_us();
+    }
+    p->pend_tail = last;
+    p->npend += n;
+}
+
+static void drop_all(pipeline *p)
+{
+    take_queue(p);
+    while (p->pend_head) {
+        twp_span_data *s = p->pend_head;
+        p->pend_head = s->next;
+        finalize(p, s, ST_ABANDONED, false);
+    }
+    p->pend_tail = NULL;
+    p->npend = 0;
+}
+
+static bool is_aborted(pipeline *p)
+{
+    int64_t a = atomic_load(&p->abort_at_us);
+    return a != 0 && mono_us() >= a;
+}
+
+static void poll_sampling(pipeline *p)
+{
+    if (!p->sampling_url || !p->hook || !p->hook->apply)
+        return;
+    int64_t now = mono_us();
+    if (now < p->next_poll_us)
+        return;
+    int refresh = p->cfg->sampler_refresh_ms > 0 ? p->cfg->sampler_refresh_ms : 60000;
+    p->next_poll_us = now + (int64_t)refresh * 1000;
+    twp_buf body;
+    twp_buf_init(&body);
+    long code = 0;
+    int to = p->cfg->timeout_ms > 0 && p->cfg->timeout_ms < 2000 ? p->cfg->timeout_ms : 2000;
+    if (twp_http_get(p->sampling_url, to, &p->abort_at_us, &body, &code) == TW_OK &&
+        !body.failed) {
+        (void)p->hook->apply(p->hook->ud, body.data ? body.data : "", body.len);   /* counts sampler_updates */
+    }
+    twp_buf_free(&body);
+}
+
+static void *worker(void *arg)
+{
+    pipeline *p = arg;
+    int idle_polls = 0;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        bool flush_now = p->flush_req != p->flush_seen || p->stop;
+        uint64_t flush_gen = p->flush_req;
+        bool stopping = p->stop;
+        pthread_mutex_unlock(&p->mu);
+
+        size_t before = p->npend;
+        take_queue(p);
+        idle_polls = p->npend != before ? 0 : idle_polls + 1;
+        if (stopping && is_aborted(p)) {
+            drop_all(p);
+        } else {
+            while (p->npend >= (size_t)p->batch_size)
+                send_batch(p, (size_t)p->batch_size);
+            if (p->npend && (flush_now ||
+                             mono_us() - p->pend_since_us >= (int64_t)p->flush_ms * 1000)) {
+                while (p->npend)
+                    send_batch(p, p->npend < (size_t)p->batch_size ? p->npend
+                                                                    : (size_t)p->batch_size);
+            }
+            if (stopping && is_aborted(p))
+                drop_all(p);
+            if (!stopping)
+                poll_sampling(p);
+        }
+
+        pthread_mutex_lock(&p->mu);
+        if (flush_now)
+            p->flush_seen = flush_gen;
+        if (p->flush_waiters)
+            pthread_cond_broadcast(&p->progress);
+        if (stopping && p->npend == 0 && atomic_load(&p->head) == NULL)
+            break;
+        if (p->stop != stopping || p->flush_req != p->flush_seen || atomic_load(&p->head))
+            continue;   /* more to do right away */
+        int64_t sleep_ms;
+        if (idle_polls < IDLE_POLLS_BEFORE_SLEEP) {
+            sleep_ms = POLL_MS;
+        } else {
+            sleep_ms = MAX_SLEEP_MS;
+            if (p->npend) {
+                int64_t left = (p->pend_since_us + (int64_t)p->flush_ms * 1000 - mono_us()) / 1000;
+                sleep_ms = left < 1 ? 1 : left;
+            }
+            if (p->sampling_url) {
+                int64_t left = (p->next_poll_us - mono_us()) / 1000;
+                if (left < sleep_ms)
+                    sleep_ms = left < 1 ? 1 : left;
+            }
+            atomic_store(&p->deep_sleep, 1);
+            if (atomic_load(&p->head)) {   /* a push raced with the flag: no sleep */
+                atomic_store(&p->deep_sleep, 0);
+                continue;
+            }
+        }
+        struct timespec ts;
+        abs_deadline(&ts, mono_us() + sleep_ms * 1000);
+        pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+        atomic_store(&p->deep_sleep, 0);
+    }
+    p->exited = true;
+    pthread_cond_broadcast(&p->progress);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+/* Starts the worker in this process if it is not running. Caller must not
+ * hold p->mu. */
+static void ensure_started(pipeline *p)
+{
+    if (atomic_load_explicit(&p->started, memory_order_acquire))
+        return;
+    pthread_mutex_lock(&p->mu);
+    if (!atomic_load(&p->started) && !p->stop) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, &old);
+        p->exited = false;
+        if (pthread_create(&p->thread, NULL, worker, p) == 0) {
+            p->joinable = true;
+            atomic_store_explicit(&p->started, 1, memory_order_release);
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* ------------------------------------------------------------ ops */
+
+static void p_report(twp_reporter *r, twp_span_data *s)
+{
+    pipeline *p = (pipeline *)r;
+    if (!s)
+        return;
+    if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
+        TWP_INC(p->ctr, dropped_on_close, 1);
+        twp_span_data_free(s);
+        return;
+    }
+    if (atomic_fetch_add(&p->outstanding, 1) >= p->queue_size) {
+        atomic_fetch_sub(&p->outstanding, 1);
+        TWP_INC(p->ctr, dropped_queue_full, 1);
+        twp_span_data_free(s);
+        return;
+    }
+    twp_span_data *h = atomic_load_explicit(&p->head, memory_order_relaxed);
+    do {
+        s->next = h;
+    } while (!atomic_compare_exchange_weak_explicit(&p->head, &h, s, memory_order_release,
+                                                    memory_order_relaxed));
+    atomic_fetch_add_explicit(&p->accepted, 1, memory_order_relaxed);
+    if (!atomic_load_explicit(&p->started, memory_order_acquire)) {
+        ensure_started(p);
+    } else if (atomic_load(&p->deep_sleep) && atomic_exchange(&p->deep_sleep, 0)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static tw_status p_flush(twp_reporter *r, int timeout_ms)
+{
+    pipeline *p = (pipeline *)r;
+    if (atomic_load(&p->closed))
+        return atomic_load(&p->outstanding) ? TW_ERR_TIMEOUT : TW_OK;
+    uint64_t target = atomic_load(&p->accepted);
+    if (p->sampling_url || target != atomic_load(&p->finalized))
+        ensure_started(p);
+    if (!atomic_load(&p->started))
+        return atomic_load(&p->finalized) >= target ? TW_OK : TW_ERR_TIMEOUT;
+    int64_t deadline = mono_us() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000;
+    pthread_mutex_lock(&p->mu);
+    p->flush_req++;
+    pthread_cond_signal(&p->wake);
+    p->flush_waiters++;
+    while (atomic_load(&p->finalized) < target && !p->exited) {
+        if (mono_us() >= deadline)
+            break;
+        struct timespec ts;
+        abs_deadline(&ts, deadline);
+        if (pthread_cond_timedwait(&p->progress, &p->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    p->flush_waiters--;
+    pthread_mutex_unlock(&p->mu);
+    return atomic_load(&p->finalized) >= target ? TW_OK : TW_ERR_TIMEOUT;
+}
+
+static void join_worker(pipeline *p)
+{
+    if (p->joinable) {
+        pthread_join(p->thread, NULL);
+        p->joinable = false;
+    }
+    atomic_store(&p->started, 0);
+}
+
+static tw_status p_close(twp_reporter *r, int timeout_ms)
+{
+    pipeline *p = (pipeline *)r;
+    if (atomic_exchange(&p->closed, 1))
+        return p->close_status;
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    int64_t now = mono_us();
+    int64_t deadline = now + (int64_t)timeout_ms * 1000;
+    int64_t margin = timeout_ms / 10 < 50 ? (int64_t)timeout_ms * 100 : 50000;
+    uint64_t on_close_before = atomic_load(&p->ctr->dropped_on_close);
+    /* transports give up a little before the deadline so the join fits in it */
+    atomic_store(&p->abort_at_us, deadline - margin > now ? deadline - margin : now + 1);
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    pthread_cond_signal(&p->wake);
+    bool running = atomic_load(&p->started);
+    p->flush_waiters++;
+    while (running && !p->exited) {
+        struct timespec ts;
+        abs_deadline(&ts, deadline + 100000);   /* grace for the last poll slice */
+        if (pthread_cond_timedwait(&p->progress, &p->mu, &ts) == ETIMEDOUT)
+            break;
+    }
+    p->flush_waiters--;
+    bool exited = p->exited;
+    pthread_mutex_unlock(&p->mu);
+    tw_status st = TW_OK;
+    if (!running || exited) {
+        if (running)
+            join_worker(p);
+        drop_all(p);   /* spans queued while no worker ran */
+    } else {
+        st = TW_ERR_TIMEOUT;   /* the worker still unwinds; free() joins it */
+    }
+    if (atomic_load(&p->ctr->dropped_on_close) != on_close_before)
+        st = TW_ERR_TIMEOUT;
+    p->close_status = st;
+    return st;
+}
+
+static void p_free(twp_reporter *r)
+{
+    pipeline *p = (pipeline *)r;
+    if (!p)
+        return;
+    if (!atomic_load(&p->closed))
+        (void)p_close(r, 0);
+    atomic_store(&p->abort_at_us, 1);
+    if (p->joinable) {
+        pthread_mutex_lock(&p->mu);
+        p->stop = true;
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+        join_worker(p);
+    }
+    drop_all(p);
+    free(p->arr);
+    free(p->state);
+    twp_buf_free(&p->proc_bytes);
+    twp_buf_free(&p->spans_buf);
+    twp_buf_free(&p->msg);
+    twp_buf_free(&p->body);
+    twp_udp_free(&p->udp);
+    twp_http_free(p->http);
+    twp_http_free(p->otlp);
+    free(p->sampling_url);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->wake);
+    pthread_cond_destroy(&p->progress);
+    free(p);
+}
+
+static void p_before_fork(twp_reporter *r)
+{
+    pipeline *p = (pipeline *)r;
+    pthread_mutex_lock(&p->mu);
+}
+
+static void p_after_fork_parent(twp_reporter *r)
+{
+    pipeline *p = (pipeline *)r;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void p_after_fork_child(twp_reporter *r)
+{
+    pipeline *p = (pipeline *)r;
+    init_sync(p);   /* the inherited ones may be held by a thread that is gone */
+    p->joinable = false;
+    p->exited = false;
+    p->stop = false;
+    p->flush_req = p->flush_seen = 0;
+    p->flush_waiters = 0;
+    atomic_store(&p->started, 0);
+    atomic_store(&p->deep_sleep, 0);
+    atomic_store(&p->abort_at_us, 0);
+    /* queued records are complete (a push is one CAS): free them */
+    twp_span_data *l = atomic_exchange(&p->head, NULL);
+    while (l) {
+        twp_span_data *n = l->next;
+        twp_span_data_free(l);
+        l = n;
+    }
+    /* the worker's pending/in-flight records and buffers may be mid-update by
+     * a thread that no longer exists: abandon (leak) them */
+    p->pend_head = p->pend_tail = NULL;
+    p->npend = 0;
+    twp_buf_init(&p->spans_buf);
+    twp_buf_init(&p->msg);
+    twp_buf_init(&p->body);
+    int64_t inherited = atomic_exchange(&p->outstanding, 0);
+    if (inherited > 0)
+        TWP_INC(p->ctr, dropped_on_close, inherited);
+    atomic_store(&p->accepted, 0);
+    atomic_store(&p->finalized, 0);
+    twp_udp_after_fork_child(&p->udp);
+    twp_http_after_fork_child(p->http);
+    twp_http_after_fork_child(p->otlp);
+    p->next_poll_us = 0;
+}
+
+static const twp_reporter_ops pipeline_ops = {
+    p_report, p_flush, p_close, p_free, p_before_fork, p_after_fork_parent, p_after_fork_child,
+};
+
+/* ------------------------------------------------------------ construction */
+
+static char *sampling_url(const char *base, const char *service)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    if (!base || !*base)
+        return NULL;
+    size_t bl = strlen(base), sl = service ? strlen(service) : 0;
+    char *u = malloc(bl + 10 + 3 * sl + 1);
+    if (!u)
+        return NULL;
+    memcpy(u, base, bl);
+    char *o = u + bl;
+    *o++ = strchr(base, '?') ? '&' : '?';
+    memcpy(o, "service=", 8);
+    o += 8;
+    for (size_t i = 0; i < sl; i++) {
+        unsigned char c = (unsigned char)service[i];
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = 0;
+    return u;
+}
+
+tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *proc,
+                                    twp_counters *ctr, const twp_sampling_hook *hook,
+                                    twp_reporter **out)
+{
+    *out = NULL;
+    if (!cfg || !proc || !ctr)
+        return TW_ERR_INVALID_ARG;
+    pipeline *p = calloc(1, sizeof *p);
+    if (!p)
+        return TW_ERR_NOMEM;
+    p->base.ops = &pipeline_ops;
+    p->cfg = cfg;
+    p->proc = proc;
+    p->ctr = ctr;
+    p->hook = hook;
+    p->protos = cfg->protocols & (TWP_PROTO_UDP | TWP_PROTO_HTTP | TWP_PROTO_OTLP | TWP_PROTO_LOG);
+    p->queue_size = cfg->queue_size > 0 ? cfg->queue_size : 10000;
+    p->batch_size = cfg->batch_size > 0 ? cfg->batch_size : 100;
+    p->flush_ms = cfg->flush_interval_ms > 0 ? cfg->flush_interval_ms : 1000;
+    p->max_packet = cfg->max_packet_size > 0 ? cfg->max_packet_size : 65000;
+    init_sync(p);
+    twp_buf_init(&p->proc_bytes);
+    twp_buf_init(&p->spans_buf);
+    twp_buf_init(&p->msg);
+    twp_buf_init(&p->body);
+    p->udp.fd = -1;
+    tw_status st = TW_ERR_NOMEM;
+    p->arr = calloc((size_t)p->batch_size, sizeof *p->arr);
+    p->state = calloc((size_t)p->batch_size, 1);
+    if (!p->arr || !p->state)
+        goto fail;
+    if ((p->protos & TWP_PROTO_UDP) &&
+        (st = twp_udp_init(&p->udp, cfg->agent_host, cfg->agent_port > 0 ? cfg->agent_port : 6831)) != TW_OK)
+        goto fail;
+    int retries = cfg->retries >= 0 ? cfg->retries : 3;
+    if ((p->protos & TWP_PROTO_HTTP) &&
+        (st = twp_http_new(cfg->endpoint ? cfg->endpoint : "http://127.0.0.1:14268/api/traces",
+                           "application/x-thrift", TWP_HTTP_THRIFT, cfg->timeout_ms, retries,
+                           &p->http)) != TW_OK)
+        goto fail;
+    if ((p->protos & TWP_PROTO_OTLP) &&
+        (st = twp_http_new(cfg->otlp_endpoint ? cfg->otlp_endpoint : "http://127.0.0.1:4318/v1/traces",
+                           "application/json", TWP_HTTP_OTLP, cfg->timeout_ms, retries,
+                           &p->otlp)) != TW_OK)
+        goto fail;
+    if (cfg->sampler_type == TWP_SAMPLER_REMOTE && hook && hook->apply) {
+        p->sampling_url = sampling_url(cfg->sampler_url, proc->service_name);
+        if (!p->sampling_url) {
+            st = TW_ERR_NOMEM;
+            goto fail;
+        }
+    }
+    if ((p->protos & (TWP_PROTO_HTTP | TWP_PROTO_OTLP)) || p->sampling_url)
+        (void)twp_http_global_init();   /* once, here, rather than racing later */
+    *out = &p->base;
+    return TW_OK;
+fail:
+    p_free(&p->base);
+    return st;
+}

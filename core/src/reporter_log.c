@@ -1,0 +1,83 @@
+/* reporter_log.c — the logging reporter's line format.
+ *
+ * One line per span, as the Jaeger clients' LoggingReporter prints:
+ *   tracewire: span svc op=<name> trace=<hex> span=<hex> parent=<hex> flags=N
+ *   kind=N start_us=N duration_us=N tags={k=v, ...} logs=N refs=N
+ * Only the formatting lives here; the pipeline reporter (reporter.c) writes
+ * the lines to stderr from its background thread, so logging costs the
+ * application's thread no syscall either. Control characters and non-ASCII
+ * bytes in names and values are escaped as \xNN so one span stays one line.
+ */
+#include "internal.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static bool put_escaped(twp_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7f) {
+            if (!twp_buf_putc(b, (char)c))
+                return false;
+        } else {
+            char e[4] = { '\\', 'x', hex[c >> 4], hex[c & 15] };
+            if (!twp_buf_append(b, e, 4))
+                return false;
+        }
+    }
+    return true;
+}
+
+static bool put_fmt(twp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool put_fmt(twp_buf *b, const char *fmt, ...)
+{
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return false;
+    return twp_buf_append(b, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+}
+
+static bool put_value(twp_buf *b, const twp_value *v)
+{
+    bool ok = put_escaped(b, v->key, v->key_len) && twp_buf_putc(b, '=');
+    switch (v->type) {
+    case TW_VAL_STRING:
+        return ok && put_escaped(b, v->v.str, v->len);
+    case TW_VAL_BINARY:
+        return ok && put_fmt(b, "<%" PRIu32 " bytes>", v->len);
+    case TW_VAL_DOUBLE:
+        return ok && put_fmt(b, "%.17g", v->v.f64);
+    case TW_VAL_BOOL:
+        return ok && put_fmt(b, "%s", v->v.b ? "true" : "false");
+    case TW_VAL_INT64:
+        return ok && put_fmt(b, "%" PRId64, v->v.i64);
+    }
+    return ok;
+}
+
+bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *s)
+{
+    const char *svc = p && p->service_name ? p->service_name : "";
+    bool ok = twp_buf_append(b, "tracewire: span ", 16) && put_escaped(b, svc, strlen(svc)) &&
+              twp_buf_append(b, " op=", 4) && put_escaped(b, s->op, s->op_len);
+    if (s->trace_hi)
+        ok = ok && put_fmt(b, " trace=%016" PRIx64 "%016" PRIx64, s->trace_hi, s->trace_lo);
+    else
+        ok = ok && put_fmt(b, " trace=%016" PRIx64, s->trace_lo);
+    ok = ok && put_fmt(b, " span=%016" PRIx64 " parent=%016" PRIx64 " flags=%u kind=%d",
+                       s->span_id, s->parent_id, s->flags, (int)s->kind);
+    ok = ok && put_fmt(b, " start_us=%" PRId64 " duration_us=%" PRId64 " tags={", s->start_us,
+                       s->duration_us);
+    for (uint32_t i = 0; ok && i < s->ntags; i++)
+        ok = (i == 0 || twp_buf_append(b, ", ", 2)) && put_value(b, &s->tags[i]);
+    ok = ok && put_fmt(b, "} logs=%" PRIu32 " refs=%" PRIu32 "\n", s->nlogs, s->nrefs);
+    return ok;
+}

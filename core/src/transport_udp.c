@@ -1,0 +1,109 @@
+/* transport_udp.c — one non-blocking UDP socket to the Jaeger agent.
+ *
+ * The address is resolved once, on the first send (never at tracer creation:
+ * getaddrinfo may block, and only the reporter thread calls us). The socket is
+ * unconnected so an ICMP "port unreachable" from a missing agent does not turn
+ * the next send into ECONNREFUSED for a datagram that was fine; a datagram to
+ * nobody is, for UDP, delivered. When the socket buffer is full (EAGAIN) the
+ * reporter thread waits up to 100 ms for room, once, then counts a failure.
+ * After fork the child closes its inherited descriptor and reopens on demand.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <fcntl.h>
+
+tw_status twp_udp_init(twp_udp *u, const char *host, int port)
+{
+    memset(u, 0, sizeof *u);
+    u->fd = -1;
+    u->port = port;
+    u->host = strdup(host && *host ? host : "127.0.0.1");
+    return u->host ? TW_OK : TW_ERR_NOMEM;
+}
+
+static tw_status udp_open(twp_udp *u)
+{
+    if (!u->addr) {
+        char port[16];
+        snprintf(port, sizeof port, "%d", u->port);
+        struct addrinfo hints, *res = NULL;
+        memset(&hints, 0, sizeof hints);
+        hints.ai_family = AF_UNSPEC;
+        hints.ai_socktype = SOCK_DGRAM;
+        if (getaddrinfo(u->host, port, &hints, &res) != 0 || !res)
+            return TW_ERR_IO;
+        u->addr = malloc(res->ai_addrlen);
+        if (!u->addr) {
+            freeaddrinfo(res);
+            return TW_ERR_NOMEM;
+        }
+        memcpy(u->addr, res->ai_addr, res->ai_addrlen);
+        u->addr_len = (unsigned)res->ai_addrlen;
+        freeaddrinfo(res);
+    }
+    int fd = socket(((struct sockaddr *)u->addr)->sa_family,
+                    SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return TW_ERR_IO;
+    /* room for a few full-size datagrams while the agent catches up */
+    int sz = 4 * 1024 * 1024;
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
+    u->fd = fd;
+    return TW_OK;
+}
+
+tw_status twp_udp_send(twp_udp *u, const void *data, size_t len)
+{
+    if (u->fd < 0) {
+        tw_status st = udp_open(u);
+        if (st != TW_OK)
+            return st;
+    }
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ssize_t n = sendto(u->fd, data, len, MSG_NOSIGNAL, (struct sockaddr *)u->addr,
+                           (socklen_t)u->addr_len);
+        if (n == (ssize_t)len)
+            return TW_OK;
+        if (n < 0 && errno == EINTR) {
+            attempt--;
+            continue;
+        }
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) &&
+            attempt == 0) {
+            struct pollfd pfd = { u->fd, POLLOUT, 0 };
+            (void)poll(&pfd, 1, 100);
+            continue;
+        }
+        break;
+    }
+    return TW_ERR_IO;
+}
+
+void twp_udp_close(twp_udp *u)
+{
+    if (u->fd >= 0)
+        close(u->fd);
+    u->fd = -1;
+}
+
+void twp_udp_free(twp_udp *u)
+{
+    twp_udp_close(u);
+    free(u->host);
+    free(u->addr);
+    memset(u, 0, sizeof *u);
+    u->fd = -1;
+}
+
+void twp_udp_after_fork_child(twp_udp *u)
+{
+    twp_udp_close(u);
+}
