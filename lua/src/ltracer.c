@@ -1,0 +1,528 @@
+/* ltracer.c — tracewire.new_tracer and the tracer methods.
+ *
+ * Configuration is translated, never interpreted: tw_config_from_env first,
+ * then one tw_config_set per key of the Lua table, flattened with dots
+ * ({sampler={type="const"}} -> "sampler.type"), so Lua, Python and the
+ * environment accept the same keys with the same meaning. Arrays become
+ * comma lists and the top-level `tags` table becomes "k=v,k2=v2".
+ *
+ * Propagation goes through tw_tracer_inject/extract. No Lua error may unwind
+ * through the core, so inject first collects headers into a fresh plain
+ * table (raw sets only) and copies them into the caller's carrier after the
+ * core returned; extract's carrier walker only reads raw table slots.
+ */
+#include "twlua.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TWL_KEY_MAX 128
+
+void twl_box_release(twl_box *box)
+{
+    if (box == NULL || --box->refs > 0)
+        return;
+    tw_tracer_free(box->t);
+    tw_config_free(box->cfg);
+    free(box);
+}
+
+twl_tracer *twl_check_tracer(lua_State *L, int idx)
+{
+    twl_tracer *u = luaL_checkudata(L, idx, TWL_TRACER_MT);
+    if (u->box == NULL || u->box->t == NULL)
+        luaL_argerror(L, idx, "tracer not initialised");
+    return u;
+}
+
+/* ------------------------------------------------------------ config */
+
+static const struct { const char *from, *to; } key_aliases[] = {
+    {"reporter.protocol", "reporter.protocols"},
+    {"reporter.host", "reporter.agent_host"},
+    {"reporter.port", "reporter.agent_port"},
+    {"local_agent.reporting_host", "reporter.agent_host"},
+    {"local_agent.reporting_port", "reporter.agent_port"},
+};
+
+/* Pushes the text form of a scalar config value at idx. */
+static void push_config_text(lua_State *L, int idx, const char *key)
+{
+    char num[64];
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+        lua_pushvalue(L, idx);
+        return;
+    case LUA_TBOOLEAN:
+        lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+        return;
+    case LUA_TNUMBER: {
+        double d = lua_tonumber(L, idx);
+#if TWL_HAVE_INTEGERS
+        if (lua_isinteger(L, idx)) {
+            snprintf(num, sizeof num, "%lld", (long long)lua_tointeger(L, idx));
+            lua_pushstring(L, num);
+            return;
+        }
+#endif
+        if (d == floor(d) && fabs(d) < 9007199254740992.0)
+            snprintf(num, sizeof num, "%.0f", d);
+        else
+            snprintf(num, sizeof num, "%.17g", d);
+        lua_pushstring(L, num);
+        return;
+    }
+    default:
+        luaL_error(L, "tracewire.new_tracer: config key '%s' must be a string, number, boolean or table, got %s",
+                   key, luaL_typename(L, idx));
+    }
+}
+
+/* Array of scalars at idx -> "a,b,c" pushed. */
+static void push_config_list(lua_State *L, int idx, const char *key)
+{
+    size_t n = lua_rawlen(L, idx);
+    luaL_checkstack(L, 4, NULL);
+    lua_pushliteral(L, "");
+    for (size_t i = 1; i <= n; i++) {
+        if (i > 1)
+            lua_pushliteral(L, ",");
+        lua_rawgeti(L, idx, (int)i);
+        push_config_text(L, lua_gettop(L), key);
+        lua_remove(L, -2);
+        lua_concat(L, i > 1 ? 3 : 2);
+    }
+}
+
+/* {k=v, ...} at idx -> "k=v,k2=v2" pushed (the core's tags syntax). */
+static void push_config_tags(lua_State *L, int idx)
+{
+    int acc;
+    luaL_checkstack(L, 8, NULL);
+    lua_pushliteral(L, "");
+    acc = lua_gettop(L);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        size_t kl, vl;
+        const char *k, *v;
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "tracewire.new_tracer: tag keys must be strings");
+        k = lua_tolstring(L, -2, &kl);
+        push_config_text(L, lua_gettop(L), k);
+        v = lua_tolstring(L, -1, &vl);
+        if (kl == 0 || strpbrk(k, ",=") != NULL || memchr(v, ',', vl) != NULL)
+            luaL_error(L, "tracewire.new_tracer: tag '%s': keys must be non-empty without ',' or '=', "
+                          "values without ','", k);
+        lua_pushvalue(L, acc);
+        if (lua_rawlen(L, acc) > 0)
+            lua_pushliteral(L, ",");
+        else
+            lua_pushliteral(L, "");
+        lua_pushvalue(L, -5);     /* key */
+        lua_pushliteral(L, "=");
+        lua_pushvalue(L, -5);     /* value text */
+        lua_concat(L, 5);
+        lua_replace(L, acc);
+        lua_pop(L, 2);            /* value text, value */
+    }
+}
+
+static void config_set(lua_State *L, tw_config *cfg, const char *key, const char *val)
+{
+    tw_status st = tw_config_set(cfg, key, val);
+    if (st == TW_ERR_UNSUPPORTED)
+        luaL_error(L, "tracewire.new_tracer: unknown config key '%s'", key);
+    if (st == TW_ERR_CONFIG)
+        luaL_error(L, "tracewire.new_tracer: bad value '%s' for config key '%s'", val, key);
+    if (st != TW_OK)
+        twl_status_error(L, st, "new_tracer");
+}
+
+static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *prefix, int depth)
+{
+    if (depth > 3)
+        luaL_error(L, "tracewire.new_tracer: config nested too deeply at '%s'", prefix);
+    luaL_checkstack(L, 6, NULL);
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        char full[TWL_KEY_MAX];
+        const char *key;
+        int vidx = lua_gettop(L);
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "tracewire.new_tracer: config keys must be strings (under '%s')", prefix);
+        if ((size_t)snprintf(full, sizeof full, "%s%s", prefix, lua_tostring(L, -2)) >= sizeof full)
+            luaL_error(L, "tracewire.new_tracer: config key too long");
+        key = full;
+        for (size_t i = 0; i < sizeof key_aliases / sizeof key_aliases[0]; i++)
+            if (strcmp(full, key_aliases[i].from) == 0)
+                key = key_aliases[i].to;
+
+        if (lua_istable(L, vidx)) {
+            if (strcmp(key, "tags") == 0) {
+                push_config_tags(L, vidx);
+            } else if (lua_rawlen(L, vidx) > 0) {
+                push_config_list(L, vidx, key);
+            } else {
+                char sub[TWL_KEY_MAX + 1];
+                size_t kl = strlen(key);      /* < TWL_KEY_MAX: checked above */
+                memcpy(sub, key, kl);
+                sub[kl] = '.';
+                sub[kl + 1] = '\0';
+                config_apply(L, cfg, vidx, sub, depth + 1);
+                lua_pop(L, 1);
+                continue;
+            }
+        } else {
+            push_config_text(L, vidx, key);
+        }
+        config_set(L, cfg, key, lua_tostring(L, -1));
+        lua_pop(L, 2);
+    }
+}
+
+/* tracewire.new_tracer([service_name, ]{...}) -> tracer */
+static int l_new_tracer(lua_State *L)
+{
+    int name_idx = 0, cfg_idx = 1;
+    twl_tracer *u;
+    const char *bad = NULL;
+    tw_status st;
+
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        name_idx = 1;
+        cfg_idx = 2;
+    }
+    if (!lua_isnoneornil(L, cfg_idx) && !lua_istable(L, cfg_idx))
+        return luaL_argerror(L, cfg_idx, "config must be a table");
+    lua_settop(L, 2);
+
+    u = lua_newuserdata(L, sizeof *u);
+    u->box = NULL;
+    luaL_setmetatable(L, TWL_TRACER_MT);
+    u->box = calloc(1, sizeof *u->box);
+    if (u->box == NULL)
+        return twl_status_error(L, TW_ERR_NOMEM, "new_tracer");
+    u->box->refs = 1;
+    st = tw_config_new(&u->box->cfg);
+    if (st != TW_OK)
+        return twl_status_error(L, st, "new_tracer");
+    st = tw_config_from_env(u->box->cfg, &bad);
+    if (st == TW_ERR_CONFIG)
+        fprintf(stderr, "tracewire: ignoring malformed environment variable %s\n", bad ? bad : "?");
+    else if (st != TW_OK)
+        return twl_status_error(L, st, "new_tracer (environment)");
+    if (lua_istable(L, cfg_idx))
+        config_apply(L, u->box->cfg, cfg_idx, "", 0);
+    if (name_idx)
+        config_set(L, u->box->cfg, "service_name", lua_tostring(L, name_idx));
+    st = tw_tracer_new(u->box->cfg, &u->box->t);
+    if (st != TW_OK)
+        return twl_status_error(L, st, "new_tracer");
+    return 1;
+}
+
+/* ------------------------------------------------------------ propagation */
+
+enum { FMT_TEXT, FMT_BINARY };
+
+static int check_format(lua_State *L, int idx)
+{
+    const char *f = luaL_checkstring(L, idx);
+    if (strcmp(f, "http_headers") == 0 || strcmp(f, "text_map") == 0)
+        return FMT_TEXT;
+    if (strcmp(f, "binary") == 0)
+        return FMT_BINARY;
+    return luaL_argerror(L, idx, "format must be \"http_headers\", \"text_map\" or \"binary\"");
+}
+
+static int collect_header(void *ud, const char *k, size_t kl, const char *v, size_t vl)
+{
+    lua_State *L = ud;
+    lua_pushlstring(L, k, kl);
+    lua_pushlstring(L, v, vl);
+    lua_rawset(L, -3);
+    return 0;
+}
+
+/* tracer:inject(span_or_ctx, format, carrier) -> carrier
+ * http_headers/text_map: carrier is a table (headers are assigned) or a
+ * function called as carrier(name, value) (e.g. ngx.req.set_header).
+ * binary: no carrier; returns the encoded string. */
+static int tracer_inject(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    const tw_span_context *c = twl_to_context(L, 2);
+    int fmt = check_format(L, 3);
+    tw_status st;
+
+    if (c == NULL)
+        return luaL_argerror(L, 2, "span or span context expected");
+    if (fmt == FMT_BINARY) {
+        char *buf = NULL;
+        size_t len = 0;
+        st = tw_span_context_to_binary(c, &buf, &len);
+        if (st != TW_OK)
+            return twl_status_error(L, st, "inject");
+        lua_pushlstring(L, buf, len);
+        tw_free(buf);
+        return 1;
+    }
+    if (!lua_istable(L, 4) && !lua_isfunction(L, 4))
+        return luaL_argerror(L, 4, "carrier must be a table or a function(name, value)");
+    lua_settop(L, 4);
+    lua_newtable(L);                       /* 5: collected headers */
+    luaL_checkstack(L, 4, NULL);
+    st = tw_tracer_inject(tr->box->t, c, TW_PROP_DEFAULT, collect_header, L);
+    if (st != TW_OK)
+        return twl_status_error(L, st, "inject");
+    lua_pushnil(L);
+    while (lua_next(L, 5) != 0) {
+        if (lua_istable(L, 4)) {
+            lua_pushvalue(L, -2);
+            lua_insert(L, -2);
+            lua_settable(L, 4);
+        } else {
+            lua_pushvalue(L, 4);
+            lua_pushvalue(L, -3);
+            lua_pushvalue(L, -3);
+            lua_call(L, 2, 0);
+            lua_pop(L, 1);
+        }
+    }
+    lua_settop(L, 4);
+    return 1;
+}
+
+typedef struct walk { lua_State *L; int idx; } walk;
+
+/* Carrier walker: raw reads only (no metamethods, no allocation), so no Lua
+ * error can unwind through the core. String values are visited once; array
+ * values (repeated headers from ngx.req.get_headers()) once per string. */
+static int walk_carrier(void *carrier, tw_kv_fn visit, void *ud)
+{
+    walk *w = carrier;
+    lua_State *L = w->L;
+    if (!lua_checkstack(L, 4))
+        return 1;
+    lua_pushnil(L);
+    while (lua_next(L, w->idx) != 0) {
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            size_t kl, vl;
+            const char *k = lua_tolstring(L, -2, &kl);
+            int rc = 0;
+            if (lua_type(L, -1) == LUA_TSTRING) {
+                const char *v = lua_tolstring(L, -1, &vl);
+                rc = visit(ud, k, kl, v, vl);
+            } else if (lua_istable(L, -1)) {
+                size_t n = lua_rawlen(L, -1);
+                for (size_t i = 1; i <= n && rc == 0; i++) {
+                    lua_rawgeti(L, -1, (int)i);
+                    if (lua_type(L, -1) == LUA_TSTRING) {
+                        const char *v = lua_tolstring(L, -1, &vl);
+                        rc = visit(ud, k, kl, v, vl);
+                    }
+                    lua_pop(L, 1);
+                }
+            }
+            if (rc != 0) {
+                lua_pop(L, 2);
+                return 0;
+            }
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* tracer:extract(format, carrier) -> context | nil, message
+ * nil, "..." when the carrier holds no context (TW_ERR_NOT_FOUND) or a
+ * malformed one (TW_ERR_CORRUPTED); raises only for wrong argument types. */
+static int tracer_extract(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    int fmt = check_format(L, 2);
+    twl_context *u;
+    tw_status st;
+
+    if (fmt == FMT_BINARY) {
+        size_t len;
+        const char *buf;
+        if (lua_type(L, 3) != LUA_TSTRING)
+            return luaL_argerror(L, 3, "binary carrier must be a string");
+        buf = lua_tolstring(L, 3, &len);
+        u = twl_new_context(L);
+        st = tw_span_context_from_binary(buf, len, &u->c);
+    } else {
+        walk w;
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_settop(L, 3);
+        w.L = L;
+        w.idx = 3;
+        u = twl_new_context(L);            /* 4 */
+        st = tw_tracer_extract(tr->box->t, TW_PROP_DEFAULT, walk_carrier, &w, &u->c);
+        lua_settop(L, 4);
+    }
+    if (st != TW_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, tw_strerror(st));
+        return 2;
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static int push_result(lua_State *L, tw_status st)
+{
+    if (st == TW_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    lua_pushnil(L);
+    lua_pushstring(L, tw_strerror(st));
+    return 2;
+}
+
+/* tracer:flush([timeout_s=2]) -> true | nil, message. Blocks up to timeout:
+ * never call it from an nginx request handler. */
+static int tracer_flush(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    return push_result(L, tw_tracer_flush(tr->box->t, twl_check_timeout_ms(L, 2, 2000)));
+}
+
+/* tracer:close([timeout_s=2]) -> true | nil, message. Idempotent. */
+static int tracer_close(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    return push_result(L, tw_tracer_close(tr->box->t, twl_check_timeout_ms(L, 2, 2000)));
+}
+
+static int tracer_counters(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    tw_counters c;
+    tw_tracer_counters(tr->box->t, &c);
+    lua_createtable(L, 0, 12);
+#define PUT(f) (twl_push_u64(L, c.f), lua_setfield(L, -2, #f))
+    PUT(spans_started); PUT(spans_sampled); PUT(spans_finished); PUT(spans_reported);
+    PUT(dropped_queue_full); PUT(dropped_too_large); PUT(dropped_send_failed);
+    PUT(dropped_on_close); PUT(send_failures); PUT(batches_sent); PUT(bytes_sent);
+    PUT(sampler_updates);
+#undef PUT
+    return 1;
+}
+
+/* tracer:memory_spans([clear]) -> JSON string (memory reporter only). */
+static int tracer_memory_spans(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    char *json = NULL;
+    tw_status st = tw_tracer_memory_spans(tr->box->t, lua_toboolean(L, 2), &json);
+    if (st != TW_OK)
+        return twl_status_error(L, st, "memory_spans");
+    lua_pushstring(L, json);
+    tw_free(json);
+    return 1;
+}
+
+static int tracer_service_name(lua_State *L)
+{
+    lua_pushstring(L, tw_tracer_service_name(twl_check_tracer(L, 1)->box->t));
+    return 1;
+}
+
+/* tracer:config(key) -> the effective value as text | nil, message */
+static int tracer_config(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    char buf[1024];
+    tw_status st = tw_config_get(tr->box->cfg, luaL_checkstring(L, 2), buf, sizeof buf);
+    if (st != TW_OK) {
+        lua_pushnil(L);
+        lua_pushstring(L, tw_strerror(st));
+        return 2;
+    }
+    lua_pushstring(L, buf);
+    return 1;
+}
+
+static int tracer_gc(lua_State *L)
+{
+    twl_tracer *u = luaL_checkudata(L, 1, TWL_TRACER_MT);
+    twl_box_release(u->box);
+    u->box = NULL;
+    return 0;
+}
+
+#if TWL_HAVE_CLOSE
+static int tracer_close_scope(lua_State *L)
+{
+    twl_tracer *u = luaL_checkudata(L, 1, TWL_TRACER_MT);
+    if (u->box != NULL && u->box->t != NULL)
+        tw_tracer_close(u->box->t, 2000);
+    return 0;
+}
+#endif
+
+static int tracer_tostring(lua_State *L)
+{
+    twl_tracer *u = luaL_checkudata(L, 1, TWL_TRACER_MT);
+    lua_pushfstring(L, "tracewire.tracer '%s'",
+                    u->box && u->box->t ? tw_tracer_service_name(u->box->t) : "?");
+    return 1;
+}
+
+static const luaL_Reg tracer_methods[] = {
+    {"start_span", twl_span_start},
+    {"inject", tracer_inject},
+    {"extract", tracer_extract},
+    {"flush", tracer_flush},
+    {"close", tracer_close},
+    {"counters", tracer_counters},
+    {"memory_spans", tracer_memory_spans},
+    {"service_name", tracer_service_name},
+    {"config", tracer_config},
+    {"__gc", tracer_gc},
+#if TWL_HAVE_CLOSE
+    {"__close", tracer_close_scope},
+#endif
+    {"__tostring", tracer_tostring},
+    {NULL, NULL}
+};
+
+void twl_tracer_open(lua_State *L)
+{
+    luaL_newmetatable(L, TWL_TRACER_MT);
+    luaL_setfuncs(L, tracer_methods, 0);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+/* ------------------------------------------------------------ module */
+
+static int l_now(lua_State *L)
+{
+    lua_pushnumber(L, (lua_Number)tw_now_us() / 1e6);
+    return 1;
+}
+
+static const luaL_Reg module_funcs[] = {
+    {"new_tracer", l_new_tracer},
+    {"now", l_now},
+    {NULL, NULL}
+};
+
+__attribute__((visibility("default"))) int luaopen_tracewire(lua_State *L)
+{
+    twl_context_open(L);
+    twl_span_open(L);
+    twl_tracer_open(L);
+    luaL_newlib(L, module_funcs);
+    lua_pushliteral(L, TW_VERSION);
+    lua_setfield(L, -2, "version");
+    return 1;
+}

@@ -1,0 +1,166 @@
+-- tracewire.nginx — one server span per nginx request, in pure Lua over the
+-- tracewire C module.
+--
+-- Lifecycle (see lua/examples/nginx.conf):
+--   init_worker_by_lua_block  { require("tracewire.nginx").init_worker{...} }
+--   rewrite_by_lua_block      { require("tracewire.nginx").start() }   (or access_by_lua)
+--   log_by_lua_block          { require("tracewire.nginx").finish() }
+--   exit_worker_by_lua_block  { require("tracewire.nginx").exit_worker() }
+--
+-- The tracer is created per worker, after nginx forked: a thread started in
+-- init_by_lua (the master) would not exist in the workers. The core starts
+-- its reporter thread lazily on the first finished span of each worker, so
+-- nothing on the request path blocks: start() and finish() only touch memory
+-- (UDP sends are non-blocking, HTTP/OTLP sends happen on the reporter
+-- thread). exit_worker() flushes what is queued and joins the thread; it runs
+-- on `nginx -s quit` / reload after in-flight requests completed.
+--
+-- Context propagation: start() reads the incoming trace context from the
+-- request headers (any configured format), makes the server span its child,
+-- removes every incoming context header (so an upstream never sees two
+-- contexts that disagree) and writes the server span's context with
+-- ngx.req.set_header, which proxy_pass forwards. Do not overwrite those
+-- headers with proxy_set_header.
+
+local tracewire = require "tracewire"
+
+local ngx = ngx
+local pairs, type, sub = pairs, type, string.sub
+
+local _M = { _VERSION = tracewire.version }
+
+local tracer            -- this worker's tracer
+local clear_names       -- incoming header names to drop before injecting
+local clear_prefixes    -- incoming header prefixes to drop (baggage)
+
+local CTX_KEY = "tracewire_span"
+
+-- init_worker(config) -> tracer. config is tracewire.new_tracer's table.
+-- Idempotent per worker.
+function _M.init_worker(config)
+    if tracer then
+        return tracer
+    end
+    tracer = tracewire.new_tracer(config)
+    local tid = tracer:config("trace_id_header") or "uber-trace-id"
+    local bprefix = tracer:config("baggage_header_prefix") or "uberctx-"
+    clear_names = {
+        [tid] = true, ["uber-trace-id"] = true, ["jaeger-debug-id"] = true,
+        ["jaeger-baggage"] = true, traceparent = true, tracestate = true,
+        baggage = true, b3 = true, ["x-b3-traceid"] = true, ["x-b3-spanid"] = true,
+        ["x-b3-parentspanid"] = true, ["x-b3-sampled"] = true, ["x-b3-flags"] = true,
+    }
+    clear_prefixes = { bprefix }
+    return tracer
+end
+
+-- exit_worker([timeout_s=2]) flushes and stops this worker's reporter.
+function _M.exit_worker(timeout)
+    local t = tracer
+    if not t then
+        return true
+    end
+    tracer = nil
+    local ok, err = t:close(timeout or 2)
+    if not ok then
+        ngx.log(ngx.WARN, "tracewire: close: ", err, " (",
+                t:counters().dropped_on_close, " spans dropped)")
+    end
+    return ok, err
+end
+
+-- The worker's tracer (nil before init_worker).
+function _M.tracer()
+    return tracer
+end
+
+-- The current request's server span (nil when not traced).
+function _M.span()
+    return ngx.ctx[CTX_KEY]
+end
+
+local function clear_incoming(headers)
+    local req = ngx.req
+    for name in pairs(headers) do
+        if clear_names[name] then
+            req.clear_header(name)
+        else
+            for i = 1, #clear_prefixes do
+                local p = clear_prefixes[i]
+                if sub(name, 1, #p) == p then
+                    req.clear_header(name)
+                    break
+                end
+            end
+        end
+    end
+end
+
+-- start([opts]) -> span. Call in rewrite_by_lua or access_by_lua.
+-- opts.operation_name: string or function() -> string (default "GET /path")
+-- opts.tags: extra tags; opts.propagate=false: leave upstream headers alone.
+function _M.start(opts)
+    if not tracer then
+        return nil
+    end
+    local ctx = ngx.ctx
+    local span = ctx[CTX_KEY]
+    if span then
+        return span
+    end
+    local var = ngx.var
+    local headers = ngx.req.get_headers()
+    local parent = tracer:extract("http_headers", headers)   -- nil: absent or corrupted
+    local method = ngx.req.get_method()
+    local name = opts and opts.operation_name
+    if type(name) == "function" then
+        name = name()
+    end
+    span = tracer:start_span(name or (method .. " " .. var.uri), {
+        child_of = parent,
+        start_timestamp = ngx.req.start_time(),
+        tags = {
+            ["span.kind"] = "server",
+            component = "nginx",
+            ["http.method"] = method,
+            ["http.url"] = var.scheme .. "://" .. (var.http_host or var.host) .. var.request_uri,
+            ["peer.address"] = var.remote_addr,
+        },
+    })
+    if opts and opts.tags then
+        span:set_tags(opts.tags)
+    end
+    ctx[CTX_KEY] = span
+    if not (opts and opts.propagate == false) then
+        clear_incoming(headers)
+        tracer:inject(span, "http_headers", ngx.req.set_header)
+    end
+    return span
+end
+
+-- finish() tags the status and finishes the span. Call in log_by_lua.
+function _M.finish()
+    local ctx = ngx.ctx
+    local span = ctx[CTX_KEY]
+    if not span then
+        return
+    end
+    ctx[CTX_KEY] = nil
+    local status = ngx.status
+    span:set_tag("http.status_code", status)
+    if status >= 500 then
+        span:set_tag("error", true)
+    end
+    local up = ngx.var.upstream_addr
+    if up then
+        span:set_tag("upstream.address", up)
+    end
+    span:finish()
+end
+
+-- Phase-named aliases: access_by_lua { nginx.access() }, log_by_lua { nginx.log() }.
+_M.access = _M.start
+_M.rewrite = _M.start
+_M.log = _M.finish
+
+return _M

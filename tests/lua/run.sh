@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Lua binding suite: builds both modules (Lua 5.4 and LuaJIT) into its own
+# build dir, checks the exported symbols, runs the busted specs under lua5.4
+# and luajit, then the Python-side tests (wire decoding, real nginx).
+# Prints "N passed, N failed" per part and a total; exits non-zero on failure.
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$top"
+build="$top/build/lua-tests"
+py="$top/.venv/bin/python"
+
+cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=gcc \
+  -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF -DTW_BUILD_REDIS=OFF >/dev/null \
+  && cmake --build "$build" --target tracewire_lua54 tracewire_luajit >/dev/null \
+  || { echo "lua: build failed"; cmake --build "$build" --target tracewire_lua54 tracewire_luajit 2>&1 | tail -30; exit 1; }
+
+total_pass=0 total_fail=0
+tally() {   # tally NAME PASS FAIL
+  echo "$1: $2 passed, $3 failed"
+  total_pass=$((total_pass + $2)); total_fail=$((total_fail + $3))
+}
+
+# Only luaopen_tracewire may be exported (the core and everything else hidden).
+p=0 f=0
+for abi in 5.4 5.1; do
+  so="$build/lua/$abi/tracewire.so"
+  syms=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRV]$/ {print $3}' | grep -v '^_' | sort | tr '\n' ' ')
+  if [ "$syms" = "luaopen_tracewire " ]; then p=$((p+1)); else f=$((f+1)); echo "not ok: $so exports: $syms"; fi
+  if ldd "$so" | grep -q -e liblua -e libluajit; then f=$((f+1)); echo "not ok: $so links liblua"; else p=$((p+1)); fi
+done
+tally "symbols" $p $f
+
+export LUA_PATH="$top/lua/?.lua;$top/tests/lua/?.lua;;"
+run_busted() {   # run_busted NAME ABI CMD...
+  local name=$1 abi=$2; shift 2
+  local out
+  out=$(cd "$top/tests/lua" && LUA_CPATH="$build/lua/$abi/?.so;;" "$@" -o TAP . 2>&1)
+  local ok nok
+  ok=$(grep -c '^ok ' <<<"$out")
+  nok=$(grep -c '^not ok ' <<<"$out")
+  if [ "$nok" -gt 0 ] || [ "$ok" -eq 0 ]; then echo "$out" | grep -v '^ok ' ; fi
+  [ "$ok" -eq 0 ] && nok=$((nok + 1))
+  tally "$name" "$ok" "$nok"
+}
+run_busted "busted lua5.4" 5.4 lua5.4 /usr/bin/busted
+run_busted "busted luajit" 5.1 luajit /usr/bin/busted
+
+# Wire decoding + real nginx (pytest prints its own summary too).
+out=$(TW_LUA_BUILD="$build/lua" "$py" -m pytest -q -p no:cacheprovider "$top/tests/lua" 2>&1)
+echo "$out" | tail -40
+pp=$(grep -oE '[0-9]+ passed' <<<"$out" | tail -1 | cut -d' ' -f1)
+pf=$(grep -oE '[0-9]+ (failed|error|errors)' <<<"$out" | awk '{s+=$1} END {print s+0}')
+tally "pytest (wire, nginx)" "${pp:-0}" "${pf:-0}"
+[ -z "$pp" ] && total_fail=$((total_fail + 1))
+
+echo "lua suite total: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
