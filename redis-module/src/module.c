@@ -7,6 +7,8 @@
  *   TQ.POP key                           -> [item, carrier, enqueue_us, wait_us] | nil
  *   TQ.BPOP key timeout                  -> same, blocking up to timeout seconds (0 = forever)
  *   TQ.MOVE src dst                      -> same; moves the stored value src tail -> dst head
+ *   TQ.ACK key item                      -> 1|0; removes the tail-most value of key whose
+ *                                           payload is item (ends a TQ.MOVE reliable pop)
  *
  * Items live in a plain list, each wrapped in the envelope of envelope.h, so
  * RDB, AOF and replicas never need the module: every command replicates its
@@ -259,6 +261,52 @@ static int cmd_move(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     return REDISMODULE_OK;
 }
 
+/* ---------------------------------------------------------------- TQ.ACK */
+
+static int cmd_ack(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+    if (argc != 3)
+        return RedisModule_WrongArity(ctx);
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
+    int type = RedisModule_KeyType(key);
+    if (type == REDISMODULE_KEYTYPE_EMPTY) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithLongLong(ctx, 0);
+    }
+    if (type != REDISMODULE_KEYTYPE_LIST) {
+        RedisModule_CloseKey(key);
+        return RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
+    }
+    size_t want_len, n = RedisModule_ValueLength(key);
+    const char *want = RedisModule_StringPtrLen(argv[2], &want_len);
+    /* Scan from the tail (where TQ.MOVE's oldest in-flight items sit); the
+     * module API caches the list position, so a sequential scan is linear. */
+    for (size_t i = 0; i < n; i++) {
+        long idx = -1 - (long)i;
+        RedisModuleString *v = RedisModule_ListGet(key, idx);
+        if (v == NULL)
+            break;
+        size_t vlen;
+        const char *vp = RedisModule_StringPtrLen(v, &vlen);
+        twq_item it;
+        twq_decode d = twq_decode_item(vp, vlen, &it);
+        if ((d == TWQ_PLAIN || d == TWQ_ENVELOPE) && it.payload_len == want_len
+            && memcmp(it.payload, want, want_len) == 0) {
+            RedisModule_ListDelete(key, idx);
+            RedisModule_CloseKey(key);
+            /* LREM -1 removes the tail-most value equal to this one, which is
+             * this element: any equal value nearer the tail would have matched first. */
+            RedisModule_Replicate(ctx, "LREM", "sls", argv[1], -1LL, v);
+            RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_LIST, "lrem", argv[1]);
+            RedisModule_FreeString(ctx, v);
+            return RedisModule_ReplyWithLongLong(ctx, 1);
+        }
+        RedisModule_FreeString(ctx, v);
+    }
+    RedisModule_CloseKey(key);
+    return RedisModule_ReplyWithLongLong(ctx, 0);
+}
+
 /* ---------------------------------------------------------------- TQ.BPOP */
 
 static int bpop_ready(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
@@ -397,6 +445,7 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
         || RedisModule_CreateCommand(ctx, "tq.pop", cmd_pop, "write fast", 1, 1, 1) != REDISMODULE_OK
         || RedisModule_CreateCommand(ctx, "tq.bpop", cmd_bpop, "write", 1, 1, 1) != REDISMODULE_OK
         || RedisModule_CreateCommand(ctx, "tq.move", cmd_move, "write fast", 1, 2, 1) != REDISMODULE_OK
+        || RedisModule_CreateCommand(ctx, "tq.ack", cmd_ack, "write", 1, 1, 1) != REDISMODULE_OK
         || RedisModule_RegisterInfoFunc(ctx, info_cb) != REDISMODULE_OK) {
         tw_tracer_free(g.tracer);
         g.tracer = NULL;

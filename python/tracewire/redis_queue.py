@@ -1,0 +1,215 @@
+"""Traced Redis work queues: client helpers for the tracewire Redis module.
+
+The module (``MODULE LOAD .../tracewire.so``) stores each item of a plain Redis
+list inside a small binary envelope carrying the producer's trace context and
+the server-clock enqueue time. This file is the Python face of that design:
+
+* :func:`push`, :func:`pop`, :func:`bpop`, :func:`move` call ``TQ.PUSH``,
+  ``TQ.POP``, ``TQ.BPOP`` and ``TQ.MOVE`` through any redis-py client and
+  return :class:`QueueItem` (payload, carrier, enqueue_us, wait_us);
+* :func:`unwrap` decodes a raw list value for workers that still use plain
+  ``BRPOP``/``RPOP`` (the envelope is the wire format, so decoding it here in
+  pure Python is exact; only ``wait_us`` then comes from the local clock);
+* :func:`parse_carrier` / :func:`format_carrier` convert between the carrier
+  text and a header dict for ``tracer.extract``/``inject``.
+
+Envelope v1 (all integers big-endian)::
+
+    00 54 57 51 1A | ver=1 | flags=0 | 0 | enqueue_us:i64 | carrier_len:u32 |
+    payload_len:u32 | carrier | payload | crc32(all preceding bytes):u32
+
+Importing this module needs only the standard library; redis-py and the
+tracewire binding are used when the functions that need them are called.
+"""
+from __future__ import annotations
+
+import struct
+import time
+import zlib
+from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
+
+__all__ = [
+    "MAGIC", "EnvelopeError", "QueueItem", "wrap", "unwrap", "is_envelope",
+    "parse_carrier", "format_carrier", "push", "pop", "bpop", "move", "ack",
+    "current_carrier", "consumer_span",
+]
+
+MAGIC = b"\x00TWQ\x1a"
+VERSION = 1
+_HEADER = struct.Struct(">5sBBBqII")   # 24 bytes
+_OVERHEAD = _HEADER.size + 4
+
+
+class EnvelopeError(ValueError):
+    """A value that starts with the envelope magic but does not decode."""
+
+
+class QueueItem(NamedTuple):
+    payload: bytes
+    carrier: str        # "" for items pushed with plain LPUSH
+    enqueue_us: int     # server wall clock, µs since the epoch; -1 if unknown
+    wait_us: int        # enqueue -> dequeue; -1 if unknown
+
+    @property
+    def traced(self) -> bool:
+        return bool(self.carrier)
+
+    def headers(self) -> Dict[str, str]:
+        """The carrier as a header dict (lower-case names)."""
+        return parse_carrier(self.carrier)
+
+
+def is_envelope(raw: bytes) -> bool:
+    return raw[:5] == MAGIC
+
+
+def wrap(payload: bytes, carrier: str = "", enqueue_us: Optional[int] = None) -> bytes:
+    """Builds an envelope exactly as the module does (for tools and tests;
+    producers should use :func:`push` so the server stamps the time)."""
+    if enqueue_us is None:
+        enqueue_us = time.time_ns() // 1000
+    c = carrier.encode() if isinstance(carrier, str) else bytes(carrier)
+    body = _HEADER.pack(MAGIC, VERSION, 0, 0, enqueue_us, len(c), len(payload)) + c + bytes(payload)
+    return body + struct.pack(">I", zlib.crc32(body))
+
+
+def unwrap(raw: bytes, now_us: Optional[int] = None) -> QueueItem:
+    """Decodes one raw list value. Plain values come back unchanged with an
+    empty carrier; a damaged envelope raises :class:`EnvelopeError`."""
+    raw = bytes(raw)
+    if not is_envelope(raw):
+        return QueueItem(raw, "", -1, -1)
+    if len(raw) < _OVERHEAD:
+        raise EnvelopeError("truncated envelope")
+    _, ver, flags, res, enq, clen, plen = _HEADER.unpack_from(raw)
+    if ver != VERSION or flags or res:
+        raise EnvelopeError("unknown envelope version %d" % ver)
+    want = _OVERHEAD + clen + plen
+    if want > len(raw):
+        raise EnvelopeError("truncated envelope")
+    if want < len(raw):
+        raise EnvelopeError("envelope length mismatch")
+    body = len(raw) - 4
+    if zlib.crc32(memoryview(raw)[:body]) != struct.unpack_from(">I", raw, body)[0]:
+        raise EnvelopeError("envelope checksum mismatch")
+    carrier = raw[_HEADER.size:_HEADER.size + clen].decode("latin-1")
+    payload = raw[_HEADER.size + clen:body]
+    if now_us is None:
+        now_us = time.time_ns() // 1000
+    return QueueItem(payload, carrier, enq, max(0, now_us - enq))
+
+
+def parse_carrier(text: Union[str, bytes]) -> Dict[str, str]:
+    """Carrier text -> {lower-case name: value}. Accepts the module's header
+    block ("name: value" lines) and the one-line "name=value;name=value" form."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    sep = "\n" if "\n" in text else ";"
+    out: Dict[str, str] = {}
+    for entry in text.split(sep):
+        entry = entry.strip()
+        if not entry:
+            continue
+        cut = min((i for i in (entry.find(":"), entry.find("=")) if i >= 0), default=-1)
+        if cut <= 0:
+            raise ValueError("carrier entry without a header name: %r" % entry)
+        out[entry[:cut].strip().lower()] = entry[cut + 1:].strip()
+    return out
+
+
+def format_carrier(headers: Mapping[str, Any]) -> str:
+    """{name: value} -> the header-block carrier text TQ.PUSH accepts."""
+    lines = []
+    for k, v in headers.items():
+        if isinstance(v, (list, tuple)):
+            v = ",".join(str(x) for x in v)
+        if "\n" in str(k) or "\n" in str(v):
+            raise ValueError("carrier header holds a newline")
+        lines.append("%s: %s" % (k, v))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ tracing glue
+
+def current_carrier(tracer: Any = None, span: Any = None) -> str:
+    """The carrier text for span (default: the tracewire binding's active
+    span), or "" when there is no span. Uses ``tracer.inject(ctx, fmt, dict)``
+    (OpenTracing shape), which the tracewire binding provides."""
+    if span is None:
+        try:
+            import tracewire  # the CPython binding (python/)
+        except ImportError:
+            return ""
+        getter = getattr(tracewire, "active_span", None) or getattr(tracewire, "current_span", None)
+        span = getter() if callable(getter) else None
+        if span is None:
+            return ""
+        tracer = tracer or getattr(span, "tracer", None)
+    if tracer is None:
+        tracer = getattr(span, "tracer", None)
+    headers: Dict[str, str] = {}
+    ctx = span.context if hasattr(span, "context") else span
+    tracer.inject(ctx, "http_headers", headers)
+    return format_carrier(headers)
+
+
+def consumer_span(tracer: Any, item: QueueItem, key: str, link: bool = False, **kw: Any) -> Any:
+    """Starts the consumer's "process <key>" CONSUMER span continuing item's
+    trace: a child of the returned context by default, or (link=True) a new
+    trace that references it with FOLLOWS_FROM, as the OpenTelemetry messaging
+    conventions allow. The caller finishes the span."""
+    parent = tracer.extract("http_headers", item.headers()) if item.traced else None
+    tags = {"span.kind": "consumer", "messaging.system": "redis",
+            "messaging.destination.name": key, "messaging.operation.type": "process"}
+    tags.update(kw.pop("tags", {}) or {})
+    if parent is not None and link:
+        import opentracing
+        return tracer.start_span("process %s" % key, tags=tags,
+                                 references=[opentracing.follows_from(parent)], **kw)
+    return tracer.start_span("process %s" % key, child_of=parent, tags=tags, **kw)
+
+
+# ------------------------------------------------------------------ commands
+
+def _item(reply: Any) -> Optional[QueueItem]:
+    if reply is None:
+        return None
+    payload, carrier, enq, wait = reply
+    if isinstance(carrier, bytes):
+        carrier = carrier.decode("latin-1")
+    return QueueItem(bytes(payload) if not isinstance(payload, str) else payload.encode(),
+                     carrier, int(enq), int(wait))
+
+
+def push(client: Any, key: str, *items: Union[bytes, str], carrier: Optional[Union[str, Mapping[str, str]]] = None,
+         tracer: Any = None, span: Any = None) -> int:
+    """TQ.PUSH key carrier item...: carrier defaults to the active span's
+    context. Returns the list length."""
+    if not items:
+        raise ValueError("push needs at least one item")
+    if carrier is None:
+        carrier = current_carrier(tracer, span)
+    elif not isinstance(carrier, str):
+        carrier = format_carrier(carrier)
+    return client.execute_command("TQ.PUSH", key, carrier, *items)
+
+
+def pop(client: Any, key: str) -> Optional[QueueItem]:
+    """TQ.POP key -> QueueItem or None when the list is empty."""
+    return _item(client.execute_command("TQ.POP", key))
+
+
+def bpop(client: Any, key: str, timeout: float = 0) -> Optional[QueueItem]:
+    """TQ.BPOP key timeout (seconds, 0 = forever) -> QueueItem or None."""
+    return _item(client.execute_command("TQ.BPOP", key, timeout))
+
+
+def move(client: Any, src: str, dst: str) -> Optional[QueueItem]:
+    """TQ.MOVE src dst: reliable-queue pop; the stored value stays at the head
+    of dst (the processing list) until :func:`ack` removes it."""
+    return _item(client.execute_command("TQ.MOVE", src, dst))
+
+
+def ack(client: Any, key: str, payload: Union[bytes, str]) -> bool:
+    """TQ.ACK key payload: removes the processed item from the processing list."""
+    return bool(client.execute_command("TQ.ACK", key, payload))

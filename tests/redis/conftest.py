@@ -1,0 +1,225 @@
+"""Fixtures for the Redis module suite: real redis-server processes on
+127.0.0.1 (free ports, private directories) and a UDP socket that receives
+the module's Jaeger Thrift compact batches and decodes them with the
+jaeger-client generated types."""
+import importlib.util
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import redis
+
+TOP = pathlib.Path(__file__).resolve().parents[2]
+MODULE = os.environ.get("TW_REDIS_MODULE", str(TOP / "build/redis-tests/redis-module/tracewire.so"))
+REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+def load_redis_queue():
+    """python/tracewire/redis_queue.py loaded by path: it needs only the
+    standard library, so the module suite does not depend on the C binding."""
+    spec = importlib.util.spec_from_file_location(
+        "tw_redis_queue", TOP / "python/tracewire/redis_queue.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+rq = load_redis_queue()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class RedisServer:
+    """One redis-server child. start()/stop() may be called repeatedly with
+    different options on the same directory (persistence tests)."""
+
+    def __init__(self, workdir):
+        self.dir = pathlib.Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.proc = None
+        self.port = None
+
+    def start(self, module_args=None, extra=(), module=True):
+        self.port = free_port()
+        self.log = self.dir / ("redis-%d.log" % self.port)
+        cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
+               "--dir", str(self.dir), "--save", "", "--appendonly", "no",
+               "--daemonize", "no", "--logfile", str(self.log), "--protected-mode", "no",
+               "--enable-module-command", "yes"]
+        cmd += list(extra)
+        if module:
+            cmd += ["--loadmodule", MODULE] + list(module_args or [])
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("redis-server exited: %s" % self.log.read_text()[-2000:])
+            try:
+                c = self.client()
+                c.ping()
+                while c.info("persistence").get("loading"):
+                    time.sleep(0.05)
+                return self
+            except (redis.ConnectionError, redis.BusyLoadingError):
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def client(self, **kw):
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30, **kw)
+
+    def stop(self, save=False):
+        if self.proc is None:
+            return
+        try:
+            self.client().shutdown(save=save, nosave=not save)
+        except redis.ConnectionError:
+            pass
+        except redis.ResponseError:
+            self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class UdpCollector:
+    """Receives Jaeger agent emitBatch datagrams (Thrift compact) and keeps
+    the decoded spans."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.spans = []       # (service_name, Span)
+        self.errors = []
+        self.lock = threading.Lock()
+        self._stop = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        from thrift.protocol import TCompactProtocol
+        from thrift.transport import TTransport
+        from jaeger_client.thrift_gen.agent import Agent
+        while not self._stop:
+            try:
+                data = self.sock.recv(70000)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                proto = TCompactProtocol.TCompactProtocol(TTransport.TMemoryBuffer(data))
+                name, _, _ = proto.readMessageBegin()
+                assert name == "emitBatch", name
+                args = Agent.emitBatch_args()
+                args.read(proto)
+                proto.readMessageEnd()
+                with self.lock:
+                    for s in args.batch.spans:
+                        self.spans.append((args.batch.process.serviceName, s))
+            except Exception as e:  # recorded; tests assert it stays empty
+                self.errors.append(repr(e))
+
+    def wait_for(self, pred, timeout=5.0):
+        """Returns the decoded spans once pred(spans) is true."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                spans = [s for _, s in self.spans]
+            if pred(spans):
+                return spans
+            time.sleep(0.02)
+        with self.lock:
+            return [s for _, s in self.spans]
+
+    def clear(self):
+        with self.lock:
+            self.spans.clear()
+
+    def close(self):
+        self._stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def u64(v):
+    return v & 0xFFFFFFFFFFFFFFFF
+
+
+def trace_hex(span):
+    return "%016x%016x" % (u64(span.traceIdHigh), u64(span.traceIdLow))
+
+
+def span_hex(span):
+    return "%016x" % u64(span.spanId)
+
+
+def parent_hex(span):
+    return "%016x" % u64(span.parentSpanId)
+
+
+def tags(span):
+    out = {}
+    for t in span.tags or []:
+        out[t.key] = t.vStr if t.vStr is not None else (
+            t.vLong if t.vLong is not None else (t.vBool if t.vBool is not None else t.vDouble))
+    return out
+
+
+@pytest.fixture(scope="session")
+def collector():
+    c = UdpCollector()
+    yield c
+    c.close()
+
+
+def module_args(collector, *more):
+    return ["service_name=redis-test", "reporter.protocols=udp", "reporter.agent_host=127.0.0.1",
+            "reporter.agent_port=%d" % collector.port, "reporter.flush_interval_ms=20",
+            "tq.max_item_size=33554432"] + list(more)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, collector):
+    srv = RedisServer(tmp_path_factory.mktemp("redis")).start(module_args(collector))
+    yield srv
+    srv.stop()
+    assert "crashed by signal" not in srv.log.read_text()
+
+
+@pytest.fixture
+def r(server):
+    c = server.client()
+    c.flushall()
+    return c
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    servers = []
+
+    def make(subdir="srv"):
+        s = RedisServer(tmp_path / subdir)
+        servers.append(s)
+        return s
+    yield make
+    for s in servers:
+        s.stop()
