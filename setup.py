@@ -1,0 +1,88 @@
+"""Builds the `tracewire` Python package: the thin pure-Python layer in python/tracewire
+and the CPython extension `tracewire._core`, into which every core/src/*.c is
+compiled (hidden visibility; only PyInit__core is exported). libcurl and jansson
+are linked through pkg-config.
+
+    pip install .                      # or: pip install --no-build-isolation .
+    TW_SANITIZE=1 pip install .        # ASan+UBSan build (run with LD_PRELOAD=libasan)
+    TW_WERROR=1 pip install .          # -Werror, as CI builds the core
+"""
+import glob
+import os
+import shlex
+import subprocess
+
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def pkg_config(*args):
+    try:
+        out = subprocess.check_output(("pkg-config",) + args, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return shlex.split(out)
+
+
+def deps():
+    flags = pkg_config("--cflags", "--libs", "libcurl", "jansson")
+    if flags is None:          # no pkg-config: the Debian library names
+        flags = ["-lcurl", "-ljansson"]
+    inc = [f[2:] for f in flags if f.startswith("-I")]
+    libdirs = [f[2:] for f in flags if f.startswith("-L")]
+    libs = [f[2:] for f in flags if f.startswith("-l")]
+    return inc, libdirs, libs + ["pthread", "m"]
+
+
+class BuildExt(build_ext):
+    """Adds a linker version script so the extension exports only PyInit__core
+    (the core's tw_* symbols stay private to this module)."""
+
+    def build_extension(self, ext):
+        os.makedirs(self.build_temp, exist_ok=True)
+        script = os.path.join(self.build_temp, "tracewire_core.map")
+        with open(script, "w") as f:
+            f.write("{ global: PyInit__core; local: *; };\n")
+        ext.extra_link_args = list(ext.extra_link_args) + ["-Wl,--version-script=" + script]
+        super().build_extension(ext)
+
+
+inc, libdirs, libs = deps()
+cflags = ["-std=gnu11", "-D_GNU_SOURCE", "-fvisibility=hidden", "-O2",
+          "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
+ldflags = []
+if os.environ.get("TW_WERROR"):
+    cflags.append("-Werror")
+if os.environ.get("TW_SANITIZE"):
+    san = ["-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all"]
+    cflags += san + ["-O1", "-g"]
+    ldflags += san
+
+core_sources = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "core", "src", "*.c")))
+
+setup(
+    name="tracewire",
+    version="0.1.0",
+    description="Fast distributed tracing: an opentracing / jaeger_client drop-in over a C core",
+    license="Apache-2.0",
+    python_requires=">=3.9",
+    install_requires=["opentracing>=2.0,<3"],
+    package_dir={"": "python"},
+    packages=["tracewire"],
+    ext_modules=[
+        Extension(
+            "tracewire._core",
+            sources=["python/tracewire/_core.c"] + core_sources,
+            include_dirs=["core/include", "core/src"] + inc,
+            library_dirs=libdirs,
+            libraries=libs,
+            extra_compile_args=cflags,
+            extra_link_args=ldflags,
+            depends=glob.glob(os.path.join("core", "src", "*.h")) + ["core/include/tracewire.h"],
+        )
+    ],
+    cmdclass={"build_ext": BuildExt},
+    zip_safe=False,
+)
