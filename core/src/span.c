@@ -28,10 +28,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define TWP_CACHE_MAX 128u
 #if defined(__SANITIZE_ADDRESS__)
-#  define TWP_CACHE_MAX 0u
+#  define TWP_CACHE_ON 0
 #else
-#  define TWP_CACHE_MAX 128u
+#  define TWP_CACHE_ON 1
 #endif
 
 #define OP_INLINE 48
@@ -129,7 +130,7 @@ void twp_span_data_free(twp_span_data *d)
     if (!d)
         return;
     twp_arena_release(&d->arena);
-    if (cache.ndatas < TWP_CACHE_MAX && cache_usable()) {
+    if (TWP_CACHE_ON && cache.ndatas < TWP_CACHE_MAX && cache_usable()) {
         d->next = cache.datas;
         cache.datas = d;
         cache.ndatas++;
@@ -226,7 +227,7 @@ static struct tw_span *handle_new(void)
 
 static void handle_release(struct tw_span *s)
 {
-    if (cache.nspans < TWP_CACHE_MAX && cache_usable()) {
+    if (TWP_CACHE_ON && cache.nspans < TWP_CACHE_MAX && cache_usable()) {
         s->next_free = cache.spans;
         cache.spans = s;
         cache.nspans++;
@@ -462,6 +463,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             handle_release(s);
             return st;
         }
+        s->ctx->trace_id_128bit_hex = cfg->trace_id_128bit || hi != 0;
     } else {
         tw_span_context *c = &s->ictx;
         memset(c, 0, sizeof(*c));

@@ -1,0 +1,647 @@
+/* test_span.c — the span model as seen through the memory reporter: typed
+ * tags, truncation, special tags, logs, references, baggage, names, kinds,
+ * timestamps and the finished-span contract. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "span_helpers.h"
+
+static void every_tag_type_is_recorded_with_its_type(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s = start(t, "op", NULL);
+    assert_int_equal(tw_span_set_tag_str(s, "s", "text"), TW_OK);
+    assert_int_equal(tw_span_set_tag_int(s, "i", -42), TW_OK);
+    assert_int_equal(tw_span_set_tag_int(s, "big", INT64_MAX), TW_OK);
+    assert_int_equal(tw_span_set_tag_double(s, "d", 2.5), TW_OK);
+    assert_int_equal(tw_span_set_tag_bool(s, "b", 1), TW_OK);
+    assert_int_equal(tw_span_set_tag_bool(s, "f", 0), TW_OK);
+    tw_field bin = {.key = "bin", .key_len = 3, .type = TW_VAL_BINARY};
+    bin.v.str.ptr = "\x00\xff\x10";
+    bin.v.str.len = 3;
+    assert_int_equal(tw_span_set_tag(s, &bin), TW_OK);
+    tw_field nk = {.key = "k\0ey", .key_len = 4, .type = TW_VAL_STRING};
+    nk.v.str.ptr = "v";
+    nk.v.str.len = 1;
+    assert_int_equal(tw_span_set_tag(s, &nk), TW_OK);
+    finish_free(s);
+
+    json_t *a = recorded(t, 0);
+    json_t *tags = json_object_get(span_named(a, "op"), "tags");
+    assert_string_equal(json_string_value(json_object_get(tags, "s")), "text");
+    assert_true(json_is_integer(json_object_get(tags, "i")));
+    assert_int_equal(json_integer_value(json_object_get(tags, "i")), -42);
+    assert_true(json_integer_value(json_object_get(tags, "big")) == INT64_MAX);
+    assert_true(json_is_real(json_object_get(tags, "d")));
+    assert_true(json_real_value(json_object_get(tags, "d")) == 2.5);
+    assert_true(json_is_true(json_object_get(tags, "b")));
+    assert_true(json_is_false(json_object_get(tags, "f")));
+    assert_string_equal(jstr(json_object_get(tags, "bin"), "binary"), "00ff10");
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void many_tags_grow_past_the_inline_array(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s = start(t, "op", NULL);
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        assert_int_equal(tw_span_set_tag_int(s, key, i), TW_OK);
+    }
+    finish_free(s);
+    json_t *a = recorded(t, 0);
+    json_t *tags = json_object_get(span_named(a, "op"), "tags");
+    assert_int_equal(json_object_size(tags), 102);   /* + sampler.type/param */
+    assert_int_equal(json_integer_value(json_object_get(tags, "k99")), 99);
+    assert_int_equal(json_integer_value(json_object_get(tags, "k0")), 0);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void long_values_are_truncated_to_max_tag_value_length(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("max_tag_value_length", "8", NULL);
+    tw_span *s = start(t, "op", NULL);
+    assert_int_equal(tw_span_set_tag_str(s, "long", "0123456789abcdef"), TW_OK);
+    assert_int_equal(tw_span_set_tag_str(s, "exact", "01234567"), TW_OK);
+    /* 'é' is 2 bytes at offsets 7-8: cutting at 8 would split it */
+    assert_int_equal(tw_span_set_tag_str(s, "utf8", "abcdefg\xc3\xa9xyz"), TW_OK);
+    tw_field bin = {.key = "bin", .key_len = 3, .type = TW_VAL_BINARY};
+    bin.v.str.ptr = "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a";
+    bin.v.str.len = 10;
+    assert_int_equal(tw_span_set_tag(s, &bin), TW_OK);
+    tw_field lf = {.key = "msg", .key_len = 3, .type = TW_VAL_STRING};
+    lf.v.str.ptr = "a log message that is long";
+    lf.v.str.len = strlen(lf.v.str.ptr);
+    assert_int_equal(tw_span_log(s, 0, &lf, 1), TW_OK);
+    finish_free(s);
+    json_t *a = recorded(t, 0);
+    json_t *sp = span_named(a, "op");
+    json_t *tags = json_object_get(sp, "tags");
+    assert_string_equal(jstr(tags, "long"), "01234567");
+    assert_string_equal(jstr(tags, "exact"), "01234567");
+    assert_string_equal(jstr(tags, "utf8"), "abcdefg");
+    assert_string_equal(jstr(json_object_get(tags, "bin"), "binary"), "0102030405060708");
+    json_t *log0 = json_array_get(json_object_get(sp, "logs"), 0);
+    assert_string_equal(jstr(json_object_get(log0, "fields"), "msg"), "a log me");
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void span_kind_tag_sets_the_kind(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    const char *kinds[] = {"client", "server", "producer", "consumer"};
+    for (int i = 0; i < 4; i++) {
+        tw_span *s = start(t, kinds[i], NULL);
+        assert_int_equal(tw_span_set_tag_str(s, "span.kind", kinds[i]), TW_OK);
+        finish_free(s);
+    }
+    tw_span *s = start(t, "explicit", NULL);
+    assert_int_equal(tw_span_set_kind(s, TW_KIND_PRODUCER), TW_OK);
+    assert_int_equal(tw_span_set_kind(s, (tw_span_kind)99), TW_ERR_INVALID_ARG);
+    finish_free(s);
+    s = start(t, "odd", NULL);
+    assert_int_equal(tw_span_set_tag_str(s, "span.kind", "weird"), TW_OK);
+    finish_free(s);
+    s = start(t, "none", NULL);
+    finish_free(s);
+
+    json_t *a = recorded(t, 0);
+    for (int i = 0; i < 4; i++) {
+        json_t *sp = span_named(a, kinds[i]);
+        assert_string_equal(jstr(sp, "kind"), kinds[i]);
+        assert_null(json_object_get(json_object_get(sp, "tags"), "span.kind"));
+    }
+    assert_string_equal(jstr(span_named(a, "explicit"), "kind"), "producer");
+    /* an unknown value stays an ordinary tag */
+    assert_string_equal(jstr(span_named(a, "odd"), "kind"), "unspecified");
+    assert_string_equal(jstr(json_object_get(span_named(a, "odd"), "tags"), "span.kind"), "weird");
+    assert_string_equal(jstr(span_named(a, "none"), "kind"), "unspecified");
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void sampling_priority_forces_and_cancels_sampling(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *s = start(t, "forced", NULL);
+    assert_int_equal(tw_span_context_flags(tw_span_get_context(s)) & TW_FLAG_SAMPLED, 0);
+    assert_int_equal(tw_span_set_tag_str(s, "dropped", "before"), TW_OK);
+    assert_int_equal(tw_span_set_tag_int(s, "sampling.priority", 1), TW_OK);
+    assert_int_equal(tw_span_context_flags(tw_span_get_context(s)), TW_FLAG_SAMPLED | TW_FLAG_DEBUG);
+    assert_int_equal(tw_span_set_tag_str(s, "kept", "after"), TW_OK);
+    /* a child of the forced span is sampled too */
+    tw_span *c = start(t, "forced-child", tw_span_get_context(s));
+    finish_free(c);
+    finish_free(s);
+    tw_tracer_free(t);
+
+    t = mem_tracer(NULL);
+    s = start(t, "cancelled", NULL);
+    assert_int_equal(tw_span_set_tag_double(s, "sampling.priority", 0.0), TW_OK);
+    assert_int_equal(tw_span_context_flags(tw_span_get_context(s)) & TW_FLAG_SAMPLED, 0);
+    finish_free(s);
+    json_t *a = recorded(t, 0);
+    assert_int_equal(json_array_size(a), 0);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void sampling_priority_recorded_on_forced_span(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *s = start(t, "forced", NULL);
+    assert_int_equal(tw_span_set_tag_str(s, "dropped", "before"), TW_OK);
+    assert_int_equal(tw_span_set_tag_str(s, "sampling.priority", "1"), TW_OK);
+    assert_int_equal(tw_span_set_tag_str(s, "kept", "after"), TW_OK);
+    tw_span *c = start(t, "forced-child", tw_span_get_context(s));
+    finish_free(c);
+    finish_free(s);
+    json_t *a = recorded(t, 0);
+    assert_int_equal(json_array_size(a), 2);
+    json_t *sp = span_named(a, "forced");
+    assert_int_equal(json_integer_value(json_object_get(sp, "flags")), 3);
+    json_t *tags = json_object_get(sp, "tags");
+    assert_null(json_object_get(tags, "dropped"));
+    assert_string_equal(jstr(tags, "kept"), "after");
+    assert_string_equal(jstr(tags, "sampling.priority"), "1");
+    assert_int_equal(json_integer_value(json_object_get(span_named(a, "forced-child"), "flags")), 3);
+    json_decref(a);
+    tw_counters k;
+    tw_tracer_counters(t, &k);
+    assert_int_equal(k.spans_started, 2);
+    assert_int_equal(k.spans_sampled, 2);
+    assert_int_equal(k.spans_finished, 2);
+    tw_tracer_free(t);
+}
+
+static void logs_keep_typed_fields_and_timestamps(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s;
+    assert_int_equal(tw_span_start(t, "op", 2, NULL, 0, 1000, &s), TW_OK);
+    tw_field f[4] = {
+        {.key = "event", .key_len = 5, .type = TW_VAL_STRING},
+        {.key = "count", .key_len = 5, .type = TW_VAL_INT64},
+        {.key = "ratio", .key_len = 5, .type = TW_VAL_DOUBLE},
+        {.key = "ok", .key_len = 2, .type = TW_VAL_BOOL},
+    };
+    f[0].v.str.ptr = "error";
+    f[0].v.str.len = 5;
+    f[1].v.i64 = 7;
+    f[2].v.f64 = 0.25;
+    f[3].v.b = 1;
+    assert_int_equal(tw_span_log(s, 1500, f, 4), TW_OK);
+    for (int i = 0; i < 9; i++)
+        assert_int_equal(tw_span_log(s, 1600 + i, f + 1, 1), TW_OK);
+    assert_int_equal(tw_span_log(s, 1700, NULL, 0), TW_OK);
+    int64_t before = tw_now_us();
+    assert_int_equal(tw_span_log(s, 0, f, 1), TW_OK);
+    assert_int_equal(tw_span_log(s, 0, NULL, 2), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_finish(s, 0), TW_OK);
+    tw_span_free(s);
+
+    json_t *a = recorded(t, 0);
+    json_t *logs = json_object_get(span_named(a, "op"), "logs");
+    assert_int_equal(json_array_size(logs), 12);
+    json_t *l0 = json_array_get(logs, 0);
+    assert_int_equal(json_integer_value(json_object_get(l0, "timestamp_us")), 1500);
+    json_t *fl = json_object_get(l0, "fields");
+    assert_string_equal(jstr(fl, "event"), "error");
+    assert_int_equal(json_integer_value(json_object_get(fl, "count")), 7);
+    assert_true(json_real_value(json_object_get(fl, "ratio")) == 0.25);
+    assert_true(json_is_true(json_object_get(fl, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(logs, 9), "timestamp_us")), 1608);
+    assert_int_equal(json_object_size(json_object_get(json_array_get(logs, 10), "fields")), 0);
+    assert_true(json_integer_value(json_object_get(json_array_get(logs, 11), "timestamp_us")) >= before);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void first_child_of_is_the_parent_and_all_refs_are_kept(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *p1 = start(t, "p1", NULL);
+    tw_span *p2 = start(t, "p2", NULL);
+    tw_span_ref refs[2] = {
+        {TW_REF_FOLLOWS_FROM, tw_span_get_context(p1)},
+        {TW_REF_CHILD_OF, tw_span_get_context(p2)},
+    };
+    tw_span *c;
+    assert_int_equal(tw_span_start(t, "c", 1, refs, 2, 0, &c), TW_OK);
+    const tw_span_context *cc = tw_span_get_context(c);
+    uint64_t hi, lo, phi, plo;
+    tw_span_context_trace_id(cc, &hi, &lo);
+    tw_span_context_trace_id(tw_span_get_context(p2), &phi, &plo);
+    assert_true(hi == phi && lo == plo);
+    assert_true(tw_span_context_parent_id(cc) == tw_span_context_span_id(tw_span_get_context(p2)));
+
+    /* follows_from only: same trace, that span is the parent (Jaeger) */
+    tw_span *f;
+    assert_int_equal(tw_span_start(t, "f", 1, refs, 1, 0, &f), TW_OK);
+    assert_true(tw_span_context_parent_id(tw_span_get_context(f)) ==
+                tw_span_context_span_id(tw_span_get_context(p1)));
+    char p1id[17], p2id[17];
+    hex_of(tw_span_context_span_id(tw_span_get_context(p1)), p1id);
+    hex_of(tw_span_context_span_id(tw_span_get_context(p2)), p2id);
+    finish_free(c);
+    finish_free(f);
+    finish_free(p1);
+    finish_free(p2);
+
+    json_t *a = recorded(t, 0);
+    json_t *cs = span_named(a, "c");
+    assert_string_equal(jstr(cs, "parent_id"), p2id);
+    json_t *r = json_object_get(cs, "references");
+    assert_int_equal(json_array_size(r), 2);
+    assert_string_equal(jstr(json_array_get(r, 0), "type"), "follows_from");
+    assert_string_equal(jstr(json_array_get(r, 0), "span_id"), p1id);
+    assert_string_equal(jstr(json_array_get(r, 1), "type"), "child_of");
+    assert_string_equal(jstr(json_array_get(r, 1), "span_id"), p2id);
+    json_t *fs = span_named(a, "f");
+    assert_string_equal(jstr(fs, "parent_id"), p1id);
+    assert_string_equal(jstr(json_array_get(json_object_get(fs, "references"), 0), "type"), "follows_from");
+    assert_string_equal(jstr(span_named(a, "p1"), "parent_id"), "0000000000000000");
+    assert_int_equal(json_array_size(json_object_get(span_named(a, "p1"), "references")), 0);
+    /* only roots carry sampler tags */
+    assert_non_null(json_object_get(json_object_get(span_named(a, "p1"), "tags"), "sampler.type"));
+    assert_null(json_object_get(json_object_get(cs, "tags"), "sampler.type"));
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void baggage_is_inherited_and_contexts_stay_valid(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *root = start(t, "root", NULL);
+    const tw_span_context *before = tw_span_get_context(root);
+    assert_int_equal(tw_span_set_baggage(root, "user", 4, "alice", 5), TW_OK);
+    assert_int_equal(tw_span_set_baggage(root, "tenant", 6, "t1", 2), TW_OK);
+    const tw_span_context *mid = tw_span_get_context(root);
+    assert_int_equal(tw_span_set_baggage(root, "user", 4, "bob", 3), TW_OK);
+    const tw_span_context *rc = tw_span_get_context(root);
+    /* earlier borrowed contexts are still readable */
+    assert_true(tw_span_context_span_id(before) == tw_span_context_span_id(rc));
+    const char *v;
+    size_t vl;
+    assert_int_equal(tw_span_context_baggage(mid, "user", 4, &v, &vl), TW_OK);
+    assert_memory_equal(v, "alice", 5);
+    assert_int_equal(tw_span_context_baggage(before, "user", 4, &v, &vl), TW_ERR_NOT_FOUND);
+
+    tw_span *child = start(t, "child", rc);
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(child), "user", 4, &v, &vl), TW_OK);
+    assert_int_equal(vl, 3);
+    assert_memory_equal(v, "bob", 3);
+    assert_int_equal(tw_span_set_baggage(child, "only", 4, "child", 5), TW_OK);
+    tw_span *grand = start(t, "grand", tw_span_get_context(child));
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(grand), "tenant", 6, &v, &vl), TW_OK);
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(grand), "only", 4, &v, &vl), TW_OK);
+    /* a child's baggage never flows back up */
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(root), "only", 4, &v, &vl),
+                     TW_ERR_NOT_FOUND);
+    /* an unsampled span propagates baggage too */
+    tw_tracer *t0 = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *u = start(t0, "u", rc);
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(u), "user", 4, &v, &vl), TW_OK);
+    finish_free(u);
+    tw_tracer_free(t0);
+
+    finish_free(grand);
+    finish_free(child);
+    assert_int_equal(tw_span_finish(root, 0), TW_OK);
+    /* readable after finish, until free */
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(root), "user", 4, &v, &vl), TW_OK);
+    tw_span_free(root);
+
+    json_t *a = recorded(t, 0);
+    json_t *logs = json_object_get(span_named(a, "root"), "logs");
+    assert_int_equal(json_array_size(logs), 3);
+    json_t *f = json_object_get(json_array_get(logs, 2), "fields");
+    assert_string_equal(jstr(f, "event"), "baggage");
+    assert_string_equal(jstr(f, "key"), "user");
+    assert_string_equal(jstr(f, "value"), "bob");
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void baggage_bounds_and_arguments(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("max_baggage_size", "10", NULL);
+    tw_span *s = start(t, "op", NULL);
+    assert_int_equal(tw_span_set_baggage(s, "key", 3, "1234567", 7), TW_OK);
+    assert_int_equal(tw_span_set_baggage(s, "key", 3, "12345678", 8), TW_ERR_TOO_LARGE);
+    assert_int_equal(tw_span_set_baggage(s, "", 0, "v", 1), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_set_baggage(s, NULL, 0, "v", 1), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_set_baggage(s, "k", 1, NULL, 0), TW_OK);
+    const char *v;
+    size_t vl;
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(s), "key", 3, &v, &vl), TW_OK);
+    assert_int_equal(vl, 7);
+    finish_free(s);
+    tw_tracer_free(t);
+}
+
+static void operation_name_can_change_after_start(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s = start(t, "first", NULL);
+    char longname[200];
+    memset(longname, 'x', sizeof longname);
+    assert_int_equal(tw_span_set_operation_name(s, longname, sizeof longname), TW_OK);
+    size_t n;
+    assert_int_equal(strlen(tw_span_operation_name(s, &n)), 200);
+    assert_int_equal(tw_span_set_operation_name(s, "second", 6), TW_OK);
+    assert_string_equal(tw_span_operation_name(s, &n), "second");
+    assert_int_equal(n, 6);
+    finish_free(s);
+    /* unsampled spans remember their name too */
+    tw_tracer *t0 = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *u = start(t0, "u1", NULL);
+    assert_int_equal(tw_span_set_operation_name(u, "u2", 2), TW_OK);
+    assert_string_equal(tw_span_operation_name(u, NULL), "u2");
+    finish_free(u);
+    tw_tracer_free(t0);
+
+    json_t *a = recorded(t, 0);
+    assert_int_equal(json_array_size(a), 1);
+    span_named(a, "second");
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void finished_span_rejects_every_write(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s = start(t, "op", NULL);
+    assert_false(tw_span_is_finished(s));
+    assert_int_equal(tw_span_finish(s, 0), TW_OK);
+    assert_true(tw_span_is_finished(s));
+    assert_int_equal(tw_span_finish(s, 0), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_tag_str(s, "k", "v"), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_tag_int(s, "k", 1), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_tag_double(s, "k", 1), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_tag_bool(s, "k", 1), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_tag_int(s, "sampling.priority", 1), TW_ERR_FINISHED);
+    tw_field f = {.key = "k", .key_len = 1, .type = TW_VAL_INT64};
+    assert_int_equal(tw_span_set_tag(s, &f), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_log(s, 0, &f, 1), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_operation_name(s, "x", 1), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_kind(s, TW_KIND_CLIENT), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_baggage(s, "k", 1, "v", 1), TW_ERR_FINISHED);
+    assert_string_equal(tw_span_operation_name(s, NULL), "op");
+    assert_non_null(tw_span_get_context(s));
+    tw_span_free(s);
+
+    /* unsampled spans too */
+    tw_tracer *t0 = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *u = start(t0, "u", NULL);
+    assert_int_equal(tw_span_finish(u, 0), TW_OK);
+    assert_int_equal(tw_span_finish(u, 0), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_tag_str(u, "k", "v"), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_baggage(u, "k", 1, "v", 1), TW_ERR_FINISHED);
+    tw_span_free(u);
+    tw_tracer_free(t0);
+
+    json_t *a = recorded(t, 0);
+    json_t *sp = span_named(a, "op");
+    assert_null(json_object_get(json_object_get(sp, "tags"), "k"));
+    assert_int_equal(json_array_size(json_object_get(sp, "logs")), 0);
+    assert_string_equal(jstr(sp, "kind"), "unspecified");
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void explicit_timestamps_are_kept(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s;
+    assert_int_equal(tw_span_start(t, "op", 2, NULL, 0, 1700000000000000, &s), TW_OK);
+    assert_true(tw_span_start_us(s) == 1700000000000000);
+    assert_int_equal(tw_span_finish(s, 1700000000002500), TW_OK);
+    tw_span_free(s);
+    /* finish before start clamps to 0 */
+    assert_int_equal(tw_span_start(t, "back", 4, NULL, 0, 5000, &s), TW_OK);
+    assert_int_equal(tw_span_finish(s, 4000), TW_OK);
+    tw_span_free(s);
+    int64_t t0 = tw_now_us();
+    s = start(t, "now", NULL);
+    assert_true(tw_span_start_us(s) >= t0);
+    finish_free(s);
+    int64_t t1 = tw_now_us();
+
+    json_t *a = recorded(t, 0);
+    json_t *sp = span_named(a, "op");
+    assert_true(json_integer_value(json_object_get(sp, "start_us")) == 1700000000000000);
+    assert_int_equal(json_integer_value(json_object_get(sp, "duration_us")), 2500);
+    assert_int_equal(json_integer_value(json_object_get(span_named(a, "back"), "duration_us")), 0);
+    json_t *n = span_named(a, "now");
+    int64_t st = json_integer_value(json_object_get(n, "start_us"));
+    assert_true(st >= t0 && st + json_integer_value(json_object_get(n, "duration_us")) <= t1);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void unsampled_spans_propagate_but_are_not_recorded(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *r = start(t, "r", NULL);
+    const tw_span_context *rc = tw_span_get_context(r);
+    assert_true(tw_span_context_span_id(rc) != 0);
+    assert_int_equal(tw_span_context_flags(rc), 0);
+    assert_true(tw_span_start_us(r) == 0);
+    assert_int_equal(tw_span_set_tag_str(r, "k", "v"), TW_OK);
+    tw_field f = {.key = "k", .key_len = 1, .type = TW_VAL_INT64};
+    assert_int_equal(tw_span_log(r, 0, &f, 1), TW_OK);
+    tw_span *c = start(t, "c", rc);
+    uint64_t h1, l1, h2, l2;
+    tw_span_context_trace_id(rc, &h1, &l1);
+    tw_span_context_trace_id(tw_span_get_context(c), &h2, &l2);
+    assert_true(h1 == h2 && l1 == l2);
+    assert_int_equal(tw_span_context_flags(tw_span_get_context(c)), 0);
+    finish_free(c);
+    finish_free(r);
+    json_t *a = recorded(t, 0);
+    assert_int_equal(json_array_size(a), 0);
+    json_decref(a);
+    tw_counters k;
+    tw_tracer_counters(t, &k);
+    assert_int_equal(k.spans_started, 2);
+    assert_int_equal(k.spans_sampled, 0);
+    assert_int_equal(k.spans_finished, 0);
+    tw_tracer_free(t);
+}
+
+static void context_without_ids_makes_a_root_keeping_baggage_and_debug(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    twp_baggage_item b = {.key = "k", .val = "v", .key_len = 1, .val_len = 1};
+    tw_span_context *carrier;
+    assert_int_equal(twp_context_build(0, 0, 0, 0, 0, &b, 1, "dbg-123", 7, NULL, 0, &carrier), TW_OK);
+    tw_span *s = start(t, "debug-root", carrier);
+    const tw_span_context *c = tw_span_get_context(s);
+    uint64_t hi, lo;
+    tw_span_context_trace_id(c, &hi, &lo);
+    assert_true(lo != 0 && tw_span_context_span_id(c) != 0);
+    assert_true(tw_span_context_parent_id(c) == 0);
+    assert_int_equal(tw_span_context_flags(c), TW_FLAG_SAMPLED | TW_FLAG_DEBUG);
+    const char *v;
+    size_t vl;
+    assert_int_equal(tw_span_context_baggage(c, "k", 1, &v, &vl), TW_OK);
+    finish_free(s);
+    tw_span_context_free(carrier);
+
+    /* baggage only: a root the sampler decides on (here: not sampled) */
+    assert_int_equal(twp_context_build(0, 0, 0, 0, 0, &b, 1, NULL, 0, NULL, 0, &carrier), TW_OK);
+    s = start(t, "bag-root", carrier);
+    assert_int_equal(tw_span_context_flags(tw_span_get_context(s)), 0);
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(s), "k", 1, &v, &vl), TW_OK);
+    finish_free(s);
+    tw_span_context_free(carrier);
+
+    json_t *a = recorded(t, 0);
+    assert_int_equal(json_array_size(a), 1);
+    json_t *sp = span_named(a, "debug-root");
+    assert_int_equal(json_integer_value(json_object_get(sp, "flags")), 3);
+    assert_string_equal(jstr(json_object_get(sp, "tags"), "jaeger-debug-id"), "dbg-123");
+    assert_int_equal(json_array_size(json_object_get(sp, "references")), 0);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void tracestate_is_kept_on_children(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span_context *remote;
+    assert_int_equal(twp_context_build(1, 2, 3, 0, TW_FLAG_SAMPLED, NULL, 0, NULL, 0,
+                                       "vendor=abc", 10, &remote), TW_OK);
+    tw_span *s = start(t, "op", remote);
+    finish_free(s);
+    tw_span_context_free(remote);
+    json_t *a = recorded(t, 0);
+    json_t *sp = span_named(a, "op");
+    assert_string_equal(jstr(sp, "tracestate"), "vendor=abc");
+    assert_string_equal(jstr(sp, "trace_id"), "00000000000000010000000000000002");
+    assert_string_equal(jstr(sp, "parent_id"), "0000000000000003");
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void trace_ids_are_64_bit_when_configured(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("trace_id_128bit", "false", NULL);
+    tw_span *s = start(t, "op", NULL);
+    uint64_t hi, lo;
+    tw_span_context_trace_id(tw_span_get_context(s), &hi, &lo);
+    assert_true(hi == 0 && lo != 0);
+    char buf[33];
+    tw_span_context_trace_id_hex(tw_span_get_context(s), buf);
+    assert_int_equal(strlen(buf), 16);
+    finish_free(s);
+    json_t *a = recorded(t, 0);
+    assert_int_equal(strlen(jstr(span_named(a, "op"), "trace_id")), 16);
+    json_decref(a);
+    tw_tracer_free(t);
+
+    t = mem_tracer(NULL);
+    s = start(t, "op", NULL);
+    tw_span_context_trace_id(tw_span_get_context(s), &hi, &lo);
+    assert_true(hi != 0 && lo != 0);
+    tw_span_context_trace_id_hex(tw_span_get_context(s), buf);
+    assert_int_equal(strlen(buf), 32);
+    finish_free(s);
+    tw_tracer_free(t);
+}
+
+static void unfinished_span_is_discarded_on_free(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s = start(t, "lost", NULL);
+    assert_int_equal(tw_span_set_tag_str(s, "k", "v"), TW_OK);
+    tw_span_free(s);
+    tw_span_free(NULL);
+    json_t *a = recorded(t, 0);
+    assert_int_equal(json_array_size(a), 0);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void bad_arguments_are_rejected(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s = (tw_span *)1;
+    assert_int_equal(tw_span_start(NULL, "x", 1, NULL, 0, 0, &s), TW_ERR_INVALID_ARG);
+    assert_null(s);
+    assert_int_equal(tw_span_start(t, NULL, 3, NULL, 0, 0, &s), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_start(t, "x", 1, NULL, 2, 0, &s), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_start(t, "x", 1, NULL, 0, 0, NULL), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_start(t, NULL, 0, NULL, 0, 0, &s), TW_OK);
+    assert_string_equal(tw_span_operation_name(s, NULL), "");
+    assert_int_equal(tw_span_set_tag_str(s, NULL, "v"), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_set_tag_str(s, "k", NULL), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_set_tag(s, NULL), TW_ERR_INVALID_ARG);
+    tw_field bad = {.key = "k", .key_len = 1, .type = (tw_value_type)9};
+    assert_int_equal(tw_span_set_tag(s, &bad), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_log(s, 0, &bad, 1), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_set_tag_int(NULL, "k", 1), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_finish(NULL, 0), TW_ERR_INVALID_ARG);
+    /* NULL contexts in refs are ignored */
+    tw_span_ref r = {TW_REF_CHILD_OF, NULL};
+    tw_span *c;
+    assert_int_equal(tw_span_start(t, "c", 1, &r, 1, 0, &c), TW_OK);
+    assert_true(tw_span_context_parent_id(tw_span_get_context(c)) == 0);
+    finish_free(c);
+    finish_free(s);
+    tw_tracer_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(every_tag_type_is_recorded_with_its_type),
+        cmocka_unit_test(many_tags_grow_past_the_inline_array),
+        cmocka_unit_test(long_values_are_truncated_to_max_tag_value_length),
+        cmocka_unit_test(span_kind_tag_sets_the_kind),
+        cmocka_unit_test(sampling_priority_forces_and_cancels_sampling),
+        cmocka_unit_test(sampling_priority_recorded_on_forced_span),
+        cmocka_unit_test(logs_keep_typed_fields_and_timestamps),
+        cmocka_unit_test(first_child_of_is_the_parent_and_all_refs_are_kept),
+        cmocka_unit_test(baggage_is_inherited_and_contexts_stay_valid),
+        cmocka_unit_test(baggage_bounds_and_arguments),
+        cmocka_unit_test(operation_name_can_change_after_start),
+        cmocka_unit_test(finished_span_rejects_every_write),
+        cmocka_unit_test(explicit_timestamps_are_kept),
+        cmocka_unit_test(unsampled_spans_propagate_but_are_not_recorded),
+        cmocka_unit_test(context_without_ids_makes_a_root_keeping_baggage_and_debug),
+        cmocka_unit_test(tracestate_is_kept_on_children),
+        cmocka_unit_test(trace_ids_are_64_bit_when_configured),
+        cmocka_unit_test(unfinished_span_is_discarded_on_free),
+        cmocka_unit_test(bad_arguments_are_rejected),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
