@@ -16,6 +16,7 @@ import redis
 from opentracing.propagation import Format
 
 import tracewire
+from tracewire import redis_queue
 
 DEFAULT_PROTOCOL = {"gateway": "http", "contributors": "otlp", "worker": "udp"}
 
@@ -41,37 +42,25 @@ def redis_client():
     return redis.Redis.from_url(REDIS_URL)
 
 
-def _carrier_text(tracer, span):
-    headers = {}
-    tracer.inject(span.context, Format.HTTP_HEADERS, headers)
-    return "\n".join("%s: %s" % kv for kv in headers.items())
-
-
-def _carrier_dict(text):
-    out = {}
-    for line in (text or "").splitlines():
-        name, sep, val = line.partition(":")
-        if sep:
-            out[name.strip()] = val.strip()
-    return out
-
-
 def push(r, tracer, span, key, obj):
-    """TQ.PUSH one JSON item onto `key` carrying `span`'s context."""
+    """TQ.PUSH one JSON item onto `key`, carrying `span`'s context."""
     payload = json.dumps(obj, separators=(",", ":"))
-    return r.execute_command("TQ.PUSH", key, _carrier_text(tracer, span), payload)
+    return redis_queue.push(r, key, payload, tracer=tracer, span=span)
 
 
-def bpop(r, tracer, key, timeout_s):
-    """TQ.BPOP: (item, context to continue from or None, wait_ms) or None on timeout."""
-    reply = r.execute_command("TQ.BPOP", key, timeout_s)
-    if not reply:
+def bpop(r, key, timeout_s):
+    """TQ.BPOP: (decoded JSON item, QueueItem) or None on timeout. The
+    QueueItem holds the carrier (the module's "wait" span context), the server
+    enqueue time and the wait in µs."""
+    item = redis_queue.bpop(r, key, timeout_s)
+    if item is None:
         return None
-    item, carrier, _enqueued, wait = reply[0], reply[1], reply[2], reply[3]
-    if isinstance(carrier, bytes):
-        carrier = carrier.decode("utf-8", "replace")
-    ctx = tracer.extract(Format.HTTP_HEADERS, _carrier_dict(carrier)) if carrier else None
-    return json.loads(item), ctx, wait
+    return json.loads(item.payload), item
+
+
+def continue_from(tracer, item):
+    """The span context a consumer continues from, or None for a plain item."""
+    return tracer.extract(Format.HTTP_HEADERS, item.headers()) if item.traced else None
 
 
 def global_tracer():

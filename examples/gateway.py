@@ -54,17 +54,19 @@ def git(owner, repo):
         s.set_tag("messaging.system", "redis")
         s.set_tag("messaging.operation.type", "receive")
         s.set_tag("messaging.destination.name", reply_key)
-        got = common.bpop(r, tracer, reply_key, REPLY_TIMEOUT_S)
+        got = common.bpop(r, reply_key, REPLY_TIMEOUT_S)
         if got is None:
             s.set_tag(tags.ERROR, True)
             return jsonify(error="no reply from the worker in %d s" % REPLY_TIMEOUT_S), 504
-        result, ctx, wait_ms = got
-        s.set_tag("messaging.redis.queue_wait_ms", float(wait_ms))
+        result, item = got
+        s.set_tag("messaging.redis.queue_wait_ms", item.wait_us / 1000.0)
+    ctx = common.continue_from(tracer, item)
     if ctx is not None:
-        # The worker's reply, as its own span in the same trace: a child of the
-        # reply's "wait" span, so Jaeger shows the hop back through Redis.
-        with tracer.start_active_span("process reply", references=[child_of(ctx),
-                                      follows_from(span.context)]) as scope:
+        # The worker's reply as a span of its own: a child of the module's
+        # "wait" span for the reply list, so Jaeger shows the hop back through
+        # Redis; it also follows from the request span that waited for it.
+        with tracer.start_active_span("process reply", references=[
+                child_of(ctx), follows_from(span.context)]) as scope:
             scope.span.set_tag(tags.SPAN_KIND, "consumer")
             scope.span.set_tag("demo.contributors", len(result["contributors"]))
     trace_id = "%032x" % span.context.trace_id

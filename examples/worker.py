@@ -8,6 +8,7 @@ import signal
 import sys
 
 from opentracing.ext import tags
+from tracewire import redis_queue
 
 from examples import demo_common as common
 
@@ -37,22 +38,19 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     while not stop:
-        got = common.bpop(r, tracer, common.RAW_QUEUE, 1)
+        got = common.bpop(r, common.RAW_QUEUE, 1)
         if got is None:
             continue
-        job, ctx, wait_ms = got
-        with tracer.start_active_span("process " + common.RAW_QUEUE, child_of=ctx) as scope:
-            span = scope.span
-            span.set_tag(tags.SPAN_KIND, "consumer")
-            span.set_tag("messaging.system", "redis")
-            span.set_tag("messaging.operation.type", "process")
-            span.set_tag("messaging.destination.name", common.RAW_QUEUE)
-            span.set_tag("messaging.redis.queue_wait_ms", float(wait_ms))
-            span.set_tag("demo.repo", "%s/%s" % (job["owner"], job["repo"]))
+        job, item = got
+        # "process contributors:raw", a CONSUMER child of the module's wait span.
+        span = redis_queue.consumer_span(tracer, item, common.RAW_QUEUE, tags={
+            "messaging.redis.queue_wait_ms": item.wait_us / 1000.0,
+            "demo.repo": "%s/%s" % (job["owner"], job["repo"])})
+        with tracer.scope_manager.activate(span, True):
             with tracer.start_active_span("clean contributor stats") as inner:
                 result = clean(job["raw"])
                 inner.span.set_tag("demo.contributors", len(result))
-            with tracer.start_active_span("reply") as inner:
+            with tracer.start_active_span("send reply") as inner:
                 inner.span.set_tag(tags.SPAN_KIND, tags.SPAN_KIND_PRODUCER)
                 inner.span.set_tag("messaging.system", "redis")
                 inner.span.set_tag("messaging.destination.name", job["reply"])
