@@ -103,6 +103,7 @@ typedef struct pipeline {
     char *sampling_url;
     int64_t next_poll_us;
     int64_t seq_no;
+    int64_t batch_too_large;          /* UDP-only: spans of this batch refused for size */
 } pipeline;
 
 static int64_t mono_us(void)
@@ -151,7 +152,10 @@ static void finalize(pipeline *p, twp_span_data *s, unsigned st, bool counted_el
 static void client_stats(pipeline *p, twp_client_stats *cs)
 {
     cs->full_queue_dropped = (int64_t)atomic_load(&p->ctr->dropped_queue_full);
-    cs->too_large_dropped = (int64_t)atomic_load(&p->ctr->dropped_too_large);
+    /* spans of the current batch already refused are counted at finalize;
+     * announce them now when no other sender can still deliver them */
+    cs->too_large_dropped = (int64_t)atomic_load(&p->ctr->dropped_too_large) +
+                            (p->protos == TWP_PROTO_UDP ? p->batch_too_large : 0);
     cs->failed_to_emit = (int64_t)atomic_load(&p->ctr->dropped_send_failed);
 }
 
@@ -191,6 +195,7 @@ static void send_udp(pipeline *p, size_t k)
     size_t limit = (size_t)p->max_packet;
     size_t fixed = p->proc_bytes.len + TWP_EMIT_BATCH_OVERHEAD;
     p->spans_buf.len = 0;
+    p->batch_too_large = 0;
     size_t gstart = 0, gstart_off = 0, gcount = 0;
     for (size_t i = 0; i < k; i++) {
         size_t before = p->spans_buf.len;
@@ -202,6 +207,7 @@ static void send_udp(pipeline *p, size_t k)
         if (fixed + sz > limit) {
             p->spans_buf.len = before;
             p->state[i] |= ST_TOO_LARGE;
+            p->batch_too_large++;
             continue;
         }
         if (fixed + (before - gstart_off) + sz > limit) {

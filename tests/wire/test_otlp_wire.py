@@ -1,0 +1,100 @@
+"""OTLP/HTTP JSON on the wire, loaded into opentelemetry-proto's
+ExportTraceServiceRequest (json_format, hex ids converted) and compared field by
+field with what was recorded."""
+import math
+
+from checks import KIND_NAMES
+from conftest import assert_balanced, decode_otlp_json, of_type, run_driver
+
+
+def _any(v):
+    which = v.WhichOneof("value")
+    if which == "string_value":
+        return "string", v.string_value
+    if which == "int_value":
+        return "int", str(v.int_value)
+    if which == "double_value":
+        return "double", v.double_value
+    if which == "bool_value":
+        return "bool", v.bool_value
+    if which == "bytes_value":
+        return "binary", v.bytes_value.hex()
+    raise AssertionError(which)
+
+
+def _attrs(kvs):
+    out = {}
+    for kv in kvs:
+        assert kv.key not in out
+        out[kv.key] = _any(kv.value)
+    return out
+
+
+def _check(expected, got, extra=()):
+    got = dict(got)
+    for key, typ, val in expected:
+        gt, gv = got.pop(key)
+        assert gt == typ, (key, gt, typ)
+        if typ == "double" and val in ("nan", "inf", "-inf"):
+            assert (math.isnan(gv) if val == "nan" else gv == float(val)), (key, gv)
+        else:
+            assert gv == val, (key, gv, val)
+    assert set(got) <= set(extra), sorted(got)
+
+
+def _id(hi, lo=None):
+    if lo is None:
+        return int(hi).to_bytes(8, "big")
+    return int(hi).to_bytes(8, "big") + int(lo).to_bytes(8, "big")
+
+
+def test_otlp_json_every_field_matches_the_record(http_sink):
+    lines = run_driver("full", "reporter.protocols=otlp", "service_name=otlp-svc",
+                       "tags=env=test",
+                       "reporter.otlp_endpoint=http://127.0.0.1:%d/v1/traces" % http_sink.port)
+    recs = {r["op"]: r for r in of_type(lines, "span")}
+    spans = {}
+    for path, ctype, body, mode in http_sink.requests:
+        assert path == "/v1/traces" and ctype == "application/json"
+        req = decode_otlp_json(body)
+        (rs,) = req.resource_spans
+        res = _attrs(rs.resource.attributes)
+        assert res["service.name"] == ("string", "otlp-svc")
+        assert res["env"] == ("string", "test")
+        assert {"hostname", "ip", "client-uuid", "jaeger.version"} <= set(res)
+        for ss in rs.scope_spans:
+            assert ss.scope.name == "tracewire"
+            for sp in ss.spans:
+                spans[sp.name] = sp
+    assert set(spans) == set(recs)
+    for op, rec in recs.items():
+        sp = spans[op]
+        assert sp.trace_id == _id(rec["trace_hi"], rec["trace_lo"])
+        assert sp.span_id == _id(rec["span_id"])
+        assert sp.parent_span_id == (b"" if rec["parent_id"] == "0" else _id(rec["parent_id"]))
+        assert sp.kind == rec["kind"]
+        assert sp.flags & 0xff == rec["flags"] & 1
+        assert sp.start_time_unix_nano == rec["start"] * 1000
+        assert sp.end_time_unix_nano == (rec["start"] + rec["duration"]) * 1000
+        extra = {"sampler.type", "sampler.param"} if rec["parent_id"] == "0" else set()
+        _check(rec["tags"], _attrs(sp.attributes), extra)
+        # logs -> events; the "event" field is the event's name
+        assert len(sp.events) == len(rec["logs"])
+        for (ts, fields), ev in zip(rec["logs"], sp.events):
+            assert ev.time_unix_nano == ts * 1000
+            names = [f for f in fields if f[0] == "event"]
+            assert ev.name == (names[0][2] if names else "")
+            _check([f for f in fields if f[0] != "event"], _attrs(ev.attributes))
+        # references other than the parent -> links
+        want_links = [(t, _id(hi, lo), _id(sid)) for t, hi, lo, sid in rec["refs"]
+                      if not (t == 0 and sid == rec["parent_id"])]
+        got_links = [(dict(_attrs(ln.attributes))["opentracing.ref_type"][1], ln.trace_id,
+                      ln.span_id) for ln in sp.links]
+        assert got_links == [("follows_from" if t else "child_of", tid, sid)
+                             for t, tid, sid in want_links]
+        errored = any(t[0] == "error" and t[2] is True for t in rec["tags"])
+        assert sp.status.code == (2 if errored else 0)
+        assert rec["kind"] in KIND_NAMES
+    (c,) = of_type(lines, "counters")
+    assert c["reported"] == 3
+    assert_balanced(c)
