@@ -84,5 +84,6 @@ setup(
         )
     ],
     cmdclass={"build_ext": BuildExt},
+    options={"build": {"build_base": "build/python"}},
     zip_safe=False,
 )
