@@ -4,7 +4,10 @@
  * then one tw_config_set per key of the Lua table, flattened with dots
  * ({sampler={type="const"}} -> "sampler.type"), so Lua, Python and the
  * environment accept the same keys with the same meaning. Arrays become
- * comma lists and the top-level `tags` table becomes "k=v,k2=v2".
+ * comma lists and the top-level `tags` table becomes "k=v,k2=v2". The Python
+ * binding's jaeger_client-style keys (local_agent.reporting_port,
+ * reporter_flush_interval in seconds, protocol, options={raw core keys}, ...)
+ * are accepted as aliases (key_aliases below).
  *
  * Propagation goes through tw_tracer_inject/extract. No Lua error may unwind
  * through the core, so inject first collects headers into a fresh plain
@@ -39,12 +42,28 @@ twl_tracer *twl_check_tracer(lua_State *L, int idx)
 
 /* ------------------------------------------------------------ config */
 
-static const struct { const char *from, *to; } key_aliases[] = {
-    {"reporter.protocol", "reporter.protocols"},
-    {"reporter.host", "reporter.agent_host"},
-    {"reporter.port", "reporter.agent_port"},
-    {"local_agent.reporting_host", "reporter.agent_host"},
-    {"local_agent.reporting_port", "reporter.agent_port"},
+/* Other spellings of core keys: the suggested Lua names (reporter.host),
+ * and the Python binding's jaeger_client-style keys, so a config table
+ * means the same in both. scale != 0: seconds in, milliseconds to the core. */
+static const struct { const char *from, *to; int scale; } key_aliases[] = {
+    {"reporter.protocol", "reporter.protocols", 0},
+    {"reporter.host", "reporter.agent_host", 0},
+    {"reporter.port", "reporter.agent_port", 0},
+    {"local_agent.reporting_host", "reporter.agent_host", 0},
+    {"local_agent.reporting_port", "reporter.agent_port", 0},
+    {"sampler.sampling_server_url", "sampler.url", 0},
+    {"protocol", "reporter.protocols", 0},
+    {"protocols", "reporter.protocols", 0},
+    {"endpoint", "reporter.endpoint", 0},
+    {"otlp_endpoint", "reporter.otlp_endpoint", 0},
+    {"max_packet_size", "reporter.max_packet_size", 0},
+    {"reporter_batch_size", "reporter.batch_size", 0},
+    {"reporter_queue_size", "reporter.queue_size", 0},
+    {"reporter_retries", "reporter.retries", 0},
+    {"generate_128bit_trace_id", "trace_id_128bit", 0},
+    {"reporter_flush_interval", "reporter.flush_interval_ms", 1000},
+    {"reporter_timeout", "reporter.timeout_ms", 1000},
+    {"sampling_refresh_interval", "sampler.refresh_ms", 1000},
 };
 
 /* Pushes the text form of a scalar config value at idx. */
@@ -149,17 +168,32 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *pref
     while (lua_next(L, idx) != 0) {
         char full[TWL_KEY_MAX];
         const char *key;
+        int scale;
         int vidx = lua_gettop(L);
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_error(L, "tracewire.new_tracer: config keys must be strings (under '%s')", prefix);
         if ((size_t)snprintf(full, sizeof full, "%s%s", prefix, lua_tostring(L, -2)) >= sizeof full)
             luaL_error(L, "tracewire.new_tracer: config key too long");
         key = full;
+        scale = 0;
         for (size_t i = 0; i < sizeof key_aliases / sizeof key_aliases[0]; i++)
-            if (strcmp(full, key_aliases[i].from) == 0)
+            if (strcmp(full, key_aliases[i].from) == 0) {
                 key = key_aliases[i].to;
+                scale = key_aliases[i].scale;
+            }
 
-        if (lua_istable(L, vidx)) {
+        if (depth == 0 && strcmp(key, "options") == 0 && lua_istable(L, vidx)) {
+            config_apply(L, cfg, vidx, "", depth + 1);    /* raw core keys */
+            lua_pop(L, 1);
+            continue;
+        }
+        if (scale != 0) {
+            char num[32];
+            if (lua_type(L, vidx) != LUA_TNUMBER)
+                luaL_error(L, "tracewire.new_tracer: config key '%s' must be a number of seconds", full);
+            snprintf(num, sizeof num, "%.0f", lua_tonumber(L, vidx) * scale);
+            lua_pushstring(L, num);
+        } else if (lua_istable(L, vidx)) {
             if (strcmp(key, "tags") == 0) {
                 push_config_tags(L, vidx);
             } else if (lua_rawlen(L, vidx) > 0) {

@@ -38,6 +38,23 @@ describe("new_tracer", function()
         assert.equal("false", t:config("trace_id_128bit"))
     end)
 
+    it("accepts the Python binding's jaeger_client-style keys", function()
+        local t = tracewire.new_tracer{ service_name = "py-style",
+            protocol = "memory",
+            local_agent = { reporting_host = "10.0.0.1", reporting_port = 6832 },
+            reporter_flush_interval = 0.25, reporter_queue_size = 77,
+            generate_128bit_trace_id = false,
+            options = { ["reporter.retries"] = 1 } }
+        assert.matches("memory", t:config("reporter.protocols"))
+        assert.equal("10.0.0.1", t:config("reporter.agent_host"))
+        assert.equal("6832", t:config("reporter.agent_port"))
+        assert.equal("250", t:config("reporter.flush_interval_ms"))
+        assert.equal("77", t:config("reporter.queue_size"))
+        assert.equal("false", t:config("trace_id_128bit"))
+        assert.equal("1", t:config("reporter.retries"))
+        assert.has_error(function() tracewire.new_tracer{ reporter_flush_interval = "soon" } end)
+    end)
+
     it("rejects an unknown key, naming it", function()
         assert.has_error(function() H.tracer{ sampler = { bogus = 1 } } end,
             "tracewire.new_tracer: unknown config key 'sampler.bogus'")

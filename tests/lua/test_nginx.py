@@ -1,0 +1,314 @@
+"""A real nginx (Debian nginx + libnginx-mod-http-lua, 2 workers, LuaJIT
+module) in front of a Flask upstream traced with tracewire's Python binding.
+Both report Jaeger compact Thrift over UDP to one local socket; every
+assertion is on decoded datagrams (PyPI thrift + jaeger_client's types)."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+
+import pytest
+
+from conftest import BUILD, TOP, UdpSink
+from test_wire import decode_udp, tags, u64
+
+NGINX_MODULES = "/usr/lib/nginx/modules"
+
+CONF = """
+load_module {modules}/ndk_http_module.so;
+load_module {modules}/ngx_http_lua_module.so;
+{user}
+daemon off;
+master_process on;
+worker_processes 2;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log notice;
+events {{ worker_connections 256; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/tmp; proxy_temp_path {dir}/tmp; fastcgi_temp_path {dir}/tmp;
+    uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
+    lua_package_path "{top}/lua/?.lua;;";
+    lua_package_cpath "{build}/5.1/?.so;;";
+    init_worker_by_lua_block {{
+        require("tracewire.nginx").init_worker{{
+            service_name = "nginx-edge",
+            sampler = {{ type = "const", param = 1 }},
+            reporter = {{ protocols = "udp", agent_host = "127.0.0.1", agent_port = {agent},
+                         flush_interval_ms = {flush_ms} }},
+            tags = {{ worker_pid = ngx.worker.pid() }},
+        }}
+    }}
+    exit_worker_by_lua_block {{ require("tracewire.nginx").exit_worker(5) }}
+    upstream flask {{ server 127.0.0.1:{flask}; }}
+    server {{
+        listen 127.0.0.1:{port} reuseport;
+        location /api/ {{
+            rewrite_by_lua_block {{ require("tracewire.nginx").start() }}
+            log_by_lua_block {{ require("tracewire.nginx").finish() }}
+            proxy_pass http://flask;
+        }}
+        location /static/ {{
+            access_by_lua_block {{ require("tracewire.nginx").access() }}
+            log_by_lua_block {{ require("tracewire.nginx").log() }}
+            root {dir}/html;
+        }}
+        location = /fail {{
+            rewrite_by_lua_block {{ require("tracewire.nginx").start() }}
+            log_by_lua_block {{ require("tracewire.nginx").finish() }}
+            content_by_lua_block {{ ngx.exit(503) }}
+        }}
+    }}
+}}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"{what} exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{what} did not listen on {port}")
+
+
+class Nginx:
+    def __init__(self, tmp, agent_port, flask_port, flush_ms):
+        self.dir = str(tmp)
+        os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "html", "static"), exist_ok=True)
+        with open(os.path.join(self.dir, "html", "static", "x.txt"), "w") as f:
+            f.write("static\n")
+        self.port = free_port()
+        conf = CONF.format(modules=NGINX_MODULES, dir=self.dir, top=TOP, build=BUILD,
+                           agent=agent_port, flask=flask_port, port=self.port, flush_ms=flush_ms,
+                           user="user root root;" if os.geteuid() == 0 else "")
+        self.conf = os.path.join(self.dir, "nginx.conf")
+        with open(self.conf, "w") as f:
+            f.write(conf)
+        self.log = open(os.path.join(self.dir, "stderr.log"), "w")
+        self.proc = subprocess.Popen(["nginx", "-p", self.dir, "-c", self.conf, "-e",
+                                      os.path.join(self.dir, "error.log")],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_port(self.port, self.proc, "nginx")
+
+    def get(self, path, headers=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
+                                     headers=dict(headers or {}, Connection="close"))
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def quit(self):
+        if self.proc.poll() is None:
+            subprocess.run(["nginx", "-p", self.dir, "-c", self.conf, "-e",
+                            os.path.join(self.dir, "error.log"), "-s", "quit"], check=True)
+            self.proc.wait(timeout=20)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+    def error_log(self):
+        with open(os.path.join(self.dir, "error.log")) as f:
+            return f.read()
+
+
+class Collector:
+    """Accumulates decoded (process, span) pairs from the UDP sink."""
+
+    def __init__(self, sink):
+        self.sink = sink
+        self.spans = []
+
+    def poll(self, wait=0.3):
+        for d in self.sink.drain(wait):
+            b = decode_udp(d)
+            for s in b.spans:
+                self.spans.append((b.process, s))
+        return self.spans
+
+    def wait_for(self, pred, timeout=10):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = [ps for ps in self.poll() if pred(*ps)]
+            if found:
+                return found
+        return []
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("nginx")
+    sink = UdpSink()
+    flask_port = free_port()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.environ.get("TW_PYTHONPATH", os.path.join(TOP, "python"))
+    flask_log = open(os.path.join(str(tmp), "flask.log"), "w")
+    flask = subprocess.Popen([sys.executable, os.path.join(TOP, "tests", "lua", "flask_upstream.py"),
+                              str(flask_port), str(sink.port)], env=env,
+                             stdout=flask_log, stderr=subprocess.STDOUT)
+    ngx = None
+    try:
+        wait_port(flask_port, flask, "flask upstream")
+        ngx = Nginx(tmp, sink.port, flask_port, flush_ms=100)
+        yield ngx, Collector(sink), flask_port, sink
+    finally:
+        if ngx:
+            ngx.stop()
+        flask.send_signal(signal.SIGTERM)
+        try:
+            flask.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            flask.kill()
+        flask_log.close()
+        sink.close()
+
+
+def hexid(v):
+    return "%016x" % u64(v)
+
+
+def trace_of(span):
+    return "%016x%016x" % (u64(span.traceIdHigh), u64(span.traceIdLow))
+
+
+def nginx_span_for(coll, marker):
+    found = coll.wait_for(lambda p, s: p.serviceName == "nginx-edge"
+                          and marker in (tags(s.tags).get("http.url", ("", ""))[1] or ""))
+    assert len(found) == 1, f"expected one nginx span for {marker}, got {len(found)}"
+    return found[0][1]
+
+
+def test_one_request_one_trace_nginx_span_parents_flask_span(stack):
+    ngx, coll, _, _ = stack
+    marker = uuid.uuid4().hex
+    status, body = ngx.get(f"/api/hello?m={marker}")
+    assert status == 200
+    seen = json.loads(body)
+    edge = nginx_span_for(coll, marker)
+    flask = coll.wait_for(lambda p, s: p.serviceName == "flask-upstream"
+                          and trace_of(s) == trace_of(edge))
+    assert len(flask) == 1
+    up = flask[0][1]
+    assert hexid(up.parentSpanId) == hexid(edge.spanId)
+    assert edge.parentSpanId == 0
+    t = tags(edge.tags)
+    assert t["span.kind"] == ("str", "server")
+    assert t["http.method"] == ("str", "GET")
+    assert t["http.status_code"] == ("long", 200)
+    assert t["http.url"][1].endswith(f"/api/hello?m={marker}")
+    assert "error" not in t
+    # what the upstream received: the nginx span's context, in both formats
+    assert seen["uber-trace-id"].split(":")[1].rjust(16, "0") == hexid(edge.spanId)
+    assert seen["traceparent"].split("-")[2] == hexid(edge.spanId)
+    all_in_trace = [s for _, s in coll.poll() if trace_of(s) == trace_of(edge)]
+    assert len(all_in_trace) == 2
+
+
+def test_incoming_context_is_continued(stack):
+    ngx, coll, _, _ = stack
+    marker = uuid.uuid4().hex
+    tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    status, body = ngx.get(f"/api/in?m={marker}", {"traceparent": f"00-{tid}-{sid}-01"})
+    assert status == 200
+    seen = json.loads(body)
+    edge = nginx_span_for(coll, marker)
+    assert trace_of(edge) == tid
+    assert hexid(edge.parentSpanId) == sid
+    assert seen["traceparent"] == f"00-{tid}-{hexid(edge.spanId)}-01"
+    flask = coll.wait_for(lambda p, s: p.serviceName == "flask-upstream" and trace_of(s) == tid)
+    assert [hexid(s.parentSpanId) for _, s in flask] == [hexid(edge.spanId)]
+
+
+def test_incoming_headers_of_other_formats_are_replaced(stack):
+    """A b3 context nginx does not inject must not reach the upstream next to
+    the new uber-trace-id/traceparent: two disagreeing formats would make the
+    upstream's extract fail (TW_ERR_CORRUPTED) and break the trace."""
+    ngx, coll, _, _ = stack
+    marker = uuid.uuid4().hex
+    tid, sid = "5bf92f3577b34da6a3ce929d0e0e4737", "10f067aa0ba902b7"
+    status, body = ngx.get(f"/api/b3?m={marker}", {"b3": f"{tid}-{sid}-1"})
+    assert status == 200
+    seen = json.loads(body)
+    assert "b3" not in seen, seen
+    edge = nginx_span_for(coll, marker)
+    assert trace_of(edge) == tid
+    assert hexid(edge.parentSpanId) == sid
+    flask = coll.wait_for(lambda p, s: p.serviceName == "flask-upstream" and trace_of(s) == tid)
+    assert [hexid(s.parentSpanId) for _, s in flask] == [hexid(edge.spanId)]
+
+
+def test_5xx_response_marks_the_span_as_error(stack):
+    ngx, coll, _, _ = stack
+    status, _ = ngx.get("/fail")
+    assert status == 503
+    found = coll.wait_for(lambda p, s: p.serviceName == "nginx-edge" and s.operationName == "GET /fail")
+    assert found
+    t = tags(found[-1][1].tags)
+    assert t["http.status_code"] == ("long", 503)
+    assert t["error"] == ("bool", True)
+
+
+def test_both_workers_report_with_distinct_ids(stack):
+    ngx, coll, _, _ = stack
+    marker = uuid.uuid4().hex
+    for i in range(60):
+        assert ngx.get(f"/static/x.txt?m={marker}&i={i}")[0] == 200
+    deadline = time.time() + 10
+    mine = []
+    while time.time() < deadline and len(mine) < 60:
+        mine = [(p, s) for p, s in coll.poll()
+                if marker in (tags(s.tags).get("http.url", ("", ""))[1] or "")]
+    assert len(mine) == 60
+    workers = {tags(p.tags)["worker_pid"][1] for p, _ in mine}
+    assert len(workers) == 2, workers
+    assert len({hexid(s.spanId) for _, s in mine}) == 60
+    assert len({trace_of(s) for _, s in mine}) == 60
+    assert "[error]" not in ngx.error_log() and "[alert]" not in ngx.error_log()
+
+
+def test_quit_loses_no_finished_span(stack, tmp_path):
+    """A second nginx whose reporters never flush on their own (60 s
+    interval): every span must still arrive, sent by exit_worker on quit."""
+    _, _, flask_port, _ = stack
+    sink = UdpSink()
+    ngx = Nginx(tmp_path, sink.port, flask_port, flush_ms=60000)
+    try:
+        coll = Collector(sink)
+        marker = uuid.uuid4().hex
+        n = 50
+        for i in range(n):
+            assert ngx.get(f"/static/x.txt?m={marker}&i={i}")[0] == 200
+        assert coll.poll(0.3) == [], "spans were sent before quit"
+        ngx.quit()
+        assert ngx.proc.returncode == 0
+        spans = [s for p, s in coll.poll(1.0)
+                 if marker in (tags(s.tags).get("http.url", ("", ""))[1] or "")]
+        got = sorted(int(tags(s.tags)["http.url"][1].rsplit("=", 1)[1]) for s in spans)
+        assert got == list(range(n))
+    finally:
+        ngx.stop()
+        sink.close()
