@@ -34,7 +34,7 @@ http = requests.Session()
 def git(owner, repo):
     span = tracing.get_span(request)
     span.set_tag("demo.repo", "%s/%s" % (owner, repo))
-    reply_key = "contributors:reply:" + uuid.uuid4().hex
+    reply_key = "contributors:reply:" + uuid.uuid4().hex[:12]
     url = "%s/contributors/%s/%s" % (CONTRIBUTORS, owner, repo)
     with tracer.start_active_span("GET /contributors/{owner}/{repo}") as scope:
         s = scope.span

@@ -73,6 +73,10 @@ class Handler(BaseHTTPRequestHandler):
     lock = threading.Lock()
     server_version = "GitHub.com-standin"
     protocol_version = "HTTP/1.1"
+    # Headers and body in one segment: with keep-alive, two small writes meet
+    # the client's delayed ACK (Nagle) and every response waits ~40 ms.
+    wbufsize = -1
+    disable_nagle_algorithm = True
 
     def do_GET(self):
         m = self.route.match(self.path)

@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Installs tracewire's Python binding into the project venv (pip builds the C
-# extension with the core compiled in). Used by scripts/demo and tests/e2e/run.sh.
+# Builds tracewire's Python binding (pip compiles the C extension with the core
+# in it) into a private directory, not the shared venv's site-packages, so a
+# run never replaces the build another suite is testing:
+#   examples/install-python.sh DIR      then PYTHONPATH=DIR python ...
+# Used by scripts/demo and tests/e2e/run.sh.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-pip="$top/.venv/bin/pip"
-if [ -f "$top/python/setup.py" ] || [ -f "$top/python/pyproject.toml" ]; then
-  src="$top/python"
-elif [ -f "$top/setup.py" ] || [ -f "$top/pyproject.toml" ]; then
+dest=${1:?usage: install-python.sh DIR}
+py="$top/.venv/bin/python"
+if [ -f "$top/setup.py" ] || [ -f "$top/pyproject.toml" ]; then
   src="$top"
+elif [ -f "$top/python/setup.py" ]; then
+  src="$top/python"
 else
   echo "install-python: no setup.py for the Python binding yet" >&2; exit 1
 fi
-"$pip" install -q --no-build-isolation "$src"
-"$top/.venv/bin/python" -c 'import tracewire, sys; print("tracewire", getattr(tracewire, "__version__", "?"), tracewire.__file__)'
+rm -rf "$dest"
+mkdir -p "$dest"
+"$py" -m pip install -q --no-build-isolation --no-deps --target "$dest" "$src"
+PYTHONPATH="$dest" "$py" -c 'import tracewire; print("tracewire", tracewire.__version__, tracewire.__file__)'

@@ -18,13 +18,16 @@ import urllib.request
 
 QUERY = "http://127.0.0.1:16686"
 
-# Tags worth a line in a terminal; the rest stay in Jaeger.
+# Tags worth a place on a terminal line; the rest stay in Jaeger.
 KEY_TAGS = (
-    "span.kind", "http.method", "http.url", "http.target", "http.status_code",
-    "error", "messaging.system", "messaging.operation", "messaging.operation.type",
-    "messaging.destination.name", "messaging.redis.queue_wait_ms", "queue.wait_ms",
-    "queue.wait_us", "demo.repo", "demo.contributors", "peer.service", "component",
+    "span.kind", "http.method", "http.status_code", "error", "peer.service",
+    "messaging.operation.type", "messaging.destination.name",
+    "messaging.redis.queue_wait_ms", "demo.contributors",
 )
+SHORT = {"messaging.operation.type": "op", "messaging.destination.name": "queue",
+         "messaging.redis.queue_wait_ms": "queue_wait_ms", "http.status_code": "status",
+         "http.method": "method", "span.kind": "kind", "peer.service": "peer",
+         "demo.contributors": "contributors"}
 
 
 def get_trace(trace_id, query=QUERY):
@@ -77,6 +80,11 @@ def tag_map(span):
     return {t["key"]: t["value"] for t in span.get("tags") or []}
 
 
+def _short(v, n=32):
+    v = str(v)
+    return v if len(v) <= n else v[:n - 1] + "\u2026"
+
+
 def _fmt_ms(us):
     return "%.2f ms" % (us / 1000.0) if us < 10_000_000 else "%.1f s" % (us / 1e6)
 
@@ -115,18 +123,19 @@ def render(trace, query=QUERY, color=False):
     def walk(s, prefix, last, depth):
         svc = procs[s["processID"]]["serviceName"]
         branch = "" if depth == 0 else ("└─ " if last else "├─ ")
-        label = "%s%s%s %s" % (prefix, branch, bold(svc), s["operationName"])
         tags = tag_map(s)
-        keys = ["%s=%s" % (k, tags[k]) for k in KEY_TAGS if k in tags]
+        keys = ["%s=%s" % (SHORT.get(k, k), _short(tags[k])) for k in KEY_TAGS if k in tags]
         refs = [r for r in s.get("references") or [] if r["refType"] == "FOLLOWS_FROM"]
         if refs:
             keys.append("follows_from=%s" % ",".join(r["spanID"] for r in refs))
         if "wait" in s["operationName"].lower():
-            keys.insert(0, "<- time the item sat in the Redis list")
+            keys.insert(0, "<- time in the Redis list")
         offset = s["startTime"] - t0
-        rows.append((label, len(prefix) + len(branch) + len(svc) + 1 + len(s["operationName"]),
-                     "%10s  +%-9s %s" % (_fmt_ms(s["duration"]), _fmt_ms(offset),
-                                         dim("  ".join(k for k in keys if k)))))
+        op = _short(s["operationName"], 44)
+        label = "%s%s%s %s" % (prefix, branch, bold(svc), op)
+        rows.append((label, len(prefix) + len(branch) + len(svc) + 1 + len(op),
+                     "%9s %10s  %s" % (_fmt_ms(offset), _fmt_ms(s["duration"]),
+                                       dim("  ".join(k for k in keys if k)))))
         child_prefix = prefix + ("" if depth == 0 else ("   " if last else "│  "))
         ch = kids.get(s["spanID"], [])
         for i, c in enumerate(ch):
@@ -135,6 +144,8 @@ def render(trace, query=QUERY, color=False):
     for r in roots:
         walk(r, "", True, 0)
     width = max(w for _, w, _ in rows)
+    out.append("service operation" + " " * (width - 17 + 2) + "%9s %10s  %s" % (
+        "start", "duration", "key tags"))
     for label, w, rest in rows:
         out.append(label + " " * (width - w + 2) + rest)
     return out

@@ -27,7 +27,7 @@ if ! { cmake -S "$top" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -D
   echo "e2e: the cmake build FAILED; tests that need it will fail"
 fi
 echo "e2e: pip install of the Python binding"
-if ! bash "$top/examples/install-python.sh" > "$RUN/pip.log" 2>&1; then
+if ! bash "$top/examples/install-python.sh" "$BUILD/py" > "$RUN/pip.log" 2>&1; then
   tail -n 40 "$RUN/pip.log"
   echo "e2e: the Python binding did not install; Python tests will fail"
 fi
@@ -41,6 +41,7 @@ JAEGER_SAMPLING_FILE="$RUN/sampling.json" bash "$top/scripts/jaeger" start "$RUN
   echo "e2e: Jaeger did not start"; exit 1; }
 echo "e2e: Jaeger install+start took $((SECONDS - t1)) s"
 
+export PYTHONPATH="$BUILD/py${PYTHONPATH:+:$PYTHONPATH}"
 export TW_E2E_BUILD="$BUILD" TW_E2E_SAMPLING_FILE="$RUN/sampling.json" \
   TW_E2E_QUERY=http://127.0.0.1:16686
 python -m pytest -v -p no:cacheprovider tests/e2e "$@"
