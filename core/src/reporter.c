@@ -132,9 +132,9 @@ static void init_sync(pipeline *p)
 
 /* ------------------------------------------------------------ finalizing */
 
-static void finalize(pipeline *p, twp_span_data *s, unsigned st, bool counted_elsewhere)
+static void finalize(pipeline *p, twp_span_data *s, unsigned st)
 {
-    if (!counted_elsewhere) {
+    {
         if (st & ST_DELIVERED)
             TWP_INC(p->ctr, spans_reported, 1);
         else if (st & ST_ABANDONED)
@@ -309,8 +309,12 @@ static void send_batch(pipeline *p, size_t k)
         send_otlp(p, k);
     if (p->protos & TWP_PROTO_LOG)
         send_log(p, k);
+    /* under the mutex: a fork (whose prepare handler takes it) must never see
+     * a span counted as reported but still outstanding */
+    pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < k; i++)
-        finalize(p, p->arr[i], p->state[i], false);
+        finalize(p, p->arr[i], p->state[i]);
+    pthread_mutex_unlock(&p->mu);
 }
 
 /* ------------------------------------------------------------ worker */
@@ -340,16 +344,19 @@ static void take_queue(pipeline *p)
     p->npend += n;
 }
 
+/* Caller must not hold p->mu. */
 static void drop_all(pipeline *p)
 {
     take_queue(p);
+    pthread_mutex_lock(&p->mu);
     while (p->pend_head) {
         twp_span_data *s = p->pend_head;
         p->pend_head = s->next;
-        finalize(p, s, ST_ABANDONED, false);
+        finalize(p, s, ST_ABANDONED);
     }
     p->pend_tail = NULL;
     p->npend = 0;
+    pthread_mutex_unlock(&p->mu);
 }
 
 static bool is_aborted(pipeline *p)

@@ -11,7 +11,7 @@
  *             prints finish() latency percentiles.
  *   fault N PAYLOAD  phase "before": N spans, flush; prints latencies; prints
  *             "READY" and waits for a line on stdin (the test switches its
- *             listener into a fault); phase "during": N spans, then close(1000)
+ *             listener into a fault); phase "during": 5*N spans, then close(1000)
  *             and prints the latencies and close() duration.
  *   big       300 spans of ~1 KB (one Thrift batch > 65000 bytes) plus one span
  *             carrying a 70 KB tag.
@@ -233,8 +233,11 @@ static void scenario_fault(tw_tracer *t, int n, int size)
     char line[64];
     if (!fgets(line, sizeof line, stdin))
         die("stdin", TW_ERR_IO);
-    emit(t, n, payload, lat, 0);
-    print_latency("during", lat, n);
+    int m = 5 * n;
+    int64_t *lat2 = calloc((size_t)m, sizeof *lat2);
+    emit(t, m, payload, lat2, 0);
+    print_latency("during", lat2, m);
+    free(lat2);
     close_and_report(t, "during", 1000);
     free(lat);
     free(payload);
