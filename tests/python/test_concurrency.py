@@ -1,0 +1,102 @@
+"""Parents stay right under concurrency: 8 threads (thread-local scope manager)
+and 200 asyncio tasks (contextvars scope manager) nesting active spans."""
+import asyncio
+import threading
+
+import tracewire
+from conftest import memory_tracer
+
+
+def check_tree(spans, roots, depth):
+    by_id = {s["span_id"]: s for s in spans}
+    assert len(spans) == roots * depth
+    for s in spans:
+        name = s["operation_name"]
+        worker, level = name.split("/")
+        level = int(level)
+        if level == 0:
+            assert s["parent_id"] in ("0000000000000000", None)
+        else:
+            parent = by_id[s["parent_id"]]
+            assert parent["operation_name"] == "%s/%d" % (worker, level - 1)
+            assert parent["trace_id"] == s["trace_id"]
+
+
+def test_eight_threads_nesting_spans_keep_parents():
+    tracer = memory_tracer()
+    depth, per_thread = 4, 25
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def nest(name, level):
+        with tracer.start_active_span("%s/%d" % (name, level)) as scope:
+            if tracer.active_span is not scope.span:
+                errors.append("active mismatch")
+            if level + 1 < depth:
+                nest(name, level + 1)
+
+    def run(tid):
+        barrier.wait()
+        for i in range(per_thread):
+            nest("t%d.%d" % (tid, i), 0)
+
+    threads = [threading.Thread(target=run, args=(t,)) for t in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    check_tree(tracer.memory_spans(), 8 * per_thread, depth)
+
+
+def test_two_hundred_asyncio_tasks_keep_parents():
+    tracer = memory_tracer(tracewire.ContextVarsScopeManager())
+    depth = 3
+
+    async def nest(name, level):
+        with tracer.start_active_span("%s/%d" % (name, level)) as scope:
+            await asyncio.sleep(0)
+            assert tracer.active_span is scope.span
+            if level + 1 < depth:
+                await nest(name, level + 1)
+            await asyncio.sleep(0)
+            assert tracer.active_span is scope.span
+
+    async def main():
+        await asyncio.gather(*(nest("a%d" % i, 0) for i in range(200)))
+        assert tracer.active_span is None
+
+    asyncio.run(main())
+    check_tree(tracer.memory_spans(), 200, depth)
+
+
+def test_thread_local_manager_is_per_thread():
+    tracer = memory_tracer()
+    seen = []
+    with tracer.start_active_span("main"):
+        th = threading.Thread(target=lambda: seen.append(tracer.active_span))
+        th.start()
+        th.join()
+    assert seen == [None]
+
+
+def test_tracer_shared_across_threads_with_udp(udp_sink):
+    tracer = tracewire.Config({"protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
+                              service_name="mt").new_tracer()
+
+    def run():
+        for _ in range(200):
+            with tracer.start_span("x") as s:
+                s.set_tag("k", "v")
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert tracer.close(timeout=10.0)
+    m = tracer.metrics()
+    assert m["spans_finished"] == 1600
+    assert m["spans_reported"] + m["dropped_queue_full"] + m["dropped_too_large"] \
+        + m["dropped_send_failed"] + m["dropped_on_close"] == 1600
+    assert m["spans_reported"] == 1600
