@@ -12,7 +12,7 @@
 
 /* new tracer with protocols=memory plus the given NULL-terminated key, value
  * pairs; fails the test on any error. */
-static tw_tracer *mem_tracer(const char *k, ...)
+static inline tw_tracer *mem_tracer(const char *k, ...)
 {
     tw_config *c;
     assert_int_equal(tw_config_new(&c), TW_OK);
@@ -31,7 +31,7 @@ static tw_tracer *mem_tracer(const char *k, ...)
 }
 
 /* The recorded spans as a jansson array (caller json_decref). */
-static json_t *recorded(tw_tracer *t, int clear)
+static inline json_t *recorded(tw_tracer *t, int clear)
 {
     char *s = NULL;
     assert_int_equal(tw_tracer_memory_spans(t, clear, &s), TW_OK);
@@ -44,7 +44,7 @@ static json_t *recorded(tw_tracer *t, int clear)
 }
 
 /* The one recorded span named op (fails unless exactly one). Borrowed from a. */
-static json_t *span_named(json_t *a, const char *op)
+static inline json_t *span_named(json_t *a, const char *op)
 {
     json_t *found = NULL;
     size_t i;
@@ -59,7 +59,7 @@ static json_t *span_named(json_t *a, const char *op)
     return found;
 }
 
-static const char *jstr(json_t *o, const char *k)
+static inline const char *jstr(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
     assert_non_null(v);
@@ -67,7 +67,7 @@ static const char *jstr(json_t *o, const char *k)
     return json_string_value(v);
 }
 
-static tw_span *start(tw_tracer *t, const char *name, const tw_span_context *parent)
+static inline tw_span *start(tw_tracer *t, const char *name, const tw_span_context *parent)
 {
     tw_span *s;
     tw_span_ref r = {TW_REF_CHILD_OF, parent};
@@ -76,13 +76,13 @@ static tw_span *start(tw_tracer *t, const char *name, const tw_span_context *par
     return s;
 }
 
-static void finish_free(tw_span *s)
+static inline void finish_free(tw_span *s)
 {
     assert_int_equal(tw_span_finish(s, 0), TW_OK);
     tw_span_free(s);
 }
 
-static void hex_of(uint64_t v, char out[17])
+static inline void hex_of(uint64_t v, char out[17])
 {
     static const char *d = "0123456789abcdef";
     for (int i = 15; i >= 0; i--, v >>= 4)
