@@ -1,0 +1,79 @@
+/* fuzz_config_env.c — tw_config_from_env with a fuzzed environment.
+ * Input: lines "NAME=value". NAME is one of the variables tw_config_from_env
+ * reads, or a single character 'a'.. that picks one by index. Every variable
+ * is unset again after the run. Checks: TW_OK with no bad_var, or
+ * TW_ERR_CONFIG naming one of the variables that were set; every key reads
+ * back and is a fix point of set/get.
+ * requires: core/src/config.c */
+#include "fz_common.h"
+#include "fz_config_keys.h"
+
+static const char *const vars[] = {
+    "JAEGER_SERVICE_NAME", "JAEGER_AGENT_HOST", "JAEGER_AGENT_PORT", "JAEGER_ENDPOINT",
+    "JAEGER_SAMPLER_TYPE", "JAEGER_SAMPLER_PARAM", "JAEGER_SAMPLER_MANAGER_HOST_PORT",
+    "JAEGER_SAMPLING_ENDPOINT", "JAEGER_TAGS", "JAEGER_PROPAGATION", "JAEGER_TRACEID_128BIT",
+    "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG", "OTEL_PROPAGATORS", "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+};
+#define NVARS (sizeof vars / sizeof vars[0])
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    bool set[NVARS] = { false };
+    const char *p = (const char *)data;
+    size_t i = 0;
+    while (i < size) {
+        const char *nl = memchr(p + i, '\n', size - i);
+        size_t len = nl ? (size_t)(nl - (p + i)) : size - i;
+        const char *line = p + i;
+        i += len + 1;
+        const char *eq = memchr(line, '=', len);
+        if (!eq)
+            continue;
+        size_t nl_ = (size_t)(eq - line);
+        int idx = -1;
+        if (nl_ == 1 && line[0] >= 'a' && line[0] < 'a' + (int)NVARS)
+            idx = line[0] - 'a';
+        for (size_t v = 0; idx < 0 && v < NVARS; v++)
+            if (strlen(vars[v]) == nl_ && memcmp(vars[v], line, nl_) == 0)
+                idx = (int)v;
+        if (idx < 0)
+            continue;
+        size_t vl = len - nl_ - 1;
+        char *val = malloc(vl + 1);
+        if (!val)
+            break;
+        memcpy(val, eq + 1, vl);
+        val[vl] = '\0';
+        setenv(vars[idx], val, 1);
+        set[idx] = true;
+        free(val);
+    }
+
+    tw_config *cfg = NULL;
+    if (tw_config_new(&cfg) == TW_OK) {
+        const char *bad = (const char *)(uintptr_t)1;
+        tw_status st = tw_config_from_env(cfg, &bad);
+        FZ_CHECK(st == TW_OK || st == TW_ERR_CONFIG || st == TW_ERR_NOMEM);
+        if (st == TW_OK)
+            FZ_CHECK(bad == NULL);
+        if (st == TW_ERR_CONFIG) {
+            FZ_CHECK(bad != NULL);
+            bool known = false;
+            for (size_t v = 0; v < NVARS; v++)
+                if (strcmp(bad, vars[v]) == 0)
+                    known = set[v] || known;
+            if (!known)
+                fprintf(stderr, "bad_var \"%s\" was not set\n", bad);
+            FZ_CHECK(known);
+        }
+        for (size_t k = 0; k < FZ_NKEYS; k++)
+            fz_config_fixpoint(cfg, fz_config_keys[k]);
+        tw_config_free(cfg);
+    }
+    for (size_t v = 0; v < NVARS; v++)
+        if (set[v])
+            unsetenv(vars[v]);
+    return 0;
+}
