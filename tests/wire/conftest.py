@@ -202,6 +202,17 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *a):
         pass
 
+    def do_GET(self):
+        srv = self.server
+        with srv.lock:
+            srv.gets.append(self.path)
+        out = srv.strategy.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
     def do_POST(self):
         srv = self.server
         n = int(self.headers.get("Content-Length", 0))
@@ -246,6 +257,8 @@ class HttpSink:
         self.server.lock = threading.Lock()
         self.server.requests = []
         self.server.accepted = []
+        self.server.gets = []
+        self.server.strategy = "{}"
         self.server.release = threading.Event()
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
