@@ -85,6 +85,14 @@ tw_status twp_percent_decode(const char *s, size_t n, bool plus_is_space, char *
     return TW_OK;
 }
 
+/* Digit values; upper-case A-F carry 0x10 so callers can refuse them; every
+ * other byte is 0, told apart from '0' by the caller. */
+static const unsigned char HEX[256] = {
+    ['0'] = 0, ['1'] = 1, ['2'] = 2, ['3'] = 3, ['4'] = 4, ['5'] = 5, ['6'] = 6, ['7'] = 7,
+    ['8'] = 8, ['9'] = 9, ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14, ['f'] = 15,
+    ['A'] = 0x1a, ['B'] = 0x1b, ['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
+};
+
 bool twp_hex_u64(const char *s, size_t n, bool upper_ok, uint64_t *out)
 {
     if (n == 0 || n > 16)
@@ -92,12 +100,16 @@ bool twp_hex_u64(const char *s, size_t n, bool upper_ok, uint64_t *out)
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (!upper_ok && c >= 'A' && c <= 'F')
+        unsigned d = HEX[c];
+        /* the table's zero-initialised entries are ambiguous with '0' */
+        if (d == 0 && c != '0')
             return false;
-        int d = hexval(c);
-        if (d < 0)
-            return false;
-        v = (v << 4) | (uint64_t)d;
+        if (d & 0x10) {
+            if (!upper_ok)
+                return false;
+            d &= 0x0f;
+        }
+        v = (v << 4) | d;
     }
     *out = v;
     return true;

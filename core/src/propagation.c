@@ -82,29 +82,35 @@ enum {
 
 typedef struct header_def {
     const char *name;    /* NULL: H_UBER, named by the config */
+    size_t len;
     unsigned format;
     bool list;           /* repeated values are joined with "," */
 } header_def;
 
+#define N(lit) lit, sizeof(lit) - 1
 static const header_def HEADERS[H_COUNT] = {
-    [H_UBER]        = { NULL,                TW_PROP_JAEGER,    false },
-    [H_DEBUG_ID]    = { "jaeger-debug-id",   TW_PROP_JAEGER,    false },
-    [H_JBAGGAGE]    = { "jaeger-baggage",    TW_PROP_JAEGER,    true  },
-    [H_TRACEPARENT] = { "traceparent",       TW_PROP_W3C,       false },
-    [H_TRACESTATE]  = { "tracestate",        TW_PROP_W3C,       true  },
-    [H_BAGGAGE]     = { "baggage",           TW_PROP_W3C,       true  },
-    [H_B3]          = { "b3",                TW_PROP_B3_SINGLE, false },
-    [H_B3_TRACE]    = { "x-b3-traceid",      TW_PROP_B3_MULTI,  false },
-    [H_B3_SPAN]     = { "x-b3-spanid",       TW_PROP_B3_MULTI,  false },
-    [H_B3_PARENT]   = { "x-b3-parentspanid", TW_PROP_B3_MULTI,  false },
-    [H_B3_SAMPLED]  = { "x-b3-sampled",      TW_PROP_B3_MULTI,  false },
-    [H_B3_FLAGS]    = { "x-b3-flags",        TW_PROP_B3_MULTI,  false },
+    [H_UBER]        = { NULL,                0, TW_PROP_JAEGER,    false },
+    [H_DEBUG_ID]    = { N("jaeger-debug-id"),   TW_PROP_JAEGER,    false },
+    [H_JBAGGAGE]    = { N("jaeger-baggage"),    TW_PROP_JAEGER,    true  },
+    [H_TRACEPARENT] = { N("traceparent"),       TW_PROP_W3C,       false },
+    [H_TRACESTATE]  = { N("tracestate"),        TW_PROP_W3C,       true  },
+    [H_BAGGAGE]     = { N("baggage"),           TW_PROP_W3C,       true  },
+    [H_B3]          = { N("b3"),                TW_PROP_B3_SINGLE, false },
+    [H_B3_TRACE]    = { N("x-b3-traceid"),      TW_PROP_B3_MULTI,  false },
+    [H_B3_SPAN]     = { N("x-b3-spanid"),       TW_PROP_B3_MULTI,  false },
+    [H_B3_PARENT]   = { N("x-b3-parentspanid"), TW_PROP_B3_MULTI,  false },
+    [H_B3_SAMPLED]  = { N("x-b3-sampled"),      TW_PROP_B3_MULTI,  false },
+    [H_B3_FLAGS]    = { N("x-b3-flags"),        TW_PROP_B3_MULTI,  false },
 };
+#undef N
+
+#define SLOT_INLINE 72           /* fits every id header we write */
 
 typedef struct slot {
-    char *v;
+    char *v;                     /* small, or heap when longer / a list */
     size_t len;
     bool seen;
+    char small[SLOT_INLINE];
 } slot;
 
 typedef struct raw_item {        /* one uberctx-* header: key lower-cased, value raw */
@@ -118,17 +124,19 @@ typedef struct collector {
     size_t uber_name_len, prefix_len;
     size_t baggage_bound;
     slot s[H_COUNT];
-    raw_item uber[TWP_MAX_BAGGAGE_ITEMS];
-    size_t nuber, uber_bytes;
+    raw_item *uber;              /* grows; at most TWP_MAX_BAGGAGE_ITEMS */
+    size_t nuber, cap_uber, uber_bytes;
     tw_status err;
 } collector;
 
 static void collector_free(collector *c)
 {
     for (int i = 0; i < H_COUNT; i++)
-        free(c->s[i].v);
+        if (c->s[i].v != c->s[i].small)
+            free(c->s[i].v);
     for (size_t i = 0; i < c->nuber; i++)
         free(c->uber[i].key);
+    free(c->uber);
 }
 
 static size_t bound_of(const collector *c, int id)
@@ -149,7 +157,7 @@ static tw_status slot_add(collector *c, int id, const char *v, size_t vl)
     if (!HEADERS[id].list) {
         if (s->seen)
             return (s->len == vl && memcmp(s->v, v, vl) == 0) ? TW_OK : TW_ERR_CORRUPTED;
-        s->v = malloc(vl + 1);
+        s->v = vl < SLOT_INLINE ? s->small : malloc(vl + 1);
         if (!s->v)
             return TW_ERR_NOMEM;
         memcpy(s->v, v, vl);
@@ -189,6 +197,14 @@ static tw_status uber_add(collector *c, const char *k, size_t kl, const char *v,
         return TW_ERR_CORRUPTED;
     if (kl + vl > c->baggage_bound || c->uber_bytes + kl + vl > c->baggage_bound)
         return TW_ERR_CORRUPTED;
+    if (c->nuber == c->cap_uber) {
+        size_t cap = c->cap_uber ? c->cap_uber * 2 : 8;
+        raw_item *n = realloc(c->uber, cap * sizeof *n);
+        if (!n)
+            return TW_ERR_NOMEM;
+        c->uber = n;
+        c->cap_uber = cap;
+    }
     char *mem = malloc(kl + vl + 2);
     if (!mem)
         return TW_ERR_NOMEM;
@@ -213,7 +229,7 @@ static int classify(const collector *c, const char *k, size_t kl)
     for (int i = 0; i < H_COUNT; i++) {
         if (!HEADERS[i].name || !(c->formats & HEADERS[i].format))
             continue;
-        if (twp_ascii_ieq(k, kl, HEADERS[i].name, strlen(HEADERS[i].name)))
+        if (twp_ascii_ieq(k, kl, HEADERS[i].name, HEADERS[i].len))
             return i;
     }
     return -1;
@@ -246,8 +262,8 @@ static int visit(void *ud, const char *k, size_t kl, const char *v, size_t vl)
 /* ---------------------------------------------------------------- merge */
 
 typedef struct bag {
-    twp_baggage_item items[TWP_MAX_BAGGAGE_ITEMS];
-    uint32_t n;
+    twp_baggage_item *items;     /* grows; at most TWP_MAX_BAGGAGE_ITEMS */
+    uint32_t n, icap;
     char *store;                 /* decoded bytes; sized to the raw input */
     size_t used, cap;
 } bag;
@@ -273,6 +289,14 @@ static tw_status bag_put(void *ud, const char *k, size_t kl, const char *v, size
     }
     if (b->n == TWP_MAX_BAGGAGE_ITEMS)
         return TW_ERR_CORRUPTED;
+    if (b->n == b->icap) {
+        uint32_t cap = b->icap ? b->icap * 2 : 8;
+        twp_baggage_item *n = realloc(b->items, cap * sizeof *n);
+        if (!n)
+            return TW_ERR_NOMEM;
+        b->items = n;
+        b->icap = cap;
+    }
     b->items[b->n].key = dst;
     b->items[b->n].key_len = (uint32_t)kl;
     b->items[b->n].val = dst + kl;
@@ -356,9 +380,11 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
     if (formats & ~ALL_FORMATS)
         return TW_ERR_UNSUPPORTED;
 
-    collector *c = calloc(1, sizeof *c);
-    if (!c)
-        return TW_ERR_NOMEM;
+    /* on the stack: a few hundred bytes, heap only for long values */
+    collector cs, *c = &cs;
+    memset(c, 0, sizeof *c);
+    bag bs, *b = &bs;
+    memset(b, 0, sizeof *b);
     c->formats = formats;
     c->uber_name = cfg->trace_id_header && *cfg->trace_id_header ? cfg->trace_id_header
                                                                    : "uber-trace-id";
@@ -369,7 +395,6 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
     c->baggage_bound = cfg->max_baggage_size > 0 ? (size_t)cfg->max_baggage_size
                                                   : TWP_DEFAULT_BAGGAGE_SIZE;
 
-    bag *b = NULL;
     char *ts = NULL;
     tw_status st;
     int rc = each(carrier, visit, c);
@@ -422,20 +447,17 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
         goto done;
     }
 
-    b = calloc(1, sizeof *b);
-    if (!b) {
-        st = TW_ERR_NOMEM;
-        goto done;
+    b->cap = c->uber_bytes + c->s[H_JBAGGAGE].len + c->s[H_BAGGAGE].len;
+    if (b->cap) {
+        b->store = malloc(b->cap);
+        if (!b->store) {
+            st = TW_ERR_NOMEM;
+            goto done;
+        }
+        st = collect_baggage(c, b);
+        if (st != TW_OK)
+            goto done;
     }
-    b->cap = c->uber_bytes + c->s[H_JBAGGAGE].len + c->s[H_BAGGAGE].len + 1;
-    b->store = malloc(b->cap);
-    if (!b->store) {
-        st = TW_ERR_NOMEM;
-        goto done;
-    }
-    st = collect_baggage(c, b);
-    if (st != TW_OK)
-        goto done;
 
     if (!primary && !decision && !dbg->seen && b->n == 0) {
         st = TW_ERR_NOT_FOUND;
@@ -455,12 +477,10 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
         (*out)->trace_id_128bit_hex = idp->trace_128 || idp->trace_hi != 0;
 
 done:
-    if (b)
-        free(b->store);
-    free(b);
+    free(b->store);
+    free(b->items);
     free(ts);
     collector_free(c);
-    free(c);
     return st;
 }
 
