@@ -431,8 +431,12 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
     if (tw_config_new(&cfg) != TW_OK)
         return REDISMODULE_ERR;
     const char *bad_var = NULL;
-    /* Precedence: "redis" < environment (JAEGER_*, OTEL_*) < MODULE LOAD args. */
+    /* Precedence: module defaults < environment (JAEGER_*, OTEL_*) < MODULE
+     * LOAD args. The stored and returned carriers default to W3C only: one
+     * header to write per push and to parse per pop (the core still extracts
+     * every format from what producers push). */
     tw_config_set(cfg, "service_name", "redis");
+    tw_config_set(cfg, "propagation.inject", "w3c");
     if (tw_config_from_env(cfg, &bad_var) != TW_OK && bad_var)
         RedisModule_Log(ctx, "warning", "tracewire: ignoring malformed environment variable %s", bad_var);
     if (configure(ctx, argv, argc, cfg) != 0 || tw_tracer_new(cfg, &g.tracer) != TW_OK) {

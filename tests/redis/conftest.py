@@ -60,7 +60,12 @@ class RedisServer:
         cmd += list(extra)
         if module:
             cmd += ["--loadmodule", MODULE] + list(module_args or [])
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        env = dict(os.environ)
+        if os.environ.get("TW_REDIS_PRELOAD"):      # e.g. libasan.so for a sanitized module
+            env["LD_PRELOAD"] = os.environ["TW_REDIS_PRELOAD"]
+        self.stderr = self.dir / ("redis-%d.stderr" % self.port)
+        with open(self.stderr, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
