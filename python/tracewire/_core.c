@@ -69,10 +69,18 @@ state_of(PyObject *obj)
 
 /* ------------------------------------------------------------ objects */
 
+/* Every object starts with a weakref list and an instance __dict__ (the
+ * opentracing harness patches methods on instances), at the same offsets in
+ * every struct so one member table describes them all. */
+#define TW_OBJECT_HEAD \
+    PyObject_HEAD \
+    PyObject *weakreflist; \
+    PyObject *dict;
+
 enum { SM_FOREIGN = 0, SM_THREAD = 1, SM_CONTEXTVARS = 2 };
 
 typedef struct TracerObject {
-    PyObject_HEAD
+    TW_OBJECT_HEAD
     tw_tracer *tracer;
     PyObject *scope_manager;
     int sm_kind;
@@ -81,20 +89,20 @@ typedef struct TracerObject {
 } TracerObject;
 
 typedef struct SpanObject {
-    PyObject_HEAD
+    TW_OBJECT_HEAD
     tw_span *span;                /* NULL: a span the core refused (closed tracer) */
     TracerObject *tracer;
 } SpanObject;
 
 typedef struct ContextObject {
-    PyObject_HEAD
+    TW_OBJECT_HEAD
     const tw_span_context *ctx;   /* borrowed from owner, or == owned, or NULL */
     tw_span_context *owned;
     PyObject *owner;
 } ContextObject;
 
 typedef struct ScopeObject {
-    PyObject_HEAD
+    TW_OBJECT_HEAD
     PyObject *manager;
     PyObject *span;
     PyObject *prev;               /* the scope active before this one, or NULL */
@@ -103,9 +111,31 @@ typedef struct ScopeObject {
 } ScopeObject;
 
 typedef struct ManagerObject {
-    PyObject_HEAD
+    TW_OBJECT_HEAD
     PyObject *var;                /* contextvars manager: its ContextVar */
 } ManagerObject;
+
+_Static_assert(offsetof(SpanObject, dict) == offsetof(TracerObject, dict)
+               && offsetof(SpanObject, dict) == offsetof(ContextObject, dict)
+               && offsetof(SpanObject, dict) == offsetof(ScopeObject, dict)
+               && offsetof(SpanObject, dict) == offsetof(ManagerObject, dict)
+               && offsetof(SpanObject, weakreflist) == offsetof(ManagerObject, weakreflist)
+               && offsetof(SpanObject, weakreflist) == offsetof(TracerObject, weakreflist),
+               "common object head");
+
+static PyMemberDef common_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(SpanObject, weakreflist), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(SpanObject, dict), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+/* The dealloc/traverse/clear share for the common head. */
+#define HEAD_DEALLOC(self) \
+    do { \
+        if ((self)->weakreflist) \
+            PyObject_ClearWeakRefs((PyObject *)(self)); \
+        Py_CLEAR((self)->dict); \
+    } while (0)
 
 /* ------------------------------------------------------------ helpers */
 
@@ -193,6 +223,10 @@ static const char *
 utf8_of(PyObject *o, Py_ssize_t *len, PyObject **tmp)
 {
     PyObject *s = NULL;
+    if (PyUnicode_CheckExact(o) && PyUnicode_IS_COMPACT_ASCII(o)) {
+        *len = PyUnicode_GET_LENGTH(o);
+        return (const char *)PyUnicode_DATA(o);
+    }
     if (!PyUnicode_Check(o)) {
         s = PyObject_Str(o);
         if (s == NULL)
@@ -441,6 +475,7 @@ static int
 ctx_traverse(ContextObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->dict);
     Py_VISIT(self->owner);
     return 0;
 }
@@ -448,6 +483,7 @@ ctx_traverse(ContextObject *self, visitproc visit, void *arg)
 static int
 ctx_clear(ContextObject *self)
 {
+    Py_CLEAR(self->dict);
     Py_CLEAR(self->owner);
     return 0;
 }
@@ -457,6 +493,7 @@ ctx_dealloc(ContextObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    HEAD_DEALLOC(self);
     Py_CLEAR(self->owner);
     tw_span_context_free(self->owned);
     self->owned = NULL;
@@ -611,6 +648,7 @@ static PyGetSetDef ctx_getset[] = {
 };
 
 static PyType_Slot ctx_slots[] = {
+    {Py_tp_members, common_members},
     {Py_tp_dealloc, ctx_dealloc},
     {Py_tp_traverse, ctx_traverse},
     {Py_tp_clear, ctx_clear},
@@ -622,7 +660,7 @@ static PyType_Slot ctx_slots[] = {
 };
 
 static PyType_Spec ctx_spec = {
-    .name = "tracewire._core.SpanContextBase",
+    .name = "tracewire.SpanContext",
     .basicsize = sizeof(ContextObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
              | Py_TPFLAGS_DISALLOW_INSTANTIATION,
@@ -807,6 +845,7 @@ static int
 mgr_traverse(ManagerObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->dict);
     Py_VISIT(self->var);
     return 0;
 }
@@ -814,6 +853,7 @@ mgr_traverse(ManagerObject *self, visitproc visit, void *arg)
 static int
 mgr_clear(ManagerObject *self)
 {
+    Py_CLEAR(self->dict);
     Py_CLEAR(self->var);
     return 0;
 }
@@ -823,6 +863,7 @@ mgr_dealloc(ManagerObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    HEAD_DEALLOC(self);
     Py_CLEAR(self->var);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -840,6 +881,7 @@ static PyGetSetDef mgr_getset[] = {
 };
 
 static PyType_Slot tlsm_slots[] = {
+    {Py_tp_members, common_members},
     {Py_tp_new, mgr_new},
     {Py_tp_init, mgr_init},
     {Py_tp_dealloc, mgr_dealloc},
@@ -852,13 +894,14 @@ static PyType_Slot tlsm_slots[] = {
 };
 
 static PyType_Spec tlsm_spec = {
-    .name = "tracewire._core.ThreadLocalScopeManagerBase",
+    .name = "tracewire.ThreadLocalScopeManager",
     .basicsize = sizeof(ManagerObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = tlsm_slots,
 };
 
 static PyType_Slot cvsm_slots[] = {
+    {Py_tp_members, common_members},
     {Py_tp_new, mgr_new},
     {Py_tp_init, mgr_init},
     {Py_tp_dealloc, mgr_dealloc},
@@ -871,7 +914,7 @@ static PyType_Slot cvsm_slots[] = {
 };
 
 static PyType_Spec cvsm_spec = {
-    .name = "tracewire._core.ContextVarsScopeManagerBase",
+    .name = "tracewire.ContextVarsScopeManager",
     .basicsize = sizeof(ManagerObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = cvsm_slots,
@@ -1028,6 +1071,7 @@ static int
 scope_traverse(ScopeObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->dict);
     Py_VISIT(self->manager);
     Py_VISIT(self->span);
     Py_VISIT(self->prev);
@@ -1037,6 +1081,7 @@ scope_traverse(ScopeObject *self, visitproc visit, void *arg)
 static int
 scope_clear(ScopeObject *self)
 {
+    Py_CLEAR(self->dict);
     Py_CLEAR(self->manager);
     Py_CLEAR(self->span);
     Py_CLEAR(self->prev);
@@ -1048,6 +1093,7 @@ scope_dealloc(ScopeObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    HEAD_DEALLOC(self);
     scope_clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
@@ -1068,17 +1114,19 @@ static PyGetSetDef scope_getset[] = {
 };
 
 static PyType_Slot scope_slots[] = {
+    {Py_tp_members, common_members},
     {Py_tp_dealloc, scope_dealloc},
     {Py_tp_traverse, scope_traverse},
     {Py_tp_clear, scope_clear},
     {Py_tp_methods, scope_methods},
     {Py_tp_getset, scope_getset},
     {Py_tp_init, scope_init},
+    {Py_tp_doc, "A tracewire scope (an opentracing.Scope); made by ScopeManager.activate."},
     {0, NULL},
 };
 
 static PyType_Spec scope_spec = {
-    .name = "tracewire._core.ScopeBase",
+    .name = "tracewire.Scope",
     .basicsize = sizeof(ScopeObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
              | Py_TPFLAGS_DISALLOW_INSTANTIATION,
@@ -1305,6 +1353,7 @@ static int
 span_traverse(SpanObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->dict);
     Py_VISIT(self->tracer);
     return 0;
 }
@@ -1312,7 +1361,7 @@ span_traverse(SpanObject *self, visitproc visit, void *arg)
 static int
 span_clear(SpanObject *self)
 {
-    (void)self;   /* the tracer ref must outlive the core span: freed in dealloc */
+    Py_CLEAR(self->dict);   /* the tracer ref must outlive the core span: dealloc drops it */
     return 0;
 }
 
@@ -1321,6 +1370,7 @@ span_dealloc(SpanObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    HEAD_DEALLOC(self);
     tw_span_free(self->span);     /* an unfinished span is discarded */
     self->span = NULL;
     Py_CLEAR(self->tracer);
@@ -1383,6 +1433,7 @@ static PyGetSetDef span_getset[] = {
 };
 
 static PyType_Slot span_slots[] = {
+    {Py_tp_members, common_members},
     {Py_tp_dealloc, span_dealloc},
     {Py_tp_traverse, span_traverse},
     {Py_tp_clear, span_clear},
@@ -1390,11 +1441,12 @@ static PyType_Slot span_slots[] = {
     {Py_tp_getset, span_getset},
     {Py_tp_init, span_init},
     {Py_tp_repr, span_repr},
+    {Py_tp_doc, "A tracewire span (an opentracing.Span); made by Tracer.start_span."},
     {0, NULL},
 };
 
 static PyType_Spec span_spec = {
-    .name = "tracewire._core.SpanBase",
+    .name = "tracewire.Span",
     .basicsize = sizeof(SpanObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC
              | Py_TPFLAGS_DISALLOW_INSTANTIATION,
@@ -2053,6 +2105,7 @@ static int
 tracer_traverse(TracerObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(self));
+    Py_VISIT(self->dict);
     Py_VISIT(self->scope_manager);
     Py_VISIT(self->module);
     return 0;
@@ -2061,6 +2114,7 @@ tracer_traverse(TracerObject *self, visitproc visit, void *arg)
 static int
 tracer_clear(TracerObject *self)
 {
+    Py_CLEAR(self->dict);
     Py_CLEAR(self->scope_manager);
     return 0;
 }
@@ -2070,6 +2124,7 @@ tracer_dealloc(TracerObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
+    HEAD_DEALLOC(self);
     Py_CLEAR(self->scope_manager);
     if (self->tracer) {
         tw_tracer *tt = self->tracer;
@@ -2115,6 +2170,7 @@ static PyGetSetDef tracer_getset[] = {
 };
 
 static PyType_Slot tracer_slots[] = {
+    {Py_tp_members, common_members},
     {Py_tp_new, tracer_new},
     {Py_tp_init, tracer_init},
     {Py_tp_dealloc, tracer_dealloc},
@@ -2122,11 +2178,15 @@ static PyType_Slot tracer_slots[] = {
     {Py_tp_clear, tracer_clear},
     {Py_tp_methods, tracer_methods},
     {Py_tp_getset, tracer_getset},
+    {Py_tp_doc, "Tracer(options=None, scope_manager=None): a tracewire tracer (an "
+                "opentracing.Tracer). options: core config keys (see tracewire.h) as a dict "
+                "or pairs, applied after the environment. Use tracewire.Config for "
+                "jaeger_client-style configuration."},
     {0, NULL},
 };
 
 static PyType_Spec tracer_spec = {
-    .name = "tracewire._core.TracerBase",
+    .name = "tracewire.Tracer",
     .basicsize = sizeof(TracerObject),
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
     .slots = tracer_slots,
@@ -2146,25 +2206,51 @@ static PyMethodDef module_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
-/* Builds class `name`(base, ot_base) in the tracewire namespace. */
-static PyTypeObject *
-make_public(PyTypeObject *base, PyObject *ot_base, const char *name, const char *doc)
+/* Creates the C type for spec as a subclass of the opentracing class ot_base.
+ * *base receives the C type (what the C code type-checks against), *pub the
+ * public class. On CPython 3.11 they are one type: the heap type is created
+ * with bases=(ot_base,) and keeps its dict/weakref in the common head (the
+ * managed-dict flag it would inherit is dropped before any instance exists),
+ * so calls take the exact-type fast paths. Elsewhere, a Python-level class
+ * (C type, ot_base) is made with type(): slower dealloc, same behaviour. */
+static int
+make_type(PyObject *m, PyType_Spec *spec, PyObject *ot_base, const char *name,
+          PyTypeObject **base, PyTypeObject **pub)
 {
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+    (void)name;
+    PyObject *bases = PyTuple_Pack(1, ot_base);
+    if (bases == NULL)
+        return -1;
+    PyTypeObject *tp = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, bases);
+    Py_DECREF(bases);
+    if (tp == NULL)
+        return -1;
+    tp->tp_flags &= ~Py_TPFLAGS_MANAGED_DICT;
+    tp->tp_dictoffset = offsetof(SpanObject, dict);
+    tp->tp_weaklistoffset = offsetof(SpanObject, weakreflist);
+    PyType_Modified(tp);
+    *base = tp;
+    *pub = (PyTypeObject *)Py_NewRef((PyObject *)tp);
+    return 0;
+#else
     PyObject *bases = NULL, *ns = NULL, *cls = NULL, *nm = NULL;
-    bases = PyTuple_Pack(2, (PyObject *)base, ot_base);
-    ns = Py_BuildValue("{ssss}", "__module__", "tracewire", "__doc__", doc);
+    *base = (PyTypeObject *)PyType_FromModuleAndSpec(m, spec, NULL);
+    if (*base == NULL)
+        return -1;
+    bases = PyTuple_Pack(2, (PyObject *)*base, ot_base);
+    ns = Py_BuildValue("{sssN}", "__module__", "tracewire", "__slots__", PyTuple_New(0));
     nm = PyUnicode_FromString(name);
     if (bases && ns && nm)
         cls = PyObject_CallFunctionObjArgs((PyObject *)&PyType_Type, nm, bases, ns, NULL);
     Py_XDECREF(bases);
     Py_XDECREF(ns);
     Py_XDECREF(nm);
-    if (cls && !PyType_Check(cls)) {
-        Py_DECREF(cls);
-        PyErr_SetString(PyExc_TypeError, "type() did not return a type");
-        return NULL;
-    }
-    return (PyTypeObject *)cls;
+    if (cls == NULL)
+        return -1;
+    *pub = (PyTypeObject *)cls;
+    return 0;
+#endif
 }
 
 static PyObject *
@@ -2222,29 +2308,14 @@ module_exec(PyObject *m)
         || (st->json_loads = import_attr("json", "loads")) == NULL)
         goto done;
 
-#define MKTYPE(field, spec) \
-    if ((st->field = (PyTypeObject *)PyType_FromModuleAndSpec(m, &spec, NULL)) == NULL) goto done
-    MKTYPE(span_base, span_spec);
-    MKTYPE(ctx_base, ctx_spec);
-    MKTYPE(scope_base, scope_spec);
-    MKTYPE(tracer_base, tracer_spec);
-    MKTYPE(tlsm_base, tlsm_spec);
-    MKTYPE(cvsm_base, cvsm_spec);
-#undef MKTYPE
-    if ((st->span_type = make_public(st->span_base, ot_span, "Span",
-                                     "A tracewire span (an opentracing.Span).")) == NULL
-        || (st->ctx_type = make_public(st->ctx_base, ot_ctx, "SpanContext",
-                                       "A tracewire span context (an opentracing.SpanContext).")) == NULL
-        || (st->scope_type = make_public(st->scope_base, ot_scope, "Scope",
-                                         "A tracewire scope (an opentracing.Scope).")) == NULL
-        || (st->tlsm_type = make_public(st->tlsm_base, ot_sm, "ThreadLocalScopeManager",
-                                        "Active scope per thread (the default).")) == NULL
-        || (st->cvsm_type = make_public(st->cvsm_base, ot_sm, "ContextVarsScopeManager",
-                                        "Active scope per contextvars context (asyncio).")) == NULL
-        || (st->tracer_type = make_public(st->tracer_base, ot_tracer, "Tracer",
-                                          "Tracer(options=None, scope_manager=None): a tracewire "
-                                          "tracer (an opentracing.Tracer). options: core config "
-                                          "keys (see tracewire.h), applied after the environment.")) == NULL)
+    if (make_type(m, &span_spec, ot_span, "Span", &st->span_base, &st->span_type) < 0
+        || make_type(m, &ctx_spec, ot_ctx, "SpanContext", &st->ctx_base, &st->ctx_type) < 0
+        || make_type(m, &scope_spec, ot_scope, "Scope", &st->scope_base, &st->scope_type) < 0
+        || make_type(m, &tlsm_spec, ot_sm, "ThreadLocalScopeManager", &st->tlsm_base,
+                     &st->tlsm_type) < 0
+        || make_type(m, &cvsm_spec, ot_sm, "ContextVarsScopeManager", &st->cvsm_base,
+                     &st->cvsm_type) < 0
+        || make_type(m, &tracer_spec, ot_tracer, "Tracer", &st->tracer_base, &st->tracer_type) < 0)
         goto done;
     if (PyModule_AddObjectRef(m, "Span", (PyObject *)st->span_type) < 0
         || PyModule_AddObjectRef(m, "SpanContext", (PyObject *)st->ctx_type) < 0
