@@ -107,7 +107,7 @@ static void bench_encode(void)
     twp_buf_init(&pb);
     twp_thrift_compact_process(&pb, &proc);
     const char *names[3] = { "thrift compact (UDP emitBatch)", "thrift binary (HTTP Batch)",
-                             "OTLP JSON (jansson)" };
+                             "OTLP JSON (direct writer)" };
     for (int kind = 0; kind < 3; kind++) {
         double best = 0;
         size_t bytes = 0;
