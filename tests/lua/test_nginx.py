@@ -58,6 +58,10 @@ http {{
             log_by_lua_block {{ require("tracewire.nginx").log() }}
             root {dir}/html;
         }}
+        location /logonly/ {{
+            log_by_lua_block {{ require("tracewire.nginx").log_span{{ operation_name = "logonly" }} }}
+            alias {dir}/html/static/;
+        }}
         location = /fail {{
             rewrite_by_lua_block {{ require("tracewire.nginx").start() }}
             log_by_lua_block {{ require("tracewire.nginx").finish() }}
@@ -270,6 +274,23 @@ def test_5xx_response_marks_the_span_as_error(stack):
     t = tags(found[-1][1].tags)
     assert t["http.status_code"] == ("long", 503)
     assert t["error"] == ("bool", True)
+
+
+def test_log_span_traces_from_the_log_phase_alone(stack):
+    ngx, coll, _, _ = stack
+    marker = uuid.uuid4().hex
+    tid, sid = "6bf92f3577b34da6a3ce929d0e0e4738", "20f067aa0ba902b7"
+    t0 = time.time()
+    status, body = ngx.get(f"/logonly/x.txt?m={marker}", {"traceparent": f"00-{tid}-{sid}-01"})
+    assert (status, body) == (200, b"static\n")
+    edge = nginx_span_for(coll, marker)
+    assert edge.operationName == "logonly"
+    assert trace_of(edge) == tid and hexid(edge.parentSpanId) == sid
+    t = tags(edge.tags)
+    assert t["http.status_code"] == ("long", 200)
+    assert t["span.kind"] == ("str", "server")
+    assert abs(edge.startTime / 1e6 - t0) < 5
+    assert edge.duration >= 0
 
 
 def test_both_workers_report_with_distinct_ids(stack):

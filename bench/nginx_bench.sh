@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# nginx requests/s with tracing off vs on (100% sampling), under wrk, against
+# a static file location. Prints req/s per mode (median of the rounds) and the
+# overhead. Modes:
+#   off      the location has no Lua handlers (the lua module is still loaded)
+#   lua-noop empty rewrite_by_lua + log_by_lua (the cost of entering Lua at all)
+#   on       tracewire.nginx start()/finish(): extract, server span with 5 tags,
+#            inject into the request headers, status tags, finish -> UDP reporter
+# Usage: bench/nginx_bench.sh [duration_s=10] [rounds=3] [connections=32]
+# Needs the LuaJIT module built (cmake --build <dir>; TW_LUA_BUILD=<dir>/lua).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+dur=${1:-10} rounds=${2:-3} conns=${3:-32}
+lua_build=${TW_LUA_BUILD:-}
+if [ -z "$lua_build" ]; then
+  lua_build="$top/build/lua-bench/lua"
+  cmake -S "$top" -B "$top/build/lua-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
+    -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF -DTW_BUILD_REDIS=OFF >/dev/null
+  cmake --build "$top/build/lua-bench" --target tracewire_luajit >/dev/null
+fi
+[ -f "$lua_build/5.1/tracewire.so" ] || { echo "no $lua_build/5.1/tracewire.so"; exit 1; }
+
+run=$(mktemp -d /tmp/tw-nginx-bench.XXXXXX)
+port=$(( 20000 + RANDOM % 20000 ))
+agent=$(( port + 1 ))
+sink_pid=""
+cleanup() {
+  [ -f "$run/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null || true
+  [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
+  sleep 0.5; rm -rf "$run"
+}
+trap cleanup EXIT
+mkdir -p "$run/html/static" "$run/tmp"
+printf 'static file\n' > "$run/html/static/x.txt"
+
+# A UDP sink standing in for the Jaeger agent (counts datagrams and bytes).
+python3 - "$agent" > "$run/sink.out" <<'PY' &
+import socket, signal, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
+n = b = 0
+def done(*_):
+    print(n, b, flush=True); sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+while True:
+    d = s.recv(70000); n += 1; b += len(d)
+PY
+sink_pid=$!
+
+user=""; [ "$(id -u)" = 0 ] && user="user root root;"
+conf() {   # conf MODE
+  local handlers=""
+  case $1 in
+    lua-noop) handlers='rewrite_by_lua_block { local _ = 1 } log_by_lua_block { local _ = 1 }' ;;
+    on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
+    log-noop) handlers='log_by_lua_block { local _ = 1 }' ;;
+    log-span) handlers='log_by_lua_block { require("tracewire.nginx").log_span() }' ;;
+  esac
+  cat > "$run/nginx.conf" <<EOF2
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+$user
+worker_processes 1;
+pid $run/nginx.pid;
+error_log $run/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $run/tmp; proxy_temp_path $run/tmp; fastcgi_temp_path $run/tmp;
+    uwsgi_temp_path $run/tmp; scgi_temp_path $run/tmp;
+    lua_package_path "$top/lua/?.lua;;";
+    lua_package_cpath "$lua_build/5.1/?.so;;";
+    init_worker_by_lua_block {
+        require("tracewire.nginx").init_worker{ service_name = "nginx-bench",
+            sampler = { type = "const", param = 1 },
+            reporter = { protocols = "udp", agent_host = "127.0.0.1", agent_port = $agent } }
+    }
+    exit_worker_by_lua_block { require("tracewire.nginx").exit_worker(2) }
+    server {
+        listen 127.0.0.1:$port;
+        location /static/ { $handlers root $run/html; }
+    }
+}
+EOF2
+}
+
+worker_cpu_ticks() {   # utime+stime of nginx's worker (all its threads)
+  local w; w=$(pgrep -P "$(cat "$run/nginx.pid")" | head -n 1)
+  awk '{print $14 + $15}' "/proc/$w/stat"
+}
+
+bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
+  conf "$1"
+  nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log"
+  for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/static/x.txt" >/dev/null && break; sleep 0.1; done
+  wrk -t1 -c"$conns" -d2s "http://127.0.0.1:$port/static/x.txt" >/dev/null      # warm-up
+  local c0 c1 out
+  c0=$(worker_cpu_ticks)
+  out=$(wrk -t1 -c"$conns" -d"${dur}s" "http://127.0.0.1:$port/static/x.txt")
+  c1=$(worker_cpu_ticks)
+  kill -QUIT "$(cat "$run/nginx.pid")"
+  for _ in $(seq 100); do [ -f "$run/nginx.pid" ] || break; sleep 0.1; done
+  awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
+    /requests in/ {n = $1} /Requests\/sec/ {r = $2}
+    END {printf "%.0f %.2f\n", r, c / hz * 1e6 / n}' <<<"$out"
+}
+
+modes="off lua-noop on log-noop log-span"
+declare -A rps cpu
+for r in $(seq "$rounds"); do
+  for m in $modes; do
+    read -r v c < <(bench_mode "$m")
+    rps[$m]+="$v "; cpu[$m]+="$c "
+    printf 'round %d  %-9s %8s req/s  %6s us CPU/req\n' "$r" "$m" "$v" "$c"
+  done
+done
+# Best of the rounds (highest req/s, lowest CPU/req): on a shared machine the
+# least-disturbed round is the closest to the real cost.
+best_rps() { tr ' ' '\n' | grep -v '^$' | sort -g | tail -n 1; }
+best_cpu() { tr ' ' '\n' | grep -v '^$' | sort -g | head -n 1; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }
+kill -TERM "$sink_pid"; wait "$sink_pid" 2>/dev/null || true; sink_pid=""
+read -r dgrams bytes < "$run/sink.out" || true
+echo "nginx $(nginx -v 2>&1 | cut -d/ -f2), 1 worker, wrk -t1 -c$conns -d${dur}s, best of $rounds rounds," \
+     "$(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg)"
+declare -A R C
+for m in $modes; do R[$m]=$(echo "${rps[$m]}" | best_rps); C[$m]=$(echo "${cpu[$m]}" | best_cpu); done
+printf '  %-9s %9s req/s %8s us CPU/req\n' off "${R[off]}" "${C[off]}"
+for m in lua-noop log-noop; do
+  printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off)\n' "$m" "${R[$m]}" "${C[$m]}" \
+    "$(pct "${R[$m]}" "${R[off]}")" "$(pct "${C[$m]}" "${C[off]}")"
+done
+printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs lua-noop)\n' on \
+  "${R[on]}" "${C[on]}" "$(pct "${R[on]}" "${R[off]}")" "$(pct "${C[on]}" "${C[off]}")" \
+  "$(pct "${R[on]}" "${R[lua-noop]}")" "$(pct "${C[on]}" "${C[lua-noop]}")"
+printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs log-noop)\n' log-span \
+  "${R[log-span]}" "${C[log-span]}" "$(pct "${R[log-span]}" "${R[off]}")" "$(pct "${C[log-span]}" "${C[off]}")" \
+  "$(pct "${R[log-span]}" "${R[log-noop]}")" "$(pct "${C[log-span]}" "${C[log-noop]}")"
+echo "  agent sink received ${dgrams:-?} datagrams, ${bytes:-?} bytes"
+if grep -E '\[(error|alert|crit)\]' "$run/error.log" | head -5; then echo "(errors in nginx log above)"; fi
