@@ -1,0 +1,395 @@
+"""tracewire vs jaeger-client vs opentelemetry-sdk, one script, one interpreter.
+
+    .venv/bin/python bench/python_bench.py            # full run (~1-2 min)
+    .venv/bin/python bench/python_bench.py --quick    # fewer iterations
+
+Prints ns per operation (best of several repeats) for each scenario and tracer,
+and the ratios jaeger/tracewire and otel/tracewire. Scenarios:
+  main        start_span + 3 set_tag + finish (no exporter: null reporter / no processor)
+  active      active-span context manager + 1 tag
+  reporter    main, with each tracer's real reporter/exporter running to a local
+              sink in another process (UDP for tracewire and jaeger-client,
+              OTLP/HTTP for the OTel SDK); spans received at the sink are counted
+  unsampled   main with the sampler off
+  inject+extract  HTTP headers into a new dict and back
+  10 tags     start + 10 tags of 20-char keys and 20-char values + finish
+  memory      bytes per buffered finished span (RSS delta over 50 000 spans, each
+              tracer in its own child process; in-memory reporter/exporter)
+Numbers depend on the machine and its load: never assert on them.
+"""
+import argparse
+import gc
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.append(os.path.join(HERE, "..", "python"))  # an installed tracewire wins; else an in-place build
+
+import opentracing  # noqa: E402
+from opentracing import Format  # noqa: E402
+
+KEYS10 = ["key-%016d" % i for i in range(10)]
+VALS10 = ["value-%014d" % i for i in range(10)]
+
+
+# ---------------------------------------------------------------- tracers
+
+def tw_tracer(sampled=True, protocols="none", **extra):
+    import tracewire
+    opts = {"service_name": "bench", "reporter.protocols": protocols,
+            "sampler.type": "const", "sampler.param": "1" if sampled else "0"}
+    opts.update(extra)
+    return tracewire.Tracer(opts)
+
+
+def jaeger_tracer(sampled=True, reporter=None):
+    from jaeger_client import Tracer
+    from jaeger_client.reporter import NullReporter
+    from jaeger_client.sampler import ConstSampler
+    return Tracer(service_name="bench", reporter=reporter or NullReporter(),
+                  sampler=ConstSampler(sampled))
+
+
+def otel_tracer(sampled=True, processor=None):
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON
+    tp = TracerProvider(sampler=ALWAYS_ON if sampled else ALWAYS_OFF)
+    if processor is not None:
+        tp.add_span_processor(processor)
+    return tp, tp.get_tracer("bench")
+
+
+# ---------------------------------------------------------------- loops
+
+def ot_main(tracer, n):
+    start = tracer.start_span
+    for _ in range(n):
+        s = start("op")
+        s.set_tag("http.method", "GET")
+        s.set_tag("http.status_code", 200)
+        s.set_tag("ratio", 0.5)
+        s.finish()
+
+
+def otel_main(tracer, n):
+    start = tracer.start_span
+    for _ in range(n):
+        s = start("op")
+        s.set_attribute("http.method", "GET")
+        s.set_attribute("http.status_code", 200)
+        s.set_attribute("ratio", 0.5)
+        s.end()
+
+
+def ot_active(tracer, n):
+    start = tracer.start_active_span
+    for _ in range(n):
+        with start("op") as scope:
+            scope.span.set_tag("k", "v")
+
+
+def otel_active(tracer, n):
+    start = tracer.start_as_current_span
+    for _ in range(n):
+        with start("op") as span:
+            span.set_attribute("k", "v")
+
+
+def ot_tags10(tracer, n):
+    start = tracer.start_span
+    ks, vs = KEYS10, VALS10
+    for _ in range(n):
+        s = start("op")
+        for i in range(10):
+            s.set_tag(ks[i], vs[i])
+        s.finish()
+
+
+def otel_tags10(tracer, n):
+    start = tracer.start_span
+    ks, vs = KEYS10, VALS10
+    for _ in range(n):
+        s = start("op")
+        for i in range(10):
+            s.set_attribute(ks[i], vs[i])
+        s.end()
+
+
+def ot_propagate(tracer, n):
+    span = tracer.start_span("op")
+    ctx = span.context
+    inject, extract = tracer.inject, tracer.extract
+    fmt = Format.HTTP_HEADERS
+    for _ in range(n):
+        h = {}
+        inject(ctx, fmt, h)
+        extract(fmt, h)
+    span.finish()
+
+
+def otel_propagate(tracer, n):
+    from opentelemetry.trace import set_span_in_context
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    prop = TraceContextTextMapPropagator()
+    span = tracer.start_span("op")
+    ctx = set_span_in_context(span)
+    for _ in range(n):
+        h = {}
+        prop.inject(h, context=ctx)
+        prop.extract(h)
+    span.end()
+
+
+def best_ns(fn, tracer, n, repeats):
+    fn(tracer, min(n, 2000))              # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        fn(tracer, n)
+        best = min(best, (time.perf_counter_ns() - t0) / n)
+    return best
+
+
+def empty_loop(_t, n):
+    for _ in range(n):
+        pass
+
+
+# ---------------------------------------------------------------- sinks (child processes)
+
+def sink_main(kind, port_out):
+    """Child: a UDP or HTTP sink counting the spans it receives (decoded at the end)."""
+    datagrams = []
+    if kind == "udp":
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        sock.bind(("127.0.0.1", 0))
+        print(sock.getsockname()[1], file=port_out, flush=True)
+        sock.settimeout(0.2)
+        stop = False
+        while not stop:
+            try:
+                data = sock.recv(70000)
+                if data == b"STOP":
+                    stop = True
+                else:
+                    datagrams.append(data)
+            except socket.timeout:
+                pass
+        from jaeger_client.thrift_gen.agent import Agent
+        from thrift.protocol import TCompactProtocol
+        from thrift.transport import TTransport
+        spans = 0
+        for d in datagrams:
+            try:
+                p = TCompactProtocol.TCompactProtocol(TTransport.TMemoryBuffer(d))
+                p.readMessageBegin()
+                a = Agent.emitBatch_args()
+                a.read(p)
+                spans += len(a.batch.spans)
+            except Exception:
+                pass
+        print(json.dumps({"spans": spans, "packets": len(datagrams)}), flush=True)
+        return
+    import http.server
+    bodies = []
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self):
+            n = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(n)
+            if self.path == "/stop":
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                threading.Thread(target=srv.shutdown).start()
+                return
+            bodies.append((self.headers.get("Content-Type", ""), body))
+            out = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    print(srv.server_address[1], file=port_out, flush=True)
+    srv.serve_forever()
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+    spans = 0
+    for ctype, body in bodies:
+        if "json" in ctype:
+            doc = json.loads(body)
+            spans += sum(len(ss.get("spans", [])) for rs in doc.get("resourceSpans", [])
+                         for ss in rs.get("scopeSpans", []))
+        else:
+            req = ExportTraceServiceRequest()
+            req.ParseFromString(body)
+            spans += sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+    print(json.dumps({"spans": spans, "packets": len(bodies)}), flush=True)
+
+
+class Sink:
+    def __init__(self, kind):
+        self.kind = kind
+        self.proc = subprocess.Popen([sys.executable, __file__, "--sink", kind],
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+
+    def stop(self):
+        if self.kind == "udp":
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.sendto(b"STOP", ("127.0.0.1", self.port))
+        else:
+            import urllib.request
+            urllib.request.urlopen(urllib.request.Request(
+                "http://127.0.0.1:%d/stop" % self.port, data=b"x", method="POST"), timeout=5).read()
+        out = self.proc.stdout.readline()
+        self.proc.wait(30)
+        return json.loads(out)
+
+
+# ---------------------------------------------------------------- memory (child processes)
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def mem_main(name, n):
+    import tracemalloc
+    if name == "tracewire":
+        t = tw_tracer(protocols="memory")
+        def run(k): ot_main(t, k)
+    elif name == "jaeger-client":
+        from jaeger_client.reporter import InMemoryReporter
+        t = jaeger_tracer(reporter=InMemoryReporter())
+        def run(k): ot_main(t, k)
+    else:
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        _tp, t = otel_tracer(processor=SimpleSpanProcessor(InMemorySpanExporter()))
+        def run(k): otel_main(t, k)
+    run(1000)
+    gc.collect()
+    tracemalloc.start()
+    r0 = rss_bytes()
+    m0 = tracemalloc.get_traced_memory()[0]
+    run(n)
+    gc.collect()
+    m1 = tracemalloc.get_traced_memory()[0]
+    r1 = rss_bytes()
+    print(json.dumps({"rss_per_span": (r1 - r0) / n, "pyheap_per_span": (m1 - m0) / n}), flush=True)
+
+
+def measure_memory(name, n):
+    out = subprocess.check_output([sys.executable, __file__, "--mem", name, str(n)], text=True)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--sink")
+    ap.add_argument("--mem")
+    ap.add_argument("n", nargs="?", type=int, default=50000)
+    a = ap.parse_args()
+    if a.sink:
+        return sink_main(a.sink, sys.stdout)
+    if a.mem:
+        return mem_main(a.mem, a.n)
+
+    import tracewire
+    n_tw = 50000 if a.quick else 200000
+    n_py = 5000 if a.quick else 20000
+    reps = 3 if a.quick else 5
+    print("python %s, tracewire %s (%s), %d CPUs, load %s" % (
+        sys.version.split()[0], tracewire.__version__, os.path.dirname(tracewire.__file__),
+        os.cpu_count(), " ".join("%.2f" % x for x in os.getloadavg())))
+    print("empty loop: %.1f ns/iteration (included in every figure)" %
+          best_ns(empty_loop, None, n_tw, reps))
+    rows = []
+
+    def row(name, tw, jg, ot, note=""):
+        rows.append((name, tw, jg, ot, note))
+        print("  %-16s tracewire %8.0f ns  jaeger-client %8.0f ns (%5.1fx)  otel-sdk %8.0f ns (%5.1fx) %s"
+              % (name, tw, jg, jg / tw, ot, ot / tw, note), flush=True)
+
+    tw, jg, (_tp, ot) = tw_tracer(), jaeger_tracer(), otel_tracer()
+    row("main", best_ns(ot_main, tw, n_tw, reps), best_ns(ot_main, jg, n_py, reps),
+        best_ns(otel_main, ot, n_py, reps))
+    row("active", best_ns(ot_active, tw, n_tw, reps), best_ns(ot_active, jg, n_py, reps),
+        best_ns(otel_active, ot, n_py, reps))
+
+    # real reporters to local sinks
+    n_rep = n_py * 2
+    s = Sink("udp")
+    t = tw_tracer(protocols="udp", **{"reporter.agent_port": str(s.port)})
+    t_rep = best_ns(ot_main, t, n_rep, 1)
+    t.close(timeout=10.0)
+    m = t.metrics()
+    got = s.stop()["spans"]
+    tw_note = "tw sent %d/%d" % (got, m["spans_finished"])
+    tw_drop = 1 - got / max(1, m["spans_finished"])
+
+    s = Sink("udp")
+    from jaeger_client import Config as JConfig
+    jt = JConfig({"sampler": {"type": "const", "param": 1},
+                  "local_agent": {"reporting_host": "127.0.0.1", "reporting_port": s.port}},
+                 service_name="bench", validate=True).new_tracer()
+    j_rep = best_ns(ot_main, jt, n_rep, 1)
+    jfinished = n_rep + min(n_rep, 2000)
+    time.sleep(1.5)
+    jt.close()
+    time.sleep(1.5)
+    jgot = s.stop()["spans"]
+    j_drop = 1 - jgot / jfinished
+
+    s = Sink("http")
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    otp, ott = otel_tracer(processor=BatchSpanProcessor(
+        OTLPSpanExporter(endpoint="http://127.0.0.1:%d/v1/traces" % s.port)))
+    o_rep = best_ns(otel_main, ott, n_rep, 1)
+    ofinished = n_rep + min(n_rep, 2000)
+    otp.shutdown()
+    ogot = s.stop()["spans"]
+    o_drop = 1 - ogot / ofinished
+    row("reporter", t_rep, j_rep, o_rep,
+        "(dropped: tracewire %.1f%%, jaeger %.1f%%, otel %.1f%%; %s)"
+        % (100 * tw_drop, 100 * j_drop, 100 * o_drop, tw_note))
+
+    tw0, jg0, (_tp0, ot0) = tw_tracer(sampled=False), jaeger_tracer(sampled=False), otel_tracer(sampled=False)
+    row("unsampled", best_ns(ot_main, tw0, n_tw, reps), best_ns(ot_main, jg0, n_py, reps),
+        best_ns(otel_main, ot0, n_py, reps))
+    row("inject+extract", best_ns(ot_propagate, tw, n_tw, reps), best_ns(ot_propagate, jg, n_py, reps),
+        best_ns(otel_propagate, ot, n_py, reps))
+    row("10 tags 20+20", best_ns(ot_tags10, tw, n_tw // 2, reps), best_ns(ot_tags10, jg, n_py, reps),
+        best_ns(otel_tags10, ot, n_py, reps))
+
+    nm = 20000 if a.quick else 50000
+    mem = {k: measure_memory(k, nm) for k in ("tracewire", "jaeger-client", "otel-sdk")}
+    print("  %-16s tracewire %8.0f B   jaeger-client %8.0f B  (%5.1fx)  otel-sdk %8.0f B  (%5.1fx)"
+          "  (RSS per buffered span; Python heap: %.0f / %.0f / %.0f B)" % (
+              "memory/span", mem["tracewire"]["rss_per_span"], mem["jaeger-client"]["rss_per_span"],
+              mem["jaeger-client"]["rss_per_span"] / max(1, mem["tracewire"]["rss_per_span"]),
+              mem["otel-sdk"]["rss_per_span"],
+              mem["otel-sdk"]["rss_per_span"] / max(1, mem["tracewire"]["rss_per_span"]),
+              mem["tracewire"]["pyheap_per_span"], mem["jaeger-client"]["pyheap_per_span"],
+              mem["otel-sdk"]["pyheap_per_span"]))
+
+
+if __name__ == "__main__":
+    main()
