@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds tracewire's Python binding (pip compiles the C extension with the core
-# in it) into a private directory, not the shared venv's site-packages, so a
+# Builds tracewire's Python binding (setup.py compiles the C extension with the
+# core in it) into a private directory, not the shared venv's site-packages, so a
 # run never replaces the build another suite is testing:
 #   examples/install-python.sh DIR      then PYTHONPATH=DIR python ...
 # Used by scripts/demo and tests/e2e/run.sh.
@@ -8,14 +8,14 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dest=${1:?usage: install-python.sh DIR}
 py="$top/.venv/bin/python"
-if [ -f "$top/setup.py" ] || [ -f "$top/pyproject.toml" ]; then
-  src="$top"
-elif [ -f "$top/python/setup.py" ]; then
-  src="$top/python"
-else
-  echo "install-python: no setup.py for the Python binding yet" >&2; exit 1
-fi
-rm -rf "$dest"
+[ -f "$top/setup.py" ] || { echo "install-python: no setup.py for the Python binding yet" >&2; exit 1; }
+# `setup.py build` with a private build base: pip would build in the shared
+# in-tree build/ directory, where a concurrent build can hand us a half-written
+# extension.
+tmp="$dest.build"
+rm -rf "$dest" "$tmp"
 mkdir -p "$dest"
-"$py" -m pip install -q --no-build-isolation --no-deps --target "$dest" "$src"
+( cd "$top" && "$py" setup.py -q build --build-base "$tmp" ) >&2
+cp -r "$tmp"/lib*/tracewire "$dest/"
+rm -rf "$tmp"
 PYTHONPATH="$dest" "$py" -c 'import tracewire; print("tracewire", tracewire.__version__, tracewire.__file__)'
