@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # nginx requests/s with tracing off vs on (100% sampling), under wrk, against
-# a static file location. Prints req/s per mode (median of the rounds) and the
+# a static file location. Prints req/s and CPU per request per mode, and the
 # overhead. Modes:
 #   off      the location has no Lua handlers (the lua module is still loaded)
 #   lua-noop empty rewrite_by_lua + log_by_lua (the cost of entering Lua at all)

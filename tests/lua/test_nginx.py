@@ -39,8 +39,7 @@ http {{
         require("tracewire.nginx").init_worker{{
             service_name = "nginx-edge",
             sampler = {{ type = "const", param = 1 }},
-            reporter = {{ protocols = "udp", agent_host = "127.0.0.1", agent_port = {agent},
-                         flush_interval_ms = {flush_ms} }},
+            reporter = {{ {reporter} }},
             tags = {{ worker_pid = ngx.worker.pid() }},
         }}
     }}
@@ -92,7 +91,7 @@ def wait_port(port, proc, what, timeout=15):
 
 
 class Nginx:
-    def __init__(self, tmp, agent_port, flask_port, flush_ms):
+    def __init__(self, tmp, agent_port, flask_port, flush_ms, reporter=None):
         self.dir = str(tmp)
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "html", "static"), exist_ok=True)
@@ -100,7 +99,9 @@ class Nginx:
             f.write("static\n")
         self.port = free_port()
         conf = CONF.format(modules=NGINX_MODULES, dir=self.dir, top=TOP, build=BUILD,
-                           agent=agent_port, flask=flask_port, port=self.port, flush_ms=flush_ms,
+                           reporter=reporter or (f'protocols = "udp", agent_host = "127.0.0.1", '
+                                                 f'agent_port = {agent_port}, flush_interval_ms = {flush_ms}'),
+                           flask=flask_port, port=self.port,
                            user="user root root;" if os.geteuid() == 0 else "")
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
@@ -110,6 +111,11 @@ class Nginx:
                                       os.path.join(self.dir, "error.log")],
                                      stdout=self.log, stderr=subprocess.STDOUT)
         wait_port(self.port, self.proc, "nginx")
+        self.workers = self._workers()
+
+    def _workers(self):
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
 
     def get(self, path, headers=None):
         req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}",
@@ -127,12 +133,21 @@ class Nginx:
             self.proc.wait(timeout=20)
 
     def stop(self):
+        """SIGTERM (workers run exit_worker, bounded by its close timeout);
+        SIGKILL to the master and its recorded workers if that hangs."""
         if self.proc.poll() is None:
+            workers = self._workers() or self.workers
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
+                self.proc.wait(timeout=5)
+                for pid in workers:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
         self.log.close()
 
     def error_log(self):
@@ -333,3 +348,25 @@ def test_quit_loses_no_finished_span(stack, tmp_path):
     finally:
         ngx.stop()
         sink.close()
+
+
+def test_a_hung_collector_never_blocks_requests(stack, tmp_path):
+    """Spans go by HTTP to a collector that accepts and never answers (30 s
+    reporter timeout). Sends run on the reporter thread, so every request
+    still completes well inside the client's 5 s timeout."""
+    _, _, flask_port, _ = stack
+    hang = socket.socket()
+    hang.bind(("127.0.0.1", 0))
+    hang.listen(64)
+    ngx = Nginx(tmp_path, 0, flask_port, 0, reporter=(
+        f'protocols = "http", endpoint = "http://127.0.0.1:{hang.getsockname()[1]}/api/traces", '
+        'flush_interval_ms = 20, batch_size = 1, timeout_ms = 30000, retries = 0'))
+    try:
+        for i in range(30):
+            req = urllib.request.Request(f"http://127.0.0.1:{ngx.port}/static/x.txt?i={i}",
+                                         headers={"Connection": "close"})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                assert r.status == 200
+    finally:
+        ngx.stop()
+        hang.close()
