@@ -1,0 +1,211 @@
+/* test_reporter.c — the pipeline reporter's contract, through the public API
+ * and real local sockets (a UDP socket this test reads; a TCP listener that
+ * never accepts, i.e. a collector that hangs):
+ *   - every span reaches the agent, in datagrams the counters account for;
+ *   - the queue is bounded: with the sender stuck, exactly queue_size spans
+ *     are held and the rest are counted dropped_queue_full;
+ *   - flush(timeout) gives up (TW_ERR_TIMEOUT) and close(timeout) returns and
+ *     drops what is left, counted, so finished = reported + dropped;
+ *   - spans finished after close leave the counters balanced;
+ *   - no thread is started before the first span (a forking parent stays
+ *     thread-free).
+ * Time bounds here are generous: they catch a hang, not a slow machine. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <dirent.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <cmocka.h>
+
+#include "internal.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int bound_socket(int type, int *port)
+{
+    int fd = socket(AF_INET, type, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+static tw_tracer *tracer(const char *k, ...)
+{
+    tw_config *c;
+    assert_int_equal(tw_config_new(&c), TW_OK);
+    va_list ap;
+    va_start(ap, k);
+    for (const char *key = k; key; key = va_arg(ap, const char *))
+        assert_int_equal(tw_config_set(c, key, va_arg(ap, const char *)), TW_OK);
+    va_end(ap);
+    tw_tracer *t;
+    assert_int_equal(tw_tracer_new(c, &t), TW_OK);
+    tw_config_free(c);
+    return t;
+}
+
+static void emit(tw_tracer *t, int n)
+{
+    for (int i = 0; i < n; i++) {
+        tw_span *s;
+        assert_int_equal(tw_span_start(t, "op", 2, NULL, 0, 0, &s), TW_OK);
+        tw_span_set_tag_int(s, "i", i);
+        assert_int_equal(tw_span_finish(s, 0), TW_OK);
+        tw_span_free(s);
+    }
+}
+
+static void assert_balanced(const tw_counters *c)
+{
+    assert_int_equal(c->spans_finished, c->spans_reported + c->dropped_queue_full +
+                                            c->dropped_too_large + c->dropped_send_failed +
+                                            c->dropped_on_close);
+}
+
+static int thread_count(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+static void udp_spans_all_arrive_and_counters_match(void **state)
+{
+    (void)state;
+    int port;
+    int fd = bound_socket(SOCK_DGRAM, &port);
+    int big = 8 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    tw_tracer *t = tracer("reporter.protocols", "udp", "reporter.agent_port", ps,
+                          "reporter.batch_size", "50", NULL);
+    int before = thread_count();
+    emit(t, 1000);
+    assert_int_equal(tw_tracer_flush(t, 5000), TW_OK);
+    assert_int_equal(thread_count(), before + 1);   /* one worker, started lazily */
+    assert_int_equal(tw_tracer_close(t, 2000), TW_OK);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 1000);
+    assert_true(c.batches_sent >= 20);
+    assert_balanced(&c);
+    /* the datagrams are there, as many and as large as counted */
+    static char buf[70000];
+    uint64_t got = 0, bytes = 0;
+    struct timeval tv = { 0, 200000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+        got++;
+        bytes += (uint64_t)n;
+        assert_int_equal((unsigned char)buf[0], 0x82);
+        assert_int_equal((unsigned char)buf[1], 0x81);
+    }
+    assert_int_equal(got, c.batches_sent);
+    assert_int_equal(bytes, c.bytes_sent);
+    tw_tracer_free(t);
+    close(fd);
+}
+
+static void no_thread_before_first_span(void **state)
+{
+    (void)state;
+    int before = thread_count();
+    tw_tracer *t = tracer("reporter.protocols", "udp,http,otlp", NULL);
+    assert_int_equal(thread_count(), before);
+    assert_int_equal(tw_tracer_flush(t, 100), TW_OK);   /* nothing queued: no thread either */
+    assert_int_equal(thread_count(), before);
+    tw_tracer_free(t);
+}
+
+static void stuck_collector_bounds_queue_and_close_returns(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = bound_socket(SOCK_STREAM, &port);
+    assert_int_equal(listen(lfd, 64), 0);   /* never accepted: requests hang */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/traces", port);
+    tw_tracer *t = tracer("reporter.protocols", "http", "reporter.endpoint", url,
+                          "reporter.queue_size", "10", "reporter.batch_size", "5",
+                          "reporter.timeout_ms", "60000", NULL);
+    emit(t, 100);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_finished, 100);
+    assert_int_equal(c.dropped_queue_full, 90);   /* exactly queue_size held */
+    double t0 = now_ms();
+    assert_int_equal(tw_tracer_flush(t, 200), TW_ERR_TIMEOUT);
+    double flush_ms = now_ms() - t0;
+    assert_true(flush_ms >= 150 && flush_ms < 2000);
+    t0 = now_ms();
+    assert_int_equal(tw_tracer_close(t, 300), TW_ERR_TIMEOUT);
+    double close_ms = now_ms() - t0;
+    assert_true(close_ms < 2000);
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 0);
+    assert_int_equal(c.dropped_on_close, 10);
+    assert_balanced(&c);
+    /* after close: never queued, and the books still balance */
+    emit(t, 3);
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 0);
+    assert_balanced(&c);
+    tw_tracer_free(t);
+    close(lfd);
+}
+
+static void refused_connection_counts_send_failed(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = bound_socket(SOCK_STREAM, &port);
+    close(lfd);   /* nothing listens there now */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/v1/traces", port);
+    tw_tracer *t = tracer("reporter.protocols", "otlp", "reporter.otlp_endpoint", url,
+                          "reporter.retries", "1", NULL);
+    emit(t, 7);
+    assert_int_equal(tw_tracer_flush(t, 5000), TW_OK);   /* delivered or failed for good */
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.dropped_send_failed, 7);
+    assert_int_equal(c.send_failures, 2);    /* the attempt and its one retry */
+    assert_balanced(&c);
+    tw_tracer_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(udp_spans_all_arrive_and_counters_match),
+        cmocka_unit_test(no_thread_before_first_span),
+        cmocka_unit_test(stuck_collector_bounds_queue_and_close_returns),
+        cmocka_unit_test(refused_connection_counts_send_failed),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
