@@ -308,6 +308,9 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
 /* Span kind in records: twp_span_data.kind is the single source of truth. A
  * "span.kind" tag set on a span updates kind and is NOT also stored in tags[];
  * encoders that need a span.kind tag (Jaeger Thrift) derive it from kind. */
+/* Record strings: besides the arena, tag keys/values may point at static
+ * string literals (span.c writes the sampler.type/sampler.param tags that
+ * way); they outlive every record and are never freed. */
 /* ---- end of span model (H1) section */
 
 /* ============================================================ H3: reporting pipeline

@@ -452,7 +452,9 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         flags = TW_FLAG_SAMPLED;
         sampler_tags = root;
     }
-    uint64_t sid = twp_random_id();
+    /* A root's span id is its trace id's low half, as in Jaeger clients:
+     * one generator call less on the hot path. */
+    uint64_t sid = parent ? twp_random_id() : lo;
 
     tw_status st;
     if (inherit && (inherit->nbaggage || inherit->tracestate)) {
@@ -503,20 +505,26 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             }
         }
         if (sampler_tags) {
-            st = record_tag_str(s, "sampler.type", sr.type, strlen(sr.type));
-            if (st == TW_OK) {
-                tw_field f = {.key = "sampler.param", .key_len = 13};
-                if (sr.param_is_bool) {
-                    f.type = TW_VAL_BOOL;
-                    f.v.b = sr.param > 0;
-                } else {
-                    f.type = TW_VAL_DOUBLE;
-                    f.v.f64 = sr.param;
-                }
-                st = record_tag(s, &f);
+            /* The record's first two tags; keys and the type name are static
+             * strings, which outlive any record, so nothing is copied. */
+            twp_value *v = d->tags;
+            v[0].type = TW_VAL_STRING;
+            v[0].key = "sampler.type";
+            v[0].key_len = 12;
+            v[0].v.str = sr.type;
+            v[0].len = (uint32_t)strlen(sr.type);
+            v[1].key = "sampler.param";
+            v[1].key_len = 13;
+            v[1].len = 0;
+            if (sr.param_is_bool) {
+                v[1].type = TW_VAL_BOOL;
+                v[1].v.b = sr.param > 0;
+            } else {
+                v[1].type = TW_VAL_DOUBLE;
+                v[1].v.f64 = sr.param;
             }
-            if (st != TW_OK)
-                goto fail;
+            d->ntags = 2;
+            d->approx_size += 12 + v[0].len + 13 + 16;
         }
         if (seed && !parent && seed->debug_id) {
             st = record_tag_str(s, "jaeger-debug-id", seed->debug_id, seed->debug_id_len);
@@ -561,12 +569,15 @@ void tw_span_free(tw_span *s)
 {
     if (!s)
         return;
-    twp_span_data_free(s->data);
+    if (s->data)
+        twp_span_data_free(s->data);
     if (s->ctx != &s->ictx)
         tw_span_context_free(s->ctx);
-    for (uint32_t i = 0; i < s->nretired; i++)
-        tw_span_context_free(s->retired[i]);
-    free(s->retired);
+    if (s->retired) {
+        for (uint32_t i = 0; i < s->nretired; i++)
+            tw_span_context_free(s->retired[i]);
+        free(s->retired);
+    }
     if (s->op != s->op_inline)
         free(s->op);
     handle_release(s);
@@ -699,10 +710,19 @@ tw_status tw_span_set_tag(tw_span *s, const tw_field *tag)
     return record_tag(s, tag);
 }
 
+/* Unsampled, unfinished span and a key that cannot be special (both special
+ * keys start with 's'): nothing to record, skip measuring the strings. */
+static inline bool tag_is_noop(const tw_span *s, const char *key)
+{
+    return s && !s->data && !s->finished && key[0] != 's';
+}
+
 tw_status tw_span_set_tag_str(tw_span *s, const char *key, const char *val)
 {
     if (!key || !val)
         return TW_ERR_INVALID_ARG;
+    if (tag_is_noop(s, key))
+        return TW_OK;
     tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_STRING};
     f.v.str.ptr = val;
     f.v.str.len = strlen(val);
@@ -713,6 +733,8 @@ tw_status tw_span_set_tag_int(tw_span *s, const char *key, int64_t val)
 {
     if (!key)
         return TW_ERR_INVALID_ARG;
+    if (tag_is_noop(s, key))
+        return TW_OK;
     tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_INT64};
     f.v.i64 = val;
     return tw_span_set_tag(s, &f);
@@ -722,6 +744,8 @@ tw_status tw_span_set_tag_double(tw_span *s, const char *key, double val)
 {
     if (!key)
         return TW_ERR_INVALID_ARG;
+    if (tag_is_noop(s, key))
+        return TW_OK;
     tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_DOUBLE};
     f.v.f64 = val;
     return tw_span_set_tag(s, &f);
@@ -731,6 +755,8 @@ tw_status tw_span_set_tag_bool(tw_span *s, const char *key, int val)
 {
     if (!key)
         return TW_ERR_INVALID_ARG;
+    if (tag_is_noop(s, key))
+        return TW_OK;
     tw_field f = {.key = key, .key_len = strlen(key), .type = TW_VAL_BOOL};
     f.v.b = val ? 1 : 0;
     return tw_span_set_tag(s, &f);
