@@ -132,21 +132,19 @@ def format_carrier(headers: Mapping[str, Any]) -> str:
 # ------------------------------------------------------------------ tracing glue
 
 def current_carrier(tracer: Any = None, span: Any = None) -> str:
-    """The carrier text for span (default: the tracewire binding's active
-    span), or "" when there is no span. Uses ``tracer.inject(ctx, fmt, dict)``
-    (OpenTracing shape), which the tracewire binding provides."""
+    """The carrier text for span; by default the active span of tracer (or of
+    the global opentracing tracer). "" when there is no span. Uses the
+    OpenTracing ``tracer.inject(ctx, "http_headers", dict)``, which the
+    tracewire binding implements."""
     if span is None:
-        try:
-            import tracewire  # the CPython binding (python/)
-        except ImportError:
-            return ""
-        getter = getattr(tracewire, "active_span", None) or getattr(tracewire, "current_span", None)
-        span = getter() if callable(getter) else None
+        if tracer is None:
+            import opentracing
+            tracer = opentracing.global_tracer()
+        span = getattr(tracer, "active_span", None)
         if span is None:
             return ""
-        tracer = tracer or getattr(span, "tracer", None)
     if tracer is None:
-        tracer = getattr(span, "tracer", None)
+        tracer = span.tracer
     headers: Dict[str, str] = {}
     ctx = span.context if hasattr(span, "context") else span
     tracer.inject(ctx, "http_headers", headers)
@@ -155,9 +153,9 @@ def current_carrier(tracer: Any = None, span: Any = None) -> str:
 
 def consumer_span(tracer: Any, item: QueueItem, key: str, link: bool = False, **kw: Any) -> Any:
     """Starts the consumer's "process <key>" CONSUMER span continuing item's
-    trace: a child of the returned context by default, or (link=True) a new
-    trace that references it with FOLLOWS_FROM, as the OpenTelemetry messaging
-    conventions allow. The caller finishes the span."""
+    trace: a child of the returned context by default, or (link=True) a span
+    that references it with FOLLOWS_FROM instead (the OpenTracing form of the
+    OpenTelemetry messaging "link"). The caller finishes the span."""
     parent = tracer.extract("http_headers", item.headers()) if item.traced else None
     tags = {"span.kind": "consumer", "messaging.system": "redis",
             "messaging.destination.name": key, "messaging.operation.type": "process"}

@@ -1,0 +1,266 @@
+--- tracewire.redisq — Lua helpers for the tracewire Redis module's traced queues.
+--
+-- The module (MODULE LOAD .../tracewire.so) keeps every item of a plain Redis
+-- list inside a binary envelope holding the producer's trace context and the
+-- server-clock enqueue time. This file is the Lua face of that design, for
+-- Lua 5.4 and LuaJIT (nginx) alike:
+--
+--   redisq.push(client, key, items, opts)  TQ.PUSH; carrier from opts.carrier
+--                                           or opts.span (+ opts.tracer)
+--   redisq.pop / bpop / move / ack          TQ.POP / TQ.BPOP / TQ.MOVE / TQ.ACK
+--   redisq.unwrap(raw [, opts])             decode a value read with plain
+--                                           RPOP/BRPOP (pure Lua, CRC checked)
+--   redisq.consumer_span(tracer, item, key [, opts])
+--                                           "process <key>" CONSUMER span, child
+--                                           of the item's context (opts.link:
+--                                           follows_from instead)
+--   redisq.connect(host, port)              a minimal RESP client over LuaSocket
+--
+-- `client` is any of: a function(argv) -> reply; an object with :call(...);
+-- a lua-resty-redis object (commands are looked up by name). Items come back
+-- as tables {payload=, carrier=, enqueue_us=, wait_us=, traced=}.
+--
+-- Envelope v1 (big-endian): 00 'T' 'W' 'Q' 1A | 01 | 00 | 00 | enqueue_us i64 |
+-- carrier_len u32 | payload_len u32 | carrier | payload | crc32 u32.
+local M = {}
+
+M.MAGIC = "\0TWQ\26"
+M.VERSION = 1
+local HEADER = 24
+
+-- ---------------------------------------------------------------- bit ops
+local bxor, band, rshift
+if type(jit) == "table" or (not pcall(load, "return 1 ~ 1")) then
+    local bit = require "bit"
+    bxor = function(a, b) return bit.bxor(a, b) % 4294967296 end
+    band = function(a, b) return bit.band(a, b) % 4294967296 end
+    rshift = function(a, n) return bit.rshift(a, n) % 4294967296 end
+else
+    bxor, band, rshift = load([[
+        return function(a, b) return a ~ b end,
+               function(a, b) return a & b end,
+               function(a, n) return (a & 0xFFFFFFFF) >> n end]])()
+end
+
+local crc_table
+local function crc32(s, i, j)
+    if not crc_table then
+        crc_table = {}
+        for n = 0, 255 do
+            local c = n
+            for _ = 1, 8 do
+                if band(c, 1) == 1 then c = bxor(0xEDB88320, rshift(c, 1)) else c = rshift(c, 1) end
+            end
+            crc_table[n] = c
+        end
+    end
+    local crc = 0xFFFFFFFF
+    local byte = string.byte
+    for k = i, j do
+        crc = bxor(crc_table[band(bxor(crc, byte(s, k)), 0xFF)], rshift(crc, 8))
+    end
+    return bxor(crc, 0xFFFFFFFF)
+end
+M.crc32 = function(s) return crc32(s, 1, #s) end
+
+local function u32(s, at)
+    local a, b, c, d = string.byte(s, at, at + 3)
+    return ((a * 256 + b) * 256 + c) * 256 + d
+end
+
+local function be32(v)
+    return string.char(math.floor(v / 16777216) % 256, math.floor(v / 65536) % 256,
+                       math.floor(v / 256) % 256, v % 256)
+end
+
+local function now_us()
+    local ok, socket = pcall(require, "socket")
+    if ok and socket.gettime then return math.floor(socket.gettime() * 1e6) end
+    if ngx and ngx.now then return math.floor(ngx.now() * 1e6) end
+    return os.time() * 1000000
+end
+
+--- Decodes one raw list value. Returns an item, or nil and an error for a
+-- damaged envelope. Plain values come back with carrier "" and -1 times.
+-- opts.verify=false skips the CRC; opts.now_us sets the clock for wait_us.
+function M.unwrap(raw, opts)
+    opts = opts or {}
+    if raw:sub(1, 5) ~= M.MAGIC then
+        return { payload = raw, carrier = "", enqueue_us = -1, wait_us = -1, traced = false }
+    end
+    if #raw < HEADER + 4 then return nil, "truncated envelope" end
+    local ver, flags, res = string.byte(raw, 6, 8)
+    if ver ~= M.VERSION or flags ~= 0 or res ~= 0 then return nil, "unknown envelope version" end
+    local hi, lo = u32(raw, 9), u32(raw, 13)
+    local clen, plen = u32(raw, 17), u32(raw, 21)
+    local want = HEADER + clen + plen + 4
+    if want > #raw then return nil, "truncated envelope" end
+    if want < #raw then return nil, "envelope length mismatch" end
+    local body = #raw - 4
+    if opts.verify ~= false and crc32(raw, 1, body) ~= u32(raw, body + 1) then
+        return nil, "envelope checksum mismatch"
+    end
+    local enq = hi * 4294967296 + lo
+    local now = opts.now_us or now_us()
+    return {
+        payload = raw:sub(HEADER + clen + 1, body),
+        carrier = raw:sub(HEADER + 1, HEADER + clen),
+        enqueue_us = enq,
+        wait_us = now > enq and now - enq or 0,
+        traced = clen > 0,
+    }
+end
+
+--- Builds an envelope exactly as the module does (tools and tests).
+function M.wrap(payload, carrier, enqueue_us)
+    carrier = carrier or ""
+    enqueue_us = enqueue_us or now_us()
+    local hi = math.floor(enqueue_us / 4294967296)
+    local body = M.MAGIC .. "\1\0\0" .. be32(hi) .. be32(enqueue_us - hi * 4294967296)
+                 .. be32(#carrier) .. be32(#payload) .. carrier .. payload
+    return body .. be32(crc32(body, 1, #body))
+end
+
+-- ---------------------------------------------------------------- carriers
+
+--- Carrier text -> { lower-case name = value }.
+function M.parse_carrier(text)
+    local out = {}
+    if text == nil or text == "" then return out end
+    local sep = text:find("\n", 1, true) and "\n" or ";"
+    for entry in (text .. sep):gmatch("([^" .. sep .. "]*)" .. sep) do
+        entry = entry:gsub("^%s+", ""):gsub("%s+$", "")
+        if entry ~= "" then
+            local cut = entry:find("[:=]")
+            if not cut or cut == 1 then return nil, "carrier entry without a header name" end
+            out[entry:sub(1, cut - 1):gsub("%s+$", ""):lower()] = entry:sub(cut + 1):gsub("^%s+", "")
+        end
+    end
+    return out
+end
+
+--- { name = value } -> header-block carrier text (sorted, so stable).
+function M.format_carrier(headers)
+    local names = {}
+    for k in pairs(headers) do names[#names + 1] = k end
+    table.sort(names)
+    local lines = {}
+    for _, k in ipairs(names) do lines[#lines + 1] = k .. ": " .. tostring(headers[k]) end
+    return table.concat(lines, "\n")
+end
+
+--- The carrier text for a span (or span context) through tracer:inject.
+function M.carrier_of(tracer, span)
+    if span == nil then return "" end
+    local h = {}
+    tracer:inject(span, "http_headers", h)
+    return M.format_carrier(h)
+end
+
+-- ---------------------------------------------------------------- commands
+
+local function call(client, ...)
+    if type(client) == "function" then return client({ ... }) end
+    if type(client) == "table" and type(client.call) == "function" then return client:call(...) end
+    local cmd = (...):lower()
+    return client[cmd](client, select(2, ...))
+end
+
+local function item_of(reply, err)
+    if type(reply) ~= "table" then return nil, err end
+    return {
+        payload = reply[1], carrier = reply[2] or "",
+        enqueue_us = tonumber(reply[3]), wait_us = tonumber(reply[4]),
+        traced = reply[2] ~= nil and reply[2] ~= "",
+    }
+end
+
+--- TQ.PUSH key carrier items...; items is a string or an array of strings.
+-- opts.carrier (text or header table), else opts.span with opts.tracer.
+function M.push(client, key, items, opts)
+    opts = opts or {}
+    local carrier = opts.carrier
+    if type(carrier) == "table" then carrier = M.format_carrier(carrier) end
+    if carrier == nil then carrier = opts.span and M.carrier_of(opts.tracer, opts.span) or "" end
+    if type(items) ~= "table" then items = { items } end
+    return call(client, "TQ.PUSH", key, carrier, (table.unpack or unpack)(items))
+end
+
+function M.pop(client, key) return item_of(call(client, "TQ.POP", key)) end
+function M.bpop(client, key, timeout) return item_of(call(client, "TQ.BPOP", key, tostring(timeout or 0))) end
+function M.move(client, src, dst) return item_of(call(client, "TQ.MOVE", src, dst)) end
+function M.ack(client, key, payload) return call(client, "TQ.ACK", key, payload) == 1 end
+
+--- Starts the consumer's "process <key>" span from a popped item: child of
+-- the item's context by default, follows_from with opts.link. The caller
+-- finishes it.
+function M.consumer_span(tracer, item, key, opts)
+    opts = opts or {}
+    local tags = { ["span.kind"] = "consumer", ["messaging.system"] = "redis",
+                   ["messaging.destination.name"] = key, ["messaging.operation.type"] = "process" }
+    for k, v in pairs(opts.tags or {}) do tags[k] = v end
+    local ctx
+    if item.traced then ctx = tracer:extract("http_headers", M.parse_carrier(item.carrier)) end
+    local so = { tags = tags }
+    if ctx and opts.link then
+        so.references = { { "follows_from", ctx } }
+    else
+        so.child_of = ctx
+    end
+    return tracer:start_span(opts.name or ("process " .. key), so)
+end
+
+-- ---------------------------------------------------------------- RESP client
+
+--- A minimal blocking Redis client over LuaSocket: c:call(...) -> reply or
+-- nil, err ("-ERR ..." replies come back as nil, message). For nginx use
+-- lua-resty-redis instead and pass it as the client.
+function M.connect(host, port, timeout)
+    local socket = require "socket"
+    local sock = assert(socket.tcp())
+    sock:settimeout(timeout or 30)
+    local ok, err = sock:connect(host or "127.0.0.1", port or 6379)
+    if not ok then return nil, err end
+    local c = { sock = sock }
+    local function read()
+        local line, e = sock:receive("*l")
+        if not line then return nil, e end
+        local t, rest = line:sub(1, 1), line:sub(2)
+        if t == "+" then return rest end
+        if t == "-" then return nil, rest end
+        if t == ":" then return tonumber(rest) end
+        if t == "$" then
+            local n = tonumber(rest)
+            if n < 0 then return nil end
+            local data = sock:receive(n + 2)
+            return data and data:sub(1, n)
+        end
+        if t == "*" then
+            local n = tonumber(rest)
+            if n < 0 then return nil end
+            local arr = {}
+            for i = 1, n do
+                local v, e2 = read()
+                if v == nil and e2 then return nil, e2 end
+                arr[i] = v
+            end
+            return arr
+        end
+        return nil, "protocol error"
+    end
+    function c:call(...)
+        local args = { ... }
+        local buf = { "*" .. #args .. "\r\n" }
+        for _, a in ipairs(args) do
+            a = tostring(a)
+            buf[#buf + 1] = "$" .. #a .. "\r\n" .. a .. "\r\n"
+        end
+        local sent, e = sock:send(table.concat(buf))
+        if not sent then return nil, e end
+        return read()
+    end
+    function c:close() sock:close() end
+    return c
+end
+
+return M
