@@ -42,11 +42,12 @@ def fetch_stats(owner, repo):
         for attempt in range(1, 6):
             tracer.inject(span, Format.HTTP_HEADERS, headers)
             resp = http.get(url, headers=headers, timeout=10)
-            span.set_tag(tags.HTTP_STATUS_CODE, resp.status_code)
             if resp.status_code != 202:
                 break
-            span.log_kv({"event": "stats not ready", "attempt": attempt})
+            span.log_kv({"event": "stats not ready", "http.status_code": 202,
+                         "attempt": attempt})
             time.sleep(0.2 * attempt)
+        span.set_tag(tags.HTTP_STATUS_CODE, resp.status_code)
         if resp.status_code != 200:
             span.set_tag(tags.ERROR, True)
             return None, resp.status_code
