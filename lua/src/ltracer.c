@@ -370,9 +370,10 @@ static int walk_carrier(void *carrier, tw_kv_fn visit, void *ud)
     return 0;
 }
 
-/* tracer:extract(format, carrier) -> context | nil, message
- * nil, "..." when the carrier holds no context (TW_ERR_NOT_FOUND) or a
- * malformed one (TW_ERR_CORRUPTED); raises only for wrong argument types. */
+/* tracer:extract(format, carrier) -> context | nil, message, code
+ * code is "not_found" when the carrier holds no context header of the
+ * enabled formats, "corrupted" when one is present but malformed (or two
+ * formats disagree), else "error". Raises only for wrong argument types. */
 static int tracer_extract(lua_State *L)
 {
     twl_tracer *tr = twl_check_tracer(L, 1);
@@ -401,7 +402,9 @@ static int tracer_extract(lua_State *L)
     if (st != TW_OK) {
         lua_pushnil(L);
         lua_pushstring(L, tw_strerror(st));
-        return 2;
+        lua_pushstring(L, st == TW_ERR_NOT_FOUND ? "not_found"
+                          : st == TW_ERR_CORRUPTED ? "corrupted" : "error");
+        return 3;
     }
     return 1;
 }

@@ -105,10 +105,12 @@ local function op_name(opts, method, var)
     return name or (method .. " " .. var.uri)
 end
 
+-- -> span, found: found is false when the request carried no context header
+-- at all (then there is nothing to clear before injecting).
 local function request_span(opts, headers)
     local var = ngx.var
     local method = ngx.req.get_method()
-    local parent = tracer:extract("http_headers", headers)   -- nil: absent or corrupted
+    local parent, _, code = tracer:extract("http_headers", headers)   -- nil: absent or corrupted
     local span = tracer:start_span(op_name(opts, method, var), {
         child_of = parent,
         start_timestamp = ngx.req.start_time(),
@@ -123,7 +125,7 @@ local function request_span(opts, headers)
     if opts and opts.tags then
         span:set_tags(opts.tags)
     end
-    return span
+    return span, code ~= "not_found"
 end
 
 local function finish_span(span)
@@ -153,10 +155,13 @@ function _M.start(opts)
         return span
     end
     local headers = ngx.req.get_headers()
-    span = request_span(opts, headers)
+    local found
+    span, found = request_span(opts, headers)
     ctx[CTX_KEY] = span
     if not (opts and opts.propagate == false) then
-        clear_incoming(headers)
+        if found then
+            clear_incoming(headers)
+        end
         tracer:inject(span, "http_headers", ngx.req.set_header)
     end
     return span

@@ -280,6 +280,20 @@ def test_incoming_headers_of_other_formats_are_replaced(stack):
     assert [hexid(s.parentSpanId) for _, s in flask] == [hexid(edge.spanId)]
 
 
+def test_a_corrupted_incoming_context_is_dropped_too(stack):
+    ngx, coll, _, _ = stack
+    marker = uuid.uuid4().hex
+    status, body = ngx.get(f"/api/bad?m={marker}", {"b3": "not-a-b3-header"})
+    assert status == 200
+    seen = json.loads(body)
+    assert "b3" not in seen, seen
+    edge = nginx_span_for(coll, marker)
+    assert edge.parentSpanId == 0            # a new root
+    flask = coll.wait_for(lambda p, s: p.serviceName == "flask-upstream"
+                          and trace_of(s) == trace_of(edge))
+    assert [hexid(s.parentSpanId) for _, s in flask] == [hexid(edge.spanId)]
+
+
 def test_5xx_response_marks_the_span_as_error(stack):
     ngx, coll, _, _ = stack
     status, _ = ngx.get("/fail")
