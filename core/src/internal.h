@@ -313,6 +313,7 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
  * way); they outlive every record and are never freed. */
 /* ---- end of span model (H1) section */
 
+
 /* ============================================================ H3: reporting pipeline
  * (appended by the reporting-pipeline work: reporter.c, thrift.c, otlp_json.c,
  * transport_udp.c, transport_http.c, reporter_log.c) */
@@ -365,6 +366,7 @@ typedef struct twp_udp {
     int fd;               /* -1 until the first send */
     void *addr;           /* resolved sockaddr (malloc) */
     unsigned addr_len;
+    int64_t retry_at_us;  /* after a failed resolve/socket: no new try before (monotonic) */
 } twp_udp;
 tw_status twp_udp_init(twp_udp *u, const char *host, int port);   /* copies host */
 tw_status twp_udp_send(twp_udp *u, const void *data, size_t len); /* one datagram */

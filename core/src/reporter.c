@@ -81,6 +81,7 @@ typedef struct pipeline {
     _Atomic int closed;
     _Atomic int started;              /* worker running in this process */
     _Atomic int64_t abort_at_us;      /* monotonic; 0 = none */
+    _Atomic int64_t create_retry_at_us;  /* pthread_create failed: not again before */
 
     pthread_mutex_t mu;
     pthread_cond_t wake, progress;
@@ -462,6 +463,9 @@ static void ensure_started(pipeline *p)
 {
     if (atomic_load_explicit(&p->started, memory_order_acquire))
         return;
+    int64_t now = mono_us();
+    if (now < atomic_load(&p->create_retry_at_us))
+        return;   /* creation failed recently: the span waits in the queue */
     pthread_mutex_lock(&p->mu);
     if (!atomic_load(&p->started) && !p->stop) {
         sigset_t all, old;
@@ -471,6 +475,8 @@ static void ensure_started(pipeline *p)
         if (pthread_create(&p->thread, NULL, worker, p) == 0) {
             p->joinable = true;
             atomic_store_explicit(&p->started, 1, memory_order_release);
+        } else {
+            atomic_store(&p->create_retry_at_us, now + 1000000);
         }
         pthread_sigmask(SIG_SETMASK, &old, NULL);
     }
@@ -644,6 +650,7 @@ static void p_after_fork_child(twp_reporter *r)
     atomic_store(&p->started, 0);
     atomic_store(&p->deep_sleep, 0);
     atomic_store(&p->abort_at_us, 0);
+    atomic_store(&p->create_retry_at_us, 0);
     /* queued records are complete (a push is one CAS): free them */
     twp_span_data *l = atomic_exchange(&p->head, NULL);
     while (l) {

@@ -6,6 +6,8 @@
  * the next send into ECONNREFUSED for a datagram that was fine; a datagram to
  * nobody is, for UDP, delivered. When the socket buffer is full (EAGAIN) the
  * reporter thread waits up to 100 ms for room, once, then counts a failure.
+ * A failed resolve or socket() is not retried for 5 s, so an unresolvable
+ * agent name costs one lookup per 5 s, not one per batch.
  * After fork the child closes its inherited descriptor and reopens on demand.
  */
 #include "internal.h"
@@ -18,7 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <fcntl.h>
+#include <time.h>
 
 tw_status twp_udp_init(twp_udp *u, const char *host, int port)
 {
@@ -29,8 +31,18 @@ tw_status twp_udp_init(twp_udp *u, const char *host, int port)
     return u->host ? TW_OK : TW_ERR_NOMEM;
 }
 
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static tw_status udp_open(twp_udp *u)
 {
+    if (u->retry_at_us && mono_us() < u->retry_at_us)
+        return TW_ERR_IO;
+    u->retry_at_us = mono_us() + 5000000;   /* cleared on success */
     if (!u->addr) {
         char port[16];
         snprintf(port, sizeof port, "%d", u->port);
@@ -57,6 +69,7 @@ static tw_status udp_open(twp_udp *u)
     int sz = 4 * 1024 * 1024;
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     u->fd = fd;
+    u->retry_at_us = 0;
     return TW_OK;
 }
 
