@@ -29,6 +29,18 @@ static void check_key(lua_State *L, int idx, const char *what)
         luaL_error(L, "tracewire: %s key must be a string, got %s", what, luaL_typename(L, idx));
     if (lua_rawlen(L, idx) == 0)
         luaL_error(L, "tracewire: %s key must not be empty", what);
+    if (lua_rawlen(L, idx) > TWL_MAX_NAME)
+        luaL_error(L, "tracewire: %s key longer than %d bytes", what, TWL_MAX_NAME);
+}
+
+/* The operation name at idx (a string of at most TWL_MAX_NAME bytes). */
+static const char *check_name(lua_State *L, int idx, size_t *len)
+{
+    if (lua_type(L, idx) != LUA_TSTRING)
+        luaL_argerror(L, idx, "operation name must be a string");
+    if (lua_rawlen(L, idx) > TWL_MAX_NAME)
+        luaL_argerror(L, idx, "operation name longer than 1024 bytes");
+    return lua_tolstring(L, idx, len);
 }
 
 /* Sets the tag whose key is at kidx and value at vidx. */
@@ -81,9 +93,7 @@ int twl_span_start(lua_State *L)
     twl_span *u;
     tw_status st;
 
-    if (lua_type(L, 2) != LUA_TSTRING)
-        return luaL_argerror(L, 2, "operation name must be a string");
-    name = lua_tolstring(L, 2, &nlen);
+    name = check_name(L, 2, &nlen);
     has_opts = !lua_isnoneornil(L, 3);
     if (has_opts && !lua_istable(L, 3))
         return luaL_argerror(L, 3, "options must be a table");
@@ -234,9 +244,7 @@ static int span_set_operation_name(lua_State *L)
     twl_span *u = check_span(L, 1);
     size_t n;
     tw_status st;
-    if (lua_type(L, 2) != LUA_TSTRING)
-        return luaL_argerror(L, 2, "operation name must be a string");
-    const char *name = lua_tolstring(L, 2, &n);
+    const char *name = check_name(L, 2, &n);
     st = tw_span_set_operation_name(u->s, name, n);
     if (st != TW_OK && st != TW_ERR_FINISHED)
         return twl_status_error(L, st, "set_operation_name");

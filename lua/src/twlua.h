@@ -22,6 +22,7 @@
 
 #define TWL_MAX_REFS   64     /* references per start_span */
 #define TWL_MAX_FIELDS 256    /* fields per log_kv record */
+#define TWL_MAX_NAME   1024   /* bytes in an operation name or a tag/log key */
 
 typedef struct twl_box {
     tw_tracer *t;         /* NULL until new_tracer succeeded */

@@ -79,6 +79,19 @@ describe("span", function()
         assert.is_true(#v > 0)
     end)
 
+    it("rejects keys and operation names above 1024 bytes", function()
+        local big = string.rep("k", 1025)
+        local s = t:start_span(string.rep("n", 1024))
+        assert.has_error(function() s:set_tag(big, 1) end, "tracewire: tag key longer than 1024 bytes")
+        assert.has_error(function() s:log_kv({ [big] = 1 }) end)
+        assert.has_error(function() s:set_operation_name(big) end)
+        assert.has_error(function() t:start_span(big) end)
+        assert.has_error(function() s:set_baggage_item("k", string.rep("v", 1000000)) end,
+            "tracewire: set_baggage_item: " .. "input exceeds a size bound")
+        s:finish()
+        assert.equal(1, #H.spans(t))
+    end)
+
     it("raises a clear error for bad tag input and keeps the tracer usable", function()
         local s = t:start_span("bad")
         assert.has_error(function() s:set_tag("k", {}) end,
