@@ -20,7 +20,8 @@
  * credit; per-operation ("guaranteed throughput") samples when the operation's
  * probabilistic sampler says yes or, failing that, its lower-bound limiter
  * grants a credit. Operations not listed use the default probability with a
- * shared lower-bound limiter.
+ * shared lower-bound limiter. Listed operations are looked up by binary
+ * search (at most 10000 are accepted).
  */
 #include "internal.h"
 
@@ -190,6 +191,36 @@ void twp_sampler_free(twp_sampler *s)
     free(s);
 }
 
+/* ops are sorted by (length, bytes) when parsed: binary search. */
+static int op_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen)
+        return alen < blen ? -1 : 1;
+    return memcmp(a, b, alen);
+}
+
+static int op_sort_cmp(const void *x, const void *y)
+{
+    const op_strategy *a = x, *b = y;
+    return op_cmp(a->name, a->name_len, b->name, b->name_len);
+}
+
+static op_strategy *find_op(strategy *st, const char *op, size_t len)
+{
+    size_t lo = 0, hi = st->nops;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = op_cmp(op, len, st->ops[mid].name, st->ops[mid].name_len);
+        if (c == 0)
+            return &st->ops[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
 bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_t op_len,
                         twp_sample_result *res)
 {
@@ -214,13 +245,11 @@ bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_
         uint64_t boundary = st->def_boundary;
         double rate = st->def_rate;
         ratelimiter *lower = &st->def_lower;
-        for (size_t i = 0; i < st->nops; i++) {
-            if (st->ops[i].name_len == op_len && memcmp(st->ops[i].name, op, op_len) == 0) {
-                boundary = st->ops[i].boundary;
-                rate = st->ops[i].rate;
-                lower = &st->ops[i].lower;
-                break;
-            }
+        op_strategy *o = find_op(st, op, op_len);
+        if (o) {
+            boundary = o->boundary;
+            rate = o->rate;
+            lower = &o->lower;
         }
         res->param_is_bool = false;
         if (prob_take(boundary, trace_lo)) {
@@ -318,6 +347,10 @@ static strategy *parse_perop(json_t *ops_obj)
         o->boundary = prob_boundary(rate);
         rl_init(&o->lower, lower);
     }
+    /* a repeated operation keeps its first strategy (stable order not
+     * needed: duplicates are a malformed strategy we tolerate) */
+    if (st->nops > 1)
+        qsort(st->ops, st->nops, sizeof(*st->ops), op_sort_cmp);
     return st;
 fail:
     strategy_free(st);

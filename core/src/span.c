@@ -82,9 +82,20 @@ static void cache_drain(void *unused)
     cache.dead = true;   /* thread is exiting: stop caching */
 }
 
+static bool cache_key_made;
+
 static void cache_key_init(void)
 {
-    pthread_key_create(&cache_key, cache_drain);
+    cache_key_made = pthread_key_create(&cache_key, cache_drain) == 0;
+}
+
+/* When the library is unloaded (dlclose of a binding that linked the core
+ * statically, e.g. Redis MODULE UNLOAD), the key's destructor must not run
+ * later at thread exit in unmapped code. */
+__attribute__((destructor)) static void cache_key_unload(void)
+{
+    if (cache_key_made)
+        pthread_key_delete(cache_key);
 }
 
 /* Registers the thread-exit destructor the first time a thread caches. */
@@ -93,7 +104,7 @@ static bool cache_usable(void)
     if (__builtin_expect(cache.registered, 1))
         return !cache.dead;
     pthread_once(&cache_once, cache_key_init);
-    if (pthread_setspecific(cache_key, &cache) != 0)
+    if (!cache_key_made || pthread_setspecific(cache_key, &cache) != 0)
         return false;
     cache.registered = true;
     return true;

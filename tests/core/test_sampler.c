@@ -281,6 +281,32 @@ static void per_operation_strategies(void **state)
     tw_tracer_free(t);
 }
 
+static void many_operations_are_each_found(void **state)
+{
+    (void)state;
+    tw_tracer *t = none_tracer("remote", "0");
+    size_t cap = 64 + 300 * 96;
+    char *j = malloc(cap);
+    assert_non_null(j);
+    size_t n = (size_t)snprintf(j, cap, "{\"operationSampling\":{\"defaultSamplingProbability\":0,"
+                                "\"perOperationStrategies\":[");
+    /* names of several lengths, listed in no particular order */
+    for (int i = 299; i >= 0; i--)
+        n += (size_t)snprintf(j + n, cap - n, "%s{\"operation\":\"op%0*d\",\"probabilisticSampling\":"
+                              "{\"samplingRate\":%d}}", i == 299 ? "" : ",", 1 + i % 4, i, i % 2);
+    n += (size_t)snprintf(j + n, cap - n, "]}}");
+    assert_int_equal(apply(t, j), TW_OK);
+    free(j);
+    char op[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(op, sizeof op, "op%0*d", 1 + i % 4, i);
+        assert_int_equal(count_sampled(t, op, 5), (i % 2) * 5);
+    }
+    assert_int_equal(count_sampled(t, "op", 5), 0);
+    assert_int_equal(count_sampled(t, "unknown-operation", 5), 0);
+    tw_tracer_free(t);
+}
+
 static void bad_strategy_json_changes_nothing(void **state)
 {
     (void)state;
@@ -405,6 +431,7 @@ int main(void)
         cmocka_unit_test(debug_id_forces_sampling),
         cmocka_unit_test(remote_starts_probabilistic_and_follows_strategies),
         cmocka_unit_test(per_operation_strategies),
+        cmocka_unit_test(many_operations_are_each_found),
         cmocka_unit_test(bad_strategy_json_changes_nothing),
         cmocka_unit_test(same_strategy_twice_is_a_no_op),
         cmocka_unit_test(strategy_swaps_race_span_starts_safely),
