@@ -9,6 +9,10 @@ rate (2N / (t_push + t_pop)), the traced/plain ratio (goal >= 80 %), and
 usec_per_call from INFO commandstats. Never fails on timing.
 
   python3 bench/redis_bench.py [--module build/.../tracewire.so] [-n 200000] [--rounds 3]
+
+Modes: plain LPUSH+RPOP; TQ with a sampled context (send + wait spans
+reported); TQ with an unsampled context (spans started, not recorded); TQ on a
+second server loaded with tq.spans=off (context propagated verbatim).
 """
 import argparse
 import csv
@@ -61,6 +65,24 @@ def commandstats(port):
     return stats
 
 
+def start_server(module, tmp, name, sink_port, *extra):
+    port = free_port()
+    d = os.path.join(tmp, name)
+    os.makedirs(d)
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", d, "--logfile", os.path.join(d, "redis.log"),
+         "--loadmodule", module, "service_name=redis-bench", "reporter.protocols=udp",
+         "reporter.agent_port=%d" % sink_port, *extra])
+    for _ in range(200):
+        try:
+            cli(port, "PING")
+            return port, proc
+        except subprocess.CalledProcessError:
+            time.sleep(0.05)
+    raise RuntimeError("redis-server did not start")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--module", default=os.environ.get(
@@ -68,13 +90,13 @@ def main():
     ap.add_argument("-n", type=int, default=200000)
     ap.add_argument("-c", "--clients", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--sampler-param", default="1")
     a = ap.parse_args()
     if not shutil.which("redis-benchmark"):
         sys.exit("redis-benchmark not found (apt-get install redis-tools)")
 
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     got = {"datagrams": 0, "bytes": 0}
     stop = threading.Event()
 
@@ -88,64 +110,61 @@ def main():
                 pass
     threading.Thread(target=drain, daemon=True).start()
 
-    port = free_port()
     tmp = tempfile.mkdtemp(prefix="tw-redis-bench-")
-    srv = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", tmp, "--logfile", os.path.join(tmp, "redis.log"),
-         "--loadmodule", a.module, "service_name=redis-bench", "reporter.protocols=udp",
-         "reporter.agent_port=%d" % sink.getsockname()[1], "sampler.type=const",
-         "sampler.param=%s" % a.sampler_param])
+    servers = []
     try:
-        for _ in range(100):
-            try:
-                cli(port, "PING")
-                break
-            except subprocess.CalledProcessError:
-                time.sleep(0.05)
-        print("redis-server %s, module %s, n=%d, clients=%d, payload %d B, sampler const %s"
-              % (cli(port, "INFO", "server").split("redis_version:")[1].split()[0], a.module, a.n,
-                 a.clients, len(PAYLOAD), a.sampler_param))
-        pairs = {
-            "plain": (["LPUSH", "plainq", PAYLOAD], ["RPOP", "plainq"]),
-            "traced": (["TQ.PUSH", "tq", CARRIER, PAYLOAD], ["TQ.POP", "tq"]),
-        }
-        results = {}
+        on, p_on = start_server(a.module, tmp, "spans-on", sink.getsockname()[1])
+        servers.append((on, p_on))
+        off, p_off = start_server(a.module, tmp, "spans-off", sink.getsockname()[1], "tq.spans=off")
+        servers.append((off, p_off))
+        print("redis-server %s, module %s\nn=%d per command, %d clients, payload %d B, %d CPUs, load %s"
+              % (cli(on, "INFO", "server").split("redis_version:")[1].split()[0], a.module, a.n,
+                 a.clients, len(PAYLOAD), os.cpu_count(), os.getloadavg()[0]))
+        sampled = CARRIER
+        unsampled = CARRIER[:-2] + "00"
+        modes = [
+            ("plain LPUSH+RPOP", on, ["LPUSH", "plainq", PAYLOAD], ["RPOP", "plainq"]),
+            ("TQ sampled (2 spans)", on, ["TQ.PUSH", "tq", sampled, PAYLOAD], ["TQ.POP", "tq"]),
+            ("TQ unsampled ctx", on, ["TQ.PUSH", "tq", unsampled, PAYLOAD], ["TQ.POP", "tq"]),
+            ("TQ tq.spans=off", off, ["TQ.PUSH", "tq", sampled, PAYLOAD], ["TQ.POP", "tq"]),
+        ]
         for pipeline in (1, 32):
-            for rnd in range(a.rounds):
-                for name, (push, pop) in pairs.items():
+            results = {}
+            for _ in range(a.rounds):          # alternate the modes inside each round
+                for name, port, push, pop in modes:
                     rp = bench(port, a.n, a.clients, pipeline, *push)
                     ro = bench(port, a.n, a.clients, pipeline, *pop)
-                    pair = 2 * a.n / (a.n / rp + a.n / ro)
-                    results.setdefault((pipeline, name), []).append((rp, ro, pair))
-            print("\npipeline %d (median of %d rounds)" % (pipeline, a.rounds))
-            print("  %-7s %14s %14s %16s" % ("", "push req/s", "pop req/s", "push+pop req/s"))
-            med = {}
-            for name in pairs:
-                rows = results[(pipeline, name)]
-                med[name] = [statistics.median(r[i] for r in rows) for i in range(3)]
-                print("  %-7s %14.0f %14.0f %16.0f" % (name, *med[name]))
-            print("  traced/plain push+pop throughput: %.1f %%" % (100 * med["traced"][2] / med["plain"][2]))
-        print("\nINFO commandstats (all runs)")
-        st = commandstats(port)
-        for name in ("lpush", "rpop", "tq.push", "tq.pop"):
-            if name in st:
-                print("  %-8s calls=%-9d usec_per_call=%.2f" % (name, *st[name]))
+                    results.setdefault(name, []).append((rp, ro, 2 * a.n / (a.n / rp + a.n / ro)))
+            print("\npipeline %d (median of %d alternating rounds)" % (pipeline, a.rounds))
+            print("  %-22s %12s %12s %15s %9s" % ("", "push req/s", "pop req/s", "push+pop req/s", "vs plain"))
+            base = None
+            for name, *_ in modes:
+                med = [statistics.median(r[i] for r in results[name]) for i in range(3)]
+                base = base or med[2]
+                print("  %-22s %12.0f %12.0f %15.0f %8.1f%%" % (name, *med, 100 * med[2] / base))
+        print("\nINFO commandstats usec_per_call (all runs)")
+        for label, port in (("spans on ", on), ("spans off", off)):
+            st = commandstats(port)
+            print("  %s  " % label + "  ".join("%s=%.2f" % (k, st[k][1]) for k in
+                                                ("lpush", "rpop", "tq.push", "tq.pop") if k in st))
         time.sleep(1.5)
-        info = cli(port, "INFO", "tracewire")
-        rep = {k: v for k, v in (l.split(":", 1) for l in info.splitlines() if ":" in l)}
-        print("\nspans: finished=%s reported=%s dropped_queue_full=%s; sink got %d datagrams, %d bytes"
-              % (rep.get("tracewire_spans_finished"), rep.get("tracewire_spans_reported"),
-                 rep.get("tracewire_dropped_queue_full"), got["datagrams"], got["bytes"]))
+        rep = {k: v for k, v in (l.split(":", 1) for l in cli(on, "INFO", "tracewire").splitlines()
+                                 if ":" in l)}
+        print("\nspans (spans-on server): started=%s sampled=%s reported=%s dropped_queue_full=%s;"
+              " sink got %d datagrams, %d bytes"
+              % (rep.get("tracewire_spans_started"), rep.get("tracewire_spans_sampled"),
+                 rep.get("tracewire_spans_reported"), rep.get("tracewire_dropped_queue_full"),
+                 got["datagrams"], got["bytes"]))
     finally:
-        try:
-            cli(port, "SHUTDOWN", "NOSAVE")
-        except subprocess.CalledProcessError:
-            pass
-        try:
-            srv.wait(10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        for port, proc in servers:
+            try:
+                cli(port, "SHUTDOWN", "NOSAVE")
+            except subprocess.CalledProcessError:
+                pass
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         stop.set()
         shutil.rmtree(tmp, ignore_errors=True)
 

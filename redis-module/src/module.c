@@ -2,7 +2,9 @@
  *
  *   MODULE LOAD /path/tracewire.so [key=value ...]
  *     keys are tw_config_set's (service_name=redis reporter.protocols=udp ...)
- *     plus the module's own: tq.max_item_size (bytes, default 536870912).
+ *     plus the module's own: tq.max_item_size (bytes, default 536870912) and
+ *     tq.spans (on: send/wait spans [default]; off: propagate the pushed
+ *     carrier verbatim, no spans).
  *   TQ.PUSH key carrier item [item ...]  -> list length (LPUSH semantics)
  *   TQ.POP key                           -> [item, carrier, enqueue_us, wait_us] | nil
  *   TQ.BPOP key timeout                  -> same, blocking up to timeout seconds (0 = forever)
@@ -40,6 +42,7 @@
 static struct {
     tw_tracer *tracer;
     size_t max_item;
+    int spans;
     unsigned long long pushed, popped, popped_plain, corrupted, rejected_carrier;
 } g;
 
@@ -64,9 +67,13 @@ static void reply_item(RedisModuleCtx *ctx, RedisModuleString *key, const twq_it
     if (traced) {
         twrm_text out;
         twrm_text_init(&out);
-        twrm_trace_wait(g.tracer, k, klen, it->carrier, it->carrier_len, it->enqueue_us, now_us,
-                        op, &out);
-        RedisModule_ReplyWithStringBuffer(ctx, out.p, out.len);
+        if (g.spans) {
+            twrm_trace_wait(g.tracer, k, klen, it->carrier, it->carrier_len, it->enqueue_us,
+                            now_us, op, &out);
+            RedisModule_ReplyWithStringBuffer(ctx, out.p, out.len);
+        } else {
+            RedisModule_ReplyWithStringBuffer(ctx, it->carrier, it->carrier_len);
+        }
         twrm_text_free(&out);
         RedisModule_ReplyWithLongLong(ctx, it->enqueue_us);
         RedisModule_ReplyWithLongLong(ctx, now_us > it->enqueue_us ? now_us - it->enqueue_us : 0);
@@ -110,8 +117,9 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     twrm_text stored;
     tw_span *span = NULL;
     twrm_text_init(&stored);
-    const char *err = twrm_trace_send_begin(g.tracer, k, klen, carrier, clen, (size_t)nitems, now,
-                                            &stored, &span);
+    const char *err = g.spans ? twrm_trace_send_begin(g.tracer, k, klen, carrier, clen,
+                                                      (size_t)nitems, now, &stored, &span)
+                              : twrm_trace_send_verbatim(g.tracer, carrier, clen, &stored);
     if (err) {
         RedisModule_CloseKey(key);
         g.rejected_carrier++;
@@ -381,6 +389,7 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
 static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw_config *cfg)
 {
     g.max_item = 536870912;
+    g.spans = 1;
     for (int i = 0; i < argc; i++) {
         size_t len;
         const char *a = RedisModule_StringPtrLen(argv[i], &len);
@@ -408,6 +417,14 @@ static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw
                 return -1;
             }
             g.max_item = (size_t)v;
+            continue;
+        }
+        if (strcmp(keybuf, "tq.spans") == 0) {
+            if (strcmp(val, "on") != 0 && strcmp(val, "off") != 0) {
+                RedisModule_Log(ctx, "warning", "tracewire: tq.spans must be on or off");
+                return -1;
+            }
+            g.spans = strcmp(val, "on") == 0;
             continue;
         }
         tw_status st = tw_config_set(cfg, keybuf, val);

@@ -126,6 +126,25 @@ const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
     return NULL;
 }
 
+const char *twrm_trace_send_verbatim(tw_tracer *t, const char *carrier, size_t len,
+                                     twrm_text *stored)
+{
+    twrm_carrier c;
+    tw_span_context *ctx = NULL;
+    const char *err = twrm_carrier_parse(carrier, len, &c);
+    if (err)
+        return err;
+    if (c.n) {
+        tw_status st = tw_tracer_extract(t, TW_PROP_DEFAULT, twrm_carrier_foreach, &c, &ctx);
+        tw_span_context_free(ctx);
+        if (st != TW_OK && st != TW_ERR_NOT_FOUND)
+            return st == TW_ERR_NOMEM ? "out of memory" : "malformed trace context in carrier";
+    }
+    if (text_append(stored, carrier, len))
+        return "out of memory";
+    return NULL;
+}
+
 void twrm_trace_send_end(tw_span *span, int ok)
 {
     if (span == NULL)

@@ -28,6 +28,11 @@ void twrm_text_free(twrm_text *t);
 const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
                                   const char *carrier, size_t len, size_t nitems,
                                   int64_t now_us, twrm_text *stored, tw_span **span_out);
+/* Propagation only (tq.spans=off): checks the carrier as above (parse and
+ * extract) and copies it verbatim into stored; no span. */
+const char *twrm_trace_send_verbatim(tw_tracer *t, const char *carrier, size_t len,
+                                     twrm_text *stored);
+
 /* Finishes (ok != 0) or discards the send span, then frees it. NULL is a no-op. */
 void twrm_trace_send_end(tw_span *span, int ok);
 

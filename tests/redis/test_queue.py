@@ -281,3 +281,52 @@ def test_module_unload_joins_the_reporter_and_reload_works(make_server, collecto
     assert c.ping()
     srv.stop()
     assert "crashed" not in srv.log.read_text()
+
+
+def test_bgrewriteaof_fork_keeps_the_queue_and_the_reporter(make_server, collector):
+    from conftest import module_args
+    srv = make_server("rewrite").start(module_args(collector), extra=["--appendonly", "yes"])
+    c = srv.client()
+    collector.clear()
+    rq.push(c, "rw", b"a", b"b", carrier=TP)
+    before = c.lrange("rw", 0, -1)
+    c.bgrewriteaof()
+    deadline = time.time() + 10
+    while (c.info("persistence")["aof_rewrite_in_progress"]
+           or c.info("persistence")["aof_rewrite_scheduled"]) and time.time() < deadline:
+        time.sleep(0.05)
+    assert c.info("persistence")["aof_last_bgrewrite_status"] == "ok"
+    rq.pop(c, "rw")
+    spans = collector.wait_for(lambda s: len(spans_named(s, "wait rw")) >= 1)
+    assert len(spans_named(spans, "wait rw")) == 1
+    srv.stop()
+    srv.start(module_args(collector), extra=["--appendonly", "yes"])
+    assert srv.client().lrange("rw", 0, -1) == before[:1]
+
+
+def test_spans_off_propagates_the_carrier_verbatim(make_server, collector):
+    from conftest import module_args
+    srv = make_server("spansoff").start(module_args(collector, "tq.spans=off"))
+    c = srv.client()
+    collector.clear()
+    carrier = "traceparent: 00-%s-%s-01\ntracestate: k=v" % (TRACE, PARENT)
+    rq.push(c, "off", b"x", carrier=carrier)
+    assert rq.unwrap(c.lindex("off", 0)).carrier == carrier
+    it = rq.pop(c, "off")
+    assert it.carrier == carrier and it.wait_us >= 0
+    with pytest.raises(redis.ResponseError, match="bad carrier"):
+        c.execute_command("TQ.PUSH", "off", "traceparent=00-zz-00f067aa0ba902b7-01", "x")
+    assert c.exists("off") == 0
+    rq.push(c, "marker", b"m", carrier=carrier)
+    time.sleep(0.3)
+    assert [s for s in collector.wait_for(lambda s: False, 0.1)
+            if s.operationName.endswith(("off", "marker"))] == []
+
+
+def test_module_exports_only_its_entry_points():
+    import subprocess
+    from conftest import MODULE
+    out = subprocess.run(["nm", "-D", "--defined-only", MODULE], capture_output=True, text=True,
+                         check=True).stdout
+    syms = sorted(l.split()[-1] for l in out.splitlines() if l.split()[1] in "TDBRVW")
+    assert syms == ["RedisModule_OnLoad", "RedisModule_OnUnload"]
