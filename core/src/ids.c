@@ -40,7 +40,8 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static void reseed(unsigned gen)
+/* cold and out of line: keeps the hot path free of callee-saved spills */
+__attribute__((noinline, cold)) static void reseed(unsigned gen)
 {
     uint64_t seed[4] = {0, 0, 0, 0};
     size_t got = 0;
@@ -89,6 +90,19 @@ uint64_t twp_random_id(void)
         r = next();
     } while (__builtin_expect(r == 0, 0));
     return r;
+}
+
+void twp_random_id2(uint64_t *a, uint64_t *b)
+{
+    unsigned g = atomic_load_explicit(&fork_gen, memory_order_relaxed);
+    if (__builtin_expect(rng.gen != g, 0))
+        reseed(g);
+    do {
+        *a = next();
+    } while (__builtin_expect(*a == 0, 0));
+    do {
+        *b = next();
+    } while (__builtin_expect(*b == 0, 0));
 }
 
 void twp_ids_after_fork(void)

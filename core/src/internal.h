@@ -262,6 +262,9 @@ tw_status twp_sampler_apply_json(twp_sampler *s, const char *body, size_t len);
 
 /* ------------------------------------------------------------ span model (H1) */
 
+/* Two ids in one call (ids.c), for a root's 128-bit trace id. */
+void twp_random_id2(uint64_t *a, uint64_t *b);
+
 /* Monotonic nanoseconds (clock.c), for rate limiters. */
 int64_t twp_mono_ns(void);
 

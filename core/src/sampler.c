@@ -80,7 +80,7 @@ static void rl_init(ratelimiter *r, double rate)
     r->last_ns = twp_mono_ns();
 }
 
-static bool rl_take(ratelimiter *r)
+__attribute__((noinline)) static bool rl_take(ratelimiter *r)
 {
     if (r->rate <= 0)
         return false;
@@ -221,6 +221,29 @@ static op_strategy *find_op(strategy *st, const char *op, size_t len)
     return NULL;
 }
 
+__attribute__((noinline)) static bool decide_perop(strategy *st, uint64_t trace_lo, const char *op,
+                                                   size_t op_len, twp_sample_result *res)
+{
+    uint64_t boundary = st->def_boundary;
+    double rate = st->def_rate;
+    ratelimiter *lower = &st->def_lower;
+    op_strategy *o = find_op(st, op, op_len);
+    if (o) {
+        boundary = o->boundary;
+        rate = o->rate;
+        lower = &o->lower;
+    }
+    res->param_is_bool = false;
+    if (prob_take(boundary, trace_lo)) {
+        res->type = "probabilistic";
+        res->param = rate;
+        return true;
+    }
+    res->type = "lowerbound";
+    res->param = st->lower_bound;
+    return rl_take(lower);
+}
+
 bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_t op_len,
                         twp_sample_result *res)
 {
@@ -241,26 +264,8 @@ bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_
         res->param = st->param;
         res->param_is_bool = false;
         return rl_take(&st->rl);
-    default: {
-        uint64_t boundary = st->def_boundary;
-        double rate = st->def_rate;
-        ratelimiter *lower = &st->def_lower;
-        op_strategy *o = find_op(st, op, op_len);
-        if (o) {
-            boundary = o->boundary;
-            rate = o->rate;
-            lower = &o->lower;
-        }
-        res->param_is_bool = false;
-        if (prob_take(boundary, trace_lo)) {
-            res->type = "probabilistic";
-            res->param = rate;
-            return true;
-        }
-        res->type = "lowerbound";
-        res->param = st->lower_bound;
-        return rl_take(lower);
-    }
+    default:
+        return decide_perop(st, trace_lo, op, op_len, res);
     }
 }
 

@@ -449,8 +449,12 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         lo = parent->trace_lo;
         pid = parent->span_id;
     } else {
-        lo = twp_random_id();
-        hi = cfg->trace_id_128bit ? twp_random_id() : 0;
+        if (cfg->trace_id_128bit) {
+            twp_random_id2(&lo, &hi);
+        } else {
+            lo = twp_random_id();
+            hi = 0;
+        }
         pid = 0;
     }
     if (parent && cfg->parent_based) {
