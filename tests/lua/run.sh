@@ -47,6 +47,25 @@ run_busted() {   # run_busted NAME ABI CMD...
 run_busted "busted lua5.4" 5.4 lua5.4 /usr/bin/busted
 run_busted "busted luajit" 5.1 luajit /usr/bin/busted
 
+# The same specs against an ASan+UBSan build of the modules (the interpreters
+# are not instrumented, so the runtime is preloaded). Set TW_LUA_ASAN=0 to skip.
+if [ "${TW_LUA_ASAN:-1}" != 0 ]; then
+  abuild="$top/build/lua-tests-asan"
+  if cmake -S . -B "$abuild" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTW_SANITIZE=ON -DCMAKE_C_COMPILER=gcc \
+       -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF -DTW_BUILD_REDIS=OFF >/dev/null \
+     && cmake --build "$abuild" --target tracewire_lua54 tracewire_luajit >/dev/null; then
+    pre="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+    asan_env=(env LD_PRELOAD="$pre" ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+              UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1)
+    build_saved=$build; build=$abuild
+    run_busted "busted lua5.4 (asan+ubsan)" 5.4 "${asan_env[@]}" lua5.4 /usr/bin/busted
+    run_busted "busted luajit (asan+ubsan)" 5.1 "${asan_env[@]}" luajit /usr/bin/busted
+    build=$build_saved
+  else
+    tally "asan build" 0 1
+  fi
+fi
+
 # The nginx test's Flask upstream uses tracewire's Python binding: install it
 # into this suite's own directory (never into the shared venv).
 pydir="$build/py"
