@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -384,6 +385,82 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
     }
 }
 
+/* ---------------------------------------------------------------- module configs
+ * Where the server supports module configs (7.0+), the main tracer options are
+ * also IMMUTABLE configs: set in redis.conf ("tracewire.service-name x") or
+ * with MODULE LOADEX ... CONFIG tracewire.service-name x, and readable with
+ * CONFIG GET tracewire.* (the effective value, whatever set it). */
+
+static const struct { const char *name, *key; } config_map[] = {
+    { "service-name", "service_name" },
+    { "sampler-type", "sampler.type" },
+    { "sampler-param", "sampler.param" },
+    { "reporter-protocols", "reporter.protocols" },
+    { "reporter-agent-host", "reporter.agent_host" },
+    { "reporter-agent-port", "reporter.agent_port" },
+    { "reporter-endpoint", "reporter.endpoint" },
+    { "reporter-otlp-endpoint", "reporter.otlp_endpoint" },
+    { "propagation-inject", "propagation.inject" },
+};
+#define NCONFIGS (sizeof config_map / sizeof config_map[0])
+static tw_config *g_cfg;                          /* effective config, kept for CONFIG GET */
+static RedisModuleString *g_cfg_values[NCONFIGS]; /* last value handed to CONFIG GET */
+
+static RedisModuleString *config_get(const char *name, void *privdata)
+{
+    size_t i = (size_t)(uintptr_t)privdata;
+    char buf[1024] = "";
+    (void)name;
+    if (g_cfg)
+        tw_config_get(g_cfg, config_map[i].key, buf, sizeof buf);
+    RedisModuleString *v = RedisModule_CreateString(NULL, buf, strlen(buf));
+    if (g_cfg_values[i])
+        RedisModule_FreeString(NULL, g_cfg_values[i]);
+    g_cfg_values[i] = v;
+    return v;
+}
+
+static int config_set(const char *name, RedisModuleString *val, void *privdata,
+                      RedisModuleString **err)
+{
+    size_t i = (size_t)(uintptr_t)privdata, len;
+    const char *v = RedisModule_StringPtrLen(val, &len);
+    (void)name;
+    if (len == 0 || g_cfg == NULL)      /* "" is the default: leave env/defaults alone */
+        return REDISMODULE_OK;
+    tw_status st = tw_config_set(g_cfg, config_map[i].key, v);
+    if (st != TW_OK) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "tracewire.%s: %s", config_map[i].name, tw_strerror(st));
+        *err = RedisModule_CreateString(NULL, msg, strlen(msg));
+        return REDISMODULE_ERR;
+    }
+    return REDISMODULE_OK;
+}
+
+static int register_configs(RedisModuleCtx *ctx)
+{
+    if (RedisModule_RegisterStringConfig == NULL || RedisModule_LoadConfigs == NULL)
+        return 0;
+    for (size_t i = 0; i < NCONFIGS; i++)
+        if (RedisModule_RegisterStringConfig(ctx, config_map[i].name, "", REDISMODULE_CONFIG_IMMUTABLE,
+                                             config_get, config_set, NULL, (void *)(uintptr_t)i)
+            != REDISMODULE_OK)
+            return -1;
+    return RedisModule_LoadConfigs(ctx) == REDISMODULE_OK ? 0 : -1;
+}
+
+static void free_configs(void)
+{
+    for (size_t i = 0; i < NCONFIGS; i++) {
+        if (g_cfg_values[i])
+            RedisModule_FreeString(NULL, g_cfg_values[i]);
+        g_cfg_values[i] = NULL;
+    }
+    tw_config_free(g_cfg);
+    g_cfg = NULL;
+}
+
 /* ---------------------------------------------------------------- load/unload */
 
 static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw_config *cfg)
@@ -444,24 +521,24 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
             RedisModule_Log(ctx, "warning", "tracewire: cannot load: %s", missing);
         return REDISMODULE_ERR;
     }
-    tw_config *cfg = NULL;
-    if (tw_config_new(&cfg) != TW_OK)
+    if (tw_config_new(&g_cfg) != TW_OK)
         return REDISMODULE_ERR;
     const char *bad_var = NULL;
-    /* Precedence: module defaults < environment (JAEGER_*, OTEL_*) < MODULE
-     * LOAD args. The stored and returned carriers default to W3C only: one
-     * header to write per push and to parse per pop (the core still extracts
-     * every format from what producers push). */
-    tw_config_set(cfg, "service_name", "redis");
-    tw_config_set(cfg, "propagation.inject", "w3c");
-    if (tw_config_from_env(cfg, &bad_var) != TW_OK && bad_var)
+    /* Precedence: module defaults < environment (JAEGER_*, OTEL_*) < module
+     * configs (redis.conf, MODULE LOADEX CONFIG) < MODULE LOAD args. The stored
+     * and returned carriers default to W3C only: one header to write per push
+     * and to parse per pop (the core still extracts every format from what
+     * producers push). */
+    tw_config_set(g_cfg, "service_name", "redis");
+    tw_config_set(g_cfg, "propagation.inject", "w3c");
+    if (tw_config_from_env(g_cfg, &bad_var) != TW_OK && bad_var)
         RedisModule_Log(ctx, "warning", "tracewire: ignoring malformed environment variable %s", bad_var);
-    if (configure(ctx, argv, argc, cfg) != 0 || tw_tracer_new(cfg, &g.tracer) != TW_OK) {
-        tw_config_free(cfg);
+    if (register_configs(ctx) != 0 || configure(ctx, argv, argc, g_cfg) != 0
+        || tw_tracer_new(g_cfg, &g.tracer) != TW_OK) {
+        free_configs();
         g.tracer = NULL;
         return REDISMODULE_ERR;
     }
-    tw_config_free(cfg);
     if (RedisModule_CreateCommand(ctx, "tq.push", cmd_push, "write deny-oom", 1, 1, 1) != REDISMODULE_OK
         || RedisModule_CreateCommand(ctx, "tq.pop", cmd_pop, "write fast", 1, 1, 1) != REDISMODULE_OK
         || RedisModule_CreateCommand(ctx, "tq.bpop", cmd_bpop, "write", 1, 1, 1) != REDISMODULE_OK
@@ -470,6 +547,7 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
         || RedisModule_RegisterInfoFunc(ctx, info_cb) != REDISMODULE_OK) {
         tw_tracer_free(g.tracer);
         g.tracer = NULL;
+        free_configs();
         return REDISMODULE_ERR;
     }
     RedisModule_Log(ctx, "notice", "tracewire: loaded, service %s", tw_tracer_service_name(g.tracer));
@@ -484,5 +562,6 @@ TWRM_EXPORT int RedisModule_OnUnload(RedisModuleCtx *ctx)
         tw_tracer_free(g.tracer);
         g.tracer = NULL;
     }
+    free_configs();
     return REDISMODULE_OK;
 }

@@ -7,6 +7,7 @@
 
 #define TWRM_DEFINE(ret, name, params) ret(*RedisModule_##name) params = NULL;
 TWRM_API_LIST(TWRM_DEFINE)
+TWRM_OPTIONAL_API_LIST(TWRM_DEFINE)
 #undef TWRM_DEFINE
 
 typedef int (*twrm_getapi_fn)(const char *name, void *out);
@@ -27,6 +28,11 @@ int twrm_api_init(RedisModuleCtx *ctx, const char *name, int ver, const char **m
     }
     TWRM_API_LIST(TWRM_LOOKUP)
 #undef TWRM_LOOKUP
+#define TWRM_LOOKUP_OPTIONAL(ret, fname, params)                                 \
+    if (getapi("RedisModule_" #fname, (void *)&RedisModule_##fname) != REDISMODULE_OK) \
+        RedisModule_##fname = NULL;
+    TWRM_OPTIONAL_API_LIST(TWRM_LOOKUP_OPTIONAL)
+#undef TWRM_LOOKUP_OPTIONAL
     if (RedisModule_IsModuleNameBusy(name)) {
         *missing = "name busy";
         return REDISMODULE_ERR;

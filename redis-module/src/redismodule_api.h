@@ -51,6 +51,13 @@ typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 typedef void (*RedisModuleFreePrivFunc)(RedisModuleCtx *ctx, void *privdata);
 typedef void (*RedisModuleInfoFunc)(RedisModuleInfoCtx *ctx, int for_crash_report);
+typedef RedisModuleString *(*RedisModuleConfigGetStringFunc)(const char *name, void *privdata);
+typedef int (*RedisModuleConfigSetStringFunc)(const char *name, RedisModuleString *val,
+                                              void *privdata, RedisModuleString **err);
+typedef int (*RedisModuleConfigApplyFunc)(RedisModuleCtx *ctx, void *privdata,
+                                          RedisModuleString **err);
+
+#define REDISMODULE_CONFIG_IMMUTABLE (1ULL << 0)
 
 /* ---------------------------------------------------------------- API table
  * X(return type, name, parameter list). Expanded below into extern function
@@ -95,8 +102,18 @@ typedef void (*RedisModuleInfoFunc)(RedisModuleInfoCtx *ctx, int for_crash_repor
     X(int, InfoAddFieldULongLong, (RedisModuleInfoCtx *ctx, const char *field, unsigned long long v)) \
     X(int, InfoAddFieldCString, (RedisModuleInfoCtx *ctx, const char *field, const char *v))
 
+/* APIs the module uses when the server has them (module configs: 7.0+);
+ * NULL otherwise. */
+#define TWRM_OPTIONAL_API_LIST(X) \
+    X(int, RegisterStringConfig, \
+      (RedisModuleCtx *ctx, const char *name, const char *default_val, unsigned int flags, \
+       RedisModuleConfigGetStringFunc getfn, RedisModuleConfigSetStringFunc setfn, \
+       RedisModuleConfigApplyFunc applyfn, void *privdata)) \
+    X(int, LoadConfigs, (RedisModuleCtx *ctx))
+
 #define TWRM_DECLARE(ret, name, params) extern ret(*RedisModule_##name) params;
 TWRM_API_LIST(TWRM_DECLARE)
+TWRM_OPTIONAL_API_LIST(TWRM_DECLARE)
 #undef TWRM_DECLARE
 
 /* Resolves every pointer through the GetApi pointer stored in ctx's first field
