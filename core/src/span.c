@@ -293,39 +293,59 @@ static size_t clip(const char *s, size_t len, size_t max, bool utf8)
     return n;
 }
 
-/* Fills v from f, copying strings into the record's arena. */
+/* n bytes from the arena, unaligned: the common case inline, growth in util.c. */
+static inline char *arena_take(twp_arena *a, size_t n)
+{
+    if (__builtin_expect(a->cur != NULL && a->used <= a->cap && n <= a->cap - a->used, 1)) {
+        char *p = a->cur + a->used;
+        a->used += n;
+        return p;
+    }
+    return twp_arena_alloc(a, n);
+}
+
+/* Fills v from f, copying key and string value into the record's arena in
+ * one piece ("key\0value\0"). */
 static tw_status fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
 {
     if (f->key_len > UINT32_MAX)
         return TW_ERR_TOO_LARGE;
+    size_t n = 0;
+    bool is_str = f->type == TW_VAL_STRING || f->type == TW_VAL_BINARY;
+    if (is_str) {
+        if (!f->v.str.ptr && f->v.str.len)
+            return TW_ERR_INVALID_ARG;
+        n = clip(f->v.str.ptr, f->v.str.len, max, f->type == TW_VAL_STRING);
+    } else if ((unsigned)f->type > TW_VAL_BINARY) {
+        return TW_ERR_INVALID_ARG;
+    }
+    size_t klen = f->key_len;
+    char *p = arena_take(&d->arena, klen + 1 + (is_str ? n + 1 : 0));
+    if (!p)
+        return TW_ERR_NOMEM;
+    if (klen)
+        memcpy(p, f->key, klen);
+    p[klen] = '\0';
     v->type = f->type;
-    v->key_len = (uint32_t)f->key_len;
+    v->key = p;
+    v->key_len = (uint32_t)klen;
     v->len = 0;
     switch (f->type) {
     case TW_VAL_STRING:
     case TW_VAL_BINARY: {
-        if (!f->v.str.ptr && f->v.str.len)
-            return TW_ERR_INVALID_ARG;
-        size_t n = clip(f->v.str.ptr, f->v.str.len, max, f->type == TW_VAL_STRING);
-        const char *p = twp_arena_strdup(&d->arena, n ? f->v.str.ptr : "", n);
-        if (!p)
-            return TW_ERR_NOMEM;
-        v->v.str = p;
+        char *q = p + klen + 1;
+        if (n)
+            memcpy(q, f->v.str.ptr, n);
+        q[n] = '\0';
+        v->v.str = q;
         v->len = (uint32_t)n;
-        d->approx_size += n;
         break;
     }
     case TW_VAL_INT64:  v->v.i64 = f->v.i64; break;
     case TW_VAL_DOUBLE: v->v.f64 = f->v.f64; break;
-    case TW_VAL_BOOL:   v->v.b = f->v.b ? 1 : 0; break;
-    default:
-        return TW_ERR_INVALID_ARG;
+    default:            v->v.b = f->v.b ? 1 : 0; break;
     }
-    const char *k = twp_arena_strdup(&d->arena, f->key_len ? f->key : "", f->key_len);
-    if (!k)
-        return TW_ERR_NOMEM;
-    v->key = k;
-    d->approx_size += f->key_len + 8;
+    d->approx_size += klen + n + 8;
     return TW_OK;
 }
 
