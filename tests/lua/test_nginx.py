@@ -384,3 +384,43 @@ def test_a_hung_collector_never_blocks_requests(stack, tmp_path):
     finally:
         ngx.stop()
         hang.close()
+
+
+def test_the_shipped_example_config_runs(tmp_path):
+    """lua/examples/nginx.conf, with only its paths and ports swapped: it
+    serves, and its span reaches the agent with its process tags."""
+    sink = UdpSink()
+    port = free_port()
+    with open(os.path.join(TOP, "lua", "examples", "nginx.conf")) as f:
+        conf = f.read()
+    for old, new in (("/usr/local/lib/lua/5.1/?.so", f"{BUILD}/5.1/?.so"),
+                     ("/usr/local/share/lua/5.1/?.lua", f"{TOP}/lua/?.lua"),
+                     ("127.0.0.1:8080", f"127.0.0.1:{port}"),
+                     ("agent_port = 6831", f"agent_port = {sink.port}")):
+        assert old in conf, old
+        conf = conf.replace(old, new)
+    path = tmp_path / "nginx.conf"
+    path.write_text(conf)
+    (tmp_path / "logs").mkdir()
+    glob = "daemon off;" + (" user root root;" if os.geteuid() == 0 else "")
+    cmd = ["nginx", "-p", str(tmp_path), "-c", str(path), "-e", str(tmp_path / "error.log"), "-g", glob]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, proc, "nginx (example config)")
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/hello", timeout=10) as r:
+            assert r.read() == b"hello\n"
+        coll = Collector(sink)
+        found = coll.wait_for(lambda p, s: s.operationName == "GET /hello")
+        assert len(found) == 1
+        proc_, span = found[0]
+        assert proc_.serviceName == "edge"
+        assert tags(proc_.tags)["deployment.environment"] == ("str", "dev")
+        assert tags(span.tags)["http.status_code"] == ("long", 200)
+    finally:
+        subprocess.run(cmd + ["-s", "quit"], check=False, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        sink.close()
