@@ -75,7 +75,21 @@ state_of(PyObject *obj)
 #define TW_OBJECT_HEAD \
     PyObject_HEAD \
     PyObject *weakreflist; \
-    PyObject *dict;
+    PyObject *dict;       /* unused where the dict is managed by CPython (3.11) */
+
+/* CPython 3.11: the C types subclass the opentracing classes directly and keep
+ * their inherited managed __dict__; dealloc is CPython's own (subtype_dealloc)
+ * and our cleanup runs as tp_finalize. Elsewhere the C types own their dict and
+ * the public classes are Python subclasses (see make_type). */
+#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#  define TW_OT_DIRECT 1
+#else
+#  define TW_OT_DIRECT 0
+#endif
+
+typedef struct HeadObject {
+    TW_OBJECT_HEAD
+} HeadObject;
 
 enum { SM_FOREIGN = 0, SM_THREAD = 1, SM_CONTEXTVARS = 2 };
 
@@ -86,12 +100,15 @@ typedef struct TracerObject {
     int sm_kind;
     modstate *st;
     PyObject *module;             /* keeps st alive */
+    Py_ssize_t live_spans;        /* spans still holding a core tw_span */
+    int free_pending;             /* free the core tracer when live_spans drops to 0 */
 } TracerObject;
 
 typedef struct SpanObject {
     TW_OBJECT_HEAD
-    tw_span *span;                /* NULL: a span the core refused (closed tracer) */
-    TracerObject *tracer;
+    tw_span *span;                /* NULL: refused by the core (closed tracer) or cleaned up */
+    TracerObject *tracer;         /* NULL once cleaned up */
+    modstate *st;                 /* valid while the type lives */
 } SpanObject;
 
 typedef struct ContextObject {
@@ -123,19 +140,93 @@ _Static_assert(offsetof(SpanObject, dict) == offsetof(TracerObject, dict)
                && offsetof(SpanObject, weakreflist) == offsetof(TracerObject, weakreflist),
                "common object head");
 
+#if !TW_OT_DIRECT
 static PyMemberDef common_members[] = {
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(SpanObject, weakreflist), READONLY, NULL},
-    {"__dictoffset__", T_PYSSIZET, offsetof(SpanObject, dict), READONLY, NULL},
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(HeadObject, weakreflist), READONLY, NULL},
+    {"__dictoffset__", T_PYSSIZET, offsetof(HeadObject, dict), READONLY, NULL},
     {NULL, 0, 0, 0, NULL},
 };
+#endif
 
-/* The dealloc/traverse/clear share for the common head. */
-#define HEAD_DEALLOC(self) \
-    do { \
-        if ((self)->weakreflist) \
-            PyObject_ClearWeakRefs((PyObject *)(self)); \
-        Py_CLEAR((self)->dict); \
-    } while (0)
+/* GC support shared by every type. Each type X defines X_visit (its own
+ * references) and X_cleanup (releases its C and Python resources; idempotent,
+ * the object stays safe to call afterwards).
+ *
+ * With TW_OT_DIRECT the instance dict is CPython 3.11's managed dict, stored
+ * in the pre-header (three pointers before the object, as the 3.11 internal
+ * header lays it out). Types made by PyType_FromSpec have no cached keys, so
+ * their attributes always live in that materialized dict; CPython's own
+ * traverse skips it for our types (its base has the same dict offset), so we
+ * visit and clear it here. Dealloc is CPython's subtype_dealloc, which frees
+ * the managed dict and weakrefs and runs our cleanup as tp_finalize. */
+static inline PyObject **
+head_dictptr(PyObject *o)
+{
+#if TW_OT_DIRECT
+    return ((PyObject **)o) - 3;
+#else
+    return &((HeadObject *)o)->dict;
+#endif
+}
+
+static int
+head_traverse(PyObject *o, visitproc visit, void *arg)
+{
+    Py_VISIT(*head_dictptr(o));
+    return 0;
+}
+
+static void
+head_clear(PyObject *o)
+{
+    Py_CLEAR(*head_dictptr(o));
+}
+
+#if TW_OT_DIRECT
+#define GC_FUNCS_LAYOUT(X, T) \
+    static void X##_finalize(PyObject *self) \
+    { \
+        PyObject *et, *ev, *tb; \
+        PyErr_Fetch(&et, &ev, &tb); \
+        X##_cleanup((T *)self); \
+        PyErr_Restore(et, ev, tb); \
+    }
+#define GC_SLOTS(X) \
+    {Py_tp_finalize, X##_finalize}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear},
+#else
+#define GC_FUNCS_LAYOUT(X, T) \
+    static void X##_dealloc(T *self) \
+    { \
+        PyTypeObject *tp = Py_TYPE(self); \
+        PyObject_GC_UnTrack(self); \
+        if (self->weakreflist) \
+            PyObject_ClearWeakRefs((PyObject *)self); \
+        X##_cleanup(self); \
+        Py_CLEAR(self->dict); \
+        tp->tp_free(self); \
+        Py_DECREF(tp); \
+    }
+#define GC_SLOTS(X) \
+    {Py_tp_dealloc, X##_dealloc}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear}, \
+    {Py_tp_members, common_members},
+#endif
+
+#define GC_FUNCS(X, T) \
+    static int X##_traverse(T *self, visitproc visit, void *arg) \
+    { \
+        Py_VISIT(Py_TYPE(self)); \
+        int rc_ = X##_visit(self, visit, arg); \
+        if (rc_) \
+            return rc_; \
+        return head_traverse((PyObject *)self, visit, arg); \
+    } \
+    static int X##_clear(T *self) \
+    { \
+        X##_cleanup(self); \
+        head_clear((PyObject *)self); \
+        return 0; \
+    } \
+    GC_FUNCS_LAYOUT(X, T)
 
 /* ------------------------------------------------------------ helpers */
 
@@ -319,7 +410,7 @@ span_set_tag_py(SpanObject *so, PyObject *key, PyObject *val)
     if (rc == 0) {
         tw_status s = tw_span_set_tag(so->span, &f);
         if (s != TW_OK && s != TW_ERR_FINISHED) {
-            raise_status(so->tracer->st, s, "set_tag");
+            raise_status(so->st, s, "set_tag");
             rc = -1;
         }
     }
@@ -472,34 +563,30 @@ context_new(modstate *st, const tw_span_context *ctx, tw_span_context *owned, Py
 }
 
 static int
-ctx_traverse(ContextObject *self, visitproc visit, void *arg)
+ctx_visit(ContextObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->dict);
     Py_VISIT(self->owner);
     return 0;
 }
 
-static int
-ctx_clear(ContextObject *self)
-{
-    Py_CLEAR(self->dict);
-    Py_CLEAR(self->owner);
-    return 0;
-}
-
 static void
-ctx_dealloc(ContextObject *self)
+ctx_cleanup(ContextObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    HEAD_DEALLOC(self);
+    self->ctx = NULL;             /* may be borrowed from owner: forget it first */
     Py_CLEAR(self->owner);
     tw_span_context_free(self->owned);
     self->owned = NULL;
-    self->ctx = NULL;
-    tp->tp_free(self);
-    Py_DECREF(tp);
+}
+
+GC_FUNCS(ctx, ContextObject)
+
+/* The context pointer, or NULL once the owning span's core span is gone. */
+static inline const tw_span_context *
+ctx_ptr(ContextObject *self)
+{
+    if (self->owner && ((SpanObject *)self->owner)->span == NULL)
+        return NULL;
+    return self->ctx;
 }
 
 static PyObject *
@@ -507,8 +594,8 @@ ctx_get_trace_id(ContextObject *self, void *c)
 {
     (void)c;
     uint64_t hi = 0, lo = 0;
-    if (self->ctx)
-        tw_span_context_trace_id(self->ctx, &hi, &lo);
+    if (ctx_ptr(self))
+        tw_span_context_trace_id(ctx_ptr(self), &hi, &lo);
     if (hi == 0)
         return PyLong_FromUnsignedLongLong(lo);
     PyObject *h = PyLong_FromUnsignedLongLong(hi), *l = NULL, *sh = NULL, *s = NULL, *r = NULL;
@@ -534,14 +621,14 @@ static PyObject *
 ctx_get_span_id(ContextObject *self, void *c)
 {
     (void)c;
-    return PyLong_FromUnsignedLongLong(self->ctx ? tw_span_context_span_id(self->ctx) : 0);
+    return PyLong_FromUnsignedLongLong(ctx_ptr(self) ? tw_span_context_span_id(ctx_ptr(self)) : 0);
 }
 
 static PyObject *
 ctx_get_parent_id(ContextObject *self, void *c)
 {
     (void)c;
-    uint64_t p = self->ctx ? tw_span_context_parent_id(self->ctx) : 0;
+    uint64_t p = ctx_ptr(self) ? tw_span_context_parent_id(ctx_ptr(self)) : 0;
     if (p == 0)
         Py_RETURN_NONE;
     return PyLong_FromUnsignedLongLong(p);
@@ -551,21 +638,21 @@ static PyObject *
 ctx_get_flags(ContextObject *self, void *c)
 {
     (void)c;
-    return PyLong_FromUnsignedLong(self->ctx ? tw_span_context_flags(self->ctx) : 0);
+    return PyLong_FromUnsignedLong(ctx_ptr(self) ? tw_span_context_flags(ctx_ptr(self)) : 0);
 }
 
 static PyObject *
 ctx_get_sampled(ContextObject *self, void *c)
 {
     (void)c;
-    return PyBool_FromLong(self->ctx && (tw_span_context_flags(self->ctx) & TW_FLAG_SAMPLED));
+    return PyBool_FromLong(ctx_ptr(self) && (tw_span_context_flags(ctx_ptr(self)) & TW_FLAG_SAMPLED));
 }
 
 static PyObject *
 ctx_get_debug(ContextObject *self, void *c)
 {
     (void)c;
-    return PyBool_FromLong(self->ctx && (tw_span_context_flags(self->ctx) & TW_FLAG_DEBUG));
+    return PyBool_FromLong(ctx_ptr(self) && (tw_span_context_flags(ctx_ptr(self)) & TW_FLAG_DEBUG));
 }
 
 static PyObject *
@@ -573,8 +660,8 @@ ctx_get_trace_id_hex(ContextObject *self, void *c)
 {
     (void)c;
     char buf[33] = "";
-    if (self->ctx)
-        tw_span_context_trace_id_hex(self->ctx, buf);
+    if (ctx_ptr(self))
+        tw_span_context_trace_id_hex(ctx_ptr(self), buf);
     return PyUnicode_FromString(buf);
 }
 
@@ -583,8 +670,8 @@ ctx_get_span_id_hex(ContextObject *self, void *c)
 {
     (void)c;
     char buf[17] = "";
-    if (self->ctx)
-        tw_span_context_span_id_hex(self->ctx, buf);
+    if (ctx_ptr(self))
+        tw_span_context_span_id_hex(ctx_ptr(self), buf);
     return PyUnicode_FromString(buf);
 }
 
@@ -605,9 +692,9 @@ ctx_get_baggage(ContextObject *self, void *c)
 {
     (void)c;
     PyObject *d = PyDict_New();
-    if (d == NULL || self->ctx == NULL)
+    if (d == NULL || ctx_ptr(self) == NULL)
         return d;
-    tw_span_context_foreach_baggage(self->ctx, baggage_to_dict, d);
+    tw_span_context_foreach_baggage(ctx_ptr(self), baggage_to_dict, d);
     if (PyErr_Occurred()) {
         Py_DECREF(d);
         return NULL;
@@ -619,12 +706,12 @@ static PyObject *
 ctx_repr(ContextObject *self)
 {
     char t[33] = "", s[17] = "";
-    if (self->ctx) {
-        tw_span_context_trace_id_hex(self->ctx, t);
-        tw_span_context_span_id_hex(self->ctx, s);
+    if (ctx_ptr(self)) {
+        tw_span_context_trace_id_hex(ctx_ptr(self), t);
+        tw_span_context_span_id_hex(ctx_ptr(self), s);
     }
     return PyUnicode_FromFormat("<tracewire.SpanContext %s:%s flags=%u>", t, s,
-                                self->ctx ? tw_span_context_flags(self->ctx) : 0u);
+                                ctx_ptr(self) ? tw_span_context_flags(ctx_ptr(self)) : 0u);
 }
 
 static int
@@ -648,10 +735,7 @@ static PyGetSetDef ctx_getset[] = {
 };
 
 static PyType_Slot ctx_slots[] = {
-    {Py_tp_members, common_members},
-    {Py_tp_dealloc, ctx_dealloc},
-    {Py_tp_traverse, ctx_traverse},
-    {Py_tp_clear, ctx_clear},
+    GC_SLOTS(ctx)
     {Py_tp_getset, ctx_getset},
     {Py_tp_repr, ctx_repr},
     {Py_tp_init, ctx_init},
@@ -678,7 +762,7 @@ ctx_of(modstate *st, PyObject *o, PyObject **keep)
         return so->span ? tw_span_get_context(so->span) : NULL;
     }
     if (PyObject_TypeCheck(o, st->ctx_base))
-        return ((ContextObject *)o)->ctx;
+        return ctx_ptr((ContextObject *)o);
     if (o == Py_None || keep == NULL)
         return NULL;
     PyObject *c = PyObject_GetAttr(o, st->s_context);
@@ -700,6 +784,8 @@ ctx_of(modstate *st, PyObject *o, PyObject **keep)
 static PyObject *
 manager_active(modstate *st, PyObject *mgr, int kind)
 {
+    if (mgr == NULL)
+        return NULL;
     if (kind == SM_THREAD) {
         PyObject *d = PyThreadState_GetDict();
         if (d == NULL)
@@ -709,6 +795,8 @@ manager_active(modstate *st, PyObject *mgr, int kind)
     }
     if (kind == SM_CONTEXTVARS) {
         PyObject *v = NULL;
+        if (((ManagerObject *)mgr)->var == NULL)
+            return NULL;
         if (PyContextVar_Get(((ManagerObject *)mgr)->var, NULL, &v) < 0)
             return NULL;
         if (v == Py_None) {
@@ -743,6 +831,10 @@ manager_set_active(PyObject *mgr, int kind, PyObject *scope)
             PyErr_Clear();
         }
         return 0;
+    }
+    if (((ManagerObject *)mgr)->var == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "scope manager was finalized");
+        return -1;
     }
     PyObject *tok = PyContextVar_Set(((ManagerObject *)mgr)->var, scope ? scope : Py_None);
     if (tok == NULL)
@@ -842,32 +934,19 @@ mgr_init(PyObject *self, PyObject *args, PyObject *kw)
 }
 
 static int
-mgr_traverse(ManagerObject *self, visitproc visit, void *arg)
+mgr_visit(ManagerObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->dict);
     Py_VISIT(self->var);
     return 0;
 }
 
-static int
-mgr_clear(ManagerObject *self)
+static void
+mgr_cleanup(ManagerObject *self)
 {
-    Py_CLEAR(self->dict);
     Py_CLEAR(self->var);
-    return 0;
 }
 
-static void
-mgr_dealloc(ManagerObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    HEAD_DEALLOC(self);
-    Py_CLEAR(self->var);
-    tp->tp_free(self);
-    Py_DECREF(tp);
-}
+GC_FUNCS(mgr, ManagerObject)
 
 static PyMethodDef mgr_methods[] = {
     {"activate", (PyCFunction)(void (*)(void))mgr_activate, METH_FASTCALL | METH_KEYWORDS,
@@ -881,12 +960,9 @@ static PyGetSetDef mgr_getset[] = {
 };
 
 static PyType_Slot tlsm_slots[] = {
-    {Py_tp_members, common_members},
     {Py_tp_new, mgr_new},
     {Py_tp_init, mgr_init},
-    {Py_tp_dealloc, mgr_dealloc},
-    {Py_tp_traverse, mgr_traverse},
-    {Py_tp_clear, mgr_clear},
+    GC_SLOTS(mgr)
     {Py_tp_methods, mgr_methods},
     {Py_tp_getset, mgr_getset},
     {Py_tp_doc, "Scope manager keeping the active scope per thread (the default)."},
@@ -901,12 +977,9 @@ static PyType_Spec tlsm_spec = {
 };
 
 static PyType_Slot cvsm_slots[] = {
-    {Py_tp_members, common_members},
     {Py_tp_new, mgr_new},
     {Py_tp_init, mgr_init},
-    {Py_tp_dealloc, mgr_dealloc},
-    {Py_tp_traverse, mgr_traverse},
-    {Py_tp_clear, mgr_clear},
+    GC_SLOTS(mgr)
     {Py_tp_methods, mgr_methods},
     {Py_tp_getset, mgr_getset},
     {Py_tp_doc, "Scope manager keeping the active scope in a ContextVar (asyncio)."},
@@ -989,7 +1062,7 @@ done:
 static int
 scope_close_impl(modstate *st, ScopeObject *sc)
 {
-    if (sc->closed)
+    if (sc->closed || sc->manager == NULL)
         return 0;
     int kind = manager_kind(st, sc->manager);
     PyObject *cur = manager_active(st, sc->manager, kind);
@@ -1002,7 +1075,7 @@ scope_close_impl(modstate *st, ScopeObject *sc)
     if (manager_set_active(sc->manager, kind, sc->prev) < 0)
         return -1;
     Py_CLEAR(sc->prev);
-    if (sc->finish_on_close) {
+    if (sc->finish_on_close && sc->span) {
         PyObject *r = PyObject_CallMethodNoArgs(sc->span, st->s_finish);
         if (r == NULL)
             return -1;
@@ -1039,7 +1112,7 @@ scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         return NULL;
     }
     ScopeObject *sc = (ScopeObject *)self;
-    if (record_error(st, sc->span, args[0], args[1], args[2]) < 0)
+    if (sc->span && record_error(st, sc->span, args[0], args[1], args[2]) < 0)
         return NULL;
     if (scope_close_impl(st, sc) < 0)
         return NULL;
@@ -1068,36 +1141,23 @@ scope_init(PyObject *self, PyObject *args, PyObject *kw)
 }
 
 static int
-scope_traverse(ScopeObject *self, visitproc visit, void *arg)
+scope_visit(ScopeObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->dict);
     Py_VISIT(self->manager);
     Py_VISIT(self->span);
     Py_VISIT(self->prev);
     return 0;
 }
 
-static int
-scope_clear(ScopeObject *self)
+static void
+scope_cleanup(ScopeObject *self)
 {
-    Py_CLEAR(self->dict);
     Py_CLEAR(self->manager);
     Py_CLEAR(self->span);
     Py_CLEAR(self->prev);
-    return 0;
 }
 
-static void
-scope_dealloc(ScopeObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    HEAD_DEALLOC(self);
-    scope_clear(self);
-    tp->tp_free(self);
-    Py_DECREF(tp);
-}
+GC_FUNCS(scope, ScopeObject)
 
 static PyMethodDef scope_methods[] = {
     {"close", scope_close, METH_NOARGS,
@@ -1114,10 +1174,7 @@ static PyGetSetDef scope_getset[] = {
 };
 
 static PyType_Slot scope_slots[] = {
-    {Py_tp_members, common_members},
-    {Py_tp_dealloc, scope_dealloc},
-    {Py_tp_traverse, scope_traverse},
-    {Py_tp_clear, scope_clear},
+    GC_SLOTS(scope)
     {Py_tp_methods, scope_methods},
     {Py_tp_getset, scope_getset},
     {Py_tp_init, scope_init},
@@ -1155,7 +1212,7 @@ span_finish(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (nargs || kwnames) {
         static const int idx[] = {K_FINISH_TIME};
         PyObject *a[1];
-        if (parse_args(so->tracer->st, "finish", args, nargs, kwnames, idx, 1, a) < 0)
+        if (parse_args(so->st, "finish", args, nargs, kwnames, idx, 1, a) < 0)
             return NULL;
         if (seconds_to_us(a[0], &us) < 0)
             return NULL;
@@ -1163,7 +1220,7 @@ span_finish(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
     if (so->span) {
         tw_status s = tw_span_finish(so->span, us);
         if (s != TW_OK && s != TW_ERR_FINISHED)
-            return raise_status(so->tracer->st, s, "finish");
+            return raise_status(so->st, s, "finish");
     }
     Py_RETURN_NONE;
 }
@@ -1173,7 +1230,7 @@ span_log_kv(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 {
     static const int idx[] = {K_KEY_VALUES, K_TIMESTAMP};
     SpanObject *so = (SpanObject *)self;
-    modstate *st = so->tracer->st;
+    modstate *st = so->st;
     PyObject *a[2];
     int64_t us;
     if (parse_args(st, "log_kv", args, nargs, kwnames, idx, 2, a) < 0)
@@ -1211,7 +1268,7 @@ span_set_operation_name(PyObject *self, PyObject *name)
         tw_status s = tw_span_set_operation_name(so->span, p, (size_t)n);
         if (s != TW_OK && s != TW_ERR_FINISHED) {
             Py_XDECREF(tmp);
-            return raise_status(so->tracer->st, s, "set_operation_name");
+            return raise_status(so->st, s, "set_operation_name");
         }
     }
     Py_XDECREF(tmp);
@@ -1235,7 +1292,7 @@ span_set_baggage_item(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     if (so->span) {
         tw_status s = tw_span_set_baggage(so->span, k, (size_t)kl, v, (size_t)vl);
         if (s != TW_OK && s != TW_ERR_FINISHED) {
-            raise_status(so->tracer->st, s, "set_baggage_item");
+            raise_status(so->st, s, "set_baggage_item");
             goto done;
         }
     }
@@ -1277,7 +1334,7 @@ static PyObject *
 span_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SpanObject *so = (SpanObject *)self;
-    modstate *st = so->tracer->st;
+    modstate *st = so->st;
     if (nargs != 3) {
         PyErr_SetString(PyExc_TypeError, "__exit__ takes 3 arguments");
         return NULL;
@@ -1314,7 +1371,7 @@ static PyObject *
 span_get_context(SpanObject *self, void *c)
 {
     (void)c;
-    modstate *st = self->tracer->st;
+    modstate *st = self->st;
     return context_new(st, self->span ? tw_span_get_context(self->span) : NULL, NULL,
                        (PyObject *)self);
 }
@@ -1323,7 +1380,7 @@ static PyObject *
 span_get_tracer(SpanObject *self, void *c)
 {
     (void)c;
-    return Py_NewRef((PyObject *)self->tracer);
+    return Py_NewRef(self->tracer ? (PyObject *)self->tracer : Py_None);
 }
 
 static PyObject *
@@ -1349,34 +1406,33 @@ span_get_finished(SpanObject *self, void *c)
     return PyBool_FromLong(self->span == NULL || tw_span_is_finished(self->span));
 }
 
+static void tracer_release_core(TracerObject *t);
+
 static int
-span_traverse(SpanObject *self, visitproc visit, void *arg)
+span_visit(SpanObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->dict);
     Py_VISIT(self->tracer);
     return 0;
 }
 
-static int
-span_clear(SpanObject *self)
+/* Frees the core span before letting go of the tracer (the core frees a
+ * tracer only after all its spans). */
+static void
+span_cleanup(SpanObject *self)
 {
-    Py_CLEAR(self->dict);   /* the tracer ref must outlive the core span: dealloc drops it */
-    return 0;
+    TracerObject *t = self->tracer;
+    tw_span *sp = self->span;
+    self->span = NULL;
+    self->tracer = NULL;
+    tw_span_free(sp);             /* an unfinished span is discarded */
+    if (t) {
+        if (--t->live_spans == 0 && t->free_pending)
+            tracer_release_core(t);
+        Py_DECREF(t);
+    }
 }
 
-static void
-span_dealloc(SpanObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    HEAD_DEALLOC(self);
-    tw_span_free(self->span);     /* an unfinished span is discarded */
-    self->span = NULL;
-    Py_CLEAR(self->tracer);
-    tp->tp_free(self);
-    Py_DECREF(tp);
-}
+GC_FUNCS(span, SpanObject)
 
 static int
 span_init(PyObject *self, PyObject *args, PyObject *kw)
@@ -1433,10 +1489,7 @@ static PyGetSetDef span_getset[] = {
 };
 
 static PyType_Slot span_slots[] = {
-    {Py_tp_members, common_members},
-    {Py_tp_dealloc, span_dealloc},
-    {Py_tp_traverse, span_traverse},
-    {Py_tp_clear, span_clear},
+    GC_SLOTS(span)
     {Py_tp_methods, span_methods},
     {Py_tp_getset, span_getset},
     {Py_tp_init, span_init},
@@ -1518,10 +1571,23 @@ refs_add_reference(modstate *st, refs_builder *rb, PyObject *ref)
     return refs_add(rb, is_child ? TW_REF_CHILD_OF : TW_REF_FOLLOWS_FROM, c);
 }
 
+/* The core tracer, or NULL with RuntimeError once it was cleaned up. */
+static tw_tracer *
+tracer_core(TracerObject *t)
+{
+    if (t->tracer == NULL || t->scope_manager == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "tracer was finalized");
+        return NULL;
+    }
+    return t->tracer;
+}
+
 static PyObject *
 span_new_from(TracerObject *t, PyObject *const *a)
 {
     modstate *st = t->st;
+    if (tracer_core(t) == NULL)
+        return NULL;
     PyObject *name = a[0], *child_of = a[1], *references = a[2], *tags = a[3];
     const char *nm = "";
     Py_ssize_t nlen = 0;
@@ -1610,7 +1676,9 @@ span_new_from(TracerObject *t, PyObject *const *a)
         goto done;
     }
     so->span = sp;
+    so->st = st;
     so->tracer = (TracerObject *)Py_NewRef((PyObject *)t);
+    t->live_spans++;
     if (tags && tags != Py_None && foreach_pair(tags, tag_pair, so, st) != 0) {
         Py_DECREF(so);
         goto done;
@@ -1714,6 +1782,8 @@ tracer_inject(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
         PyErr_SetString(PyExc_TypeError, "inject(span_context, format, carrier)");
         return NULL;
     }
+    if (tracer_core(t) == NULL)
+        return NULL;
     int fmt = format_of(st, a[1]);
     if (fmt == FMT_UNKNOWN) {
         PyErr_Format(st->exc_unsupported, "unsupported format %R", a[1]);
@@ -1818,6 +1888,8 @@ tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject
         PyErr_SetString(PyExc_TypeError, "extract(format, carrier)");
         return NULL;
     }
+    if (tracer_core(t) == NULL)
+        return NULL;
     int fmt = format_of(st, a[0]);
     if (fmt == FMT_UNKNOWN) {
         PyErr_Format(st->exc_unsupported, "unsupported format %R", a[0]);
@@ -1878,7 +1950,7 @@ static PyObject *
 tracer_get_scope_manager(TracerObject *self, void *c)
 {
     (void)c;
-    return Py_NewRef(self->scope_manager);
+    return Py_NewRef(self->scope_manager ? self->scope_manager : Py_None);
 }
 
 static PyObject *
@@ -1935,7 +2007,7 @@ tracer_flush(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
 {
     TracerObject *t = (TracerObject *)self;
     int ms;
-    if (timeout_ms_of(args, nargs, kwnames, t, "flush", 5.0, &ms) < 0)
+    if (timeout_ms_of(args, nargs, kwnames, t, "flush", 5.0, &ms) < 0 || tracer_core(t) == NULL)
         return NULL;
     tw_status s;
     Py_BEGIN_ALLOW_THREADS
@@ -1953,7 +2025,7 @@ tracer_close(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
 {
     TracerObject *t = (TracerObject *)self;
     int ms;
-    if (timeout_ms_of(args, nargs, kwnames, t, "close", 2.0, &ms) < 0)
+    if (timeout_ms_of(args, nargs, kwnames, t, "close", 2.0, &ms) < 0 || tracer_core(t) == NULL)
         return NULL;
     tw_status s;
     Py_BEGIN_ALLOW_THREADS
@@ -1973,6 +2045,8 @@ tracer_metrics(PyObject *self, PyObject *unused)
     TracerObject *t = (TracerObject *)self;
     tw_counters c;
     memset(&c, 0, sizeof c);
+    if (tracer_core(t) == NULL)
+        return NULL;
     tw_tracer_counters(t->tracer, &c);
     return Py_BuildValue(
         "{sKsKsKsKsKsKsKsKsKsKsKsK}",
@@ -1999,7 +2073,7 @@ tracer_memory_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
     if (parse_args(t->st, "memory_spans", args, nargs, kwnames, idx, 1, a) < 0)
         return NULL;
     int clear = a[0] ? PyObject_IsTrue(a[0]) : 0;
-    if (clear < 0)
+    if (clear < 0 || tracer_core(t) == NULL)
         return NULL;
     char *json = NULL;
     tw_status s = tw_tracer_memory_spans(t->tracer, clear, &json);
@@ -2102,41 +2176,40 @@ tracer_init(PyObject *self, PyObject *args, PyObject *kw)
 }
 
 static int
-tracer_traverse(TracerObject *self, visitproc visit, void *arg)
+tracer_visit(TracerObject *self, visitproc visit, void *arg)
 {
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(self->dict);
     Py_VISIT(self->scope_manager);
     Py_VISIT(self->module);
     return 0;
 }
 
-static int
-tracer_clear(TracerObject *self)
-{
-    Py_CLEAR(self->dict);
-    Py_CLEAR(self->scope_manager);
-    return 0;
-}
-
 static void
-tracer_dealloc(TracerObject *self)
+tracer_release_core(TracerObject *t)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    HEAD_DEALLOC(self);
-    Py_CLEAR(self->scope_manager);
-    if (self->tracer) {
-        tw_tracer *tt = self->tracer;
-        self->tracer = NULL;
+    tw_tracer *tt = t->tracer;
+    t->tracer = NULL;
+    t->free_pending = 0;
+    if (tt) {
         Py_BEGIN_ALLOW_THREADS
         tw_tracer_free(tt);
         Py_END_ALLOW_THREADS
     }
-    Py_CLEAR(self->module);
-    tp->tp_free(self);
-    Py_DECREF(tp);
 }
+
+/* The core tracer is freed now, or by the last span's cleanup when spans
+ * still hold core spans (possible when a GC cycle finalizes the tracer first). */
+static void
+tracer_cleanup(TracerObject *self)
+{
+    Py_CLEAR(self->scope_manager);
+    Py_CLEAR(self->module);
+    if (self->live_spans == 0)
+        tracer_release_core(self);
+    else
+        self->free_pending = 1;
+}
+
+GC_FUNCS(tracer, TracerObject)
 
 static PyMethodDef tracer_methods[] = {
     {"start_span", (PyCFunction)(void (*)(void))tracer_start_span, METH_FASTCALL | METH_KEYWORDS,
@@ -2170,12 +2243,9 @@ static PyGetSetDef tracer_getset[] = {
 };
 
 static PyType_Slot tracer_slots[] = {
-    {Py_tp_members, common_members},
     {Py_tp_new, tracer_new},
     {Py_tp_init, tracer_init},
-    {Py_tp_dealloc, tracer_dealloc},
-    {Py_tp_traverse, tracer_traverse},
-    {Py_tp_clear, tracer_clear},
+    GC_SLOTS(tracer)
     {Py_tp_methods, tracer_methods},
     {Py_tp_getset, tracer_getset},
     {Py_tp_doc, "Tracer(options=None, scope_manager=None): a tracewire tracer (an "
@@ -2208,16 +2278,16 @@ static PyMethodDef module_methods[] = {
 
 /* Creates the C type for spec as a subclass of the opentracing class ot_base.
  * *base receives the C type (what the C code type-checks against), *pub the
- * public class. On CPython 3.11 they are one type: the heap type is created
- * with bases=(ot_base,) and keeps its dict/weakref in the common head (the
- * managed-dict flag it would inherit is dropped before any instance exists),
- * so calls take the exact-type fast paths. Elsewhere, a Python-level class
- * (C type, ot_base) is made with type(): slower dealloc, same behaviour. */
+ * public class. On CPython 3.11 they are one type, created with
+ * bases=(ot_base,): it inherits the managed __dict__ and weakref slot of the
+ * Python base (our head reserves that slot), so the interpreter's specialized
+ * method loads and calls apply. Elsewhere a Python-level class (C type,
+ * ot_base) is made with type(): slower, same behaviour. */
 static int
 make_type(PyObject *m, PyType_Spec *spec, PyObject *ot_base, const char *name,
           PyTypeObject **base, PyTypeObject **pub)
 {
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#if TW_OT_DIRECT
     (void)name;
     PyObject *bases = PyTuple_Pack(1, ot_base);
     if (bases == NULL)
@@ -2226,10 +2296,14 @@ make_type(PyObject *m, PyType_Spec *spec, PyObject *ot_base, const char *name,
     Py_DECREF(bases);
     if (tp == NULL)
         return -1;
-    tp->tp_flags &= ~Py_TPFLAGS_MANAGED_DICT;
-    tp->tp_dictoffset = offsetof(SpanObject, dict);
-    tp->tp_weaklistoffset = offsetof(SpanObject, weakreflist);
-    PyType_Modified(tp);
+    /* the inherited layout must be the one our head reserves */
+    if (!(tp->tp_flags & Py_TPFLAGS_MANAGED_DICT)
+        || tp->tp_weaklistoffset != (Py_ssize_t)offsetof(HeadObject, weakreflist)
+        || tp->tp_base != (PyTypeObject *)ot_base) {
+        Py_DECREF(tp);
+        PyErr_Format(PyExc_ImportError, "unexpected layout of %R", ot_base);
+        return -1;
+    }
     *base = tp;
     *pub = (PyTypeObject *)Py_NewRef((PyObject *)tp);
     return 0;

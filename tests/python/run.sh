@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Builds and installs the tracewire Python package into the project venv with
-# `pip install .` (core compiled into the extension), then runs the pytest suite
-# against the installed package (not the source tree). Servers the tests need
-# (redis-server, UDP/HTTP sinks) are started by the tests on 127.0.0.1.
-#   TW_SANITIZE=1 tests/python/run.sh   # ASan+UBSan build, run with libasan preloaded
+# `pip install .` (core compiled into the extension, -Werror), then runs the
+# pytest suite against the installed package (not the source tree). Servers the
+# tests need (redis-server, UDP/HTTP sinks) are started by the tests on 127.0.0.1
+# and stopped by them.
+#   TW_SANITIZE=1 tests/python/run.sh   # ASan+UBSan build in build/python-asan (the
+#                                       # venv is left alone), run with libasan preloaded
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -12,14 +14,21 @@ py="$top/.venv/bin/python"
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! TW_WERROR=${TW_WERROR:-1} "$py" -m pip install --no-build-isolation --no-deps --force-reinstall -q . >"$log" 2>&1; then
+if [ -n "${TW_SANITIZE:-}" ]; then
+  out="$top/build/python-asan"
+  rm -rf "$out"
+  if ! TW_WERROR=1 "$py" setup.py -q build_ext -b "$out" -t "$out-tmp" --force >"$log" 2>&1; then
+    cat "$log"; echo "python: sanitized build failed"; exit 1
+  fi
+  cp python/tracewire/*.py "$out/tracewire/"
+  export PYTHONPATH="$out"
+  export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  # CPython itself is not leak-clean at exit: leaks are not checked here
+  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+elif ! TW_WERROR=${TW_WERROR:-1} "$py" -m pip install --no-build-isolation --no-deps --force-reinstall -q . >"$log" 2>&1; then
   cat "$log"; echo "python: pip install . failed"; exit 1
 fi
 
 cd "$top/tests/python"
-if [ -n "${TW_SANITIZE:-}" ]; then
-  export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
-  export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
-  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-fi
 exec "$py" -m pytest -q -p no:cacheprovider "$@" .
