@@ -6,10 +6,12 @@
  *            128-bit ids, a parent reference, 6 tags of mixed types, 1 log.
  *   e2e      the real tracer at an offered load (default 100k spans/s for 3 s)
  *            to an in-process UDP sink and an in-process HTTP/1.1 keep-alive
- *            sink (202 to every POST); the sinks count the spans they receive
+ *            sink (202 to every POST; Thrift HTTP and OTLP JSON); the sinks
+ *            count the spans they receive
  *            (by the operation name's encoding), which gives the delivered
  *            fraction; finish() p50/p99 while loaded.
  * Usage: bench_reporter [rate_per_s] [seconds]
+ * Env: TW_BENCH_BATCH / TW_BENCH_QUEUE override reporter.batch_size / queue_size.
  */
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -156,6 +158,7 @@ static size_t count_marker(const char *d, size_t n, const char *mk, size_t mlen)
 
 typedef struct sink {
     int fd, port;
+    int json;
     volatile int stop;
     _Atomic uint64_t spans, messages;
     pthread_t th;
@@ -179,7 +182,10 @@ static void *udp_sink_run(void *arg)
 static void *http_sink_run(void *arg)
 {
     sink *s = arg;
-    const char mk[] = "\x0b\x00\x05\x00\x00\x00\x0f" OPNAME;
+    const char bin[] = "\x0b\x00\x05\x00\x00\x00\x0f" OPNAME;
+    const char js[] = "\"name\":\"" OPNAME "\"";
+    const char *mk = s->json ? js : bin;
+    size_t mlen = s->json ? sizeof js - 1 : sizeof bin - 1;
     char *buf = malloc(1 << 24);
     while (!s->stop) {
         int c = accept(s->fd, NULL, NULL);
@@ -197,7 +203,7 @@ static void *http_sink_run(void *arg)
                 if (have >= hlen + blen) {
                     atomic_fetch_add(&s->messages, 1);
                     atomic_fetch_add(&s->spans,
-                                     count_marker(buf + hlen, blen, mk, sizeof mk - 1));
+                                     count_marker(buf + hlen, blen, mk, mlen));
                     const char resp[] = "HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n";
                     if (write(c, resp, sizeof resp - 1) < 0)
                         break;
@@ -217,9 +223,10 @@ static void *http_sink_run(void *arg)
     return NULL;
 }
 
-static void sink_start(sink *s, int udp)
+static void sink_start(sink *s, int udp, int json)
 {
     memset(s, 0, sizeof *s);
+    s->json = json;
     s->fd = socket(AF_INET, udp ? SOCK_DGRAM : SOCK_STREAM, 0);
     int big = 64 << 20, one = 1;
     setsockopt(s->fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
@@ -254,15 +261,20 @@ static int cmp_d(const void *a, const void *b)
 static void bench_e2e(const char *proto, double rate, double secs)
 {
     sink s;
-    sink_start(&s, !strcmp(proto, "udp"));
-    char port[16], url[128];
+    sink_start(&s, !strcmp(proto, "udp"), !strcmp(proto, "otlp"));
+    char port[16], url[128], ourl[128];
     snprintf(port, sizeof port, "%d", s.port);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/api/traces", s.port);
+    snprintf(ourl, sizeof ourl, "http://127.0.0.1:%d/v1/traces", s.port);
     tw_config *c;
     tw_tracer *t;
     if (tw_config_new(&c) || tw_config_set(c, "reporter.protocols", proto) ||
         tw_config_set(c, "reporter.agent_port", port) || tw_config_set(c, "reporter.endpoint", url) ||
-        tw_config_set(c, "service_name", "bench") || tw_tracer_new(c, &t)) {
+        tw_config_set(c, "reporter.otlp_endpoint", ourl) ||
+        tw_config_set(c, "service_name", "bench") ||
+        (getenv("TW_BENCH_BATCH") && tw_config_set(c, "reporter.batch_size", getenv("TW_BENCH_BATCH"))) ||
+        (getenv("TW_BENCH_QUEUE") && tw_config_set(c, "reporter.queue_size", getenv("TW_BENCH_QUEUE"))) ||
+        tw_tracer_new(c, &t)) {
         fprintf(stderr, "tracer setup failed\n");
         exit(1);
     }
@@ -312,5 +324,6 @@ int main(int argc, char **argv)
     bench_encode();
     bench_e2e("udp", rate, secs);
     bench_e2e("http", rate, secs);
+    bench_e2e("otlp", rate, secs);
     return 0;
 }

@@ -111,7 +111,7 @@ static void udp_spans_all_arrive_and_counters_match(void **state)
     tw_counters c;
     tw_tracer_counters(t, &c);
     assert_int_equal(c.spans_reported, 1000);
-    assert_true(c.batches_sent >= 20);
+    assert_true(c.batches_sent >= 5);   /* 50 per batch, up to 200 when behind */
     assert_balanced(&c);
     /* the datagrams are there, as many and as large as counted */
     static char buf[70000];

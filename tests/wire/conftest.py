@@ -220,6 +220,7 @@ class _Handler(BaseHTTPRequestHandler):
         mode = srv.mode
         with srv.lock:
             srv.requests.append((self.path, self.headers.get("Content-Type"), body, mode))
+            srv.client_ports.append(self.client_address[1])
         if mode == "ok":
             if self.path.endswith("/v1/traces"):
                 out = b'{"partialSuccess":{}}'
@@ -258,6 +259,7 @@ class HttpSink:
         self.server.requests = []
         self.server.accepted = []
         self.server.gets = []
+        self.server.client_ports = []
         self.server.strategy = "{}"
         self.server.release = threading.Event()
         self.port = self.server.server_address[1]

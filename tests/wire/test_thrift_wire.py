@@ -102,3 +102,12 @@ def test_several_protocols_each_receive_every_span(udp_sink, http_sink):
     # a span counts once, as reported when at least one sender delivered it
     assert c["reported"] == 3 and c["batches_sent"] == 3
     assert_balanced(c)
+
+
+def test_http_connection_is_kept_alive(http_sink):
+    lines = run_driver("rate", 3000, 10000, "reporter.protocols=http", "reporter.batch_size=100",
+                       "reporter.endpoint=http://127.0.0.1:%d/api/traces" % http_sink.port)
+    (c,) = of_type(lines, "counters")
+    assert c["reported"] == 3000
+    assert len(http_sink.requests) == c["batches_sent"] >= 20
+    assert len(set(http_sink.server.client_ports)) == 1, "a new connection per request"
