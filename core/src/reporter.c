@@ -63,7 +63,7 @@
 #define MAX_SLEEP_MS 1000
 
 /* per-span outcome bits, for one batch */
-enum { ST_DELIVERED = 1, ST_TOO_LARGE = 2, ST_ABANDONED = 4 };
+enum { ST_DELIVERED = 1, ST_TOO_LARGE = 2, ST_ABANDONED = 4, ST_UDP_SKIPPED = 8 };
 
 typedef struct pipeline {
     twp_reporter base;
@@ -165,7 +165,9 @@ static void client_stats(pipeline *p, twp_client_stats *cs)
 
 /* ------------------------------------------------------------ senders */
 
-static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans, size_t gstart_off)
+/* One emitBatch datagram around the span structs in spans_buf, which belong
+ * to arr[from..to) minus those marked too large or not encoded. */
+static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans)
 {
     if (nspans == 0)
         return;
@@ -174,8 +176,8 @@ static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans, 
     twp_batch_meta m = { true, ++p->seq_no, &cs };
     p->msg.len = 0;
     if (!twp_thrift_compact_emit_batch_raw(&p->msg, (int32_t)p->seq_no, p->proc_bytes.data,
-                                           p->proc_bytes.len, p->spans_buf.data + gstart_off,
-                                           p->spans_buf.len - gstart_off, (uint32_t)nspans, &m)) {
+                                           p->proc_bytes.len, p->spans_buf.data,
+                                           p->spans_buf.len, (uint32_t)nspans, &m)) {
         TWP_INC(p->ctr, send_failures, 1);
         return;
     }
@@ -186,10 +188,13 @@ static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans, 
     TWP_INC(p->ctr, batches_sent, 1);
     TWP_INC(p->ctr, bytes_sent, p->msg.len);
     for (size_t i = from; i < to; i++)
-        if (!(p->state[i] & ST_TOO_LARGE))
+        if (!(p->state[i] & (ST_TOO_LARGE | ST_UDP_SKIPPED)))
             p->state[i] |= ST_DELIVERED;
 }
 
+/* Packs arr[0..k) into as few datagrams as fit max_packet_size: each span is
+ * encoded once; when the next one would overflow, the group so far leaves
+ * and the span's bytes move to the front of the buffer for the next group. */
 static void send_udp(pipeline *p, size_t k)
 {
     if (p->proc_bytes.len == 0 && !twp_thrift_compact_process(&p->proc_bytes, p->proc)) {
@@ -200,12 +205,13 @@ static void send_udp(pipeline *p, size_t k)
     size_t fixed = p->proc_bytes.len + TWP_EMIT_BATCH_OVERHEAD;
     p->spans_buf.len = 0;
     p->batch_too_large = 0;
-    size_t gstart = 0, gstart_off = 0, gcount = 0;
+    size_t gstart = 0, gcount = 0;
     for (size_t i = 0; i < k; i++) {
         size_t before = p->spans_buf.len;
         if (!twp_thrift_compact_span(&p->spans_buf, p->arr[i])) {
             p->spans_buf.len = before;
-            continue;   /* OOM: this span stays undelivered by UDP */
+            p->state[i] |= ST_UDP_SKIPPED;   /* OOM: not delivered by UDP */
+            continue;
         }
         size_t sz = p->spans_buf.len - before;
         if (fixed + sz > limit) {
@@ -214,21 +220,17 @@ static void send_udp(pipeline *p, size_t k)
             p->batch_too_large++;
             continue;
         }
-        if (fixed + (before - gstart_off) + sz > limit) {
-            /* close the group before this span: move its bytes aside */
+        if (fixed + before + sz > limit) {
             p->spans_buf.len = before;
-            udp_flush_group(p, gstart, i, gcount, gstart_off);
-            /* re-encode this span as the start of the next group */
-            p->spans_buf.len = 0;
-            gstart_off = 0;
+            udp_flush_group(p, gstart, i, gcount);
+            memmove(p->spans_buf.data, p->spans_buf.data + before, sz);
+            p->spans_buf.len = sz;
             gstart = i;
             gcount = 0;
-            if (!twp_thrift_compact_span(&p->spans_buf, p->arr[i]))
-                continue;
         }
         gcount++;
     }
-    udp_flush_group(p, gstart, k, gcount, gstart_off);
+    udp_flush_group(p, gstart, k, gcount);
 }
 
 static void http_result(pipeline *p, size_t k, tw_status st, const twp_http_result *res,
