@@ -164,12 +164,78 @@ static const char *kind_name(tw_span_kind k)
     }
 }
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    unsigned c = p[0];
+    size_t len;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) { len = 2; min = 0x80; }
+    else if (c >= 0xe0 && c <= 0xef) { len = 3; min = 0x800; }
+    else if (c >= 0xf0 && c <= 0xf4) { len = 4; min = 0x10000; }
+    else return 0;
+    if (n < len)
+        return 0;
+    unsigned cp = c & (0x7f >> len);
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* new: a NUL-terminated copy with invalid UTF-8 bytes replaced by U+FFFD;
+ * NUL bytes too unless keep_nul (JSON object keys cannot hold them). */
+static char *utf8_clean(const char *s, size_t n, bool keep_nul, size_t *out_len)
+{
+    char *out = malloc(n * 3 + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = (s[i] || keep_nul) ? utf8_seq((const unsigned char *)s + i, n - i) : 0;
+        if (k) {
+            memcpy(out + o, s + i, k);
+            o += k;
+            i += k;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3;
+            i++;
+        }
+    }
+    out[o] = '\0';
+    if (out_len)
+        *out_len = o;
+    return out;
+}
+
+/* A JSON string from arbitrary bytes (tags may hold any bytes). */
+static json_t *text_json(const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    if (j)
+        return j;
+    size_t cn;
+    char *c = utf8_clean(s, n, true, &cn);
+    if (!c)
+        return NULL;
+    j = json_stringn(c, cn);
+    free(c);
+    return j;
+}
+
 /* Typed value: string -> string, int64 -> integer, double -> real,
  * bool -> true/false, binary -> {"binary": "<hex>"}. */
 static json_t *value_json(const twp_value *v)
 {
     switch (v->type) {
-    case TW_VAL_STRING: return json_stringn(v->v.str, v->len);
+    case TW_VAL_STRING: return text_json(v->v.str, v->len);
     case TW_VAL_INT64:  return json_integer(v->v.i64);
     case TW_VAL_DOUBLE: return json_real(v->v.f64);
     case TW_VAL_BOOL:   return json_boolean(v->v.b);
@@ -196,13 +262,18 @@ static json_t *fields_json(const twp_value *vals, uint32_t n)
         return NULL;
     for (uint32_t i = 0; i < n; i++) {
         json_t *v = value_json(&vals[i]);
-        char *k = strndup(vals[i].key, vals[i].key_len);
-        if (!v || !k || json_object_set_new(o, k, v) != 0) {
-            free(k);
+        char *k = v ? utf8_clean(vals[i].key, vals[i].key_len, false, NULL) : NULL;
+        if (!k) {
+            json_decref(v);
             json_decref(o);
             return NULL;
         }
+        int bad = json_object_set_new(o, k, v);   /* steals v even on failure */
         free(k);
+        if (bad) {
+            json_decref(o);
+            return NULL;
+        }
     }
     return o;
 }
@@ -229,11 +300,11 @@ static json_t *span_json(const twp_span_data *d, bool hex128)
         if (!o || json_array_append_new(logs, o) != 0)
             goto fail;
     }
-    json_t *o = json_pack("{s:o,s:o,s:o,s:s%,s:i,s:s,s:I,s:I,s:o,s:o,s:o}",
+    json_t *o = json_pack("{s:o,s:o,s:o,s:o,s:i,s:s,s:I,s:I,s:o,s:o,s:o}",
                           "trace_id", trace_hex(d->trace_hi, d->trace_lo, hex128),
                           "span_id", id_hex(d->span_id),
                           "parent_id", id_hex(d->parent_id),
-                          "operation_name", d->op ? d->op : "", (size_t)d->op_len,
+                          "operation_name", text_json(d->op ? d->op : "", d->op_len),
                           "flags", (int)d->flags,
                           "kind", kind_name(d->kind),
                           "start_us", (json_int_t)d->start_us,

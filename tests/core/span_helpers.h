@@ -36,7 +36,7 @@ static inline json_t *recorded(tw_tracer *t, int clear)
     char *s = NULL;
     assert_int_equal(tw_tracer_memory_spans(t, clear, &s), TW_OK);
     json_error_t err;
-    json_t *a = json_loads(s, 0, &err);
+    json_t *a = json_loads(s, JSON_ALLOW_NUL, &err);
     tw_free(s);
     assert_non_null(a);
     assert_true(json_is_array(a));

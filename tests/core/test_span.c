@@ -590,6 +590,27 @@ static void unfinished_span_is_discarded_on_free(void **state)
     tw_tracer_free(t);
 }
 
+static void any_bytes_in_tags_still_dump_as_json(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s;
+    assert_int_equal(tw_span_start(t, "op\xff", 3, NULL, 0, 0, &s), TW_OK);
+    tw_field f = {.key = "k\xc3", .key_len = 2, .type = TW_VAL_STRING};
+    f.v.str.ptr = "a\x80" "b\0c";
+    f.v.str.len = 5;
+    assert_int_equal(tw_span_set_tag(s, &f), TW_OK);
+    finish_free(s);
+    json_t *a = recorded(t, 0);
+    json_t *sp = json_array_get(a, 0);
+    assert_string_equal(jstr(sp, "operation_name"), "op\xef\xbf\xbd");
+    json_t *v = json_object_get(json_object_get(sp, "tags"), "k\xef\xbf\xbd");
+    assert_int_equal(json_string_length(v), 7);
+    assert_memory_equal(json_string_value(v), "a\xef\xbf\xbd" "b\0c", 7);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
 static void bad_arguments_are_rejected(void **state)
 {
     (void)state;
@@ -641,6 +662,7 @@ int main(void)
         cmocka_unit_test(tracestate_is_kept_on_children),
         cmocka_unit_test(trace_ids_are_64_bit_when_configured),
         cmocka_unit_test(unfinished_span_is_discarded_on_free),
+        cmocka_unit_test(any_bytes_in_tags_still_dump_as_json),
         cmocka_unit_test(bad_arguments_are_rejected),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
