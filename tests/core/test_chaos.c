@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "tracer.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #  define CHAOS_ENABLED 0
@@ -83,6 +84,8 @@ __attribute__((unused)) static void scenario(void)
     tw_config_set(c, "service_name", "chaos");
     tw_config_set(c, "tags", "a=b,c=d");
     tw_config_set(c, "max_tag_value_length", "16");
+    tw_config_from_env(c, NULL);
+    tw_config_set(c, "sampler.type", "remote");
     tw_tracer *t = NULL;
     tw_status st = tw_tracer_new(c, &t);
     tw_config_free(c);
@@ -90,6 +93,11 @@ __attribute__((unused)) static void scenario(void)
         assert_null(t);
         return;
     }
+    const char *strategy =
+        "{\"operationSampling\":{\"defaultSamplingProbability\":1,"
+        "\"perOperationStrategies\":[{\"operation\":\"a\",\"probabilisticSampling\":{\"samplingRate\":1}},"
+        "{\"operation\":\"b\",\"probabilisticSampling\":{\"samplingRate\":1}}]}}";
+    t->hook.apply(t->hook.ud, strategy, strlen(strategy));
     tw_span *root = NULL, *child = NULL, *other = NULL;
     if (tw_span_start(t, "root-with-a-name-longer-than-the-inline-buffer-of-the-handle", 61,
                       NULL, 0, 0, &root) == TW_OK) {
@@ -139,6 +147,10 @@ static void every_allocation_failure_is_survived(void **state)
 {
     (void)state;
 #if CHAOS_ENABLED
+    setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=svc,x=y", 1);
+    setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://o:4318", 1);
+    setenv("JAEGER_TAGS", "j=k", 1);
+    setenv("JAEGER_SAMPLER_MANAGER_HOST_PORT", "m:5778", 1);
     scenario();   /* warm the per-thread caches and lazy state first */
     scenario();
     long base = live;
