@@ -78,8 +78,7 @@ state_of(PyObject *obj)
     PyObject *dict;       /* unused where the dict is managed by CPython (3.11) */
 
 /* CPython 3.11: the C types subclass the opentracing classes directly and keep
- * their inherited managed __dict__; dealloc is CPython's own (subtype_dealloc)
- * and our cleanup runs as tp_finalize. Elsewhere the C types own their dict and
+ * their inherited managed __dict__ (see head_dictptr). Elsewhere the C types own their dict and
  * the public classes are Python subclasses (see make_type). */
 #if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
 #  define TW_OT_DIRECT 1
@@ -157,8 +156,7 @@ static PyMemberDef common_members[] = {
  * header lays it out). Types made by PyType_FromSpec have no cached keys, so
  * their attributes always live in that materialized dict; CPython's own
  * traverse skips it for our types (its base has the same dict offset), so we
- * visit and clear it here. Dealloc is CPython's subtype_dealloc, which frees
- * the managed dict and weakrefs and runs our cleanup as tp_finalize. */
+ * visit and clear it here, and release it in our dealloc. */
 static inline PyObject **
 head_dictptr(PyObject *o)
 {
@@ -182,18 +180,10 @@ head_clear(PyObject *o)
     Py_CLEAR(*head_dictptr(o));
 }
 
-#if TW_OT_DIRECT
-#define GC_FUNCS_LAYOUT(X, T) \
-    static void X##_finalize(PyObject *self) \
-    { \
-        PyObject *et, *ev, *tb; \
-        PyErr_Fetch(&et, &ev, &tb); \
-        X##_cleanup((T *)self); \
-        PyErr_Restore(et, ev, tb); \
-    }
-#define GC_SLOTS(X) \
-    {Py_tp_finalize, X##_finalize}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear},
-#else
+/* One dealloc for both layouts: weakrefs, our cleanup, then the dict (in the
+ * managed pre-header with TW_OT_DIRECT; tp_free knows that layout). Python
+ * subclasses of our types get CPython's subtype_dealloc, which frees their
+ * inline attribute values and then calls this. */
 #define GC_FUNCS_LAYOUT(X, T) \
     static void X##_dealloc(T *self) \
     { \
@@ -202,10 +192,14 @@ head_clear(PyObject *o)
         if (self->weakreflist) \
             PyObject_ClearWeakRefs((PyObject *)self); \
         X##_cleanup(self); \
-        Py_CLEAR(self->dict); \
+        Py_CLEAR(*head_dictptr((PyObject *)self)); \
         tp->tp_free(self); \
         Py_DECREF(tp); \
     }
+#if TW_OT_DIRECT
+#define GC_SLOTS(X) \
+    {Py_tp_dealloc, X##_dealloc}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear},
+#else
 #define GC_SLOTS(X) \
     {Py_tp_dealloc, X##_dealloc}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear}, \
     {Py_tp_members, common_members},
@@ -1195,11 +1189,47 @@ static PyType_Spec scope_spec = {
 static PyObject *
 span_set_tag(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
+    SpanObject *so = (SpanObject *)self;
     if (nargs != 2) {
         PyErr_SetString(PyExc_TypeError, "set_tag(key, value)");
         return NULL;
     }
-    if (span_set_tag_py((SpanObject *)self, args[0], args[1]) < 0)
+    PyObject *k = args[0], *v = args[1];
+    /* fast path: ASCII str key; str, int (fits int64), float or bool value */
+    if (so->span && PyUnicode_CheckExact(k) && PyUnicode_IS_COMPACT_ASCII(k)) {
+        tw_field f;
+        PyTypeObject *vt = Py_TYPE(v);
+        f.key = (const char *)PyUnicode_DATA(k);
+        f.key_len = (size_t)PyUnicode_GET_LENGTH(k);
+        if (vt == &PyUnicode_Type && PyUnicode_IS_COMPACT_ASCII(v)) {
+            f.type = TW_VAL_STRING;
+            f.v.str.ptr = (const char *)PyUnicode_DATA(v);
+            f.v.str.len = (size_t)PyUnicode_GET_LENGTH(v);
+        } else if (vt == &PyLong_Type) {
+            int overflow = 0;
+            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+            if (overflow || (x == -1 && PyErr_Occurred())) {
+                PyErr_Clear();
+                goto slow;
+            }
+            f.type = TW_VAL_INT64;
+            f.v.i64 = x;
+        } else if (vt == &PyFloat_Type) {
+            f.type = TW_VAL_DOUBLE;
+            f.v.f64 = PyFloat_AS_DOUBLE(v);
+        } else if (vt == &PyBool_Type) {
+            f.type = TW_VAL_BOOL;
+            f.v.b = v == Py_True;
+        } else {
+            goto slow;
+        }
+        tw_status st = tw_span_set_tag(so->span, &f);
+        if (st != TW_OK && st != TW_ERR_FINISHED)
+            return raise_status(so->st, st, "set_tag");
+        return Py_NewRef(self);
+    }
+slow:
+    if (span_set_tag_py(so, k, v) < 0)
         return NULL;
     return Py_NewRef(self);
 }
@@ -1699,8 +1729,12 @@ tracer_start_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
                               K_START_TIME, K_IGNORE_ACTIVE_SPAN};
     TracerObject *t = (TracerObject *)self;
     PyObject *a[6];
-    if (parse_args(t->st, "start_span", args, nargs, kwnames, idx, 6, a) < 0)
+    if (kwnames == NULL && nargs == 1) {      /* start_span(name) */
+        a[0] = args[0];
+        a[1] = a[2] = a[3] = a[4] = a[5] = NULL;
+    } else if (parse_args(t->st, "start_span", args, nargs, kwnames, idx, 6, a) < 0) {
         return NULL;
+    }
     return span_new_from(t, a);
 }
 
