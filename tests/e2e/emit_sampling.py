@@ -43,8 +43,17 @@ seen = 0
 for phase in range(phases):
     if phase:
         sys.stdin.readline()
-        # Jaeger re-reads the file every second; then our next poll sees it.
-        time.sleep(1.5)
+        # Jaeger re-reads the file every second, our next poll then sees the
+        # change: wait until a root span's decision flips (at most 15 s).
+        before = tracer.start_span("sampling-warmup")
+        before.finish()
+        flip_deadline = time.monotonic() + 15
+        while time.monotonic() < flip_deadline:
+            s = tracer.start_span("sampling-warmup")
+            s.finish()
+            if s.context.sampled != before.context.sampled:
+                break
+            time.sleep(0.1)
     wait_updates(seen + 1)
     seen = updates()
     sampled, all_ids = [], []
