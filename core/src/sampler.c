@@ -27,6 +27,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +72,15 @@ struct twp_sampler {
 
 /* ------------------------------------------------------------ rate limiter */
 
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static void rl_init(ratelimiter *r, double rate)
 {
     atomic_flag_clear(&r->lock);
@@ -85,8 +95,14 @@ __attribute__((noinline)) static bool rl_take(ratelimiter *r)
     if (r->rate <= 0)
         return false;
     int64_t now = twp_mono_ns();
-    while (atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire))
-        ;
+    /* The critical section is a few instructions; if the holder was
+     * preempted (2 cores, many threads) yield instead of burning the slice. */
+    for (unsigned spins = 0; atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire);) {
+        if (++spins % 64 == 0)
+            sched_yield();
+        else
+            cpu_relax();
+    }
     double elapsed = (double)(now - r->last_ns) / 1e9;
     if (elapsed > 0) {
         r->balance += elapsed * r->rate;
