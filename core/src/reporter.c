@@ -429,8 +429,12 @@ static void *worker(void *arg)
             pthread_cond_broadcast(&p->progress);
         if (stopping && p->npend == 0 && atomic_load(&p->head) == NULL)
             break;
-        if (p->stop != stopping || p->flush_req != p->flush_seen || atomic_load(&p->head))
-            continue;   /* more to do right away */
+        /* more to do right away: a stop or flush request, or a full batch
+         * queued (a few new spans wait for the next poll, else a steady
+         * trickle would keep this thread spinning) */
+        if (p->stop != stopping || p->flush_req != p->flush_seen ||
+            atomic_load(&p->outstanding) >= (int64_t)p->batch_size)
+            continue;
         int64_t sleep_ms;
         if (idle_polls < IDLE_POLLS_BEFORE_SLEEP) {
             sleep_ms = POLL_MS;
