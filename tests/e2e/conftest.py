@@ -17,7 +17,7 @@ import pytest
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QUERY = os.environ.get("TW_E2E_QUERY", "http://127.0.0.1:16686")
-BUILD = os.environ.get("TW_E2E_BUILD", os.path.join(TOP, "build", "e2e"))
+BUILD = os.path.abspath(os.environ.get("TW_E2E_BUILD", os.path.join(TOP, "build", "e2e")))
 
 
 class Jaeger:

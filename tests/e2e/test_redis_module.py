@@ -110,3 +110,39 @@ def test_queue_spans_reach_jaeger(jaeger, redis_with_module, proto):
     # The wait span is the queue time, on the server's clock.
     assert wait["startTime"] == enq_us, (wait["startTime"], enq_us)
     assert wait["duration"] == wait_us, (wait["duration"], wait_us)
+
+
+def test_blocked_pop_is_served_by_push_and_reports_wait(jaeger, redis_with_module):
+    # A worker already blocked in TQ.BPOP is served by the push: the module's
+    # blocked-client path must report the same two spans.
+    import threading
+    service = "e2e-redis-bpop"
+    r = redis_with_module("udp", service)
+    r2 = redis.Redis(host=r.connection_pool.connection_kwargs["host"],
+                     port=r.connection_pool.connection_kwargs["port"])
+    tid = "%016x%016x" % (random.getrandbits(63) | 1 << 62, random.getrandbits(64))
+    parent = "%016x" % (random.getrandbits(63) | 1)
+    key = "e2e:bpop"
+    got = []
+    t = threading.Thread(target=lambda: got.append(r2.execute_command("TQ.BPOP", key, 10)))
+    t.start()
+    time.sleep(0.3)
+    r.execute_command("TQ.PUSH", key, "uber-trace-id: %s:%s:0:1" % (tid, parent), b"job")
+    t.join(15)
+    assert got and got[0] is not None, got
+    payload, back, enq_us, wait_us = got[0]
+    assert payload == b"job"
+    assert 0 <= wait_us < 200000, wait_us
+    tp = parse(back).get("traceparent", "").split("-")
+    assert len(tp) == 4 and tp[1] == tid, back
+
+    trace = jaeger.wait_trace(tid, min_spans=2)
+    assert trace is not None, "trace %s not in Jaeger" % tid
+    mine = {s["spanID"]: s for s in trace["spans"]
+            if trace["processes"][s["processID"]]["serviceName"] == service}
+    assert set(mine) >= {tp[2]}, (tp[2], list(mine))
+    wait = mine[tp[2]]
+    (send,) = [s for sid, s in mine.items() if sid != tp[2]]
+    assert refs_of(send, "CHILD_OF") == [parent]      # the Jaeger-format carrier was read
+    assert refs_of(wait, "CHILD_OF") == [send["spanID"]]
+    assert wait["startTime"] == enq_us and wait["duration"] == wait_us
