@@ -56,3 +56,26 @@ def test_message_without_context_starts_a_new_trace(redis_server):
     assert ctx is None
     with tracer.start_active_span("work", child_of=ctx) as scope:
         assert scope.span.context.parent_id is None
+
+
+def test_redis_opentracing_instrumentation_uses_tracewire(redis_server):
+    """redis_opentracing unwraps tracers that have `_tracer`; ours has none, so
+    the spans it makes are tracewire spans, children of the active span."""
+    redis_opentracing = pytest.importorskip("redis_opentracing")
+    tracer = memory_tracer()
+    assert not hasattr(tracer, "_tracer")
+    redis_opentracing.init_tracing(tracer, trace_all_classes=False)
+    try:
+        client = redis.Redis(host="127.0.0.1", port=redis_server)
+        redis_opentracing.trace_client(client)
+        with tracer.start_active_span("handler"):
+            client.set("tw:key", "v")
+            assert client.get("tw:key") == b"v"
+        spans = tracer.memory_spans()
+        by_name = {s["operation_name"]: s for s in spans}
+        assert {"SET", "GET", "handler"} <= set(by_name)
+        assert by_name["SET"]["parent_id"] == by_name["handler"]["span_id"]
+        assert by_name["SET"]["tags"]["db.type"] == "redis"
+        assert by_name["GET"]["tags"]["db.statement"] == "GET tw:key"
+    finally:
+        redis_opentracing.tracing._reset_tracing()
