@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -273,6 +274,44 @@ static void forked_child_starts_with_an_empty_memory_reporter(void **state)
     tw_tracer_free(t);
 }
 
+static void memory_mirrors_a_real_reporter(void **state)
+{
+    (void)state;
+    /* memory + log: the pipeline (log lines on stderr, silenced here) owns
+     * the counters; the memory reporter keeps a deep copy of each span. */
+    fflush(stderr);
+    int saved = dup(2);
+    int devnull = open("/dev/null", O_WRONLY);
+    assert_true(saved >= 0 && devnull >= 0);
+    dup2(devnull, 2);
+    tw_tracer *t = mem_tracer("reporter.protocols", "memory,log", NULL);
+    tw_span *s = start(t, "mirrored", NULL);
+    assert_int_equal(tw_span_set_tag_str(s, "k", "v"), TW_OK);
+    assert_int_equal(tw_span_set_baggage(s, "b", 1, "c", 1), TW_OK);
+    tw_span *c = start(t, "child", tw_span_get_context(s));
+    finish_free(c);
+    finish_free(s);
+    assert_int_equal(tw_tracer_flush(t, 5000), TW_OK);
+    tw_counters k;
+    tw_tracer_counters(t, &k);
+    json_t *a = recorded(t, 1);
+    tw_tracer_free(t);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(devnull);
+    assert_int_equal(k.spans_finished, 2);
+    assert_int_equal(k.spans_reported, 2);
+    assert_int_equal(json_array_size(a), 2);
+    json_t *m = span_named(a, "mirrored");
+    assert_string_equal(jstr(json_object_get(m, "tags"), "k"), "v");
+    assert_string_equal(jstr(json_object_get(m, "tags"), "sampler.type"), "const");
+    json_t *l = json_array_get(json_object_get(m, "logs"), 0);
+    assert_string_equal(jstr(json_object_get(l, "fields"), "event"), "baggage");
+    assert_int_equal(json_array_size(json_object_get(span_named(a, "child"), "references")), 1);
+    json_decref(a);
+}
+
 static void strerror_covers_every_status(void **state)
 {
     (void)state;
@@ -326,6 +365,7 @@ int main(void)
         cmocka_unit_test(closed_tracer_records_nothing_more),
         cmocka_unit_test(spans_from_many_threads_are_all_recorded),
         cmocka_unit_test(forked_child_starts_with_an_empty_memory_reporter),
+        cmocka_unit_test(memory_mirrors_a_real_reporter),
         cmocka_unit_test(strerror_covers_every_status),
         cmocka_unit_test(arena_and_buffer_basics),
     };
