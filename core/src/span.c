@@ -723,7 +723,9 @@ static tw_status apply_priority(tw_span *s, const tw_field *f)
 
 tw_status tw_span_set_tag(tw_span *s, const tw_field *tag)
 {
-    if (!s || !tag || (!tag->key && tag->key_len))
+    if (!s || !tag || (!tag->key && tag->key_len) || (unsigned)tag->type > TW_VAL_BINARY ||
+        ((tag->type == TW_VAL_STRING || tag->type == TW_VAL_BINARY) && !tag->v.str.ptr &&
+         tag->v.str.len))
         return TW_ERR_INVALID_ARG;
     if (s->finished)
         return TW_ERR_FINISHED;

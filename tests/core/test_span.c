@@ -630,6 +630,17 @@ static void bad_arguments_are_rejected(void **state)
     assert_int_equal(tw_span_set_tag(s, &bad), TW_ERR_INVALID_ARG);
     assert_int_equal(tw_span_log(s, 0, &bad, 1), TW_ERR_INVALID_ARG);
     assert_int_equal(tw_span_set_tag_int(NULL, "k", 1), TW_ERR_INVALID_ARG);
+    tw_field nullstr = {.key = "k", .key_len = 1, .type = TW_VAL_STRING};
+    nullstr.v.str.len = 3;
+    assert_int_equal(tw_span_set_tag(s, &nullstr), TW_ERR_INVALID_ARG);
+    /* unsampled spans validate the same way */
+    tw_tracer *t0 = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *u = start(t0, "u", NULL);
+    assert_int_equal(tw_span_set_tag(u, &bad), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_set_tag(u, &nullstr), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_log(u, 0, &bad, 1), TW_ERR_INVALID_ARG);
+    finish_free(u);
+    tw_tracer_free(t0);
     assert_int_equal(tw_span_finish(NULL, 0), TW_ERR_INVALID_ARG);
     /* NULL contexts in refs are ignored */
     tw_span_ref r = {TW_REF_CHILD_OF, NULL};
