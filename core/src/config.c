@@ -548,7 +548,12 @@ tw_status tw_config_get(const tw_config *cfg, const char *key, char *buf, size_t
     if (KEY("tags")) return S(cfg->tags);
     if (KEY("sampler.type")) return S(sampler_name(cfg));
     if (KEY("sampler.param")) {
-        snprintf(tmp, sizeof tmp, "%.17g", cfg->sampler_param);
+        /* shortest text that reads back as the same double */
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(tmp, sizeof tmp, "%.*g", prec, cfg->sampler_param);
+            if (strtod(tmp, NULL) == cfg->sampler_param)
+                break;
+        }
         put(buf, cap, tmp);
         return TW_OK;
     }

@@ -88,7 +88,7 @@ static const struct { const char *key, *good, *back, *bad[4]; } CASES[] = {
     {"service_name", "checkout", "checkout", {""}},
     {"tags", "a=1, b=two", "a=1, b=two", {"novalue", "=x", "a=1,b"}},
     {"sampler.type", "probabilistic", "probabilistic", {"sometimes", "", "const2"}},
-    {"sampler.param", "0.25", "0.25", {"abc", "-1", "nan", "1e99"}},
+    {"sampler.param", "0.1", "0.1", {"abc", "-1", "nan", "1e99"}},
     {"sampler.url", "http://agent:5778/sampling", "http://agent:5778/sampling", {"agent:5778", "ftp://x"}},
     {"sampler.refresh_ms", "500", "500", {"0", "-5", "ten", "99999999999"}},
     {"reporter.protocols", "http, otlp,memory", "http,otlp,memory", {"udp,carrier-pigeon", "grpc"}},
