@@ -217,7 +217,7 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *pref
 }
 
 /* tracewire.new_tracer([service_name, ]{...}) -> tracer */
-static int l_new_tracer(lua_State *L)
+int twl_new_tracer(lua_State *L)
 {
     int name_idx = 0, cfg_idx = 1;
     twl_tracer *u;
@@ -537,29 +537,4 @@ void twl_tracer_open(lua_State *L)
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
-}
-
-/* ------------------------------------------------------------ module */
-
-static int l_now(lua_State *L)
-{
-    lua_pushnumber(L, (lua_Number)tw_now_us() / 1e6);
-    return 1;
-}
-
-static const luaL_Reg module_funcs[] = {
-    {"new_tracer", l_new_tracer},
-    {"now", l_now},
-    {NULL, NULL}
-};
-
-__attribute__((visibility("default"))) int luaopen_tracewire(lua_State *L)
-{
-    twl_context_open(L);
-    twl_span_open(L);
-    twl_tracer_open(L);
-    luaL_newlib(L, module_funcs);
-    lua_pushliteral(L, TW_VERSION);
-    lua_setfield(L, -2, "version");
-    return 1;
 }

@@ -65,6 +65,7 @@ int twl_span_start(lua_State *L);      /* tracer:start_span(name, opts) */
 
 /* ltracer.c */
 void twl_tracer_open(lua_State *L);
+int twl_new_tracer(lua_State *L);      /* tracewire.new_tracer([name, ]{...}) */
 twl_tracer *twl_check_tracer(lua_State *L, int idx);
 void twl_box_release(twl_box *box);
 

@@ -424,3 +424,37 @@ def test_the_shipped_example_config_runs(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         sink.close()
+
+
+def test_reload_loses_no_finished_span(stack, tmp_path):
+    """`nginx -s reload`: the old workers flush in exit_worker, the new ones
+    start their own reporters; spans from both generations arrive."""
+    _, _, flask_port, _ = stack
+    sink = UdpSink()
+    ngx = Nginx(tmp_path, sink.port, flask_port, flush_ms=60000)
+    try:
+        coll = Collector(sink)
+        marker = uuid.uuid4().hex
+        for i in range(20):
+            assert ngx.get(f"/static/x.txt?m={marker}&i={i}")[0] == 200
+        old = set(ngx.workers)
+        subprocess.run(["nginx", "-p", ngx.dir, "-c", ngx.conf, "-e",
+                        os.path.join(ngx.dir, "error.log"), "-s", "reload"], check=True)
+        deadline = time.time() + 10
+        while time.time() < deadline and (not ngx._workers() or set(ngx._workers()) & old):
+            time.sleep(0.1)
+        new = set(ngx._workers())
+        assert new and not (new & old), (old, new)
+        for i in range(20, 40):
+            assert ngx.get(f"/static/x.txt?m={marker}&i={i}")[0] == 200
+        ngx.quit()
+        spans = [(p, s) for p, s in coll.poll(1.0)
+                 if marker in (tags(s.tags).get("http.url", ("", ""))[1] or "")]
+        got = sorted(int(tags(s.tags)["http.url"][1].rsplit("=", 1)[1]) for _, s in spans)
+        assert got == list(range(40))
+        pids = {tags(p.tags)["worker_pid"][1] for p, _ in spans}
+        assert {str(x) for x in old} & {str(x) for x in pids}
+        assert {str(x) for x in new} & {str(x) for x in pids}
+    finally:
+        ngx.stop()
+        sink.close()

@@ -131,6 +131,18 @@ describe("tracer", function()
         assert.has_error(function() t:flush(-1) end)
     end)
 
+    it("can be required again (lua_code_cache off) and old objects keep working", function()
+        local t = H.tracer()
+        local s = t:start_span("before")
+        package.loaded.tracewire = nil
+        local again = require "tracewire"
+        local t2 = again.new_tracer{ service_name = "again", reporter = { protocols = "memory" } }
+        t2:start_span("x", { child_of = s }):finish()
+        s:finish()
+        assert.equal(1, #H.spans(t))
+        assert.equal(s:trace_id(), H.one_span(t2).trace_id)
+    end)
+
     it("exposes tracewire.now() in seconds", function()
         assert.is_true(math.abs(tracewire.now() - os.time()) < 5)
     end)
