@@ -56,6 +56,8 @@ typedef struct modstate {
     PyObject *s_finish, *s_active, *s_span, *s_activate, *s_context, *s_items, *s_name;
     PyObject *s_error, *s_event, *s_error_object, *s_error_kind, *s_message, *s_stack;
     PyObject *kw[K_COUNT];
+    PyObject *hdr_cache[8];       /* recently injected header names (str, hash cached) */
+    unsigned hdr_next;
 } modstate;
 
 static struct PyModuleDef core_module;
@@ -129,6 +131,8 @@ typedef struct ScopeObject {
 typedef struct ManagerObject {
     TW_OBJECT_HEAD
     PyObject *var;                /* contextvars manager: its ContextVar */
+    Py_tss_t key;                 /* thread-local manager: per-thread active scope (owned ref) */
+    int has_key;                  /* 0: key unavailable, the thread-state dict is used */
 } ManagerObject;
 
 _Static_assert(offsetof(SpanObject, dict) == offsetof(TracerObject, dict)
@@ -781,6 +785,9 @@ manager_active(modstate *st, PyObject *mgr, int kind)
     if (mgr == NULL)
         return NULL;
     if (kind == SM_THREAD) {
+        ManagerObject *mo = (ManagerObject *)mgr;
+        if (mo->has_key)
+            return Py_XNewRef((PyObject *)PyThread_tss_get(&mo->key));
         PyObject *d = PyThreadState_GetDict();
         if (d == NULL)
             return NULL;
@@ -812,6 +819,18 @@ static int
 manager_set_active(PyObject *mgr, int kind, PyObject *scope)
 {
     if (kind == SM_THREAD) {
+        ManagerObject *mo = (ManagerObject *)mgr;
+        if (mo->has_key) {
+            PyObject *old = PyThread_tss_get(&mo->key);
+            Py_XINCREF(scope);
+            if (PyThread_tss_set(&mo->key, scope) != 0) {
+                Py_XDECREF(scope);
+                PyErr_SetString(PyExc_RuntimeError, "thread-specific storage failed");
+                return -1;
+            }
+            Py_XDECREF(old);
+            return 0;
+        }
         PyObject *d = PyThreadState_GetDict();
         if (d == NULL) {
             PyErr_SetString(PyExc_RuntimeError, "no thread state dict");
@@ -916,6 +935,11 @@ mgr_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
             Py_DECREF(m);
             return NULL;
         }
+    } else {
+        /* a pthread key per manager; if keys run out, the thread-state dict */
+        Py_tss_t init = Py_tss_NEEDS_INIT;
+        m->key = init;
+        m->has_key = PyThread_tss_create(&m->key) == 0;
     }
     return (PyObject *)m;
 }
@@ -934,10 +958,20 @@ mgr_visit(ManagerObject *self, visitproc visit, void *arg)
     return 0;
 }
 
+/* A thread-local manager's key is deleted with it; scopes still active in
+ * other threads at that point stay referenced (leaked), as with any
+ * thread-local storage whose owner goes away first. */
 static void
 mgr_cleanup(ManagerObject *self)
 {
     Py_CLEAR(self->var);
+    if (self->has_key) {
+        PyObject *cur = PyThread_tss_get(&self->key);
+        (void)PyThread_tss_set(&self->key, NULL);
+        self->has_key = 0;
+        PyThread_tss_delete(&self->key);
+        Py_XDECREF(cur);
+    }
 }
 
 GC_FUNCS(mgr, ManagerObject)
@@ -1053,6 +1087,27 @@ done:
 
 /* ------------------------------------------------------------ scopes */
 
+static PyObject *span_finish(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+
+/* span.finish(), looked up as an attribute (the opentracing harness replaces
+ * it on instances), with a direct call when it cannot have been replaced:
+ * an exact tracewire Span without instance attributes. */
+static int
+call_finish(modstate *st, PyObject *span)
+{
+    PyObject *r;
+    if (Py_IS_TYPE(span, st->span_type) && *head_dictptr(span) == NULL
+        && TW_OT_DIRECT)
+        r = span_finish(span, NULL, 0, NULL);
+    else
+        r = PyObject_CallMethodNoArgs(span, st->s_finish);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 static int
 scope_close_impl(modstate *st, ScopeObject *sc)
 {
@@ -1069,12 +1124,8 @@ scope_close_impl(modstate *st, ScopeObject *sc)
     if (manager_set_active(sc->manager, kind, sc->prev) < 0)
         return -1;
     Py_CLEAR(sc->prev);
-    if (sc->finish_on_close && sc->span) {
-        PyObject *r = PyObject_CallMethodNoArgs(sc->span, st->s_finish);
-        if (r == NULL)
-            return -1;
-        Py_DECREF(r);
-    }
+    if (sc->finish_on_close && sc->span && call_finish(st, sc->span) < 0)
+        return -1;
     return 0;
 }
 
@@ -1371,11 +1422,9 @@ span_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     if (record_error(st, self, args[0], args[1], args[2]) < 0)
         return NULL;
-    /* by attribute: the harness replaces finish on the instance */
-    PyObject *r = PyObject_CallMethodNoArgs(self, st->s_finish);
-    if (r == NULL)
+    /* by attribute when it may have been replaced on the instance (harness) */
+    if (call_finish(st, self) < 0)
         return NULL;
-    Py_DECREF(r);
     Py_RETURN_FALSE;
 }
 
@@ -1767,13 +1816,33 @@ tracer_start_active_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs
 typedef struct inject_ud {
     PyObject *carrier;
     int is_dict;
+    modstate *st;
 } inject_ud;
+
+/* New reference to a str for header name k: the same few names come back on
+ * every inject, so reuse their str objects (and cached hashes). */
+static PyObject *
+header_name(modstate *st, const char *k, size_t kl)
+{
+    for (int i = 0; i < 8; i++) {
+        PyObject *h = st->hdr_cache[i];
+        if (h && (size_t)PyUnicode_GET_LENGTH(h) == kl && PyUnicode_IS_COMPACT_ASCII(h)
+            && memcmp(PyUnicode_DATA(h), k, kl) == 0)
+            return Py_NewRef(h);
+    }
+    PyObject *key = PyUnicode_DecodeUTF8(k, (Py_ssize_t)kl, "replace");
+    if (key && kl <= 64 && PyUnicode_IS_COMPACT_ASCII(key)) {
+        unsigned slot = st->hdr_next++ % 8;
+        Py_XSETREF(st->hdr_cache[slot], Py_NewRef(key));
+    }
+    return key;
+}
 
 static int
 inject_set(void *ud, const char *k, size_t kl, const char *v, size_t vl)
 {
     inject_ud *iu = ud;
-    PyObject *key = PyUnicode_DecodeUTF8(k, (Py_ssize_t)kl, "replace");
+    PyObject *key = header_name(iu->st, k, kl);
     PyObject *val = key ? PyUnicode_DecodeUTF8(v, (Py_ssize_t)vl, "replace") : NULL;
     int rc = -1;
     if (val)
@@ -1859,7 +1928,7 @@ tracer_inject(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject 
     }
     if (c == NULL)
         Py_RETURN_NONE;
-    inject_ud iu = {a[2], PyDict_CheckExact(a[2])};
+    inject_ud iu = {a[2], PyDict_CheckExact(a[2]), st};
     tw_status s = tw_tracer_inject(t->tracer, c, TW_PROP_DEFAULT, inject_set, &iu);
     if (PyErr_Occurred())
         return NULL;
@@ -2461,6 +2530,8 @@ module_traverse(PyObject *m, visitproc visit, void *arg)
 #define V(f) Py_VISIT(st->f);
     STATE_OBJECTS(V)
 #undef V
+    for (int i = 0; i < 8; i++)
+        Py_VISIT(st->hdr_cache[i]);
     return 0;
 }
 
@@ -2475,6 +2546,8 @@ module_clear(PyObject *m)
 #undef C
     for (int i = 0; i < K_COUNT; i++)
         Py_CLEAR(st->kw[i]);
+    for (int i = 0; i < 8; i++)
+        Py_CLEAR(st->hdr_cache[i]);
     return 0;
 }
 

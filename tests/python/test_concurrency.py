@@ -100,3 +100,19 @@ def test_tracer_shared_across_threads_with_udp(udp_sink):
     assert m["spans_reported"] + m["dropped_queue_full"] + m["dropped_too_large"] \
         + m["dropped_send_failed"] + m["dropped_on_close"] == 1600
     assert m["spans_reported"] == 1600
+
+
+def test_more_thread_local_managers_than_pthread_keys():
+    """Past the process's pthread keys a manager falls back to the thread-state dict."""
+    managers = [tracewire.ThreadLocalScopeManager() for _ in range(1100)]
+    tracer = memory_tracer(managers[-1])
+    with tracer.start_active_span("outer") as outer:
+        inner = tracer.start_span("inner")
+        assert inner.context.parent_id == outer.span.context.span_id
+        for m in (managers[0], managers[-1]):
+            span = tracer.start_span("x", ignore_active_span=True)
+            with m.activate(span, True) as sc:
+                assert m.active is sc
+            assert span.finished
+    assert tracer.active_span is None
+    del managers
