@@ -2,6 +2,7 @@
 127.0.0.1 (free ports, private directories) and a UDP socket that receives
 the module's Jaeger Thrift compact batches and decodes them with the
 jaeger-client generated types."""
+import atexit
 import importlib.util
 import os
 import pathlib
@@ -30,6 +31,17 @@ def load_redis_queue():
 
 
 rq = load_redis_queue()
+
+
+_children = []
+
+
+@atexit.register
+def _kill_leftovers():
+    for p in _children:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
 
 
 def free_port():
@@ -66,6 +78,7 @@ class RedisServer:
         self.stderr = self.dir / ("redis-%d.stderr" % self.port)
         with open(self.stderr, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=err, stderr=subprocess.STDOUT, env=env)
+        _children.append(self.proc)
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -81,17 +94,18 @@ class RedisServer:
         raise RuntimeError("redis-server did not start")
 
     def client(self, **kw):
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=30, **kw)
+        kw.setdefault("socket_timeout", 30)
+        return redis.Redis(host="127.0.0.1", port=self.port, **kw)
 
     def stop(self, save=False):
         if self.proc is None:
             return
         try:
-            self.client().shutdown(save=save, nosave=not save)
+            self.client(socket_timeout=5).shutdown(save=save, nosave=not save)
         except redis.ConnectionError:
-            pass
-        except redis.ResponseError:
-            self.proc.terminate()
+            pass                        # the expected answer: the server closed the link
+        except redis.RedisError:
+            self.proc.terminate()       # a hung or refusing server
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:

@@ -18,7 +18,6 @@ cmake --build "$build" >/dev/null 2>&1 || echo "note: full build failed; cross-l
 
 export TW_REDIS_MODULE="$build/redis-module/tracewire.so"
 export TW_BUILD_DIR="$build"
-# pytest's own processes are children; the fixtures stop every redis-server
-# they start, and this trap catches an interrupted run.
-trap 'pkill -P $$ redis-server 2>/dev/null || true' EXIT
+# The fixtures stop every redis-server they start (and an atexit hook in
+# conftest.py kills, by pid, any that an interrupted run left behind).
 "$py" -m pytest -q -p no:cacheprovider tests/redis "$@"
