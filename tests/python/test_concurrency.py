@@ -116,3 +116,34 @@ def test_more_thread_local_managers_than_pthread_keys():
             assert span.finished
     assert tracer.active_span is None
     del managers
+
+
+def test_forked_child_reports_its_own_spans(udp_sink):
+    """A tracer made before fork (gunicorn --preload) works in the child: the
+    reporter starts lazily there and the child's spans reach the agent."""
+    import os
+    tracer = tracewire.Config({"protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
+                              service_name="forked").new_tracer()
+    with tracer.start_active_span("parent-before-fork"):
+        pass
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            with tracer.start_active_span("in-child") as scope:
+                scope.span.set_tag("pid", os.getpid())
+            code = 0 if tracer.flush(5.0) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    seen = b""
+    for _ in range(3):
+        try:
+            seen += udp_sink.recv(5)
+        except OSError:
+            break
+        if b"in-child" in seen:
+            break
+    assert b"in-child" in seen
+    tracer.close()

@@ -132,3 +132,27 @@ def test_flask_tracing_with_global_tracer(monkeypatch):
     finally:
         if hasattr(opentracing, "_reset_global_tracer"):
             opentracing._reset_global_tracer()
+
+
+def test_extract_directly_from_flask_request_headers():
+    """The talk's pattern: tracer.extract(Format.HTTP_HEADERS, request.headers)."""
+    tracer = memory_tracer()
+    app = flask.Flask("tw-direct")
+    seen = {}
+
+    @app.route("/direct")
+    def direct():
+        ctx = tracer.extract(Format.HTTP_HEADERS, flask.request.headers)
+        with tracer.start_active_span("direct", child_of=ctx) as scope:
+            seen["parent"] = scope.span.context.parent_id
+            seen["trace"] = scope.span.context.trace_id
+        return "ok"
+
+    client = app.test_client()
+    assert client.get("/direct").status_code == 200
+    assert seen["parent"] is None            # no header: extract gave None, a root
+    up = tracer.start_span("upstream")
+    h = {}
+    tracer.inject(up, Format.HTTP_HEADERS, h)
+    assert client.get("/direct", headers=h).status_code == 200
+    assert seen["parent"] == up.context.span_id and seen["trace"] == up.context.trace_id
