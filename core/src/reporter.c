@@ -9,9 +9,12 @@
  * to deep sleep after 100 ms without spans.
  *
  * Worker's side (one thread per process, started lazily, signals blocked as
- * in Redis' bio.c): while spans flow it polls the list every 2 ms (that is
- * what spares the callers the wake-ups), takes everything at once, restores
- * FIFO order and sends as soon as batch_size spans are pending (taking up to
+ * in Redis' bio.c): while spans flow it polls the list (that is what spares
+ * the callers the wake-ups) about as often as the observed rate fills a batch,
+ * every 2 ms at the fastest and, at a trickle, at most every 50 ms (less when
+ * a 200k spans/s burst could fill half the queue in that time); after 100 ms
+ * without spans it sleeps until woken. Each poll takes everything at once,
+ * restores FIFO order and sends as soon as batch_size spans are pending (taking up to
  * 4 x batch_size at once when it has fallen behind, which cuts the number of
  * HTTP requests exactly when they are the bottleneck); a partial batch leaves
  * when its oldest span is flush_interval_ms old, or on flush()/close(). Each
@@ -58,9 +61,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POLL_MS 2
-#define IDLE_POLLS_BEFORE_SLEEP 50
+#define POLL_MIN_US 2000          /* poll interval while spans flow fast */
+#define POLL_MAX_US 50000         /* ... and at a trickle */
+#define IDLE_BEFORE_SLEEP_US 100000   /* no span for this long: deep sleep */
 #define MAX_SLEEP_MS 1000
+/* the poll interval never exceeds the time a burst of this rate takes to
+ * fill half the queue, so callers need not wake the worker */
+#define BURST_RATE_PER_S 200000
 
 /* per-span outcome bits, for one batch */
 enum { ST_DELIVERED = 1, ST_TOO_LARGE = 2, ST_ABANDONED = 4, ST_UDP_SKIPPED = 8 };
@@ -394,7 +401,13 @@ static void poll_sampling(pipeline *p)
 static void *worker(void *arg)
 {
     pipeline *p = arg;
-    int idle_polls = 0;
+    int64_t last_span_us = mono_us(), last_poll_us = last_span_us;
+    int64_t poll_cap_us = (int64_t)((double)p->queue_size / 2 / BURST_RATE_PER_S * 1e6);
+    if (poll_cap_us > POLL_MAX_US)
+        poll_cap_us = POLL_MAX_US;
+    if (poll_cap_us < POLL_MIN_US)
+        poll_cap_us = POLL_MIN_US;
+    int64_t poll_us = POLL_MIN_US;
     pthread_setname_np(pthread_self(), "tw-reporter");   /* shows in top/perf/gdb */
     pthread_mutex_lock(&p->mu);
     for (;;) {
@@ -405,7 +418,17 @@ static void *worker(void *arg)
 
         size_t before = p->npend;
         take_queue(p);
-        idle_polls = p->npend != before ? 0 : idle_polls + 1;
+        int64_t now = mono_us();
+        size_t got = p->npend - before;
+        if (got) {
+            /* sleep about as long as the current rate needs to fill a batch */
+            double per_us = (double)got / (double)(now - last_poll_us + 1);
+            double fill_us = (double)p->batch_size / per_us;
+            poll_us = fill_us < POLL_MIN_US ? POLL_MIN_US
+                    : fill_us > poll_cap_us ? poll_cap_us : (int64_t)fill_us;
+            last_span_us = now;
+        }
+        last_poll_us = now;
         if (stopping && is_aborted(p)) {
             drop_all(p);
         } else {
@@ -436,8 +459,17 @@ static void *worker(void *arg)
             atomic_load(&p->outstanding) >= (int64_t)p->batch_size)
             continue;
         int64_t sleep_ms;
-        if (idle_polls < IDLE_POLLS_BEFORE_SLEEP) {
-            sleep_ms = POLL_MS;
+        if (mono_us() - last_span_us < IDLE_BEFORE_SLEEP_US) {
+            int64_t sleep_us = poll_us;
+            if (p->npend) {   /* wake for the flush deadline of a partial batch */
+                int64_t left = p->pend_since_us + (int64_t)p->flush_ms * 1000 - mono_us();
+                if (left < sleep_us)
+                    sleep_us = left < 100 ? 100 : left;
+            }
+            struct timespec ts;
+            abs_deadline(&ts, mono_us() + sleep_us);
+            pthread_cond_timedwait(&p->wake, &p->mu, &ts);
+            continue;
         } else {
             sleep_ms = MAX_SLEEP_MS;
             if (p->npend) {

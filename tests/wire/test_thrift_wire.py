@@ -109,5 +109,5 @@ def test_http_connection_is_kept_alive(http_sink):
                        "reporter.endpoint=http://127.0.0.1:%d/api/traces" % http_sink.port)
     (c,) = of_type(lines, "counters")
     assert c["reported"] == 3000
-    assert len(http_sink.requests) == c["batches_sent"] >= 20
+    assert len(http_sink.requests) == c["batches_sent"] >= 5
     assert len(set(http_sink.server.client_ports)) == 1, "a new connection per request"
