@@ -6,7 +6,7 @@ import zlib
 import pytest
 import redis
 
-from conftest import rq, MODULE, module_args
+from conftest import rq, MODULE, module_args, needs_runtime_load
 
 TP = "traceparent=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
@@ -154,6 +154,7 @@ def test_server_is_alive_after_all_of_the_above(server):
     assert server.alive() and server.client().ping()
 
 
+@needs_runtime_load
 @pytest.mark.parametrize("args", [
     ["reporter.protocols=bogus"], ["no_equals_sign"], ["unknown.key=1"],
     ["tq.max_item_size=0"], ["tq.max_item_size=-5"], ["tq.max_item_size=12abc"],

@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from conftest import rq, trace_hex, span_hex, parent_hex, tags
+from conftest import rq, trace_hex, span_hex, parent_hex, tags, needs_runtime_load
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT = "00f067aa0ba902b7"
@@ -271,6 +271,7 @@ def test_reporting_survives_bgsave_fork(r, server, collector):
     assert server.alive()
 
 
+@needs_runtime_load
 def test_module_unload_joins_the_reporter_and_reload_works(make_server, collector):
     from conftest import module_args, MODULE
     srv = make_server("unload").start(module_args(collector))
@@ -347,6 +348,7 @@ def test_module_configs_show_effective_values_and_are_immutable(server):
         c.config_set("tracewire.service-name", "other")
 
 
+@needs_runtime_load
 def test_module_loadex_config_sets_options_and_args_win(make_server, collector):
     from conftest import MODULE
     srv = make_server("loadex").start(module=False)
