@@ -209,6 +209,64 @@ static void debug_id_forces_sampling(void **state)
     tw_tracer_free(t);
 }
 
+/* ------------------------------------------------------------ via carriers */
+
+typedef struct carrier {
+    char k[8][64], v[8][512];
+    int n;
+} carrier;
+
+static int carrier_set(void *ud, const char *k, size_t kl, const char *v, size_t vl)
+{
+    carrier *c = ud;
+    if (c->n == 8 || kl >= 64 || vl >= 512)
+        return 1;
+    memcpy(c->k[c->n], k, kl);
+    c->k[c->n][kl] = 0;
+    memcpy(c->v[c->n], v, vl);
+    c->v[c->n][vl] = 0;
+    c->n++;
+    return 0;
+}
+
+static int carrier_each(void *p, tw_kv_fn visit, void *ud)
+{
+    carrier *c = p;
+    for (int i = 0; i < c->n; i++)
+        if (visit(ud, c->k[i], strlen(c->k[i]), c->v[i], strlen(c->v[i])))
+            break;
+    return 0;
+}
+
+static void parent_decisions_are_honoured_in_every_format(void **state)
+{
+    (void)state;
+    const unsigned formats[] = {TW_PROP_JAEGER, TW_PROP_W3C, TW_PROP_B3_MULTI, TW_PROP_B3_SINGLE};
+    for (int sampled = 0; sampled <= 1; sampled++) {
+        /* the local sampler always says the opposite of the parent */
+        tw_tracer *t = none_tracer("const", sampled ? "0" : "1");
+        for (size_t f = 0; f < 4; f++) {
+            tw_span_context *sent;
+            assert_int_equal(tw_span_context_new(0x0123456789abcdefull, 0x1122334455667788ull,
+                                                 0x99aabbccddeeff00ull, 0,
+                                                 sampled ? TW_FLAG_SAMPLED : 0, &sent), TW_OK);
+            carrier c = {.n = 0};
+            assert_int_equal(tw_tracer_inject(t, sent, formats[f], carrier_set, &c), TW_OK);
+            tw_span_context *got;
+            assert_int_equal(tw_tracer_extract(t, formats[f], carrier_each, &c, &got), TW_OK);
+            tw_span *child = start(t, "child", got);
+            unsigned fl = tw_span_context_flags(tw_span_get_context(child));
+            if (((fl & TW_FLAG_SAMPLED) != 0) != sampled)
+                fail_msg("format %#x: parent sampled=%d, child flags %#x", formats[f], sampled, fl);
+            assert_true(tw_span_context_parent_id(tw_span_get_context(child)) == 0x99aabbccddeeff00ull);
+            tw_span_free(child);
+            tw_span_context_free(got);
+            tw_span_context_free(sent);
+        }
+        tw_tracer_free(t);
+    }
+}
+
 /* ------------------------------------------------------------ remote JSON */
 
 static tw_status apply(tw_tracer *t, const char *json)
@@ -427,6 +485,7 @@ int main(void)
         cmocka_unit_test(ratelimiting_100_per_second_over_3_seconds),
         cmocka_unit_test(root_spans_carry_sampler_tags),
         cmocka_unit_test(parent_decisions_are_honoured),
+        cmocka_unit_test(parent_decisions_are_honoured_in_every_format),
         cmocka_unit_test(non_parent_based_otel_samplers_decide_themselves),
         cmocka_unit_test(debug_id_forces_sampling),
         cmocka_unit_test(remote_starts_probabilistic_and_follows_strategies),
