@@ -755,6 +755,8 @@ static PyType_Spec ctx_spec = {
 static const tw_span_context *
 ctx_of(modstate *st, PyObject *o, PyObject **keep)
 {
+    if (Py_IS_TYPE(o, st->ctx_base))
+        return ctx_ptr((ContextObject *)o);
     if (PyObject_TypeCheck(o, st->span_base)) {
         SpanObject *so = (SpanObject *)o;
         return so->span ? tw_span_get_context(so->span) : NULL;
@@ -1952,8 +1954,16 @@ walk_pair(void *ud, PyObject *k, PyObject *v)
     if (!PyUnicode_Check(k) || !PyUnicode_Check(v))
         return 0;                 /* not a text header: ignored */
     Py_ssize_t kl, vl;
-    const char *ks = PyUnicode_AsUTF8AndSize(k, &kl);
-    const char *vs = ks ? PyUnicode_AsUTF8AndSize(v, &vl) : NULL;
+    const char *ks, *vs;
+    if (PyUnicode_IS_COMPACT_ASCII(k) && PyUnicode_IS_COMPACT_ASCII(v)) {
+        ks = (const char *)PyUnicode_DATA(k);
+        kl = PyUnicode_GET_LENGTH(k);
+        vs = (const char *)PyUnicode_DATA(v);
+        vl = PyUnicode_GET_LENGTH(v);
+    } else {
+        ks = PyUnicode_AsUTF8AndSize(k, &kl);
+        vs = ks ? PyUnicode_AsUTF8AndSize(v, &vl) : NULL;
+    }
     if (vs == NULL) {
         PyErr_Clear();            /* undecodable (surrogates): ignored */
         return 0;
