@@ -12,6 +12,7 @@ from conftest import (assert_balanced, decode_binary_batch, decode_otlp_json, of
                       start_driver)
 
 N = 4000          # before the fault; 5*N during it (queue_size 5000)
+PAYLOAD = 2000    # bytes per span: 20000 spans held would be ~45 MB more RSS
 TIMEOUT_MS = 1000
 
 
@@ -28,7 +29,7 @@ def _run_fault(sink, proto, fault):
     opts = ["reporter.protocols=%s" % proto, "reporter.endpoint=%s/api/traces" % url,
             "reporter.otlp_endpoint=%s/v1/traces" % url, "reporter.timeout_ms=500",
             "reporter.retries=2", "reporter.queue_size=5000", "reporter.flush_interval_ms=100"]
-    p = start_driver("fault", N, 100, *opts)
+    p = start_driver("fault", N, PAYLOAD, *opts)
     lines = []
     for line in p.stdout:
         if line.startswith("READY"):
@@ -55,12 +56,13 @@ def test_fault_keeps_finish_fast_counters_exact_close_on_time(http_sink, proto, 
     with capsys.disabled():
         print("\n  %-5s %-8s finish() p50/p99/max us: before %.2f/%.2f/%.1f  during %.2f/%.2f/%.1f"
               "  close(%d) took %.0f ms; reported %d, queue-full %d, send-failed %d, on-close %d,"
-              " send failures %d"
+              " send failures %d; max RSS %d -> %d KB"
               % (proto, fault, lat["before"]["p50_us"], lat["before"]["p99_us"],
                  lat["before"]["max_us"], lat["during"]["p50_us"], lat["during"]["p99_us"],
                  lat["during"]["max_us"], TIMEOUT_MS, during["close_ms"], during["reported"],
                  during["dropped_queue_full"], during["dropped_send_failed"],
-                 during["dropped_on_close"], during["send_failures"]))
+                 during["dropped_on_close"], during["send_failures"], before["maxrss_kb"],
+                 during["maxrss_kb"]))
     # before the fault everything was delivered
     assert before["reported"] == N and before["finished"] == N
     assert_balanced(before)
@@ -77,5 +79,8 @@ def test_fault_keeps_finish_fast_counters_exact_close_on_time(http_sink, proto, 
     # bounded: the queue never holds more than queue_size spans, so a burst of
     # N spans against a dead collector must have been refused in part
     assert during["dropped_queue_full"] > 0
+    # memory: the queue holds at most queue_size spans; were the 5*N spans of
+    # the fault all kept, RSS would grow by 5*N*PAYLOAD bytes or more
+    assert during["maxrss_kb"] - before["maxrss_kb"] < 5 * N * PAYLOAD / 1024 / 2
     # close(1000) returns on time (generous bound: it must not hang)
     assert during["close_ms"] < TIMEOUT_MS + 500, during["close_ms"]

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -44,6 +45,12 @@ static void die(const char *what, tw_status st)
     exit(2);
 }
 
+static long maxrss_kb(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
+}
+
 static void print_counters(tw_tracer *t, const char *label, int64_t close_ns, tw_status close_st)
 {
     tw_counters c;
@@ -53,11 +60,12 @@ static void print_counters(tw_tracer *t, const char *label, int64_t close_ns, tw
            ",\"dropped_queue_full\":%" PRIu64 ",\"dropped_too_large\":%" PRIu64
            ",\"dropped_send_failed\":%" PRIu64 ",\"dropped_on_close\":%" PRIu64
            ",\"send_failures\":%" PRIu64 ",\"batches_sent\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
-           ",\"sampler_updates\":%" PRIu64 ",\"close_ms\":%.3f,\"close_status\":%d}\n",
+           ",\"sampler_updates\":%" PRIu64 ",\"close_ms\":%.3f,\"close_status\":%d,"
+           "\"maxrss_kb\":%ld}\n",
            label, (int)getpid(), c.spans_started, c.spans_sampled, c.spans_finished,
            c.spans_reported, c.dropped_queue_full, c.dropped_too_large, c.dropped_send_failed,
            c.dropped_on_close, c.send_failures, c.batches_sent, c.bytes_sent, c.sampler_updates,
-           (double)close_ns / 1e6, (int)close_st);
+           (double)close_ns / 1e6, (int)close_st, maxrss_kb());
     fflush(stdout);
 }
 
