@@ -654,6 +654,16 @@ ctx_get_debug(ContextObject *self, void *c)
 }
 
 static PyObject *
+ctx_get_has_trace(ContextObject *self, void *c)
+{
+    (void)c;
+    uint64_t hi = 0, lo = 0;
+    if (ctx_ptr(self))
+        tw_span_context_trace_id(ctx_ptr(self), &hi, &lo);
+    return PyBool_FromLong(hi != 0 || lo != 0);
+}
+
+static PyObject *
 ctx_get_trace_id_hex(ContextObject *self, void *c)
 {
     (void)c;
@@ -726,6 +736,8 @@ static PyGetSetDef ctx_getset[] = {
     {"flags", (getter)ctx_get_flags, NULL, "Jaeger flags (1 sampled, 2 debug)", NULL},
     {"sampled", (getter)ctx_get_sampled, NULL, "True when sampled", NULL},
     {"debug", (getter)ctx_get_debug, NULL, "True when debug", NULL},
+    {"has_trace", (getter)ctx_get_has_trace, NULL,
+     "False for a context that carries only baggage or a debug id", NULL},
     {"trace_id_hex", (getter)ctx_get_trace_id_hex, NULL, "trace id as lower-case hex", NULL},
     {"span_id_hex", (getter)ctx_get_span_id_hex, NULL, "span id as lower-case hex", NULL},
     {"baggage", (getter)ctx_get_baggage, NULL, "a new dict of the baggage items", NULL},
@@ -1457,6 +1469,45 @@ span_get_context(SpanObject *self, void *c)
                        (PyObject *)self);
 }
 
+/* jaeger_client's Span exposes its ids directly; these read the current
+ * context without creating a SpanContext object. */
+static PyObject *
+span_id_property(SpanObject *self, getter g)
+{
+    ContextObject view;
+    memset(&view, 0, sizeof view);
+    view.ctx = self->span ? tw_span_get_context(self->span) : NULL;
+    return g((PyObject *)&view, NULL);
+}
+
+static PyObject *
+span_get_trace_id(SpanObject *self, void *c)
+{
+    (void)c;
+    return span_id_property(self, (getter)ctx_get_trace_id);
+}
+
+static PyObject *
+span_get_span_id(SpanObject *self, void *c)
+{
+    (void)c;
+    return span_id_property(self, (getter)ctx_get_span_id);
+}
+
+static PyObject *
+span_get_parent_id(SpanObject *self, void *c)
+{
+    (void)c;
+    return span_id_property(self, (getter)ctx_get_parent_id);
+}
+
+static PyObject *
+span_get_flags(SpanObject *self, void *c)
+{
+    (void)c;
+    return span_id_property(self, (getter)ctx_get_flags);
+}
+
 static PyObject *
 span_get_tracer(SpanObject *self, void *c)
 {
@@ -1563,6 +1614,10 @@ static PyMethodDef span_methods[] = {
 static PyGetSetDef span_getset[] = {
     {"context", (getter)span_get_context, NULL, "the span's SpanContext", NULL},
     {"tracer", (getter)span_get_tracer, NULL, "the Tracer that made the span", NULL},
+    {"trace_id", (getter)span_get_trace_id, NULL, "trace id as int (as jaeger_client)", NULL},
+    {"span_id", (getter)span_get_span_id, NULL, "span id as int", NULL},
+    {"parent_id", (getter)span_get_parent_id, NULL, "parent span id, None for a root", NULL},
+    {"flags", (getter)span_get_flags, NULL, "Jaeger flags (1 sampled, 2 debug)", NULL},
     {"operation_name", (getter)span_get_operation_name, NULL, "the operation name", NULL},
     {"start_time", (getter)span_get_start_time, NULL, "start, seconds since the epoch", NULL},
     {"finished", (getter)span_get_finished, NULL, "True once finished", NULL},

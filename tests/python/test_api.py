@@ -638,3 +638,20 @@ def test_initialize_tracer_once_per_process(monkeypatch):
     finally:
         opentracing._reset_global_tracer() if hasattr(opentracing, "_reset_global_tracer") else None
         opentracing.tracer = before
+
+
+def test_jaeger_style_id_properties(tracer):
+    p = tracer.start_span("p")
+    c = tracer.start_span("c", child_of=p)
+    assert c.trace_id == c.context.trace_id == p.trace_id
+    assert c.span_id == c.context.span_id
+    assert c.parent_id == p.span_id and p.parent_id is None
+    assert c.flags & 1 and c.context.has_trace
+    assert "{:x}".format(c.trace_id).rjust(32, "0") == c.context.trace_id_hex.rjust(32, "0")
+
+
+def test_baggage_only_context_has_no_trace(tracer):
+    ctx = tracer.extract(Format.HTTP_HEADERS, {"uberctx-user": "ada"})
+    assert ctx is not None and not ctx.has_trace and ctx.baggage == {"user": "ada"}
+    s = tracer.start_span("root-with-baggage", child_of=ctx)
+    assert s.get_baggage_item("user") == "ada" and s.context.parent_id is None
