@@ -82,10 +82,12 @@ state_of(PyObject *obj)
 /* CPython 3.11: the C types subclass the opentracing classes directly and keep
  * their inherited managed __dict__ (see head_dictptr). Elsewhere the C types own their dict and
  * the public classes are Python subclasses (see make_type). */
-#if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
-#  define TW_OT_DIRECT 1
-#else
-#  define TW_OT_DIRECT 0
+#ifndef TW_OT_DIRECT             /* -DTW_OT_DIRECT=0 tests the portable layout on 3.11 */
+#  if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#    define TW_OT_DIRECT 1
+#  else
+#    define TW_OT_DIRECT 0
+#  endif
 #endif
 
 typedef struct HeadObject {
