@@ -267,6 +267,8 @@ void twp_random_id2(uint64_t *a, uint64_t *b);
 
 /* Monotonic nanoseconds (clock.c), for rate limiters. */
 int64_t twp_mono_ns(void);
+/* atfork child (tracer.c): releases the clock's re-anchor lock. */
+void twp_clock_after_fork(void);
 
 /* config.c: struct copies for the tracer. init sets every default; copy makes
  * dst an independent deep copy (dst must be cleared/uninitialised); clear frees

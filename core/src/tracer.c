@@ -8,15 +8,16 @@
  * (atomics), the sampler (its own synchronisation) and the reporter (its own
  * lock) change.
  *
- * Global state (the only mutable globals of the core besides ids.c's fork
- * generation and span.c's per-thread caches): a list of live tracers under
- * live_lock and a pthread_atfork registration made once, by the first
- * tw_tracer_new. prepare takes live_lock and every reporter's locks
- * (before_fork); the parent releases them (after_fork_parent); the child bumps
- * the id generation (twp_ids_after_fork), resets every reporter
- * (after_fork_child: locks reset, inherited queue dropped, no thread) and
- * every sampler's locks, then releases live_lock. No handler starts a thread
- * or allocates.
+ * Global state. The core's mutable globals are: here, a list of live tracers
+ * under live_lock and a pthread_atfork registration made once, by the first
+ * tw_tracer_new; ids.c's fork generation; clock.c's TSC anchor; span.c's
+ * per-thread caches (and their pthread key). prepare takes live_lock and
+ * every reporter's locks (before_fork); the parent releases them
+ * (after_fork_parent); the child bumps the id generation
+ * (twp_ids_after_fork), frees the clock's re-anchor lock
+ * (twp_clock_after_fork), resets every reporter (after_fork_child: locks
+ * reset, inherited queue dropped, no thread) and every sampler's locks, then
+ * releases live_lock. No handler starts a thread or allocates.
  */
 #include "tracer.h"
 
@@ -57,6 +58,7 @@ static void fork_parent(void)
 static void fork_child(void)
 {
     twp_ids_after_fork();
+    twp_clock_after_fork();
     for (tw_tracer *t = live_head; t; t = t->live_next) {
         if (t->reporter->ops->after_fork_child)
             t->reporter->ops->after_fork_child(t->reporter);
