@@ -45,6 +45,12 @@ static void die(const char *what, tw_status st)
     exit(2);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+#define SANITIZED 1   /* ASan's quarantine keeps freed memory: RSS means little */
+#else
+#define SANITIZED 0
+#endif
+
 static long maxrss_kb(void)
 {
     struct rusage ru;
@@ -61,11 +67,11 @@ static void print_counters(tw_tracer *t, const char *label, int64_t close_ns, tw
            ",\"dropped_send_failed\":%" PRIu64 ",\"dropped_on_close\":%" PRIu64
            ",\"send_failures\":%" PRIu64 ",\"batches_sent\":%" PRIu64 ",\"bytes_sent\":%" PRIu64
            ",\"sampler_updates\":%" PRIu64 ",\"close_ms\":%.3f,\"close_status\":%d,"
-           "\"maxrss_kb\":%ld}\n",
+           "\"maxrss_kb\":%ld,\"sanitized\":%d}\n",
            label, (int)getpid(), c.spans_started, c.spans_sampled, c.spans_finished,
            c.spans_reported, c.dropped_queue_full, c.dropped_too_large, c.dropped_send_failed,
            c.dropped_on_close, c.send_failures, c.batches_sent, c.bytes_sent, c.sampler_updates,
-           (double)close_ns / 1e6, (int)close_st, maxrss_kb());
+           (double)close_ns / 1e6, (int)close_st, maxrss_kb(), SANITIZED);
     fflush(stdout);
 }
 
