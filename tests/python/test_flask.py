@@ -156,3 +156,36 @@ def test_extract_directly_from_flask_request_headers():
     tracer.inject(up, Format.HTTP_HEADERS, h)
     assert client.get("/direct", headers=h).status_code == 200
     assert seen["parent"] == up.context.span_id and seen["trace"] == up.context.trace_id
+
+
+def test_requests_opentracing_client_spans_carry_the_trace():
+    """requests_opentracing's SessionTracing (opentracing API) over tracewire:
+    the client span is a child of the Flask server span, and the headers the
+    real downstream server received extract to that client span."""
+    from requests_opentracing import SessionTracing
+
+    sink = HttpSink()
+    tracer = memory_tracer()
+    app = flask.Flask("tw-requests")
+    FlaskTracing(tracer, True, app)
+    session = SessionTracing(tracer)
+
+    @app.route("/proxy")
+    def proxy():
+        return session.get("http://127.0.0.1:%d/down" % sink.port, timeout=5).text
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    th = threading.Thread(target=server.serve_forever, daemon=True)
+    th.start()
+    try:
+        assert requests.get("http://127.0.0.1:%d/proxy" % server.server_port, timeout=10).text == "ok"
+    finally:
+        server.shutdown()
+        sink.close()
+    _, headers, _ = sink.wait(1)[0]
+    recs = spans_by_name(tracer)
+    client, srv = recs["requests.get"], recs["proxy"]
+    assert client["parent_id"] == srv["span_id"]
+    assert client["tags"]["http.status_code"] == 200
+    ctx = memory_tracer().extract(Format.HTTP_HEADERS, headers)
+    assert ctx.span_id_hex == client["span_id"] and ctx.trace_id_hex == srv["trace_id"]
