@@ -11,16 +11,16 @@ twl_context *twl_new_context(lua_State *L)
 {
     twl_context *u = lua_newuserdata(L, sizeof *u);
     u->c = NULL;
-    luaL_setmetatable(L, TWL_CONTEXT_MT);
+    twl_setmetatable(L, TWL_UV_CONTEXT);
     return u;
 }
 
 const tw_span_context *twl_to_context(lua_State *L, int idx)
 {
-    void *p = luaL_testudata(L, idx, TWL_CONTEXT_MT);
+    void *p = twl_testudata(L, idx, TWL_UV_CONTEXT);
     if (p != NULL)
         return ((twl_context *)p)->c;
-    p = luaL_testudata(L, idx, TWL_SPAN_MT);
+    p = twl_testudata(L, idx, TWL_UV_SPAN);
     if (p != NULL && ((twl_span *)p)->s != NULL)
         return tw_span_get_context(((twl_span *)p)->s);
     return NULL;
@@ -141,7 +141,7 @@ static int ctx_each_baggage_item(lua_State *L)
 
 static int ctx_tostring(lua_State *L)
 {
-    twl_context *u = luaL_checkudata(L, 1, TWL_CONTEXT_MT);
+    twl_context *u = twl_checkudata(L, 1, TWL_UV_CONTEXT);
     char t[33], s[17];
     if (u->c == NULL) {
         lua_pushliteral(L, "tracewire.context (freed)");
@@ -155,7 +155,7 @@ static int ctx_tostring(lua_State *L)
 
 static int ctx_gc(lua_State *L)
 {
-    twl_context *u = luaL_checkudata(L, 1, TWL_CONTEXT_MT);
+    twl_context *u = twl_checkudata(L, 1, TWL_UV_CONTEXT);
     tw_span_context_free(u->c);
     u->c = NULL;
     return 0;
@@ -182,9 +182,9 @@ static const luaL_Reg ctx_methods[] = {
 
 void twl_context_open(lua_State *L)
 {
-    luaL_newmetatable(L, TWL_CONTEXT_MT);
-    luaL_setfuncs(L, twl_context_readers, 0);
-    luaL_setfuncs(L, ctx_methods, 0);
+    luaL_getmetatable(L, TWL_CONTEXT_MT);
+    twl_setfuncs(L, twl_context_readers);
+    twl_setfuncs(L, ctx_methods);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

@@ -23,10 +23,15 @@ static const luaL_Reg module_funcs[] = {
 
 __attribute__((visibility("default"))) int luaopen_tracewire(lua_State *L)
 {
+    luaL_newmetatable(L, TWL_TRACER_MT);
+    luaL_newmetatable(L, TWL_SPAN_MT);
+    luaL_newmetatable(L, TWL_CONTEXT_MT);
+    lua_pop(L, 3);
     twl_context_open(L);
     twl_span_open(L);
     twl_tracer_open(L);
-    luaL_newlib(L, module_funcs);
+    lua_createtable(L, 0, 3);
+    twl_setfuncs(L, module_funcs);
     lua_pushliteral(L, TW_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -17,7 +17,7 @@
 
 static twl_span *check_span(lua_State *L, int idx)
 {
-    twl_span *u = luaL_checkudata(L, idx, TWL_SPAN_MT);
+    twl_span *u = twl_checkudata(L, idx, TWL_UV_SPAN);
     if (u->s == NULL)
         luaL_argerror(L, idx, "span already freed");
     return u;
@@ -99,29 +99,50 @@ int twl_span_start(lua_State *L)
         return luaL_argerror(L, 3, "options must be a table");
     lua_settop(L, 3);
 
+    lua_pushnil(L);                          /* 4: tags */
+    lua_pushnil(L);                          /* 5: references */
+    lua_pushnil(L);                          /* 6: child_of */
     if (has_opts) {
-        /* Referenced objects stay reachable through the options table, which
-         * stays on the stack, so the borrowed context pointers are safe. */
-        lua_getfield(L, 3, "child_of");
-        if (!lua_isnil(L, -1)) {
-            refs[0].ctx = twl_to_context(L, -1);
+        /* One lua_next walk instead of a lua_getfield per option (each of
+         * which interns its key string). Unknown options are ignored. */
+        lua_pushnil(L);
+        while (lua_next(L, 3) != 0) {
+            if (lua_type(L, -2) == LUA_TSTRING) {
+                const char *k = lua_tostring(L, -2);
+                int slot = 0;
+                if (strcmp(k, "child_of") == 0)
+                    slot = 6;
+                else if (strcmp(k, "tags") == 0)
+                    slot = 4;
+                else if (strcmp(k, "references") == 0)
+                    slot = 5;
+                else if (strcmp(k, "start_timestamp") == 0)
+                    start_us = twl_check_timestamp(L, -1, 3);
+                if (slot != 0) {
+                    lua_replace(L, slot);
+                    continue;
+                }
+            }
+            lua_pop(L, 1);
+        }
+        /* Referenced objects stay reachable through the stack slots above,
+         * so the borrowed context pointers are safe. */
+        if (!lua_isnil(L, 6)) {
+            refs[0].ctx = twl_to_context(L, 6);
             if (refs[0].ctx == NULL)
                 return luaL_argerror(L, 3, "child_of must be a span or span context");
             refs[0].type = TW_REF_CHILD_OF;
             nrefs = 1;
         }
-        lua_pop(L, 1);
-
-        lua_getfield(L, 3, "references");
-        if (!lua_isnil(L, -1)) {
+        if (!lua_isnil(L, 5)) {
             size_t n;
-            if (!lua_istable(L, -1))
+            if (!lua_istable(L, 5))
                 return luaL_argerror(L, 3, "references must be an array of {type, context}");
-            n = lua_rawlen(L, -1);
+            n = lua_rawlen(L, 5);
             for (size_t i = 1; i <= n; i++) {
                 if (nrefs == TWL_MAX_REFS)
                     return luaL_error(L, "tracewire: at most %d references per span", TWL_MAX_REFS);
-                lua_rawgeti(L, -1, (int)i);
+                lua_rawgeti(L, 5, (int)i);
                 if (!lua_istable(L, -1))
                     return luaL_error(L, "tracewire: reference %d must be a table {type, context}", (int)i);
                 lua_rawgeti(L, -1, 1);
@@ -131,16 +152,10 @@ int twl_span_start(lua_State *L)
                 if (refs[nrefs].ctx == NULL)
                     return luaL_error(L, "tracewire: reference %d: span or span context expected", (int)i);
                 nrefs++;
+                /* the element table stays referenced by the references array */
                 lua_pop(L, 3);
             }
         }
-        lua_pop(L, 1);
-
-        lua_getfield(L, 3, "start_timestamp");
-        start_us = twl_check_timestamp(L, 4);
-        lua_pop(L, 1);
-
-        lua_getfield(L, 3, "tags");          /* index 4, checked before starting */
         if (!lua_isnil(L, 4) && !lua_istable(L, 4))
             return luaL_argerror(L, 3, "tags must be a table");
     }
@@ -148,7 +163,7 @@ int twl_span_start(lua_State *L)
     u = lua_newuserdata(L, sizeof *u);
     u->s = NULL;
     u->box = NULL;
-    luaL_setmetatable(L, TWL_SPAN_MT);
+    twl_setmetatable(L, TWL_UV_SPAN);
 
     st = tw_span_start(tr->box->t, name, nlen, nrefs ? refs : NULL, nrefs, start_us, &u->s);
     if (st != TW_OK)
@@ -156,7 +171,7 @@ int twl_span_start(lua_State *L)
     u->box = tr->box;
     tr->box->refs++;
 
-    if (has_opts && lua_istable(L, 4))
+    if (lua_istable(L, 4))
         set_tags(L, u->s, 4);
     return 1;
 }
@@ -190,7 +205,7 @@ static int span_log_kv(lua_State *L)
     tw_status st;
 
     luaL_checktype(L, 2, LUA_TTABLE);
-    ts = twl_check_timestamp(L, 3);
+    ts = twl_check_timestamp(L, 3, 3);
     lua_settop(L, 2);
     luaL_checkstack(L, 4, NULL);
     lua_pushnil(L);
@@ -225,7 +240,7 @@ static int span_log_kv(lua_State *L)
 static int span_log(lua_State *L)
 {
     twl_span *u = check_span(L, 1);
-    int64_t ts = twl_check_timestamp(L, 4);
+    int64_t ts = twl_check_timestamp(L, 4, 4);
     tw_field f;
     tw_status st;
     check_key(L, 2, "log field");
@@ -265,7 +280,7 @@ static int span_operation_name(lua_State *L)
 static int span_finish(lua_State *L)
 {
     twl_span *u = check_span(L, 1);
-    int64_t ts = twl_check_timestamp(L, 2);
+    int64_t ts = twl_check_timestamp(L, 2, 2);
     tw_status st = tw_span_finish(u->s, ts);
     if (st == TW_ERR_FINISHED) {
         lua_pushboolean(L, 0);
@@ -316,7 +331,7 @@ static int span_set_baggage_item(lua_State *L)
  * first (the __close path); otherwise just free (the __gc path). */
 static int span_release(lua_State *L, int finish)
 {
-    twl_span *u = luaL_checkudata(L, 1, TWL_SPAN_MT);
+    twl_span *u = twl_checkudata(L, 1, TWL_UV_SPAN);
     if (u->s == NULL)
         return 0;
     if (finish) {
@@ -356,7 +371,7 @@ static int span_close(lua_State *L) { return span_release(L, 1); }
 
 static int span_tostring(lua_State *L)
 {
-    twl_span *u = luaL_checkudata(L, 1, TWL_SPAN_MT);
+    twl_span *u = twl_checkudata(L, 1, TWL_UV_SPAN);
     size_t n;
     const char *name;
     if (u->s == NULL) {
@@ -390,9 +405,9 @@ static const luaL_Reg span_methods[] = {
 
 void twl_span_open(lua_State *L)
 {
-    luaL_newmetatable(L, TWL_SPAN_MT);
-    luaL_setfuncs(L, twl_context_readers, 0);   /* trace_id, span_id, get_baggage_item, ... */
-    luaL_setfuncs(L, span_methods, 0);
+    luaL_getmetatable(L, TWL_SPAN_MT);
+    twl_setfuncs(L, twl_context_readers);   /* trace_id, span_id, get_baggage_item, ... */
+    twl_setfuncs(L, span_methods);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

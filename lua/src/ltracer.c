@@ -34,7 +34,7 @@ void twl_box_release(twl_box *box)
 
 twl_tracer *twl_check_tracer(lua_State *L, int idx)
 {
-    twl_tracer *u = luaL_checkudata(L, idx, TWL_TRACER_MT);
+    twl_tracer *u = twl_checkudata(L, idx, TWL_UV_TRACER);
     if (u->box == NULL || u->box->t == NULL)
         luaL_argerror(L, idx, "tracer not initialised");
     return u;
@@ -234,7 +234,7 @@ int twl_new_tracer(lua_State *L)
 
     u = lua_newuserdata(L, sizeof *u);
     u->box = NULL;
-    luaL_setmetatable(L, TWL_TRACER_MT);
+    twl_setmetatable(L, TWL_UV_TRACER);
     u->box = calloc(1, sizeof *u->box);
     if (u->box == NULL)
         return twl_status_error(L, TW_ERR_NOMEM, "new_tracer");
@@ -488,7 +488,7 @@ static int tracer_config(lua_State *L)
 
 static int tracer_gc(lua_State *L)
 {
-    twl_tracer *u = luaL_checkudata(L, 1, TWL_TRACER_MT);
+    twl_tracer *u = twl_checkudata(L, 1, TWL_UV_TRACER);
     twl_box_release(u->box);
     u->box = NULL;
     return 0;
@@ -497,7 +497,7 @@ static int tracer_gc(lua_State *L)
 #if TWL_HAVE_CLOSE
 static int tracer_close_scope(lua_State *L)
 {
-    twl_tracer *u = luaL_checkudata(L, 1, TWL_TRACER_MT);
+    twl_tracer *u = twl_checkudata(L, 1, TWL_UV_TRACER);
     if (u->box != NULL && u->box->t != NULL)
         tw_tracer_close(u->box->t, 2000);
     return 0;
@@ -506,7 +506,7 @@ static int tracer_close_scope(lua_State *L)
 
 static int tracer_tostring(lua_State *L)
 {
-    twl_tracer *u = luaL_checkudata(L, 1, TWL_TRACER_MT);
+    twl_tracer *u = twl_checkudata(L, 1, TWL_UV_TRACER);
     lua_pushfstring(L, "tracewire.tracer '%s'",
                     u->box && u->box->t ? tw_tracer_service_name(u->box->t) : "?");
     return 1;
@@ -532,8 +532,8 @@ static const luaL_Reg tracer_methods[] = {
 
 void twl_tracer_open(lua_State *L)
 {
-    luaL_newmetatable(L, TWL_TRACER_MT);
-    luaL_setfuncs(L, tracer_methods, 0);
+    luaL_getmetatable(L, TWL_TRACER_MT);
+    twl_setfuncs(L, tracer_methods);
     lua_pushvalue(L, -1);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);

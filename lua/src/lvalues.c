@@ -14,22 +14,57 @@
 
 #define TWL_US_THRESHOLD 1e11
 
+void *twl_testudata(lua_State *L, int idx, int uv)
+{
+    void *p = lua_touserdata(L, idx);
+    int same;
+    if (p == NULL || !lua_getmetatable(L, idx))
+        return NULL;
+    same = lua_rawequal(L, -1, lua_upvalueindex(uv));
+    lua_pop(L, 1);
+    return same ? p : NULL;
+}
+
+void *twl_checkudata(lua_State *L, int idx, int uv)
+{
+    static const char *const names[] = {NULL, TWL_TRACER_MT, TWL_SPAN_MT, TWL_CONTEXT_MT};
+    void *p = twl_testudata(L, idx, uv);
+    if (p == NULL)
+        luaL_argerror(L, idx, lua_pushfstring(L, "%s expected, got %s", names[uv],
+                                              luaL_typename(L, idx)));
+    return p;
+}
+
+void twl_setmetatable(lua_State *L, int uv)
+{
+    lua_pushvalue(L, lua_upvalueindex(uv));
+    lua_setmetatable(L, -2);
+}
+
+void twl_setfuncs(lua_State *L, const luaL_Reg *l)
+{
+    luaL_getmetatable(L, TWL_TRACER_MT);
+    luaL_getmetatable(L, TWL_SPAN_MT);
+    luaL_getmetatable(L, TWL_CONTEXT_MT);
+    luaL_setfuncs(L, l, 3);
+}
+
 int twl_status_error(lua_State *L, tw_status st, const char *what)
 {
     return luaL_error(L, "tracewire: %s: %s", what, tw_strerror(st));
 }
 
-int64_t twl_check_timestamp(lua_State *L, int idx)
+int64_t twl_check_timestamp(lua_State *L, int idx, int argn)
 {
     if (lua_isnoneornil(L, idx))
         return 0;
     if (lua_type(L, idx) != LUA_TNUMBER)
-        luaL_argerror(L, idx, "timestamp must be a number (seconds, or integer microseconds)");
+        luaL_argerror(L, argn, "timestamp must be a number (seconds, or integer microseconds)");
 #if TWL_HAVE_INTEGERS
     if (lua_isinteger(L, idx)) {
         lua_Integer i = lua_tointeger(L, idx);
         if (i <= 0)
-            luaL_argerror(L, idx, "timestamp must be positive");
+            luaL_argerror(L, argn, "timestamp must be positive");
         if ((double)i > TWL_US_THRESHOLD)
             return (int64_t)i;
         return (int64_t)i * 1000000;
@@ -37,10 +72,10 @@ int64_t twl_check_timestamp(lua_State *L, int idx)
 #endif
     double d = lua_tonumber(L, idx);
     if (!isfinite(d) || d <= 0)
-        luaL_argerror(L, idx, "timestamp must be a positive finite number");
+        luaL_argerror(L, argn, "timestamp must be a positive finite number");
     if (d > TWL_US_THRESHOLD) {
         if (d >= 9.2e18)
-            luaL_argerror(L, idx, "timestamp out of range");
+            luaL_argerror(L, argn, "timestamp out of range");
         return (int64_t)d;
     }
     return (int64_t)(d * 1e6 + 0.5);

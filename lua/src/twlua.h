@@ -24,6 +24,13 @@
 #define TWL_MAX_FIELDS 256    /* fields per log_kv record */
 #define TWL_MAX_NAME   1024   /* bytes in an operation name or a tag/log key */
 
+/* Every C function of the module is a closure over the three metatables
+ * (upvalues 1..3): checking a userdata's type is then one rawequal instead of
+ * a registry lookup by name, which interns a string on every call. */
+#define TWL_UV_TRACER  1
+#define TWL_UV_SPAN    2
+#define TWL_UV_CONTEXT 3
+
 typedef struct twl_box {
     tw_tracer *t;         /* NULL until new_tracer succeeded */
     tw_config *cfg;       /* the config the tracer was built from (for tracer:config) */
@@ -35,11 +42,21 @@ typedef struct twl_span { tw_span *s; twl_box *box; } twl_span;
 typedef struct twl_context { tw_span_context *c; } twl_context;
 
 /* lvalues.c */
+/* The userdata at idx if its metatable is upvalue uv, else NULL. */
+void *twl_testudata(lua_State *L, int idx, int uv);
+/* Same, raising "<type> expected, got <type>" on a mismatch. */
+void *twl_checkudata(lua_State *L, int idx, int uv);
+/* Sets metatable upvalue uv on the value at the top of the stack. */
+void twl_setmetatable(lua_State *L, int uv);
+/* luaL_setfuncs into the table at the top, with the three metatables as
+ * upvalues (they must exist in the registry already). */
+void twl_setfuncs(lua_State *L, const luaL_Reg *l);
 /* Raises a Lua error "tracewire: <what>: <tw_strerror(st)>"; never returns. */
 int twl_status_error(lua_State *L, tw_status st, const char *what);
 /* Timestamp at idx as epoch microseconds; 0 (= now) for nil/none. Numbers
- * above 1e11 are microseconds, others seconds (float or integer). */
-int64_t twl_check_timestamp(lua_State *L, int idx);
+ * above 1e11 are microseconds, others seconds (float or integer). Errors
+ * name argument argn. */
+int64_t twl_check_timestamp(lua_State *L, int idx, int argn);
 /* Timeout in seconds at idx (default def_ms when nil) as milliseconds. */
 int twl_check_timeout_ms(lua_State *L, int idx, int def_ms);
 /* Fills f->type/f->v from the value at idx (string, number, boolean);
