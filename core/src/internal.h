@@ -391,6 +391,7 @@ typedef struct twp_http_result {
     long status;          /* last HTTP status, 0 if no response */
     int attempts;         /* requests made */
     int failures;         /* failed attempts */
+    int64_t rejected;     /* OTLP partialSuccess.rejectedSpans of a 2xx answer, else 0 */
 } twp_http_result;
 /* new (twp_http_free). url and content_type copied. */
 tw_status twp_http_new(const char *url, const char *content_type, twp_http_policy policy,

@@ -31,7 +31,8 @@
  *   reported              at least one sender delivered it (UDP: the datagram
  *                         was sent; log counts only when it is the sole sender);
  *   dropped_too_large     no sender delivered it and one refused it for size;
- *   dropped_send_failed   no sender delivered it;
+ *   dropped_send_failed   no sender delivered it (an OTLP partialSuccess
+ *                         with rejectedSpans=N counts N of the batch here);
  *   dropped_on_close      still queued, or its send was abandoned, at the
  *                         close() deadline; reported after close();
  *   dropped_queue_full    refused by report() because the bound was reached.
@@ -248,7 +249,12 @@ static void http_result(pipeline *p, size_t k, tw_status st, const twp_http_resu
     if (st == TW_OK) {
         TWP_INC(p->ctr, batches_sent, 1);
         TWP_INC(p->ctr, bytes_sent, len);
-        for (size_t i = 0; i < k; i++)
+        /* OTLP partial success: the receiver does not say which spans it
+         * rejected, only how many; the counts stay exact */
+        size_t ok = k;
+        if (res->rejected > 0)
+            ok = res->rejected >= (int64_t)k ? 0 : k - (size_t)res->rejected;
+        for (size_t i = 0; i < ok; i++)
             p->state[i] |= ST_DELIVERED;
     } else if (st == TW_ERR_TIMEOUT) {
         for (size_t i = 0; i < k; i++)
@@ -262,7 +268,7 @@ static void send_http(pipeline *p, size_t k)
     client_stats(p, &cs);
     twp_batch_meta m = { true, ++p->seq_no, &cs };
     p->body.len = 0;
-    twp_http_result res = { 0, 0, 0 };
+    twp_http_result res = { 0, 0, 0, 0 };
     if (!twp_thrift_binary_batch(&p->body, p->proc, p->arr, k, &m)) {
         TWP_INC(p->ctr, send_failures, 1);
         return;
@@ -274,7 +280,7 @@ static void send_http(pipeline *p, size_t k)
 static void send_otlp(pipeline *p, size_t k)
 {
     p->body.len = 0;
-    twp_http_result res = { 0, 0, 0 };
+    twp_http_result res = { 0, 0, 0, 0 };
     if (twp_otlp_json_encode(&p->body, p->proc, p->arr, k) != TW_OK) {
         TWP_INC(p->ctr, send_failures, 1);
         return;

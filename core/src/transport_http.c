@@ -11,6 +11,9 @@
  * policy: Jaeger's collector answers 202 and may fail with 5xx; an OTLP
  * receiver answers 200, says 400 when the payload is bad for good, and asks
  * for a retry with 429/502/503/504 only (OTLP spec, "Failures").
+ * A 2xx OTLP answer may carry partialSuccess.rejectedSpans (JSON, parsed with
+ * jansson; a body that does not parse counts as full success, as the spec
+ * says an empty one does).
  * curl_global_init runs once per process (pthread_once). In a forked child the
  * inherited handles share sockets with the parent: they are abandoned (leaked,
  * a few KB once per fork) and fresh ones are built on the next request.
@@ -22,6 +25,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <jansson.h>
 
 #define RESP_MAX (64 * 1024)
 
@@ -222,6 +226,23 @@ static bool sleep_until_abort(int64_t ms, _Atomic int64_t *abort_at)
     }
 }
 
+/* {"partialSuccess":{"rejectedSpans":"N",...}}: N (int64 as a string or a
+ * number), 0 when absent or unparsable. */
+static int64_t rejected_spans(const twp_buf *body)
+{
+    if (!body->len)
+        return 0;
+    json_t *root = json_loadb(body->data, body->len, 0, NULL);
+    json_t *v = json_object_get(json_object_get(root, "partialSuccess"), "rejectedSpans");
+    int64_t n = 0;
+    if (json_is_integer(v))
+        n = (int64_t)json_integer_value(v);
+    else if (json_is_string(v))
+        n = strtoll(json_string_value(v), NULL, 10);
+    json_decref(root);
+    return n > 0 ? n : 0;
+}
+
 typedef enum { OUT_OK, OUT_RETRY, OUT_PERMANENT } outcome;
 
 static outcome classify(twp_http_policy policy, int rc, long code)
@@ -263,8 +284,11 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64
             curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &code);
         res->status = code;
         outcome o = classify(h->policy, rc, code);
-        if (o == OUT_OK)
+        if (o == OUT_OK) {
+            if (h->policy == TWP_HTTP_OTLP)
+                res->rejected = rejected_spans(&h->resp);
             return TW_OK;
+        }
         res->failures++;
         if (o == OUT_PERMANENT || attempt >= h->retries)
             return TW_ERR_IO;

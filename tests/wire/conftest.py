@@ -221,9 +221,11 @@ class _Handler(BaseHTTPRequestHandler):
         with srv.lock:
             srv.requests.append((self.path, self.headers.get("Content-Type"), body, mode))
             srv.client_ports.append(self.client_address[1])
-        if mode == "ok":
+        if mode in ("ok", "partial"):
             if self.path.endswith("/v1/traces"):
                 out = b'{"partialSuccess":{}}'
+                if mode == "partial":
+                    out = b'{"partialSuccess":{"rejectedSpans":"2","errorMessage":"too old"}}'
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
             else:

@@ -98,3 +98,13 @@ def test_otlp_json_every_field_matches_the_record(http_sink):
     (c,) = of_type(lines, "counters")
     assert c["reported"] == 3
     assert_balanced(c)
+
+
+def test_otlp_partial_success_counts_rejected_spans(http_sink):
+    http_sink.set_mode("partial")
+    lines = run_driver("full", "reporter.protocols=otlp",
+                       "reporter.otlp_endpoint=http://127.0.0.1:%d/v1/traces" % http_sink.port)
+    (c,) = of_type(lines, "counters")
+    assert len(http_sink.requests) == 1, "a partial success is not retried"
+    assert (c["reported"], c["dropped_send_failed"]) == (1, 2)
+    assert_balanced(c)
