@@ -7,6 +7,7 @@ them into the core's ``tw_config_set`` keys (core/include/tracewire.h). The
 core applies the environment (JAEGER_*, OTEL_*) first; keys given here win.
 Nothing here decides anything at span time: this file only translates.
 """
+import atexit
 import logging
 import threading
 import warnings
@@ -236,6 +237,8 @@ class Config(object):
             tracer = self.new_tracer(io_loop)
             Config._initialized = True
         install_global(tracer)
+        # spans still queued when the process exits are delivered (bounded wait)
+        atexit.register(tracer.close, 2.0)
         if self.logging:
             logger.info("Initialized tracewire tracer for service %s", tracer.service_name)
         return tracer

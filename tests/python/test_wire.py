@@ -199,3 +199,19 @@ def test_close_flushes_with_timeout(udp_sink):
     assert tracer.close(timeout=5.0) is True
     data = udp_sink.recv(5)
     assert b"last" in data
+
+
+def test_initialize_tracer_delivers_pending_spans_at_exit(udp_sink):
+    """A process that never calls close(): the tracer installed by
+    initialize_tracer() flushes at interpreter exit."""
+    import subprocess
+    import sys
+    code = (
+        "import tracewire, opentracing\n"
+        "tracewire.Config({'protocol': 'udp', 'reporter_flush_interval': 60,\n"
+        "                  'local_agent': {'reporting_port': %d}}, service_name='exit').initialize_tracer()\n"
+        "with opentracing.tracer.start_active_span('last-words'):\n"
+        "    pass\n" % udp_sink.port)
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=30)
+    data = udp_sink.recv(10)
+    assert b"last-words" in data and b"exit" in data
