@@ -30,15 +30,20 @@ def _run_fault(sink, proto, fault):
             "reporter.otlp_endpoint=%s/v1/traces" % url, "reporter.timeout_ms=500",
             "reporter.retries=2", "reporter.queue_size=5000", "reporter.flush_interval_ms=100"]
     p = start_driver("fault", N, PAYLOAD, *opts)
-    lines = []
-    for line in p.stdout:
-        if line.startswith("READY"):
-            break
-        lines.append(json.loads(line))
-    sink.set_mode(fault)
-    p.stdin.write("go\n")
-    p.stdin.flush()
-    out, err = p.communicate(timeout=60)
+    try:
+        lines = []
+        for line in p.stdout:
+            if line.startswith("READY"):
+                break
+            lines.append(json.loads(line))
+        sink.set_mode(fault)
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:   # never leave the driver behind
+            p.kill()
+            p.wait()
     assert p.returncode == 0, err
     lines += [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     return lines

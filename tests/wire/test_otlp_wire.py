@@ -108,3 +108,17 @@ def test_otlp_partial_success_counts_rejected_spans(http_sink):
     assert len(http_sink.requests) == 1, "a partial success is not retried"
     assert (c["reported"], c["dropped_send_failed"]) == (1, 2)
     assert_balanced(c)
+
+
+def test_remote_w3c_parent_and_tracestate_are_carried(http_sink):
+    lines = run_driver("w3c", "reporter.protocols=otlp",
+                       "reporter.otlp_endpoint=http://127.0.0.1:%d/v1/traces" % http_sink.port)
+    (w,) = of_type(lines, "w3c")
+    (req,) = [decode_otlp_json(b) for _, b in http_sink.accepted]
+    (sp,) = req.resource_spans[0].scope_spans[0].spans
+    assert sp.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert sp.parent_span_id.hex() == "00f067aa0ba902b7"
+    assert sp.span_id == int(w["span_id"]).to_bytes(8, "big")
+    assert sp.trace_state == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    assert sp.kind == 2 and sp.name == "w3c-child"
+    assert sp.end_time_unix_nano - sp.start_time_unix_nano == 42000

@@ -18,6 +18,8 @@
  *   fork N CHILDREN  the parent and CHILDREN forked children each finish N
  *             spans; every process prints its counters.
  *   rate N RATE      N spans offered at RATE spans/s (for delivered fraction).
+ *   w3c       extracts traceparent + tracestate (the W3C example ids) and
+ *             finishes one SERVER child span of that remote parent.
  * Every scenario ends with close() and one "counters" JSON line.
  */
 #include <inttypes.h>
@@ -298,6 +300,40 @@ static void scenario_big(tw_tracer *t)
     close_and_report(t, "big", 5000);
 }
 
+typedef struct hdr { const char *k, *v; } hdr;
+
+static int walk_headers(void *carrier, tw_kv_fn visit, void *ud)
+{
+    for (const hdr *h = carrier; h->k; h++)
+        if (visit(ud, h->k, strlen(h->k), h->v, strlen(h->v)))
+            break;
+    return 0;
+}
+
+static void scenario_w3c(tw_tracer *t)
+{
+    hdr carrier[] = {
+        { "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+        { "tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7" },
+        { NULL, NULL },
+    };
+    tw_span_context *remote;
+    tw_status st = tw_tracer_extract(t, TW_PROP_W3C, walk_headers, carrier, &remote);
+    if (st)
+        die("extract", st);
+    tw_span_ref ref = { TW_REF_CHILD_OF, remote };
+    tw_span *s;
+    if ((st = tw_span_start(t, "w3c-child", 9, &ref, 1, 1700000000000000LL, &s)))
+        die("start", st);
+    tw_span_set_kind(s, TW_KIND_SERVER);
+    tw_span_finish(s, 1700000000000042LL);
+    printf("{\"type\":\"w3c\",\"span_id\":\"%" PRIu64 "\"}\n",
+           tw_span_context_span_id(tw_span_get_context(s)));
+    tw_span_free(s);
+    tw_span_context_free(remote);
+    close_and_report(t, "w3c", 5000);
+}
+
 static void scenario_fork(tw_tracer *t, int n, int children)
 {
     /* the parent reports before forking: its worker thread and queue exist at
@@ -371,6 +407,8 @@ int main(int argc, char **argv)
         scenario_fault(t, atoi(argv[2]), atoi(argv[3]));
     else if (!strcmp(sc, "big"))
         scenario_big(t);
+    else if (!strcmp(sc, "w3c"))
+        scenario_w3c(t);
     else if (!strcmp(sc, "fork"))
         scenario_fork(t, atoi(argv[2]), atoi(argv[3]));
     else {
