@@ -99,3 +99,34 @@ def tags_of(span):
 
 def refs_of(span, kind):
     return [r["spanID"] for r in span.get("references") or [] if r["refType"] == kind]
+
+
+# ---------------------------------------------------------------- summary
+# A protocol x binding matrix at the end of the run (CI logs, the lead's note).
+_matrix = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" and not (report.when == "setup" and report.failed):
+        return
+    nodeid = report.nodeid
+    row = col = None
+    if "test_scenario_reaches_jaeger_intact[" in nodeid:
+        binding, proto = nodeid.split("[", 1)[1].rstrip("]").split("-")
+        row, col = binding, proto
+    elif "test_queue_spans_reach_jaeger[" in nodeid:
+        row, col = "redis-module", nodeid.split("[", 1)[1].rstrip("]")
+    if row:
+        _matrix[(row, col)] = "pass" if report.passed else "FAIL"
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not _matrix:
+        return
+    tr = terminalreporter
+    protos = ["udp", "http", "otlp"]
+    tr.write_sep("=", "protocol x binding (spans fetched back from Jaeger)")
+    tr.write_line("%-14s %s" % ("", "  ".join("%-6s" % p for p in protos)))
+    for row in ["python", "lua5.4", "luajit", "redis-module"]:
+        cells = [_matrix.get((row, p), "-") for p in protos]
+        tr.write_line("%-14s %s" % (row, "  ".join("%-6s" % c for c in cells)))
