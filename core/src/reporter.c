@@ -709,6 +709,7 @@ static void p_after_fork_child(twp_reporter *r)
      * a thread that no longer exists: abandon (leak) them */
     p->pend_head = p->pend_tail = NULL;
     p->npend = 0;
+    twp_buf_init(&p->proc_bytes);
     twp_buf_init(&p->spans_buf);
     twp_buf_init(&p->msg);
     twp_buf_init(&p->body);
