@@ -92,6 +92,13 @@ def test_scenario_reaches_jaeger_intact(jaeger, binding, proto):
         assert proc["serviceName"] == service
         ptags = {t["key"]: t["value"] for t in proc.get("tags") or []}
         assert ptags.get("e2e.process") == ("python" if binding == "python" else "lua"), ptags
+        # Tracer-level tags as Jaeger clients send them; v2 renames two of them
+        # on the Thrift path (hostname -> host.name, jaeger.version ->
+        # opencensus.exporterversion).
+        assert ptags.get("hostname") or ptags.get("host.name"), ptags
+        assert ptags.get("ip") and ptags.get("client-uuid"), ptags
+        version = ptags.get("jaeger.version") or ptags.get("opencensus.exporterversion") or ""
+        assert "tracewire" in version, ptags
         # No flags check: Jaeger v2 (v2.13) stores spans as OTLP and its
         # /api/traces JSON carries no "flags" field for any protocol.
 
@@ -115,6 +122,9 @@ def test_scenario_reaches_jaeger_intact(jaeger, binding, proto):
         want[BINARY_TAG[0]] = BINARY_TAG[1]
     for k, v in want.items():
         assert tags.get(k) == v, (k, tags.get(k), v)
+    # The sampler's decision tags, on the root only (as Jaeger clients do).
+    assert tags.get("sampler.type") == ("string", "const"), tags.get("sampler.type")
+    assert "sampler.type" not in tags_of(child)
 
     # The log: timestamp and typed fields.
     logs = [l for l in root.get("logs") or []
