@@ -146,11 +146,15 @@ _Static_assert(offsetof(SpanObject, dict) == offsetof(TracerObject, dict)
                "common object head");
 
 #if !TW_OT_DIRECT
-static PyMemberDef common_members[] = {
-    {"__weaklistoffset__", T_PYSSIZET, offsetof(HeadObject, weakreflist), READONLY, NULL},
+#define COMMON_MEMBERS \
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(HeadObject, weakreflist), READONLY, NULL}, \
     {"__dictoffset__", T_PYSSIZET, offsetof(HeadObject, dict), READONLY, NULL},
+static PyMemberDef common_members[] = {
+    COMMON_MEMBERS
     {NULL, 0, 0, 0, NULL},
 };
+#else
+#define COMMON_MEMBERS
 #endif
 
 /* GC support shared by every type. Each type X defines X_visit (its own
@@ -202,13 +206,12 @@ head_clear(PyObject *o)
         tp->tp_free(self); \
         Py_DECREF(tp); \
     }
-#if TW_OT_DIRECT
-#define GC_SLOTS(X) \
+#define GC_SLOTS_NOMEMBERS(X) \
     {Py_tp_dealloc, X##_dealloc}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear},
+#if TW_OT_DIRECT
+#define GC_SLOTS(X) GC_SLOTS_NOMEMBERS(X)
 #else
-#define GC_SLOTS(X) \
-    {Py_tp_dealloc, X##_dealloc}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear}, \
-    {Py_tp_members, common_members},
+#define GC_SLOTS(X) GC_SLOTS_NOMEMBERS(X) {Py_tp_members, common_members},
 #endif
 
 #define GC_FUNCS(X, T) \
@@ -1181,13 +1184,6 @@ scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 }
 
 static PyObject *
-scope_get_span(ScopeObject *self, void *c)
-{
-    (void)c;
-    return Py_NewRef(self->span ? self->span : Py_None);
-}
-
-static PyObject *
 scope_get_manager(ScopeObject *self, void *c)
 {
     (void)c;
@@ -1228,14 +1224,22 @@ static PyMethodDef scope_methods[] = {
     {NULL, NULL, 0, NULL},
 };
 
+/* span is a slot-style member so `scope.span` gets the interpreter's
+ * specialized attribute load; AttributeError once the scope was cleaned up. */
+static PyMemberDef scope_members[] = {
+    COMMON_MEMBERS
+    {"span", T_OBJECT_EX, offsetof(ScopeObject, span), READONLY, "the Span of this scope"},
+    {NULL, 0, 0, 0, NULL},
+};
+
 static PyGetSetDef scope_getset[] = {
-    {"span", (getter)scope_get_span, NULL, "the Span of this scope", NULL},
     {"manager", (getter)scope_get_manager, NULL, "the ScopeManager that made it", NULL},
     {NULL, NULL, NULL, NULL, NULL},
 };
 
 static PyType_Slot scope_slots[] = {
-    GC_SLOTS(scope)
+    GC_SLOTS_NOMEMBERS(scope)
+    {Py_tp_members, scope_members},
     {Py_tp_methods, scope_methods},
     {Py_tp_getset, scope_getset},
     {Py_tp_init, scope_init},
@@ -1854,8 +1858,12 @@ tracer_start_active_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs
                               K_START_TIME, K_IGNORE_ACTIVE_SPAN, K_FINISH_ON_CLOSE};
     TracerObject *t = (TracerObject *)self;
     PyObject *a[7];
-    if (parse_args(t->st, "start_active_span", args, nargs, kwnames, idx, 7, a) < 0)
+    if (kwnames == NULL && nargs == 1) {      /* start_active_span(name) */
+        a[0] = args[0];
+        a[1] = a[2] = a[3] = a[4] = a[5] = a[6] = NULL;
+    } else if (parse_args(t->st, "start_active_span", args, nargs, kwnames, idx, 7, a) < 0) {
         return NULL;
+    }
     int foc = 1;
     if (a[6] && (foc = PyObject_IsTrue(a[6])) < 0)
         return NULL;
