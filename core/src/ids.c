@@ -12,6 +12,7 @@
  * Global state: fork_gen (documented above); per-thread: the generator.
  */
 #include "internal.h"
+#include "ids.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -20,17 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static _Atomic unsigned fork_gen = 1;
+_Atomic unsigned twp_fork_gen = 1;
+__thread twp_rng twp_rng_tls;
 
-static __thread struct {
-    uint64_t s[4];
-    unsigned gen;     /* 0 = never seeded */
-} rng;
-
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
+#define fork_gen twp_fork_gen
+#define rng twp_rng_tls
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -41,7 +36,7 @@ static uint64_t splitmix64(uint64_t *x)
 }
 
 /* cold and out of line: keeps the hot path free of callee-saved spills */
-__attribute__((noinline, cold)) static void reseed(unsigned gen)
+__attribute__((noinline, cold)) void twp_rng_reseed(unsigned gen)
 {
     uint64_t seed[4] = {0, 0, 0, 0};
     size_t got = 0;
@@ -66,43 +61,14 @@ __attribute__((noinline, cold)) static void reseed(unsigned gen)
     rng.gen = gen;
 }
 
-static inline uint64_t next(void)
-{
-    uint64_t *s = rng.s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
 uint64_t twp_random_id(void)
 {
-    unsigned g = atomic_load_explicit(&fork_gen, memory_order_relaxed);
-    if (__builtin_expect(rng.gen != g, 0))
-        reseed(g);
-    uint64_t r;
-    do {
-        r = next();
-    } while (__builtin_expect(r == 0, 0));
-    return r;
+    return twp_random_id_inline();
 }
 
 void twp_random_id2(uint64_t *a, uint64_t *b)
 {
-    unsigned g = atomic_load_explicit(&fork_gen, memory_order_relaxed);
-    if (__builtin_expect(rng.gen != g, 0))
-        reseed(g);
-    do {
-        *a = next();
-    } while (__builtin_expect(*a == 0, 0));
-    do {
-        *b = next();
-    } while (__builtin_expect(*b == 0, 0));
+    twp_random_id2_inline(a, b);
 }
 
 void twp_ids_after_fork(void)

@@ -24,6 +24,7 @@
  * is caught.
  */
 #include "tracer.h"
+#include "ids.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -512,9 +513,9 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         pid = parent->span_id;
     } else {
         if (cfg->trace_id_128bit) {
-            twp_random_id2(&lo, &hi);
+            twp_random_id2_inline(&lo, &hi);
         } else {
-            lo = twp_random_id();
+            lo = twp_random_id_inline();
             hi = 0;
         }
         pid = 0;
@@ -525,13 +526,22 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             flags |= TW_FLAG_SAMPLED;
     } else if (seed && !parent && seed->debug_id) {
         flags = TW_FLAG_SAMPLED | TW_FLAG_DEBUG;
+    } else if (t->const_decision >= 0) {
+        /* a const sampler never changes: no call, no strategy load */
+        if (t->const_decision) {
+            flags = TW_FLAG_SAMPLED;
+            sampler_tags = root;
+            sr.type = "const";
+            sr.param = 1;
+            sr.param_is_bool = true;
+        }
     } else if (twp_sampler_decide(t->sampler, lo, name, name_len, &sr)) {
         flags = TW_FLAG_SAMPLED;
         sampler_tags = root;
     }
     /* A root's span id is its trace id's low half, as in Jaeger clients:
      * one generator call less on the hot path. */
-    uint64_t sid = parent ? twp_random_id() : lo;
+    uint64_t sid = parent ? twp_random_id_inline() : lo;
 
     tw_status st;
     if (inherit && (inherit->nbaggage || inherit->tracestate)) {

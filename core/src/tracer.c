@@ -233,6 +233,8 @@ static tw_status build_process(tw_tracer *t)
 static tw_status apply_strategy(void *ud, const char *body, size_t len)
 {
     tw_tracer *t = ud;
+    if (t->cfg.sampler_type != TWP_SAMPLER_REMOTE)
+        return TW_ERR_UNSUPPORTED;   /* only a remote sampler follows strategies */
     tw_status st = twp_sampler_apply_json(t->sampler, body, len);
     if (st == TW_OK)
         TWP_INC(&t->ctr, sampler_updates, 1);
@@ -263,6 +265,7 @@ tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out)
         return st;
     }
     t->max_tag_len = (size_t)(t->cfg.max_tag_value_length > 0 ? t->cfg.max_tag_value_length : 1024);
+    t->const_decision = t->cfg.sampler_type == TWP_SAMPLER_CONST ? t->cfg.sampler_param > 0 : -1;
     t->hook.apply = apply_strategy;
     t->hook.ud = t;
     if ((st = build_process(t)) != TW_OK ||

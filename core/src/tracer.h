@@ -15,6 +15,7 @@ struct tw_tracer {
     twp_sampling_hook hook;
     _Atomic int closed;
     size_t max_tag_len;            /* cfg.max_tag_value_length, unsigned */
+    int const_decision;            /* const sampler: 0/1, else -1 (ask the sampler) */
     struct tw_tracer *live_prev, *live_next;   /* atfork list (tracer.c) */
 };
 

@@ -410,6 +410,15 @@ static void bad_strategy_json_changes_nothing(void **state)
     tw_tracer_free(t);
 }
 
+static void only_a_remote_sampler_follows_strategies(void **state)
+{
+    (void)state;
+    tw_tracer *t = none_tracer("const", "1");
+    assert_int_equal(apply(t, "{\"probabilisticSampling\":{\"samplingRate\":0}}"), TW_ERR_UNSUPPORTED);
+    assert_int_equal(count_sampled(t, "op", 10), 10);
+    tw_tracer_free(t);
+}
+
 static void same_strategy_twice_is_a_no_op(void **state)
 {
     (void)state;
@@ -492,6 +501,7 @@ int main(void)
         cmocka_unit_test(per_operation_strategies),
         cmocka_unit_test(many_operations_are_each_found),
         cmocka_unit_test(bad_strategy_json_changes_nothing),
+        cmocka_unit_test(only_a_remote_sampler_follows_strategies),
         cmocka_unit_test(same_strategy_twice_is_a_no_op),
         cmocka_unit_test(strategy_swaps_race_span_starts_safely),
     };

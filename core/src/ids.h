@@ -1,0 +1,66 @@
+/* ids.h — the id generator's hot path, inline for span.c (ids.c has the
+ * design notes, the seeding and the fork handling). */
+#ifndef TW_IDS_H
+#define TW_IDS_H
+
+#include "internal.h"
+
+typedef struct twp_rng {
+    uint64_t s[4];    /* xoshiro256** state */
+    unsigned gen;     /* fork generation it was seeded in; 0 = never */
+} twp_rng;
+
+extern _Atomic unsigned twp_fork_gen;
+extern __thread twp_rng twp_rng_tls;
+void twp_rng_reseed(unsigned gen);   /* cold */
+
+static inline uint64_t twp_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static inline uint64_t twp_rng_next(twp_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = twp_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = twp_rotl(s[3], 45);
+    return result;
+}
+
+static inline twp_rng *twp_rng_get(void)
+{
+    twp_rng *r = &twp_rng_tls;
+    unsigned g = atomic_load_explicit(&twp_fork_gen, memory_order_relaxed);
+    if (__builtin_expect(r->gen != g, 0))
+        twp_rng_reseed(g);
+    return r;
+}
+
+static inline uint64_t twp_random_id_inline(void)
+{
+    twp_rng *r = twp_rng_get();
+    uint64_t v;
+    do {
+        v = twp_rng_next(r);
+    } while (__builtin_expect(v == 0, 0));
+    return v;
+}
+
+static inline void twp_random_id2_inline(uint64_t *a, uint64_t *b)
+{
+    twp_rng *r = twp_rng_get();
+    do {
+        *a = twp_rng_next(r);
+    } while (__builtin_expect(*a == 0, 0));
+    do {
+        *b = twp_rng_next(r);
+    } while (__builtin_expect(*b == 0, 0));
+}
+
+#endif
