@@ -267,7 +267,7 @@ fail:
 
 /* ------------------------------------------------------------ handles */
 
-static struct tw_span *handle_new(void)
+static inline __attribute__((always_inline)) struct tw_span *handle_new(void)
 {
     struct tw_span *s = cache.spans;
     if (s) {
@@ -278,7 +278,7 @@ static struct tw_span *handle_new(void)
     return malloc(sizeof(*s));
 }
 
-static void handle_release(struct tw_span *s)
+static inline __attribute__((always_inline)) void handle_release(struct tw_span *s)
 {
     if (TWP_CACHE_ON && cache.nspans < TWP_CACHE_MAX && cache_usable()) {
         s->next_free = cache.spans;
@@ -289,7 +289,8 @@ static void handle_release(struct tw_span *s)
     free(s);
 }
 
-static bool handle_set_op(struct tw_span *s, const char *name, size_t len)
+static inline __attribute__((always_inline)) bool handle_set_op(struct tw_span *s, const char *name,
+                                                                 size_t len)
 {
     char *dst = s->op_inline;
     if (len >= OP_INLINE) {
