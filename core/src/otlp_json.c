@@ -75,27 +75,7 @@ static bool put_span_id(twp_buf *b, uint64_t id)
 }
 
 /* int64 as a quoted decimal string (OTLP JSON's int64 rule) */
-static bool put_i64_str(twp_buf *b, int64_t v)
-{
-    char t[24];
-    int n = 0;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[n++] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (!twp_buf_reserve(b, (size_t)n + 3))
-        return false;
-    char *p = b->data + b->len;
-    *p++ = '"';
-    if (v < 0)
-        *p++ = '-';
-    while (n)
-        *p++ = t[--n];
-    *p++ = '"';
-    b->len = (size_t)(p - b->data);
-    return true;
-}
+static bool put_i64_str(twp_buf *b, int64_t v);
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -202,29 +182,89 @@ static bool put_base64(twp_buf *b, const char *p, size_t n)
     return true;
 }
 
+/* Writes the decimal digits of u ending just before end; returns the start. */
+static char *u64_digits(char *end, uint64_t u)
+{
+    static const char two[] = "00010203040506070809101112131415161718192021222324"
+                              "25262728293031323334353637383940414243444546474849"
+                              "50515253545556575859606162636465666768697071727374"
+                              "75767778798081828384858687888990919293949596979899";
+    char *p = end;
+    while (u >= 100) {
+        unsigned r = (unsigned)(u % 100);
+        u /= 100;
+        *--p = two[2 * r + 1];
+        *--p = two[2 * r];
+    }
+    if (u >= 10) {
+        *--p = two[2 * u + 1];
+        *--p = two[2 * u];
+    } else {
+        *--p = (char)('0' + u);
+    }
+    return p;
+}
+
+/* A double as the shortest "n / 10^k" (k <= 8) that reads back as exactly d:
+ * both n and 10^k are exact doubles, so IEEE division gives the correctly
+ * rounded quotient -- the value any correct JSON parser reads from the
+ * decimal. Covers integers and short decimals (0.25, 3.14) without printf;
+ * everything else takes %.17g, which always round-trips. */
+static bool put_i64_str(twp_buf *b, int64_t v)
+{
+    char t[24];
+    char *end = t + sizeof t;
+    char *p = u64_digits(end, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(end - p);
+    if (!twp_buf_reserve(b, n + 2))
+        return false;
+    char *o = b->data + b->len;
+    *o++ = '"';
+    memcpy(o, p, n);
+    o[n] = '"';
+    b->len += n + 2;
+    return true;
+}
+
 static bool put_double(twp_buf *b, double d)
 {
+    static const double p10[] = { 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8 };
     if (isnan(d))
         return LIT(b, "\"NaN\"");
     if (isinf(d))
         return d > 0 ? LIT(b, "\"Infinity\"") : LIT(b, "\"-Infinity\"");
-    if (d >= -9007199254740992.0 && d <= 9007199254740992.0 && d == (double)(int64_t)d &&
-        !(d == 0 && signbit(d))) {
-        /* integral: exact as an integer literal, and no printf */
-        char t[24];
-        int n = 0;
-        int64_t v = (int64_t)d;
-        uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-        do {
-            t[n++] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (v < 0 && !putch(b, '-'))
-            return false;
-        while (n)
-            if (!putch(b, t[--n]))
-                return false;
-        return true;
+    if (d == 0 && signbit(d))
+        return LIT(b, "-0.0");   /* "-0" would read back as the integer 0 */
+    if (fabs(d) < 9007199254740992.0) {
+        for (int k = 0; k < 9; k++) {
+            double x = d * p10[k];
+            if (!(fabs(x) < 9007199254740992.0))
+                break;
+            int64_t n = (int64_t)x;
+            if ((double)n != x || (double)n / p10[k] != d)
+                continue;
+            char t[40];
+            char *end = t + sizeof t;
+            uint64_t u = n < 0 ? (uint64_t)0 - (uint64_t)n : (uint64_t)n;
+            char *p = u64_digits(end, u);
+            while (end - p < k + 1)   /* 0.005: at least one digit before '.' */
+                *--p = '0';
+            char out[48];
+            size_t o = 0;
+            if (n < 0)
+                out[o++] = '-';
+            size_t int_digits = (size_t)(end - p) - (size_t)k;
+            memcpy(out + o, p, int_digits);
+            o += int_digits;
+            if (k) {
+                out[o++] = '.';
+                memcpy(out + o, p + int_digits, (size_t)k);
+                o += (size_t)k;
+            }
+            return app(b, out, o);
+        }
     }
     char t[32];
     int n = snprintf(t, sizeof t, "%.17g", d);
@@ -271,11 +311,7 @@ static bool put_kvs(twp_buf *b, const twp_value *v, size_t n, long skip, bool *f
     return true;
 }
 
-static bool keyeq(const twp_value *v, const char *k)
-{
-    size_t n = strlen(k);
-    return v->key_len == n && memcmp(v->key, k, n) == 0;
-}
+#define keyeq(v, lit) ((v)->key_len == sizeof(lit) - 1 && memcmp((v)->key, lit, sizeof(lit) - 1) == 0)
 
 static bool is_error_tag(const twp_value *v)
 {

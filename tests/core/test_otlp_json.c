@@ -81,11 +81,47 @@ static void int64_and_nonfinite_doubles_follow_proto3_json(void **state)
     json_decref(root);
 }
 
+/* Every double the writer prints reads back as the same bits (jansson parses
+ * with strtod, correctly rounded): short decimals through the fast path,
+ * arbitrary bit patterns through %.17g. */
+static void doubles_round_trip_exactly(void **state)
+{
+    (void)state;
+    static const double fixed[] = { 0.0, -0.0, 1.0, -1.0, 0.1, 0.25, -3.25, 0.005, 123456.789,
+                                    1e-300, 5e-324, 1.7976931348623157e308, 9007199254740991.0,
+                                    9007199254740993.0, 0.30000000000000004, -2.5e-7 };
+    uint64_t x = 0x9E3779B97F4A7C15ULL;
+    for (int i = 0; i < 20000; i++) {
+        double d;
+        if (i < (int)(sizeof fixed / sizeof fixed[0])) {
+            d = fixed[i];
+        } else if (i % 2) {   /* short decimals */
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            d = (double)(int64_t)(x % 2000000001ULL - 1000000000ULL) / 1000.0;
+        } else {              /* arbitrary finite bit patterns */
+            x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+            memcpy(&d, &x, sizeof d);
+            if (!isfinite(d))
+                continue;
+        }
+        twp_value t;
+        memset(&t, 0, sizeof t);
+        t.type = TW_VAL_DOUBLE; t.key = "d"; t.key_len = 1; t.v.f64 = d;
+        json_t *root = encode_one(&t, 1);
+        json_t *v = json_object_get(attr_value(root, 0), "doubleValue");
+        double got = json_is_integer(v) ? (double)json_integer_value(v) : json_real_value(v);
+        if (memcmp(&got, &d, sizeof d) != 0)
+            fail_msg("%.17g came back as %.17g", d, got);
+        json_decref(root);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strings_are_escaped_and_invalid_utf8_replaced),
         cmocka_unit_test(int64_and_nonfinite_doubles_follow_proto3_json),
+        cmocka_unit_test(doubles_round_trip_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
