@@ -13,6 +13,14 @@
  * A calibration line shows what one clock_gettime(CLOCK_REALTIME) costs on
  * this machine: a sampled span reads the clock twice (start, finish).
  * Usage: bench_span [N]
+ *
+ * Measured on the 2-core reference VM (AMD EPYC, shared with other jobs,
+ * load ~7), static library, RelWithDebInfo:
+ *   calibration tw_now_us          ~14 ns (TSC path; ~28 ns with TW_CLOCK=vdso)
+ *   sampled root / child            ~100 ns / span
+ *   unsampled                       ~24 ns / span (~30 ns with the 3 tag calls)
+ * Through the shared library (what a binding's .so sees: dynamic TLS, PLT)
+ * expect ~15 ns more per span.
  */
 #include <pthread.h>
 #include <stdio.h>
