@@ -8,7 +8,9 @@
  *     drops what is left, counted, so finished = reported + dropped;
  *   - spans finished after close leave the counters balanced;
  *   - no thread is started before the first span (a forking parent stays
- *     thread-free).
+ *     thread-free);
+ *   - four threads reporting at once lose nothing; a forked child reports its
+ *     own spans and the parent keeps reporting, none twice.
  * Time bounds here are generous: they catch a hang, not a slow machine. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <pthread.h>
 #include <cmocka.h>
 
 #include "internal.h"
@@ -199,6 +203,97 @@ static void refused_connection_counts_send_failed(void **state)
     tw_tracer_free(t);
 }
 
+/* Counts spans in compact emitBatch datagrams by their operation name
+ * ("op": field header 0x18, length 2) -- enough for spans made by emit(). */
+static uint64_t drain_udp(int fd, uint64_t *datagrams)
+{
+    static char buf[70000];
+    struct timeval tv = { 0, 300000 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint64_t spans = 0;
+    ssize_t n;
+    while ((n = recv(fd, buf, sizeof buf, 0)) > 0) {
+        (*datagrams)++;
+        for (char *p = buf; (p = memmem(p, (size_t)(buf + n - p), "\x18\x02op", 4)); p += 4)
+            spans++;
+    }
+    return spans;
+}
+
+static void *producer(void *t)
+{
+    emit(t, 20000);
+    return NULL;
+}
+
+static void four_threads_report_concurrently(void **state)
+{
+    (void)state;
+    int port;
+    int fd = bound_socket(SOCK_DGRAM, &port);
+    int big = 64 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    tw_tracer *t = tracer("reporter.protocols", "udp", "reporter.agent_port", ps,
+                          "reporter.queue_size", "100000", NULL);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, producer, t), 0);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(tw_tracer_close(t, 10000), TW_OK);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_finished, 80000);
+    assert_int_equal(c.spans_reported, 80000);
+    assert_balanced(&c);
+    uint64_t dgrams = 0;
+    assert_int_equal(drain_udp(fd, &dgrams), 80000);
+    assert_int_equal(dgrams, c.batches_sent);
+    tw_tracer_free(t);
+    close(fd);
+}
+
+static void forked_child_reports_its_own_spans(void **state)
+{
+    (void)state;
+    int port;
+    int fd = bound_socket(SOCK_DGRAM, &port);
+    int big = 64 << 20;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big);
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    tw_tracer *t = tracer("reporter.protocols", "udp", "reporter.agent_port", ps, NULL);
+    emit(t, 500);                       /* the parent's worker exists at fork time */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        emit(t, 700);
+        tw_status st = tw_tracer_close(t, 5000);
+        tw_counters c;
+        tw_tracer_counters(t, &c);
+        bool ok = st == TW_OK && c.spans_finished == c.spans_reported + c.dropped_queue_full +
+                  c.dropped_too_large + c.dropped_send_failed + c.dropped_on_close;
+        tw_tracer_free(t);
+        _exit(ok ? 0 : 1);
+    }
+    emit(t, 300);
+    int wst;
+    assert_int_equal(waitpid(pid, &wst, 0), pid);
+    assert_true(WIFEXITED(wst));
+    assert_int_equal(WEXITSTATUS(wst), 0);
+    assert_int_equal(tw_tracer_close(t, 5000), TW_OK);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 800);
+    uint64_t dgrams = 0;
+    /* 800 from the parent and 700 from the child, none twice */
+    assert_int_equal(drain_udp(fd, &dgrams), 1500);
+    tw_tracer_free(t);
+    close(fd);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +301,8 @@ int main(void)
         cmocka_unit_test(no_thread_before_first_span),
         cmocka_unit_test(stuck_collector_bounds_queue_and_close_returns),
         cmocka_unit_test(refused_connection_counts_send_failed),
+        cmocka_unit_test(four_threads_report_concurrently),
+        cmocka_unit_test(forked_child_reports_its_own_spans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
