@@ -14,11 +14,11 @@
  * every 2 ms at the fastest and, at a trickle, at most every 50 ms (less when
  * a 200k spans/s burst could fill half the queue in that time); after 100 ms
  * without spans it sleeps until woken. Each poll takes everything at once,
- * restores FIFO order and sends as soon as batch_size spans are pending (taking up to
- * 4 x batch_size at once when it has fallen behind, which cuts the number of
- * HTTP requests exactly when they are the bottleneck); a partial batch leaves
- * when its oldest span is flush_interval_ms old, or on flush()/close(). Each
- * batch goes to every enabled sender:
+ * restores FIFO order and sends as soon as batch_size spans are pending
+ * (taking up to 4 x batch_size at once when it has fallen behind, which cuts
+ * the number of HTTP requests exactly when they are the bottleneck); a
+ * partial batch leaves when its oldest span is flush_interval_ms old, or on
+ * flush()/close(). Each batch goes to every enabled sender:
  *   udp   Jaeger Thrift compact emitBatch datagrams, split so each message
  *         stays <= max_packet_size (process + spans + TWP_EMIT_BATCH_OVERHEAD);
  *         a span that cannot fit alone is dropped (tooLarge);
@@ -34,15 +34,18 @@
  *   dropped_send_failed   no sender delivered it (an OTLP partialSuccess
  *                         with rejectedSpans=N counts N of the batch here);
  *   dropped_on_close      still queued, or its send was abandoned, at the
- *                         close() deadline; reported after close();
+ *                         close() deadline; or handed over after close();
  *   dropped_queue_full    refused by report() because the bound was reached.
  * So spans_finished = reported + every dropped_* once the queue is drained.
  * send_failures counts failed attempts (datagrams or HTTP requests, retries
  * included); batches_sent/bytes_sent count messages that left successfully.
  *
  * Remote sampling: with sampler type REMOTE the worker GETs
- * sampler_url?service=NAME on start and every sampler_refresh_ms and hands
- * the body to hook->apply (sampler.c keeps the old strategy on failure).
+ * sampler_url?service=NAME (name percent-encoded) when it starts and every
+ * sampler_refresh_ms, with a min(timeout_ms, 2 s) timeout, and hands a 2xx
+ * body to hook->apply (sampler.c keeps the old strategy on failure). The
+ * worker starts on the first report() or flush(): a tracer that wants its
+ * strategies before its first sampled span calls flush(0) once.
  *
  * Fork (pthread_atfork via the tracer): prepare takes the mutex, the parent
  * releases it; the child re-creates mutex and condition variables, frees the
