@@ -2336,6 +2336,12 @@ tracer_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
             goto fail;
         t->scope_manager = sm;
     } else {
+        if (manager_kind(t->st, sm) == SM_FOREIGN
+            && (!PyObject_HasAttr(sm, t->st->s_activate) || !PyObject_HasAttr(sm, t->st->s_active))) {
+            PyErr_Format(PyExc_TypeError, "scope_manager must be an opentracing ScopeManager, not %.100s",
+                         Py_TYPE(sm)->tp_name);
+            goto fail;
+        }
         t->scope_manager = Py_NewRef(sm);
     }
     t->sm_kind = manager_kind(t->st, t->scope_manager);

@@ -655,3 +655,8 @@ def test_baggage_only_context_has_no_trace(tracer):
     assert ctx is not None and not ctx.has_trace and ctx.baggage == {"user": "ada"}
     s = tracer.start_span("root-with-baggage", child_of=ctx)
     assert s.get_baggage_item("user") == "ada" and s.context.parent_id is None
+
+
+def test_bad_scope_manager_is_rejected():
+    with pytest.raises(TypeError):
+        tracewire.Tracer({"reporter.protocols": "memory"}, scope_manager=42)
