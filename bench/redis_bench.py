@@ -13,6 +13,13 @@ usec_per_call from INFO commandstats. Never fails on timing.
 Modes: plain LPUSH+RPOP; TQ with a sampled context (send + wait spans
 reported); TQ with an unsampled context (spans started, not recorded); TQ on a
 second server loaded with tq.spans=off (context propagated verbatim).
+
+  python3 bench/redis_bench.py --callgrind [-n 20000]
+
+counts instead the instructions each command executes inside redis-server
+(valgrind callgrind, inclusive cost of lpushCommand/rpopCommand and of the
+module's cmd_push/cmd_pop, per call, commands issued from a server-side
+loop): exact and independent of machine load, unlike requests/s.
 """
 import argparse
 import csv
@@ -83,6 +90,78 @@ def start_server(module, tmp, name, sink_port, *extra):
     raise RuntimeError("redis-server did not start")
 
 
+LOOP_PUSH = ("local n=tonumber(ARGV[1]) for i=1,n do redis.call(ARGV[2], KEYS[1], ARGV[3], ARGV[4]) end "
+             "return n")
+LOOP_PUSH_PLAIN = "local n=tonumber(ARGV[1]) for i=1,n do redis.call('LPUSH', KEYS[1], ARGV[2]) end return n"
+LOOP_POP = "local n=tonumber(ARGV[1]) for i=1,n do redis.call(ARGV[2], KEYS[1]) end return n"
+
+
+def callgrind(a, sink_port):
+    """Instructions per command under callgrind, one dump per phase."""
+    if not shutil.which("valgrind") or not shutil.which("callgrind_annotate"):
+        sys.exit("valgrind (callgrind) not installed")
+    tmp = tempfile.mkdtemp(prefix="tw-redis-cg-")
+    rows = []
+    try:
+        for label, extra in (("spans on", []), ("tq.spans=off", ["tq.spans=off"])):
+            port = free_port()
+            out = os.path.join(tmp, "cg-%d.out" % port)
+            proc = subprocess.Popen(
+                ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out, "redis-server",
+                 "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                 "--dir", tmp, "--loadmodule", a.module, "reporter.protocols=udp",
+                 "reporter.agent_port=%d" % sink_port, *extra],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(600):
+                try:
+                    cli(port, "PING")
+                    break
+                except subprocess.CalledProcessError:
+                    time.sleep(0.1)
+            phases = []
+            if not extra:
+                phases += [("LPUSH", "lpushCommand", LOOP_PUSH_PLAIN, ["plain", a.n, PAYLOAD]),
+                           ("RPOP", "rpopCommand", LOOP_POP, ["plain", a.n, "RPOP"]),
+                           ("TQ.PUSH sampled", "cmd_push", LOOP_PUSH, ["s", a.n, "TQ.PUSH", CARRIER, PAYLOAD]),
+                           ("TQ.POP sampled", "cmd_pop", LOOP_POP, ["s", a.n, "TQ.POP"]),
+                           ("TQ.PUSH unsampled", "cmd_push", LOOP_PUSH,
+                            ["u", a.n, "TQ.PUSH", CARRIER[:-2] + "00", PAYLOAD]),
+                           ("TQ.POP unsampled", "cmd_pop", LOOP_POP, ["u", a.n, "TQ.POP"])]
+            else:
+                phases += [("TQ.PUSH", "cmd_push", LOOP_PUSH, ["o", a.n, "TQ.PUSH", CARRIER, PAYLOAD]),
+                           ("TQ.POP", "cmd_pop", LOOP_POP, ["o", a.n, "TQ.POP"])]
+            cli(port, "CONFIG", "SET", "lua-time-limit", "0")
+            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True)
+            for name, fn, script, args in phases:
+                key, n, *rest = args
+                cli(port, "EVAL", script, "1", key, str(n), *rest)
+                subprocess.run(["callgrind_control", "-d", name.replace(" ", "_"), str(proc.pid)],
+                               capture_output=True, check=True)
+                dumps = sorted(pathlib.Path(tmp).glob("cg-%d.out.*" % port),
+                               key=lambda p: int(p.name.rsplit(".", 1)[1]))
+                ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", str(dumps[-1])],
+                                     capture_output=True, text=True).stdout
+                ir = 0
+                for line in ann.splitlines():
+                    if (":%s [" % fn) in line or line.rstrip().endswith(":" + fn):
+                        ir = int(line.split()[0].replace(",", ""))
+                        break
+                rows.append(("%s (%s)" % (name, label) if extra else name, ir / n))
+            cli(port, "SHUTDOWN", "NOSAVE")
+            proc.wait(60)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("instructions per call inside redis-server (callgrind, n=%d per phase)" % a.n)
+    base = {r[0]: r[1] for r in rows}
+    for name, ir in rows:
+        print("  %-28s %8.0f" % (name, ir))
+    plain = base["LPUSH"] + base["RPOP"]
+    for label, push, pop in (("sampled", "TQ.PUSH sampled", "TQ.POP sampled"),
+                             ("unsampled", "TQ.PUSH unsampled", "TQ.POP unsampled"),
+                             ("tq.spans=off", "TQ.PUSH (tq.spans=off)", "TQ.POP (tq.spans=off)")):
+        print("  push+pop %-13s %6.1fx LPUSH+RPOP" % (label, (base[push] + base[pop]) / plain))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--module", default=os.environ.get(
@@ -90,6 +169,7 @@ def main():
     ap.add_argument("-n", type=int, default=200000)
     ap.add_argument("-c", "--clients", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--callgrind", action="store_true", help="count instructions per command instead")
     a = ap.parse_args()
     if not shutil.which("redis-benchmark"):
         sys.exit("redis-benchmark not found (apt-get install redis-tools)")
@@ -110,6 +190,12 @@ def main():
                 pass
     threading.Thread(target=drain, daemon=True).start()
 
+    if a.callgrind:
+        try:
+            callgrind(a, sink.getsockname()[1])
+        finally:
+            stop.set()
+        return
     tmp = tempfile.mkdtemp(prefix="tw-redis-bench-")
     servers = []
     try:
