@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
 # nginx requests/s with tracing off vs on (100% sampling), under wrk, against
-# a static file location. Prints req/s and CPU per request per mode, and the
-# overhead. Modes:
-#   off      the location has no Lua handlers (the lua module is still loaded)
-#   lua-noop empty rewrite_by_lua + log_by_lua (the cost of entering Lua at all)
-#   on       tracewire.nginx start()/finish(): extract, server span with 5 tags,
-#            inject into the request headers, status tags, finish -> UDP reporter
+# a static file location (1 worker). Prints, per mode, req/s and the worker's
+# CPU time per request (utime+stime of the whole worker process, reporter
+# thread included: the steadier figure on a shared machine), best of the
+# rounds, and the overheads. Modes:
+#   off       the location has no Lua handlers (the lua module is still loaded)
+#   lua-noop  empty rewrite_by_lua + log_by_lua (the cost of entering Lua at all)
+#   on        tracewire.nginx start()/finish(): extract, server span with 5 tags,
+#             inject into the request headers, status tags, finish -> UDP reporter
+#   log-noop  empty log_by_lua only
+#   log-span  tracewire.nginx log_span(): the same span from the log phase alone
+#             (for locations that proxy nothing; no propagation)
+#   proxy-off / proxy-on  the location proxies (keepalive) to a static server
+#             block of the same worker, without / with start()+finish(); CPU
+#             per request then covers the proxy and the backend work
 # Usage: bench/nginx_bench.sh [duration_s=10] [rounds=3] [connections=32]
 # Needs the LuaJIT module built (cmake --build <dir>; TW_LUA_BUILD=<dir>/lua).
 set -euo pipefail
@@ -23,6 +31,7 @@ fi
 run=$(mktemp -d /tmp/tw-nginx-bench.XXXXXX)
 port=$(( 20000 + RANDOM % 20000 ))
 agent=$(( port + 1 ))
+backend=$(( port + 2 ))
 sink_pid=""
 cleanup() {
   [ -f "$run/nginx.pid" ] && kill -QUIT "$(cat "$run/nginx.pid")" 2>/dev/null || true
@@ -54,7 +63,10 @@ conf() {   # conf MODE
     on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     log-noop) handlers='log_by_lua_block { local _ = 1 }' ;;
     log-span) handlers='log_by_lua_block { require("tracewire.nginx").log_span() }' ;;
+    proxy-on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
   esac
+  local body="root $run/html;"
+  case $1 in proxy-*) body="proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_pass http://backend;" ;; esac
   cat > "$run/nginx.conf" <<EOF2
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
@@ -75,9 +87,14 @@ http {
             reporter = { protocols = "udp", agent_host = "127.0.0.1", agent_port = $agent } }
     }
     exit_worker_by_lua_block { require("tracewire.nginx").exit_worker(2) }
+    upstream backend { server 127.0.0.1:$backend; keepalive 32; }
     server {
         listen 127.0.0.1:$port;
-        location /static/ { $handlers root $run/html; }
+        location /static/ { $handlers $body }
+    }
+    server {   # the proxy modes' backend (same worker, no tracing)
+        listen 127.0.0.1:$backend;
+        location /static/ { root $run/html; }
     }
 }
 EOF2
@@ -104,7 +121,7 @@ bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
     END {printf "%.0f %.2f\n", r, c / hz * 1e6 / n}' <<<"$out"
 }
 
-modes="off lua-noop on log-noop log-span"
+modes="off lua-noop on log-noop log-span proxy-off proxy-on"
 declare -A rps cpu
 for r in $(seq "$rounds"); do
   for m in $modes; do
@@ -135,5 +152,8 @@ printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CP
 printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs log-noop)\n' log-span \
   "${R[log-span]}" "${C[log-span]}" "$(pct "${R[log-span]}" "${R[off]}")" "$(pct "${C[log-span]}" "${C[off]}")" \
   "$(pct "${R[log-span]}" "${R[log-noop]}")" "$(pct "${C[log-span]}" "${C[log-noop]}")"
+printf '  %-9s %9s req/s %8s us CPU/req\n' proxy-off "${R[proxy-off]}" "${C[proxy-off]}"
+printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs proxy-off)\n' proxy-on \
+  "${R[proxy-on]}" "${C[proxy-on]}" "$(pct "${R[proxy-on]}" "${R[proxy-off]}")" "$(pct "${C[proxy-on]}" "${C[proxy-off]}")"
 echo "  agent sink received ${dgrams:-?} datagrams, ${bytes:-?} bytes"
 if grep -E '\[(error|alert|crit)\]' "$run/error.log" | head -5; then echo "(errors in nginx log above)"; fi
