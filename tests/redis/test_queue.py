@@ -367,3 +367,30 @@ def test_module_loadex_config_sets_options_and_args_win(make_server, collector):
     with pytest.raises(redis.ResponseError):
         c.execute_command("MODULE", "LOADEX", MODULE, "CONFIG", "tracewire.reporter-protocols", "bogus")
     assert c.ping() and "tracewire" not in str(c.execute_command("MODULE", "LIST"))
+
+
+@needs_runtime_load
+def test_unload_after_http_reporting_then_fork_and_exit_cleanly(make_server):
+    """libcurl (and its TLS library) are initialised by the HTTP reporter and
+    unmapped with the module: BGSAVE and shutdown afterwards must not touch them."""
+    from conftest import MODULE
+    dead = "http://127.0.0.1:9"
+    args = ["reporter.protocols=http,otlp", "reporter.endpoint=%s/api/traces" % dead,
+            "reporter.otlp_endpoint=%s/v1/traces" % dead, "reporter.flush_interval_ms=20",
+            "reporter.retries=0", "reporter.timeout_ms=200"]
+    srv = make_server("unload-http").start(args)
+    c = srv.client()
+    rq.push(c, "h", b"x", carrier=TP)
+    deadline = time.time() + 5
+    while c.info("tracewire")["tracewire_send_failures"] == 0 and time.time() < deadline:
+        time.sleep(0.05)
+    assert c.info("tracewire")["tracewire_send_failures"] > 0      # curl really ran
+    assert c.execute_command("MODULE", "UNLOAD", "tracewire") == b"OK"
+    assert c.execute_command("MODULE", "LOAD", MODULE, *args) == b"OK"
+    rq.pop(c, "h")
+    assert c.execute_command("MODULE", "UNLOAD", "tracewire") == b"OK"
+    c.bgsave()
+    time.sleep(0.3)
+    srv.stop()
+    log = srv.log.read_text()
+    assert "crashed" not in log and "bye bye" in log
