@@ -311,7 +311,8 @@ static bool put_kvs(twp_buf *b, const twp_value *v, size_t n, long skip, bool *f
     return true;
 }
 
-#define keyeq(v, lit) ((v)->key_len == sizeof(lit) - 1 && memcmp((v)->key, lit, sizeof(lit) - 1) == 0)
+#define keyeq(v, lit) \
+    ((v)->key_len == sizeof(lit) - 1 && memcmp((v)->key, lit, sizeof(lit) - 1) == 0)
 
 static bool is_error_tag(const twp_value *v)
 {
@@ -338,7 +339,8 @@ static bool put_event(twp_buf *b, const twp_log *l)
               LIT(b, ",\"name\":");
     ok = ok && (name_at >= 0 ? put_str(b, l->fields[name_at].v.str, l->fields[name_at].len)
                              : LIT(b, "\"\""));
-    return ok && LIT(b, ",\"attributes\":[") && put_kvs(b, l->fields, l->nfields, name_at, &first) &&
+    return ok && LIT(b, ",\"attributes\":[") &&
+           put_kvs(b, l->fields, l->nfields, name_at, &first) &&
            LIT(b, "]}");
 }
 
@@ -375,14 +377,16 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
     bool any_link = false;
     for (uint32_t i = 0; ok && i < s->nrefs; i++) {
         const twp_ref *r = &s->refs[i];
-        if (r->type == TW_REF_CHILD_OF && r->span_id == s->parent_id && r->trace_lo == s->trace_lo &&
-            r->trace_hi == s->trace_hi)
+        if (r->type == TW_REF_CHILD_OF && r->span_id == s->parent_id &&
+            r->trace_lo == s->trace_lo && r->trace_hi == s->trace_hi)
             continue;
         ok = (any_link ? putch(b, ',') : LIT(b, ",\"links\":[")) &&
              LIT(b, "{\"traceId\":") && put_trace_id(b, r->trace_hi, r->trace_lo) &&
              LIT(b, ",\"spanId\":") && put_span_id(b, r->span_id) &&
-             LIT(b, ",\"attributes\":[{\"key\":\"opentracing.ref_type\",\"value\":{\"stringValue\":") &&
-             (r->type == TW_REF_FOLLOWS_FROM ? LIT(b, "\"follows_from\"") : LIT(b, "\"child_of\"")) &&
+             LIT(b, ",\"attributes\":[{\"key\":\"opentracing.ref_type\","
+                    "\"value\":{\"stringValue\":") &&
+             (r->type == TW_REF_FOLLOWS_FROM ? LIT(b, "\"follows_from\"")
+                                             : LIT(b, "\"child_of\"")) &&
              LIT(b, "}}]}");
         any_link = true;
     }

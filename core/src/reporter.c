@@ -402,7 +402,8 @@ static void poll_sampling(pipeline *p)
     int to = p->cfg->timeout_ms > 0 && p->cfg->timeout_ms < 2000 ? p->cfg->timeout_ms : 2000;
     if (twp_http_get(p->sampling_url, to, &p->abort_at_us, &body, &code) == TW_OK &&
         !body.failed) {
-        (void)p->hook->apply(p->hook->ud, body.data ? body.data : "", body.len);   /* counts sampler_updates */
+        /* the tracer's apply() counts sampler_updates */
+        (void)p->hook->apply(p->hook->ud, body.data ? body.data : "", body.len);
     }
     twp_buf_free(&body);
 }
@@ -795,7 +796,8 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
     if (!p->arr || !p->state)
         goto fail;
     if ((p->protos & TWP_PROTO_UDP) &&
-        (st = twp_udp_init(&p->udp, cfg->agent_host, cfg->agent_port > 0 ? cfg->agent_port : 6831)) != TW_OK)
+        (st = twp_udp_init(&p->udp, cfg->agent_host,
+                           cfg->agent_port > 0 ? cfg->agent_port : 6831)) != TW_OK)
         goto fail;
     int retries = cfg->retries >= 0 ? cfg->retries : 3;
     if ((p->protos & TWP_PROTO_HTTP) &&
@@ -804,7 +806,8 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
                            &p->http)) != TW_OK)
         goto fail;
     if ((p->protos & TWP_PROTO_OTLP) &&
-        (st = twp_http_new(cfg->otlp_endpoint ? cfg->otlp_endpoint : "http://127.0.0.1:4318/v1/traces",
+        (st = twp_http_new(cfg->otlp_endpoint ? cfg->otlp_endpoint
+                                              : "http://127.0.0.1:4318/v1/traces",
                            "application/json", TWP_HTTP_OTLP, cfg->timeout_ms, retries,
                            &p->otlp)) != TW_OK)
         goto fail;

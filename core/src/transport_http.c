@@ -162,7 +162,8 @@ static tw_status ensure_handles(twp_http *h)
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->headers);
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(h->timeout_ms < 2000 ? h->timeout_ms : 2000));
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
+                     (long)(h->timeout_ms < 2000 ? h->timeout_ms : 2000));
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &h->resp);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "tracewire/" TW_VERSION);
