@@ -117,7 +117,8 @@ typedef struct pipeline {
     twp_http *http, *otlp;
     char *sampling_url;
     int64_t next_poll_us;
-    int64_t seq_no;
+    int64_t udp_seq, http_seq;        /* Batch.seqNo, one sequence per sender: the
+                                       * agent reads gaps as lost batches */
     int64_t batch_too_large;          /* UDP-only: spans of this batch refused for size */
 } pipeline;
 
@@ -184,9 +185,9 @@ static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans)
         return;
     twp_client_stats cs;
     client_stats(p, &cs);
-    twp_batch_meta m = { true, ++p->seq_no, &cs };
+    twp_batch_meta m = { true, ++p->udp_seq, &cs };
     p->msg.len = 0;
-    if (!twp_thrift_compact_emit_batch_raw(&p->msg, (int32_t)p->seq_no, p->proc_bytes.data,
+    if (!twp_thrift_compact_emit_batch_raw(&p->msg, (int32_t)p->udp_seq, p->proc_bytes.data,
                                            p->proc_bytes.len, p->spans_buf.data,
                                            p->spans_buf.len, (uint32_t)nspans, &m)) {
         TWP_INC(p->ctr, send_failures, 1);
@@ -269,7 +270,7 @@ static void send_http(pipeline *p, size_t k)
 {
     twp_client_stats cs;
     client_stats(p, &cs);
-    twp_batch_meta m = { true, ++p->seq_no, &cs };
+    twp_batch_meta m = { true, ++p->http_seq, &cs };
     p->body.len = 0;
     twp_http_result res = { 0, 0, 0, 0 };
     if (!twp_thrift_binary_batch(&p->body, p->proc, p->arr, k, &m)) {

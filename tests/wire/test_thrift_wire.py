@@ -97,6 +97,10 @@ def test_several_protocols_each_receive_every_span(udp_sink, http_sink):
     n_udp = sum(len(decode_compact_datagram(d)[1].spans) for d in udp_sink.datagrams)
     paths = sorted(p for p, _ in http_sink.accepted)
     assert n_udp == 3
+    # each sender numbers its own batches from 1 (gaps would read as losses)
+    assert [decode_compact_datagram(d)[1].seqNo for d in udp_sink.datagrams] == [1]
+    (thrift_body,) = [b for p, b in http_sink.accepted if p == "/api/traces"]
+    assert decode_binary_batch(thrift_body).seqNo == 1
     assert paths == ["/api/traces", "/v1/traces"]
     (c,) = of_type(lines, "counters")
     # a span counts once, as reported when at least one sender delivered it
