@@ -727,6 +727,7 @@ static void p_after_fork_child(twp_reporter *r)
     twp_http_after_fork_child(p->http);
     twp_http_after_fork_child(p->otlp);
     p->next_poll_us = 0;
+    p->udp_seq = p->http_seq = 0;   /* a new emitter: its batches count from 1 */
 }
 
 static const twp_reporter_ops pipeline_ops = {
