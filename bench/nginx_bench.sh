@@ -8,6 +8,8 @@
 #   lua-noop  empty rewrite_by_lua + log_by_lua (the cost of entering Lua at all)
 #   on        tracewire.nginx start()/finish(): extract, server span with 5 tags,
 #             inject into the request headers, status tags, finish -> UDP reporter
+#   on-1pct   as on, with probabilistic sampling at 1% (unsampled spans skip
+#             their tags but still propagate the decision)
 #   log-noop  empty log_by_lua only
 #   log-span  tracewire.nginx log_span(): the same span from the log phase alone
 #             (for locations that proxy nothing; no propagation)
@@ -63,9 +65,11 @@ conf() {   # conf MODE
     on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     log-noop) handlers='log_by_lua_block { local _ = 1 }' ;;
     log-span) handlers='log_by_lua_block { require("tracewire.nginx").log_span() }' ;;
+    on-1pct) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     proxy-on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
   esac
-  local body="root $run/html;"
+  local body="root $run/html;" sampler='type = "const", param = 1'
+  [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
   case $1 in proxy-*) body="proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_pass http://backend;" ;; esac
   cat > "$run/nginx.conf" <<EOF2
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
@@ -83,7 +87,7 @@ http {
     lua_package_cpath "$lua_build/5.1/?.so;;";
     init_worker_by_lua_block {
         require("tracewire.nginx").init_worker{ service_name = "nginx-bench",
-            sampler = { type = "const", param = 1 },
+            sampler = { $sampler },
             reporter = { protocols = "udp", agent_host = "127.0.0.1", agent_port = $agent } }
     }
     exit_worker_by_lua_block { require("tracewire.nginx").exit_worker(2) }
@@ -121,7 +125,7 @@ bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
     END {printf "%.0f %.2f\n", r, c / hz * 1e6 / n}' <<<"$out"
 }
 
-modes="off lua-noop on log-noop log-span proxy-off proxy-on"
+modes="off lua-noop on on-1pct log-noop log-span proxy-off proxy-on"
 declare -A rps cpu
 for r in $(seq "$rounds"); do
   for m in $modes; do
@@ -149,6 +153,9 @@ done
 printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs lua-noop)\n' on \
   "${R[on]}" "${C[on]}" "$(pct "${R[on]}" "${R[off]}")" "$(pct "${C[on]}" "${C[off]}")" \
   "$(pct "${R[on]}" "${R[lua-noop]}")" "$(pct "${C[on]}" "${C[lua-noop]}")"
+printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs lua-noop)\n' on-1pct \
+  "${R[on-1pct]}" "${C[on-1pct]}" "$(pct "${R[on-1pct]}" "${R[off]}")" "$(pct "${C[on-1pct]}" "${C[off]}")" \
+  "$(pct "${R[on-1pct]}" "${R[lua-noop]}")" "$(pct "${C[on-1pct]}" "${C[lua-noop]}")"
 printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs log-noop)\n' log-span \
   "${R[log-span]}" "${C[log-span]}" "$(pct "${R[log-span]}" "${R[off]}")" "$(pct "${C[log-span]}" "${C[off]}")" \
   "$(pct "${R[log-span]}" "${R[log-noop]}")" "$(pct "${C[log-span]}" "${C[log-noop]}")"

@@ -97,9 +97,10 @@ local function clear_incoming(headers)
     end
 end
 
--- Every ngx.var read costs about half a microsecond of interpreted FFI, so
--- the span is built from two of them (scheme, request_uri); the host comes
--- from the headers table extract needs anyway, the path from request_uri.
+-- Every ngx.var read costs about half a microsecond, so the span is built
+-- from two of them (scheme, request_uri); the host comes from the headers
+-- table extract needs anyway, the path from request_uri. Tags are only
+-- built for sampled spans.
 local function request_span(opts, headers)
     local var = ngx.var
     local method = ngx.req.get_method()
@@ -117,23 +118,27 @@ local function request_span(opts, headers)
         local q = find(uri, "?", 1, true)
         name = method .. " " .. (q and sub(uri, 1, q - 1) or uri)
     end
-    local span = tracer:start_span(name, {
-        child_of = parent,
-        start_timestamp = ngx.req.start_time(),
-        tags = {
+    local span = tracer:start_span(name, { child_of = parent, start_timestamp = ngx.req.start_time() })
+    if opts and opts.tags then
+        span:set_tags(opts.tags)           -- first: may hold sampling.priority
+    end
+    -- An unsampled span is never reported: skip building its tags.
+    if span:is_sampled() then
+        span:set_tags{
             ["span.kind"] = "server",
             component = "nginx",
             ["http.method"] = method,
             ["http.url"] = var.scheme .. "://" .. (host or var.host) .. uri,
-        },
-    })
-    if opts and opts.tags then
-        span:set_tags(opts.tags)
+        }
     end
     return span, code ~= "not_found"
 end
 
 local function finish_span(span, proxied)
+    if not span:is_sampled() then
+        span:finish()
+        return
+    end
     local status = ngx.status
     span:set_tag("http.status_code", status)
     if status >= 500 then

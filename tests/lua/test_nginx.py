@@ -38,7 +38,7 @@ http {{
     init_worker_by_lua_block {{
         require("tracewire.nginx").init_worker{{
             service_name = "nginx-edge",
-            sampler = {{ type = "const", param = 1 }},
+            sampler = {{ type = "const", param = {sample} }},
             reporter = {{ {reporter} }},
             tags = {{ worker_pid = ngx.worker.pid() }},
         }}
@@ -91,7 +91,7 @@ def wait_port(port, proc, what, timeout=15):
 
 
 class Nginx:
-    def __init__(self, tmp, agent_port, flask_port, flush_ms, reporter=None):
+    def __init__(self, tmp, agent_port, flask_port, flush_ms, reporter=None, sample=1):
         self.dir = str(tmp)
         os.makedirs(os.path.join(self.dir, "tmp"), exist_ok=True)
         os.makedirs(os.path.join(self.dir, "html", "static"), exist_ok=True)
@@ -101,7 +101,7 @@ class Nginx:
         conf = CONF.format(modules=NGINX_MODULES, dir=self.dir, top=TOP, build=BUILD,
                            reporter=reporter or (f'protocols = "udp", agent_host = "127.0.0.1", '
                                                  f'agent_port = {agent_port}, flush_interval_ms = {flush_ms}'),
-                           flask=flask_port, port=self.port,
+                           flask=flask_port, port=self.port, sample=sample,
                            user="user root root;" if os.geteuid() == 0 else "")
         self.conf = os.path.join(self.dir, "nginx.conf")
         with open(self.conf, "w") as f:
@@ -455,6 +455,26 @@ def test_reload_loses_no_finished_span(stack, tmp_path):
         pids = {tags(p.tags)["worker_pid"][1] for p, _ in spans}
         assert {str(x) for x in old} & {str(x) for x in pids}
         assert {str(x) for x in new} & {str(x) for x in pids}
+    finally:
+        ngx.stop()
+        sink.close()
+
+
+def test_unsampled_requests_propagate_the_decision_and_report_nothing(stack, tmp_path):
+    """sampler const 0: nothing is reported by nginx, and the upstream gets
+    the not-sampled flag, so (parent-based) it reports nothing either."""
+    _, coll, flask_port, main_sink = stack
+    sink = UdpSink()
+    ngx = Nginx(tmp_path, sink.port, flask_port, flush_ms=50, sample=0)
+    try:
+        status, body = ngx.get("/api/unsampled")
+        assert status == 200
+        seen = json.loads(body)
+        assert seen["traceparent"].endswith("-00"), seen
+        tid = seen["traceparent"].split("-")[1]
+        assert Collector(sink).poll(1.0) == []
+        # the Flask upstream reports to the module's main sink
+        assert not [s for _, s in coll.poll(1.0) if trace_of(s) == tid]
     finally:
         ngx.stop()
         sink.close()
