@@ -184,7 +184,7 @@ end
 -- log_span([opts]): the whole server span from log_by_lua alone (start time
 -- from ngx.req.start_time()), for locations that proxy nothing: static
 -- files, `return`, content_by_lua. One Lua phase instead of two and no
--- ngx.ctx, so it costs about a third of start()+finish(); no propagation.
+-- ngx.ctx, so it is cheaper than start()+finish(); no propagation.
 function _M.log_span(opts)
     if not tracer then
         return nil
