@@ -218,7 +218,11 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(n)
         mode = srv.mode
+        if mode == "429once":   # one 429 with Retry-After: 1, then healthy
+            srv.mode = mode = "ok"
+            mode = "429"
         with srv.lock:
+            srv.times.append(time.monotonic())
             srv.requests.append((self.path, self.headers.get("Content-Type"), body, mode))
             srv.client_ports.append(self.client_address[1])
         if mode in ("ok", "partial"):
@@ -262,6 +266,7 @@ class HttpSink:
         self.server.accepted = []
         self.server.gets = []
         self.server.client_ports = []
+        self.server.times = []
         self.server.strategy = "{}"
         self.server.release = threading.Event()
         self.port = self.server.server_address[1]

@@ -122,3 +122,15 @@ def test_remote_w3c_parent_and_tracestate_are_carried(http_sink):
     assert sp.trace_state == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
     assert sp.kind == 2 and sp.name == "w3c-child"
     assert sp.end_time_unix_nano - sp.start_time_unix_nano == 42000
+
+
+def test_otlp_429_is_retried_after_retry_after(http_sink):
+    http_sink.set_mode("429once")
+    lines = run_driver("full", "reporter.protocols=otlp",
+                       "reporter.otlp_endpoint=http://127.0.0.1:%d/v1/traces" % http_sink.port)
+    (c,) = of_type(lines, "counters")
+    t = http_sink.server.times
+    assert [m for _, _, _, m in http_sink.requests] == ["429", "ok"]
+    assert t[1] - t[0] >= 0.95, "retried before Retry-After: 1 elapsed"
+    assert (c["reported"], c["send_failures"]) == (3, 1)
+    assert_balanced(c)
