@@ -27,6 +27,13 @@
 #  define TWL_HAVE_INTEGERS 0
 #endif
 
+/* Userdata without user values (5.4's lua_newuserdata reserves one). */
+#if LUA_VERSION_NUM >= 504
+#  define twl_newuserdata(L, sz) lua_newuserdatauv(L, (sz), 0)
+#else
+#  define twl_newuserdata(L, sz) lua_newuserdata(L, (sz))
+#endif
+
 #if LUA_VERSION_NUM >= 504
 #  define TWL_HAVE_CLOSE 1       /* to-be-closed variables: local s <close> = ... */
 #else

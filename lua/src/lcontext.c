@@ -9,7 +9,7 @@
 
 twl_context *twl_new_context(lua_State *L)
 {
-    twl_context *u = lua_newuserdata(L, sizeof *u);
+    twl_context *u = twl_newuserdata(L, sizeof *u);
     u->c = NULL;
     twl_setmetatable(L, TWL_UV_CONTEXT);
     return u;

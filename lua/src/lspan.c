@@ -160,7 +160,7 @@ int twl_span_start(lua_State *L)
             return luaL_argerror(L, 3, "tags must be a table");
     }
 
-    u = lua_newuserdata(L, sizeof *u);
+    u = twl_newuserdata(L, sizeof *u);
     u->s = NULL;
     u->box = NULL;
     twl_setmetatable(L, TWL_UV_SPAN);
@@ -217,7 +217,7 @@ static int span_log_kv(lua_State *L)
     if (n == 0)
         return luaL_argerror(L, 2, "log_kv needs at least one field");
     /* Scratch space owned by the collector: nothing to free on error. */
-    fields = lua_newuserdata(L, n * sizeof *fields);
+    fields = twl_newuserdata(L, n * sizeof *fields);
     n = 0;
     lua_pushnil(L);
     while (lua_next(L, 2) != 0) {

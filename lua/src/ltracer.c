@@ -232,7 +232,7 @@ int twl_new_tracer(lua_State *L)
         return luaL_argerror(L, cfg_idx, "config must be a table");
     lua_settop(L, 2);
 
-    u = lua_newuserdata(L, sizeof *u);
+    u = twl_newuserdata(L, sizeof *u);
     u->box = NULL;
     twl_setmetatable(L, TWL_UV_TRACER);
     u->box = calloc(1, sizeof *u->box);
