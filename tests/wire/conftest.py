@@ -218,9 +218,9 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(n)
         mode = srv.mode
-        if mode == "429once":   # one 429 with Retry-After: 1, then healthy
-            srv.mode = mode = "ok"
-            mode = "429"
+        if mode in ("429once", "500once"):   # one failure (429: Retry-After: 1), then healthy
+            srv.mode = "ok"
+            mode = mode[:3]
         with srv.lock:
             srv.times.append(time.monotonic())
             srv.requests.append((self.path, self.headers.get("Content-Type"), body, mode))

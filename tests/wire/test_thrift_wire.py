@@ -115,3 +115,17 @@ def test_http_connection_is_kept_alive(http_sink):
     assert c["reported"] == 3000
     assert len(http_sink.requests) == c["batches_sent"] >= 5
     assert len(set(http_sink.server.client_ports)) == 1, "a new connection per request"
+
+
+def test_http_5xx_is_retried_with_backoff_then_delivered(http_sink):
+    http_sink.set_mode("500once")
+    lines = run_driver("full", "reporter.protocols=http",
+                       "reporter.endpoint=http://127.0.0.1:%d/api/traces" % http_sink.port)
+    (c,) = of_type(lines, "counters")
+    assert [m for _, _, _, m in http_sink.requests] == ["500", "ok"]
+    t = http_sink.server.times
+    assert t[1] - t[0] >= 0.09, "no backoff between attempts"
+    # the retry carries the same batch
+    assert http_sink.requests[0][2] == http_sink.requests[1][2]
+    assert (c["reported"], c["send_failures"], c["batches_sent"]) == (3, 1, 1)
+    assert_balanced(c)
