@@ -19,9 +19,10 @@
  * ratelimiting is a token bucket of max(rate, 1) credits starting with one
  * credit; per-operation ("guaranteed throughput") samples when the operation's
  * probabilistic sampler says yes or, failing that, its lower-bound limiter
- * grants a credit. Operations not listed use the default probability with a
- * shared lower-bound limiter. Listed operations are looked up by binary
- * search (at most 10000 are accepted).
+ * grants a credit. Operations not listed use the default probability and
+ * get their own lower-bound limiter on first use (up to 2000 of them, then a
+ * shared one). Listed operations are looked up by binary search (at most
+ * 10000 are accepted).
  */
 #include "internal.h"
 
@@ -57,9 +58,15 @@ typedef struct strategy {
     /* PEROP */
     double def_rate, lower_bound;
     uint64_t def_boundary;
-    ratelimiter def_lower;
+    ratelimiter def_lower;     /* for unlisted operations beyond MAX_LAZY_OPS */
     op_strategy *ops;
     size_t nops;
+    /* Unlisted operations get their own lower-bound limiter on first use
+     * (as Jaeger clients create per-operation samplers lazily), in an
+     * open-addressing table under lazy_lock, at most MAX_LAZY_OPS. */
+    pthread_mutex_t lazy_lock;
+    struct lazy_op { char *name; size_t len; ratelimiter *rl; } *lazy;   /* rl never moves */
+    size_t nlazy, cap_lazy;
     char *canonical;           /* the JSON it came from, canonical form */
     struct strategy *retired_next;
 } strategy;
@@ -140,6 +147,14 @@ static void strategy_free(strategy *st)
     for (size_t i = 0; i < st->nops; i++)
         free(st->ops[i].name);
     free(st->ops);
+    if (st->kind == ST_PEROP) {
+        for (size_t i = 0; i < st->cap_lazy; i++) {
+            free(st->lazy[i].name);
+            free(st->lazy[i].rl);
+        }
+        free(st->lazy);
+        pthread_mutex_destroy(&st->lazy_lock);
+    }
     free(st->canonical);
     free(st);
 }
@@ -237,12 +252,82 @@ static op_strategy *find_op(strategy *st, const char *op, size_t len)
     return NULL;
 }
 
+#define MAX_LAZY_OPS 2000
+
+static uint64_t fnv1a(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+/* The lower-bound limiter of an unlisted operation, created on first use;
+ * the shared default one when the table is full or memory is short. Each
+ * limiter is its own allocation, so a rehash moves only the table entries
+ * and a limiter handed out earlier stays valid for the strategy's life. */
+static ratelimiter *lazy_limiter(strategy *st, const char *op, size_t len)
+{
+    pthread_mutex_lock(&st->lazy_lock);
+    ratelimiter *found = &st->def_lower;
+    if (st->cap_lazy == 0 || (st->nlazy + 1) * 4 > st->cap_lazy * 3) {
+        if (st->nlazy >= MAX_LAZY_OPS)
+            goto done_lookup;
+        size_t cap = st->cap_lazy ? st->cap_lazy * 2 : 64;
+        struct lazy_op *n = calloc(cap, sizeof(*n));
+        if (!n)
+            goto done_lookup;
+        for (size_t i = 0; i < st->cap_lazy; i++) {
+            if (!st->lazy[i].name)
+                continue;
+            size_t j = fnv1a(st->lazy[i].name, st->lazy[i].len) & (cap - 1);
+            while (n[j].name)
+                j = (j + 1) & (cap - 1);
+            n[j] = st->lazy[i];
+        }
+        free(st->lazy);
+        st->lazy = n;
+        st->cap_lazy = cap;
+    }
+done_lookup:
+    if (st->cap_lazy) {
+        size_t j = fnv1a(op, len) & (st->cap_lazy - 1);
+        while (st->lazy[j].name) {
+            if (st->lazy[j].len == len && memcmp(st->lazy[j].name, op, len) == 0) {
+                found = st->lazy[j].rl;
+                goto out;
+            }
+            j = (j + 1) & (st->cap_lazy - 1);
+        }
+        if (st->nlazy < MAX_LAZY_OPS && (st->nlazy + 1) * 4 <= st->cap_lazy * 3) {
+            char *name = malloc(len + 1);
+            ratelimiter *rl = malloc(sizeof(*rl));
+            if (name && rl) {
+                memcpy(name, op, len);
+                name[len] = '\0';
+                rl_init(rl, st->lower_bound);
+                st->lazy[j].name = name;
+                st->lazy[j].len = len;
+                st->lazy[j].rl = rl;
+                st->nlazy++;
+                found = rl;
+            } else {
+                free(name);
+                free(rl);
+            }
+        }
+    }
+out:
+    pthread_mutex_unlock(&st->lazy_lock);
+    return found;
+}
+
 __attribute__((noinline)) static bool decide_perop(strategy *st, uint64_t trace_lo, const char *op,
                                                    size_t op_len, twp_sample_result *res)
 {
     uint64_t boundary = st->def_boundary;
     double rate = st->def_rate;
-    ratelimiter *lower = &st->def_lower;
+    ratelimiter *lower = NULL;
     op_strategy *o = find_op(st, op, op_len);
     if (o) {
         boundary = o->boundary;
@@ -257,6 +342,10 @@ __attribute__((noinline)) static bool decide_perop(strategy *st, uint64_t trace_
     }
     res->type = "lowerbound";
     res->param = st->lower_bound;
+    if (st->lower_bound <= 0)
+        return false;
+    if (!lower)
+        lower = lazy_limiter(st, op, op_len);
     return rl_take(lower);
 }
 
@@ -291,6 +380,12 @@ static void strategy_unlock(strategy *st)
     atomic_flag_clear(&st->def_lower.lock);
     for (size_t i = 0; i < st->nops; i++)
         atomic_flag_clear(&st->ops[i].lower.lock);
+    if (st->kind == ST_PEROP) {
+        pthread_mutex_init(&st->lazy_lock, NULL);
+        for (size_t i = 0; i < st->cap_lazy; i++)
+            if (st->lazy[i].rl)
+                atomic_flag_clear(&st->lazy[i].rl->lock);
+    }
 }
 
 void twp_sampler_after_fork_child(twp_sampler *s)
@@ -341,6 +436,7 @@ static strategy *parse_perop(json_t *ops_obj)
     if (!st)
         return NULL;
     st->kind = ST_PEROP;
+    pthread_mutex_init(&st->lazy_lock, NULL);
     st->def_rate = def_rate;
     st->def_boundary = prob_boundary(def_rate);
     st->lower_bound = lower;

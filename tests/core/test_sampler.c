@@ -365,6 +365,28 @@ static void many_operations_are_each_found(void **state)
     tw_tracer_free(t);
 }
 
+static void unlisted_operations_each_get_the_lower_bound(void **state)
+{
+    (void)state;
+    tw_tracer *t = none_tracer("remote", "0");
+    assert_int_equal(apply(t,
+        "{\"operationSampling\":{\"defaultSamplingProbability\":0,"
+        "  \"defaultLowerBoundTracesPerSecond\":0.5,\"perOperationStrategies\":[]}}"), TW_OK);
+    /* each operation's own bucket starts with one credit, then 0.5/s */
+    assert_int_equal(count_sampled(t, "x", 100), 1);
+    assert_int_equal(count_sampled(t, "y", 100), 1);
+    assert_int_equal(count_sampled(t, "x", 100), 0);
+    /* far more operations than the table holds: still a decision each */
+    char op[32];
+    int k = 0;
+    for (int i = 0; i < 3000; i++) {
+        snprintf(op, sizeof op, "op-%d", i);
+        k += count_sampled(t, op, 1);
+    }
+    assert_true(k >= 1998 && k <= 2001);   /* 2000 own buckets (+ x, y), then one shared */
+    tw_tracer_free(t);
+}
+
 static void bad_strategy_json_changes_nothing(void **state)
 {
     (void)state;
@@ -500,6 +522,7 @@ int main(void)
         cmocka_unit_test(remote_starts_probabilistic_and_follows_strategies),
         cmocka_unit_test(per_operation_strategies),
         cmocka_unit_test(many_operations_are_each_found),
+        cmocka_unit_test(unlisted_operations_each_get_the_lower_bound),
         cmocka_unit_test(bad_strategy_json_changes_nothing),
         cmocka_unit_test(only_a_remote_sampler_follows_strategies),
         cmocka_unit_test(same_strategy_twice_is_a_no_op),
