@@ -553,13 +553,13 @@ static void p_report(twp_reporter *r, twp_span_data *s)
         twp_span_data_free(s);
         return;
     }
-    twp_span_data *h = atomic_load_explicit(&p->head, memory_order_relaxed);
-    do {
-        s->next = h;
     /* seq_cst: with the worker's store to deep_sleep then load of head, this
      * push then load of deep_sleep is a Dekker pair -- one side sees the
      * other, so a span never waits out a deep sleep (on x86 it is the same
      * lock cmpxchg as release) */
+    twp_span_data *h = atomic_load_explicit(&p->head, memory_order_relaxed);
+    do {
+        s->next = h;
     } while (!atomic_compare_exchange_weak_explicit(&p->head, &h, s, memory_order_seq_cst,
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&p->accepted, 1, memory_order_relaxed);
