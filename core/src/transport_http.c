@@ -79,6 +79,18 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     return len;
 }
 
+/* Sampling strategies with many per-operation entries can be large. */
+#define GET_MAX (4 * 1024 * 1024)
+
+static size_t on_get_body(char *p, size_t size, size_t n, void *ud)
+{
+    twp_buf *b = ud;
+    size_t len = size * n;
+    if (b->len + len > GET_MAX)
+        return 0;   /* abort the transfer: a truncated body must not be applied */
+    return twp_buf_append(b, p, len) ? len : 0;
+}
+
 tw_status twp_http_new(const char *url, const char *content_type, twp_http_policy policy,
                        int timeout_ms, int retries, twp_http **out)
 {
@@ -320,7 +332,7 @@ tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_a
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_get_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "tracewire/" TW_VERSION);
     int rc = run_transfer(multi, e, abort_at_us);
