@@ -28,6 +28,10 @@ for abi in 5.4 5.1; do
   if [ "$syms" = "luaopen_tracewire " ]; then p=$((p+1)); else f=$((f+1)); echo "not ok: $so exports: $syms"; fi
   if ldd "$so" | grep -q -e liblua -e libluajit; then f=$((f+1)); echo "not ok: $so links liblua"; else p=$((p+1)); fi
 done
+# Loading the other ABI's build fails with a clean error, not a crash.
+if LUA_CPATH="$build/lua/5.1/?.so" lua5.4 -e 'assert(not pcall(require, "tracewire"))' \
+   && LUA_CPATH="$build/lua/5.4/?.so" luajit -e 'assert(not pcall(require, "tracewire"))'; then
+  p=$((p+1)); else f=$((f+1)); echo "not ok: loading the wrong ABI did not fail cleanly"; fi
 tally "symbols" $p $f
 
 export LUA_PATH="$top/lua/?.lua;$top/tests/lua/?.lua;;"
