@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 _Atomic unsigned twp_fork_gen = 1;
-__thread twp_rng twp_rng_tls;
+__thread twp_tls_state twp_tls;
 
 #define fork_gen twp_fork_gen
 #define rng twp_rng_tls
@@ -63,12 +63,12 @@ __attribute__((noinline, cold)) void twp_rng_reseed(unsigned gen)
 
 uint64_t twp_random_id(void)
 {
-    return twp_random_id_inline();
+    return twp_random_id_inline(&twp_tls);
 }
 
 void twp_random_id2(uint64_t *a, uint64_t *b)
 {
-    twp_random_id2_inline(a, b);
+    twp_random_id2_inline(&twp_tls, a, b);
 }
 
 void twp_ids_after_fork(void)

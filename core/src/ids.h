@@ -10,8 +10,22 @@ typedef struct twp_rng {
     unsigned gen;     /* fork generation it was seeded in; 0 = never */
 } twp_rng;
 
+/* All of the core's per-thread state in one block, so a span start in a
+ * shared library (general-dynamic TLS) resolves one address, not two:
+ * the id generator and span.c's handle/record free lists. */
+typedef struct twp_tls_state {
+    twp_rng rng;
+    struct {
+        struct tw_span *spans;
+        twp_span_data *datas;
+        unsigned nspans, ndatas;
+        bool registered, dead;
+    } cache;
+} twp_tls_state;
+
 extern _Atomic unsigned twp_fork_gen;
-extern __thread twp_rng twp_rng_tls;
+extern __thread twp_tls_state twp_tls;
+#define twp_rng_tls (twp_tls.rng)
 void twp_rng_reseed(unsigned gen);   /* cold */
 
 static inline uint64_t twp_rotl(uint64_t x, int k)
@@ -33,18 +47,19 @@ static inline uint64_t twp_rng_next(twp_rng *r)
     return result;
 }
 
-static inline twp_rng *twp_rng_get(void)
+static inline twp_rng *twp_rng_get(twp_tls_state *tls)
 {
-    twp_rng *r = &twp_rng_tls;
+    twp_rng *r = &tls->rng;
     unsigned g = atomic_load_explicit(&twp_fork_gen, memory_order_relaxed);
     if (__builtin_expect(r->gen != g, 0))
         twp_rng_reseed(g);
     return r;
 }
 
-static inline uint64_t twp_random_id_inline(void)
+/* tls: &twp_tls, fetched once by the caller (one TLS lookup per call). */
+static inline uint64_t twp_random_id_inline(twp_tls_state *tls)
 {
-    twp_rng *r = twp_rng_get();
+    twp_rng *r = twp_rng_get(tls);
     uint64_t v;
     do {
         v = twp_rng_next(r);
@@ -52,9 +67,9 @@ static inline uint64_t twp_random_id_inline(void)
     return v;
 }
 
-static inline void twp_random_id2_inline(uint64_t *a, uint64_t *b)
+static inline void twp_random_id2_inline(twp_tls_state *tls, uint64_t *a, uint64_t *b)
 {
-    twp_rng *r = twp_rng_get();
+    twp_rng *r = twp_rng_get(tls);
     do {
         *a = twp_rng_next(r);
     } while (__builtin_expect(*a == 0, 0));

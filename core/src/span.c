@@ -80,12 +80,7 @@ struct tw_span {
 
 /* ------------------------------------------------------------ per-thread cache */
 
-static __thread struct {
-    struct tw_span *spans;
-    twp_span_data *datas;
-    unsigned nspans, ndatas;
-    bool registered, dead;
-} cache;
+/* per-thread free lists: twp_tls.cache (ids.h), next to the id generator */
 
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
@@ -93,18 +88,18 @@ static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
 static void cache_drain(void *unused)
 {
     (void)unused;
-    while (cache.spans) {
-        struct tw_span *n = cache.spans->next_free;
-        free(cache.spans);
-        cache.spans = n;
+    while (twp_tls.cache.spans) {
+        struct tw_span *n = twp_tls.cache.spans->next_free;
+        free(twp_tls.cache.spans);
+        twp_tls.cache.spans = n;
     }
-    while (cache.datas) {
-        twp_span_data *n = cache.datas->next;
-        free(cache.datas);
-        cache.datas = n;
+    while (twp_tls.cache.datas) {
+        twp_span_data *n = twp_tls.cache.datas->next;
+        free(twp_tls.cache.datas);
+        twp_tls.cache.datas = n;
     }
-    cache.nspans = cache.ndatas = 0;
-    cache.dead = true;   /* thread is exiting: stop caching */
+    twp_tls.cache.nspans = twp_tls.cache.ndatas = 0;
+    twp_tls.cache.dead = true;   /* thread is exiting: stop caching */
 }
 
 static bool cache_key_made;
@@ -124,15 +119,20 @@ __attribute__((destructor)) static void cache_key_unload(void)
 }
 
 /* Registers the thread-exit destructor the first time a thread caches. */
-static bool cache_usable(void)
+__attribute__((noinline)) static bool cache_register(void)
 {
-    if (__builtin_expect(cache.registered, 1))
-        return !cache.dead;
     pthread_once(&cache_once, cache_key_init);
-    if (!cache_key_made || pthread_setspecific(cache_key, &cache) != 0)
+    if (!cache_key_made || pthread_setspecific(cache_key, &twp_tls) != 0)
         return false;
-    cache.registered = true;
+    twp_tls.cache.registered = true;
     return true;
+}
+
+static inline bool cache_usable(twp_tls_state *tls)
+{
+    if (__builtin_expect(tls->cache.registered, 1))
+        return !tls->cache.dead;
+    return cache_register();
 }
 
 /* ------------------------------------------------------------ records */
@@ -163,12 +163,12 @@ static inline void data_reset(twp_span_data *d)
     d->arena.chunks = NULL;
 }
 
-twp_span_data *twp_span_data_new(void)
+static inline twp_span_data *data_new(twp_tls_state *tls)
 {
-    twp_span_data *d = cache.datas;
+    twp_span_data *d = tls->cache.datas;
     if (d) {
-        cache.datas = d->next;
-        cache.ndatas--;
+        tls->cache.datas = d->next;
+        tls->cache.ndatas--;
     } else {
         d = malloc(sizeof(*d));
         if (!d)
@@ -178,18 +178,28 @@ twp_span_data *twp_span_data_new(void)
     return d;
 }
 
-void twp_span_data_free(twp_span_data *d)
+twp_span_data *twp_span_data_new(void)
 {
-    if (!d)
-        return;
-    twp_arena_release(&d->arena);
-    if (TWP_CACHE_ON && cache.ndatas < TWP_CACHE_MAX && cache_usable()) {
-        d->next = cache.datas;
-        cache.datas = d;
-        cache.ndatas++;
+    return data_new(&twp_tls);
+}
+
+static inline void data_free(twp_tls_state *tls, twp_span_data *d)
+{
+    if (d->arena.chunks)
+        twp_arena_release(&d->arena);
+    if (TWP_CACHE_ON && tls->cache.ndatas < TWP_CACHE_MAX && cache_usable(tls)) {
+        d->next = tls->cache.datas;
+        tls->cache.datas = d;
+        tls->cache.ndatas++;
         return;
     }
     free(d);
+}
+
+void twp_span_data_free(twp_span_data *d)
+{
+    if (d)
+        data_free(&twp_tls, d);
 }
 
 static bool copy_value(twp_arena *a, twp_value *dst, const twp_value *src)
@@ -267,23 +277,24 @@ fail:
 
 /* ------------------------------------------------------------ handles */
 
-static inline __attribute__((always_inline)) struct tw_span *handle_new(void)
+static inline __attribute__((always_inline)) struct tw_span *handle_new(twp_tls_state *tls)
 {
-    struct tw_span *s = cache.spans;
+    struct tw_span *s = tls->cache.spans;
     if (s) {
-        cache.spans = s->next_free;
-        cache.nspans--;
+        tls->cache.spans = s->next_free;
+        tls->cache.nspans--;
         return s;
     }
     return malloc(sizeof(*s));
 }
 
-static inline __attribute__((always_inline)) void handle_release(struct tw_span *s)
+static inline __attribute__((always_inline)) void handle_release(twp_tls_state *tls,
+                                                                 struct tw_span *s)
 {
-    if (TWP_CACHE_ON && cache.nspans < TWP_CACHE_MAX && cache_usable()) {
-        s->next_free = cache.spans;
-        cache.spans = s;
-        cache.nspans++;
+    if (TWP_CACHE_ON && tls->cache.nspans < TWP_CACHE_MAX && cache_usable(tls)) {
+        s->next_free = tls->cache.spans;
+        tls->cache.spans = s;
+        tls->cache.nspans++;
         return;
     }
     free(s);
@@ -418,9 +429,9 @@ static bool ctx_has_ids(const tw_span_context *c)
 }
 
 /* Creates the record of a span that becomes sampled (at start or later). */
-static tw_status make_record(tw_span *s, unsigned flags, int64_t start_us)
+static tw_status make_record(twp_tls_state *tls, tw_span *s, unsigned flags, int64_t start_us)
 {
-    twp_span_data *d = twp_span_data_new();
+    twp_span_data *d = data_new(tls);
     if (!d)
         return TW_ERR_NOMEM;
     const tw_span_context *c = s->ctx;
@@ -485,7 +496,8 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     if (!parent)
         parent = follows;
 
-    tw_span *s = handle_new();
+    twp_tls_state *tls = &twp_tls;   /* one TLS lookup for the whole start */
+    tw_span *s = handle_new(tls);
     if (!s)
         return TW_ERR_NOMEM;
     s->t = t;
@@ -497,7 +509,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     s->start_us = start_us;
     s->op = s->op_inline;
     if (!handle_set_op(s, name, name_len)) {
-        handle_release(s);
+        handle_release(tls, s);
         return TW_ERR_NOMEM;
     }
 
@@ -514,9 +526,9 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         pid = parent->span_id;
     } else {
         if (cfg->trace_id_128bit) {
-            twp_random_id2_inline(&lo, &hi);
+            twp_random_id2_inline(tls, &lo, &hi);
         } else {
-            lo = twp_random_id_inline();
+            lo = twp_random_id_inline(tls);
             hi = 0;
         }
         pid = 0;
@@ -542,7 +554,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     }
     /* A root's span id is its trace id's low half, as in Jaeger clients:
      * one generator call less on the hot path. */
-    uint64_t sid = parent ? twp_random_id_inline() : lo;
+    uint64_t sid = parent ? twp_random_id_inline(tls) : lo;
 
     tw_status st;
     if (inherit && (inherit->nbaggage || inherit->tracestate)) {
@@ -550,7 +562,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         if (st != TW_OK) {
             if (s->op != s->op_inline)
                 free(s->op);
-            handle_release(s);
+            handle_release(tls, s);
             return st;
         }
         s->ctx->trace_id_128bit_hex = cfg->trace_id_128bit || hi != 0;
@@ -571,7 +583,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         TWP_INC(&t->ctr, spans_sampled, 1);
         if (!start_us)
             s->start_us = start_us = tw_now_us();
-        st = make_record(s, flags, start_us);
+        st = make_record(tls, s, flags, start_us);
         if (st != TW_OK)
             goto fail;
         twp_span_data *d = s->data;
@@ -657,8 +669,9 @@ void tw_span_free(tw_span *s)
 {
     if (!s)
         return;
+    twp_tls_state *tls = &twp_tls;
     if (s->data)
-        twp_span_data_free(s->data);
+        data_free(tls, s->data);
     if (s->ctx != &s->ictx)
         tw_span_context_free(s->ctx);
     if (s->retired) {
@@ -668,7 +681,7 @@ void tw_span_free(tw_span *s)
     }
     if (s->op != s->op_inline)
         free(s->op);
-    handle_release(s);
+    handle_release(tls, s);
 }
 
 /* ------------------------------------------------------------ context swaps */
@@ -760,7 +773,7 @@ static tw_status apply_priority(tw_span *s, const tw_field *f)
         if (!s->data) {
             int64_t start = s->start_us ? s->start_us : tw_now_us();
             s->start_us = start;
-            tw_status st = make_record(s, flags, start);
+            tw_status st = make_record(&twp_tls, s, flags, start);
             if (st != TW_OK)
                 return st;
             TWP_INC(&s->t->ctr, spans_sampled, 1);
