@@ -17,10 +17,10 @@
  * Measured on the 2-core reference VM (AMD EPYC, shared with other jobs,
  * load ~7), static library, RelWithDebInfo:
  *   calibration tw_now_us          ~14 ns (TSC path; ~28 ns with TW_CLOCK=vdso)
- *   sampled root / child            ~100 ns / span
- *   unsampled                       ~24 ns / span (~30 ns with the 3 tag calls)
+ *   sampled root / child            ~100 ns / span (99-110 between runs)
+ *   unsampled                       ~21 ns / span (~28 ns with the 3 tag calls)
  * Through the shared library (what a binding's .so sees: dynamic TLS, PLT)
- * expect ~15 ns more per span.
+ * expect ~10 ns more per span.
  */
 #include <pthread.h>
 #include <stdio.h>

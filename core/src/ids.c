@@ -9,7 +9,11 @@
  * check covers every case. If getrandom is unavailable the seed mixes time,
  * pid, tid and addresses through splitmix64 — weaker, never fatal.
  *
- * Global state: fork_gen (documented above); per-thread: the generator.
+ * The hot path (twp_random_id_inline and friends) is inline in ids.h so a
+ * span start makes no call for its ids; this file keeps the seeding.
+ *
+ * Global state: twp_fork_gen (documented above). Per-thread: twp_tls, the
+ * core's one TLS block (the generator here, span.c's free lists beside it).
  */
 #include "internal.h"
 #include "ids.h"
