@@ -1,7 +1,8 @@
 -- Lua consumer for test_bindings.py: pops one item (TQ.BPOP through
 -- tracewire.redisq's RESP client, or a raw value handed over in a file and
 -- decoded with redisq.unwrap), continues the trace with a "process <key>"
--- span, closes the tracer (flush), prints one JSON line.
+-- span (TQ_LINK=1: a follows_from reference instead of child_of), closes the
+-- tracer (flush), prints one JSON line.
 --   lua5.4|luajit consumer.lua <redis_port> <agent_port> <key> [raw_file]
 local cjson = require "cjson"
 local tracewire = require "tracewire"
@@ -25,7 +26,7 @@ else
     c:close()
 end
 assert(item, err)
-local span = redisq.consumer_span(tracer, item, key)
+local span = redisq.consumer_span(tracer, item, key, { link = os.getenv("TQ_LINK") == "1" })
 span:finish()
 local ok = tracer:close(5)
 print(cjson.encode({ ok = ok == true, payload = item.payload, carrier = item.carrier,

@@ -170,3 +170,18 @@ def test_python_producer_to_lua_consumer(r, server, collector, tmp_path, runtime
         assert not [s for s in spans if s.operationName == "wait " + key]
         # (measured when the Lua process decodes it, so after its start-up)
         assert slept_us - 5000 <= res["wait_us"] < slept_us + 5e6
+
+
+@pytest.mark.parametrize("runtime", ["lua5.4", "luajit"])
+def test_lua_consumer_link_mode_uses_a_follows_from_reference(r, server, collector, runtime):
+    exe, env = lua_runtime(runtime)
+    collector.clear()
+    produce(r, collector, "lualink", [b"x"])
+    env["TQ_LINK"] = "1"
+    out = subprocess.run([exe, str(HERE / "consumer.lua"), str(server.port), str(collector.port), "lualink"],
+                         env=env, capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    spans = wait_names(collector, "process lualink", "wait lualink")
+    proc, wait = by_name(spans, "process lualink"), by_name(spans, "wait lualink")
+    assert [(ref.refType, "%016x" % (ref.spanId & (2**64 - 1))) for ref in proc.references or []] == \
+        [(1, span_hex(wait))]
