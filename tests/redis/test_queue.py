@@ -394,3 +394,19 @@ def test_unload_after_http_reporting_then_fork_and_exit_cleanly(make_server):
     srv.stop()
     log = srv.log.read_text()
     assert "crashed" not in log and "bye bye" in log
+
+
+@needs_runtime_load
+def test_module_unload_flushes_queued_spans(make_server, collector):
+    """With a flush interval far away, the send span is still queued when
+    MODULE UNLOAD runs: tw_tracer_close must deliver it before returning."""
+    from conftest import module_args
+    srv = make_server("unload-flush").start(module_args(collector, "reporter.flush_interval_ms=600000"))
+    c = srv.client()
+    collector.clear()
+    rq.push(c, "uf", b"x", carrier=TP)
+    time.sleep(0.3)
+    assert spans_named(collector.wait_for(lambda s: False, 0.1), "send uf") == []
+    assert c.execute_command("MODULE", "UNLOAD", "tracewire") == b"OK"
+    spans = collector.wait_for(lambda s: len(spans_named(s, "send uf")) == 1, 3)
+    assert len(spans_named(spans, "send uf")) == 1
