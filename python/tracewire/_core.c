@@ -1392,7 +1392,12 @@ span_set_baggage_item(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     if (so->span) {
         tw_status s = tw_span_set_baggage(so->span, k, (size_t)kl, v, (size_t)vl);
-        if (s != TW_OK && s != TW_ERR_FINISHED) {
+        if (s == TW_ERR_TOO_LARGE) {
+            /* as jaeger_client's baggage limits: dropped with a warning, not an error */
+            if (PyErr_WarnEx(PyExc_RuntimeWarning,
+                             "tracewire: baggage item exceeds max_baggage_size, dropped", 1) < 0)
+                goto done;
+        } else if (s != TW_OK && s != TW_ERR_FINISHED) {
             raise_status(so->st, s, "set_baggage_item");
             goto done;
         }

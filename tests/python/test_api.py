@@ -660,3 +660,12 @@ def test_baggage_only_context_has_no_trace(tracer):
 def test_bad_scope_manager_is_rejected():
     with pytest.raises(TypeError):
         tracewire.Tracer({"reporter.protocols": "memory"}, scope_manager=42)
+
+
+def test_oversized_baggage_is_dropped_with_a_warning(tracer):
+    s = tracer.start_span("b")
+    with pytest.warns(RuntimeWarning):
+        assert s.set_baggage_item("big", "v" * 100000) is s
+    assert s.get_baggage_item("big") is None
+    s.set_baggage_item("small", "ok")
+    assert s.get_baggage_item("small") == "ok"
