@@ -3,11 +3,12 @@
  * Every type here is a heap type (PyType_FromModuleAndSpec) holding a pointer
  * into the C core; the module keeps its state (types, interned names,
  * opentracing classes) in module state, never in C globals. The opentracing
- * class hierarchy is honoured by creating, at import, one Python-level class
- * per C type with bases (CType, opentracing.X): isinstance holds, instances get
- * the __dict__ opentracing's harness patches (span.finish), and method lookup
- * still lands straight on the C implementation (the C base comes first in the
- * MRO), so there is no Python wrapper on the hot path.
+ * class hierarchy is honoured by making each C type a subclass of the matching
+ * opentracing class (on CPython 3.11 directly, bases=(opentracing.X,), keeping
+ * the instance __dict__ the opentracing harness patches; elsewhere through a
+ * Python-level class (CType, opentracing.X)): isinstance holds and method
+ * calls land straight on the C implementation, with the interpreter's
+ * specialized loads and calls, so there is no Python wrapper on the hot path.
  *
  * Hot calls (start_span, set_tag, finish, activate, close) use METH_FASTCALL
  * with a tiny keyword matcher over interned names. Nothing here decides
@@ -17,8 +18,10 @@
  * Lifetimes: a Span holds a strong reference to its Tracer (the core requires
  * every span freed before its tracer); a SpanContext taken from a span holds
  * the span (the context pointer is borrowed from it); an extracted context
- * owns its tw_span_context. The GIL is released only around flush/close, whose
- * core calls touch no span.
+ * owns its tw_span_context. The GIL is released only around flush/close and
+ * tracer teardown, whose core calls touch no span. The thread-local scope
+ * manager keeps the active scope under a pthread key per manager (owned
+ * reference), the contextvars one in a ContextVar.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
