@@ -618,9 +618,13 @@ static tw_status p_close(twp_reporter *r, int timeout_ms)
         timeout_ms = 0;
     int64_t now = mono_us();
     int64_t deadline = now + (int64_t)timeout_ms * 1000;
-    int64_t margin = timeout_ms / 10 < 50 ? (int64_t)timeout_ms * 100 : 50000;
+    /* senders give up min(100 ms, timeout/5) before the deadline, so the
+     * worker can unwind (finalize, drop and count the rest, exit) inside it;
+     * close waits up to 250 ms past the deadline for that on a loaded box.
+     * If the worker is still not out then, close returns TW_ERR_TIMEOUT and
+     * the counters settle when it exits (at the latest in free()). */
+    int64_t margin = timeout_ms / 5 < 100 ? (int64_t)timeout_ms * 200 : 100000;
     uint64_t on_close_before = atomic_load(&p->ctr->dropped_on_close);
-    /* transports give up a little before the deadline so the join fits in it */
     atomic_store(&p->abort_at_us, deadline - margin > now ? deadline - margin : now + 1);
     pthread_mutex_lock(&p->mu);
     p->stop = true;
@@ -629,7 +633,7 @@ static tw_status p_close(twp_reporter *r, int timeout_ms)
     p->flush_waiters++;
     while (running && !p->exited) {
         struct timespec ts;
-        abs_deadline(&ts, deadline + 100000);   /* grace for the last poll slice */
+        abs_deadline(&ts, deadline + 250000);
         if (pthread_cond_timedwait(&p->progress, &p->mu, &ts) == ETIMEDOUT)
             break;
     }
