@@ -284,15 +284,21 @@ void hz_udp_stop(hz_udp_sink *u)
 
 void hz_lat_add(hz_lat *l, int64_t ns)
 {
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 4096;
-        int64_t *p = realloc(l->ns, nc * sizeof *p);
-        if (!p)
-            return;
-        l->ns = p;
-        l->cap = nc;
+    if (!l->ns && !(l->ns = malloc(HZ_LAT_RESERVOIR * sizeof *l->ns)))
+        return;
+    if (ns > l->max)
+        l->max = ns;
+    if (ns > HZ_SLOW_NS)
+        l->slow++;
+    l->n++;
+    if (l->cap < HZ_LAT_RESERVOIR) {
+        l->ns[l->cap++] = ns;
+        return;
     }
-    l->ns[l->n++] = ns;
+    l->rng = l->rng * 6364136223846793005ull + 1442695040888963407ull;   /* LCG */
+    uint64_t j = (l->rng >> 11) % l->n;
+    if (j < HZ_LAT_RESERVOIR)
+        l->ns[j] = ns;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -301,17 +307,20 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double hz_lat_report(hz_lat *l, const char *label)
+hz_lat_summary hz_lat_report(hz_lat *l, const char *label)
 {
+    hz_lat_summary r = { 0, 0, 0, l->n, l->slow };
     if (l->n == 0) {
         printf("  %s: no samples\n", label);
-        return 0;
+        return r;
     }
-    qsort(l->ns, l->n, sizeof l->ns[0], cmp_i64);
-    double p50 = l->ns[l->n / 2] / 1e3, p99 = l->ns[l->n * 99 / 100] / 1e3,
-           max = l->ns[l->n - 1] / 1e3;
-    printf("  %s: spans=%zu p50=%.1f us p99=%.1f us max=%.1f us\n", label, l->n, p50, p99, max);
-    return max;
+    qsort(l->ns, l->cap, sizeof l->ns[0], cmp_i64);
+    r.p50_us = l->ns[l->cap / 2] / 1e3;
+    r.p99_us = l->ns[l->cap * 99 / 100] / 1e3;
+    r.max_us = l->max / 1e3;
+    printf("  %s: spans=%zu p50=%.1f us p99=%.1f us max=%.1f us; calls over %d ms: %llu\n", label,
+           l->n, r.p50_us, r.p99_us, r.max_us, HZ_SLOW_NS / 1000000, (unsigned long long)l->slow);
+    return r;
 }
 
 void hz_lat_free(hz_lat *l)

@@ -12,7 +12,7 @@ gen=(-G Ninja); [ -f "$build/CMakeCache.txt" ] && gen=()
 cmake -S . -B "$build" "${gen[@]}" -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=gcc -DTW_SANITIZE=OFF \
   -DTW_BUILD_BENCH=OFF -DTW_BUILD_LUA=OFF -DTW_BUILD_REDIS=OFF >/dev/null &&
   cmake --build "$build" >"$build.log" 2>&1 || { tail -30 "$build.log"; exit 1; }
-vg="valgrind --quiet --error-exitcode=97 --leak-check=full --show-leak-kinds=definite,indirect \
+vg="--quiet --error-exitcode=97 --leak-check=full --show-leak-kinds=definite,indirect \
 --errors-for-leak-kinds=definite,indirect --track-origins=yes --child-silent-after-fork=yes"
 # test_chaos fails every allocation in turn (thousands of runs): too slow under
 # valgrind and already covered by ASan/LSan in the main CI.

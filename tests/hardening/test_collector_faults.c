@@ -9,8 +9,9 @@
  *
  * Each run creates 1500 spans at about one per millisecond against a loopback
  * peer with the fault switched on, then flushes (500 ms) and closes (1000 ms).
- * Checked and printed: every span's start+finish+free latency (max below
- * HZ_MAX_SPAN_US: the caller never blocks on the network), flush and close
+ * Checked and printed: every span's start+finish+free latency (p99 below
+ * 5 ms, at most 3 calls over 50 ms: the caller never blocks on the network,
+ * which would make every batch's worth of calls slow), flush and close
  * return within their timeouts (+ HZ_SLACK_MS for a loaded machine),
  * finished = reported + dropped exactly, and per fault what the collector
  * saw (ok: every span reported; faults: nothing reported, failures counted).
@@ -20,7 +21,6 @@
 #include <string.h>
 
 #define NSPANS 1500
-#define HZ_MAX_SPAN_US 250000.0   /* 250 ms: far above any CPU cost, below any network timeout */
 #define HZ_SLACK_MS 700
 
 static int run(const char *proto, const char *fault)
@@ -88,7 +88,7 @@ static int run(const char *proto, const char *fault)
         hz_sleep_ms(1);
     }
     double produce_ms = (hz_mono_ns() - t0) / 1e6;
-    double max_us = hz_lat_report(&lat, "span latency");
+    hz_lat_summary ls = hz_lat_report(&lat, "span latency");
 
     int64_t f0 = hz_mono_ns();
     tw_status fst = tw_tracer_flush(t, 500);
@@ -101,7 +101,10 @@ static int run(const char *proto, const char *fault)
 
     tw_counters c;
     hz_check_balance(t, "counters", &c);
-    HZ_CHECK(max_us < HZ_MAX_SPAN_US, "a span call took %.0f us", max_us);
+    /* a caller blocked on the network would be slow on every batch (dozens
+     * of calls); a descheduled thread is slow once or twice */
+    HZ_CHECK(ls.slow <= 3, "%llu span calls over 50 ms (max %.0f us)", (unsigned long long)ls.slow, ls.max_us);
+    HZ_CHECK(ls.p99_us < 5000, "span p99 %.0f us", ls.p99_us);
     HZ_CHECK(flush_ms < 500 + HZ_SLACK_MS, "flush took %.0f ms", flush_ms);
     HZ_CHECK(close_ms < 1000 + HZ_SLACK_MS, "close took %.0f ms", close_ms);
     HZ_CHECK(c.spans_finished == NSPANS, "finished %llu", (unsigned long long)c.spans_finished);

@@ -165,8 +165,10 @@ static int concurrent(int iters)
     for (int i = 0; i < NTHREADS; i++) {
         total += w[i].nids;
         errors += w[i].errors;
-        for (size_t k = 0; k < w[i].lat.n; k++)
+        for (size_t k = 0; k < w[i].lat.cap; k++)
             hz_lat_add(&all, w[i].lat.ns[k]);
+        if (w[i].lat.max > all.max)
+            all.max = w[i].lat.max;
     }
     uint64_t *ids = malloc(sizeof(uint64_t) * (total ? total : 1));
     size_t off = 0;
