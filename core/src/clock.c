@@ -108,13 +108,14 @@ static void publish(uint64_t tsc, int64_t ns, uint64_t mult)
 {
     /* ~REANCHOR_NS of ticks, so (delta * mult) fits in 64 bits */
     uint64_t max_delta = (uint64_t)(((unsigned __int128)REANCHOR_NS << 32) / mult);
-    uint64_t s = atomic_load_explicit(&seq, memory_order_relaxed);
-    atomic_store_explicit(&seq, s + 1, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
-    atomic_store_explicit(&a_tsc, tsc, memory_order_relaxed);
-    atomic_store_explicit(&a_ns, (uint64_t)ns, memory_order_relaxed);
-    atomic_store_explicit(&a_mult, mult, memory_order_relaxed);
-    atomic_store_explicit(&a_max_delta, max_delta, memory_order_relaxed);
+    /* Seqlock without fences (TSan supports no atomic_thread_fence): the
+     * field stores are release stores after the odd sequence number, so a
+     * reader whose acquire load sees a new field also sees seq moved on. */
+    uint64_t s = atomic_fetch_add_explicit(&seq, 1, memory_order_acq_rel);
+    atomic_store_explicit(&a_tsc, tsc, memory_order_release);
+    atomic_store_explicit(&a_ns, (uint64_t)ns, memory_order_release);
+    atomic_store_explicit(&a_mult, mult, memory_order_release);
+    atomic_store_explicit(&a_max_delta, max_delta, memory_order_release);
     atomic_store_explicit(&seq, s + 2, memory_order_release);
 }
 
@@ -196,11 +197,10 @@ static inline int64_t now_ns(void)
     if (__builtin_expect(m != MODE_TSC, 0))
         return slow_now_ns(m);
     uint64_t s = atomic_load_explicit(&seq, memory_order_acquire);
-    uint64_t t0 = atomic_load_explicit(&a_tsc, memory_order_relaxed);
-    uint64_t n0 = atomic_load_explicit(&a_ns, memory_order_relaxed);
-    uint64_t mult = atomic_load_explicit(&a_mult, memory_order_relaxed);
-    uint64_t max_delta = atomic_load_explicit(&a_max_delta, memory_order_relaxed);
-    atomic_thread_fence(memory_order_acquire);
+    uint64_t t0 = atomic_load_explicit(&a_tsc, memory_order_acquire);
+    uint64_t n0 = atomic_load_explicit(&a_ns, memory_order_acquire);
+    uint64_t mult = atomic_load_explicit(&a_mult, memory_order_acquire);
+    uint64_t max_delta = atomic_load_explicit(&a_max_delta, memory_order_acquire);
     if (__builtin_expect((s & 1) || atomic_load_explicit(&seq, memory_order_relaxed) != s, 0))
         return realtime_ns();
     uint64_t d = __rdtsc() - t0;
