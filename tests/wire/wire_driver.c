@@ -23,6 +23,7 @@
  * Every scenario ends with close() and one "counters" JSON line.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,11 +78,27 @@ static void print_counters(tw_tracer *t, const char *label, int64_t close_ns, tw
     fflush(stdout);
 }
 
+static bool settled(tw_tracer *t)
+{
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    return c.spans_finished == c.spans_reported + c.dropped_queue_full + c.dropped_too_large +
+                               c.dropped_send_failed + c.dropped_on_close;
+}
+
+/* close(); when it gave up (TW_ERR_TIMEOUT) the worker may still be
+ * unwinding and the counters settle when it exits: wait for that (at most
+ * 2 s, outside the measured close time) so the printed counters are final. */
 static void close_and_report(tw_tracer *t, const char *label, int timeout_ms)
 {
     int64_t t0 = mono_ns();
     tw_status st = tw_tracer_close(t, timeout_ms);
-    print_counters(t, label, mono_ns() - t0, st);
+    int64_t took = mono_ns() - t0;
+    for (int i = 0; i < 200 && st == TW_ERR_TIMEOUT && !settled(t); i++) {
+        struct timespec ts = { 0, 10000000 };
+        nanosleep(&ts, NULL);
+    }
+    print_counters(t, label, took, st);
 }
 
 /* ------------------------------------------------------------ full */
