@@ -7,8 +7,8 @@
  * later, until a run meets no failure. Every API call must return a status
  * (TW_ERR_NOMEM or an earlier error), nothing may crash, and every run must
  * end with as many live heap blocks as it started with (no leak on any error
- * path; the per-thread span caches are warmed first). Not built into the
- * sanitizer configuration: ASan owns malloc there.
+ * path; the per-thread span caches are warmed first). Skipped under ASan,
+ * TSan and valgrind, which own malloc.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,7 +22,7 @@
 #include "internal.h"
 #include "tracer.h"
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #  define CHAOS_ENABLED 0
 #else
 #  define CHAOS_ENABLED 1
@@ -147,6 +147,17 @@ static void every_allocation_failure_is_survived(void **state)
 {
     (void)state;
 #if CHAOS_ENABLED
+    /* under valgrind (which replaces malloc everywhere) our wrappers are
+     * bypassed: nothing to inject, so skip */
+    long before = live;
+    void *(*volatile alloc)(size_t) = malloc;   /* keep the call: no elision */
+    void *probe = alloc(16);
+    bool wrapped = live != before;
+    free(probe);
+    if (!wrapped) {
+        skip();
+        return;
+    }
     setenv("OTEL_RESOURCE_ATTRIBUTES", "service.name=svc,x=y", 1);
     setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://o:4318", 1);
     setenv("JAEGER_TAGS", "j=k", 1);
