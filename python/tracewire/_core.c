@@ -548,6 +548,12 @@ fl_add(void *ud, PyObject *k, PyObject *v)
         Py_XDECREF(t[1]);
         return -1;
     }
+    /* the field may point into k or v, which items() may have just made:
+     * hold them until the log call */
+    if (t[0] == NULL)
+        t[0] = Py_NewRef(k);
+    if (t[1] == NULL)
+        t[1] = Py_NewRef(v);
     fl->n++;
     return 0;
 }
@@ -2018,6 +2024,7 @@ typedef struct walk_ud {
     tw_kv_fn visit;
     void *visit_ud;
     int pyerr;
+    PyObject *pairs;              /* list(carrier.items()), alive until extract returns */
 } walk_ud;
 
 static int
@@ -2045,13 +2052,69 @@ walk_pair(void *ud, PyObject *k, PyObject *v)
     return rc ? 1 : 0;
 }
 
+/* New list of 2-tuples from an iterable of pairs (each pair made a tuple, so
+ * the list keeps every key and value alive). */
+static PyObject *
+pairs_list(PyObject *iterable)
+{
+    PyObject *it = PyObject_GetIter(iterable), *item, *out = NULL;
+    if (it == NULL)
+        return NULL;
+    if ((out = PyList_New(0)) == NULL)
+        goto fail;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *pair = PyTuple_CheckExact(item) ? Py_NewRef(item) : PySequence_Tuple(item);
+        Py_DECREF(item);
+        if (pair == NULL)
+            goto fail;
+        if (PyTuple_GET_SIZE(pair) != 2) {
+            Py_DECREF(pair);
+            PyErr_SetString(PyExc_TypeError, "items() must yield (key, value) pairs");
+            goto fail;
+        }
+        int rc = PyList_Append(out, pair);
+        Py_DECREF(pair);
+        if (rc < 0)
+            goto fail;
+    }
+    if (PyErr_Occurred())
+        goto fail;
+    Py_DECREF(it);
+    return out;
+fail:
+    Py_DECREF(it);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 static int
 walk_carrier(void *carrier, tw_kv_fn visit, void *visit_ud)
 {
     walk_ud *w = carrier;
     w->visit = visit;
     w->visit_ud = visit_ud;
-    int rc = foreach_pair(w->carrier, walk_pair, w, w->st);
+    /* The core may keep the visited strings until extract returns, so every
+     * key and value must outlive the walk: a dict holds its own (and runs no
+     * Python code while walked); anything else is materialized once into a
+     * list of the pairs items() produced. */
+    PyObject *src = w->carrier;
+    if (!PyDict_Check(src)) {
+        if (w->pairs == NULL) {
+            PyObject *items = PyObject_CallMethodNoArgs(src, w->st->s_items);
+            if (items == NULL) {
+                w->pyerr = 1;
+                return 1;
+            }
+            w->pairs = pairs_list(items);
+            Py_DECREF(items);
+            if (w->pairs == NULL) {
+                w->pyerr = 1;
+                return 1;
+            }
+        }
+        src = w->pairs;
+    }
+    int rc = foreach_pair(src, walk_pair, w, w->st);
     if (rc < 0 || PyErr_Occurred()) {
         w->pyerr = 1;
         return 1;
@@ -2100,8 +2163,9 @@ tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject
                          Py_TYPE(a[1])->tp_name);
             return NULL;
         }
-        walk_ud w = {a[1], st, NULL, NULL, 0};
+        walk_ud w = {a[1], st, NULL, NULL, 0, NULL};
         s = tw_tracer_extract(t->tracer, TW_PROP_DEFAULT, walk_carrier, &w, &out);
+        Py_CLEAR(w.pairs);
         if (w.pyerr) {
             tw_span_context_free(out);
             if (!PyErr_Occurred())

@@ -669,3 +669,53 @@ def test_oversized_baggage_is_dropped_with_a_warning(tracer):
     assert s.get_baggage_item("big") is None
     s.set_baggage_item("small", "ok")
     assert s.get_baggage_item("small") == "ok"
+
+
+FRESH_STRINGS_SCRIPT = r"""
+import tracewire
+from opentracing import Format
+
+t = tracewire.Tracer({"reporter.protocols": "memory"})
+s = t.start_span("s")
+s.set_baggage_item("user", "ada")
+h = {}
+t.inject(s, Format.HTTP_HEADERS, h)
+
+class Fresh:
+    # every items() call builds new key/value strings (as header wrappers do)
+    def items(self):
+        return (("".join(k), "".join(v)) for k, v in list(h.items()))
+
+class Pairs:
+    def items(self):
+        return ([k + "", v + ""] for k, v in list(h.items()))
+
+for carrier in (Fresh(), Pairs()):
+    ctx = t.extract(Format.HTTP_HEADERS, carrier)
+    assert ctx.span_id == s.context.span_id, ctx
+    assert ctx.baggage == {"user": "ada"}, ctx.baggage
+
+class Log:
+    def items(self):
+        return (("k%d" % i, "value-%d" % i) for i in range(40))
+
+s.log_kv(Log())
+s.finish()
+fields = t.memory_spans()[0]["logs"][-1]["fields"]
+assert fields == {"k%d" % i: "value-%d" % i for i in range(40)}, fields
+print("ok")
+"""
+
+
+def test_carriers_and_logs_built_from_fresh_strings_under_debug_malloc():
+    """items() that makes new strings each time: everything the core reads must
+    stay alive for the whole call. Run with PYTHONMALLOC=debug so a freed string
+    would read back as garbage."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONMALLOC="debug")
+    out = subprocess.run([sys.executable, "-X", "dev", "-c", FRESH_STRINGS_SCRIPT], env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
