@@ -26,6 +26,9 @@ if [ -n "${TW_SANITIZE:-}" ]; then
   # CPython itself is not leak-clean at exit: leaks are not checked here
   export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}
   export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+  # Python objects from malloc, not pymalloc's arenas, so ASan sees their
+  # use-after-free too (a freed str read by the core would otherwise pass)
+  export PYTHONMALLOC=malloc
 elif ! TW_WERROR=${TW_WERROR:-1} "$py" -m pip install --no-build-isolation --no-deps --force-reinstall -q . >"$log" 2>&1; then
   cat "$log"; echo "python: pip install . failed"; exit 1
 fi
