@@ -3,7 +3,9 @@
  * never asserts on time. Build: linked like the C tests (needs internal.h),
  * e.g.  cc -O2 -Icore/include -Icore/src bench/bench_propagation.c \
  *          build/release/core/libtracewire.a -lcurl -ljansson -lpthread -lm */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
