@@ -17,13 +17,18 @@ twl_context *twl_new_context(lua_State *L)
 
 const tw_span_context *twl_to_context(lua_State *L, int idx)
 {
-    void *p = twl_testudata(L, idx, TWL_UV_CONTEXT);
-    if (p != NULL)
-        return ((twl_context *)p)->c;
-    p = twl_testudata(L, idx, TWL_UV_SPAN);
-    if (p != NULL && ((twl_span *)p)->s != NULL)
-        return tw_span_get_context(((twl_span *)p)->s);
-    return NULL;
+    void *p = lua_touserdata(L, idx);
+    const tw_span_context *c = NULL;
+    if (p == NULL || !lua_getmetatable(L, idx))
+        return NULL;
+    if (lua_rawequal(L, -1, lua_upvalueindex(TWL_UV_SPAN))) {
+        if (((twl_span *)p)->s != NULL)
+            c = tw_span_get_context(((twl_span *)p)->s);
+    } else if (lua_rawequal(L, -1, lua_upvalueindex(TWL_UV_CONTEXT))) {
+        c = ((twl_context *)p)->c;
+    }
+    lua_pop(L, 1);
+    return c;
 }
 
 /* Shared by context and span methods: the first argument is either. */

@@ -23,14 +23,18 @@ static twl_span *check_span(lua_State *L, int idx)
     return u;
 }
 
-static void check_key(lua_State *L, int idx, const char *what)
+/* The key at idx: a non-empty string of at most TWL_MAX_NAME bytes. */
+static const char *check_key(lua_State *L, int idx, const char *what, size_t *len)
 {
+    const char *k;
     if (lua_type(L, idx) != LUA_TSTRING)
         luaL_error(L, "tracewire: %s key must be a string, got %s", what, luaL_typename(L, idx));
-    if (lua_rawlen(L, idx) == 0)
+    k = lua_tolstring(L, idx, len);
+    if (*len == 0)
         luaL_error(L, "tracewire: %s key must not be empty", what);
-    if (lua_rawlen(L, idx) > TWL_MAX_NAME)
+    if (*len > TWL_MAX_NAME)
         luaL_error(L, "tracewire: %s key longer than %d bytes", what, TWL_MAX_NAME);
+    return k;
 }
 
 /* The operation name at idx (a string of at most TWL_MAX_NAME bytes). */
@@ -48,8 +52,7 @@ static void set_tag(lua_State *L, tw_span *s, int kidx, int vidx)
 {
     tw_field f;
     tw_status st;
-    check_key(L, kidx, "tag");
-    f.key = lua_tolstring(L, kidx, &f.key_len);
+    f.key = check_key(L, kidx, "tag", &f.key_len);
     if (twl_value_to_field(L, vidx, &f) != 0)
         luaL_error(L, "tracewire: tag '%s' must be a string, number or boolean, got %s",
                    f.key, luaL_typename(L, vidx));
@@ -222,8 +225,7 @@ static int span_log_kv(lua_State *L)
     lua_pushnil(L);
     while (lua_next(L, 2) != 0) {
         tw_field *f = &fields[n++];
-        check_key(L, -2, "log field");
-        f->key = lua_tolstring(L, -2, &f->key_len);
+        f->key = check_key(L, -2, "log field", &f->key_len);
         if (twl_value_to_field(L, -1, f) != 0)
             return luaL_error(L, "tracewire: log field '%s' must be a string, number or boolean, got %s",
                               f->key, luaL_typename(L, -1));
@@ -243,8 +245,7 @@ static int span_log(lua_State *L)
     int64_t ts = twl_check_timestamp(L, 4, 4);
     tw_field f;
     tw_status st;
-    check_key(L, 2, "log field");
-    f.key = lua_tolstring(L, 2, &f.key_len);
+    f.key = check_key(L, 2, "log field", &f.key_len);
     if (twl_value_to_field(L, 3, &f) != 0)
         return luaL_argerror(L, 3, "log value must be a string, number or boolean");
     st = tw_span_log(u->s, ts, &f, 1);
@@ -315,10 +316,9 @@ static int span_set_baggage_item(lua_State *L)
     size_t kl, vl;
     const char *k, *v;
     tw_status st;
-    check_key(L, 2, "baggage");
+    k = check_key(L, 2, "baggage", &kl);
     if (lua_type(L, 3) != LUA_TSTRING)
         return luaL_argerror(L, 3, "baggage value must be a string");
-    k = lua_tolstring(L, 2, &kl);
     v = lua_tolstring(L, 3, &vl);
     st = tw_span_set_baggage(u->s, k, kl, v, vl);
     if (st != TW_OK && st != TW_ERR_FINISHED)

@@ -271,6 +271,50 @@ static int check_format(lua_State *L, int idx)
     return luaL_argerror(L, idx, "format must be \"http_headers\", \"text_map\" or \"binary\"");
 }
 
+/* inject collects the headers on the C stack (no Lua API call inside the
+ * core's callback, no temporary table); a context too big for it (lots of
+ * baggage) goes through a temporary Lua table instead. */
+#define TWL_INJECT_BYTES 2048
+#define TWL_INJECT_HEADERS 16
+
+typedef struct hdrbuf {
+    size_t used;
+    int n, overflow;
+    struct { uint32_t koff, klen, voff, vlen; } h[TWL_INJECT_HEADERS];
+    char data[TWL_INJECT_BYTES];
+} hdrbuf;
+
+static int collect_header_buf(void *ud, const char *k, size_t kl, const char *v, size_t vl)
+{
+    hdrbuf *b = ud;
+    if (b->overflow || b->n == TWL_INJECT_HEADERS || kl + vl > TWL_INJECT_BYTES - b->used) {
+        b->overflow = 1;
+        return 1;
+    }
+    b->h[b->n].koff = (uint32_t)b->used;
+    b->h[b->n].klen = (uint32_t)kl;
+    memcpy(b->data + b->used, k, kl);
+    b->used += kl;
+    b->h[b->n].voff = (uint32_t)b->used;
+    b->h[b->n].vlen = (uint32_t)vl;
+    memcpy(b->data + b->used, v, vl);
+    b->used += vl;
+    b->n++;
+    return 0;
+}
+
+/* Hands one header (key at -2, value at -1, both popped) to the carrier at 4. */
+static void deliver_header(lua_State *L)
+{
+    if (lua_istable(L, 4)) {
+        lua_settable(L, 4);
+    } else {
+        lua_pushvalue(L, 4);
+        lua_insert(L, -3);
+        lua_call(L, 2, 0);
+    }
+}
+
 static int collect_header(void *ud, const char *k, size_t kl, const char *v, size_t vl)
 {
     lua_State *L = ud;
@@ -306,24 +350,33 @@ static int tracer_inject(lua_State *L)
     if (!lua_istable(L, 4) && !lua_isfunction(L, 4))
         return luaL_argerror(L, 4, "carrier must be a table or a function(name, value)");
     lua_settop(L, 4);
-    lua_newtable(L);                       /* 5: collected headers */
-    luaL_checkstack(L, 4, NULL);
+    luaL_checkstack(L, 6, NULL);
+    {
+        hdrbuf b;
+        b.used = 0;
+        b.n = 0;
+        b.overflow = 0;
+        st = tw_tracer_inject(tr->box->t, c, TW_PROP_DEFAULT, collect_header_buf, &b);
+        if (!b.overflow) {
+            if (st != TW_OK)
+                return twl_status_error(L, st, "inject");
+            for (int i = 0; i < b.n; i++) {
+                lua_pushlstring(L, b.data + b.h[i].koff, b.h[i].klen);
+                lua_pushlstring(L, b.data + b.h[i].voff, b.h[i].vlen);
+                deliver_header(L);
+            }
+            return 1;
+        }
+    }
+    lua_createtable(L, 0, 8);              /* 5: collected headers */
     st = tw_tracer_inject(tr->box->t, c, TW_PROP_DEFAULT, collect_header, L);
     if (st != TW_OK)
         return twl_status_error(L, st, "inject");
     lua_pushnil(L);
     while (lua_next(L, 5) != 0) {
-        if (lua_istable(L, 4)) {
-            lua_pushvalue(L, -2);
-            lua_insert(L, -2);
-            lua_settable(L, 4);
-        } else {
-            lua_pushvalue(L, 4);
-            lua_pushvalue(L, -3);
-            lua_pushvalue(L, -3);
-            lua_call(L, 2, 0);
-            lua_pop(L, 1);
-        }
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        deliver_header(L);
     }
     lua_settop(L, 4);
     return 1;

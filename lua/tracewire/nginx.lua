@@ -35,13 +35,17 @@ local clear_names       -- incoming header names to drop before injecting
 local clear_prefixes    -- incoming header prefixes to drop (baggage)
 
 local CTX_KEY = "tracewire_span"
+local default_scheme    -- init_worker's opts.scheme: skips an ngx.var read
 
--- init_worker(config) -> tracer. config is tracewire.new_tracer's table.
+-- init_worker(config[, opts]) -> tracer. config is tracewire.new_tracer's
+-- table; opts.scheme ("http" or "https") names the scheme of every request
+-- this worker traces (only when all its servers use one scheme).
 -- Idempotent per worker.
-function _M.init_worker(config)
+function _M.init_worker(config, opts)
     if tracer then
         return tracer
     end
+    default_scheme = opts and opts.scheme
     tracer = tracewire.new_tracer(config)
     local tid = tracer:config("trace_id_header") or "uber-trace-id"
     local bprefix = tracer:config("baggage_header_prefix") or "uberctx-"
@@ -97,14 +101,14 @@ local function clear_incoming(headers)
     end
 end
 
--- Every ngx.var read costs about half a microsecond, so the span is built
--- from two of them (scheme, request_uri); the host comes from the headers
--- table extract needs anyway, the path from request_uri. Tags are only
--- built for sampled spans.
+-- Every ngx.var read costs about 6000 instructions in OpenResty's FFI path
+-- (bench/nginx_callgrind.sh; more than tracewire's own work for a span), so
+-- the span reads as few as it can: request_uri, the host from the headers
+-- table extract needs anyway, and the scheme only when the caller did not
+-- name it (opts.scheme, or init_worker's second argument).
 local function request_span(opts, headers)
-    local var = ngx.var
     local method = ngx.req.get_method()
-    local uri = var.request_uri
+    local uri = ngx.var.request_uri
     local host = headers.host
     if type(host) == "table" then
         host = host[1]
@@ -128,7 +132,8 @@ local function request_span(opts, headers)
             ["span.kind"] = "server",
             component = "nginx",
             ["http.method"] = method,
-            ["http.url"] = var.scheme .. "://" .. (host or var.host) .. uri,
+            ["http.url"] = ((opts and opts.scheme) or default_scheme or ngx.var.scheme)
+                           .. "://" .. (host or ngx.var.host) .. uri,
         }
     end
     return span, code ~= "not_found"

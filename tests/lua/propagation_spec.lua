@@ -23,6 +23,20 @@ describe("propagation", function()
         assert.equal("t1", h["uberctx-tenant"])
     end)
 
+    it("injects large baggage sets completely (table and function carriers)", function()
+        local s = t:start_span("out")
+        for i = 1, 20 do s:set_baggage_item("k" .. i, string.rep("v", 200)) end
+        local h, got = {}, {}
+        t:inject(s, "http_headers", h)
+        t:inject(s, "http_headers", function(k, v) got[k] = v end)
+        for i = 1, 20 do
+            assert.equal(string.rep("v", 200), h["uberctx-k" .. i])
+            assert.equal(string.rep("v", 200), got["uberctx-k" .. i])
+        end
+        assert.is_string(h["uber-trace-id"])
+        assert.same(h, got)
+    end)
+
     it("calls a function carrier once per header", function()
         local s = t:start_span("out")
         local got = {}

@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# Instructions per nginx request with tracing off vs on, counted by callgrind:
+# deterministic, so it means something on a shared or loaded machine where
+# req/s does not. One single-process nginx (master_process off) under
+# valgrind --tool=callgrind; after a warm-up, the counters are zeroed, N
+# keep-alive requests to a static file are sent, and the user-space
+# instructions are divided by N. Kernel work (TCP, file I/O: most of a
+# static request's real cost) is invisible to callgrind, so the percentages
+# here overstate the overhead on the whole request.
+# Modes: off | on (start+finish, 100% sampled) | on-scheme (on, with
+# init_worker's scheme option: one ngx.var read less) | on-1pct | log-span, and
+# baselines: lua-noop / log-noop (empty Lua handlers) and ngx-api (the same
+# ngx.* calls start()+finish() make, without tracewire). See
+# bench/nginx_bench.sh. Usage: bench/nginx_callgrind.sh [requests=1000]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000}
+lua_build=${TW_LUA_BUILD:-}
+if [ -z "$lua_build" ]; then
+  lua_build="$top/build/lua-bench/lua"
+  cmake -S "$top" -B "$top/build/lua-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
+    -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF -DTW_BUILD_REDIS=OFF >/dev/null
+  cmake --build "$top/build/lua-bench" --target tracewire_luajit >/dev/null
+fi
+command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 1; }
+
+run=$(mktemp -d /tmp/tw-nginx-cg.XXXXXX)
+port=$(( 20000 + RANDOM % 20000 ))
+agent=$(( port + 1 ))
+vg_pid=""
+cleanup() { [ -n "$vg_pid" ] && kill "$vg_pid" 2>/dev/null; sleep 0.5; rm -rf "$run"; }
+trap cleanup EXIT
+mkdir -p "$run/html/static" "$run/tmp"
+printf 'static file\n' > "$run/html/static/x.txt"
+cat > "$run/client.py" <<'PY'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=60)
+for _ in range(int(sys.argv[2])):
+    c.request("GET", "/static/x.txt")
+    r = c.getresponse()
+    r.read()
+    assert r.status == 200, r.status
+PY
+user=""; [ "$(id -u)" = 0 ] && user="user root root;"
+
+measure() {   # measure MODE -> instructions per request
+  local handlers="" sampler='type = "const", param = 1'
+  case $1 in
+    on|on-1pct|on-scheme) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
+    log-span) handlers='log_by_lua_block { require("tracewire.nginx").log_span() }' ;;
+    lua-noop) handlers='rewrite_by_lua_block { local _ = 1 } log_by_lua_block { local _ = 1 }' ;;
+    log-noop) handlers='log_by_lua_block { local _ = 1 }' ;;
+    hdrs) handlers='rewrite_by_lua_block { local h = ngx.req.get_headers() } log_by_lua_block { local _ = 1 }' ;;
+    vars) handlers='rewrite_by_lua_block { local u = ngx.var.scheme .. ngx.var.request_uri } log_by_lua_block { local _ = 1 }' ;;
+    var-scheme) handlers='rewrite_by_lua_block { local u = ngx.var.scheme } log_by_lua_block { local _ = 1 }' ;;
+    var-uri) handlers='rewrite_by_lua_block { local u = ngx.var.request_uri } log_by_lua_block { local _ = 1 }' ;;
+    var-log) handlers='log_by_lua_block { local u = ngx.var.scheme .. ngx.var.request_uri }' ;;
+    http-version) handlers='rewrite_by_lua_block { local u = ngx.req.http_version() } log_by_lua_block { local _ = 1 }' ;;
+    raw-header) handlers='rewrite_by_lua_block { local u = ngx.req.raw_header() } log_by_lua_block { local _ = 1 }' ;;
+    ctx) handlers='rewrite_by_lua_block { ngx.ctx.x = 1 } log_by_lua_block { local x = ngx.ctx.x }' ;;
+    sethdr) handlers='rewrite_by_lua_block { ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local _ = 1 }' ;;
+    ngx-api) handlers='rewrite_by_lua_block { local h = ngx.req.get_headers() local m = ngx.req.get_method() local u = ngx.var.scheme .. ngx.var.request_uri ngx.ctx.x = 1 ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local x = ngx.ctx.x local s = ngx.status local t = ngx.req.start_time() }' ;;
+  esac
+  [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
+  local iw_opts=""
+  [ "$1" = on-scheme ] && iw_opts=', { scheme = "http" }'
+  cat > "$run/nginx.conf" <<EOF2
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+$user
+daemon off; master_process off; worker_processes 1;
+pid $run/nginx.pid;
+error_log $run/error.log warn;
+events { worker_connections 256; }
+http {
+    access_log off;
+    client_body_temp_path $run/tmp; proxy_temp_path $run/tmp; fastcgi_temp_path $run/tmp;
+    uwsgi_temp_path $run/tmp; scgi_temp_path $run/tmp;
+    lua_package_path "$top/lua/?.lua;;";
+    lua_package_cpath "$lua_build/5.1/?.so;;";
+    init_worker_by_lua_block {
+        require("tracewire.nginx").init_worker({ service_name = "nginx-bench", sampler = { $sampler },
+            reporter = { protocols = "udp", agent_host = "127.0.0.1", agent_port = $agent } }$iw_opts)
+    }
+    server { listen 127.0.0.1:$port; location /static/ { $handlers root $run/html; } }
+}
+EOF2
+  rm -f "$run"/cg.out*
+  valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
+    --callgrind-out-file="$run/cg.out" nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log" \
+    > "$run/vg.log" 2>&1 &
+  vg_pid=$!
+  for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/static/x.txt" >/dev/null && break; sleep 0.2; done
+  callgrind_control -i on "$vg_pid" >/dev/null
+  python3 "$run/client.py" "$port" "${TW_CG_WARMUP:-300}"   # warm-up (JIT, caches, reporter thread)
+  callgrind_control -z "$vg_pid" >/dev/null
+  python3 "$run/client.py" "$port" "$n"
+  callgrind_control -d "$vg_pid" >/dev/null
+  kill "$vg_pid"; wait "$vg_pid" 2>/dev/null || true; vg_pid=""
+  local total
+  total=$(cat "$run"/cg.out.* 2>/dev/null | awk '/^summary:/ {s += $2} END {print s + 0}')
+  echo $(( total / n ))
+}
+
+measure_retry() {   # a run that counted nothing (valgrind slow to start) is retried once
+  local v; v=$(measure "$1")
+  [ "$v" -gt 0 ] || v=$(measure "$1")
+  echo "$v"
+}
+
+declare -A ir
+for m in ${TW_CG_MODES:-off lua-noop ngx-api on on-scheme on-1pct log-noop log-span}; do ir[$m]=$(measure_retry "$m"); echo "$m: ${ir[$m]} instructions/request"; done
+pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }
+echo "nginx $(nginx -v 2>&1 | cut -d/ -f2) under callgrind, $n keep-alive requests per mode, user-space instructions per request:"
+base=${ir[off]:-0}
+for m in ${TW_CG_MODES:-off lua-noop ngx-api on on-scheme on-1pct log-noop log-span}; do
+  if [ "$m" = off ] || [ "$base" -eq 0 ]; then printf '  %-10s %8d\n' "$m" "${ir[$m]}"; continue; fi
+  printf '  %-10s %8d  (%s vs off, +%d instructions)\n' "$m" "${ir[$m]}" "$(pct "${ir[$m]}" "$base")" $(( ir[$m] - base ))
+done
+if [ -n "${ir[on]:-}" ] && [ -n "${ir[ngx-api]:-}" ]; then
+  echo "  tracewire's own share of on: on - ngx-api = +$(( ir[on] - ir[ngx-api] ))"
+fi
+if [ -n "${ir[log-span]:-}" ] && [ -n "${ir[log-noop]:-}" ]; then
+  echo "  log-span - log-noop = +$(( ir[log-span] - ir[log-noop] ))"
+fi
