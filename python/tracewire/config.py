@@ -168,7 +168,10 @@ class Config(object):
                 names = ["b3multi"]       # jaeger_client's 'b3' is the X-B3-* header set
             else:
                 names = _names(prop)      # tracewire's names: jaeger, w3c, b3, b3multi
-            put("propagation", ",".join(names))
+            # what this service writes; it still reads every format (the core's
+            # extract default), so mixed fleets keep joining up. Narrow with
+            # options={'propagation.extract': ...}.
+            put("propagation.inject", ",".join(names))
 
         for key in ("trace_id_header", "baggage_header_prefix", "max_tag_value_length",
                     "max_baggage_size"):

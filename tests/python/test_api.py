@@ -719,3 +719,19 @@ def test_carriers_and_logs_built_from_fresh_strings_under_debug_malloc():
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
+
+
+def test_propagation_sets_what_is_written_and_every_format_is_read():
+    w3c_only = tracewire.Config({"propagation": "w3c", "protocol": "memory"}, service_name="p").new_tracer()
+    jaeger = memory_tracer()
+    s = jaeger.start_span("from-a-jaeger-service")
+    h = {}
+    jaeger.inject(s, Format.HTTP_HEADERS, h)
+    ctx = w3c_only.extract(Format.HTTP_HEADERS, {"uber-trace-id": h["uber-trace-id"]})
+    assert ctx.span_id == s.context.span_id
+    out = {}
+    w3c_only.inject(ctx, Format.HTTP_HEADERS, out)
+    assert "traceparent" in out and "uber-trace-id" not in out
+    narrow = tracewire.Config({"propagation": "w3c", "protocol": "memory",
+                               "options": {"propagation.extract": "w3c"}}, service_name="n").new_tracer()
+    assert narrow.extract(Format.HTTP_HEADERS, {"uber-trace-id": h["uber-trace-id"]}) is None
