@@ -325,6 +325,24 @@ static bool is_error_tag(const twp_value *v)
     return false;
 }
 
+/* µs -> ns for the fixed64 OTLP time fields. Timestamps come from
+ * applications (any int64): saturate instead of overflowing (signed overflow
+ * is undefined; found by tests/fuzz/fuzz_encoders). */
+static int64_t us_to_ns(int64_t us)
+{
+    if (us <= 0)
+        return 0;
+    return us > INT64_MAX / 1000 ? INT64_MAX : us * 1000;
+}
+
+static int64_t end_us(int64_t start, int64_t duration)
+{
+    int64_t end;
+    if (__builtin_add_overflow(start, duration, &end))
+        end = duration > 0 ? INT64_MAX : 0;
+    return end;
+}
+
 static bool put_event(twp_buf *b, const twp_log *l)
 {
     long name_at = -1;
@@ -335,7 +353,7 @@ static bool put_event(twp_buf *b, const twp_log *l)
         }
     }
     bool first = true;
-    bool ok = LIT(b, "{\"timeUnixNano\":") && put_i64_str(b, l->ts_us * 1000) &&
+    bool ok = LIT(b, "{\"timeUnixNano\":") && put_i64_str(b, us_to_ns(l->ts_us)) &&
               LIT(b, ",\"name\":");
     ok = ok && (name_at >= 0 ? put_str(b, l->fields[name_at].v.str, l->fields[name_at].len)
                              : LIT(b, "\"\""));
@@ -358,8 +376,9 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
                                          ",\"kind\":3", ",\"kind\":4", ",\"kind\":5" };
     unsigned k = (unsigned)s->kind < 6 ? (unsigned)s->kind : 1;
     ok = ok && app(b, kinds[k], 9);
-    ok = ok && LIT(b, ",\"startTimeUnixNano\":") && put_i64_str(b, s->start_us * 1000) &&
-         LIT(b, ",\"endTimeUnixNano\":") && put_i64_str(b, (s->start_us + s->duration_us) * 1000);
+    ok = ok && LIT(b, ",\"startTimeUnixNano\":") && put_i64_str(b, us_to_ns(s->start_us)) &&
+         LIT(b, ",\"endTimeUnixNano\":") &&
+         put_i64_str(b, us_to_ns(end_us(s->start_us, s->duration_us)));
     bool error = false;
     if (s->ntags) {
         bool first = true;
