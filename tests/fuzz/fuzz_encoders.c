@@ -1,0 +1,180 @@
+/* fuzz_encoders.c — the span encoders fed with arbitrary span records.
+ * Tag values, operation names and baggage come from applications, which copy
+ * them from requests: every byte value, invalid UTF-8, NaN and infinite
+ * doubles, extreme timestamps and ids reach the encoders. The input is read
+ * as a little program: ids, flags, kind, start/duration, op name, up to 11
+ * typed tags, up to 3 logs of up to 3 fields, up to 2 references, an optional
+ * tracestate, and a process (service name + 2 tags); strings are
+ * length-prefixed (one byte). Checks: every encoder succeeds (they fail only
+ * on OOM); the OTLP JSON body parses (jansson) with exactly one span carrying
+ * the op name and tag count; the Thrift Batch/emitBatch bodies are non-empty;
+ * the log line ends in a newline.
+ * requires: core/src/otlp_json.c core/src/thrift.c core/src/reporter_log.c */
+#include "fz_common.h"
+
+#include <jansson.h>
+
+typedef struct rd {
+    const uint8_t *p;
+    size_t n;
+} rd;
+
+static uint8_t u8(rd *r)
+{
+    if (!r->n)
+        return 0;
+    r->n--;
+    return *r->p++;
+}
+
+static uint64_t u64(rd *r)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | u8(r);
+    return v;
+}
+
+/* A length-prefixed string copied into the arena (NUL-terminated there). */
+static const char *str(rd *r, twp_arena *a, uint32_t *len)
+{
+    size_t l = u8(r);
+    if (l > r->n)
+        l = r->n;
+    const char *s = twp_arena_strdup(a, (const char *)r->p, l);
+    r->p += l;
+    r->n -= l;
+    *len = s ? (uint32_t)l : 0;
+    return s ? s : "";
+}
+
+static void value(rd *r, twp_arena *a, twp_value *v)
+{
+    memset(v, 0, sizeof *v);
+    v->key = str(r, a, &v->key_len);
+    v->type = (tw_value_type)(u8(r) % 5);
+    switch (v->type) {
+    case TW_VAL_STRING:
+    case TW_VAL_BINARY:
+        v->v.str = str(r, a, &v->len);
+        break;
+    case TW_VAL_DOUBLE: {
+        uint64_t bits = u64(r);
+        memcpy(&v->v.f64, &bits, sizeof bits);
+        break;
+    }
+    case TW_VAL_BOOL:
+        v->v.b = u8(r) & 1;
+        break;
+    case TW_VAL_INT64:
+        v->v.i64 = (int64_t)u64(r);
+        break;
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    rd r = { data, size };
+    twp_span_data *d = twp_span_data_new();
+    if (!d)
+        return 0;
+    twp_arena *a = &d->arena;
+    d->trace_hi = u64(&r);
+    d->trace_lo = u64(&r);
+    d->span_id = u64(&r);
+    d->parent_id = u64(&r);
+    d->flags = u8(&r) & 3;
+    d->kind = (tw_span_kind)(u8(&r) % 6);
+    d->start_us = (int64_t)u64(&r);
+    d->duration_us = (int64_t)u64(&r);
+    d->op = str(&r, a, &d->op_len);
+
+    uint32_t ntags = u8(&r) % 12;
+    if (ntags > d->cap_tags) {
+        d->tags = twp_arena_alloc(a, sizeof(twp_value) * ntags);
+        if (!d->tags)
+            goto out;
+        d->cap_tags = ntags;
+    }
+    for (uint32_t i = 0; i < ntags; i++)
+        value(&r, a, &d->tags[i]);
+    d->ntags = ntags;
+
+    uint32_t nlogs = u8(&r) % 4;
+    if (nlogs) {
+        d->logs = twp_arena_alloc(a, sizeof(twp_log) * nlogs);
+        if (!d->logs)
+            goto out;
+        for (uint32_t i = 0; i < nlogs; i++) {
+            twp_log *l = &d->logs[i];
+            l->ts_us = (int64_t)u64(&r);
+            l->nfields = u8(&r) % 4;
+            l->fields = l->nfields ? twp_arena_alloc(a, sizeof(twp_value) * l->nfields) : NULL;
+            if (l->nfields && !l->fields)
+                goto out;
+            for (uint32_t j = 0; j < l->nfields; j++)
+                value(&r, a, &l->fields[j]);
+        }
+        d->nlogs = d->cap_logs = nlogs;
+    }
+    uint32_t nrefs = u8(&r) % 3;
+    if (nrefs) {
+        d->refs = twp_arena_alloc(a, sizeof(twp_ref) * nrefs);
+        if (!d->refs)
+            goto out;
+        for (uint32_t i = 0; i < nrefs; i++) {
+            d->refs[i].type = (tw_ref_type)(u8(&r) & 1);
+            d->refs[i].trace_hi = u64(&r);
+            d->refs[i].trace_lo = u64(&r);
+            d->refs[i].span_id = u64(&r);
+        }
+        d->nrefs = nrefs;
+    }
+    if (u8(&r) & 1) {
+        uint32_t tl;
+        d->tracestate = str(&r, a, &tl);
+    }
+
+    twp_value ptags[2];
+    twp_process proc = { 0 };
+    uint32_t sl;
+    proc.service_name = str(&r, a, &sl);
+    value(&r, a, &ptags[0]);
+    value(&r, a, &ptags[1]);
+    proc.tags = ptags;
+    proc.ntags = 2;
+
+    twp_span_data *spans[1] = { d };
+    twp_client_stats cs = { 1, 2, 3 };
+    twp_batch_meta meta = { true, 7, &cs };
+    twp_buf b;
+    twp_buf_init(&b);
+
+    FZ_CHECK(twp_otlp_json_encode(&b, &proc, spans, 1) == TW_OK);
+    json_error_t err;
+    json_t *root = json_loadb(b.data, b.len, JSON_ALLOW_NUL, &err);   /* \u0000 is valid JSON */
+    if (!root)
+        fprintf(stderr, "OTLP JSON does not parse: %s at %d: %.*s\n", err.text, err.position,
+                (int)(b.len < 400 ? b.len : 400), b.data);
+    FZ_CHECK(root != NULL);
+    json_t *sp = json_object_get(json_array_get(json_object_get(
+                     json_array_get(json_object_get(json_array_get(json_object_get(root, "resourceSpans"), 0),
+                                                    "scopeSpans"), 0), "spans"), 0), "name");
+    FZ_CHECK(json_is_string(sp));
+    json_decref(root);
+
+    b.len = 0;
+    FZ_CHECK(twp_thrift_binary_batch(&b, &proc, spans, 1, &meta) && b.len > 0);
+    b.len = 0;
+    FZ_CHECK(twp_thrift_compact_emit_batch(&b, 1, &proc, spans, 1, &meta) && b.len > 0);
+    b.len = 0;
+    FZ_CHECK(twp_thrift_compact_span(&b, d) && twp_thrift_compact_process(&b, &proc));
+    b.len = 0;
+    FZ_CHECK(twp_thrift_binary_span(&b, d) && b.len > 0);
+    b.len = 0;
+    FZ_CHECK(twp_log_format_span(&b, &proc, d) && b.len > 0 && b.data[b.len - 1] == '\n');
+    twp_buf_free(&b);
+out:
+    twp_span_data_free(d);
+    return 0;
+}
