@@ -659,7 +659,10 @@ tw_status tw_span_finish(tw_span *s, int64_t finish_us)
     }
     if (!finish_us)
         finish_us = tw_now_us();
-    d->duration_us = finish_us > d->start_us ? finish_us - d->start_us : 0;
+    /* saturating: application-supplied times may be far apart (signed
+     * overflow is undefined; found by tests/fuzz/fuzz_span_api) */
+    if (finish_us <= d->start_us || __builtin_sub_overflow(finish_us, d->start_us, &d->duration_us))
+        d->duration_us = finish_us > d->start_us ? INT64_MAX : 0;
     TWP_INC(&t->ctr, spans_finished, 1);
     t->reporter->ops->report(t->reporter, d);
     return TW_OK;
