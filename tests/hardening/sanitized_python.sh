@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The Python test suite (tests/python) against an ASan+UBSan build of the
+# The Python test suite (tests/python) plus the hostile-value tests of
+# tests/hardening/python against an ASan+UBSan build of the
 # extension, with the sanitizer runtimes preloaded into CPython. CPython's own
 # allocations at exit are not leaks of ours, so LeakSanitizer is off here; the
 # leak checks are the 1M-span RSS loop and the C/valgrind runs. Any ASan or
@@ -19,7 +20,7 @@ PYTHONPATH=$lib \
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:allocator_may_return_null=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  "$top/.venv/bin/python" -m pytest -q -p no:cacheprovider "$@" . 2>&1 | tee "$log"
+  "$top/.venv/bin/python" -m pytest -q -p no:cacheprovider "$@" . "$top/tests/hardening/python" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$log"; then
   echo "sanitized-python: sanitizer report found"; rc=1
