@@ -96,7 +96,10 @@ EOF2
   callgrind_control -z "$vg_pid" >/dev/null
   python3 "$run/client.py" "$port" "$n"
   callgrind_control -d "$vg_pid" >/dev/null
-  kill "$vg_pid"; wait "$vg_pid" 2>/dev/null || true; vg_pid=""
+  kill "$vg_pid"
+  for _ in $(seq 100); do kill -0 "$vg_pid" 2>/dev/null || break; sleep 0.2; done
+  kill -KILL "$vg_pid" 2>/dev/null || true     # valgrind's slow shutdown: the counts are dumped
+  wait "$vg_pid" 2>/dev/null || true; vg_pid=""
   local total
   total=$(cat "$run"/cg.out.* 2>/dev/null | awk '/^summary:/ {s += $2} END {print s + 0}')
   echo $(( total / n ))
