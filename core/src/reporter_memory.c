@@ -8,6 +8,8 @@
  * oldest first) and optionally clears it. In a forked child the inherited
  * records are dropped, like any reporter's queue.
  */
+#include <math.h>
+
 #include "internal.h"
 
 #include <inttypes.h>
@@ -230,14 +232,22 @@ static json_t *text_json(const char *s, size_t n)
     return j;
 }
 
-/* Typed value: string -> string, int64 -> integer, double -> real,
+/* Typed value: string -> string, int64 -> integer, double -> real (non-finite
+ * as "NaN" / "Infinity" / "-Infinity"),
  * bool -> true/false, binary -> {"binary": "<hex>"}. */
 static json_t *value_json(const twp_value *v)
 {
     switch (v->type) {
     case TW_VAL_STRING: return text_json(v->v.str, v->len);
     case TW_VAL_INT64:  return json_integer(v->v.i64);
-    case TW_VAL_DOUBLE: return json_real(v->v.f64);
+    case TW_VAL_DOUBLE:
+        /* JSON has no NaN/Infinity and json_real() refuses them: spell them
+         * as OTLP-JSON does, so one odd tag cannot break the whole dump. */
+        if (isnan(v->v.f64))
+            return json_string("NaN");
+        if (isinf(v->v.f64))
+            return json_string(v->v.f64 > 0 ? "Infinity" : "-Infinity");
+        return json_real(v->v.f64);
     case TW_VAL_BOOL:   return json_boolean(v->v.b);
     case TW_VAL_BINARY: {
         char *hex = malloc((size_t)v->len * 2 + 1);

@@ -67,10 +67,9 @@ def test_extreme_timestamps_through_the_otlp_encoder():
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
 def test_non_finite_double_tag_keeps_the_memory_reporter_usable(value):
-    # KNOWN BUG at the time of writing: reporter_memory.c's value_json() uses
-    # jansson's json_real(), which refuses NaN/Inf, so memory_spans() raises
-    # MemoryError from then on. Expected: the value rendered as a string
-    # ("NaN", "Infinity", "-Infinity"), as the OTLP encoder does.
+    # jansson's json_real() refuses NaN/Inf; the memory reporter renders them
+    # as strings ("NaN", "Infinity", "-Infinity"), as the OTLP encoder does,
+    # so one odd tag cannot make every later memory_spans() call fail.
     t = tracer()
     s = t.start_span("nan")
     s.set_tag("x", value)
