@@ -461,6 +461,20 @@ nomem:
     return TW_ERR_NOMEM;
 }
 
+/* A remote sampler learns its strategies on the reporter thread, which starts
+ * lazily. If the initial rate samples nothing, no span would ever be reported
+ * and the thread would never start: so the first sampler decision in each
+ * process (fork generation) starts it with a zero-timeout flush. Never at
+ * tracer creation, so forking parents stay thread-free. */
+static void remote_sampling_kick(tw_tracer *t)
+{
+    unsigned g = atomic_load_explicit(&twp_fork_gen, memory_order_relaxed);
+    if (atomic_load_explicit(&t->sampling_kick_gen, memory_order_relaxed) == g)
+        return;
+    if (atomic_exchange(&t->sampling_kick_gen, g) != g)
+        t->reporter->ops->flush(t->reporter, 0);
+}
+
 tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
                         const tw_span_ref *refs, size_t nrefs,
                         int64_t start_us, tw_span **out)
@@ -548,9 +562,13 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             sr.param = 1;
             sr.param_is_bool = true;
         }
-    } else if (twp_sampler_decide(t->sampler, lo, name, name_len, &sr)) {
-        flags = TW_FLAG_SAMPLED;
-        sampler_tags = root;
+    } else {
+        if (cfg->sampler_type == TWP_SAMPLER_REMOTE)
+            remote_sampling_kick(t);
+        if (twp_sampler_decide(t->sampler, lo, name, name_len, &sr)) {
+            flags = TW_FLAG_SAMPLED;
+            sampler_tags = root;
+        }
     }
     /* A root's span id is its trace id's low half, as in Jaeger clients:
      * one generator call less on the hot path. */

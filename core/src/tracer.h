@@ -16,6 +16,8 @@ struct tw_tracer {
     _Atomic int closed;
     size_t max_tag_len;            /* cfg.max_tag_value_length, unsigned */
     int const_decision;            /* const sampler: 0/1, else -1 (ask the sampler) */
+    _Atomic unsigned sampling_kick_gen;  /* fork generation whose reporter was started
+                                            for remote polling (span.c), 0 = none */
     struct tw_tracer *live_prev, *live_next;   /* atfork list (tracer.c) */
 };
 
