@@ -297,10 +297,21 @@ static bool put_kv(twp_buf *b, const twp_value *v)
 }
 
 /* KeyValues of v[0..n) except index skip (skip < 0: none); *first tracks commas */
+/* True if a later entry (other than skip) sets the same key: OTLP forbids
+ * duplicate attribute keys, and a tag set twice means its last value. */
+static bool overridden_later(const twp_value *v, size_t n, size_t i, long skip)
+{
+    for (size_t j = i + 1; j < n; j++)
+        if ((long)j != skip && v[j].key_len == v[i].key_len &&
+            memcmp(v[j].key, v[i].key, v[i].key_len) == 0)
+            return true;
+    return false;
+}
+
 static bool put_kvs(twp_buf *b, const twp_value *v, size_t n, long skip, bool *first)
 {
     for (size_t i = 0; i < n; i++) {
-        if ((long)i == skip)
+        if ((long)i == skip || overridden_later(v, n, i, skip))
             continue;
         if (!*first && !putch(b, ','))
             return false;

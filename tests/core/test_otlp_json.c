@@ -62,6 +62,25 @@ static void strings_are_escaped_and_invalid_utf8_replaced(void **state)
     json_decref(root);
 }
 
+static void a_tag_set_twice_is_one_attribute_with_the_last_value(void **state)
+{
+    (void)state;
+    twp_value t[3];
+    memset(t, 0, sizeof t);
+    t[0].type = TW_VAL_INT64; t[0].key = "k"; t[0].key_len = 1; t[0].v.i64 = 1;
+    t[1].type = TW_VAL_INT64; t[1].key = "other"; t[1].key_len = 5; t[1].v.i64 = 7;
+    t[2].type = TW_VAL_STRING; t[2].key = "k"; t[2].key_len = 1; t[2].v.str = "last"; t[2].len = 4;
+    json_t *root = encode_one(t, 3);
+    json_t *sp = json_array_get(json_object_get(json_array_get(json_object_get(
+        json_array_get(json_object_get(root, "resourceSpans"), 0), "scopeSpans"), 0), "spans"), 0);
+    json_t *attrs = json_object_get(sp, "attributes");
+    assert_int_equal(json_array_size(attrs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(attrs, 0), "key")), "other");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(attrs, 1), "key")), "k");
+    assert_string_equal(json_string_value(json_object_get(attr_value(root, 1), "stringValue")), "last");
+    json_decref(root);
+}
+
 static void int64_and_nonfinite_doubles_follow_proto3_json(void **state)
 {
     (void)state;
@@ -121,6 +140,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(strings_are_escaped_and_invalid_utf8_replaced),
         cmocka_unit_test(int64_and_nonfinite_doubles_follow_proto3_json),
+        cmocka_unit_test(a_tag_set_twice_is_one_attribute_with_the_last_value),
         cmocka_unit_test(doubles_round_trip_exactly),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
