@@ -7,6 +7,8 @@ Seeds come from two places: the carriers of the core propagation tests
 hand-written vectors below (spec examples from /work/shared/notes/protocols.md,
 remote-sampling strategies, config and environment lines, binary contexts,
 Redis envelopes). File names are content hashes, so re-running is idempotent.
+(fuzz_encoders and fuzz_span_api take binary programs: their 16 seeds each
+were picked from a campaign corpus, not generated here.)
 
     python3 tests/fuzz/make_seeds.py
 """
