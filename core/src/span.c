@@ -114,6 +114,9 @@ static void cache_key_init(void)
  * later at thread exit in unmapped code. */
 __attribute__((destructor)) static void cache_key_unload(void)
 {
+    /* dlclose (MODULE UNLOAD, a Lua state closing) runs no thread-exit
+     * destructor for the unloading thread: release its cache here. */
+    cache_drain(NULL);
     if (cache_key_made)
         pthread_key_delete(cache_key);
 }
