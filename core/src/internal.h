@@ -372,6 +372,7 @@ typedef struct twp_udp {
     void *addr;           /* resolved sockaddr (malloc) */
     unsigned addr_len;
     int64_t retry_at_us;  /* after a failed resolve/socket: no new try before (monotonic) */
+    void *lookup;         /* an asynchronous getaddrinfo_a still running, or NULL */
 } twp_udp;
 tw_status twp_udp_init(twp_udp *u, const char *host, int port);   /* copies host */
 tw_status twp_udp_send(twp_udp *u, const void *data, size_t len); /* one datagram */

@@ -8,8 +8,18 @@
  * reporter thread waits up to 100 ms for room, once, then counts a failure.
  * A failed resolve or socket() is not retried for 5 s, so an unresolvable
  * agent name costs one lookup per 5 s, not one per batch.
+ * Names are resolved with getaddrinfo_a and waited for at most 100 ms per
+ * send: a DNS server that never answers must not hold the reporter thread
+ * past a close() deadline. The lookup keeps running and the next send picks
+ * its answer up; a lookup still running when the transport is freed (or in a
+ * forked child, where its helper thread does not exist) is abandoned, not
+ * freed, since the resolver may still write to it. Numeric hosts are parsed
+ * at once.
  * After fork the child closes its inherited descriptor and reopens on demand.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE   /* getaddrinfo_a */
+#endif
 #include "internal.h"
 
 #include <errno.h>
@@ -38,20 +48,92 @@ static int64_t mono_us(void)
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* One in-flight lookup: the request, its hints and its strings live together
+ * because the resolver thread reads them until it is done. */
+typedef struct lookup {
+    struct gaicb cb;
+    struct addrinfo hints;
+    char port[16];
+    char host[];
+} lookup;
+
+/* *res on TW_OK (caller frees with freeaddrinfo); TW_ERR_IO while the lookup
+ * runs or when it failed. */
+static tw_status resolve(twp_udp *u, struct addrinfo **res)
+{
+    struct addrinfo hints;
+    char port[16];
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_DGRAM;
+    snprintf(port, sizeof port, "%d", u->port);
+    hints.ai_flags = AI_NUMERICHOST;
+    if (getaddrinfo(u->host, port, &hints, res) == 0 && *res)
+        return TW_OK;
+    lookup *l = u->lookup;
+    if (!l) {
+        size_t hl = strlen(u->host);
+        l = calloc(1, sizeof *l + hl + 1);
+        if (!l)
+            return TW_ERR_NOMEM;
+        memcpy(l->host, u->host, hl + 1);
+        memcpy(l->port, port, sizeof port);
+        l->hints.ai_family = AF_UNSPEC;
+        l->hints.ai_socktype = SOCK_DGRAM;
+        l->cb.ar_name = l->host;
+        l->cb.ar_service = l->port;
+        l->cb.ar_request = &l->hints;
+        struct gaicb *list[1] = { &l->cb };
+        if (getaddrinfo_a(GAI_NOWAIT, list, 1, NULL) != 0) {
+            free(l);
+            return TW_ERR_IO;
+        }
+        u->lookup = l;
+    }
+    const struct gaicb *wait[1] = { &l->cb };
+    struct timespec ts = { 0, 100 * 1000000L };
+    (void)gai_suspend(wait, 1, &ts);
+    int err = gai_error(&l->cb);
+    if (err == EAI_INPROGRESS) {
+        u->retry_at_us = 0;   /* not a failure yet: look again on the next send */
+        return TW_ERR_IO;
+    }
+    u->lookup = NULL;
+    *res = l->cb.ar_result;
+    free(l);
+    if (err != 0 || !*res) {
+        if (*res)
+            freeaddrinfo(*res);
+        *res = NULL;
+        return TW_ERR_IO;
+    }
+    return TW_OK;
+}
+
+/* A lookup still running is left to the resolver (see the top comment). */
+static void abandon_lookup(twp_udp *u)
+{
+    lookup *l = u->lookup;
+    if (!l)
+        return;
+    u->lookup = NULL;
+    if (gai_cancel(&l->cb) == EAI_ALLDONE || gai_error(&l->cb) != EAI_INPROGRESS) {
+        if (l->cb.ar_result)
+            freeaddrinfo(l->cb.ar_result);
+        free(l);
+    }
+}
+
 static tw_status udp_open(twp_udp *u)
 {
     if (u->retry_at_us && mono_us() < u->retry_at_us)
         return TW_ERR_IO;
     u->retry_at_us = mono_us() + 5000000;   /* cleared on success */
     if (!u->addr) {
-        char port[16];
-        snprintf(port, sizeof port, "%d", u->port);
-        struct addrinfo hints, *res = NULL;
-        memset(&hints, 0, sizeof hints);
-        hints.ai_family = AF_UNSPEC;
-        hints.ai_socktype = SOCK_DGRAM;
-        if (getaddrinfo(u->host, port, &hints, &res) != 0 || !res)
-            return TW_ERR_IO;
+        struct addrinfo *res = NULL;
+        tw_status st = resolve(u, &res);
+        if (st != TW_OK)
+            return st;
         u->addr = malloc(res->ai_addrlen);
         if (!u->addr) {
             freeaddrinfo(res);
@@ -109,6 +191,7 @@ void twp_udp_close(twp_udp *u)
 
 void twp_udp_free(twp_udp *u)
 {
+    abandon_lookup(u);
     twp_udp_close(u);
     free(u->host);
     free(u->addr);
@@ -118,5 +201,6 @@ void twp_udp_free(twp_udp *u)
 
 void twp_udp_after_fork_child(twp_udp *u)
 {
+    u->lookup = NULL;   /* its helper thread is not in this process: leak, never free */
     twp_udp_close(u);
 }
