@@ -159,16 +159,25 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-static bool parse_int(const char *v, long lo, long hi, int *out)
+/* Copies v without surrounding blanks into buf (NUL-terminated) so strtol /
+ * strtod see exactly the value: false if it is empty or longer than cap - 1. */
+static bool trimmed_copy(const char *v, char *buf, size_t cap)
 {
     const char *s = v;
     size_t n = strlen(v);
     trim(&s, &n);
-    if (n == 0 || n > 20)
+    if (n == 0 || n >= cap)
         return false;
-    char tmp[24];
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return true;
+}
+
+static bool parse_int(const char *v, long lo, long hi, int *out)
+{
+    char tmp[21];
+    if (!trimmed_copy(v, tmp, sizeof tmp))
+        return false;
     char *end;
     errno = 0;
     long x = strtol(tmp, &end, 10);
@@ -180,14 +189,9 @@ static bool parse_int(const char *v, long lo, long hi, int *out)
 
 static bool parse_double(const char *v, double lo, double hi, double *out)
 {
-    const char *s = v;
-    size_t n = strlen(v);
-    trim(&s, &n);
-    if (n == 0 || n > 40)
+    char tmp[41];
+    if (!trimmed_copy(v, tmp, sizeof tmp))
         return false;
-    char tmp[48];
-    memcpy(tmp, s, n);
-    tmp[n] = '\0';
     char *end;
     errno = 0;
     double x = strtod(tmp, &end);
