@@ -262,7 +262,9 @@ TW_API tw_status tw_span_set_kind(tw_span *s, tw_span_kind kind);
 
 /* Baggage travels with the context to children and across processes.
  * Copies. On a finished span: TW_ERR_FINISHED. Key and value bounded by
- * max_baggage_size (TW_ERR_TOO_LARGE). */
+ * max_baggage_size, and a context holds at most 180 items (the bound extract
+ * applies): a new key beyond that is TW_ERR_TOO_LARGE, replacing an existing
+ * one is always allowed. */
 TW_API tw_status tw_span_set_baggage(tw_span *s, const char *key, size_t key_len,
                                      const char *val, size_t val_len);
 
@@ -333,6 +335,33 @@ typedef int (*tw_carrier_foreach)(void *carrier, tw_kv_fn visit, void *visit_ud)
  * it makes a new root that keeps the baggage / forces debug sampling. */
 TW_API tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach each,
                                    void *carrier, tw_span_context **out);
+
+/* Raw HTTP/1.x request heads as carriers: what a gateway received, e.g.
+ * nginx's ngx.req.raw_header() ("GET /p HTTP/1.1" CRLF "Host: a" CRLF ...),
+ * CRLF or bare LF line ends, the closing blank line optional; anything after
+ * it is never read. Gives extract every header in one pass without building
+ * a table first. Bytes are borrowed for the call. */
+typedef struct tw_http_head {
+    const char *data;
+    size_t len;
+} tw_http_head;
+
+/* A tw_carrier_foreach over a tw_http_head*: visits each "name: value" line
+ * (value without surrounding blanks), skipping the request line and lines
+ * that are not headers (folded continuations included). Non-zero only for a
+ * NULL or unusable head. */
+TW_API int tw_http_head_foreach(void *head, tw_kv_fn visit, void *ud);
+
+/* borrowed: the request line's method and target, pointing into h.
+ * TW_ERR_CORRUPTED unless the first line is METHOD SP TARGET SP HTTP/x.y. */
+TW_API tw_status tw_http_head_request_line(const tw_http_head *h, const char **method,
+                                           size_t *method_len, const char **target,
+                                           size_t *target_len);
+
+/* borrowed: the first value of header name (ASCII case-insensitive).
+ * TW_ERR_NOT_FOUND if absent. */
+TW_API tw_status tw_http_head_header(const tw_http_head *h, const char *name, const char **val,
+                                     size_t *val_len);
 
 /* OpenTracing BINARY format (Jaeger's layout: trace hi, lo, span, parent as
  * big-endian u64, flags u8, u32 baggage count, then u32-length-prefixed key and

@@ -980,6 +980,14 @@ tw_status tw_span_set_baggage(tw_span *s, const char *key, size_t key_len,
     size_t max = (size_t)s->t->cfg.max_baggage_size;
     if (key_len > max || val_len > max - key_len)
         return TW_ERR_TOO_LARGE;
+    /* A new key beyond the bound extract applies is refused: every set keeps
+     * the replaced context alive (retired), so an unbounded item count made
+     * memory grow with the square of the calls (10k items: 1.9 GB). */
+    const char *old;
+    size_t old_len;
+    if (s->ctx->nbaggage >= TWP_MAX_BAGGAGE_ITEMS
+        && tw_span_context_baggage(s->ctx, key, key_len, &old, &old_len) != TW_OK)
+        return TW_ERR_TOO_LARGE;
     tw_span_context *n;
     tw_status st = twp_context_with_baggage(s->ctx, key, key_len, val_len ? val : "", val_len, &n);
     if (st != TW_OK)

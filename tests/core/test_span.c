@@ -340,6 +340,32 @@ static void baggage_is_inherited_and_contexts_stay_valid(void **state)
     tw_tracer_free(t);
 }
 
+/* At most 180 baggage items per context (extract's bound): the 181st new key
+ * is refused and changes nothing, replacing a key still works. */
+static void baggage_item_count_is_bounded(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_span *s = start(t, "op", NULL);
+    char k[16];
+    for (int i = 0; i < 180; i++) {
+        int kl = snprintf(k, sizeof k, "k%d", i);
+        assert_int_equal(tw_span_set_baggage(s, k, (size_t)kl, "v", 1), TW_OK);
+    }
+    const tw_span_context *before = tw_span_get_context(s);
+    assert_int_equal(tw_span_set_baggage(s, "one-more", 8, "v", 1), TW_ERR_TOO_LARGE);
+    assert_ptr_equal(tw_span_get_context(s), before);
+    assert_int_equal(tw_span_set_baggage(s, "k7", 2, "new", 3), TW_OK);
+    const char *v;
+    size_t vl;
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(s), "k7", 2, &v, &vl), TW_OK);
+    assert_int_equal(vl, 3);
+    assert_int_equal(tw_span_context_baggage(tw_span_get_context(s), "one-more", 8, &v, &vl),
+                     TW_ERR_NOT_FOUND);
+    finish_free(s);
+    tw_tracer_free(t);
+}
+
 static void baggage_bounds_and_arguments(void **state)
 {
     (void)state;
@@ -665,6 +691,7 @@ int main(void)
         cmocka_unit_test(first_child_of_is_the_parent_and_all_refs_are_kept),
         cmocka_unit_test(baggage_is_inherited_and_contexts_stay_valid),
         cmocka_unit_test(baggage_bounds_and_arguments),
+        cmocka_unit_test(baggage_item_count_is_bounded),
         cmocka_unit_test(operation_name_can_change_after_start),
         cmocka_unit_test(finished_span_rejects_every_write),
         cmocka_unit_test(explicit_timestamps_are_kept),
