@@ -55,7 +55,7 @@ if [ ${#only[@]} -gt 0 ]; then targets=("${only[@]}"); fi
 
 dict_for() {
   case $1 in
-    fuzz_extract_*|fuzz_parsers|fuzz_redis_envelope|fuzz_percent) echo "$fuzz_dir/dict/headers.dict" ;;
+    fuzz_extract_*|fuzz_parsers|fuzz_redis_envelope|fuzz_percent|fuzz_http_head) echo "$fuzz_dir/dict/headers.dict" ;;
     fuzz_config_set) echo "$fuzz_dir/dict/config.dict" ;;
     fuzz_config_env) echo "$fuzz_dir/dict/env.dict" ;;
     fuzz_sampler_json) echo "$fuzz_dir/dict/json.dict" ;;
