@@ -48,6 +48,7 @@ measure() {   # measure MODE -> instructions per request
   case $1 in
     on|on-1pct|on-scheme) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     log-span) handlers='log_by_lua_block { require("tracewire.nginx").log_span() }' ;;
+    on-static) handlers='rewrite_by_lua_block { require("tracewire.nginx").start{ propagate = false } } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     lua-noop) handlers='rewrite_by_lua_block { local _ = 1 } log_by_lua_block { local _ = 1 }' ;;
     log-noop) handlers='log_by_lua_block { local _ = 1 }' ;;
     hdrs) handlers='rewrite_by_lua_block { local h = ngx.req.get_headers() } log_by_lua_block { local _ = 1 }' ;;
@@ -63,7 +64,7 @@ measure() {   # measure MODE -> instructions per request
   esac
   [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
   local iw_opts=""
-  [ "$1" = on-scheme ] && iw_opts=', { scheme = "http" }'
+  case $1 in on-scheme|on-static) iw_opts=', { scheme = "http" }' ;; esac
   cat > "$run/nginx.conf" <<EOF2
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;

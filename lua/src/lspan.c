@@ -15,7 +15,7 @@
 
 #include <string.h>
 
-static twl_span *check_span(lua_State *L, int idx)
+twl_span *twl_check_span(lua_State *L, int idx)
 {
     twl_span *u = twl_checkudata(L, idx, TWL_UV_SPAN);
     if (u->s == NULL)
@@ -94,7 +94,6 @@ int twl_span_start(lua_State *L)
     const char *name;
     int has_opts;
     twl_span *u;
-    tw_status st;
 
     name = check_name(L, 2, &nlen);
     has_opts = !lua_isnoneornil(L, 3);
@@ -163,26 +162,32 @@ int twl_span_start(lua_State *L)
             return luaL_argerror(L, 3, "tags must be a table");
     }
 
-    u = twl_newuserdata(L, sizeof *u);
-    u->s = NULL;
-    u->box = NULL;
-    twl_setmetatable(L, TWL_UV_SPAN);
-
-    st = tw_span_start(tr->box->t, name, nlen, nrefs ? refs : NULL, nrefs, start_us, &u->s);
-    if (st != TW_OK)
-        return twl_status_error(L, st, "start_span");
-    u->box = tr->box;
-    tr->box->refs++;
-
+    u = twl_push_new_span(L, tr, name, nlen, nrefs ? refs : NULL, nrefs, start_us);
     if (lua_istable(L, 4))
         set_tags(L, u->s, 4);
     return 1;
 }
 
+twl_span *twl_push_new_span(lua_State *L, twl_tracer *tr, const char *name, size_t nlen,
+                            const tw_span_ref *refs, size_t nrefs, int64_t start_us)
+{
+    twl_span *u = twl_newuserdata(L, sizeof *u);
+    tw_status st;
+    u->s = NULL;
+    u->box = NULL;
+    twl_setmetatable(L, TWL_UV_SPAN);
+    st = tw_span_start(tr->box->t, name, nlen, refs, nrefs, start_us, &u->s);
+    if (st != TW_OK)
+        twl_status_error(L, st, "start_span");
+    u->box = tr->box;
+    tr->box->refs++;
+    return u;
+}
+
 /* span:set_tag(key, value) -> span. Ignored on a finished span. */
 static int span_set_tag(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     set_tag(L, u->s, 2, 3);
     lua_settop(L, 1);
     return 1;
@@ -191,7 +196,7 @@ static int span_set_tag(lua_State *L)
 /* span:set_tags{k=v, ...} -> span. */
 static int span_set_tags(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
     set_tags(L, u->s, 2);
     lua_settop(L, 1);
@@ -201,7 +206,7 @@ static int span_set_tags(lua_State *L)
 /* span:log_kv({k=v, ...}[, timestamp]) -> span. */
 static int span_log_kv(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     int64_t ts;
     size_t n = 0;
     tw_field *fields;
@@ -241,7 +246,7 @@ static int span_log_kv(lua_State *L)
 /* span:log(key, value[, timestamp]) -> span (opentracing-lua's single field). */
 static int span_log(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     int64_t ts = twl_check_timestamp(L, 4, 4);
     tw_field f;
     tw_status st;
@@ -257,7 +262,7 @@ static int span_log(lua_State *L)
 
 static int span_set_operation_name(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     size_t n;
     tw_status st;
     const char *name = check_name(L, 2, &n);
@@ -270,7 +275,7 @@ static int span_set_operation_name(lua_State *L)
 
 static int span_operation_name(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     size_t n;
     const char *name = tw_span_operation_name(u->s, &n);
     lua_pushlstring(L, name ? name : "", name ? n : 0);
@@ -280,7 +285,7 @@ static int span_operation_name(lua_State *L)
 /* span:finish([timestamp]) -> true, or false when it was already finished. */
 static int span_finish(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     int64_t ts = twl_check_timestamp(L, 2, 2);
     tw_status st = tw_span_finish(u->s, ts);
     if (st == TW_ERR_FINISHED) {
@@ -295,14 +300,14 @@ static int span_finish(lua_State *L)
 
 static int span_is_finished(lua_State *L)
 {
-    lua_pushboolean(L, tw_span_is_finished(check_span(L, 1)->s) != 0);
+    lua_pushboolean(L, tw_span_is_finished(twl_check_span(L, 1)->s) != 0);
     return 1;
 }
 
 /* span:context() -> a new context (a copy; it outlives the span). */
 static int span_context(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     twl_context *c = twl_new_context(L);
     tw_status st = tw_span_context_dup(tw_span_get_context(u->s), &c->c);
     if (st != TW_OK)
@@ -312,7 +317,7 @@ static int span_context(lua_State *L)
 
 static int span_set_baggage_item(lua_State *L)
 {
-    twl_span *u = check_span(L, 1);
+    twl_span *u = twl_check_span(L, 1);
     size_t kl, vl;
     const char *k, *v;
     tw_status st;
@@ -392,6 +397,7 @@ static const luaL_Reg span_methods[] = {
     {"set_operation_name", span_set_operation_name},
     {"operation_name", span_operation_name},
     {"finish", span_finish},
+    {"finish_http", twl_span_finish_http},
     {"is_finished", span_is_finished},
     {"context", span_context},
     {"set_baggage_item", span_set_baggage_item},

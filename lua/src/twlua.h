@@ -79,6 +79,15 @@ const tw_span_context *twl_to_context(lua_State *L, int idx);
 /* lspan.c */
 void twl_span_open(lua_State *L);
 int twl_span_start(lua_State *L);      /* tracer:start_span(name, opts) */
+/* Pushes a new span userdata (collector-owned, holding a box reference) for
+ * a started core span; raises a Lua error if the core refuses. */
+twl_span *twl_push_new_span(lua_State *L, twl_tracer *tr, const char *name, size_t nlen,
+                            const tw_span_ref *refs, size_t nrefs, int64_t start_us);
+/* The span at idx; raises unless it is a live span. */
+twl_span *twl_check_span(lua_State *L, int idx);
+/* tracer:start_http_span(head, ...) and span:finish_http(status) (lhttp.c) */
+int twl_start_http_span(lua_State *L);
+int twl_span_finish_http(lua_State *L);
 
 /* ltracer.c */
 void twl_tracer_open(lua_State *L);

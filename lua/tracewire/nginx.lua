@@ -36,16 +36,21 @@ local clear_prefixes    -- incoming header prefixes to drop (baggage)
 
 local CTX_KEY = "tracewire_span"
 local default_scheme    -- init_worker's opts.scheme: skips an ngx.var read
+local upstream_address  -- init_worker's opts.upstream_address: tag it
+local raw_header = ngx and ngx.req and ngx.req.raw_header
 
 -- init_worker(config[, opts]) -> tracer. config is tracewire.new_tracer's
 -- table; opts.scheme ("http" or "https") names the scheme of every request
--- this worker traces (only when all its servers use one scheme).
+-- this worker traces (only when all its servers use one scheme);
+-- opts.upstream_address = true tags proxied spans with upstream.address
+-- (one ngx.var read per request, about as costly as the whole span).
 -- Idempotent per worker.
 function _M.init_worker(config, opts)
     if tracer then
         return tracer
     end
     default_scheme = opts and opts.scheme
+    upstream_address = opts and opts.upstream_address
     tracer = tracewire.new_tracer(config)
     local tid = tracer:config("trace_id_header") or "uber-trace-id"
     local bprefix = tracer:config("baggage_header_prefix") or "uberctx-"
@@ -144,18 +149,27 @@ local function finish_span(span, proxied)
         span:finish()
         return
     end
-    local status = ngx.status
-    span:set_tag("http.status_code", status)
-    if status >= 500 then
-        span:set_tag("error", true)
-    end
-    if proxied then
+    if proxied and upstream_address then
         local up = ngx.var.upstream_addr
         if up then
             span:set_tag("upstream.address", up)
         end
     end
-    span:finish()
+    span:finish_http(ngx.status)
+end
+
+-- The fast path (no opts.tags, no opts.operation_name): the raw request
+-- head crosses into C once (tracer:start_http_span), which extracts the
+-- context, names the span and sets its tags. ngx.req.raw_header() exists
+-- for HTTP/1.x only; HTTP/2 and HTTP/3 requests take the general path.
+local function fast_start(opts)
+    local ok, head = pcall(raw_header)
+    if not ok then
+        return nil
+    end
+    local span, code = tracer:start_http_span(head,
+        (opts and opts.scheme) or default_scheme or ngx.var.scheme)
+    return span, code ~= "not_found"
 end
 
 -- start([opts]) -> span. Call in rewrite_by_lua or access_by_lua; pair with
@@ -163,7 +177,8 @@ end
 -- opts.operation_name: string or function() -> string (default "GET /path",
 -- the request path without its query). opts.tags: extra tags, e.g.
 -- { ["peer.address"] = ngx.var.remote_addr }. opts.propagate=false: leave
--- the upstream request headers alone.
+-- the upstream request headers alone (for locations that proxy nothing).
+-- opts.scheme: "http"/"https" for this request's http.url.
 function _M.start(opts)
     if not tracer then
         return nil
@@ -173,13 +188,18 @@ function _M.start(opts)
     if span then
         return span
     end
-    local headers = ngx.req.get_headers()
-    local found
-    span, found = request_span(opts, headers)
+    local found, headers
+    if not (opts and (opts.tags or opts.operation_name)) then
+        span, found = fast_start(opts)
+    end
+    if not span then
+        headers = ngx.req.get_headers()
+        span, found = request_span(opts, headers)
+    end
     ctx[CTX_KEY] = span
     if not (opts and opts.propagate == false) then
         if found then
-            clear_incoming(headers)
+            clear_incoming(headers or ngx.req.get_headers())
         end
         tracer:inject(span, "http_headers", ngx.req.set_header)
     end

@@ -1,0 +1,127 @@
+-- The gateway fast path: tracer:start_http_span(raw_head, ...) and
+-- span:finish_http(status). What tracewire.nginx's start()/finish() record
+-- for HTTP/1.x requests comes from here.
+local H = require "helper"
+
+local TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+describe("start_http_span", function()
+    it("names, tags and parents a server span from a raw request head", function()
+        local t = H.tracer()
+        local head = "GET /a/b?q=1&r=2 HTTP/1.1\r\nHost: ex.com:8443\r\nTraceparent: " .. TP ..
+                     "\r\nbaggage: user=alice\r\n\r\n"
+        local s, code = t:start_http_span(head, "https", "edge")
+        assert.equal("ok", code)
+        assert.equal("alice", s:get_baggage_item("user"))
+        assert.is_true(s:finish_http(200))
+        local r = H.one_span(t)
+        assert.equal("GET /a/b", r.operation_name)
+        assert.equal("server", r.kind)
+        assert.equal("4bf92f3577b34da6a3ce929d0e0e4736", r.trace_id)
+        assert.equal("00f067aa0ba902b7", r.parent_id)
+        assert.same({ component = "edge", ["http.method"] = "GET",
+                      ["http.url"] = "https://ex.com:8443/a/b?q=1&r=2",
+                      ["http.status_code"] = 200 }, r.tags)
+        local _, ty = H.tag(r, "http.status_code")
+        assert.equal("int64", ty)
+    end)
+
+    it("defaults to http and nginx, starts a root without context", function()
+        local t = H.tracer()
+        local s, code = t:start_http_span("POST /p HTTP/1.0\nHost: h\n")
+        assert.equal("not_found", code)
+        s:finish_http(201)
+        local r = H.one_span(t)
+        assert.equal("POST /p", r.operation_name)
+        assert.equal("nginx", r.tags.component)
+        assert.equal("http://h/p", r.tags["http.url"])
+        assert.equal(0, #r.references)
+    end)
+
+    it("keeps the target as the URL without Host or in absolute form", function()
+        local t = H.tracer()
+        t:start_http_span("GET /x HTTP/1.0\r\n\r\n"):finish_http(200)
+        t:start_http_span("GET http://proxy.example/y HTTP/1.1\r\nHost: z\r\n\r\n"):finish_http(200)
+        local spans = H.spans(t)
+        assert.equal("/x", spans[1].tags["http.url"])
+        assert.equal("http://proxy.example/y", spans[2].tags["http.url"])
+    end)
+
+    it("reports a corrupted context and starts a new root", function()
+        local t = H.tracer()
+        local s, code = t:start_http_span("GET / HTTP/1.1\r\ntraceparent: 00-zz-zz-01\r\n\r\n")
+        assert.equal("corrupted", code)
+        s:finish_http(200)
+        assert.equal(0, #H.one_span(t).references)
+    end)
+
+    it("honours the parent's not-sampled decision and tags nothing", function()
+        local t = H.tracer()
+        local s = t:start_http_span("GET / HTTP/1.1\r\ntraceparent: " .. TP:sub(1, -3) .. "00\r\n\r\n")
+        assert.is_false(s:is_sampled())
+        assert.is_true(s:finish_http(500))
+        assert.equal(0, #H.spans(t))
+        local c = t:counters()
+        assert.equal(0, c.spans_sampled)
+        assert.equal(1, c.spans_started)
+    end)
+
+    it("tags error=true on 5xx and finishes once", function()
+        local t = H.tracer()
+        local s = t:start_http_span("GET / HTTP/1.1\r\n\r\n")
+        assert.is_true(s:finish_http(503))
+        assert.is_false(s:finish_http(200))
+        assert.is_false(s:finish())
+        local r = H.one_span(t)
+        assert.equal(503, r.tags["http.status_code"])
+        assert.is_true(r.tags.error)
+    end)
+
+    it("takes a start and a finish timestamp", function()
+        local t = H.tracer()
+        t:start_http_span("GET / HTTP/1.1\r\n\r\n", nil, nil, 1700000000.25):finish_http(200, 1700000000.5)
+        local r = H.one_span(t)
+        assert.equal(1700000000250000, r.start_us)
+        assert.equal(250000, r.duration_us)
+    end)
+
+    it("cuts a huge path to the name bound instead of failing", function()
+        local t = H.tracer()
+        local path = "/" .. string.rep("p", 5000)
+        t:start_http_span("GET " .. path .. " HTTP/1.1\r\nHost: h\r\n\r\n"):finish_http(200)
+        local r = H.one_span(t)
+        assert.equal(1024, #r.operation_name)
+        assert.equal("GET /ppp", r.operation_name:sub(1, 8))
+    end)
+
+    it("answers nil and a message for a head without a request line", function()
+        local t = H.tracer()
+        for _, bad in ipairs{ "", "garbage", "GET /\r\n", "GET / FTP/1.0\r\n", "\r\nHost: a\r\n" } do
+            local s, err = t:start_http_span(bad)
+            assert.is_nil(s)
+            assert.matches("no valid HTTP/1.x request line", err)
+        end
+        assert.equal(0, t:counters().spans_started)
+    end)
+
+    it("raises clear errors for wrong argument types", function()
+        local t = H.tracer()
+        for _, v in ipairs{ 1, true, {}, print } do
+            assert.has_error(function() t:start_http_span(v) end,
+                             "bad argument #1 to 'start_http_span' (raw request head must be a string)")
+        end
+        assert.has_error(function() t:start_http_span(nil) end)
+        assert.has_error(function() t:start_http_span("GET / HTTP/1.1", {}) end)
+        assert.has_error(function() t:start_http_span("GET / HTTP/1.1", nil, nil, "soon") end)
+        local s = t:start_http_span("GET / HTTP/1.1\r\n\r\n")
+        for _, v in ipairs{ "x", {}, true } do
+            assert.has_error(function() s:finish_http(v) end)
+        end
+        assert.has_error(function() s:finish_http(nil) end)
+        assert.has_error(function() s:finish_http(1000) end)
+        assert.has_error(function() s:finish_http(-1) end)
+        assert.is_false(s:is_finished())
+        assert.is_true(s:finish_http(204))
+        assert.equal(204, H.one_span(t).tags["http.status_code"])
+    end)
+end)
