@@ -539,6 +539,7 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
         g.tracer = NULL;
         return REDISMODULE_ERR;
     }
+    twrm_trace_setup(g_cfg);
     if (RedisModule_CreateCommand(ctx, "tq.push", cmd_push, "write deny-oom", 1, 1, 1) != REDISMODULE_OK
         || RedisModule_CreateCommand(ctx, "tq.pop", cmd_pop, "write fast", 1, 1, 1) != REDISMODULE_OK
         || RedisModule_CreateCommand(ctx, "tq.bpop", cmd_bpop, "write", 1, 1, 1) != REDISMODULE_OK

@@ -8,14 +8,166 @@
  * continues the chain producer -> send -> wait -> consumer. Attributes follow
  * the OpenTelemetry messaging conventions (messaging.system=redis, since
  * "redis" is not a well-known system value, a custom one is allowed).
+ *
+ * Fast path. Almost every carrier this module sees is one W3C traceparent in
+ * canonical form: the module stores exactly "traceparent: 00-…-0x" (W3C is
+ * its default inject format) and producers mostly push the same. Such a
+ * carrier is recognised by its shape, its ids are decoded here and the parent
+ * is built with tw_span_context_new; the child's carrier is written here too.
+ * That skips the core's generic extract (collect every format, copy, merge)
+ * and inject, which cost several thousand instructions per command. The
+ * result is the same context the generic path gives (no baggage, no
+ * tracestate, the sampled bit, 128-bit hex as the ids say), and the fast path
+ * is only enabled when the configuration makes it so (twrm_trace_setup).
+ * Anything else — other headers, upper-case hex, versions other than 00,
+ * invalid ids — takes the generic path, which also words the errors.
  */
 #include "trace.h"
 #include "carrier.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define NAME_KEY_MAX 200   /* bytes of the key kept in a span name */
+#define TP_LEN 55          /* a version-00 traceparent value */
+
+/* Set once by twrm_trace_setup at module load (one module instance per
+ * process), read-only afterwards. */
+static int fast_extract, fast_inject;
+
+static int has_format(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == n && memcmp(p, name, n) == 0)
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+void twrm_trace_setup(const tw_config *cfg)
+{
+    char ex[128] = "", in[128] = "", uber[256] = "";
+    fast_extract = fast_inject = 0;
+    if (cfg == NULL || tw_config_get(cfg, "propagation.extract", ex, sizeof ex) != TW_OK
+        || tw_config_get(cfg, "propagation.inject", in, sizeof in) != TW_OK
+        || tw_config_get(cfg, "trace_id_header", uber, sizeof uber) != TW_OK)
+        return;
+    /* A Jaeger trace header renamed to "traceparent" would be read as Jaeger. */
+    fast_extract = has_format(ex, "w3c") && strcasecmp(uber, "traceparent") != 0;
+    fast_inject = fast_extract && strcmp(in, "w3c") == 0;
+}
+
+/* Hex, eight digits at a time (SWAR over a 64-bit word; first character in
+ * the lowest byte). Per byte, b & 0xf plus 9 for letters is the digit value;
+ * a digit is valid lower-case hex exactly when writing it back gives the
+ * same byte, which is how the decoder checks all eight at once. */
+#define B8(v) (0x0101010101010101ull * (v))
+
+static uint64_t load8(const char *s)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    return x;
+}
+
+static void store8(char *d, uint64_t x)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    memcpy(d, &x, 8);
+}
+
+/* eight digit values (0..15, one a byte) -> their lower-case characters */
+static uint64_t hex_chars(uint64_t d)
+{
+    return d + B8(0x30) + (((d + B8(0x06)) >> 4) & B8(0x01)) * 0x27;
+}
+
+/* 8 lower-case hex characters -> *out; 0 if any is not one. */
+static int hex8(const char *s, uint32_t *out)
+{
+    uint64_t x = load8(s);
+    uint64_t d = ((x & B8(0x0f)) + ((x >> 6) & B8(0x01)) * 9) & B8(0x0f);
+    if (hex_chars(d) != x)
+        return 0;
+    d = ((d << 4) | (d >> 8)) & 0x00ff00ff00ff00ffull;
+    d = (d | (d >> 8)) & 0x0000ffff0000ffffull;
+    d = (d | (d >> 16)) & 0xffffffffull;
+    *out = __builtin_bswap32((uint32_t)d);   /* first character most significant */
+    return 1;
+}
+
+static int hex_u64(const char *s, uint64_t *out)
+{
+    uint32_t hi, lo;
+    if (!hex8(s, &hi) || !hex8(s + 8, &lo))
+        return 0;
+    *out = (uint64_t)hi << 32 | lo;
+    return 1;
+}
+
+static void hex_put8(char *dst, uint32_t v)
+{
+    uint64_t x = __builtin_bswap32(v);       /* most significant byte first */
+    x = (x | (x << 16)) & 0x0000ffff0000ffffull;
+    x = (x | (x << 8)) & 0x00ff00ff00ff00ffull;
+    x = ((x >> 4) & 0x000f000f000f000full) | ((x & 0x000f000f000f000full) << 8);
+    store8(dst, hex_chars(x));
+}
+
+static void hex_put(char *dst, uint64_t v)
+{
+    hex_put8(dst, (uint32_t)(v >> 32));
+    hex_put8(dst + 8, (uint32_t)v);
+}
+
+typedef struct tp_ids {
+    uint64_t hi, lo, span;
+    unsigned flags;
+} tp_ids;
+
+/* 1 when text is exactly one canonical, valid version-00 traceparent:
+ *   "traceparent" (':' | ': ' | '=') <55 chars> ["\n" | "\r\n"]
+ * which the generic path parses to the same one entry. */
+static int fast_traceparent(const char *text, size_t len, tp_ids *ids)
+{
+    if (len < 12 + TP_LEN || memcmp(text, "traceparent", 11) != 0)
+        return 0;
+    size_t v = 12;
+    if (text[11] == ':') {
+        if (text[12] == ' ')
+            v = 13;
+    } else if (text[11] != '=') {
+        return 0;
+    }
+    size_t end = v + TP_LEN;
+    if (!(len == end || (len == end + 1 && text[end] == '\n')
+          || (len == end + 2 && text[end] == '\r' && text[end + 1] == '\n')))
+        return 0;
+    const char *p = text + v;
+    const char *hex = "0123456789abcdef";
+    if (p[0] != '0' || p[1] != '0' || p[2] != '-' || p[35] != '-' || p[52] != '-'
+        || !hex_u64(p + 3, &ids->hi) || !hex_u64(p + 19, &ids->lo)
+        || !hex_u64(p + 36, &ids->span) || p[53] == '\0' || !strchr(hex, p[53])
+        || p[54] == '\0' || !strchr(hex, p[54])
+        || (ids->hi == 0 && ids->lo == 0) || ids->span == 0)
+        return 0;
+    /* the sampled bit is the low bit of the last digit */
+    ids->flags = ((p[54] - (p[54] >= 'a' ? 'a' - 10 : '0')) & 1) ? TW_FLAG_SAMPLED : 0;
+    return 1;
+}
+
 
 void twrm_text_init(twrm_text *t)
 {
@@ -89,24 +241,70 @@ static void messaging_tags(tw_span *s, const char *key, size_t key_len, const ch
     tw_span_set_tag_str(s, "messaging.operation.type", optype);
 }
 
+/* The parent context a carrier names: *parent is new, or NULL when the
+ * carrier holds no context. *simple is 1 when that context is ids and flags
+ * only (fast path, or nothing), so write_carrier may use the fast inject.
+ * Returns NULL, or a static English reason. */
+static const char *carrier_parent(tw_tracer *t, const char *carrier, size_t len,
+                                  tw_span_context **parent, int *simple)
+{
+    twrm_carrier c;
+    tp_ids ids;
+    *parent = NULL;
+    *simple = 0;
+    if (fast_extract && fast_traceparent(carrier, len, &ids)
+        && tw_span_context_new(ids.hi, ids.lo, ids.span, 0, ids.flags, parent) == TW_OK) {
+        *simple = 1;
+        return NULL;
+    }
+    const char *err = twrm_carrier_parse(carrier, len, &c);
+    if (err)
+        return err;
+    if (c.n == 0) {
+        *simple = 1;
+        return NULL;
+    }
+    tw_status st = tw_tracer_extract(t, TW_PROP_DEFAULT, twrm_carrier_foreach, &c, parent);
+    if (st == TW_OK || st == TW_ERR_NOT_FOUND)
+        return NULL;
+    return st == TW_ERR_NOMEM ? "out of memory" : "malformed trace context in carrier";
+}
+
+/* Appends c as a header block to out. Returns 0, or -1 (out of memory). */
+static int write_carrier(tw_tracer *t, const tw_span_context *c, int simple, twrm_text *out)
+{
+    if (simple && fast_inject) {
+        /* what the core's W3C inject writes for a context without
+         * tracestate and baggage */
+        char tp[13 + TP_LEN];
+        uint64_t hi, lo;
+        tw_span_context_trace_id(c, &hi, &lo);
+        memcpy(tp, "traceparent: 00-", 16);
+        hex_put(tp + 16, hi);
+        hex_put(tp + 32, lo);
+        tp[48] = '-';
+        hex_put(tp + 49, tw_span_context_span_id(c));
+        tp[65] = '-';
+        tp[66] = '0';
+        tp[67] = (tw_span_context_flags(c) & TW_FLAG_SAMPLED) ? '1' : '0';
+        return text_append(out, tp, sizeof tp);
+    }
+    if (tw_tracer_inject(t, c, TW_PROP_DEFAULT, inject_line, out) != TW_OK || out->failed)
+        return -1;
+    return 0;
+}
+
 const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
                                   const char *carrier, size_t len, size_t nitems,
                                   int64_t now_us, twrm_text *stored, tw_span **span_out)
 {
-    twrm_carrier c;
-    tw_span_context *parent = NULL;
+    tw_span_context *parent;
     tw_span *span = NULL;
-    const char *err = twrm_carrier_parse(carrier, len, &c);
+    int simple;
     *span_out = NULL;
+    const char *err = carrier_parent(t, carrier, len, &parent, &simple);
     if (err)
         return err;
-    if (c.n) {
-        tw_status st = tw_tracer_extract(t, TW_PROP_DEFAULT, twrm_carrier_foreach, &c, &parent);
-        if (st == TW_ERR_NOT_FOUND)
-            parent = NULL;
-        else if (st != TW_OK)
-            return st == TW_ERR_NOMEM ? "out of memory" : "malformed trace context in carrier";
-    }
     tw_status st = span_named(t, "send", key, key_len, parent, now_us, &span);
     tw_span_context_free(parent);
     if (st != TW_OK)
@@ -116,8 +314,7 @@ const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
     tw_span_set_tag_str(span, "messaging.operation.name", "send");
     if (nitems > 1)
         tw_span_set_tag_int(span, "messaging.batch.message_count", (int64_t)nitems);
-    if (tw_tracer_inject(t, tw_span_get_context(span), TW_PROP_DEFAULT, inject_line, stored) != TW_OK
-        || stored->failed) {
+    if (write_carrier(t, tw_span_get_context(span), simple, stored) != 0) {
         tw_span_free(span);
         twrm_text_free(stored);
         return "out of memory";
@@ -129,16 +326,14 @@ const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
 const char *twrm_trace_send_verbatim(tw_tracer *t, const char *carrier, size_t len,
                                      twrm_text *stored)
 {
-    twrm_carrier c;
-    tw_span_context *ctx = NULL;
-    const char *err = twrm_carrier_parse(carrier, len, &c);
-    if (err)
-        return err;
-    if (c.n) {
-        tw_status st = tw_tracer_extract(t, TW_PROP_DEFAULT, twrm_carrier_foreach, &c, &ctx);
+    tp_ids ids;
+    if (!(fast_extract && fast_traceparent(carrier, len, &ids))) {
+        tw_span_context *ctx;
+        int simple;
+        const char *err = carrier_parent(t, carrier, len, &ctx, &simple);
         tw_span_context_free(ctx);
-        if (st != TW_OK && st != TW_ERR_NOT_FOUND)
-            return st == TW_ERR_NOMEM ? "out of memory" : "malformed trace context in carrier";
+        if (err)
+            return err;
     }
     if (text_append(stored, carrier, len))
         return "out of memory";
@@ -158,22 +353,19 @@ int twrm_trace_wait(tw_tracer *t, const char *key, size_t key_len, const char *s
                     size_t stored_len, int64_t enqueue_us, int64_t now_us, const char *op,
                     twrm_text *out)
 {
-    twrm_carrier c;
     tw_span_context *parent = NULL;
     tw_span *span = NULL;
-    int reported = 0;
+    int simple;
     if (stored_len == 0)
         return 0;
-    if (twrm_carrier_parse(stored, stored_len, &c) != NULL || c.n == 0
-        || tw_tracer_extract(t, TW_PROP_DEFAULT, twrm_carrier_foreach, &c, &parent) != TW_OK)
+    if (carrier_parent(t, stored, stored_len, &parent, &simple) != NULL || parent == NULL)
         goto verbatim;
     if (span_named(t, "wait", key, key_len, parent, enqueue_us, &span) != TW_OK)
         goto verbatim;
     messaging_tags(span, key, key_len, "receive");
     tw_span_set_tag_str(span, "messaging.operation.name", op);
     tw_span_set_tag_int(span, "messaging.redis.queue_wait_us", now_us - enqueue_us);
-    if (tw_tracer_inject(t, tw_span_get_context(span), TW_PROP_DEFAULT, inject_line, out) != TW_OK
-        || out->failed) {
+    if (write_carrier(t, tw_span_get_context(span), simple, out) != 0) {
         tw_span_free(span);
         twrm_text_free(out);
         goto verbatim;
@@ -186,5 +378,5 @@ verbatim:
     tw_span_context_free(parent);
     twrm_text_free(out);
     text_append(out, stored, stored_len);
-    return reported;
+    return 0;
 }

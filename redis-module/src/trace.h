@@ -20,6 +20,13 @@ typedef struct twrm_text {
 void twrm_text_init(twrm_text *t);
 void twrm_text_free(twrm_text *t);
 
+/* Reads from cfg (the tracer's configuration; borrowed for the call) whether
+ * the fast carrier path of trace.c may be used: W3C among the extracted
+ * formats (and no Jaeger header renamed "traceparent") for reading,
+ * propagation.inject exactly "w3c" for writing. Call once at module load,
+ * before any command; without it every carrier takes the generic path. */
+void twrm_trace_setup(const tw_config *cfg);
+
 /* Push side. Parses and extracts carrier (len bytes), starts the "send <key>"
  * PRODUCER span as its child (a root when the carrier holds no context) and
  * writes the span's context as a header block into stored. *span_out is new
