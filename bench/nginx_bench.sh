@@ -10,6 +10,8 @@
 #             inject into the request headers, status tags, finish -> UDP reporter
 #   on-1pct   as on, with probabilistic sampling at 1% (unsampled spans skip
 #             their tags but still propagate the decision)
+#   on-static as on, with start{propagate=false} (a location that proxies
+#             nothing: no context headers written)
 #   log-noop  empty log_by_lua only
 #   log-span  tracewire.nginx log_span(): the same span from the log phase alone
 #             (for locations that proxy nothing; no propagation)
@@ -30,6 +32,13 @@ if [ -z "$lua_build" ]; then
 fi
 [ -f "$lua_build/5.1/tracewire.so" ] || { echo "no $lua_build/5.1/tracewire.so"; exit 1; }
 
+# On 2+ CPUs nginx (worker and reporter thread) runs on CPU 1 and wrk and
+# the agent sink on CPU 0, so the client never steals the server's CPU and
+# every cycle tracing costs shows up as lost req/s. TW_NGINX_PIN=0: no pinning.
+pin_nginx="" pin_wrk=""
+if [ "${TW_NGINX_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  pin_nginx="taskset -c 1" pin_wrk="taskset -c 0"
+fi
 run=$(mktemp -d /tmp/tw-nginx-bench.XXXXXX)
 port=$(( 20000 + RANDOM % 20000 ))
 agent=$(( port + 1 ))
@@ -45,7 +54,7 @@ mkdir -p "$run/html/static" "$run/tmp"
 printf 'static file\n' > "$run/html/static/x.txt"
 
 # A UDP sink standing in for the Jaeger agent (counts datagrams and bytes).
-python3 - "$agent" > "$run/sink.out" <<'PY' &
+$pin_wrk python3 - "$agent" > "$run/sink.out" <<'PY' &
 import socket, signal, sys
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
 n = b = 0
@@ -65,6 +74,7 @@ conf() {   # conf MODE
     on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     log-noop) handlers='log_by_lua_block { local _ = 1 }' ;;
     log-span) handlers='log_by_lua_block { require("tracewire.nginx").log_span() }' ;;
+    on-static) handlers='rewrite_by_lua_block { require("tracewire.nginx").start{ propagate = false } } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     on-1pct) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     proxy-on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
   esac
@@ -86,9 +96,10 @@ http {
     lua_package_path "$top/lua/?.lua;;";
     lua_package_cpath "$lua_build/5.1/?.so;;";
     init_worker_by_lua_block {
-        require("tracewire.nginx").init_worker{ service_name = "nginx-bench",
+        require("tracewire.nginx").init_worker({ service_name = "nginx-bench",
             sampler = { $sampler },
-            reporter = { protocols = "udp", agent_host = "127.0.0.1", agent_port = $agent } }
+            reporter = { protocols = "udp", agent_host = "127.0.0.1", agent_port = $agent } },
+            { scheme = "http" })
     }
     exit_worker_by_lua_block { require("tracewire.nginx").exit_worker(2) }
     upstream backend { server 127.0.0.1:$backend; keepalive 32; }
@@ -111,12 +122,12 @@ worker_cpu_ticks() {   # utime+stime of nginx's worker (all its threads)
 
 bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
   conf "$1"
-  nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log"
+  $pin_nginx nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log"
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/static/x.txt" >/dev/null && break; sleep 0.1; done
-  wrk -t1 -c"$conns" -d2s "http://127.0.0.1:$port/static/x.txt" >/dev/null      # warm-up
+  $pin_wrk wrk -t1 -c"$conns" -d2s "http://127.0.0.1:$port/static/x.txt" >/dev/null      # warm-up
   local c0 c1 out
   c0=$(worker_cpu_ticks)
-  out=$(wrk -t1 -c"$conns" -d"${dur}s" "http://127.0.0.1:$port/static/x.txt")
+  out=$($pin_wrk wrk -t1 -c"$conns" -d"${dur}s" "http://127.0.0.1:$port/static/x.txt")
   c1=$(worker_cpu_ticks)
   kill -QUIT "$(cat "$run/nginx.pid")"
   for _ in $(seq 100); do [ -f "$run/nginx.pid" ] || break; sleep 0.1; done
@@ -125,7 +136,7 @@ bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
     END {printf "%.0f %.2f\n", r, c / hz * 1e6 / n}' <<<"$out"
 }
 
-modes="off lua-noop on on-1pct log-noop log-span proxy-off proxy-on"
+modes=${TW_NGINX_MODES:-"off lua-noop on on-static on-1pct log-noop log-span proxy-off proxy-on"}
 declare -A rps cpu
 for r in $(seq "$rounds"); do
   for m in $modes; do
@@ -142,25 +153,28 @@ pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }
 kill -TERM "$sink_pid"; wait "$sink_pid" 2>/dev/null || true; sink_pid=""
 read -r dgrams bytes < "$run/sink.out" || true
 echo "nginx $(nginx -v 2>&1 | cut -d/ -f2), 1 worker, wrk -t1 -c$conns -d${dur}s, best of $rounds rounds," \
-     "$(nproc) CPUs, load average $(cut -d' ' -f1 /proc/loadavg)"
+     "$(nproc) CPUs${pin_nginx:+ (nginx pinned to CPU 1, wrk to CPU 0)}, load average $(cut -d' ' -f1 /proc/loadavg)"
 declare -A R C
 for m in $modes; do R[$m]=$(echo "${rps[$m]}" | best_rps); C[$m]=$(echo "${cpu[$m]}" | best_cpu); done
-printf '  %-9s %9s req/s %8s us CPU/req\n' off "${R[off]}" "${C[off]}"
-for m in lua-noop log-noop; do
-  printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off)\n' "$m" "${R[$m]}" "${C[$m]}" \
-    "$(pct "${R[$m]}" "${R[off]}")" "$(pct "${C[$m]}" "${C[off]}")"
+base_of() {   # the mode a mode is compared with
+  case $1 in
+    off|proxy-off) echo "" ;;
+    proxy-*) echo proxy-off ;;
+    *) echo off ;;
+  esac
+}
+for m in $modes; do
+  b=$(base_of "$m")
+  line=$(printf '  %-9s %9s req/s %8s us CPU/req' "$m" "${R[$m]}" "${C[$m]}")
+  if [ -n "$b" ] && [ -n "${R[$b]:-}" ]; then
+    line+="   (req/s $(pct "${R[$m]}" "${R[$b]}"), CPU $(pct "${C[$m]}" "${C[$b]}") vs $b"
+    case $m in
+      on|on-static|on-1pct) [ -n "${R[lua-noop]:-}" ] && line+="; req/s $(pct "${R[$m]}" "${R[lua-noop]}") vs lua-noop" ;;
+      log-span) [ -n "${R[log-noop]:-}" ] && line+="; req/s $(pct "${R[$m]}" "${R[log-noop]}") vs log-noop" ;;
+    esac
+    line+=")"
+  fi
+  echo "$line"
 done
-printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs lua-noop)\n' on \
-  "${R[on]}" "${C[on]}" "$(pct "${R[on]}" "${R[off]}")" "$(pct "${C[on]}" "${C[off]}")" \
-  "$(pct "${R[on]}" "${R[lua-noop]}")" "$(pct "${C[on]}" "${C[lua-noop]}")"
-printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs lua-noop)\n' on-1pct \
-  "${R[on-1pct]}" "${C[on-1pct]}" "$(pct "${R[on-1pct]}" "${R[off]}")" "$(pct "${C[on-1pct]}" "${C[off]}")" \
-  "$(pct "${R[on-1pct]}" "${R[lua-noop]}")" "$(pct "${C[on-1pct]}" "${C[lua-noop]}")"
-printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs off; req/s %s, CPU %s vs log-noop)\n' log-span \
-  "${R[log-span]}" "${C[log-span]}" "$(pct "${R[log-span]}" "${R[off]}")" "$(pct "${C[log-span]}" "${C[off]}")" \
-  "$(pct "${R[log-span]}" "${R[log-noop]}")" "$(pct "${C[log-span]}" "${C[log-noop]}")"
-printf '  %-9s %9s req/s %8s us CPU/req\n' proxy-off "${R[proxy-off]}" "${C[proxy-off]}"
-printf '  %-9s %9s req/s %8s us CPU/req   (req/s %s, CPU %s vs proxy-off)\n' proxy-on \
-  "${R[proxy-on]}" "${C[proxy-on]}" "$(pct "${R[proxy-on]}" "${R[proxy-off]}")" "$(pct "${C[proxy-on]}" "${C[proxy-off]}")"
 echo "  agent sink received ${dgrams:-?} datagrams, ${bytes:-?} bytes"
 if grep -E '\[(error|alert|crit)\]' "$run/error.log" | head -5; then echo "(errors in nginx log above)"; fi

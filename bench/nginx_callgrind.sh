@@ -8,9 +8,11 @@
 # static request's real cost) is invisible to callgrind, so the percentages
 # here overstate the overhead on the whole request.
 # Modes: off | on (start+finish, 100% sampled) | on-scheme (on, with
-# init_worker's scheme option: one ngx.var read less) | on-1pct | log-span, and
-# baselines: lua-noop / log-noop (empty Lua handlers) and ngx-api (the same
-# ngx.* calls start()+finish() make, without tracewire). See
+# init_worker's scheme option: one ngx.var read less) | on-static (on-scheme
+# with start{propagate=false}: nothing injected) | on-1pct | log-span, and
+# baselines: lua-noop / log-noop (empty Lua handlers), ngx-api (the ngx.*
+# calls the general path of start()+finish() makes, without tracewire) and
+# ngx-static (the ngx.* calls on-static makes: raw_header, ngx.ctx, ngx.status). See
 # bench/nginx_bench.sh. Usage: bench/nginx_callgrind.sh [requests=1000]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -60,6 +62,7 @@ measure() {   # measure MODE -> instructions per request
     raw-header) handlers='rewrite_by_lua_block { local u = ngx.req.raw_header() } log_by_lua_block { local _ = 1 }' ;;
     ctx) handlers='rewrite_by_lua_block { ngx.ctx.x = 1 } log_by_lua_block { local x = ngx.ctx.x }' ;;
     sethdr) handlers='rewrite_by_lua_block { ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local _ = 1 }' ;;
+    ngx-static) handlers='rewrite_by_lua_block { local ok, h = pcall(ngx.req.raw_header) ngx.ctx.x = 1 } log_by_lua_block { local x = ngx.ctx.x local s = ngx.status }' ;;
     ngx-api) handlers='rewrite_by_lua_block { local h = ngx.req.get_headers() local m = ngx.req.get_method() local u = ngx.var.scheme .. ngx.var.request_uri ngx.ctx.x = 1 ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local x = ngx.ctx.x local s = ngx.status local t = ngx.req.start_time() }' ;;
   esac
   [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
@@ -113,16 +116,19 @@ measure_retry() {   # a run that counted nothing (valgrind slow to start) is ret
 }
 
 declare -A ir
-for m in ${TW_CG_MODES:-off lua-noop ngx-api on on-scheme on-1pct log-noop log-span}; do ir[$m]=$(measure_retry "$m"); echo "$m: ${ir[$m]} instructions/request"; done
+for m in ${TW_CG_MODES:-off lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span}; do ir[$m]=$(measure_retry "$m"); echo "$m: ${ir[$m]} instructions/request"; done
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }
 echo "nginx $(nginx -v 2>&1 | cut -d/ -f2) under callgrind, $n keep-alive requests per mode, user-space instructions per request:"
 base=${ir[off]:-0}
-for m in ${TW_CG_MODES:-off lua-noop ngx-api on on-scheme on-1pct log-noop log-span}; do
+for m in ${TW_CG_MODES:-off lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span}; do
   if [ "$m" = off ] || [ "$base" -eq 0 ]; then printf '  %-10s %8d\n' "$m" "${ir[$m]}"; continue; fi
   printf '  %-10s %8d  (%s vs off, +%d instructions)\n' "$m" "${ir[$m]}" "$(pct "${ir[$m]}" "$base")" $(( ir[$m] - base ))
 done
 if [ -n "${ir[on]:-}" ] && [ -n "${ir[ngx-api]:-}" ]; then
   echo "  tracewire's own share of on: on - ngx-api = +$(( ir[on] - ir[ngx-api] ))"
+fi
+if [ -n "${ir[on-static]:-}" ] && [ -n "${ir[ngx-static]:-}" ]; then
+  echo "  tracewire's own share of on-static: on-static - ngx-static = +$(( ir[on-static] - ir[ngx-static] ))"
 fi
 if [ -n "${ir[log-span]:-}" ] && [ -n "${ir[log-noop]:-}" ]; then
   echo "  log-span - log-noop = +$(( ir[log-span] - ir[log-noop] ))"
