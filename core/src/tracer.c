@@ -55,11 +55,18 @@ static void fork_parent(void)
     pthread_mutex_unlock(&live_lock);
 }
 
+static void make_uuid(char buf[37]);
+
 static void fork_child(void)
 {
     twp_ids_after_fork();
     twp_clock_after_fork();
     for (tw_tracer *t = live_head; t; t = t->live_next) {
+        if (t->client_uuid) {       /* a new emitter: its own client-uuid */
+            char uuid[37];
+            make_uuid(uuid);
+            memcpy(t->client_uuid, uuid, 36);
+        }
         if (t->reporter->ops->after_fork_child)
             t->reporter->ops->after_fork_child(t->reporter);
         twp_sampler_after_fork_child(t->sampler);
@@ -121,17 +128,25 @@ static void first_ipv4(char *buf, size_t cap)
     freeifaddrs(ifs);
 }
 
+/* A random (version 4) UUID in 36 lower-case hex chars and dashes. No
+ * stdio: it also runs in the fork child handler. */
 static void make_uuid(char buf[37])
 {
+    static const char hex[] = "0123456789abcdef";
     unsigned char b[16];
     uint64_t a = twp_random_id(), c = twp_random_id();
     memcpy(b, &a, 8);
     memcpy(b + 8, &c, 8);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(buf, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    char *o = buf;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
+    }
+    *o = '\0';
 }
 
 /* Adds or replaces (same key: later wins) a string process tag. */
@@ -225,6 +240,13 @@ static tw_status build_process(tw_tracer *t)
     t->proc.service_name = t->cfg.service_name;
     t->proc.tags = arr;
     t->proc.ntags = n;
+    /* Jaeger tells emitters apart by client-uuid (ClientStats, batch seqNo):
+     * remember ours so a forked child can take a new one */
+    t->client_uuid = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (arr[i].key_len == 11 && memcmp(arr[i].key, "client-uuid", 11) == 0 &&
+            arr[i].len == 36 && memcmp(arr[i].v.str, uuid, 36) == 0)
+            t->client_uuid = (char *)arr[i].v.str;
     return TW_OK;
 }
 

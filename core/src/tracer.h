@@ -9,6 +9,8 @@ struct tw_tracer {
     tw_config cfg;                 /* deep copy, immutable after tw_tracer_new */
     twp_process proc;              /* strings in proc_arena */
     twp_arena proc_arena;
+    char *client_uuid;             /* our generated client-uuid value in proc_arena,
+                                      NULL when the config's tags replaced it */
     twp_counters ctr;
     twp_sampler *sampler;
     twp_reporter *reporter;

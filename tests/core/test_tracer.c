@@ -63,6 +63,45 @@ static void process_tags_describe_the_process(void **state)
     tw_tracer_free(t);
 }
 
+/* Jaeger tells emitters apart by client-uuid: a forked child (gunicorn,
+ * nginx workers) reports as a new one, unless the config named the uuid. */
+static void forked_child_takes_a_new_client_uuid(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    tw_tracer *fixed = mem_tracer("tags", "client-uuid=pinned-by-config", NULL);
+    char before[37];
+    memcpy(before, proc_tag(t, "client-uuid")->v.str, 37);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char out[80];
+        snprintf(out, sizeof out, "%.36s|%s", proc_tag(t, "client-uuid")->v.str,
+                 proc_tag(fixed, "client-uuid")->v.str);
+        ssize_t w = write(fds[1], out, strlen(out));
+        _exit(w > 0 ? 0 : 1);
+    }
+    close(fds[1]);
+    char got[81] = {0};
+    ssize_t r = read(fds[0], got, sizeof got - 1);
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_true(r > 37);
+    assert_int_equal(got[36], '|');
+    got[36] = '\0';
+    assert_string_not_equal(got, before);                 /* the child: a new one */
+    assert_int_equal(got[14], '4');                       /* still a version 4 uuid */
+    assert_int_equal(got[8], '-');
+    assert_string_equal(got + 37, "pinned-by-config");    /* configured: kept */
+    assert_memory_equal(proc_tag(t, "client-uuid")->v.str, before, 37);   /* parent unchanged */
+    tw_tracer_free(fixed);
+    tw_tracer_free(t);
+}
+
 static void memory_dump_has_every_field(void **state)
 {
     (void)state;
@@ -358,6 +397,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(process_tags_describe_the_process),
+        cmocka_unit_test(forked_child_takes_a_new_client_uuid),
         cmocka_unit_test(memory_dump_has_every_field),
         cmocka_unit_test(memory_dump_needs_the_memory_reporter),
         cmocka_unit_test(counters_follow_the_spans),
