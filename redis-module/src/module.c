@@ -130,8 +130,9 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     /* Build every envelope first so that a failure leaves the list unchanged. */
     RedisModuleString *envs_small[16];
     RedisModuleString **envs = nitems <= 16 ? envs_small : malloc(sizeof *envs * (size_t)nitems);
-    char *buf = NULL;
-    size_t bufcap = 0;
+    char stackbuf[1024];            /* small items: no heap round trip per push */
+    char *buf = stackbuf;
+    size_t bufcap = sizeof stackbuf;
     int built = 0, ok = envs != NULL;
     for (int i = 0; ok && i < nitems; i++) {
         size_t plen;
@@ -139,7 +140,7 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         size_t need = twq_encoded_size(stored.len, plen);
         if (need == 0) { ok = 0; break; }
         if (need > bufcap) {
-            char *nb = realloc(buf, need);
+            char *nb = realloc(buf == stackbuf ? NULL : buf, need);
             if (nb == NULL) { ok = 0; break; }
             buf = nb;
             bufcap = need;
@@ -148,7 +149,8 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         envs[i] = RedisModule_CreateString(ctx, buf, need);
         built++;
     }
-    free(buf);
+    if (buf != stackbuf)
+        free(buf);
     if (!ok) {
         for (int i = 0; i < built; i++) RedisModule_FreeString(ctx, envs[i]);
         if (envs != envs_small) free(envs);

@@ -132,6 +132,11 @@ static void hex_put(char *dst, uint64_t v)
     hex_put8(dst + 8, (uint32_t)v);
 }
 
+static int is_lhex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
 typedef struct tp_ids {
     uint64_t hi, lo, span;
     unsigned flags;
@@ -156,11 +161,9 @@ static int fast_traceparent(const char *text, size_t len, tp_ids *ids)
           || (len == end + 2 && text[end] == '\r' && text[end + 1] == '\n')))
         return 0;
     const char *p = text + v;
-    const char *hex = "0123456789abcdef";
     if (p[0] != '0' || p[1] != '0' || p[2] != '-' || p[35] != '-' || p[52] != '-'
         || !hex_u64(p + 3, &ids->hi) || !hex_u64(p + 19, &ids->lo)
-        || !hex_u64(p + 36, &ids->span) || p[53] == '\0' || !strchr(hex, p[53])
-        || p[54] == '\0' || !strchr(hex, p[54])
+        || !hex_u64(p + 36, &ids->span) || !is_lhex(p[53]) || !is_lhex(p[54])
         || (ids->hi == 0 && ids->lo == 0) || ids->span == 0)
         return 0;
     /* the sampled bit is the low bit of the last digit */
@@ -231,14 +234,32 @@ static tw_status span_named(tw_tracer *t, const char *op, const char *key, size_
                          out);
 }
 
-static void messaging_tags(tw_span *s, const char *key, size_t key_len, const char *optype)
+/* Tags through tw_span_set_tag with the lengths known here (no strlen). */
+#define LIT(s) s, sizeof(s) - 1
+
+static void tag_str(tw_span *s, const char *k, size_t kl, const char *v, size_t vl)
 {
-    tw_field f = { .key = "messaging.destination.name", .key_len = 26, .type = TW_VAL_STRING };
-    f.v.str.ptr = key;
-    f.v.str.len = key_len;
-    tw_span_set_tag_str(s, "messaging.system", "redis");
+    tw_field f = { .key = k, .key_len = kl, .type = TW_VAL_STRING };
+    f.v.str.ptr = v;
+    f.v.str.len = vl;
     tw_span_set_tag(s, &f);
-    tw_span_set_tag_str(s, "messaging.operation.type", optype);
+}
+
+static void tag_int(tw_span *s, const char *k, size_t kl, int64_t v)
+{
+    tw_field f = { .key = k, .key_len = kl, .type = TW_VAL_INT64 };
+    f.v.i64 = v;
+    tw_span_set_tag(s, &f);
+}
+
+/* op names the operation both as messaging.operation.type and .name. */
+static void messaging_tags(tw_span *s, const char *key, size_t key_len, const char *op,
+                           size_t op_len)
+{
+    tag_str(s, LIT("messaging.system"), LIT("redis"));
+    tag_str(s, LIT("messaging.destination.name"), key, key_len);
+    tag_str(s, LIT("messaging.operation.type"), op, op_len);
+    tag_str(s, LIT("messaging.operation.name"), op, op_len);
 }
 
 /* The parent context a carrier names: *parent is new, or NULL when the
@@ -310,10 +331,9 @@ const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
     if (st != TW_OK)
         return tw_strerror(st);
     tw_span_set_kind(span, TW_KIND_PRODUCER);
-    messaging_tags(span, key, key_len, "send");
-    tw_span_set_tag_str(span, "messaging.operation.name", "send");
+    messaging_tags(span, key, key_len, LIT("send"));
     if (nitems > 1)
-        tw_span_set_tag_int(span, "messaging.batch.message_count", (int64_t)nitems);
+        tag_int(span, LIT("messaging.batch.message_count"), (int64_t)nitems);
     if (write_carrier(t, tw_span_get_context(span), simple, stored) != 0) {
         tw_span_free(span);
         twrm_text_free(stored);
@@ -362,9 +382,8 @@ int twrm_trace_wait(tw_tracer *t, const char *key, size_t key_len, const char *s
         goto verbatim;
     if (span_named(t, "wait", key, key_len, parent, enqueue_us, &span) != TW_OK)
         goto verbatim;
-    messaging_tags(span, key, key_len, "receive");
-    tw_span_set_tag_str(span, "messaging.operation.name", op);
-    tw_span_set_tag_int(span, "messaging.redis.queue_wait_us", now_us - enqueue_us);
+    messaging_tags(span, key, key_len, op, strlen(op));
+    tag_int(span, LIT("messaging.redis.queue_wait_us"), now_us - enqueue_us);
     if (write_carrier(t, tw_span_get_context(span), simple, out) != 0) {
         tw_span_free(span);
         twrm_text_free(out);
