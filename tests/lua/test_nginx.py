@@ -47,6 +47,7 @@ http {{
     upstream flask {{ server 127.0.0.1:{flask}; }}
     server {{
         listen 127.0.0.1:{port} reuseport;
+        listen 127.0.0.1:{h2port} http2;   # h2c: no raw head, the general path
         location /api/ {{
             rewrite_by_lua_block {{ require("tracewire.nginx").start() }}
             log_by_lua_block {{ require("tracewire.nginx").finish() }}
@@ -98,7 +99,8 @@ class Nginx:
         with open(os.path.join(self.dir, "html", "static", "x.txt"), "w") as f:
             f.write("static\n")
         self.port = free_port()
-        conf = CONF.format(modules=NGINX_MODULES, dir=self.dir, top=TOP, build=BUILD,
+        self.h2port = free_port()
+        conf = CONF.format(h2port=self.h2port, modules=NGINX_MODULES, dir=self.dir, top=TOP, build=BUILD,
                            reporter=reporter or (f'protocols = "udp", agent_host = "127.0.0.1", '
                                                  f'agent_port = {agent_port}, flush_interval_ms = {flush_ms}'),
                            flask=flask_port, port=self.port, sample=sample,
@@ -260,6 +262,33 @@ def test_incoming_context_is_continued(stack):
     assert seen["traceparent"] == f"00-{tid}-{hexid(edge.spanId)}-01"
     flask = coll.wait_for(lambda p, s: p.serviceName == "flask-upstream" and trace_of(s) == tid)
     assert [hexid(s.parentSpanId) for _, s in flask] == [hexid(edge.spanId)]
+
+
+def test_http2_requests_take_the_general_path_with_the_same_span(stack):
+    """HTTP/2 has no raw request head (ngx.req.raw_header() raises), so start()
+    falls back to the headers table: same parent, name, tags, injection."""
+    ngx, coll, _, _ = stack
+    marker = uuid.uuid4().hex
+    tid, sid = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    out = subprocess.run(["curl", "-sS", "--http2-prior-knowledge", "-o", "-", "-w", "\n%{http_version}",
+                          "-H", f"traceparent: 00-{tid}-{sid}-01",
+                          f"http://127.0.0.1:{ngx.h2port}/api/h2?m={marker}"],
+                         capture_output=True, text=True, timeout=20)
+    assert out.returncode == 0, out.stderr
+    body, version = out.stdout.rsplit("\n", 1)
+    assert version == "2"
+    seen = json.loads(body)
+    edge = nginx_span_for(coll, marker)
+    assert trace_of(edge) == tid
+    assert hexid(edge.parentSpanId) == sid
+    assert edge.operationName == "GET /api/h2"
+    t = tags(edge.tags)
+    assert t["span.kind"] == ("str", "server")
+    assert t["http.method"] == ("str", "GET")
+    assert t["http.status_code"] == ("long", 200)
+    assert t["http.url"][1] == f"http://127.0.0.1:{ngx.h2port}/api/h2?m={marker}"
+    assert seen["traceparent"] == f"00-{tid}-{hexid(edge.spanId)}-01"
+    assert "http2 requests not supported" not in ngx.error_log()   # pcall kept it quiet
 
 
 def test_incoming_headers_of_other_formats_are_replaced(stack):
