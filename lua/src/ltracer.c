@@ -159,6 +159,17 @@ static void config_set(lua_State *L, tw_config *cfg, const char *key, const char
         twl_status_error(L, st, "new_tracer");
 }
 
+/* Sets key to the text at idx. The core takes C strings: a value with a NUL
+ * byte would be cut short silently, so it is refused. */
+static void config_set_at(lua_State *L, tw_config *cfg, const char *key, int idx)
+{
+    size_t n;
+    const char *v = lua_tolstring(L, idx, &n);
+    if (strlen(v) != n)
+        luaL_error(L, "tracewire.new_tracer: config key '%s': value holds a NUL byte", key);
+    config_set(L, cfg, key, v);
+}
+
 static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *prefix, int depth)
 {
     if (depth > 3)
@@ -170,8 +181,12 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *pref
         const char *key;
         int scale;
         int vidx = lua_gettop(L);
+        size_t rawlen;
         if (lua_type(L, -2) != LUA_TSTRING)
             luaL_error(L, "tracewire.new_tracer: config keys must be strings (under '%s')", prefix);
+        if (strlen(lua_tolstring(L, -2, &rawlen)) != rawlen)
+            luaL_error(L, "tracewire.new_tracer: config key '%s%s\\0...' holds a NUL byte", prefix,
+                       lua_tostring(L, -2));
         if ((size_t)snprintf(full, sizeof full, "%s%s", prefix, lua_tostring(L, -2)) >= sizeof full)
             luaL_error(L, "tracewire.new_tracer: config key too long");
         key = full;
@@ -211,7 +226,7 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *pref
         } else {
             push_config_text(L, vidx, key);
         }
-        config_set(L, cfg, key, lua_tostring(L, -1));
+        config_set_at(L, cfg, key, -1);
         lua_pop(L, 2);
     }
 }
@@ -250,7 +265,7 @@ int twl_new_tracer(lua_State *L)
     if (lua_istable(L, cfg_idx))
         config_apply(L, u->box->cfg, cfg_idx, "", 0);
     if (name_idx)
-        config_set(L, u->box->cfg, "service_name", lua_tostring(L, name_idx));
+        config_set_at(L, u->box->cfg, "service_name", name_idx);
     st = tw_tracer_new(u->box->cfg, &u->box->t);
     if (st != TW_OK)
         return twl_status_error(L, st, "new_tracer");
@@ -263,11 +278,14 @@ enum { FMT_TEXT, FMT_BINARY };
 
 static int check_format(lua_State *L, int idx)
 {
-    const char *f = luaL_checkstring(L, idx);
-    if (strcmp(f, "http_headers") == 0 || strcmp(f, "text_map") == 0)
-        return FMT_TEXT;
-    if (strcmp(f, "binary") == 0)
-        return FMT_BINARY;
+    size_t n;
+    const char *f = luaL_checklstring(L, idx, &n);
+    if (n == strlen(f)) {          /* "binary\0..." is not "binary" */
+        if (strcmp(f, "http_headers") == 0 || strcmp(f, "text_map") == 0)
+            return FMT_TEXT;
+        if (strcmp(f, "binary") == 0)
+            return FMT_BINARY;
+    }
     return luaL_argerror(L, idx, "format must be \"http_headers\", \"text_map\" or \"binary\"");
 }
 
@@ -524,12 +542,16 @@ static int tracer_service_name(lua_State *L)
     return 1;
 }
 
-/* tracer:config(key) -> the effective value as text | nil, message */
+/* tracer:config(key) -> the effective value as text | nil, message (a key
+ * holding a NUL byte is unknown, not cut short). */
 static int tracer_config(lua_State *L)
 {
     twl_tracer *tr = twl_check_tracer(L, 1);
     char buf[1024];
-    tw_status st = tw_config_get(tr->box->cfg, luaL_checkstring(L, 2), buf, sizeof buf);
+    size_t kl;
+    const char *key = luaL_checklstring(L, 2, &kl);
+    tw_status st = strlen(key) != kl ? TW_ERR_UNSUPPORTED
+                                     : tw_config_get(tr->box->cfg, key, buf, sizeof buf);
     if (st != TW_OK) {
         lua_pushnil(L);
         lua_pushstring(L, tw_strerror(st));
