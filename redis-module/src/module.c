@@ -77,7 +77,7 @@ static void reply_item(RedisModuleCtx *ctx, RedisModuleString *key, const twq_it
         }
         twrm_text_free(&out);
         RedisModule_ReplyWithLongLong(ctx, it->enqueue_us);
-        RedisModule_ReplyWithLongLong(ctx, now_us > it->enqueue_us ? now_us - it->enqueue_us : 0);
+        RedisModule_ReplyWithLongLong(ctx, twrm_wait_us(now_us, it->enqueue_us));
         g.popped++;
     } else {
         RedisModule_ReplyWithStringBuffer(ctx, "", 0);
@@ -210,7 +210,13 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
             return POP_REPLIED_ERROR;
         }
     }
-    RedisModuleString *val = RedisModule_ListGet(sk, -1);
+    /* A list of two or more: pop the tail in one step (and push it back
+     * should it be corrupted: same content, the key never empties). The last
+     * item is only read, and deleted once it proved good, so that a
+     * corrupted one never takes the key (and its TTL) with it. */
+    int popped = RedisModule_ValueLength(sk) > 1;
+    RedisModuleString *val = popped ? RedisModule_ListPop(sk, REDISMODULE_LIST_TAIL)
+                                    : RedisModule_ListGet(sk, -1);
     if (val == NULL) {   /* cannot happen for a non-empty list; stay safe */
         if (dk) RedisModule_CloseKey(dk);
         RedisModule_CloseKey(sk);
@@ -221,6 +227,8 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
     twq_item it;
     twq_decode d = twq_decode_item(v, vlen, &it);
     if (d != TWQ_PLAIN && d != TWQ_ENVELOPE) {
+        if (popped)
+            RedisModule_ListPush(sk, REDISMODULE_LIST_TAIL, val);
         if (dk) RedisModule_CloseKey(dk);
         RedisModule_CloseKey(sk);
         g.corrupted++;
@@ -233,7 +241,8 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
         return POP_REPLIED_ERROR;
     }
     int64_t now = tw_now_us();
-    RedisModule_ListDelete(sk, -1);
+    if (!popped)
+        RedisModule_ListDelete(sk, -1);
     if (same)
         RedisModule_ListPush(sk, REDISMODULE_LIST_HEAD, val);
     else if (dk)

@@ -85,6 +85,7 @@ typedef int (*RedisModuleConfigApplyFunc)(RedisModuleCtx *ctx, void *privdata,
     X(int, KeyType, (RedisModuleKey *key)) \
     X(size_t, ValueLength, (RedisModuleKey *key)) \
     X(int, ListPush, (RedisModuleKey *key, int where, RedisModuleString *ele)) \
+    X(RedisModuleString *, ListPop, (RedisModuleKey *key, int where)) \
     X(RedisModuleString *, ListGet, (RedisModuleKey *key, long index)) \
     X(int, ListDelete, (RedisModuleKey *key, long index)) \
     X(int, Replicate, (RedisModuleCtx *ctx, const char *cmd, const char *fmt, ...)) \
