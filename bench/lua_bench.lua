@@ -48,3 +48,12 @@ end
 bench("start + 3 set_tag + finish (sampled, udp)", udp, set_tags)
 bench("start{tags=3} + finish (sampled, udp)", udp, opt_tags)
 bench("start + 3 set_tag + finish (unsampled)", unsampled, set_tags)
+
+-- The gateway fast path tracewire.nginx uses for HTTP/1.x: one raw request
+-- head in, a server span with component/http.method/http.url, and the status.
+local HEAD = "GET /static/x.txt?a=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wrk\r\n" ..
+             "traceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n\r\n"
+local function http_span(tracer)
+    tracer:start_http_span(HEAD, "http"):finish_http(200)
+end
+bench("start_http_span + finish_http (sampled, udp)", udp, http_span)

@@ -123,6 +123,7 @@ typedef struct collector {
     const char *uber_name, *prefix;
     size_t uber_name_len, prefix_len;
     size_t baggage_bound;
+    unsigned char uber_first, prefix_first;   /* lower-cased first letters */
     slot s[H_COUNT];
     raw_item *uber;              /* grows; at most TWP_MAX_BAGGAGE_ITEMS */
     size_t nuber, cap_uber, uber_bytes;
@@ -246,6 +247,13 @@ static int visit(void *ud, const char *k, size_t kl, const char *v, size_t vl)
     }
     if (!v)
         v = "";
+    /* Most headers of a request (host, user-agent, accept, cookie...) are
+     * none of ours: a first-letter test skips them before any name compare */
+    if (kl == 0)
+        return 0;
+    unsigned char f = (unsigned char)(k[0] | 0x20);
+    if (f != 'j' && f != 't' && f != 'b' && f != 'x' && f != c->uber_first && f != c->prefix_first)
+        return 0;
     twp_trim_ows(&v, &vl);
     int id = classify(c, k, kl);
     if (id == H_DEBUG_ID && vl == 0)
@@ -392,6 +400,8 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
     c->prefix = cfg->baggage_header_prefix && *cfg->baggage_header_prefix
                     ? cfg->baggage_header_prefix : "uberctx-";
     c->prefix_len = strlen(c->prefix);
+    c->uber_first = (unsigned char)(c->uber_name[0] | 0x20);
+    c->prefix_first = (unsigned char)(c->prefix[0] | 0x20);
     c->baggage_bound = cfg->max_baggage_size > 0 ? (size_t)cfg->max_baggage_size
                                                   : TWP_DEFAULT_BAGGAGE_SIZE;
 
