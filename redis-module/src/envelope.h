@@ -63,7 +63,10 @@ twq_decode twq_decode_item(const char *buf, size_t len, twq_item *it);
 /* A short English phrase for a decode result. */
 const char *twq_decode_str(twq_decode d);
 
-/* IEEE CRC-32 (reflected 0xEDB88320, init and final xor 0xFFFFFFFF). */
+/* IEEE CRC-32 (reflected 0xEDB88320, init and final xor 0xFFFFFFFF); crc is
+ * a previous result to continue from (0 to start). */
 uint32_t twq_crc32(uint32_t crc, const void *buf, size_t len);
+/* The same with the table code only, whatever the CPU (for tests). */
+uint32_t twq_crc32_portable(uint32_t crc, const void *buf, size_t len);
 
 #endif /* TWRM_ENVELOPE_H */
