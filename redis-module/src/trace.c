@@ -383,7 +383,7 @@ int twrm_trace_wait(tw_tracer *t, const char *key, size_t key_len, const char *s
     if (span_named(t, "wait", key, key_len, parent, enqueue_us, &span) != TW_OK)
         goto verbatim;
     messaging_tags(span, key, key_len, op, strlen(op));
-    tag_int(span, LIT("messaging.redis.queue_wait_us"), now_us - enqueue_us);
+    tag_int(span, LIT("messaging.redis.queue_wait_us"), twrm_wait_us(now_us, enqueue_us));
     if (write_carrier(t, tw_span_get_context(span), simple, out) != 0) {
         tw_span_free(span);
         twrm_text_free(out);

@@ -43,6 +43,18 @@ const char *twrm_trace_send_verbatim(tw_tracer *t, const char *carrier, size_t l
 /* Finishes (ok != 0) or discards the send span, then frees it. NULL is a no-op. */
 void twrm_trace_send_end(tw_span *span, int ok);
 
+/* The queue wait now_us - enqueue_us: 0 when the enqueue time is not in the
+ * past, INT64_MAX when the difference does not fit (only a forged envelope
+ * holds such an enqueue time; the plain subtraction overflowed). */
+static inline int64_t twrm_wait_us(int64_t now_us, int64_t enqueue_us)
+{
+    if (enqueue_us >= now_us)
+        return 0;
+    if (enqueue_us < 0 && now_us > INT64_MAX + enqueue_us)
+        return INT64_MAX;
+    return now_us - enqueue_us;
+}
+
 /* Pop side. From the stored carrier, reports the "wait <key>" span from
  * enqueue_us to now_us (child of the stored context) and writes its context
  * into out. A stored carrier the core cannot read is returned as stored and
