@@ -12,34 +12,77 @@
 
 #include <string.h>
 
+/* The head as extract's carrier, noting the Host header on the way: one
+ * walk over the head serves both. */
+typedef struct head_walk {
+    tw_http_head head;
+    tw_kv_fn visit;
+    void *visit_ud;
+    const char *host;
+    size_t host_len;
+} head_walk;
+
+static int note_host(void *ud, const char *k, size_t kl, const char *v, size_t vl)
+{
+    head_walk *w = ud;
+    if (kl == 4 && w->host == NULL && (k[0] | 0x20) == 'h' && (k[1] | 0x20) == 'o' &&
+        (k[2] | 0x20) == 's' && (k[3] | 0x20) == 't') {
+        w->host = v;
+        w->host_len = vl;
+    }
+    return w->visit(w->visit_ud, k, kl, v, vl);
+}
+
+static int walk_head(void *carrier, tw_kv_fn visit, void *ud)
+{
+    head_walk *w = carrier;
+    w->visit = visit;
+    w->visit_ud = ud;
+    return tw_http_head_foreach(&w->head, note_host, w);
+}
+
+static void set_str_tag(tw_span *s, const char *key, size_t klen, const char *val, size_t vlen)
+{
+    tw_field f;
+    f.key = key;
+    f.key_len = klen;
+    f.type = TW_VAL_STRING;
+    f.v.str.ptr = val;
+    f.v.str.len = vlen;
+    tw_span_set_tag(s, &f);
+}
+
 /* tracer:start_http_span(head[, scheme="http"[, component="nginx"[, start_ts]]])
- *   -> span, extract_result   ("ok" | "not_found" | "corrupted")
- *   -> nil, message           when the head has no valid request line
+ *   -> span, found   found: the head carried a context header of an enabled
+ *                    format (continued, or corrupted and ignored)
+ *   -> nil, message  when the head has no valid request line
  * The span is a server span named "METHOD /path" (the target without its
  * query), child of the context found in the head; sampled spans get
  * component, http.method and http.url (scheme://Host + target). */
 int twl_start_http_span(lua_State *L)
 {
     twl_tracer *tr = twl_check_tracer(L, 1);
-    tw_http_head head;
-    const char *method, *target, *host, *scheme, *component, *q;
-    size_t mlen, tlen, hlen, slen, clen, plen, nlen;
+    head_walk w;
+    const char *method, *target, *scheme, *component, *q;
+    size_t mlen, tlen, slen, clen, plen, nlen;
     char name[TWL_MAX_NAME];
     int64_t start_us;
     tw_span_context *parent = NULL;
     tw_span_ref ref;
     tw_status st;
     twl_span *u;
-    const char *code;
+    int found;
 
     if (lua_type(L, 2) != LUA_TSTRING)
         return luaL_argerror(L, 2, "raw request head must be a string");
-    head.data = lua_tolstring(L, 2, &head.len);
+    w.head.data = lua_tolstring(L, 2, &w.head.len);
+    w.host = NULL;
+    w.host_len = 0;
     scheme = luaL_optlstring(L, 3, "http", &slen);
     component = luaL_optlstring(L, 4, "nginx", &clen);
     start_us = twl_check_timestamp(L, 5, 5);
 
-    if (tw_http_head_request_line(&head, &method, &mlen, &target, &tlen) != TW_OK) {
+    if (tw_http_head_request_line(&w.head, &method, &mlen, &target, &tlen) != TW_OK) {
         lua_pushnil(L);
         lua_pushliteral(L, "tracewire: start_http_span: no valid HTTP/1.x request line");
         return 2;
@@ -63,8 +106,8 @@ int twl_start_http_span(lua_State *L)
     u->s = NULL;
     u->box = NULL;
     twl_setmetatable(L, TWL_UV_SPAN);
-    st = tw_tracer_extract(tr->box->t, TW_PROP_DEFAULT, tw_http_head_foreach, &head, &parent);
-    code = st == TW_OK ? "ok" : st == TW_ERR_NOT_FOUND ? "not_found" : "corrupted";
+    st = tw_tracer_extract(tr->box->t, TW_PROP_DEFAULT, walk_head, &w, &parent);
+    found = st != TW_ERR_NOT_FOUND;
     ref.type = TW_REF_CHILD_OF;
     ref.ctx = parent;
     st = tw_span_start(tr->box->t, name, nlen, parent ? &ref : NULL, parent ? 1 : 0, start_us, &u->s);
@@ -76,41 +119,25 @@ int twl_start_http_span(lua_State *L)
 
     tw_span_set_kind(u->s, TW_KIND_SERVER);
     if (tw_span_context_flags(tw_span_get_context(u->s)) & TW_FLAG_SAMPLED) {
-        tw_field f[3];
-        luaL_Buffer b;
-        f[0].key = "component";
-        f[0].key_len = 9;
-        f[0].type = TW_VAL_STRING;
-        f[0].v.str.ptr = component;
-        f[0].v.str.len = clen;
-        f[1].key = "http.method";
-        f[1].key_len = 11;
-        f[1].type = TW_VAL_STRING;
-        f[1].v.str.ptr = method;
-        f[1].v.str.len = mlen;
-        tw_span_set_tag(u->s, &f[0]);
-        tw_span_set_tag(u->s, &f[1]);
-        /* http.url: absolute form targets are already URLs */
-        f[2].key = "http.url";
-        f[2].key_len = 8;
-        f[2].type = TW_VAL_STRING;
-        if (target[0] != '/' || tw_http_head_header(&head, "host", &host, &hlen) != TW_OK) {
-            f[2].v.str.ptr = target;
-            f[2].v.str.len = tlen;
-            tw_span_set_tag(u->s, &f[2]);
+        set_str_tag(u->s, "component", 9, component, clen);
+        set_str_tag(u->s, "http.method", 11, method, mlen);
+        /* http.url: absolute-form targets are URLs already */
+        if (target[0] != '/' || w.host == NULL) {
+            set_str_tag(u->s, "http.url", 8, target, tlen);
         } else {
-            luaL_buffinit(L, &b);
-            luaL_addlstring(&b, scheme, slen);
-            luaL_addlstring(&b, "://", 3);
-            luaL_addlstring(&b, host, hlen);
-            luaL_addlstring(&b, target, tlen);
-            luaL_pushresult(&b);
-            f[2].v.str.ptr = lua_tolstring(L, -1, &f[2].v.str.len);
-            tw_span_set_tag(u->s, &f[2]);
-            lua_pop(L, 1);
+            char small[1024];
+            size_t ulen = slen + 3 + w.host_len + tlen;
+            char *url = ulen <= sizeof small ? small : twl_newuserdata(L, ulen);
+            memcpy(url, scheme, slen);
+            memcpy(url + slen, "://", 3);
+            memcpy(url + slen + 3, w.host, w.host_len);
+            memcpy(url + slen + 3 + w.host_len, target, tlen);
+            set_str_tag(u->s, "http.url", 8, url, ulen);
+            if (url != small)
+                lua_pop(L, 1);
         }
     }
-    lua_pushstring(L, code);
+    lua_pushboolean(L, found);
     return 2;
 }
 

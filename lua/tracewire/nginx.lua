@@ -164,9 +164,7 @@ local function fast_start(opts)
     if not ok then
         return nil
     end
-    local span, code = tracer:start_http_span(head,
-        (opts and opts.scheme) or default_scheme or ngx.var.scheme)
-    return span, code ~= "not_found"
+    return tracer:start_http_span(head, (opts and opts.scheme) or default_scheme or ngx.var.scheme)
 end
 
 -- start([opts]) -> span. Call in rewrite_by_lua or access_by_lua; pair with
