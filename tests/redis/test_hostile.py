@@ -359,6 +359,38 @@ def test_numbers_where_strings_are_expected(r):
             r.execute_command("TQ.BPOP", "q", timeout)
 
 
+def test_ack_twice_out_of_order_and_never_moved(r):
+    """The queue's "finish twice": a second TQ.ACK of the same item is a no-op."""
+    r.execute_command("TQ.PUSH", "q", TP, b"a", b"b")
+    assert r.execute_command("TQ.MOVE", "q", "p")[0] == b"a"
+    assert r.execute_command("TQ.MOVE", "q", "p")[0] == b"b"
+    assert r.execute_command("TQ.MOVE", "q", "p") is None         # nothing left: nil, p unchanged
+    assert r.execute_command("TQ.ACK", "p", b"b") == 1             # out of order
+    assert r.execute_command("TQ.ACK", "p", b"b") == 0
+    assert r.execute_command("TQ.ACK", "p", b"never-moved") == 0
+    assert r.execute_command("TQ.ACK", "missing", b"a") == 0
+    assert r.execute_command("TQ.ACK", "p", b"a") == 1
+    assert r.execute_command("TQ.ACK", "p", b"a") == 0
+    assert r.exists("q", "p") == 0
+
+
+def test_corrupted_tail_inside_multi_and_scripts(r):
+    bad = rq.wrap(b"p", TP, 1700000000000000)[:-1]              # truncated
+    r.rpush("q", b"next", bad)
+    before = r.lrange("q", 0, -1)
+    pipe = r.pipeline(transaction=True)
+    pipe.execute_command("TQ.POP", "q")
+    pipe.execute_command("TQ.MOVE", "q", "d")
+    pipe.llen("q")
+    res = pipe.execute(raise_on_error=False)
+    assert [str(x) for x in res[:2]] == ["corrupted queue item at the tail of the list (truncated envelope); "
+                                         "list unchanged, remove it with RPOP"] * 2
+    assert res[2] == 2
+    out = r.eval("local r = redis.pcall('TQ.POP', KEYS[1]) return {type(r), r.err or ''}", 1, "q")
+    assert out[0] == b"table" and b"corrupted queue item" in out[1]
+    assert r.lrange("q", 0, -1) == before and r.exists("d") == 0
+
+
 def test_server_answers_after_all_of_the_above(server):
     c = server.client()
     assert server.alive() and c.ping()
