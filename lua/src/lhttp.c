@@ -148,13 +148,19 @@ int twl_span_finish_http(lua_State *L)
 {
     twl_span *u = twl_check_span(L, 1);
     lua_Integer status;
+    lua_Number d;
     int64_t ts;
     tw_status st;
     if (!lua_isnumber(L, 2))
         return luaL_argerror(L, 2, "HTTP status must be a number");
-    status = lua_tointeger(L, 2);
-    if (status < 0 || status > 999)
+    /* Range first, on the number itself: lua_tointeger gives 0 for 200.5 or
+     * NaN in Lua 5.4, and LuaJIT's cast of 1e300 is undefined. */
+    d = lua_tonumber(L, 2);
+    if (!(d >= 0 && d <= 999))
         return luaL_argerror(L, 2, "HTTP status out of range 0..999");
+    status = (lua_Integer)d;
+    if ((lua_Number)status != d)
+        return luaL_argerror(L, 2, "HTTP status must be an integer");
     ts = twl_check_timestamp(L, 3, 3);
     if (!tw_span_is_finished(u->s) && (tw_span_context_flags(tw_span_get_context(u->s)) & TW_FLAG_SAMPLED)) {
         tw_span_set_tag_int(u->s, "http.status_code", (int64_t)status);

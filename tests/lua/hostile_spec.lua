@@ -39,6 +39,7 @@ local KINDS = {
 -- Prefix of a luaL_argerror message (the message continues after it).
 local function arg(n, fname, msg) return ("bad argument #%d to '%s' (%s"):format(n, fname, msg) end
 local TIMESTAMP = "timestamp must be a number (seconds, or integer microseconds))"
+local HEAD = "GET /cart?id=1 HTTP/1.1\r\nHost: shop\r\nAccept: */*\r\n\r\n"
 
 local function is_span(r) assert.matches("^tracewire%.span ", tostring(r[1])) end
 local function is_ctx(r) assert.matches("^tracewire%.context ", tostring(r[1])) end
@@ -150,6 +151,23 @@ local POSITIONS = {
     { "context:get_baggage_item(key)", function(f, v) return pack(f.c:get_baggage_item(v)) end,
       ok = { number = returns(nil) },
       err = arg(1, "get_baggage_item", "string expected, got") },
+    { "tracer:start_http_span(head)", function(f, v) return pack(f.t:start_http_span(v)) end,
+      err = arg(1, "start_http_span", "raw request head must be a string)") },
+    { "tracer:start_http_span(_, scheme)", function(f, v) return pack(f.t:start_http_span(HEAD, v)) end,
+      ok = { ["nil"] = is_span, number = is_span },     -- Lua's coercion: 42 is the scheme "42"
+      err = arg(2, "start_http_span", "string expected, got") },
+    { "tracer:start_http_span(_, _, component)", function(f, v) return pack(f.t:start_http_span(HEAD, "http", v)) end,
+      ok = { ["nil"] = is_span, number = is_span },
+      err = arg(3, "start_http_span", "string expected, got") },
+    { "tracer:start_http_span(_, _, _, start_ts)", function(f, v) return pack(f.t:start_http_span(HEAD, "http", "c", v)) end,
+      ok = { ["nil"] = is_span, number = is_span },
+      err = arg(4, "start_http_span", TIMESTAMP) },
+    { "span:finish_http(status)", function(f, v) return pack(f.s:finish_http(v)) end,
+      ok = { number = returns(true) },
+      err = arg(1, "finish_http", "HTTP status must be a number)") },
+    { "span:finish_http(_, timestamp)", function(f, v) return pack(f.s:finish_http(200, v)) end,
+      ok = { ["nil"] = returns(true), number = returns(true) },
+      err = arg(2, "finish_http", TIMESTAMP) },
     { "tracewire.new_tracer(config)", function(_, v) return pack(tracewire.new_tracer(v)) end,
       ok = { ["nil"] = returns_tracer, table = returns_tracer },
       errs = { nested = "tracewire.new_tracer: config keys must be strings (under '')" },
@@ -163,9 +181,9 @@ local POSITIONS = {
 -- self: every method called on a value that is not its object.
 local SELF = {
     tracer = { "start_span", "inject", "extract", "flush", "close", "counters", "memory_spans",
-               "service_name", "config" },
+               "service_name", "config", "start_http_span" },
     span = { "set_tag", "set_tags", "log_kv", "log", "set_operation_name", "operation_name",
-             "finish", "is_finished", "context", "set_baggage_item" },
+             "finish", "is_finished", "context", "set_baggage_item", "finish_http" },
     -- readers shared by spans and contexts
     reader = { "trace_id", "span_id", "parent_id", "flags", "is_sampled", "baggage",
                "each_baggage_item", "get_baggage_item" },
@@ -826,5 +844,122 @@ describe("1 MB strings in string positions", function()
     it("as config key: raises \"config key too long\"", function()
         raises(function() return (H.tracer{ [MB] = 1 }) end, "tracewire.new_tracer: config key too long")
         raises(function() return (H.tracer{ sampler = { [MB] = 1 } }) end, "tracewire.new_tracer: config key too long")
+    end)
+end)
+
+describe("raw HTTP heads and statuses (start_http_span, finish_http)", function()
+    local TID = "4bf92f3577b34da6a3ce929d0e0e4736"
+    local TP = "00-" .. TID .. "-00f067aa0ba902b7-01"
+    local t
+    before_each(function() t = H.tracer() end)
+    after_each(function()
+        t:start_span("after"):finish()
+        local spans = H.spans(t)
+        assert.equal("after", spans[#spans].operation_name)
+    end)
+
+    it("2,000 garbage and mutated heads: a span or nil + message, never an error", function()
+        local seed = 20261125
+        local function rnd(n)            -- Park-Miller: exact in doubles, the same in 5.4 and LuaJIT
+            seed = seed * 16807 % 2147483647
+            return seed % n
+        end
+        local real = "GET /p?q=1 HTTP/1.1\r\nHost: h\r\ntraceparent: " .. TP .. "\r\nuberctx-k: v\r\n\r\nbody"
+        local spans, refused = 0, 0
+        for i = 1, 2000 do
+            local head
+            if i % 4 == 0 then                       -- noise
+                local b = {}
+                for j = 1, rnd(80) do b[j] = string.char(rnd(256)) end
+                head = table.concat(b)
+            elseif i % 4 == 1 then                   -- a real head cut short
+                head = real:sub(1, rnd(#real))
+            else                                     -- a real head with bytes replaced
+                local b = { real:byte(1, -1) }
+                for _ = 1, 1 + rnd(4) do b[1 + rnd(#b)] = rnd(256) end
+                head = string.char(unpack and unpack(b) or table.unpack(b))
+            end
+            local ok, a, b = pcall(t.start_http_span, t, head)
+            assert(ok, a)
+            if a == nil then
+                refused = refused + 1
+                assert.equal("tracewire: start_http_span: no valid HTTP/1.x request line", b)
+            else
+                spans = spans + 1
+                assert.is_boolean(b)
+                assert.is_true(#a:operation_name() <= 1024)
+                assert.is_true(a:finish_http(200 + i % 400))
+            end
+        end
+        assert.is_true(spans > 300 and refused > 300, spans .. " spans, " .. refused .. " refused")
+        assert.equal(spans, t:counters().spans_finished)
+        assert.equal(spans, #H.spans(t))
+    end)
+
+    it("a corrupted context in the head is ignored (found = true), a good one continued", function()
+        local s, found = t:start_http_span("GET / HTTP/1.1\r\ntraceparent: 00-zz-00-01\r\n\r\n")
+        assert.is_true(found)
+        assert.not_equal(TID, s:trace_id())
+        s, found = t:start_http_span("GET / HTTP/1.1\r\nTraceParent: " .. TP .. "\r\n\r\n")
+        assert.is_true(found)
+        assert.equal(TID, s:trace_id())
+    end)
+
+    it("a 1 MB target: the name is cut to 1024 bytes, http.url to max_tag_value_length", function()
+        local path = "/" .. string.rep("a", 1024 * 1024)
+        local s = assert(t:start_http_span("GET " .. path .. "?x HTTP/1.1\r\nHost: h\r\n\r\n", "https"))
+        assert.equal(1024, #s:operation_name())
+        assert.equal("GET /aaa", s:operation_name():sub(1, 8))
+        s:finish_http(200)
+        local r = H.spans(t)[1]
+        local url = H.tag(r, "http.url")
+        assert.equal(1024, #url)
+        assert.equal("https://h/aaa", url:sub(1, 13))
+    end)
+
+    it("control bytes in the request line refuse the head; other bytes are carried as bytes", function()
+        for _, bad in ipairs{ "GET /\0 HTTP/1.1\r\n\r\n", "G\0T / HTTP/1.1\r\n\r\n", "GET /\127 HTTP/1.1\r\n\r\n" } do
+            local s, msg = t:start_http_span(bad)
+            assert.is_nil(s)
+            assert.equal("tracewire: start_http_span: no valid HTTP/1.x request line", msg)
+        end
+        local s = assert(t:start_http_span("GET /\255\254 HTTP/1.1\r\nHost: h\0x\r\nX-A: \0\255\r\n"
+                                           .. "traceparent: " .. TP .. "\r\n\r\n"))
+        assert.equal("GET /\255\254", s:operation_name())
+        assert.equal(TID, s:trace_id())          -- a garbage header line does not stop extract
+        s:finish_http(204)
+        local r = H.spans(t)[1]
+        assert.equal(204, H.tag(r, "http.status_code"))
+        assert.equal("http://h\0x/\239\191\189\239\191\189", H.tag(r, "http.url"))   -- JSON: U+FFFD
+    end)
+
+    it("statuses: integers 0..999 only; numeric strings are numbers", function()
+        for _, bad in ipairs{ { 200.5, "HTTP status must be an integer" },
+                              { 0/0, "HTTP status out of range 0..999" },
+                              { 1e300, "HTTP status out of range 0..999" },
+                              { -1, "HTTP status out of range 0..999" },
+                              { 1000, "HTTP status out of range 0..999" },
+                              { "abc", "HTTP status must be a number" } } do
+            local s = t:start_span("x")
+            local ok, err = pcall(s.finish_http, s, bad[1])
+            assert.is_false(ok)
+            assert.matches("(" .. bad[2] .. ")", err, 1, true)
+            assert.is_false(s:is_finished())
+        end
+        local s = t:start_span("str")
+        assert.is_true(s:finish_http("503"))
+        local r = H.spans(t)[1]
+        assert.equal(503, H.tag(r, "http.status_code"))
+        assert.equal(true, H.tag(r, "error"))
+    end)
+
+    it("finish_http on a finished span returns false and adds nothing", function()
+        local s = t:start_span("once")
+        assert.is_true(s:finish())
+        assert.is_false(s:finish_http(500))
+        assert.is_false(s:finish_http(200))
+        local r = H.one_span(t)
+        assert.is_nil(H.tag(r, "http.status_code"))
+        assert.is_nil(H.tag(r, "error"))
     end)
 end)
