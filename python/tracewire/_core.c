@@ -1404,7 +1404,8 @@ span_set_baggage_item(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         if (s == TW_ERR_TOO_LARGE) {
             /* as jaeger_client's baggage limits: dropped with a warning, not an error */
             if (PyErr_WarnEx(PyExc_RuntimeWarning,
-                             "tracewire: baggage item exceeds max_baggage_size, dropped", 1) < 0)
+                             "tracewire: baggage item dropped: it exceeds max_baggage_size "
+                             "or the span already holds 180 items", 1) < 0)
                 goto done;
         } else if (s != TW_OK && s != TW_ERR_FINISHED) {
             raise_status(so->st, s, "set_baggage_item");
@@ -2349,9 +2350,15 @@ config_pair(void *ud, PyObject *k, PyObject *v)
     PyObject *vs = PyUnicode_Check(v) ? Py_NewRef(v) : PyObject_Str(v);
     if (vs == NULL)
         return -1;
-    const char *key = PyUnicode_AsUTF8(k);
-    const char *val = key ? PyUnicode_AsUTF8(vs) : NULL;
+    Py_ssize_t kl = 0, vl = 0;
+    const char *key = PyUnicode_AsUTF8AndSize(k, &kl);
+    const char *val = key ? PyUnicode_AsUTF8AndSize(vs, &vl) : NULL;
     int rc = -1;
+    /* the config takes C strings: a NUL inside would silently cut the value */
+    if (val && (strlen(key) != (size_t)kl || strlen(val) != (size_t)vl)) {
+        PyErr_Format(PyExc_ValueError, "tracewire option %R: keys and values must not contain NUL", k);
+        val = NULL;
+    }
     if (val) {
         tw_status s = tw_config_set(cfg, key, val);
         if (s == TW_OK)

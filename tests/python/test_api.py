@@ -671,6 +671,30 @@ def test_oversized_baggage_is_dropped_with_a_warning(tracer):
     assert s.get_baggage_item("small") == "ok"
 
 
+def test_the_181st_baggage_item_is_dropped_with_a_warning_naming_both_bounds(tracer):
+    s = tracer.start_span("many")
+    for i in range(180):
+        s.set_baggage_item(f"k{i}", "v")
+    with pytest.warns(RuntimeWarning, match="180 items"):
+        s.set_baggage_item("one-more", "v")
+    assert s.get_baggage_item("one-more") is None
+    s.set_baggage_item("k0", "replaced")          # replacing an item is still fine
+    assert s.get_baggage_item("k0") == "replaced"
+    headers = {}
+    tracer.inject(s.context, Format.HTTP_HEADERS, headers)
+    assert len([h for h in headers if h.startswith("uberctx-")]) == 180
+
+
+@pytest.mark.parametrize("key,value", [
+    ("service_name", "svc\x00junk"),
+    ("sampler.type", "const\x00junk"),
+    ("service\x00_name", "svc"),
+])
+def test_config_refuses_nul_bytes_instead_of_cutting_the_value(key, value):
+    with pytest.raises(ValueError, match="NUL"):
+        tracewire.Tracer({"reporter.protocols": "memory", key: value})
+
+
 FRESH_STRINGS_SCRIPT = r"""
 import tracewire
 from opentracing import Format
