@@ -10,7 +10,7 @@
 #     abandon the parent's reporter buffers, and Redis' own lzf is a known
 #     valgrind false positive there. No --error-exitcode (it would make the
 #     BGSAVE children fail in Redis' eyes): the logs are scanned instead.
-#     Only the module tests (test_queue, test_bad_input) run under valgrind,
+#     Only the module tests (test_queue, test_bad_input, test_hostile) run under valgrind,
 #     minus the replication test (two valgrinded servers miss the fixture's
 #     15 s start-up deadline on a loaded machine).
 # TW_HARDEN_REDIS_VALGRIND=0 skips part 2.
@@ -60,7 +60,7 @@ WRAP
   chmod +x "$bin/redis-server"
   echo "sanitized-redis: valgrind memcheck (redis-server wrapped)"
   PATH="$bin:$PATH" TW_REDIS_MODULE="$pbuild/redis-module/tracewire.so" TMPDIR=$work \
-    "$py" -m pytest -q -p no:cacheprovider tests/redis/test_queue.py tests/redis/test_bad_input.py \
+    "$py" -m pytest -q -p no:cacheprovider tests/redis/test_queue.py tests/redis/test_bad_input.py tests/redis/test_hostile.py \
     -k "not replicated" 2>&1 | tail -15
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
   nlogs=$(ls "$vg" | wc -l)
