@@ -153,8 +153,12 @@ static void config_set(lua_State *L, tw_config *cfg, const char *key, const char
     tw_status st = tw_config_set(cfg, key, val);
     if (st == TW_ERR_UNSUPPORTED)
         luaL_error(L, "tracewire.new_tracer: unknown config key '%s'", key);
-    if (st == TW_ERR_CONFIG)
-        luaL_error(L, "tracewire.new_tracer: bad value '%s' for config key '%s'", val, key);
+    if (st == TW_ERR_CONFIG) {
+        /* quote at most 64 bytes: a 1 MB value must not become a 1 MB message */
+        char shown[72];
+        snprintf(shown, sizeof shown, "%.64s%s", val, strlen(val) > 64 ? "..." : "");
+        luaL_error(L, "tracewire.new_tracer: bad value '%s' for config key '%s'", shown, key);
+    }
     if (st != TW_OK)
         twl_status_error(L, st, "new_tracer");
 }

@@ -66,6 +66,13 @@ describe("new_tracer", function()
         assert.matches("bad value 'sometimes' for config key 'sampler.type'", err, 1, true)
     end)
 
+    it("quotes at most 64 bytes of a bad value", function()
+        local ok, err = pcall(tracewire.new_tracer, { sampler = { type = string.rep("x", 100000) } })
+        assert.is_false(ok)
+        assert.matches("bad value '" .. string.rep("x", 64) .. "...' for config key 'sampler.type'", err, 1, true)
+        assert.is_true(#err < 300)
+    end)
+
     it("rejects a non-table config and non-scalar values", function()
         assert.has_error(function() tracewire.new_tracer(42) end)
         assert.has_error(function() H.tracer{ service_name = print } end)
