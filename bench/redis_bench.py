@@ -19,7 +19,10 @@ second server loaded with tq.spans=off (context propagated verbatim).
 counts instead the instructions each command executes inside redis-server
 (valgrind callgrind, inclusive cost of lpushCommand/rpopCommand and of the
 module's cmd_push/cmd_pop, per call, commands issued from a server-side
-loop): exact and independent of machine load, unlike requests/s.
+loop): exact and independent of machine load, unlike requests/s. It then
+counts whole requests (the main thread's instructions per request under
+redis-benchmark, unpipelined and -P 32): plain/traced there is what the
+req/s ratio would be if the server's user-space CPU were all that mattered.
 """
 import argparse
 import csv
@@ -162,6 +165,74 @@ def callgrind(a, sink_port):
         print("  push+pop %-13s %6.1fx LPUSH+RPOP" % (label, (base[push] + base[pop]) / plain))
 
 
+def thread_totals(out_prefix):
+    """{dump number: [instructions of thread 1, 2, ...]} from --separate-threads dumps."""
+    dumps = {}
+    for f in pathlib.Path(out_prefix).parent.glob(pathlib.Path(out_prefix).name + ".*-*"):
+        num, thread = f.name.rsplit(".", 1)[1].split("-")
+        for line in f.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                dumps.setdefault(int(num), {})[int(thread)] = int(line.split()[1])
+                break
+    return {n: [t[k] for k in sorted(t)] for n, t in dumps.items()}
+
+
+def callgrind_requests(a, sink_port):
+    """Whole-request instructions of redis-server's main thread (protocol
+    parsing, dispatch, command, reply, propagation) per request, driven by
+    redis-benchmark unpipelined and pipelined: the instruction form of the
+    req/s ratio, free of machine load. The reporter thread's share (encoding
+    and sending the spans, on another core) is printed apart."""
+    tmp = tempfile.mkdtemp(prefix="tw-redis-cgr-")
+    n = a.n
+    rows = {}
+    try:
+        port = free_port()
+        out = os.path.join(tmp, "cgr.out")
+        proc = subprocess.Popen(
+            ["valgrind", "--tool=callgrind", "--separate-threads=yes", "--callgrind-out-file=" + out,
+             "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", tmp, "--loadmodule", a.module, "reporter.protocols=udp",
+             "reporter.agent_port=%d" % sink_port],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(600):
+            try:
+                cli(port, "PING")
+                break
+            except subprocess.CalledProcessError:
+                time.sleep(0.1)
+        phases = []
+        for pipeline in (1, 32):
+            phases += [(pipeline, "LPUSH", ["LPUSH", "plain", PAYLOAD]), (pipeline, "RPOP", ["RPOP", "plain"]),
+                       (pipeline, "TQ.PUSH", ["TQ.PUSH", "tq", CARRIER, PAYLOAD]),
+                       (pipeline, "TQ.POP", ["TQ.POP", "tq"])]
+        for i, (pipeline, name, cmd) in enumerate(phases, 1):
+            subprocess.run(["redis-benchmark", "-p", str(port), "-n", "1000", "-c", "1", "-P", str(pipeline),
+                            *cmd], capture_output=True, check=True)           # warm-up
+            subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, check=True)
+            subprocess.run(["redis-benchmark", "-p", str(port), "-n", str(n), "-c", "4", "-P", str(pipeline),
+                            *cmd], capture_output=True, check=True)
+            time.sleep(1.2)   # let the reporter thread send what it holds
+            subprocess.run(["callgrind_control", "-d", "p%d-%s" % (pipeline, name), str(proc.pid)],
+                           capture_output=True, check=True)
+            threads = thread_totals(out).get(i, [0])
+            rows[(pipeline, name)] = (threads[0] / n, sum(threads[1:]) / n)
+        cli(port, "SHUTDOWN", "NOSAVE")
+        proc.wait(60)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print("\nwhole requests: instructions of redis-server's main thread per request (callgrind,"
+          " redis-benchmark -c 4, n=%d; sampled context)" % n)
+    for pipeline in (1, 32):
+        r = {k[1]: v for k, v in rows.items() if k[0] == pipeline}
+        plain = r["LPUSH"][0] + r["RPOP"][0]
+        traced = r["TQ.PUSH"][0] + r["TQ.POP"][0]
+        print("  pipeline %-3d LPUSH %6.0f  RPOP %6.0f  TQ.PUSH %6.0f  TQ.POP %6.0f  plain/traced %5.1f%%"
+              "  (reporter thread +%.0f per traced pair)"
+              % (pipeline, r["LPUSH"][0], r["RPOP"][0], r["TQ.PUSH"][0], r["TQ.POP"][0],
+                 100 * plain / traced, r["TQ.PUSH"][1] + r["TQ.POP"][1]))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--module", default=os.environ.get(
@@ -193,6 +264,7 @@ def main():
     if a.callgrind:
         try:
             callgrind(a, sink.getsockname()[1])
+            callgrind_requests(a, sink.getsockname()[1])
         finally:
             stop.set()
         return
