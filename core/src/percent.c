@@ -93,10 +93,43 @@ static const unsigned char HEX[256] = {
     ['A'] = 0x1a, ['B'] = 0x1b, ['C'] = 0x1c, ['D'] = 0x1d, ['E'] = 0x1e, ['F'] = 0x1f,
 };
 
+/* Eight lower-case hex digits at once, as one 64-bit word (the first
+ * character in the lowest byte): per byte the value is its low nibble, plus
+ * 9 for a letter (bit 6 set); the bytes were digits exactly when turning the
+ * values back into characters gives the same word. Ids are 16 or 32 digits
+ * and parsed on every extract, so this is the common path. */
+#define TWP_BYTES(v) (0x0101010101010101ull * (v))
+
+static bool hex8_lower(const char *s, uint32_t *out)
+{
+    uint64_t x;
+    memcpy(&x, s, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    uint64_t v = ((x & TWP_BYTES(0x0f)) + ((x >> 6) & TWP_BYTES(0x01)) * 9) & TWP_BYTES(0x0f);
+    uint64_t back = v + TWP_BYTES(0x30) + (((v + TWP_BYTES(0x06)) >> 4) & TWP_BYTES(0x01)) * 0x27;
+    if (back != x)
+        return false;
+    /* nibbles -> bytes -> 16-bit -> 32-bit lanes, first digit ending up in
+     * the lowest byte; a byte swap makes it the most significant */
+    v = ((v << 4) | (v >> 8)) & 0x00ff00ff00ff00ffull;
+    v = (v | (v >> 8)) & 0x0000ffff0000ffffull;
+    v = (v | (v >> 16)) & 0xffffffffull;
+    *out = __builtin_bswap32((uint32_t)v);
+    return true;
+}
+
 bool twp_hex_u64(const char *s, size_t n, bool upper_ok, uint64_t *out)
 {
     if (n == 0 || n > 16)
         return false;
+    uint32_t hi, lo;
+    if (n == 16 && hex8_lower(s, &hi) && hex8_lower(s + 8, &lo)) {
+        *out = (uint64_t)hi << 32 | lo;
+        return true;
+    }
+    /* other lengths, upper-case digits, and every refusal: one at a time */
     uint64_t v = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
