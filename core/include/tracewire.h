@@ -363,6 +363,15 @@ TW_API tw_status tw_http_head_request_line(const tw_http_head *h, const char **m
 TW_API tw_status tw_http_head_header(const tw_http_head *h, const char *name, const char **val,
                                      size_t *val_len);
 
+/* W3C traceparent alone, for carriers that hold nothing else (a queue
+ * envelope, a job header): the 55-byte version-00 text of c into buf (no
+ * NUL; trace ids always as 32 digits, flags 01 or 00) ... */
+TW_API void tw_span_context_to_traceparent(const tw_span_context *c, char buf[55]);
+/* ... and new: the context of one traceparent value, parsed by the same
+ * rules as extract (no tracestate, no baggage). TW_ERR_CORRUPTED if
+ * malformed; free with tw_span_context_free. */
+TW_API tw_status tw_span_context_from_traceparent(const char *s, size_t len, tw_span_context **out);
+
 /* OpenTracing BINARY format (Jaeger's layout: trace hi, lo, span, parent as
  * big-endian u64, flags u8, u32 baggage count, then u32-length-prefixed key and
  * value pairs). inject: new, *buf freed with tw_free. */

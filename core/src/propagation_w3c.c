@@ -291,19 +291,38 @@ static tw_status inject_baggage(const tw_config *cfg, const tw_span_context *c, 
     return st;
 }
 
+void tw_span_context_to_traceparent(const tw_span_context *c, char buf[55])
+{
+    memcpy(buf, "00-", 3);
+    twp_hex_put_u64(buf + 3, c->trace_hi);
+    twp_hex_put_u64(buf + 19, c->trace_lo);
+    buf[35] = '-';
+    twp_hex_put_u64(buf + 36, c->span_id);
+    buf[52] = '-';
+    buf[53] = '0';
+    buf[54] = (c->flags & TW_FLAG_SAMPLED) ? '1' : '0';
+}
+
+tw_status tw_span_context_from_traceparent(const char *s, size_t len, tw_span_context **out)
+{
+    twp_ids ids;
+    if (!out)
+        return TW_ERR_INVALID_ARG;
+    *out = NULL;
+    if (!s)
+        return TW_ERR_INVALID_ARG;
+    tw_status st = twp_w3c_parse_traceparent(s, len, &ids);
+    if (st != TW_OK)
+        return st;
+    return twp_context_build(ids.trace_hi, ids.trace_lo, ids.span_id, 0, ids.flags, NULL, 0, NULL, 0,
+                             NULL, 0, out);
+}
+
 tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud)
 {
     if (c->trace_hi || c->trace_lo) {
-        char tp[56];
-        memcpy(tp, "00-", 3);
-        twp_hex_put_u64(tp + 3, c->trace_hi);
-        twp_hex_put_u64(tp + 19, c->trace_lo);
-        tp[35] = '-';
-        twp_hex_put_u64(tp + 36, c->span_id);
-        tp[52] = '-';
-        tp[53] = '0';
-        tp[54] = (c->flags & TW_FLAG_SAMPLED) ? '1' : '0';
-        tp[55] = '\0';
+        char tp[55];
+        tw_span_context_to_traceparent(c, tp);
         int rc = set(ud, "traceparent", 11, tp, 55);
         if (rc)
             return twp_setter_status(rc);

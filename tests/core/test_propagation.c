@@ -729,9 +729,57 @@ static void baggage_at_the_bounds_is_accepted(void **state)
     carrier_clear(&c);
 }
 
+/* tw_span_context_to/from_traceparent: the traceparent alone, by the same
+ * rules as inject/extract. */
+static void traceparent_alone_round_trips_like_inject(void **state)
+{
+    (void)state;
+    static const char tp[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    tw_span_context *c = NULL;
+    assert_int_equal(tw_span_context_from_traceparent(tp, 55, &c), TW_OK);
+    uint64_t hi, lo;
+    tw_span_context_trace_id(c, &hi, &lo);
+    assert_int_equal(hi, 0x4bf92f3577b34da6ULL);
+    assert_int_equal(lo, 0xa3ce929d0e0e4736ULL);
+    assert_int_equal(tw_span_context_span_id(c), 0x00f067aa0ba902b7ULL);
+    assert_int_equal(tw_span_context_flags(c), TW_FLAG_SAMPLED);
+    char out[55];
+    tw_span_context_to_traceparent(c, out);
+    assert_memory_equal(out, tp, 55);
+    /* the same text inject writes */
+    carrier inj = {0};
+    assert_int_equal(twp_inject(&cfg, c, TW_PROP_W3C, carrier_set, &inj), TW_OK);
+    const char *v = carrier_get(&inj, "traceparent");
+    assert_non_null(v);
+    assert_memory_equal(v, out, 55);
+    carrier_clear(&inj);
+    tw_span_context_free(c);
+
+    /* 64-bit ids are written as 32 digits; not sampled is 00 */
+    assert_int_equal(tw_span_context_new(0, 0x1f, 0x2a, 0, 0, &c), TW_OK);
+    tw_span_context_to_traceparent(c, out);
+    assert_memory_equal(out, "00-0000000000000000000000000000001f-000000000000002a-00", 55);
+    tw_span_context_free(c);
+
+    const char *bad[] = {"", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0",
+                         "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                         "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                         "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                         "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = (tw_span_context *)(uintptr_t)1;
+        assert_int_equal(tw_span_context_from_traceparent(bad[i], strlen(bad[i]), &c), TW_ERR_CORRUPTED);
+        assert_null(c);
+    }
+    assert_int_equal(tw_span_context_from_traceparent(NULL, 55, &c), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_context_from_traceparent(tp, 55, NULL), TW_ERR_INVALID_ARG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(traceparent_alone_round_trips_like_inject),
         cmocka_unit_test(w3c_spec_example_sampled),
         cmocka_unit_test(w3c_spec_example_not_sampled),
         cmocka_unit_test(w3c_flags_are_masked),
