@@ -166,13 +166,26 @@ bool twp_hex_trace_id(const char *s, size_t n, bool upper_ok, uint64_t *hi, uint
     return true;
 }
 
+/* The inverse of hex8_lower: the 32-bit value's eight digits, most
+ * significant first, spread one nibble a byte and turned into characters in
+ * one word (inject writes three ids per traceparent). */
+static void hex8_put(char *dst, uint32_t v)
+{
+    uint64_t x = __builtin_bswap32(v);       /* most significant byte lowest */
+    x = (x | (x << 16)) & 0x0000ffff0000ffffull;
+    x = (x | (x << 8)) & 0x00ff00ff00ff00ffull;
+    x = ((x >> 4) & 0x000f000f000f000full) | ((x & 0x000f000f000f000full) << 8);
+    x += TWP_BYTES(0x30) + (((x + TWP_BYTES(0x06)) >> 4) & TWP_BYTES(0x01)) * 0x27;
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    x = __builtin_bswap64(x);
+#endif
+    memcpy(dst, &x, 8);
+}
+
 void twp_hex_put_u64(char *dst, uint64_t v)
 {
-    static const char digits[] = "0123456789abcdef";
-    for (int i = 15; i >= 0; i--) {
-        dst[i] = digits[v & 0xf];
-        v >>= 4;
-    }
+    hex8_put(dst, (uint32_t)(v >> 32));
+    hex8_put(dst + 8, (uint32_t)v);
 }
 
 bool twp_is_tchar(unsigned char c)

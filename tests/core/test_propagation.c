@@ -729,6 +729,24 @@ static void baggage_at_the_bounds_is_accepted(void **state)
     carrier_clear(&c);
 }
 
+/* twp_hex_put_u64 writes a word at a time: every digit value at every place,
+ * and a spread of values, against printf; then back through twp_hex_u64. */
+static void hex_put_every_digit_at_every_place(void **state)
+{
+    (void)state;
+    char got[17], want[17];
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    for (int i = 0; i < 16 * 16 + 1000; i++) {
+        uint64_t v = i < 256 ? (uint64_t)(i % 16) << (4 * (i / 16)) : (x = x * 6364136223846793005ULL + 1);
+        twp_hex_put_u64(got, v);
+        got[16] = '\0';
+        snprintf(want, sizeof want, "%016llx", (unsigned long long)v);
+        assert_string_equal(got, want);
+        uint64_t back;
+        assert_true(twp_hex_u64(got, 16, false, &back) && back == v);
+    }
+}
+
 /* tw_span_context_to/from_traceparent: the traceparent alone, by the same
  * rules as inject/extract. */
 static void traceparent_alone_round_trips_like_inject(void **state)
@@ -780,6 +798,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(traceparent_alone_round_trips_like_inject),
+        cmocka_unit_test(hex_put_every_digit_at_every_place),
         cmocka_unit_test(w3c_spec_example_sampled),
         cmocka_unit_test(w3c_spec_example_not_sampled),
         cmocka_unit_test(w3c_flags_are_masked),
