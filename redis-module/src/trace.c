@@ -9,18 +9,17 @@
  * the OpenTelemetry messaging conventions (messaging.system=redis, since
  * "redis" is not a well-known system value, a custom one is allowed).
  *
- * Fast path. Almost every carrier this module sees is one W3C traceparent in
- * canonical form: the module stores exactly "traceparent: 00-…-0x" (W3C is
- * its default inject format) and producers mostly push the same. Such a
- * carrier is recognised by its shape, its ids are decoded here and the parent
- * is built with tw_span_context_new; the child's carrier is written here too.
- * That skips the core's generic extract (collect every format, copy, merge)
- * and inject, which cost several thousand instructions per command. The
- * result is the same context the generic path gives (no baggage, no
- * tracestate, the sampled bit, 128-bit hex as the ids say), and the fast path
- * is only enabled when the configuration makes it so (twrm_trace_setup).
- * Anything else — other headers, upper-case hex, versions other than 00,
- * invalid ids — takes the generic path, which also words the errors.
+ * Fast path. Almost every carrier this module sees is one W3C traceparent:
+ * the module stores exactly "traceparent: 00-…-0x" (W3C is its default
+ * inject format) and producers mostly push the same. Such a carrier is
+ * recognised by its shape and goes through the core's traceparent-only
+ * functions (tw_span_context_from_traceparent / _to_traceparent, the rules
+ * extract and inject use), skipping the generic extract (collect every
+ * format, copy, merge) and inject, which cost a few thousand instructions
+ * per command. The context is the one the generic path gives (no baggage, no
+ * tracestate), and the fast path is only enabled when the configuration
+ * makes it so (twrm_trace_setup). Any other carrier, or a traceparent the
+ * core rejects, takes the generic path, which also words the errors.
  */
 #include "trace.h"
 #include "carrier.h"
@@ -64,113 +63,27 @@ void twrm_trace_setup(const tw_config *cfg)
     fast_inject = fast_extract && strcmp(in, "w3c") == 0;
 }
 
-/* Hex, eight digits at a time (SWAR over a 64-bit word; first character in
- * the lowest byte). Per byte, b & 0xf plus 9 for letters is the digit value;
- * a digit is valid lower-case hex exactly when writing it back gives the
- * same byte, which is how the decoder checks all eight at once. */
-#define B8(v) (0x0101010101010101ull * (v))
-
-static uint64_t load8(const char *s)
-{
-    uint64_t x;
-    memcpy(&x, s, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    return x;
-}
-
-static void store8(char *d, uint64_t x)
-{
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    x = __builtin_bswap64(x);
-#endif
-    memcpy(d, &x, 8);
-}
-
-/* eight digit values (0..15, one a byte) -> their lower-case characters */
-static uint64_t hex_chars(uint64_t d)
-{
-    return d + B8(0x30) + (((d + B8(0x06)) >> 4) & B8(0x01)) * 0x27;
-}
-
-/* 8 lower-case hex characters -> *out; 0 if any is not one. */
-static int hex8(const char *s, uint32_t *out)
-{
-    uint64_t x = load8(s);
-    uint64_t d = ((x & B8(0x0f)) + ((x >> 6) & B8(0x01)) * 9) & B8(0x0f);
-    if (hex_chars(d) != x)
-        return 0;
-    d = ((d << 4) | (d >> 8)) & 0x00ff00ff00ff00ffull;
-    d = (d | (d >> 8)) & 0x0000ffff0000ffffull;
-    d = (d | (d >> 16)) & 0xffffffffull;
-    *out = __builtin_bswap32((uint32_t)d);   /* first character most significant */
-    return 1;
-}
-
-static int hex_u64(const char *s, uint64_t *out)
-{
-    uint32_t hi, lo;
-    if (!hex8(s, &hi) || !hex8(s + 8, &lo))
-        return 0;
-    *out = (uint64_t)hi << 32 | lo;
-    return 1;
-}
-
-static void hex_put8(char *dst, uint32_t v)
-{
-    uint64_t x = __builtin_bswap32(v);       /* most significant byte first */
-    x = (x | (x << 16)) & 0x0000ffff0000ffffull;
-    x = (x | (x << 8)) & 0x00ff00ff00ff00ffull;
-    x = ((x >> 4) & 0x000f000f000f000full) | ((x & 0x000f000f000f000full) << 8);
-    store8(dst, hex_chars(x));
-}
-
-static void hex_put(char *dst, uint64_t v)
-{
-    hex_put8(dst, (uint32_t)(v >> 32));
-    hex_put8(dst + 8, (uint32_t)v);
-}
-
-static int is_lhex(char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-}
-
-typedef struct tp_ids {
-    uint64_t hi, lo, span;
-    unsigned flags;
-} tp_ids;
-
-/* 1 when text is exactly one canonical, valid version-00 traceparent:
- *   "traceparent" (':' | ': ' | '=') <55 chars> ["\n" | "\r\n"]
- * which the generic path parses to the same one entry. */
-static int fast_traceparent(const char *text, size_t len, tp_ids *ids)
+/* The traceparent value (TP_LEN bytes at *val) when text is exactly
+ *   "traceparent" (':' | ': ' | '=') <55 bytes> ["\n" | "\r\n"]
+ * — one entry, which the generic path would parse to the same name and
+ * value; NULL otherwise. */
+static const char *lone_traceparent(const char *text, size_t len)
 {
     if (len < 12 + TP_LEN || memcmp(text, "traceparent", 11) != 0)
-        return 0;
+        return NULL;
     size_t v = 12;
     if (text[11] == ':') {
         if (text[12] == ' ')
             v = 13;
     } else if (text[11] != '=') {
-        return 0;
+        return NULL;
     }
     size_t end = v + TP_LEN;
     if (!(len == end || (len == end + 1 && text[end] == '\n')
           || (len == end + 2 && text[end] == '\r' && text[end + 1] == '\n')))
-        return 0;
-    const char *p = text + v;
-    if (p[0] != '0' || p[1] != '0' || p[2] != '-' || p[35] != '-' || p[52] != '-'
-        || !hex_u64(p + 3, &ids->hi) || !hex_u64(p + 19, &ids->lo)
-        || !hex_u64(p + 36, &ids->span) || !is_lhex(p[53]) || !is_lhex(p[54])
-        || (ids->hi == 0 && ids->lo == 0) || ids->span == 0)
-        return 0;
-    /* the sampled bit is the low bit of the last digit */
-    ids->flags = ((p[54] - (p[54] >= 'a' ? 'a' - 10 : '0')) & 1) ? TW_FLAG_SAMPLED : 0;
-    return 1;
+        return NULL;
+    return text + v;
 }
-
 
 void twrm_text_init(twrm_text *t)
 {
@@ -270,11 +183,10 @@ static const char *carrier_parent(tw_tracer *t, const char *carrier, size_t len,
                                   tw_span_context **parent, int *simple)
 {
     twrm_carrier c;
-    tp_ids ids;
+    const char *tp = fast_extract ? lone_traceparent(carrier, len) : NULL;
     *parent = NULL;
     *simple = 0;
-    if (fast_extract && fast_traceparent(carrier, len, &ids)
-        && tw_span_context_new(ids.hi, ids.lo, ids.span, 0, ids.flags, parent) == TW_OK) {
+    if (tp && tw_span_context_from_traceparent(tp, TP_LEN, parent) == TW_OK) {
         *simple = 1;
         return NULL;
     }
@@ -298,16 +210,8 @@ static int write_carrier(tw_tracer *t, const tw_span_context *c, int simple, twr
         /* what the core's W3C inject writes for a context without
          * tracestate and baggage */
         char tp[13 + TP_LEN];
-        uint64_t hi, lo;
-        tw_span_context_trace_id(c, &hi, &lo);
-        memcpy(tp, "traceparent: 00-", 16);
-        hex_put(tp + 16, hi);
-        hex_put(tp + 32, lo);
-        tp[48] = '-';
-        hex_put(tp + 49, tw_span_context_span_id(c));
-        tp[65] = '-';
-        tp[66] = '0';
-        tp[67] = (tw_span_context_flags(c) & TW_FLAG_SAMPLED) ? '1' : '0';
+        memcpy(tp, "traceparent: ", 13);
+        tw_span_context_to_traceparent(c, tp + 13);
         return text_append(out, tp, sizeof tp);
     }
     if (tw_tracer_inject(t, c, TW_PROP_DEFAULT, inject_line, out) != TW_OK || out->failed)
@@ -346,15 +250,12 @@ const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,
 const char *twrm_trace_send_verbatim(tw_tracer *t, const char *carrier, size_t len,
                                      twrm_text *stored)
 {
-    tp_ids ids;
-    if (!(fast_extract && fast_traceparent(carrier, len, &ids))) {
-        tw_span_context *ctx;
-        int simple;
-        const char *err = carrier_parent(t, carrier, len, &ctx, &simple);
-        tw_span_context_free(ctx);
-        if (err)
-            return err;
-    }
+    tw_span_context *ctx;
+    int simple;
+    const char *err = carrier_parent(t, carrier, len, &ctx, &simple);
+    tw_span_context_free(ctx);
+    if (err)
+        return err;
     if (text_append(stored, carrier, len))
         return "out of memory";
     return NULL;

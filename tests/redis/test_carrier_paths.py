@@ -1,6 +1,6 @@
-"""The module's fast carrier path (one canonical traceparent, decoded and
-written by trace.c itself) must give exactly what the core's generic
-extract/inject gives. Each traceparent below is pushed twice: alone (the fast
+"""The module's fast carrier path (a carrier that is one traceparent goes
+through tw_span_context_from_traceparent / _to_traceparent instead of the
+generic extract/inject) must give exactly what the generic path gives. Each traceparent below is pushed twice: alone (the fast
 path takes it when it has the canonical shape) and followed by an unrelated
 header (always the generic path, which ignores that header). Both pushes must
 answer the same, store the same trace id and flags, and pop the same way; the
@@ -104,3 +104,27 @@ def test_fast_path_span_chain(r, collector):
     assert "%016x" % (send.spanId & 0xFFFFFFFFFFFFFFFF) == send_id
     assert parent_hex(wait) == send_id
     assert "%016x" % (wait.spanId & 0xFFFFFFFFFFFFFFFF) == wait_id
+
+
+def test_configuration_that_rules_out_the_fast_path(make_server, collector):
+    """W3C not extracted: a lone traceparent is no context (a new trace);
+    Jaeger injected too: the stored carrier holds uber-trace-id as well; a
+    Jaeger header renamed "traceparent" is read as Jaeger."""
+    from conftest import module_args
+    tp = "traceparent: 00-%s-%s-01" % (TRACE, SPAN)
+    c = make_server("noextract").start(module_args(collector, "propagation.extract=jaeger")).client()
+    c.execute_command("TQ.PUSH", "q", tp, "x")
+    stored = rq.parse_carrier(rq.unwrap(c.lindex("q", 0)).carrier)
+    assert stored["traceparent"].split("-")[1] != TRACE
+    c = make_server("inject2").start(module_args(collector, "propagation.inject=jaeger,w3c")).client()
+    c.execute_command("TQ.PUSH", "q", tp, "x")
+    stored = rq.parse_carrier(rq.unwrap(c.lindex("q", 0)).carrier)
+    assert stored["traceparent"].split("-")[1] == TRACE
+    assert stored["uber-trace-id"].split(":")[0] == TRACE
+    assert rq.parse_carrier(rq.pop(c, "q").carrier)["uber-trace-id"].split(":")[0] == TRACE
+    c = make_server("renamed").start(module_args(collector, "trace_id_header=traceparent")).client()
+    with pytest.raises(redis.ResponseError, match="malformed trace context"):
+        c.execute_command("TQ.PUSH", "q", tp, "x")
+    c.execute_command("TQ.PUSH", "q", "traceparent: %s:%s:0:1" % (TRACE, SPAN), "x")
+    stored = rq.parse_carrier(rq.unwrap(c.lindex("q", 0)).carrier)
+    assert stored["traceparent"].split("-")[1] == TRACE
