@@ -321,8 +321,9 @@ tw_status tw_span_context_from_traceparent(const char *s, size_t len, tw_span_co
 tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud)
 {
     if (c->trace_hi || c->trace_lo) {
-        char tp[55];
+        char tp[56];
         tw_span_context_to_traceparent(c, tp);
+        tp[55] = '\0';          /* setters get NUL-terminated values (C callers) */
         int rc = set(ud, "traceparent", 11, tp, 55);
         if (rc)
             return twp_setter_status(rc);
