@@ -25,22 +25,26 @@ redis-benchmark, unpipelined and -P 32): plain/traced there is what the
 req/s ratio would be if the server's user-space CPU were all that mattered.
 
 Measured (issue #5, 2026-11-25; redis-server 7.0.15, 2 CPUs shared with a
-niced fuzz run, payload 64 B), before -> after the command-path work (fast
-traceparent path, RM_ListPop, PCLMULQDQ CRC, tags with lengths, stack buffer):
+niced fuzz run, payload 64 B), before (763dafc) -> after (8753543) the
+command-path work: carriers that are one traceparent skip the generic
+extract/inject, RM_ListPop, PCLMULQDQ CRC, tags with lengths, stack buffer:
 
-  instructions per call (--callgrind, n=20000)   before    after
-    TQ.PUSH  sampled / unsampled / spans=off     12481 / 11501 / 10267   8779 / 7904 / 6712
-    TQ.POP   sampled / unsampled / spans=off     14072 / 13009 /  8143   9461 / 8516 / 6825
+  instructions per call (--callgrind, n=20000)   before                  after
+    TQ.PUSH  sampled / unsampled / spans=off     12481 / 11501 / 10267   9042 / 8177 / 7266
+    TQ.POP   sampled / unsampled / spans=off     14072 / 13009 /  8143   9861 / 8943 / 6824
     LPUSH / RPOP                                  1762 / 2625
-    push+pop sampled vs LPUSH+RPOP                 6.1x                   4.2x
+    push+pop sampled vs LPUSH+RPOP                 6.1x                   4.3x
   main-thread instructions per request, plain pair / traced pair
-    unpipelined                                   35.6 %                 44.6 %
-    -P 32                                         31.5 %                 42.5 %
-  wall clock, traced/plain push+pop req/s (3 runs each, medians of 3 rounds;
-  the same modes swing by 10-20 points between runs on this machine)
+    unpipelined                                   35.6 %                 45.1 %
+    -P 32                                         31.5 %                 40.5 %
+  wall clock, traced/plain push+pop req/s (runs of medians of 3 rounds, the
+  "after" ones at 5e9b1dc; the same mode swings by 10-20 points between runs
+  on this machine, so these do not resolve the change)
     unpipelined, sampled                        101 / 101 %             82 / 72 %
     -P 32, sampled                               41 /  47 %             52 / 41 %
     -P 32, tq.spans=off                          62 /  47 %             50 / 51 %
+  alternating A/B (two servers, before and after, 4 rounds, n=100000):
+    unpipelined 82-119 % vs 91-100 %; -P 32 30-52 % vs 25-45 % (noise again)
   INFO commandstats usec_per_call: tq.push 3.19/2.92 -> 2.71/2.33/2.38,
   tq.pop 3.42/3.41 -> 2.63/2.80/2.68 (lpush 0.57-0.68, rpop 0.72-0.88).
 
@@ -49,10 +53,12 @@ Where the rest goes (per call, after): RM_Replicate 2.8k for the LPUSH and
 call: 1.4k), RM_ListPush 1.3k / RM_ListPop 1.7k, the 4-element pop reply
 1.5k, key open/close 0.6k, envelope string create/free 0.6k; the two spans
 about 2.5k each (start, four tags, finish, parent context, carrier). With
-tq.spans=off the pair still costs 3.1x LPUSH+RPOP inside the command, so
->= 80 % of plain pipelined throughput is out of reach for a module command
-that replicates its effects through Redis 7.0's module API, whatever tracing
-costs; unpipelined, syscalls dominate and the goal is met.
+tq.spans=off the pair still costs 3.2x LPUSH+RPOP inside the command (a
+whole pipelined request about 2x), so >= 80 % of plain pipelined throughput
+is out of reach for a module command that replicates its effects through
+Redis 7.0's module API, whatever tracing costs. Unpipelined, syscalls and
+context switches dominate: the ratio sits around 100 % within this
+machine's noise, before and after.
 """
 import argparse
 import csv
