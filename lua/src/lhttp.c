@@ -150,7 +150,6 @@ int twl_span_finish_http(lua_State *L)
     lua_Integer status;
     lua_Number d;
     int64_t ts;
-    tw_status st;
     if (!lua_isnumber(L, 2))
         return luaL_argerror(L, 2, "HTTP status must be a number");
     /* Range first, on the number itself: lua_tointeger gives 0 for 200.5 or
@@ -167,13 +166,5 @@ int twl_span_finish_http(lua_State *L)
         if (status >= 500)
             tw_span_set_tag_bool(u->s, "error", 1);
     }
-    st = tw_span_finish(u->s, ts);
-    if (st == TW_ERR_FINISHED) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
-    if (st != TW_OK)
-        return twl_status_error(L, st, "finish_http");
-    lua_pushboolean(L, 1);
-    return 1;
+    return twl_push_finish(L, tw_span_finish(u->s, ts), "finish_http");
 }

@@ -287,14 +287,14 @@ static int span_finish(lua_State *L)
 {
     twl_span *u = twl_check_span(L, 1);
     int64_t ts = twl_check_timestamp(L, 2, 2);
-    tw_status st = tw_span_finish(u->s, ts);
-    if (st == TW_ERR_FINISHED) {
-        lua_pushboolean(L, 0);
-        return 1;
-    }
-    if (st != TW_OK)
-        return twl_status_error(L, st, "finish");
-    lua_pushboolean(L, 1);
+    return twl_push_finish(L, tw_span_finish(u->s, ts), "finish");
+}
+
+int twl_push_finish(lua_State *L, tw_status st, const char *what)
+{
+    if (st != TW_OK && st != TW_ERR_FINISHED)
+        return twl_status_error(L, st, what);
+    lua_pushboolean(L, st == TW_OK);
     return 1;
 }
 

@@ -83,6 +83,8 @@ int twl_span_start(lua_State *L);      /* tracer:start_span(name, opts) */
  * a started core span; raises a Lua error if the core refuses. */
 twl_span *twl_push_new_span(lua_State *L, twl_tracer *tr, const char *name, size_t nlen,
                             const tw_span_ref *refs, size_t nrefs, int64_t start_us);
+/* finish's result for Lua: true, false when already finished, or raises. */
+int twl_push_finish(lua_State *L, tw_status st, const char *what);
 /* The span at idx; raises unless it is a live span. */
 twl_span *twl_check_span(lua_State *L, int idx);
 /* tracer:start_http_span(head, ...) and span:finish_http(status) (lhttp.c) */

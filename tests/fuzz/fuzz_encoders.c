@@ -14,26 +14,6 @@
 
 #include <jansson.h>
 
-typedef struct rd {
-    const uint8_t *p;
-    size_t n;
-} rd;
-
-static uint8_t u8(rd *r)
-{
-    if (!r->n)
-        return 0;
-    r->n--;
-    return *r->p++;
-}
-
-static uint64_t u64(rd *r)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | u8(r);
-    return v;
-}
 
 /* A length-prefixed string copied into the arena (NUL-terminated there). */
 static const char *str(rd *r, twp_arena *a, uint32_t *len)

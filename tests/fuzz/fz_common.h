@@ -78,6 +78,29 @@ void fz_roundtrip_context(const tw_span_context *ctx);
  * status is one of the documented ones. */
 void fz_extract_and_check(const tw_config *cfg, unsigned formats, fz_carrier *carrier);
 
+/* A cursor over the fuzzer's bytes for binary-structured targets: reads
+ * past the end give zeros, so every input decodes to something. */
+typedef struct rd {
+    const uint8_t *p;
+    size_t n;
+} rd;
+
+static inline uint8_t u8(rd *r)
+{
+    if (!r->n)
+        return 0;
+    r->n--;
+    return *r->p++;
+}
+
+static inline uint64_t u64(rd *r)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | u8(r);
+    return v;
+}
+
 /* A byte string with an exact-size allocation (for parsers taking buf+len). */
 char *fz_exact_copy(const uint8_t *data, size_t size);
 
