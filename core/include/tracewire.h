@@ -184,7 +184,9 @@ TW_API tw_status tw_tracer_flush(tw_tracer *t, int timeout_ms);
 
 /* Flushes, stops and joins the reporter thread within timeout_ms. Spans still
  * queued at the deadline are dropped and counted. Later spans are not
- * recorded. Idempotent. */
+ * recorded (counted dropped_on_close). Idempotent. Once it returned TW_OK
+ * and every span finish that ran concurrently with it has returned, the
+ * counters balance (see tw_counters). */
 TW_API tw_status tw_tracer_close(tw_tracer *t, int timeout_ms);
 
 /* borrowed: valid until tw_tracer_free. */
@@ -198,7 +200,8 @@ typedef struct tw_counters {
     uint64_t dropped_queue_full;
     uint64_t dropped_too_large;   /* a single span above the datagram bound */
     uint64_t dropped_send_failed; /* spans in batches that failed for good */
-    uint64_t dropped_on_close;    /* still queued when close() timed out */
+    uint64_t dropped_on_close;    /* still queued when close() timed out, or
+                                   * finished after close() began */
     uint64_t send_failures;       /* failed send attempts (retries count) */
     uint64_t batches_sent;
     uint64_t bytes_sent;

@@ -537,6 +537,32 @@ static void ensure_started(pipeline *p)
 
 /* ------------------------------------------------------------ ops */
 
+/* A report() that passed the closed check, then pushed after close() began.
+ * While the worker has not exited it still empties the list before it does
+ * (its exit test reads head under mu, after this push). Otherwise the final
+ * drain may be over: this caller takes the list itself and counts what it
+ * got as dropped_on_close, so the books balance once every finish() that
+ * raced close() has returned, not only at free(). A record is taken by
+ * exactly one atomic_exchange, so racing drains never count one twice. */
+static void late_push(pipeline *p)
+{
+    pthread_mutex_lock(&p->mu);
+    bool worker_will_drain = atomic_load(&p->started) && !p->exited;
+    pthread_mutex_unlock(&p->mu);
+    if (worker_will_drain)
+        return;
+    twp_span_data *l = atomic_exchange(&p->head, NULL);
+    if (!l)
+        return;
+    pthread_mutex_lock(&p->mu);   /* finalize under mu, as everywhere (fork) */
+    while (l) {
+        twp_span_data *n = l->next;
+        finalize(p, l, ST_ABANDONED);
+        l = n;
+    }
+    pthread_mutex_unlock(&p->mu);
+}
+
 static void p_report(twp_reporter *r, twp_span_data *s)
 {
     pipeline *p = (pipeline *)r;
@@ -563,6 +589,12 @@ static void p_report(twp_reporter *r, twp_span_data *s)
     } while (!atomic_compare_exchange_weak_explicit(&p->head, &h, s, memory_order_seq_cst,
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&p->accepted, 1, memory_order_relaxed);
+    /* seq_cst, against close()'s store of closed: if this load sees 0, the
+     * push came first and the final drain (worker's or close()'s) takes it */
+    if (atomic_load(&p->closed)) {
+        late_push(p);
+        return;
+    }
     if (!atomic_load_explicit(&p->started, memory_order_acquire)) {
         ensure_started(p);
     } else if (atomic_load(&p->deep_sleep) && atomic_exchange(&p->deep_sleep, 0)) {

@@ -6,7 +6,8 @@
  *     are held and the rest are counted dropped_queue_full;
  *   - flush(timeout) gives up (TW_ERR_TIMEOUT) and close(timeout) returns and
  *     drops what is left, counted, so finished = reported + dropped;
- *   - spans finished after close leave the counters balanced;
+ *   - spans finished after close leave the counters balanced, also those
+ *     whose finish() raced close();
  *   - no thread is started before the first span (a forking parent stays
  *     thread-free);
  *   - four threads reporting at once lose nothing; a forked child reports its
@@ -255,6 +256,60 @@ static void four_threads_report_concurrently(void **state)
     close(fd);
 }
 
+typedef struct racer {
+    tw_tracer *t;
+    _Atomic int *stop;
+} racer;
+
+static void *finish_until_stopped(void *arg)
+{
+    racer *r = arg;
+    while (!atomic_load(r->stop))
+        emit(r->t, 1);
+    return NULL;
+}
+
+/* A finish() that passed the closed check before close() and pushed after
+ * close()'s final drain used to stay queued, unaccounted, until free(). The
+ * books must balance as soon as close() and every racing finish() returned.
+ * The window is a few instructions wide, so many short rounds. */
+static void finishes_racing_close_are_counted_before_free(void **state)
+{
+    (void)state;
+    int port;
+    int fd = bound_socket(SOCK_DGRAM, &port);
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    for (int round = 0; round < 150; round++) {
+        /* a small queue keeps close() short, so rounds are quick */
+        tw_tracer *t = tracer("reporter.protocols", "udp", "reporter.agent_port", ps,
+                              "reporter.queue_size", "256", NULL);
+        emit(t, 1);   /* the worker runs */
+        _Atomic int stop = 0;
+        racer r = { t, &stop };
+        pthread_t th[16];
+        for (int i = 0; i < 16; i++)
+            assert_int_equal(pthread_create(&th[i], NULL, finish_until_stopped, &r), 0);
+        struct timespec d = { 0, (round % 7) * 100000L };
+        nanosleep(&d, NULL);
+        (void)tw_tracer_close(t, 2000);
+        d.tv_nsec = 200000;
+        nanosleep(&d, NULL);
+        atomic_store(&stop, 1);
+        for (int i = 0; i < 16; i++)
+            pthread_join(th[i], NULL);
+        tw_counters c;
+        tw_tracer_counters(t, &c);
+        if (c.spans_finished != c.spans_reported + c.dropped_queue_full + c.dropped_too_large +
+                                    c.dropped_send_failed + c.dropped_on_close)
+            fail_msg("round %d: finished %llu, reported %llu, on_close %llu", round,
+                     (unsigned long long)c.spans_finished, (unsigned long long)c.spans_reported,
+                     (unsigned long long)c.dropped_on_close);
+        tw_tracer_free(t);
+    }
+    close(fd);
+}
+
 static void forked_child_reports_its_own_spans(void **state)
 {
     (void)state;
@@ -302,6 +357,7 @@ int main(void)
         cmocka_unit_test(stuck_collector_bounds_queue_and_close_returns),
         cmocka_unit_test(refused_connection_counts_send_failed),
         cmocka_unit_test(four_threads_report_concurrently),
+        cmocka_unit_test(finishes_racing_close_are_counted_before_free),
         cmocka_unit_test(forked_child_reports_its_own_spans),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
