@@ -26,7 +26,7 @@ step() {   # step NAME CMD...
   [ "${always:-0}" = 1 ] || want "$name" || return 0
   local t0=$SECONDS
   echo "=================== hardening: $name"
-  local run=(timeout --kill-after=10 600)
+  local run=(bash "$top/tests/watchdog.sh" 600)   # stacks of a hang, then kill
   [ "$(type -t "$1")" = function ] && run=()   # shell functions bound their own steps
   if "${run[@]}" "$@"; then results+=(PASS); else results+=(FAIL); fi
   names+=("$name ($((SECONDS - t0)) s)")
