@@ -107,12 +107,14 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
             return RedisModule_ReplyWithError(ctx, msg);
         }
     }
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
+    /* The type is checked read-only: a refused push must not signal the key
+     * modified (other clients' WATCH); it is opened for writing only once
+     * every envelope is built. */
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ);
     int type = RedisModule_KeyType(key);
-    if (type != REDISMODULE_KEYTYPE_EMPTY && type != REDISMODULE_KEYTYPE_LIST) {
-        RedisModule_CloseKey(key);
+    RedisModule_CloseKey(key);
+    if (type != REDISMODULE_KEYTYPE_EMPTY && type != REDISMODULE_KEYTYPE_LIST)
         return RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
-    }
 
     int64_t now = tw_now_us();
     twrm_text stored;
@@ -122,7 +124,6 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
                                                       (size_t)nitems, now, &stored, &span)
                               : twrm_trace_send_verbatim(g.tracer, carrier, clen, &stored);
     if (err) {
-        RedisModule_CloseKey(key);
         g.rejected_carrier++;
         return reply_err(ctx, "ERR bad carrier: %s%s", err, NULL);
     }
@@ -154,11 +155,11 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     if (!ok) {
         for (int i = 0; i < built; i++) RedisModule_FreeString(ctx, envs[i]);
         if (envs != envs_small) free(envs);
-        RedisModule_CloseKey(key);
         twrm_trace_send_end(span, 0);
         twrm_text_free(&stored);
         return RedisModule_ReplyWithError(ctx, "ERR out of memory");
     }
+    key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
     for (int i = 0; i < nitems; i++)
         RedisModule_ListPush(key, REDISMODULE_LIST_HEAD, envs[i]);
     long long len = (long long)RedisModule_ValueLength(key);
@@ -180,11 +181,20 @@ enum pop_result { POP_EMPTY, POP_DONE, POP_REPLIED_ERROR };
 
 /* Pops the tail of src (pushing the stored value onto dst's head when dst is
  * not NULL), replies and replicates. Never changes anything when it answers
- * an error. */
+ * an error or finds nothing.
+ *
+ * Keys are opened read-only until something will change: closing a key
+ * opened for writing signals it modified, which aborts other clients'
+ * WATCH ... EXEC, and a poll that finds nothing (or a corrupted tail) must
+ * not do that (plain RPOP/LMOVE do not). The tail is read, checked, and only
+ * then removed, so a corrupted value never leaves its place. The moved value
+ * is never taken out of a one-item list that it goes back into (src == dst):
+ * deleting the last element deletes the key and its TTL, where the LMOVE
+ * that replicas and the AOF replay keeps both. */
 static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
                                RedisModuleString *dst, const char *op)
 {
-    RedisModuleKey *sk = RedisModule_OpenKey(ctx, src, REDISMODULE_READ | REDISMODULE_WRITE);
+    RedisModuleKey *sk = RedisModule_OpenKey(ctx, src, REDISMODULE_READ);
     int type = RedisModule_KeyType(sk);
     if (type == REDISMODULE_KEYTYPE_EMPTY) {
         RedisModule_CloseKey(sk);
@@ -199,38 +209,26 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
     const char *sname = RedisModule_StringPtrLen(src, &slen);
     const char *dname = dst ? RedisModule_StringPtrLen(dst, &dlen) : NULL;
     int same = dst && slen == dlen && memcmp(sname, dname, slen) == 0;
-    RedisModuleKey *dk = NULL;
     if (dst && !same) {
-        dk = RedisModule_OpenKey(ctx, dst, REDISMODULE_READ | REDISMODULE_WRITE);
+        RedisModuleKey *dk = RedisModule_OpenKey(ctx, dst, REDISMODULE_READ);
         int dt = RedisModule_KeyType(dk);
+        RedisModule_CloseKey(dk);
         if (dt != REDISMODULE_KEYTYPE_EMPTY && dt != REDISMODULE_KEYTYPE_LIST) {
-            RedisModule_CloseKey(dk);
             RedisModule_CloseKey(sk);
             RedisModule_ReplyWithError(ctx, REDISMODULE_ERRORMSG_WRONGTYPE);
             return POP_REPLIED_ERROR;
         }
     }
-    /* A list of two or more: pop the tail in one step (and push it back
-     * should it be corrupted: same content, the key never empties). The last
-     * item is only read, and deleted once it proved good, so that a
-     * corrupted one never takes the key (and its TTL) with it. */
-    int popped = RedisModule_ValueLength(sk) > 1;
-    RedisModuleString *val = popped ? RedisModule_ListPop(sk, REDISMODULE_LIST_TAIL)
-                                    : RedisModule_ListGet(sk, -1);
-    if (val == NULL) {   /* cannot happen for a non-empty list; stay safe */
-        if (dk) RedisModule_CloseKey(dk);
-        RedisModule_CloseKey(sk);
+    size_t n = RedisModule_ValueLength(sk);
+    RedisModuleString *val = RedisModule_ListGet(sk, -1);   /* a copy: outlives the key */
+    RedisModule_CloseKey(sk);
+    if (val == NULL)     /* cannot happen for a non-empty list; stay safe */
         return POP_EMPTY;
-    }
     size_t vlen;
     const char *v = RedisModule_StringPtrLen(val, &vlen);
     twq_item it;
     twq_decode d = twq_decode_item(v, vlen, &it);
     if (d != TWQ_PLAIN && d != TWQ_ENVELOPE) {
-        if (popped)
-            RedisModule_ListPush(sk, REDISMODULE_LIST_TAIL, val);
-        if (dk) RedisModule_CloseKey(dk);
-        RedisModule_CloseKey(sk);
         g.corrupted++;
         char msg[300];
         snprintf(msg, sizeof msg,
@@ -241,14 +239,18 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
         return POP_REPLIED_ERROR;
     }
     int64_t now = tw_now_us();
-    if (!popped)
+    sk = RedisModule_OpenKey(ctx, src, REDISMODULE_READ | REDISMODULE_WRITE);
+    if (!(same && n == 1)) {          /* a one-item rotation changes nothing */
         RedisModule_ListDelete(sk, -1);
-    if (same)
-        RedisModule_ListPush(sk, REDISMODULE_LIST_HEAD, val);
-    else if (dk)
-        RedisModule_ListPush(dk, REDISMODULE_LIST_HEAD, val);
-    if (dk) RedisModule_CloseKey(dk);
+        if (same)
+            RedisModule_ListPush(sk, REDISMODULE_LIST_HEAD, val);
+    }
     RedisModule_CloseKey(sk);
+    if (dst && !same) {
+        RedisModuleKey *dk = RedisModule_OpenKey(ctx, dst, REDISMODULE_READ | REDISMODULE_WRITE);
+        RedisModule_ListPush(dk, REDISMODULE_LIST_HEAD, val);
+        RedisModule_CloseKey(dk);
+    }
     if (dst) {
         RedisModule_Replicate(ctx, "LMOVE", "sscc", src, dst, "RIGHT", "LEFT");
         RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_LIST, "rpop", src);
@@ -287,7 +289,9 @@ static int cmd_ack(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
     if (argc != 3)
         return RedisModule_WrongArity(ctx);
-    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
+    /* Read-only while searching: an ACK that matches nothing must not signal
+     * the key modified (that would abort other clients' WATCH; LREM does not). */
+    RedisModuleKey *key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ);
     int type = RedisModule_KeyType(key);
     if (type == REDISMODULE_KEYTYPE_EMPTY) {
         RedisModule_CloseKey(key);
@@ -312,6 +316,8 @@ static int cmd_ack(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
         twq_decode d = twq_decode_item(vp, vlen, &it);
         if ((d == TWQ_PLAIN || d == TWQ_ENVELOPE) && it.payload_len == want_len
             && memcmp(it.payload, want, want_len) == 0) {
+            RedisModule_CloseKey(key);
+            key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);
             RedisModule_ListDelete(key, idx);
             RedisModule_CloseKey(key);
             /* LREM -1 removes the tail-most value equal to this one, which is
