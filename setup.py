@@ -1,5 +1,6 @@
 """Builds the `tracewire` Python package: the thin pure-Python layer in python/tracewire
-and the CPython extension `tracewire._core`, into which every core/src/*.c is
+and the CPython extension `tracewire._core` (python/tracewire/_core_*.c), into which
+every core/src/*.c is
 compiled (hidden visibility; only PyInit__core is exported). libcurl and jansson
 are linked through pkg-config.
 
@@ -63,6 +64,8 @@ if os.environ.get("TW_SANITIZE"):
     cflags += san + ["-O1", "-g"]
     ldflags += san
 
+# the binding, one file per type (python/tracewire/_core_*.c), then the core
+binding_sources = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "python", "tracewire", "_core_*.c")))
 core_sources = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "core", "src", "*.c")))
 
 setup(
@@ -77,13 +80,13 @@ setup(
     ext_modules=[
         Extension(
             "tracewire._core",
-            sources=["python/tracewire/_core.c"] + core_sources,
+            sources=binding_sources + core_sources,
             include_dirs=["core/include", "core/src"] + inc,
             library_dirs=libdirs,
             libraries=libs,
             extra_compile_args=cflags,
             extra_link_args=ldflags,
-            depends=glob.glob(os.path.join("core", "src", "*.h")) + ["core/include/tracewire.h"],
+            depends=glob.glob(os.path.join("core", "src", "*.h")) + ["core/include/tracewire.h", "python/tracewire/_core.h"],
         )
     ],
     cmdclass={"build_ext": BuildExt},

@@ -1,0 +1,330 @@
+/* _core.h — what the files of the CPython binding share.
+ *
+ * The CPython face of tracewire, translation only.
+ *
+ * Every type here is a heap type (PyType_FromModuleAndSpec) holding a pointer
+ * into the C core; the module keeps its state (types, interned names,
+ * opentracing classes) in module state, never in C globals. The opentracing
+ * class hierarchy is honoured by making each C type a subclass of the matching
+ * opentracing class (on CPython 3.11 directly, bases=(opentracing.X,), keeping
+ * the instance __dict__ the opentracing harness patches; elsewhere through a
+ * Python-level class (CType, opentracing.X)): isinstance holds and method
+ * calls land straight on the C implementation, with the interpreter's
+ * specialized loads and calls, so there is no Python wrapper on the hot path.
+ *
+ * Hot calls (start_span, set_tag, finish, activate, close) use METH_FASTCALL
+ * with a tiny keyword matcher over interned names. Nothing here decides
+ * sampling, parses headers or encodes spans: the core does, and its tw_status
+ * is mapped to Python exceptions in one table (twpy_raise_status).
+ *
+ * Lifetimes: a Span holds a strong reference to its Tracer (the core requires
+ * every span freed before its tracer); a SpanContext taken from a span holds
+ * the span (the context pointer is borrowed from it); an extracted context
+ * owns its tw_span_context. The GIL is released only around flush/close and
+ * tracer teardown, whose core calls touch no span. The thread-local scope
+ * manager keeps the active scope under a pthread key per manager (owned
+ * reference), the contextvars one in a ContextVar.
+ *
+ * One file per type, as the Lua binding (lua/src/) is split:
+ *   _core_values.c    Python values -> core fields, the status -> exception
+ *                     table, the keyword matcher, pair iteration
+ *   _core_context.c   SpanContext
+ *   _core_scope.c     Scope and the two scope managers
+ *   _core_span.c      Span (tags, logs, baggage, the opentracing error record)
+ *   _core_tracer.c    Tracer (start_span, flush/close, metrics, config)
+ *   _core_carriers.c  Tracer.inject / Tracer.extract over Python carriers
+ *   _core_module.c    the module: state, type creation, PyInit__core
+ * Cross-file names carry the twpy_ prefix; everything else is static. Only
+ * PyInit__core is exported (hidden visibility plus setup.py's version script).
+ */
+#ifndef TWPY_CORE_H
+#define TWPY_CORE_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+#include <math.h>
+#include <string.h>
+
+#include "tracewire.h"
+
+/* ------------------------------------------------------------ module state */
+
+enum { K_OPERATION_NAME, K_CHILD_OF, K_REFERENCES, K_TAGS, K_START_TIME,
+       K_IGNORE_ACTIVE_SPAN, K_FINISH_ON_CLOSE, K_SPAN_CONTEXT, K_FORMAT, K_CARRIER,
+       K_FINISH_TIME, K_KEY_VALUES, K_TIMESTAMP, K_SPAN, K_TIMEOUT, K_OPTIONS,
+       K_SCOPE_MANAGER, K_CLEAR, K_COUNT };
+
+typedef struct modstate {
+    /* C base types */
+    PyTypeObject *span_base, *ctx_base, *scope_base, *tracer_base, *tlsm_base, *cvsm_base;
+    /* the public classes: (C base, opentracing class) */
+    PyTypeObject *span_type, *ctx_type, *scope_type, *tracer_type, *tlsm_type, *cvsm_type;
+    PyObject *exc_unsupported, *exc_invalid_carrier, *exc_corrupted;
+    PyObject *ot_on_error;        /* opentracing.Span._on_error, for foreign spans */
+    PyObject *format_tb;          /* traceback.format_tb */
+    PyObject *json_loads;
+    PyObject *fmt_text_map, *fmt_http_headers, *fmt_binary;
+    PyObject *ref_child_of;
+    PyObject *s_finish, *s_active, *s_span, *s_activate, *s_context, *s_items, *s_name;
+    PyObject *s_error, *s_event, *s_error_object, *s_error_kind, *s_message, *s_stack;
+    PyObject *kw[K_COUNT];
+    PyObject *hdr_cache[8];       /* recently injected header names (str, hash cached) */
+    unsigned hdr_next;
+} modstate;
+
+extern struct PyModuleDef twpy_core_module;   /* _core_module.c */
+
+static inline modstate *
+state_of(PyObject *obj)
+{
+    PyObject *m = PyType_GetModuleByDef(Py_TYPE(obj), &twpy_core_module);
+    return m ? (modstate *)PyModule_GetState(m) : NULL;
+}
+
+/* ------------------------------------------------------------ objects */
+
+/* Every object starts with a weakref list and an instance __dict__ (the
+ * opentracing harness patches methods on instances), at the same offsets in
+ * every struct so one member table describes them all. */
+#define TW_OBJECT_HEAD \
+    PyObject_HEAD \
+    PyObject *weakreflist; \
+    PyObject *dict;       /* unused where the dict is managed by CPython (3.11) */
+
+/* CPython 3.11: the C types subclass the opentracing classes directly and keep
+ * their inherited managed __dict__ (see head_dictptr). Elsewhere the C types own their dict and
+ * the public classes are Python subclasses (see make_type). */
+#ifndef TW_OT_DIRECT             /* -DTW_OT_DIRECT=0 tests the portable layout on 3.11 */
+#  if PY_VERSION_HEX >= 0x030B0000 && PY_VERSION_HEX < 0x030C0000
+#    define TW_OT_DIRECT 1
+#  else
+#    define TW_OT_DIRECT 0
+#  endif
+#endif
+
+typedef struct HeadObject {
+    TW_OBJECT_HEAD
+} HeadObject;
+
+enum { SM_FOREIGN = 0, SM_THREAD = 1, SM_CONTEXTVARS = 2 };
+
+typedef struct TracerObject {
+    TW_OBJECT_HEAD
+    tw_tracer *tracer;
+    PyObject *scope_manager;
+    int sm_kind;
+    modstate *st;
+    PyObject *module;             /* keeps st alive */
+    Py_ssize_t live_spans;        /* spans still holding a core tw_span */
+    int free_pending;             /* free the core tracer when live_spans drops to 0 */
+} TracerObject;
+
+typedef struct SpanObject {
+    TW_OBJECT_HEAD
+    tw_span *span;                /* NULL: refused by the core (closed tracer) or cleaned up */
+    TracerObject *tracer;         /* NULL once cleaned up */
+    modstate *st;                 /* valid while the type lives */
+} SpanObject;
+
+typedef struct ContextObject {
+    TW_OBJECT_HEAD
+    const tw_span_context *ctx;   /* borrowed from owner, or == owned, or NULL */
+    tw_span_context *owned;
+    PyObject *owner;
+} ContextObject;
+
+typedef struct ScopeObject {
+    TW_OBJECT_HEAD
+    PyObject *manager;
+    PyObject *span;
+    PyObject *prev;               /* the scope active before this one, or NULL */
+    int finish_on_close;
+    int closed;
+} ScopeObject;
+
+typedef struct ManagerObject {
+    TW_OBJECT_HEAD
+    PyObject *var;                /* contextvars manager: its ContextVar */
+    Py_tss_t key;                 /* thread-local manager: per-thread active scope (owned ref) */
+    int has_key;                  /* 0: key unavailable, the thread-state dict is used */
+} ManagerObject;
+
+_Static_assert(offsetof(SpanObject, dict) == offsetof(TracerObject, dict)
+               && offsetof(SpanObject, dict) == offsetof(ContextObject, dict)
+               && offsetof(SpanObject, dict) == offsetof(ScopeObject, dict)
+               && offsetof(SpanObject, dict) == offsetof(ManagerObject, dict)
+               && offsetof(SpanObject, weakreflist) == offsetof(ManagerObject, weakreflist)
+               && offsetof(SpanObject, weakreflist) == offsetof(TracerObject, weakreflist),
+               "common object head");
+
+#if !TW_OT_DIRECT
+#define COMMON_MEMBERS \
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(HeadObject, weakreflist), READONLY, NULL}, \
+    {"__dictoffset__", T_PYSSIZET, offsetof(HeadObject, dict), READONLY, NULL},
+extern PyMemberDef twpy_common_members[];     /* _core_module.c */
+#else
+#define COMMON_MEMBERS
+#endif
+
+/* GC support shared by every type. Each type X defines X_visit (its own
+ * references) and X_cleanup (releases its C and Python resources; idempotent,
+ * the object stays safe to call afterwards).
+ *
+ * With TW_OT_DIRECT the instance dict is CPython 3.11's managed dict, stored
+ * in the pre-header (three pointers before the object, as the 3.11 internal
+ * header lays it out). Types made by PyType_FromSpec have no cached keys, so
+ * their attributes always live in that materialized dict; CPython's own
+ * traverse skips it for our types (its base has the same dict offset), so we
+ * visit and clear it here, and release it in our dealloc. */
+static inline PyObject **
+head_dictptr(PyObject *o)
+{
+#if TW_OT_DIRECT
+    return ((PyObject **)o) - 3;
+#else
+    return &((HeadObject *)o)->dict;
+#endif
+}
+
+static inline int
+head_traverse(PyObject *o, visitproc visit, void *arg)
+{
+    Py_VISIT(*head_dictptr(o));
+    return 0;
+}
+
+static inline void
+head_clear(PyObject *o)
+{
+    Py_CLEAR(*head_dictptr(o));
+}
+
+/* One dealloc for both layouts: weakrefs, our cleanup, then the dict (in the
+ * managed pre-header with TW_OT_DIRECT; tp_free knows that layout). Python
+ * subclasses of our types get CPython's subtype_dealloc, which frees their
+ * inline attribute values and then calls this. */
+#define GC_FUNCS_LAYOUT(X, T) \
+    static void X##_dealloc(T *self) \
+    { \
+        PyTypeObject *tp = Py_TYPE(self); \
+        PyObject_GC_UnTrack(self); \
+        if (self->weakreflist) \
+            PyObject_ClearWeakRefs((PyObject *)self); \
+        X##_cleanup(self); \
+        Py_CLEAR(*head_dictptr((PyObject *)self)); \
+        tp->tp_free(self); \
+        Py_DECREF(tp); \
+    }
+#define GC_SLOTS_NOMEMBERS(X) \
+    {Py_tp_dealloc, X##_dealloc}, {Py_tp_traverse, X##_traverse}, {Py_tp_clear, X##_clear},
+#if TW_OT_DIRECT
+#define GC_SLOTS(X) GC_SLOTS_NOMEMBERS(X)
+#else
+#define GC_SLOTS(X) GC_SLOTS_NOMEMBERS(X) {Py_tp_members, twpy_common_members},
+#endif
+
+#define GC_FUNCS(X, T) \
+    static int X##_traverse(T *self, visitproc visit, void *arg) \
+    { \
+        Py_VISIT(Py_TYPE(self)); \
+        int rc_ = X##_visit(self, visit, arg); \
+        if (rc_) \
+            return rc_; \
+        return head_traverse((PyObject *)self, visit, arg); \
+    } \
+    static int X##_clear(T *self) \
+    { \
+        X##_cleanup(self); \
+        head_clear((PyObject *)self); \
+        return 0; \
+    } \
+    GC_FUNCS_LAYOUT(X, T)
+
+/* ------------------------------------------------------------ _core_values.c */
+
+/* The one status -> exception table; always returns NULL with an exception set. */
+PyObject *twpy_raise_status(modstate *st, tw_status s, const char *what);
+/* Keyword matcher for METH_FASTCALL|METH_KEYWORDS: fills out[0..n) (borrowed,
+ * NULL when absent) from positional args then keywords named by idx[]. */
+int twpy_parse_args(modstate *st, const char *fname, PyObject *const *args, Py_ssize_t nargs,
+                    PyObject *kwnames, const int *idx, int n, PyObject **out);
+/* Seconds (int or float, as time.time()) -> microseconds; None/NULL -> 0 (now). */
+int twpy_seconds_to_us(PyObject *o, int64_t *us);
+/* UTF-8 view of o (borrowed from o or from the new reference put in *tmp). */
+const char *twpy_utf8_of(PyObject *o, Py_ssize_t *len, PyObject **tmp);
+/* Python value -> tw_field; tmps[0..1] receive new references the field points into. */
+int twpy_field_from_py(tw_field *f, PyObject *key, PyObject *val, PyObject **tmps);
+
+/* Calls fn(key, value) for each pair of a dict, of obj.items(), or of a
+ * list/tuple of pairs. */
+typedef int (*pair_fn)(void *ud, PyObject *k, PyObject *v);
+
+/* A growable field list for log records; keeps the temporaries alive. */
+typedef struct fieldlist {
+    tw_field *f;
+    PyObject **tmps;
+    size_t n, cap;
+    tw_field f_stack[8];
+    PyObject *t_stack[16];
+} fieldlist;
+
+int twpy_foreach_pair(PyObject *obj, pair_fn fn, void *ud, modstate *st);
+
+void twpy_fl_init(fieldlist *fl);
+void twpy_fl_free(fieldlist *fl);
+int twpy_fl_add(void *ud, PyObject *k, PyObject *v);       /* a pair_fn */
+
+/* ------------------------------------------------------------ _core_context.c */
+
+extern PyType_Spec twpy_ctx_spec;
+/* New SpanContext: owned (stolen, freed even on failure) or ctx borrowed from owner. */
+PyObject *twpy_context_new(modstate *st, const tw_span_context *ctx, tw_span_context *owned,
+                           PyObject *owner);
+/* A borrowed core context for a Span or SpanContext (ours), or for a foreign
+ * opentracing span whose .context is ours (*keep receives that new ref).
+ * NULL without error: not something we can parent on. */
+const tw_span_context *twpy_ctx_of(modstate *st, PyObject *o, PyObject **keep);
+/* Id getters, also read by Span's jaeger_client-style id properties. */
+PyObject *twpy_ctx_get_trace_id(ContextObject *self, void *c);
+PyObject *twpy_ctx_get_span_id(ContextObject *self, void *c);
+PyObject *twpy_ctx_get_parent_id(ContextObject *self, void *c);
+PyObject *twpy_ctx_get_flags(ContextObject *self, void *c);
+
+/* ------------------------------------------------------------ _core_scope.c */
+
+extern PyType_Spec twpy_scope_spec, twpy_tlsm_spec, twpy_cvsm_spec;
+/* New reference to the active scope, or NULL (none, or error if set). */
+PyObject *twpy_manager_active(modstate *st, PyObject *mgr, int kind);
+/* SM_THREAD, SM_CONTEXTVARS or SM_FOREIGN for a scope manager object. */
+int twpy_manager_kind(modstate *st, PyObject *mgr);
+/* New Scope for span made active in mgr. */
+PyObject *twpy_scope_activate(modstate *st, PyObject *mgr, int kind, PyObject *span,
+                              int finish_on_close);
+
+/* ------------------------------------------------------------ _core_span.c */
+
+extern PyType_Spec twpy_span_spec;
+/* A pair_fn setting one tag on the SpanObject ud. */
+int twpy_tag_pair(void *ud, PyObject *k, PyObject *v);
+/* The opentracing 2.x error record on span (ours or foreign) for an exception. */
+int twpy_record_error(modstate *st, PyObject *span, PyObject *et, PyObject *ev, PyObject *tb);
+/* span.finish() as the opentracing harness may have patched it; 0 or -1. */
+int twpy_call_finish(modstate *st, PyObject *span);
+
+/* ------------------------------------------------------------ _core_tracer.c */
+
+extern PyType_Spec twpy_tracer_spec;
+/* The core tracer, or NULL with RuntimeError once it was cleaned up. */
+tw_tracer *twpy_tracer_core(TracerObject *t);
+/* Frees the core tracer now (GIL released); t->tracer becomes NULL. */
+void twpy_tracer_release_core(TracerObject *t);
+
+/* ------------------------------------------------------------ _core_carriers.c */
+
+PyObject *twpy_tracer_inject(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                             PyObject *kwnames);
+PyObject *twpy_tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                              PyObject *kwnames);
+
+#endif /* TWPY_CORE_H */
