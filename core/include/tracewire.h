@@ -206,6 +206,10 @@ typedef struct tw_counters {
     uint64_t batches_sent;
     uint64_t bytes_sent;
     uint64_t sampler_updates;     /* remote strategies applied */
+    uint64_t baggage_dropped;     /* baggage items inject left out or extract
+                                   * dropped over max_baggage_size bytes per
+                                   * header or 180 items (not spans: outside
+                                   * the balance below) */
 } tw_counters;
 /* Once the queue is drained: spans_finished = spans_reported + every dropped_*. */
 
@@ -267,7 +271,10 @@ TW_API tw_status tw_span_set_kind(tw_span *s, tw_span_kind kind);
  * Copies. On a finished span: TW_ERR_FINISHED. Key and value bounded by
  * max_baggage_size, and a context holds at most 180 items (the bound extract
  * applies): a new key beyond that is TW_ERR_TOO_LARGE, replacing an existing
- * one is always allowed. */
+ * one is always allowed. The items together may exceed max_baggage_size;
+ * inject then sends whole items, in order, while each header stays within
+ * max_baggage_size bytes (8192 by default: W3C Baggage's limit), and counts
+ * the items it left out in baggage_dropped (see tw_tracer_inject). */
 TW_API tw_status tw_span_set_baggage(tw_span *s, const char *key, size_t key_len,
                                      const char *val, size_t val_len);
 
@@ -320,7 +327,12 @@ TW_API void tw_span_context_foreach_baggage(const tw_span_context *c, tw_kv_fn f
 #define TW_PROP_DEFAULT   0u      /* use the tracer's configured set */
 
 /* Writes the context as text headers through set (one call per header). Names
- * are lower-case. Returns the first non-OK status set returned, if any. */
+ * are lower-case. Returns the first non-OK status set returned, if any.
+ * Baggage: each baggage header (all uberctx-* together; W3C baggage) holds
+ * at most max_baggage_size bytes (encoded key + value) and 180 items; items
+ * beyond, or whose key is not an HTTP token, are left out whole (never cut)
+ * and counted in baggage_dropped — the first time also said through the
+ * diagnostics path. The request still goes out with its trace context. */
 TW_API tw_status tw_tracer_inject(tw_tracer *t, const tw_span_context *c, unsigned formats,
                                   tw_kv_fn set, void *ud);
 
@@ -332,7 +344,13 @@ typedef int (*tw_carrier_foreach)(void *carrier, tw_kv_fn visit, void *visit_ud)
 /* new: *out on TW_OK, freed with tw_span_context_free.
  * TW_ERR_NOT_FOUND: no context header of the enabled formats was present.
  * TW_ERR_CORRUPTED: a context header was present but malformed (or two formats
- *   disagree, or a size bound was exceeded); nothing is half-applied.
+ *   disagree, or an id/tracestate size bound was exceeded); nothing is
+ *   half-applied.
+ * Too much baggage is not corruption: per baggage header (all uberctx-*
+ * together; jaeger-baggage; W3C baggage) at most max_baggage_size bytes, and
+ * at most 180 items after merging, are kept; the excess items are dropped
+ * whole, counted in baggage_dropped (said once through the diagnostics
+ * path), and the trace context is returned as usual.
  * Header names match case-insensitively. A context with only baggage or only
  * a jaeger-debug-id (no ids) is returned with zero ids; starting a child from
  * it makes a new root that keeps the baggage / forces debug sampling. */

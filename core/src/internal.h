@@ -181,6 +181,7 @@ typedef struct twp_counters {
     _Atomic uint64_t spans_started, spans_sampled, spans_finished, spans_reported;
     _Atomic uint64_t dropped_queue_full, dropped_too_large, dropped_send_failed, dropped_on_close;
     _Atomic uint64_t send_failures, batches_sent, bytes_sent, sampler_updates;
+    _Atomic uint64_t baggage_dropped;   /* propagation.c via tw_tracer_inject/extract */
 } twp_counters;
 
 #define TWP_INC(c, field, n) atomic_fetch_add_explicit(&(c)->field, (uint64_t)(n), memory_order_relaxed)
@@ -254,6 +255,21 @@ tw_status twp_inject(const tw_config *cfg, const tw_span_context *c, unsigned fo
                      tw_kv_fn set, void *ud);
 tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach each,
                       void *carrier, tw_span_context **out);
+/* The same, also telling how many baggage items did not make it (NULL: not
+ * wanted). inject: items of c left out of at least one baggage-carrying
+ * header (over max_baggage_size in total, beyond TWP_MAX_BAGGAGE_ITEMS, or a
+ * key that cannot be a header name / collides case-insensitively); set only
+ * when inject returns TW_OK. extract: items received but dropped because a
+ * bound was exceeded (the context is kept); set on TW_OK and
+ * TW_ERR_NOT_FOUND (all baggage dropped, nothing else there). */
+tw_status twp_inject_counted(const tw_config *cfg, const tw_span_context *c, unsigned formats,
+                             tw_kv_fn set, void *ud, uint64_t *baggage_dropped);
+tw_status twp_extract_counted(const tw_config *cfg, unsigned formats, tw_carrier_foreach each,
+                              void *carrier, tw_span_context **out, uint64_t *baggage_dropped);
+
+/* tracer.c: counts n baggage items dropped by inject (on_inject) or extract
+ * and says so once per tracer and direction through the diagnostics path. */
+void twp_tracer_baggage_dropped(tw_tracer *t, uint64_t n, bool on_inject);
 
 /* Remote-sampling strategy JSON -> sampler (sampler.c). TW_ERR_CORRUPTED on bad
  * JSON; then nothing changes. */
@@ -420,10 +436,12 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
 
 /* ------------------------------------------------------------ propagation (H2) */
 
-/* Bounds applied by twp_extract; exceeding one makes it return
- * TW_ERR_CORRUPTED. Baggage headers are further bounded by
- * cfg->max_baggage_size bytes each (TWP_DEFAULT_BAGGAGE_SIZE when <= 0); the
- * uberctx-* headers count together as one baggage header. */
+/* Bounds applied by twp_extract. Exceeding an id or tracestate bound makes
+ * it return TW_ERR_CORRUPTED. Baggage is bounded by cfg->max_baggage_size
+ * bytes per baggage header (TWP_DEFAULT_BAGGAGE_SIZE when <= 0; the
+ * uberctx-* headers count together as one) and TWP_MAX_BAGGAGE_ITEMS items
+ * after merging; baggage beyond them is dropped and counted, never a reason
+ * to lose the trace context. Inject applies the same two bounds per header. */
 #define TWP_MAX_ID_HEADER          512    /* uber-trace-id, traceparent, b3, x-b3-*, jaeger-debug-id */
 #define TWP_MAX_TRACESTATE         8192   /* all tracestate headers joined */
 #define TWP_MAX_TRACESTATE_ENTRIES 32
@@ -468,9 +486,13 @@ tw_status twp_b3_parse_multi(const twp_b3_headers *h, twp_ids *out);
 
 /* Injectors: one call of set per header, lower-case names, NUL-terminated
  * values; return the first non-OK status of set (and stop there). Contexts
- * with zero ids emit only their baggage headers. */
-tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud);
-tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud);
+ * with zero ids emit only their baggage headers. missed: NULL, or
+ * c->nbaggage flags; a baggage injector sets missed[i] = 1 for each item it
+ * left out (and never clears one). */
+tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud,
+                            unsigned char *missed);
+tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud,
+                         unsigned char *missed);
 tw_status twp_b3_inject_multi(const tw_span_context *c, tw_kv_fn set, void *ud);
 tw_status twp_b3_inject_single(const tw_span_context *c, tw_kv_fn set, void *ud);
 

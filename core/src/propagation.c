@@ -11,6 +11,12 @@
  *     headers (tracestate, baggage, jaeger-baggage) repeated are joined with
  *     "," as HTTP does. Every value is size-bounded (internal.h TWP_MAX_*,
  *     cfg->max_baggage_size per baggage header, uberctx-* counted together).
+ *     Baggage over its bound is dropped, not rejected: a baggage header keeps
+ *     its longest prefix of whole members that fits, uberctx-* items that do
+ *     not fit (or come after the 180th) are skipped; each dropped item is
+ *     counted. Too much baggage is the sender's excess, not a corrupted
+ *     context: the trace goes on (W3C Baggage lets a platform drop
+ *     list-members beyond its limits; jaeger_client keeps every item).
  *  2. parse each present format with the plain (ptr, len) parsers of
  *     propagation_{jaeger,w3c,b3}.c. Any present-but-malformed context
  *     header makes the whole extract TW_ERR_CORRUPTED.
@@ -24,7 +30,8 @@
  *     states one (B3 may defer). Baggage from every enabled carrier is
  *     merged in the order uberctx-*, jaeger-baggage, W3C baggage; a later
  *     carrier's value replaces an earlier one for the same key (so W3C wins),
- *     keeping the first position; at most TWP_MAX_BAGGAGE_ITEMS items.
+ *     keeping the first position; at most TWP_MAX_BAGGAGE_ITEMS items (later
+ *     new keys are dropped and counted).
  *     tracestate is only read when traceparent is present (W3C rule).
  *
  * A carrier with baggage, a jaeger-debug-id or a B3 sampling state but no ids
@@ -49,25 +56,55 @@ tw_status twp_setter_status(int rc)
 
 /* ---------------------------------------------------------------- inject */
 
-tw_status twp_inject(const tw_config *cfg, const tw_span_context *c, unsigned formats,
-                     tw_kv_fn set, void *ud)
+/* An item is dropped when any baggage-carrying header left it out: with
+ * jaeger and w3c both on, the peer may read either. One flag per item, on
+ * the stack for the usual context (a set_baggage context holds at most
+ * TWP_MAX_BAGGAGE_ITEMS), on the heap for a larger one (from_binary). */
+#define MISSED_INLINE 256
+
+tw_status twp_inject_counted(const tw_config *cfg, const tw_span_context *c, unsigned formats,
+                             tw_kv_fn set, void *ud, uint64_t *baggage_dropped)
 {
+    if (baggage_dropped)
+        *baggage_dropped = 0;
     if (!cfg || !c || !set)
         return TW_ERR_INVALID_ARG;
     if (formats == TW_PROP_DEFAULT)
         formats = cfg->inject_formats;
     if (formats & ~ALL_FORMATS)
         return TW_ERR_UNSUPPORTED;
+    unsigned char small[MISSED_INLINE], *missed = NULL;
+    if (baggage_dropped && c->nbaggage && (formats & (TW_PROP_JAEGER | TW_PROP_W3C))) {
+        missed = c->nbaggage <= MISSED_INLINE ? small : malloc(c->nbaggage);
+        if (!missed)
+            return TW_ERR_NOMEM;
+        memset(missed, 0, c->nbaggage);
+    }
     tw_status st = TW_OK;
     if (formats & TW_PROP_JAEGER)
-        st = twp_jaeger_inject(cfg, c, set, ud);
+        st = twp_jaeger_inject(cfg, c, set, ud, missed);
     if (st == TW_OK && (formats & TW_PROP_W3C))
-        st = twp_w3c_inject(cfg, c, set, ud);
+        st = twp_w3c_inject(cfg, c, set, ud, missed);
     if (st == TW_OK && (formats & TW_PROP_B3_MULTI))
         st = twp_b3_inject_multi(c, set, ud);
     if (st == TW_OK && (formats & TW_PROP_B3_SINGLE))
         st = twp_b3_inject_single(c, set, ud);
+    if (missed) {
+        uint64_t n = 0;
+        for (uint32_t i = 0; i < c->nbaggage; i++)
+            n += missed[i];
+        if (st == TW_OK)
+            *baggage_dropped = n;
+        if (missed != small)
+            free(missed);
+    }
     return st;
+}
+
+tw_status twp_inject(const tw_config *cfg, const tw_span_context *c, unsigned formats,
+                     tw_kv_fn set, void *ud)
+{
+    return twp_inject_counted(cfg, c, formats, set, ud, NULL);
 }
 
 /* ---------------------------------------------------------------- collect */
@@ -127,6 +164,7 @@ typedef struct collector {
     slot s[H_COUNT];
     raw_item *uber;              /* grows; at most TWP_MAX_BAGGAGE_ITEMS */
     size_t nuber, cap_uber, uber_bytes;
+    uint64_t dropped;            /* baggage items dropped over a bound */
     tw_status err;
 } collector;
 
@@ -150,10 +188,39 @@ static size_t bound_of(const collector *c, int id)
     }
 }
 
+/* Members of a baggage list: comma-separated parts holding more than OWS. */
+static uint64_t count_members(const char *v, size_t n)
+{
+    uint64_t members = 0;
+    bool content = false;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == ',') {
+            members += content;
+            content = false;
+        } else if (v[i] != ' ' && v[i] != '\t') {
+            content = true;
+        }
+    }
+    return members + content;
+}
+
+/* The longest prefix of whole members of v (vl > room) within room bytes,
+ * trailing OWS trimmed; 0 when even the first member does not fit. */
+static size_t fitting_prefix(const char *v, size_t vl, size_t room)
+{
+    size_t p = room < vl ? room : vl - 1;
+    while (p > 0 && v[p] != ',')
+        p--;
+    while (p > 0 && (v[p - 1] == ' ' || v[p - 1] == '\t'))
+        p--;
+    return p;
+}
+
 static tw_status slot_add(collector *c, int id, const char *v, size_t vl)
 {
     slot *s = &c->s[id];
-    if (vl > bound_of(c, id))
+    bool baggage = id == H_BAGGAGE || id == H_JBAGGAGE;
+    if (!baggage && vl > bound_of(c, id))
         return TW_ERR_CORRUPTED;
     if (!HEADERS[id].list) {
         if (s->seen)
@@ -170,8 +237,17 @@ static tw_status slot_add(collector *c, int id, const char *v, size_t vl)
     if (vl == 0)
         return TW_OK;           /* an empty list adds nothing */
     size_t sep = s->seen ? 1 : 0;
-    if (s->len + sep + vl > bound_of(c, id))
-        return TW_ERR_CORRUPTED;
+    size_t bound = bound_of(c, id);
+    if (s->len + sep + vl > bound) {
+        if (!baggage)
+            return TW_ERR_CORRUPTED;
+        size_t room = s->len + sep < bound ? bound - s->len - sep : 0;
+        size_t keep = fitting_prefix(v, vl, room);
+        c->dropped += count_members(v + keep, vl - keep);
+        vl = keep;
+        if (vl == 0)
+            return TW_OK;
+    }
     char *nv = realloc(s->v, s->len + sep + vl + 1);
     if (!nv)
         return TW_ERR_NOMEM;
@@ -194,10 +270,12 @@ static tw_status uber_add(collector *c, const char *k, size_t kl, const char *v,
             return TW_ERR_CORRUPTED;     /* the same key twice, different values */
         }
     }
-    if (c->nuber == TWP_MAX_BAGGAGE_ITEMS)
-        return TW_ERR_CORRUPTED;
-    if (kl + vl > c->baggage_bound || c->uber_bytes + kl + vl > c->baggage_bound)
-        return TW_ERR_CORRUPTED;
+    /* over a bound: skipped whole (a later, smaller item may still fit) */
+    if (c->nuber == TWP_MAX_BAGGAGE_ITEMS || kl + vl > c->baggage_bound ||
+        c->uber_bytes + kl + vl > c->baggage_bound) {
+        c->dropped++;
+        return TW_OK;
+    }
     if (c->nuber == c->cap_uber) {
         size_t cap = c->cap_uber ? c->cap_uber * 2 : 8;
         raw_item *n = realloc(c->uber, cap * sizeof *n);
@@ -274,6 +352,7 @@ typedef struct bag {
     uint32_t n, icap;
     char *store;                 /* decoded bytes; sized to the raw input */
     size_t used, cap;
+    uint64_t dropped;            /* new keys beyond TWP_MAX_BAGGAGE_ITEMS */
 } bag;
 
 static tw_status bag_put(void *ud, const char *k, size_t kl, const char *v, size_t vl)
@@ -295,8 +374,10 @@ static tw_status bag_put(void *ud, const char *k, size_t kl, const char *v, size
             return TW_OK;
         }
     }
-    if (b->n == TWP_MAX_BAGGAGE_ITEMS)
-        return TW_ERR_CORRUPTED;
+    if (b->n == TWP_MAX_BAGGAGE_ITEMS) {
+        b->dropped++;
+        return TW_OK;
+    }
     if (b->n == b->icap) {
         uint32_t cap = b->icap ? b->icap * 2 : 8;
         twp_baggage_item *n = realloc(b->items, cap * sizeof *n);
@@ -375,9 +456,11 @@ static tw_status parse_formats(collector *c, twp_ids ids[F_COUNT], bool present[
     return st;
 }
 
-tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach each,
-                      void *carrier, tw_span_context **out)
+tw_status twp_extract_counted(const tw_config *cfg, unsigned formats, tw_carrier_foreach each,
+                              void *carrier, tw_span_context **out, uint64_t *baggage_dropped)
 {
+    if (baggage_dropped)
+        *baggage_dropped = 0;
     if (!out)
         return TW_ERR_INVALID_ARG;
     *out = NULL;
@@ -487,11 +570,19 @@ tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach
         (*out)->trace_id_128bit_hex = idp->trace_128 || idp->trace_hi != 0;
 
 done:
+    if (baggage_dropped && (st == TW_OK || st == TW_ERR_NOT_FOUND))
+        *baggage_dropped = c->dropped + b->dropped;
     free(b->store);
     free(b->items);
     free(ts);
     collector_free(c);
     return st;
+}
+
+tw_status twp_extract(const tw_config *cfg, unsigned formats, tw_carrier_foreach each,
+                      void *carrier, tw_span_context **out)
+{
+    return twp_extract_counted(cfg, formats, each, carrier, out, NULL);
 }
 
 /* ---------------------------------------------------------------- public */
@@ -501,7 +592,11 @@ tw_status tw_tracer_inject(tw_tracer *t, const tw_span_context *c, unsigned form
 {
     if (!t)
         return TW_ERR_INVALID_ARG;
-    return twp_inject(twp_tracer_config(t), c, formats, set, ud);
+    uint64_t dropped = 0;
+    tw_status st = twp_inject_counted(twp_tracer_config(t), c, formats, set, ud, &dropped);
+    if (dropped)
+        twp_tracer_baggage_dropped(t, dropped, true);
+    return st;
 }
 
 tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach each,
@@ -511,5 +606,9 @@ tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach e
         *out = NULL;
     if (!t)
         return TW_ERR_INVALID_ARG;
-    return twp_extract(twp_tracer_config(t), formats, each, carrier, out);
+    uint64_t dropped = 0;
+    tw_status st = twp_extract_counted(twp_tracer_config(t), formats, each, carrier, out, &dropped);
+    if (dropped)
+        twp_tracer_baggage_dropped(t, dropped, false);
+    return st;
 }

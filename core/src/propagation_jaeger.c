@@ -16,7 +16,10 @@
  * Inject writes ids zero-padded (16 hex, 32 for 128-bit trace ids), parent "0"
  * for a root, flags as hex, and skips baggage items whose key is not a token
  * or collides (case-insensitively) with an earlier one, and items beyond
- * max_baggage_size bytes in total, so extract always accepts what inject made.
+ * max_baggage_size bytes in total or TWP_MAX_BAGGAGE_ITEMS items, so extract
+ * always accepts what inject made. Skipped items are whole (never a cut
+ * value) and marked in missed[] for the caller to count: a bound is not a
+ * reason to fail the request that carries the headers.
  */
 #include "internal.h"
 
@@ -147,7 +150,7 @@ static bool key_ok(const twp_baggage_item *items, uint32_t i)
 }
 
 static tw_status inject_baggage(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set,
-                                void *ud)
+                                void *ud, unsigned char *missed)
 {
     if (c->nbaggage == 0)
         return TW_OK;
@@ -173,13 +176,15 @@ static tw_status inject_baggage(const tw_config *cfg, const tw_span_context *c, 
     }
     memcpy(name, prefix, plen);
     size_t used = 0, items = 0;
-    for (uint32_t i = 0; i < c->nbaggage && items < TWP_MAX_BAGGAGE_ITEMS; i++) {
+    for (uint32_t i = 0; i < c->nbaggage; i++) {
         const twp_baggage_item *it = &c->baggage[i];
-        if (!key_ok(c->baggage, i))
-            continue;
         size_t vl = twp_percent_encoded_len(it->val, it->val_len, TWP_PCT_URL);
-        if (used + it->key_len + vl > bound)
+        if (items == TWP_MAX_BAGGAGE_ITEMS || !key_ok(c->baggage, i) ||
+            used + it->key_len + vl > bound) {
+            if (missed)
+                missed[i] = 1;
             continue;
+        }
         used += it->key_len + vl;
         for (uint32_t j = 0; j < it->key_len; j++)
             name[plen + j] = lower(it->key[j]);
@@ -197,7 +202,8 @@ done:
     return st;
 }
 
-tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud)
+tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud,
+                            unsigned char *missed)
 {
     if (c->trace_hi || c->trace_lo) {
         const char *hname = cfg->trace_id_header ? cfg->trace_id_header : "uber-trace-id";
@@ -222,5 +228,5 @@ tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_k
         if (st != TW_OK)
             return st;
     }
-    return inject_baggage(cfg, c, set, ud);
+    return inject_baggage(cfg, c, set, ud, missed);
 }

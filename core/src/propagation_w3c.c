@@ -17,7 +17,10 @@
  * ";property" parts tolerated (validated, then dropped). Inject encodes every
  * byte outside baggage-octets (and '%') as %XX, skips items whose key is not
  * a token, and stops adding items at max_baggage_size bytes or
- * TWP_MAX_BAGGAGE_ITEMS items (whole items only, never a cut value).
+ * TWP_MAX_BAGGAGE_ITEMS items (whole items only, never a cut value; W3C
+ * Baggage, "Limits": list-members MAY be dropped when the baggage-string
+ * would exceed 8192 bytes, never partially propagated). Skipped items are
+ * marked in missed[] for the caller to count.
  */
 #include "internal.h"
 
@@ -252,7 +255,7 @@ tw_status twp_w3c_parse_baggage(const char *s, size_t n, twp_kv_sink sink, void 
 /* ---------------------------------------------------------------- inject */
 
 static tw_status inject_baggage(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set,
-                                void *ud)
+                                void *ud, unsigned char *missed)
 {
     size_t bound = cfg->max_baggage_size > 0 ? (size_t)cfg->max_baggage_size
                                               : TWP_DEFAULT_BAGGAGE_SIZE;
@@ -267,14 +270,15 @@ static tw_status inject_baggage(const tw_config *cfg, const tw_span_context *c, 
     if (!buf)
         return TW_ERR_NOMEM;
     size_t o = 0, items = 0;
-    for (uint32_t i = 0; i < c->nbaggage && items < TWP_MAX_BAGGAGE_ITEMS; i++) {
+    for (uint32_t i = 0; i < c->nbaggage; i++) {
         const twp_baggage_item *it = &c->baggage[i];
-        if (!is_token(it->key, it->key_len))
-            continue;
         size_t need = (o ? 1 : 0) + it->key_len + 1 +
                       twp_percent_encoded_len(it->val, it->val_len, TWP_PCT_BAGGAGE);
-        if (o + need > bound)
+        if (items == TWP_MAX_BAGGAGE_ITEMS || !is_token(it->key, it->key_len) || o + need > bound) {
+            if (missed)
+                missed[i] = 1;
             continue;
+        }
         if (o)
             buf[o++] = ',';
         memcpy(buf + o, it->key, it->key_len);
@@ -318,7 +322,8 @@ tw_status tw_span_context_from_traceparent(const char *s, size_t len, tw_span_co
                              NULL, 0, out);
 }
 
-tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud)
+tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud,
+                         unsigned char *missed)
 {
     if (c->trace_hi || c->trace_lo) {
         char tp[56];
@@ -333,5 +338,5 @@ tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_f
                 return twp_setter_status(rc);
         }
     }
-    return inject_baggage(cfg, c, set, ud);
+    return inject_baggage(cfg, c, set, ud, missed);
 }

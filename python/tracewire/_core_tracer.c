@@ -342,7 +342,7 @@ tracer_metrics(PyObject *self, PyObject *unused)
         return NULL;
     tw_tracer_counters(t->tracer, &c);
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsK}",
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsK}",
         "spans_started", (unsigned long long)c.spans_started,
         "spans_sampled", (unsigned long long)c.spans_sampled,
         "spans_finished", (unsigned long long)c.spans_finished,
@@ -354,7 +354,8 @@ tracer_metrics(PyObject *self, PyObject *unused)
         "send_failures", (unsigned long long)c.send_failures,
         "batches_sent", (unsigned long long)c.batches_sent,
         "bytes_sent", (unsigned long long)c.bytes_sent,
-        "sampler_updates", (unsigned long long)c.sampler_updates);
+        "sampler_updates", (unsigned long long)c.sampler_updates,
+        "baggage_dropped", (unsigned long long)c.baggage_dropped);
 }
 
 static PyObject *

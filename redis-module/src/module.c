@@ -399,6 +399,7 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
         RedisModule_InfoAddFieldULongLong(ctx, "dropped_send_failed", c.dropped_send_failed);
         RedisModule_InfoAddFieldULongLong(ctx, "send_failures", c.send_failures);
         RedisModule_InfoAddFieldULongLong(ctx, "batches_sent", c.batches_sent);
+        RedisModule_InfoAddFieldULongLong(ctx, "baggage_dropped", c.baggage_dropped);
     }
 }
 

@@ -1,11 +1,12 @@
 /* test_propagation_malformed.c — every malformed carrier gives a clean "no
  * context": TW_ERR_CORRUPTED when a context header of an enabled format is
- * present but bad (wrong lengths, non-hex, zero ids, version ff, oversized or
- * badly encoded baggage, conflicting duplicates, embedded NULs, empty
+ * present but bad (wrong lengths, non-hex, zero ids, version ff, oversized ids
+ * or tracestate, badly encoded baggage, conflicting duplicates, embedded NULs, empty
  * values, too many tracestate entries, formats disagreeing), TW_ERR_NOT_FOUND
  * when nothing relevant is there — and *out is always left NULL. The table is
  * run under ASan/UBSan in the sanitizer build; a seeded mutation loop then
- * checks that arbitrary byte damage to valid headers never does worse. */
+ * checks that arbitrary byte damage to valid headers never does worse.
+ * Too much baggage is not malformed: test_baggage_bounds.c. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -33,8 +34,7 @@ typedef struct bad_case {
     int big;                  /* >0: replaces h[0].val with a generated value (see build_big) */
 } bad_case;
 
-enum { BIG_NONE, BIG_BAGGAGE_BYTES, BIG_BAGGAGE_ITEMS, BIG_TRACESTATE_33, BIG_TRACESTATE_BYTES,
-       BIG_UBERCTX_BYTES, BIG_JAEGER_BAGGAGE, BIG_TRACEPARENT };
+enum { BIG_NONE, BIG_TRACESTATE_33, BIG_TRACESTATE_BYTES, BIG_TRACEPARENT };
 
 static const bad_case CASES[] = {
     /* --- traceparent */
@@ -74,8 +74,6 @@ static const bad_case CASES[] = {
     { "baggage non-token key", {{"baggage", "k(y)=1", 0}}, 0, TW_ERR_CORRUPTED, 0 },
     { "baggage raw non-ASCII value", {{"baggage", "k=\xc3\xa9", 0}}, 0, TW_ERR_CORRUPTED, 0 },
     { "baggage bad property", {{"baggage", "k=v;p(1)", 0}}, 0, TW_ERR_CORRUPTED, 0 },
-    { "baggage over 8192 bytes", {{"baggage", NULL, 0}}, 0, TW_ERR_CORRUPTED, BIG_BAGGAGE_BYTES },
-    { "baggage over 180 entries", {{"baggage", NULL, 0}}, 0, TW_ERR_CORRUPTED, BIG_BAGGAGE_ITEMS },
     { "baggage bad, valid traceparent", {{"traceparent", TP, 0}, {"baggage", "k=%g0", 0}}, 0, TW_ERR_CORRUPTED, 0 },
     /* --- Jaeger */
     { "uber-trace-id three fields", {{"uber-trace-id", "abc:def:0", 0}}, 0, TW_ERR_CORRUPTED, 0 },
@@ -94,10 +92,8 @@ static const bad_case CASES[] = {
     { "uberctx bad percent escape", {{"uberctx-k", "a%2", 0}}, 0, TW_ERR_CORRUPTED, 0 },
     { "uberctx control character", {{"uberctx-k", "a\x01" "b", 0}}, 0, TW_ERR_CORRUPTED, 0 },
     { "uberctx same key twice, different values", {{"uberctx-K", "1", 0}, {"uberctx-k", "2", 0}}, 0, TW_ERR_CORRUPTED, 0 },
-    { "uberctx over 8192 bytes together", {{"uberctx-a", NULL, 0}, {"uberctx-b", "x", 0}}, 0, TW_ERR_CORRUPTED, BIG_UBERCTX_BYTES },
     { "jaeger-baggage item without '='", {{"jaeger-baggage", "k1=v1, k2", 0}}, 0, TW_ERR_CORRUPTED, 0 },
     { "jaeger-baggage empty key", {{"jaeger-baggage", "=v", 0}}, 0, TW_ERR_CORRUPTED, 0 },
-    { "jaeger-baggage over 8192 bytes", {{"jaeger-baggage", NULL, 0}}, 0, TW_ERR_CORRUPTED, BIG_JAEGER_BAGGAGE },
     { "jaeger-debug-id with NUL", {{"jaeger-debug-id", "ab\0c", 4}}, 0, TW_ERR_CORRUPTED, 0 },
     /* --- B3 single */
     { "b3 15-hex trace id", {{"b3", "a3ce929d0e0e473-" SID "-1", 0}}, 0, TW_ERR_CORRUPTED, 0 },
@@ -142,16 +138,6 @@ static char *build_big(int kind, size_t *len)
     size_t cap = 40000, o = 0;
     char *b = malloc(cap);
     switch (kind) {
-    case BIG_BAGGAGE_BYTES:
-    case BIG_JAEGER_BAGGAGE:
-        o = (size_t)snprintf(b, cap, "k=");
-        memset(b + o, 'x', 8200);
-        o += 8200;
-        break;
-    case BIG_BAGGAGE_ITEMS:
-        for (int i = 0; i < 181; i++)
-            o += (size_t)snprintf(b + o, cap - o, "%sk%d=1", i ? "," : "", i);
-        break;
     case BIG_TRACESTATE_33:
         for (int i = 0; i < 33; i++)
             o += (size_t)snprintf(b + o, cap - o, "%sk%d=1", i ? "," : "", i);
@@ -167,10 +153,6 @@ static char *build_big(int kind, size_t *len)
             memset(b + o, 'v', 256);
             o += 256;
         }
-        break;
-    case BIG_UBERCTX_BYTES:
-        memset(b, 'x', 8190);            /* "a" + 8190 fits 8192; adding "b"+"x" does not */
-        o = 8190;
         break;
     case BIG_TRACEPARENT:
         o = (size_t)snprintf(b, cap, "cc-%s-%s-01-", TID, SID);

@@ -373,11 +373,19 @@ describe("hostile carriers", function()
         assert.matches("yield across", err)
     end)
 
-    it("huge values: a 1 MB context header is corrupted, a 1 MB unrelated header ignored", function()
+    it("huge values: a 1 MB context header is corrupted, 1 MB of baggage dropped, a 1 MB unrelated header ignored", function()
         local mb = string.rep("v", 1024 * 1024)
+        local dropped = tonumber(t:counters().baggage_dropped)
         for _, h in ipairs{
             { traceparent = TP, ["uberctx-big"] = mb },
             { traceparent = TP, baggage = "k=" .. mb },
+        } do
+            local ctx = assert(t:extract("http_headers", h))
+            assert.equal(TP, "00-" .. ctx:trace_id() .. "-" .. ctx:span_id() .. "-01")
+            assert.is_nil(ctx:get_baggage_item("big") or ctx:get_baggage_item("k"))
+        end
+        assert.equal(dropped + 2, tonumber(t:counters().baggage_dropped))
+        for _, h in ipairs{
             { traceparent = mb },
             { ["uber-trace-id"] = mb },
         } do
@@ -390,13 +398,18 @@ describe("hostile carriers", function()
         assert.equal("corrupted", select(3, t:extract("binary", string.rep("\255", 1024 * 1024))))
     end)
 
-    it("huge counts: 10k baggage items are corrupted, 10k unrelated headers ignored", function()
+    it("huge counts: 10k baggage items keep the trace (excess dropped), 10k unrelated headers ignored", function()
         local h, other = { traceparent = TP }, {}
         for i = 1, 10000 do h["uberctx-k" .. i] = "v"; other["x-h" .. i] = "v" end
-        assert.equal("corrupted", select(3, t:extract("http_headers", h)))
+        local dropped = tonumber(t:counters().baggage_dropped)
+        local ctx = assert(t:extract("http_headers", h))
+        assert.equal(TP, "00-" .. ctx:trace_id() .. "-" .. ctx:span_id() .. "-01")
+        assert.equal(dropped + 10000 - 180, tonumber(t:counters().baggage_dropped))
         local parts = {}
         for i = 1, 10000 do parts[i] = "k" .. i .. "=v" end
-        assert.equal("corrupted", select(3, t:extract("http_headers", { traceparent = TP, baggage = table.concat(parts, ",") })))
+        ctx = assert(t:extract("http_headers", { traceparent = TP, baggage = table.concat(parts, ",") }))
+        assert.equal("v", ctx:get_baggage_item("k180"))
+        assert.is_nil(ctx:get_baggage_item("k181"))
         assert.equal("not_found", select(3, t:extract("http_headers", other)))
         -- 180 items is the bound: accepted whole
         local ok = { traceparent = TP }
