@@ -34,7 +34,14 @@ extern "C" {
 #  define TW_API
 #endif
 
+/* The version of this release, the same as the VERSION file at the top of the
+ * source tree (CMake and setup.py refuse to build when they differ). TW_VERSION_NUM
+ * is MAJOR * 10000 + MINOR * 100 + PATCH, the integer Redis shows in MODULE LIST. */
 #define TW_VERSION "0.1.0"
+#define TW_VERSION_MAJOR 0
+#define TW_VERSION_MINOR 1
+#define TW_VERSION_PATCH 0
+#define TW_VERSION_NUM (TW_VERSION_MAJOR * 10000 + TW_VERSION_MINOR * 100 + TW_VERSION_PATCH)
 
 /* ---------------------------------------------------------------- status */
 
