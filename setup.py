@@ -1,10 +1,11 @@
-"""Builds the `tracewire` Python package: the thin pure-Python layer in python/tracewire
-and the CPython extension `tracewire._core` (python/tracewire/_core_*.c), into which
-every core/src/*.c is
+"""Builds the CPython extension `tracewire._core` (python/tracewire/_core_*.c), into
+which every core/src/*.c is
 compiled (hidden visibility; only PyInit__core is exported). libcurl and jansson
-are linked through pkg-config.
+are linked through pkg-config. The package's metadata (name, version from the
+VERSION file, dependencies, classifiers) is in pyproject.toml.
 
     pip install .                      # or: pip install --no-build-isolation .
+    pip wheel --no-deps -w dist .      # a wheel; auditwheel repair makes it portable
     TW_SANITIZE=1 pip install .        # ASan+UBSan build (run with LD_PRELOAD=libasan)
     TW_WERROR=1 pip install .          # -Werror, as CI builds the core
 """
@@ -50,6 +51,18 @@ class BuildExt(build_ext):
         super().build_extension(ext)
 
 
+def check_version():
+    """The public header's TW_VERSION must be the VERSION file's (as CMake checks)."""
+    with open(os.path.join(HERE, "VERSION")) as f:
+        version = f.read().strip()
+    with open(os.path.join(HERE, "core", "include", "tracewire.h")) as f:
+        header = f.read()
+    if '\n#define TW_VERSION "%s"\n' % version not in header:
+        raise SystemExit("core/include/tracewire.h's TW_VERSION is not VERSION's %s: "
+                         "run scripts/set-version %s" % (version, version))
+
+
+check_version()
 inc, libdirs, libs = deps()
 # initial-exec TLS: the core's per-thread id generator and span pool (tens of
 # bytes) without a __tls_get_addr call per access; fits glibc's static TLS
@@ -64,32 +77,27 @@ if os.environ.get("TW_SANITIZE"):
     cflags += san + ["-O1", "-g"]
     ldflags += san
 
+def sources(*parts):
+    return sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, *parts)))
+
+
 # the binding, one file per type (python/tracewire/_core_*.c), then the core
-binding_sources = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "python", "tracewire", "_core_*.c")))
-core_sources = sorted(os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "core", "src", "*.c")))
+ext_sources = sources("python", "tracewire", "_core_*.c") + sources("core", "src", "*.c")
+ext_headers = sources("python", "tracewire", "*.h") + sources("core", "src", "*.h") + ["core/include/tracewire.h"]
 
 setup(
-    name="tracewire",
-    version="0.1.0",
-    description="Fast distributed tracing: an opentracing / jaeger_client drop-in over a C core",
-    license="Apache-2.0",
-    python_requires=">=3.9",
-    install_requires=["opentracing>=2.0,<3"],
-    package_dir={"": "python"},
-    packages=["tracewire"],
     ext_modules=[
         Extension(
             "tracewire._core",
-            sources=binding_sources + core_sources,
+            sources=ext_sources,
             include_dirs=["core/include", "core/src"] + inc,
             library_dirs=libdirs,
             libraries=libs,
             extra_compile_args=cflags,
             extra_link_args=ldflags,
-            depends=glob.glob(os.path.join("core", "src", "*.h")) + ["core/include/tracewire.h", "python/tracewire/_core.h"],
+            depends=ext_headers,
         )
     ],
     cmdclass={"build_ext": BuildExt},
     options={"build": {"build_base": "build/python"}},
-    zip_safe=False,
 )
