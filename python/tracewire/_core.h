@@ -42,6 +42,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include "pycompat.h"     /* 3.9/3.10 spellings of the 3.11 API used here */
 #include <structmember.h>
 #include <math.h>
 #include <string.h>
