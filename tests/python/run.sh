@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Builds and installs the tracewire Python package into the project venv with
-# `pip install .` (core compiled into the extension, -Werror), then runs the
-# pytest suite against the installed package (not the source tree). Servers the
-# tests need (redis-server, UDP/HTTP sinks) are started by the tests on 127.0.0.1
-# and stopped by them.
-#   TW_SANITIZE=1 tests/python/run.sh   # ASan+UBSan build in build/python-asan (the
-#                                       # venv is left alone), run with libasan preloaded
+# The Python suite, on every supported CPython (scripts/pythons: 3.9 … 3.13), each
+# against the installed wheel, never the source tree: scripts/wheels builds one
+# wheel per interpreter (-Werror) and repairs it with auditwheel (libcurl, jansson
+# and their dependencies inside); it is installed into that interpreter's test
+# venv (build/pyvenv/3.X) and pytest runs under scripts/cleanroom, where the
+# system's libcurl/jansson cannot load and no compiler works. A supported
+# version without an interpreter on this machine is a failure, named.
+# Servers the tests need (redis-server, UDP/HTTP sinks) are started by the tests
+# on 127.0.0.1 and stopped by them.
+#   TW_PYTHONS="3.9 3.13" tests/python/run.sh  # only these interpreters
+#   TW_PYTHONS=dev tests/python/run.sh     # quick loop: `pip install .` into .venv, suite there
+#   TW_SANITIZE=1 tests/python/run.sh      # ASan+UBSan build in build/python-asan (the
+#                                          # venv is left alone), run with libasan preloaded
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -29,8 +35,12 @@ if [ -n "${TW_SANITIZE:-}" ]; then
   # Python objects from malloc, not pymalloc's arenas, so ASan sees their
   # use-after-free too (a freed str read by the core would otherwise pass)
   export PYTHONMALLOC=malloc
-elif ! TW_WERROR=${TW_WERROR:-1} "$py" -m pip install --no-build-isolation --no-deps --force-reinstall -q . >"$log" 2>&1; then
-  cat "$log"; echo "python: pip install . failed"; exit 1
+elif [ "${TW_PYTHONS:-}" = dev ]; then
+  if ! TW_WERROR=${TW_WERROR:-1} "$py" -m pip install --no-build-isolation --no-deps --force-reinstall -q . >"$log" 2>&1; then
+    cat "$log"; echo "python: pip install . failed"; exit 1
+  fi
+else
+  exec bash "$top/tests/python/run_wheels.sh" "$@"
 fi
 
 # redis-opentracing 1.0.0 declares opentracing<2.1 (it runs fine on 2.4), so it
