@@ -1,0 +1,96 @@
+/* ngx_http_tracewire.h — what the files of the native nginx module share.
+ *
+ * The module is a translation of nginx's request lifecycle into the core's
+ * public API (core/include/tracewire.h) and nothing more: sampling, ids,
+ * propagation formats, encoding and reporting all live in the core.
+ *
+ *   ngx_http_tracewire_module.c     directives, configuration, process hooks
+ *   ngx_http_tracewire_request.c    the server span of a request: decide,
+ *                                   start (rewrite phase), finish (log phase)
+ *   ngx_http_tracewire_headers.c    request headers as the core's carrier:
+ *                                   extract, and inject into the proxied request
+ *   ngx_http_tracewire_variables.c  $tracewire_* variables
+ *
+ * Per process: the master parses the configuration into a tw_config (and
+ * builds one throwaway tracer from it so that `nginx -t` sees every error);
+ * each worker makes its own tw_tracer in init_process and closes it in
+ * exit_process. Per request: a small context in the request pool, found again
+ * after an internal redirect through its pool cleanup (nginx clears module
+ * contexts on redirects), holds the span; the cleanup frees it.
+ */
+#ifndef NGX_HTTP_TRACEWIRE_H_INCLUDED_
+#define NGX_HTTP_TRACEWIRE_H_INCLUDED_
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <tracewire.h>
+
+/* tracewire on | off | $variable */
+#define NGX_HTTP_TRACEWIRE_UNSET  NGX_CONF_UNSET_UINT
+#define NGX_HTTP_TRACEWIRE_OFF    0
+#define NGX_HTTP_TRACEWIRE_ON     1
+#define NGX_HTTP_TRACEWIRE_VAR    2
+
+/* tracewire_context: bits */
+#define NGX_HTTP_TRACEWIRE_EXTRACT  0x01
+#define NGX_HTTP_TRACEWIRE_INJECT   0x02
+
+/* The longest operation name the module builds ("METHOD /path"). */
+#define NGX_HTTP_TRACEWIRE_MAX_NAME  1024
+
+typedef struct {
+    tw_config                 *cfg;          /* owned; freed with the cycle pool */
+    tw_tracer                 *tracer;       /* this worker's; NULL in the master */
+    ngx_flag_t                 used;         /* some `tracewire` is not off */
+    ngx_str_t                  uber_header;  /* trace_id_header, lower case */
+    ngx_str_t                  baggage_prefix;  /* baggage_header_prefix, lower case */
+    ngx_int_t                  upstream_addr_index;  /* $upstream_addr */
+} ngx_http_tracewire_main_conf_t;
+
+typedef struct {
+    ngx_str_t                  key;
+    ngx_http_complex_value_t   value;
+} ngx_http_tracewire_tag_t;
+
+typedef struct {
+    ngx_uint_t                 enable;       /* OFF | ON | VAR */
+    ngx_http_complex_value_t  *enable_var;   /* VAR: "on" or "1" traces */
+    ngx_uint_t                 context;      /* EXTRACT | INJECT bits */
+    ngx_http_complex_value_t  *span_name;    /* NULL: "METHOD /path" */
+    ngx_array_t               *tags;         /* of ngx_http_tracewire_tag_t */
+} ngx_http_tracewire_loc_conf_t;
+
+typedef struct {
+    tw_span                   *span;         /* NULL: not traced */
+    unsigned                   decided:1;    /* span (or its absence) is final */
+    unsigned                   injected:1;
+    unsigned                   finished:1;
+} ngx_http_tracewire_ctx_t;
+
+extern ngx_module_t  ngx_http_tracewire_module;
+
+/* The module's own cross-file functions stay out of the .so's dynamic
+ * symbol table: nginx looks up only ngx_modules and friends. */
+#pragma GCC visibility push(hidden)
+
+/* request.c */
+ngx_int_t ngx_http_tracewire_rewrite_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_tracewire_log_handler(ngx_http_request_t *r);
+/* The request's span, started now if this location traces and nothing was
+ * decided yet (variables used before the rewrite phase, or a `return` in the
+ * server block). NULL when the request is not traced. */
+tw_span *ngx_http_tracewire_request_span(ngx_http_request_t *r);
+
+/* headers.c */
+int ngx_http_tracewire_headers_foreach(void *carrier, tw_kv_fn visit, void *ud);
+ngx_int_t ngx_http_tracewire_inject(ngx_http_request_t *r,
+    ngx_http_tracewire_main_conf_t *mcf, tw_span *span);
+
+/* variables.c */
+ngx_int_t ngx_http_tracewire_add_variables(ngx_conf_t *cf);
+
+#pragma GCC visibility pop
+
+#endif /* NGX_HTTP_TRACEWIRE_H_INCLUDED_ */

@@ -1,0 +1,432 @@
+/* ngx_http_tracewire_request.c — one server span per traced request.
+ *
+ * Decide once per (main) request, at the first of: the rewrite phase of a
+ * location that traces, a $tracewire_* variable, or the log phase (for
+ * requests answered before any location, e.g. a `return` in the server
+ * block). The span always starts at the request's start time
+ * (r->start_sec/start_msec), whichever of these made it, and is finished in
+ * the log phase with the status and the upstream's figures. Context headers
+ * are written into the request (for proxy_pass and friends to forward) in
+ * the rewrite phase of a location that has a content handler of its own,
+ * so static locations never pay for injection.
+ *
+ * Tag names are those of tracewire.nginx (lua/tracewire/nginx.lua,
+ * lua/src/lhttp.c), so a span looks the same whichever module made it:
+ * span.kind=server, component=nginx, http.method, http.url, http.status_code,
+ * error (5xx), upstream.address, plus peer.address and
+ * upstream.response_time_ms. Unsampled spans get no tags at all: the core
+ * would discard them.
+ *
+ * Nothing here blocks: extract, span start and finish only touch memory
+ * (finish queues the span for the worker's reporter thread).
+ */
+#include "ngx_http_tracewire.h"
+
+
+static void
+ngx_http_tracewire_cleanup(void *data)
+{
+    ngx_http_tracewire_ctx_t *ctx = data;
+
+    tw_span_free(ctx->span);    /* an unfinished span is discarded */
+    ctx->span = NULL;
+}
+
+
+/* The main request's context, or NULL. nginx clears module contexts on an
+ * internal redirect; the pool cleanup that owns the context survives, so it
+ * is found there again (as ngx_http_realip_module does). */
+static ngx_http_tracewire_ctx_t *
+ngx_http_tracewire_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_tracewire_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tracewire_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_tracewire_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_tracewire_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_http_tracewire_ctx_t *
+ngx_http_tracewire_create_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t        *cln;
+    ngx_http_tracewire_ctx_t  *ctx;
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_tracewire_ctx_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    ctx = cln->data;
+    ngx_memzero(ctx, sizeof(ngx_http_tracewire_ctx_t));
+    cln->handler = ngx_http_tracewire_cleanup;
+    ngx_http_set_ctx(r, ctx, ngx_http_tracewire_module);
+
+    return ctx;
+}
+
+
+static void
+ngx_http_tracewire_tag(tw_span *span, const char *key, size_t key_len,
+    u_char *val, size_t val_len)
+{
+    tw_field  f;
+
+    f.key = key;
+    f.key_len = key_len;
+    f.type = TW_VAL_STRING;
+    f.v.str.ptr = (const char *) val;
+    f.v.str.len = val_len;
+
+    (void) tw_span_set_tag(span, &f);
+}
+
+#define ngx_http_tracewire_tag_lit(span, lit, val, len)                        \
+    ngx_http_tracewire_tag(span, lit, sizeof(lit) - 1, val, len)
+
+
+static ngx_inline int
+ngx_http_tracewire_sampled(tw_span *span)
+{
+    return (tw_span_context_flags(tw_span_get_context(span)) & TW_FLAG_SAMPLED) != 0;
+}
+
+
+/* http.url: scheme://Host + the request target as received (Host header
+ * first, as tracewire.nginx does; the server name when there is none). */
+static void
+ngx_http_tracewire_tag_url(ngx_http_request_t *r, tw_span *span)
+{
+    u_char                    *url, *p;
+    ngx_str_t                  scheme, host;
+    ngx_http_core_srv_conf_t  *cscf;
+
+    ngx_str_set(&scheme, "http");
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        ngx_str_set(&scheme, "https");
+    }
+#endif
+
+    if (r->headers_in.host) {
+        host = r->headers_in.host->value;
+    } else {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        host = cscf->server_name;
+    }
+
+    url = ngx_pnalloc(r->pool, scheme.len + 3 + host.len + r->unparsed_uri.len);
+    if (url == NULL) {
+        return;
+    }
+
+    p = ngx_cpymem(url, scheme.data, scheme.len);
+    p = ngx_cpymem(p, "://", 3);
+    p = ngx_cpymem(p, host.data, host.len);
+    p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
+
+    ngx_http_tracewire_tag_lit(span, "http.url", url, p - url);
+}
+
+
+static tw_span *
+ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *mcf,
+    ngx_http_tracewire_loc_conf_t *lcf)
+{
+    u_char            *q;
+    size_t             path_len, name_len;
+    int64_t            start_us;
+    tw_span           *span;
+    tw_status          st;
+    tw_span_ref        ref;
+    tw_span_context   *parent;
+    u_char             name[NGX_HTTP_TRACEWIRE_MAX_NAME];
+
+    parent = NULL;
+    if (lcf->context & NGX_HTTP_TRACEWIRE_EXTRACT) {
+        /* absent or malformed context: a new root, as in every face */
+        (void) tw_tracer_extract(mcf->tracer, TW_PROP_DEFAULT,
+                                 ngx_http_tracewire_headers_foreach, r, &parent);
+    }
+
+    /* "METHOD /path": the target without its query, bounded */
+    q = ngx_strlchr(r->unparsed_uri.data, r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    path_len = q ? (size_t) (q - r->unparsed_uri.data) : r->unparsed_uri.len;
+    name_len = ngx_min(r->method_name.len, sizeof(name) - 1);
+    ngx_memcpy(name, r->method_name.data, name_len);
+    name[name_len++] = ' ';
+    path_len = ngx_min(path_len, sizeof(name) - name_len);
+    ngx_memcpy(name + name_len, r->unparsed_uri.data, path_len);
+    name_len += path_len;
+
+    start_us = (int64_t) r->start_sec * 1000000 + (int64_t) r->start_msec * 1000;
+
+    ref.type = TW_REF_CHILD_OF;
+    ref.ctx = parent;
+    st = tw_span_start(mcf->tracer, (const char *) name, name_len,
+                       parent ? &ref : NULL, parent ? 1 : 0, start_us, &span);
+    tw_span_context_free(parent);
+
+    if (st != TW_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tracewire: span not started: %s", tw_strerror(st));
+        return NULL;
+    }
+
+    (void) tw_span_set_kind(span, TW_KIND_SERVER);
+
+    if (ngx_http_tracewire_sampled(span)) {
+        ngx_http_tracewire_tag_lit(span, "component", (u_char *) "nginx", 5);
+        ngx_http_tracewire_tag_lit(span, "http.method", r->method_name.data,
+                                   r->method_name.len);
+        ngx_http_tracewire_tag_url(r, span);
+        ngx_http_tracewire_tag_lit(span, "peer.address",
+                                   r->connection->addr_text.data,
+                                   r->connection->addr_text.len);
+    }
+
+    return span;
+}
+
+
+/* Decides once: off, a variable saying no, or no tracer in this worker
+ * leave ctx->span NULL for the rest of the request. */
+static tw_span *
+ngx_http_tracewire_decide(ngx_http_request_t *r, ngx_http_tracewire_ctx_t *ctx,
+    ngx_http_tracewire_main_conf_t *mcf, ngx_http_tracewire_loc_conf_t *lcf)
+{
+    ngx_str_t  v;
+
+    /* first: a $tracewire_* variable inside the `tracewire $var` value
+     * then reads "no span" instead of recursing into here */
+    ctx->decided = 1;
+
+    if (mcf->tracer == NULL || lcf->enable == NGX_HTTP_TRACEWIRE_OFF) {
+        return NULL;
+    }
+
+    if (lcf->enable == NGX_HTTP_TRACEWIRE_VAR) {
+        if (ngx_http_complex_value(r, lcf->enable_var, &v) != NGX_OK) {
+            return NULL;
+        }
+
+        if (!((v.len == 2 && ngx_strncmp(v.data, "on", 2) == 0)
+              || (v.len == 1 && v.data[0] == '1')))
+        {
+            return NULL;
+        }
+    }
+
+    ctx->span = ngx_http_tracewire_start(r, mcf, lcf);
+
+    return ctx->span;
+}
+
+
+tw_span *
+ngx_http_tracewire_request_span(ngx_http_request_t *r)
+{
+    ngx_http_tracewire_ctx_t        *ctx;
+    ngx_http_tracewire_loc_conf_t   *lcf;
+    ngx_http_tracewire_main_conf_t  *mcf;
+
+    r = r->main;
+
+    ctx = ngx_http_tracewire_get_ctx(r);
+    if (ctx && ctx->decided) {
+        return ctx->span;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_tracewire_module);
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tracewire_module);
+
+    if (mcf->tracer == NULL || lcf->enable == NGX_HTTP_TRACEWIRE_OFF) {
+        return NULL;
+    }
+
+    if (ctx == NULL) {
+        ctx = ngx_http_tracewire_create_ctx(r);
+        if (ctx == NULL) {
+            return NULL;
+        }
+    }
+
+    return ngx_http_tracewire_decide(r, ctx, mcf, lcf);
+}
+
+
+ngx_int_t
+ngx_http_tracewire_rewrite_handler(ngx_http_request_t *r)
+{
+    tw_span                         *span;
+    ngx_http_tracewire_ctx_t        *ctx;
+    ngx_http_core_loc_conf_t        *clcf;
+    ngx_http_tracewire_loc_conf_t   *lcf;
+    ngx_http_tracewire_main_conf_t  *mcf;
+
+    if (r != r->main) {
+        return NGX_DECLINED;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_tracewire_module);
+    if (mcf->tracer == NULL) {
+        return NGX_DECLINED;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tracewire_module);
+
+    ctx = ngx_http_tracewire_get_ctx(r);
+    if (ctx == NULL) {
+        if (lcf->enable == NGX_HTTP_TRACEWIRE_OFF) {
+            return NGX_DECLINED;
+        }
+
+        ctx = ngx_http_tracewire_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_DECLINED;    /* no memory: serve untraced */
+        }
+    }
+
+    span = ctx->decided ? ctx->span : ngx_http_tracewire_decide(r, ctx, mcf, lcf);
+
+    if (span == NULL || ctx->injected || !(lcf->context & NGX_HTTP_TRACEWIRE_INJECT)) {
+        return NGX_DECLINED;
+    }
+
+    /* Only a location with its own content handler (proxy_pass, grpc_pass,
+     * fastcgi_pass, ...) sends the request on; after an internal redirect
+     * to one (try_files, error_page), this handler runs again there. */
+    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    if (clcf->handler == NULL) {
+        return NGX_DECLINED;
+    }
+
+    ctx->injected = 1;
+
+    if (ngx_http_tracewire_inject(r, mcf, span) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tracewire: the trace context was not added to the request");
+    }
+
+    return NGX_DECLINED;
+}
+
+
+static void
+ngx_http_tracewire_finish_tags(ngx_http_request_t *r,
+    ngx_http_tracewire_main_conf_t *mcf, ngx_http_tracewire_loc_conf_t *lcf,
+    tw_span *span)
+{
+    ngx_str_t                   v;
+    ngx_uint_t                  i, status;
+    ngx_msec_t                  ms;
+    ngx_http_variable_value_t  *vv;
+    ngx_http_upstream_state_t  *state;
+    ngx_http_tracewire_tag_t   *tag;
+
+    /* what $status reports */
+    status = r->err_status ? r->err_status : r->headers_out.status;
+    if (status) {
+        (void) tw_span_set_tag_int(span, "http.status_code", (int64_t) status);
+        if (status >= 500) {
+            (void) tw_span_set_tag_bool(span, "error", 1);
+        }
+    }
+
+    if (r->upstream_states && r->upstream_states->nelts) {
+        vv = ngx_http_get_indexed_variable(r, mcf->upstream_addr_index);
+        if (vv && !vv->not_found && vv->len) {
+            ngx_http_tracewire_tag_lit(span, "upstream.address", vv->data, vv->len);
+        }
+
+        /* the sum over every upstream tried (retries, internal redirects) */
+        ms = 0;
+        state = r->upstream_states->elts;
+        for (i = 0; i < r->upstream_states->nelts; i++) {
+            if (state[i].peer && state[i].response_time != (ngx_msec_t) -1) {
+                ms += state[i].response_time;
+            }
+        }
+        (void) tw_span_set_tag_int(span, "upstream.response_time_ms", (int64_t) ms);
+    }
+
+    if (lcf->span_name
+        && ngx_http_complex_value(r, lcf->span_name, &v) == NGX_OK && v.len)
+    {
+        (void) tw_span_set_operation_name(span, (const char *) v.data,
+                                          ngx_min(v.len, NGX_HTTP_TRACEWIRE_MAX_NAME));
+    }
+
+    if (lcf->tags) {
+        tag = lcf->tags->elts;
+        for (i = 0; i < lcf->tags->nelts; i++) {
+            if (ngx_http_complex_value(r, &tag[i].value, &v) == NGX_OK) {
+                ngx_http_tracewire_tag(span, (const char *) tag[i].key.data,
+                                       tag[i].key.len, v.data, v.len);
+            }
+        }
+    }
+}
+
+
+ngx_int_t
+ngx_http_tracewire_log_handler(ngx_http_request_t *r)
+{
+    tw_span                         *span;
+    ngx_http_tracewire_ctx_t        *ctx;
+    ngx_http_tracewire_loc_conf_t   *lcf;
+    ngx_http_tracewire_main_conf_t  *mcf;
+
+    if (r != r->main) {
+        return NGX_OK;
+    }
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_tracewire_module);
+    if (mcf->tracer == NULL) {
+        return NGX_OK;
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tracewire_module);
+
+    ctx = ngx_http_tracewire_get_ctx(r);
+    if (ctx == NULL) {
+        if (lcf->enable == NGX_HTTP_TRACEWIRE_OFF) {
+            return NGX_OK;
+        }
+
+        ctx = ngx_http_tracewire_create_ctx(r);
+        if (ctx == NULL) {
+            return NGX_OK;
+        }
+    }
+
+    span = ctx->decided ? ctx->span : ngx_http_tracewire_decide(r, ctx, mcf, lcf);
+    if (span == NULL || ctx->finished) {
+        return NGX_OK;
+    }
+
+    ctx->finished = 1;
+
+    if (ngx_http_tracewire_sampled(span)) {
+        ngx_http_tracewire_finish_tags(r, mcf, lcf, span);
+    }
+
+    /* the handle stays readable ($tracewire_* in access_log after this
+     * handler) until the pool cleanup frees it */
+    (void) tw_span_finish(span, 0);
+
+    return NGX_OK;
+}
