@@ -27,6 +27,8 @@
  */
 #include "redismodule_api.h"
 #include "carrier.h"
+#include "commands.h"
+#include "module.h"
 #include "envelope.h"
 #include "trace.h"
 
@@ -40,12 +42,7 @@
 #define TWRM_EXPORT __attribute__((visibility("default")))
 #define MAX_TIMEOUT_S 315360000.0   /* ten years */
 
-static struct {
-    tw_tracer *tracer;
-    size_t max_item;
-    int spans;
-    unsigned long long pushed, popped, popped_plain, corrupted, rejected_carrier;
-} g;
+twrm_state twrm_g;
 
 /* ---------------------------------------------------------------- replies */
 
@@ -68,8 +65,8 @@ static void reply_item(RedisModuleCtx *ctx, RedisModuleString *key, const twq_it
     if (traced) {
         twrm_text out;
         twrm_text_init(&out);
-        if (g.spans) {
-            twrm_trace_wait(g.tracer, k, klen, it->carrier, it->carrier_len, it->enqueue_us,
+        if (twrm_g.spans) {
+            twrm_trace_wait(twrm_g.tracer, k, klen, it->carrier, it->carrier_len, it->enqueue_us,
                             now_us, op, &out);
             RedisModule_ReplyWithStringBuffer(ctx, out.p, out.len);
         } else {
@@ -78,12 +75,12 @@ static void reply_item(RedisModuleCtx *ctx, RedisModuleString *key, const twq_it
         twrm_text_free(&out);
         RedisModule_ReplyWithLongLong(ctx, it->enqueue_us);
         RedisModule_ReplyWithLongLong(ctx, twrm_wait_us(now_us, it->enqueue_us));
-        g.popped++;
+        twrm_g.popped++;
     } else {
         RedisModule_ReplyWithStringBuffer(ctx, "", 0);
         RedisModule_ReplyWithLongLong(ctx, -1);
         RedisModule_ReplyWithLongLong(ctx, -1);
-        g.popped_plain++;
+        twrm_g.popped_plain++;
     }
 }
 
@@ -100,10 +97,10 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     for (int i = 0; i < nitems; i++) {
         size_t len;
         RedisModule_StringPtrLen(argv[3 + i], &len);
-        if (len > g.max_item) {
+        if (len > twrm_g.max_item) {
             char msg[160];
             snprintf(msg, sizeof msg, "ERR item %d is larger than tq.max_item_size (%zu bytes)",
-                     i + 1, g.max_item);
+                     i + 1, twrm_g.max_item);
             return RedisModule_ReplyWithError(ctx, msg);
         }
     }
@@ -120,11 +117,11 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     twrm_text stored;
     tw_span *span = NULL;
     twrm_text_init(&stored);
-    const char *err = g.spans ? twrm_trace_send_begin(g.tracer, k, klen, carrier, clen,
+    const char *err = twrm_g.spans ? twrm_trace_send_begin(twrm_g.tracer, k, klen, carrier, clen,
                                                       (size_t)nitems, now, &stored, &span)
-                              : twrm_trace_send_verbatim(g.tracer, carrier, clen, &stored);
+                              : twrm_trace_send_verbatim(twrm_g.tracer, carrier, clen, &stored);
     if (err) {
-        g.rejected_carrier++;
+        twrm_g.rejected_carrier++;
         return reply_err(ctx, "ERR bad carrier: %s%s", err, NULL);
     }
 
@@ -171,7 +168,7 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     if (envs != envs_small) free(envs);
     twrm_trace_send_end(span, 1);
     twrm_text_free(&stored);
-    g.pushed += (unsigned long long)nitems;
+    twrm_g.pushed += (unsigned long long)nitems;
     return RedisModule_ReplyWithLongLong(ctx, len);
 }
 
@@ -229,7 +226,7 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
     twq_item it;
     twq_decode d = twq_decode_item(v, vlen, &it);
     if (d != TWQ_PLAIN && d != TWQ_ENVELOPE) {
-        g.corrupted++;
+        twrm_g.corrupted++;
         char msg[300];
         snprintf(msg, sizeof msg,
                  "ERR corrupted queue item at the tail of the list (%s); list unchanged, "
@@ -381,16 +378,20 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
 {
     (void)for_crash_report;
     RedisModule_InfoAddSection(ctx, "queue");
-    RedisModule_InfoAddFieldULongLong(ctx, "items_pushed", g.pushed);
-    RedisModule_InfoAddFieldULongLong(ctx, "items_popped_traced", g.popped);
-    RedisModule_InfoAddFieldULongLong(ctx, "items_popped_plain", g.popped_plain);
-    RedisModule_InfoAddFieldULongLong(ctx, "corrupted_items_refused", g.corrupted);
-    RedisModule_InfoAddFieldULongLong(ctx, "pushes_refused_bad_carrier", g.rejected_carrier);
-    if (g.tracer && !for_crash_report) {
+    RedisModule_InfoAddFieldULongLong(ctx, "items_pushed", twrm_g.pushed);
+    RedisModule_InfoAddFieldULongLong(ctx, "items_popped_traced", twrm_g.popped);
+    RedisModule_InfoAddFieldULongLong(ctx, "items_popped_plain", twrm_g.popped_plain);
+    RedisModule_InfoAddFieldULongLong(ctx, "corrupted_items_refused", twrm_g.corrupted);
+    RedisModule_InfoAddFieldULongLong(ctx, "pushes_refused_bad_carrier", twrm_g.rejected_carrier);
+    RedisModule_InfoAddFieldULongLong(ctx, "stream_entries_added", twrm_g.xadded);
+    RedisModule_InfoAddFieldULongLong(ctx, "stream_entries_delivered_traced", twrm_g.xdelivered);
+    RedisModule_InfoAddFieldULongLong(ctx, "stream_entries_delivered_plain", twrm_g.xdelivered_plain);
+    RedisModule_InfoAddFieldULongLong(ctx, "stream_entries_redelivered", twrm_g.xredelivered);
+    if (twrm_g.tracer && !for_crash_report) {
         tw_counters c;
-        tw_tracer_counters(g.tracer, &c);
+        tw_tracer_counters(twrm_g.tracer, &c);
         RedisModule_InfoAddSection(ctx, "reporter");
-        RedisModule_InfoAddFieldCString(ctx, "service_name", tw_tracer_service_name(g.tracer));
+        RedisModule_InfoAddFieldCString(ctx, "service_name", tw_tracer_service_name(twrm_g.tracer));
         RedisModule_InfoAddFieldULongLong(ctx, "spans_started", c.spans_started);
         RedisModule_InfoAddFieldULongLong(ctx, "spans_sampled", c.spans_sampled);
         RedisModule_InfoAddFieldULongLong(ctx, "spans_finished", c.spans_finished);
@@ -483,8 +484,8 @@ static void free_configs(void)
 
 static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw_config *cfg)
 {
-    g.max_item = 536870912;
-    g.spans = 1;
+    twrm_g.max_item = 536870912;
+    twrm_g.spans = 1;
     for (int i = 0; i < argc; i++) {
         size_t len;
         const char *a = RedisModule_StringPtrLen(argv[i], &len);
@@ -511,7 +512,7 @@ static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw
                                 val, (unsigned long long)UINT32_MAX - 65536ULL);
                 return -1;
             }
-            g.max_item = (size_t)v;
+            twrm_g.max_item = (size_t)v;
             continue;
         }
         if (strcmp(keybuf, "tq.spans") == 0) {
@@ -519,7 +520,7 @@ static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw
                 RedisModule_Log(ctx, "warning", "tracewire: tq.spans must be on or off");
                 return -1;
             }
-            g.spans = strcmp(val, "on") == 0;
+            twrm_g.spans = strcmp(val, "on") == 0;
             continue;
         }
         tw_status st = tw_config_set(cfg, keybuf, val);
@@ -552,34 +553,36 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
     if (tw_config_from_env(g_cfg, &bad_var) != TW_OK && bad_var)
         RedisModule_Log(ctx, "warning", "tracewire: ignoring malformed environment variable %s", bad_var);
     if (register_configs(ctx) != 0 || configure(ctx, argv, argc, g_cfg) != 0
-        || tw_tracer_new(g_cfg, &g.tracer) != TW_OK) {
+        || tw_tracer_new(g_cfg, &twrm_g.tracer) != TW_OK) {
         free_configs();
-        g.tracer = NULL;
+        twrm_g.tracer = NULL;
         return REDISMODULE_ERR;
     }
     twrm_trace_setup(g_cfg);
-    if (RedisModule_CreateCommand(ctx, "tq.push", cmd_push, "write deny-oom", 1, 1, 1) != REDISMODULE_OK
-        || RedisModule_CreateCommand(ctx, "tq.pop", cmd_pop, "write fast", 1, 1, 1) != REDISMODULE_OK
-        || RedisModule_CreateCommand(ctx, "tq.bpop", cmd_bpop, "write", 1, 1, 1) != REDISMODULE_OK
-        || RedisModule_CreateCommand(ctx, "tq.move", cmd_move, "write fast", 1, 2, 1) != REDISMODULE_OK
-        || RedisModule_CreateCommand(ctx, "tq.ack", cmd_ack, "write", 1, 1, 1) != REDISMODULE_OK
+    if (twrm_command_create(ctx, "tq.push", cmd_push) != REDISMODULE_OK
+        || twrm_command_create(ctx, "tq.pop", cmd_pop) != REDISMODULE_OK
+        || twrm_command_create(ctx, "tq.bpop", cmd_bpop) != REDISMODULE_OK
+        || twrm_command_create(ctx, "tq.move", cmd_move) != REDISMODULE_OK
+        || twrm_command_create(ctx, "tq.ack", cmd_ack) != REDISMODULE_OK
+        || twrm_command_create(ctx, "tq.xadd", twrm_cmd_xadd) != REDISMODULE_OK
+        || twrm_command_create(ctx, "tq.xreadgroup", twrm_cmd_xreadgroup) != REDISMODULE_OK
         || RedisModule_RegisterInfoFunc(ctx, info_cb) != REDISMODULE_OK) {
-        tw_tracer_free(g.tracer);
-        g.tracer = NULL;
+        tw_tracer_free(twrm_g.tracer);
+        twrm_g.tracer = NULL;
         free_configs();
         return REDISMODULE_ERR;
     }
-    RedisModule_Log(ctx, "notice", "tracewire: loaded, service %s", tw_tracer_service_name(g.tracer));
+    RedisModule_Log(ctx, "notice", "tracewire: loaded, service %s", tw_tracer_service_name(twrm_g.tracer));
     return REDISMODULE_OK;
 }
 
 TWRM_EXPORT int RedisModule_OnUnload(RedisModuleCtx *ctx)
 {
     (void)ctx;
-    if (g.tracer) {
-        tw_tracer_close(g.tracer, 2000);
-        tw_tracer_free(g.tracer);
-        g.tracer = NULL;
+    if (twrm_g.tracer) {
+        tw_tracer_close(twrm_g.tracer, 2000);
+        tw_tracer_free(twrm_g.tracer);
+        twrm_g.tracer = NULL;
     }
     free_configs();
     return REDISMODULE_OK;

@@ -300,3 +300,42 @@ verbatim:
     text_append(out, stored, stored_len);
     return 0;
 }
+
+/* ---------------------------------------------------------------- streams */
+
+void twrm_trace_tag_message_id(tw_span *span, const char *id, size_t id_len)
+{
+    if (span)
+        tag_str(span, LIT("messaging.message.id"), id, id_len);
+}
+
+int twrm_trace_stream_wait(tw_tracer *t, const char *key, size_t key_len, const char *carrier,
+                           size_t len, int64_t enqueue_us, int64_t now_us, const char *id,
+                           size_t id_len, long long delivery_count)
+{
+    tw_span_context *parent = NULL;
+    tw_span *span = NULL;
+    int simple;
+    if (len == 0)
+        return 0;
+    if (carrier_parent(t, carrier, len, &parent, &simple) != NULL || parent == NULL
+        || span_named(t, "wait", key, key_len, parent, enqueue_us, &span) != TW_OK) {
+        tw_span_context_free(parent);
+        return 0;
+    }
+    tw_span_context_free(parent);
+    messaging_tags(span, key, key_len, LIT("receive"));
+    tag_str(span, LIT("messaging.message.id"), id, id_len);
+    tag_int(span, LIT("messaging.redis.queue_wait_us"), twrm_wait_us(now_us, enqueue_us));
+    if (delivery_count >= 0) {
+        tw_field f = { .key = "messaging.redis.redelivered",
+                       .key_len = sizeof "messaging.redis.redelivered" - 1, .type = TW_VAL_BOOL };
+        f.v.b = 1;
+        tw_span_set_tag(span, &f);
+        if (delivery_count > 0)
+            tag_int(span, LIT("messaging.redis.delivery_count"), delivery_count);
+    }
+    tw_span_finish(span, now_us < enqueue_us ? enqueue_us : now_us);
+    tw_span_free(span);
+    return 1;
+}

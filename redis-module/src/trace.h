@@ -63,4 +63,19 @@ int twrm_trace_wait(tw_tracer *t, const char *key, size_t key_len, const char *s
                     size_t stored_len, int64_t enqueue_us, int64_t now_us, const char *op,
                     twrm_text *out);
 
+/* Stream side (stream.c). Tags the send span of a TQ.XADD with the entry id
+ * it got (messaging.message.id). NULL span is a no-op. */
+void twrm_trace_tag_message_id(tw_span *span, const char *id, size_t id_len);
+
+/* Reports the "wait <key>" span of one stream entry delivered by
+ * TQ.XREADGROUP: from enqueue_us (the entry id's milliseconds) to now_us,
+ * child of the context in carrier (a header block made of the entry's
+ * carrier fields), tagged with the entry id. delivery_count >= 0 marks a
+ * redelivered pending entry (messaging.redis.redelivered=true, and the count
+ * when > 0); -1 for a first delivery. Returns 1 when a span was reported, 0
+ * when the carrier holds no readable context (nothing reported). */
+int twrm_trace_stream_wait(tw_tracer *t, const char *key, size_t key_len, const char *carrier,
+                           size_t len, int64_t enqueue_us, int64_t now_us, const char *id,
+                           size_t id_len, long long delivery_count);
+
 #endif /* TWRM_TRACE_H */

@@ -61,6 +61,25 @@ def free_port():
     return port
 
 
+def free_cluster_port():
+    """A free port whose cluster bus port (port + 10000) is free too."""
+    for _ in range(200):
+        s, b = socket.socket(), socket.socket()
+        try:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            if port + 10000 > 65535:
+                continue
+            b.bind(("127.0.0.1", port + 10000))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+            b.close()
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 class RedisServer:
     """One redis-server child. start()/stop() may be called repeatedly with
     different options on the same directory (persistence tests)."""
@@ -71,8 +90,8 @@ class RedisServer:
         self.proc = None
         self.port = None
 
-    def start(self, module_args=None, extra=(), module=True):
-        self.port = free_port()
+    def start(self, module_args=None, extra=(), module=True, port=None):
+        self.port = port or free_port()
         self.log = self.dir / ("redis-%d.log" % self.port)
         cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
                "--dir", str(self.dir), "--save", "", "--appendonly", "no",
@@ -186,6 +205,17 @@ class UdpCollector:
         self._stop = True
         self.thread.join(2)
         self.sock.close()
+
+
+def raw(r, *cmd):
+    """The reply as parsed off the wire, without redis-py's per-command
+    reshaping (it turns XREADGROUP's nil into [], COMMAND's arrays into dicts)."""
+    conn = r.connection_pool.get_connection(cmd[0])
+    try:
+        conn.send_command(*cmd)
+        return conn.read_response()
+    finally:
+        r.connection_pool.release(conn)
 
 
 def u64(v):
