@@ -29,6 +29,7 @@
 #include "carrier.h"
 #include "commands.h"
 #include "module.h"
+#include "settings.h"
 #include "envelope.h"
 #include "trace.h"
 
@@ -389,7 +390,7 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
     RedisModule_InfoAddFieldULongLong(ctx, "stream_entries_redelivered", twrm_g.xredelivered);
     if (twrm_g.tracer && !for_crash_report) {
         tw_counters c;
-        tw_tracer_counters(twrm_g.tracer, &c);
+        twrm_settings_counters(&c);
         RedisModule_InfoAddSection(ctx, "reporter");
         RedisModule_InfoAddFieldCString(ctx, "service_name", tw_tracer_service_name(twrm_g.tracer));
         RedisModule_InfoAddFieldULongLong(ctx, "spans_started", c.spans_started);
@@ -401,91 +402,15 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
         RedisModule_InfoAddFieldULongLong(ctx, "send_failures", c.send_failures);
         RedisModule_InfoAddFieldULongLong(ctx, "batches_sent", c.batches_sent);
         RedisModule_InfoAddFieldULongLong(ctx, "baggage_dropped", c.baggage_dropped);
+        RedisModule_InfoAddFieldULongLong(ctx, "dropped_on_close", c.dropped_on_close);
+        twrm_settings_info(ctx);
     }
-}
-
-/* ---------------------------------------------------------------- module configs
- * Where the server supports module configs (7.0+), the main tracer options are
- * also IMMUTABLE configs: set in redis.conf ("tracewire.service-name x") or
- * with MODULE LOADEX ... CONFIG tracewire.service-name x, and readable with
- * CONFIG GET tracewire.* (the effective value, whatever set it). */
-
-static const struct { const char *name, *key; } config_map[] = {
-    { "service-name", "service_name" },
-    { "sampler-type", "sampler.type" },
-    { "sampler-param", "sampler.param" },
-    { "reporter-protocols", "reporter.protocols" },
-    { "reporter-agent-host", "reporter.agent_host" },
-    { "reporter-agent-port", "reporter.agent_port" },
-    { "reporter-endpoint", "reporter.endpoint" },
-    { "reporter-otlp-endpoint", "reporter.otlp_endpoint" },
-    { "propagation-inject", "propagation.inject" },
-};
-#define NCONFIGS (sizeof config_map / sizeof config_map[0])
-static tw_config *g_cfg;                          /* effective config, kept for CONFIG GET */
-static RedisModuleString *g_cfg_values[NCONFIGS]; /* last value handed to CONFIG GET */
-
-static RedisModuleString *config_get(const char *name, void *privdata)
-{
-    size_t i = (size_t)(uintptr_t)privdata;
-    char buf[1024] = "";
-    (void)name;
-    if (g_cfg)
-        tw_config_get(g_cfg, config_map[i].key, buf, sizeof buf);
-    RedisModuleString *v = RedisModule_CreateString(NULL, buf, strlen(buf));
-    if (g_cfg_values[i])
-        RedisModule_FreeString(NULL, g_cfg_values[i]);
-    g_cfg_values[i] = v;
-    return v;
-}
-
-static int config_set(const char *name, RedisModuleString *val, void *privdata,
-                      RedisModuleString **err)
-{
-    size_t i = (size_t)(uintptr_t)privdata, len;
-    const char *v = RedisModule_StringPtrLen(val, &len);
-    (void)name;
-    if (len == 0 || g_cfg == NULL)      /* "" is the default: leave env/defaults alone */
-        return REDISMODULE_OK;
-    tw_status st = tw_config_set(g_cfg, config_map[i].key, v);
-    if (st != TW_OK) {
-        char msg[200];
-        snprintf(msg, sizeof msg, "tracewire.%s: %s", config_map[i].name, tw_strerror(st));
-        *err = RedisModule_CreateString(NULL, msg, strlen(msg));
-        return REDISMODULE_ERR;
-    }
-    return REDISMODULE_OK;
-}
-
-static int register_configs(RedisModuleCtx *ctx)
-{
-    if (RedisModule_RegisterStringConfig == NULL || RedisModule_LoadConfigs == NULL)
-        return 0;
-    for (size_t i = 0; i < NCONFIGS; i++)
-        if (RedisModule_RegisterStringConfig(ctx, config_map[i].name, "", REDISMODULE_CONFIG_IMMUTABLE,
-                                             config_get, config_set, NULL, (void *)(uintptr_t)i)
-            != REDISMODULE_OK)
-            return -1;
-    return RedisModule_LoadConfigs(ctx) == REDISMODULE_OK ? 0 : -1;
-}
-
-static void free_configs(void)
-{
-    for (size_t i = 0; i < NCONFIGS; i++) {
-        if (g_cfg_values[i])
-            RedisModule_FreeString(NULL, g_cfg_values[i]);
-        g_cfg_values[i] = NULL;
-    }
-    tw_config_free(g_cfg);
-    g_cfg = NULL;
 }
 
 /* ---------------------------------------------------------------- load/unload */
 
 static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw_config *cfg)
 {
-    twrm_g.max_item = 536870912;
-    twrm_g.spans = 1;
     for (int i = 0; i < argc; i++) {
         size_t len;
         const char *a = RedisModule_StringPtrLen(argv[i], &len);
@@ -504,15 +429,11 @@ static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw
         keybuf[kl] = '\0';
         const char *val = eq + 1;
         if (strcmp(keybuf, "tq.max_item_size") == 0) {
-            char *end;
-            errno = 0;
-            unsigned long long v = strtoull(val, &end, 10);
-            if (errno || *val == '\0' || *end != '\0' || *val == '-' || v == 0 || v > UINT32_MAX - 65536ULL) {
-                RedisModule_Log(ctx, "warning", "tracewire: tq.max_item_size '%s' must be 1..%llu",
-                                val, (unsigned long long)UINT32_MAX - 65536ULL);
+            const char *why = twrm_parse_max_item(val, &twrm_g.max_item);
+            if (why) {
+                RedisModule_Log(ctx, "warning", "tracewire: tq.max_item_size '%s' %s", val, why);
                 return -1;
             }
-            twrm_g.max_item = (size_t)v;
             continue;
         }
         if (strcmp(keybuf, "tq.spans") == 0) {
@@ -535,30 +456,23 @@ static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw
 TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
     const char *missing;
-    if (twrm_api_init(ctx, "tracewire", TW_VERSION_NUM, &missing) != REDISMODULE_OK) {
+    if (twrm_api_init(ctx, "tracewire", 1, &missing) != REDISMODULE_OK) {
         if (RedisModule_Log)
             RedisModule_Log(ctx, "warning", "tracewire: cannot load: %s", missing);
         return REDISMODULE_ERR;
     }
-    if (tw_config_new(&g_cfg) != TW_OK)
-        return REDISMODULE_ERR;
-    const char *bad_var = NULL;
-    /* Precedence: module defaults < environment (JAEGER_*, OTEL_*) < module
-     * configs (redis.conf, MODULE LOADEX CONFIG) < MODULE LOAD args. The stored
-     * and returned carriers default to W3C only: one header to write per push
-     * and to parse per pop (the core still extracts every format from what
-     * producers push). */
-    tw_config_set(g_cfg, "service_name", "redis");
-    tw_config_set(g_cfg, "propagation.inject", "w3c");
-    if (tw_config_from_env(g_cfg, &bad_var) != TW_OK && bad_var)
-        RedisModule_Log(ctx, "warning", "tracewire: ignoring malformed environment variable %s", bad_var);
-    if (register_configs(ctx) != 0 || configure(ctx, argv, argc, g_cfg) != 0
-        || tw_tracer_new(g_cfg, &twrm_g.tracer) != TW_OK) {
-        free_configs();
+    memset(&twrm_g, 0, sizeof twrm_g);
+    twrm_g.max_item = 536870912;
+    twrm_g.spans = 1;
+    /* settings: defaults < environment < module configs < MODULE LOAD args */
+    if (twrm_settings_init(ctx) != 0
+        || configure(ctx, argv, argc, twrm_settings_config()) != 0
+        || tw_tracer_new(twrm_settings_config(), &twrm_g.tracer) != TW_OK) {
+        twrm_settings_free();
         twrm_g.tracer = NULL;
         return REDISMODULE_ERR;
     }
-    twrm_trace_setup(g_cfg);
+    twrm_trace_setup(twrm_settings_config());
     if (twrm_command_create(ctx, "tq.push", cmd_push) != REDISMODULE_OK
         || twrm_command_create(ctx, "tq.pop", cmd_pop) != REDISMODULE_OK
         || twrm_command_create(ctx, "tq.bpop", cmd_bpop) != REDISMODULE_OK
@@ -569,9 +483,10 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
         || RedisModule_RegisterInfoFunc(ctx, info_cb) != REDISMODULE_OK) {
         tw_tracer_free(twrm_g.tracer);
         twrm_g.tracer = NULL;
-        free_configs();
+        twrm_settings_free();
         return REDISMODULE_ERR;
     }
+    twrm_settings_loaded();
     RedisModule_Log(ctx, "notice", "tracewire: loaded, service %s", tw_tracer_service_name(twrm_g.tracer));
     return REDISMODULE_OK;
 }
@@ -584,6 +499,6 @@ TWRM_EXPORT int RedisModule_OnUnload(RedisModuleCtx *ctx)
         tw_tracer_free(twrm_g.tracer);
         twrm_g.tracer = NULL;
     }
-    free_configs();
+    twrm_settings_free();
     return REDISMODULE_OK;
 }

@@ -155,6 +155,7 @@ class UdpCollector:
         self.sock.settimeout(0.1)
         self.port = self.sock.getsockname()[1]
         self.spans = []       # (service_name, Span)
+        self.processes = []   # (service_name, process tags) per batch
         self.errors = []
         self.lock = threading.Lock()
         self._stop = False
@@ -180,8 +181,10 @@ class UdpCollector:
                 args.read(proto)
                 proto.readMessageEnd()
                 with self.lock:
+                    proc = args.batch.process
+                    self.processes.append((proc.serviceName, tags(proc)))
                     for s in args.batch.spans:
-                        self.spans.append((args.batch.process.serviceName, s))
+                        self.spans.append((proc.serviceName, s))
             except Exception as e:  # recorded; tests assert it stays empty
                 self.errors.append(repr(e))
 
@@ -200,6 +203,7 @@ class UdpCollector:
     def clear(self):
         with self.lock:
             self.spans.clear()
+            self.processes.clear()
 
     def close(self):
         self._stop = True
@@ -240,6 +244,58 @@ def tags(span):
         out[t.key] = t.vStr if t.vStr is not None else (
             t.vLong if t.vLong is not None else (t.vBool if t.vBool is not None else t.vDouble))
     return out
+
+
+class HttpSink:
+    """A real HTTP listener on 127.0.0.1 that answers 202 and keeps every
+    POST as (path, content-type, body)."""
+
+    def __init__(self):
+        import http.server
+        sink = self
+        self.posts = []
+        self.lock = threading.Lock()
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with sink.lock:
+                    sink.posts.append((self.path, self.headers.get("Content-Type"), body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for(self, pred, timeout=5.0):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                posts = list(self.posts)
+            if pred(posts):
+                return posts
+            time.sleep(0.02)
+        with self.lock:
+            return list(self.posts)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def thrift_http_spans(body):
+    """Span names of a Jaeger Thrift (binary) Batch posted to /api/traces."""
+    from thrift.protocol import TBinaryProtocol
+    from thrift.transport import TTransport
+    from jaeger_client.thrift_gen.jaeger import ttypes
+    b = ttypes.Batch()
+    b.read(TBinaryProtocol.TBinaryProtocol(TTransport.TMemoryBuffer(body)))
+    return b
 
 
 @pytest.fixture(scope="session")
