@@ -2,8 +2,11 @@
 # The hardening suite: fault and load tests against the core reporter (C, built
 # with ASan+UBSan, the thread tests also with TSan), the gunicorn prefork load
 # test and the 1M-span RSS loop (Python), and the sanitized binding runs
-# (tests/hardening/sanitized_*.sh). Loopback only; every step is bounded in
-# time and prints the figures it checked. Exits non-zero if any step fails.
+# (tests/hardening/sanitized_*.sh), and two soaks: a real Jaeger killed and
+# restarted under 5,000 spans/s from Python (jaeger-restart), a Redis master
+# killed under producers and consumers and its replica promoted
+# (redis-failover). Loopback only; every step is bounded in time and prints
+# the figures it checked. Exits non-zero if any step fails.
 #
 #   tests/hardening/run.sh [STEP...]      default: every step
 # Environment: TW_HARDEN_QUEUE_SECONDS (queue-full duration, default 20),
@@ -86,7 +89,9 @@ if [ $tsan_ok = 1 ]; then
 fi
 
 # Python: needs the extension (python/, setup.py); built into its own dir.
-for s in gunicorn rss-loop; do
+# jaeger-restart: the soak of a collector crash under load (holds the Jaeger lock);
+# redis-failover: the soak of a master killed and its replica promoted.
+for s in gunicorn rss-loop jaeger-restart redis-failover; do
   f=$hz/test_${s//-/_}.sh
   [ -f "$f" ] && step "$s" bash "$f"
 done
