@@ -263,4 +263,94 @@ function M.connect(host, port, timeout)
     return c
 end
 
+-- ---------------------------------------------------------------- streams
+-- TQ.XADD / TQ.XREADGROUP helpers. The module stores the context as plain
+-- entry fields (traceparent, tracestate, baggage), so these only assemble
+-- the commands and split the replies.
+
+local function is_carrier_field(name)
+    local n = name:lower()
+    return n == "traceparent" or n == "tracestate" or n == "baggage" or n == "uber-trace-id"
+        or n == "b3" or n:sub(1, 8) == "uberctx-" or n:sub(1, 5) == "x-b3-"
+end
+
+--- One entry of an XREADGROUP/XRANGE reply ({f1, v1, f2, v2, ...}) ->
+-- { key, id, fields = { {name, value}, ... } (carrier fields left out),
+--   carrier = header block or "", traced, enqueue_us = the id's ms in us }.
+function M.stream_entry(key, id, flat)
+    local fields, lines = {}, {}
+    for i = 1, #(flat or {}) - 1, 2 do
+        local f, v = flat[i], flat[i + 1]
+        if is_carrier_field(f) then
+            lines[#lines + 1] = f .. ": " .. v
+        else
+            fields[#fields + 1] = { f, v }
+        end
+    end
+    local ms = id:match("^(%d+)%-")
+    return { key = key, id = id, fields = fields, carrier = table.concat(lines, "\n"),
+             traced = #lines > 0, enqueue_us = ms and tonumber(ms) * 1000 or -1 }
+end
+
+--- TQ.XADD key [opts] id carrier field value ...; fields is an array of
+-- {name, value} pairs (order kept) or a table name -> value.
+-- opts: id ("*"), carrier (text or header table; else opts.span with
+-- opts.tracer), maxlen | minid, approximate (true), limit, nomkstream.
+function M.xadd(client, key, fields, opts)
+    opts = opts or {}
+    local carrier = opts.carrier
+    if type(carrier) == "table" then carrier = M.format_carrier(carrier) end
+    if carrier == nil then carrier = opts.span and M.carrier_of(opts.tracer, opts.span) or "" end
+    local args = { "TQ.XADD", key }
+    if opts.nomkstream then args[#args + 1] = "NOMKSTREAM" end
+    if opts.maxlen or opts.minid then
+        args[#args + 1] = opts.maxlen and "MAXLEN" or "MINID"
+        args[#args + 1] = opts.approximate == false and "=" or "~"
+        args[#args + 1] = tostring(opts.maxlen or opts.minid)
+        if opts.limit then args[#args + 1] = "LIMIT"; args[#args + 1] = tostring(opts.limit) end
+    end
+    args[#args + 1] = opts.id or "*"
+    args[#args + 1] = carrier
+    if fields[1] ~= nil then
+        for _, p in ipairs(fields) do args[#args + 1] = p[1]; args[#args + 1] = tostring(p[2]) end
+    else
+        local names = {}
+        for k in pairs(fields) do names[#names + 1] = k end
+        table.sort(names)
+        for _, k in ipairs(names) do args[#args + 1] = k; args[#args + 1] = tostring(fields[k]) end
+    end
+    return call(client, (table.unpack or unpack)(args))
+end
+
+--- TQ.XREADGROUP: streams is an array of {key, id} ('>' for new entries).
+-- opts: count, block (ms), noack. Returns an array of stream entries ({}
+-- when nothing came), or nil, err.
+function M.xreadgroup(client, group, consumer, streams, opts)
+    opts = opts or {}
+    local args = { "TQ.XREADGROUP", "GROUP", group, consumer }
+    if opts.count then args[#args + 1] = "COUNT"; args[#args + 1] = tostring(opts.count) end
+    if opts.block then args[#args + 1] = "BLOCK"; args[#args + 1] = tostring(opts.block) end
+    if opts.noack then args[#args + 1] = "NOACK" end
+    args[#args + 1] = "STREAMS"
+    for _, s in ipairs(streams) do args[#args + 1] = s[1] end
+    for _, s in ipairs(streams) do args[#args + 1] = s[2] end
+    local reply, err = call(client, (table.unpack or unpack)(args))
+    if reply == nil then
+        if err then return nil, err end
+        return {}                                   -- nil reply: nothing came
+    end
+    local out = {}
+    for _, kv in ipairs(reply) do
+        for _, e in ipairs(kv[2] or {}) do
+            if type(e[2]) == "table" then out[#out + 1] = M.stream_entry(kv[1], e[1], e[2]) end
+        end
+    end
+    return out
+end
+
+--- The "process <key>" span of a stream entry (see consumer_span).
+function M.stream_consumer_span(tracer, entry, opts)
+    return M.consumer_span(tracer, entry, entry.key, opts)
+end
+
 return M

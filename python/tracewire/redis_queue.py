@@ -32,6 +32,7 @@ __all__ = [
     "MAGIC", "EnvelopeError", "QueueItem", "wrap", "unwrap", "is_envelope",
     "parse_carrier", "format_carrier", "push", "pop", "bpop", "move", "ack",
     "current_carrier", "consumer_span",
+    "CARRIER_FIELDS", "StreamEntry", "stream_entry", "xadd", "xreadgroup", "stream_consumer_span",
 ]
 
 MAGIC = b"\x00TWQ\x1a"
@@ -211,3 +212,120 @@ def move(client: Any, src: str, dst: str) -> Optional[QueueItem]:
 def ack(client: Any, key: str, payload: Union[bytes, str]) -> bool:
     """TQ.ACK key payload: removes the processed item from the processing list."""
     return bool(client.execute_command("TQ.ACK", key, payload))
+
+
+# ------------------------------------------------------------------ streams
+# Helpers for TQ.XADD / TQ.XREADGROUP (Redis Streams and consumer groups).
+# The module stores the context as ordinary entry fields (traceparent, and
+# tracestate/baggage when present), so these helpers only assemble commands
+# and split replies; they work with redis.Redis and redis.cluster.RedisCluster
+# alike (the cluster client routes TQ.* by the module's key declarations: one
+# stream per call, or keys sharing a {hash tag}).
+
+#: Entry field names that hold the trace context (read back as the carrier).
+CARRIER_FIELDS = ("traceparent", "tracestate", "baggage", "uber-trace-id", "b3")
+
+
+def _is_carrier_field(name: str) -> bool:
+    n = name.lower()
+    return n in CARRIER_FIELDS or n.startswith("uberctx-") or n.startswith("x-b3-")
+
+
+class StreamEntry(NamedTuple):
+    key: str
+    id: str
+    fields: Dict[bytes, bytes]   # the producer's fields, carrier fields left out
+    carrier: str                 # header block of the carrier fields; "" if none
+    enqueue_us: int              # the id's milliseconds, in µs (server clock)
+
+    @property
+    def traced(self) -> bool:
+        return bool(self.carrier)
+
+    def headers(self) -> Dict[str, str]:
+        return parse_carrier(self.carrier)
+
+
+def _text(v: Any) -> str:
+    return v.decode("latin-1") if isinstance(v, (bytes, bytearray)) else str(v)
+
+
+def stream_entry(key: Any, entry_id: Any, flat: Any) -> StreamEntry:
+    """One entry of an XREADGROUP/XRANGE reply ([f1, v1, f2, v2, ...], or a
+    dict) as a StreamEntry."""
+    pairs = list(flat.items()) if isinstance(flat, dict) else \
+        [(flat[i], flat[i + 1]) for i in range(0, len(flat or []) - 1, 2)]
+    fields: Dict[bytes, bytes] = {}
+    lines = []
+    for f, v in pairs:
+        name = _text(f)
+        if _is_carrier_field(name):
+            lines.append("%s: %s" % (name, _text(v)))
+        else:
+            fields[f if isinstance(f, bytes) else str(f).encode()] = \
+                v if isinstance(v, bytes) else str(v).encode()
+    eid = _text(entry_id)
+    ms = eid.split("-", 1)[0]
+    return StreamEntry(_text(key), eid, fields, "\n".join(lines), int(ms) * 1000 if ms.isdigit() else -1)
+
+
+def xadd(client: Any, key: str, fields: Mapping[Any, Any], id: str = "*",
+         carrier: Optional[Union[str, Mapping[str, str]]] = None, tracer: Any = None,
+         span: Any = None, maxlen: Optional[int] = None, minid: Optional[str] = None,
+         approximate: bool = True, limit: Optional[int] = None, nomkstream: bool = False) -> Any:
+    """TQ.XADD: adds an entry whose fields are the carrier's context followed
+    by ``fields``; carrier defaults to the active span's context. Returns the
+    entry id (None with nomkstream on a missing stream)."""
+    if not fields:
+        raise ValueError("xadd needs at least one field")
+    if carrier is None:
+        carrier = current_carrier(tracer, span)
+    elif not isinstance(carrier, str):
+        carrier = format_carrier(carrier)
+    args: list = [key]
+    if nomkstream:
+        args.append("NOMKSTREAM")
+    if maxlen is not None or minid is not None:
+        args += ["MAXLEN" if maxlen is not None else "MINID", "~" if approximate else "=",
+                 maxlen if maxlen is not None else minid]
+        if limit is not None:
+            args += ["LIMIT", limit]
+    args += [id, carrier]
+    for f, v in fields.items():
+        args += [f, v]
+    return client.execute_command("TQ.XADD", *args)
+
+
+def xreadgroup(client: Any, group: str, consumer: str, streams: Mapping[str, str],
+               count: Optional[int] = None, block: Optional[int] = None,
+               noack: bool = False) -> list:
+    """TQ.XREADGROUP: ``streams`` maps keys to ids ('>' for new entries, an id
+    to re-read this consumer's pending ones); ``block`` in milliseconds.
+    Returns the delivered entries as StreamEntry, in reply order ([] when
+    nothing came). The module reports each entry's wait span."""
+    args: list = ["GROUP", group, consumer]
+    if count is not None:
+        args += ["COUNT", count]
+    if block is not None:
+        args += ["BLOCK", block]
+    if noack:
+        args.append("NOACK")
+    args.append("STREAMS")
+    args += list(streams.keys()) + list(streams.values())
+    reply = client.execute_command("TQ.XREADGROUP", *args)
+    if not reply:
+        return []
+    per_key = reply.items() if isinstance(reply, dict) else reply
+    out = []
+    for key, entries in per_key:
+        for e in entries or []:
+            if e and e[1] is not None:          # [id, nil]: a pending entry deleted since
+                out.append(stream_entry(key, e[0], e[1]))
+    return out
+
+
+def stream_consumer_span(tracer: Any, entry: StreamEntry, link: bool = False, **kw: Any) -> Any:
+    """Starts the "process <key>" CONSUMER span for a stream entry: a child of
+    the entry's context (link=True: a FOLLOWS_FROM reference). The caller
+    finishes it (and XACKs the entry)."""
+    return consumer_span(tracer, entry, entry.key, link=link, **kw)

@@ -239,7 +239,14 @@ def test_streams_through_redis_cluster(cluster, rc, collector):
         (key, entries), = rep
         assert key == k.encode() and len(entries) == 2
         assert rc.xack(k, "g", *[e[0] for e in entries]) == 2
-    spans = collector.wait_for(lambda s: sum(x.operationName.startswith("wait s") for x in s) >= 6)
+    # the Python stream helpers through the cluster client
+    for i, k in enumerate(keys):
+        eid = rq.xadd(rc, k, {"job": "helper-%d" % i}, carrier=tp(i), maxlen=100)
+        got = rq.xreadgroup(rc, "g", "c2", {k: ">"}, count=5, block=100)
+        assert [(e.key, e.id, e.fields) for e in got] == [(k, eid.decode(), {b"job": b"helper-%d" % i})]
+        assert got[0].headers()["traceparent"].split("-")[1] == TRACE
+        assert rc.xack(k, "g", eid) == 1
+    spans = collector.wait_for(lambda s: sum(x.operationName.startswith("wait s") for x in s) >= 9)
     for k in keys:
-        assert len([s for s in spans if s.operationName == "wait " + k]) == 2
-        assert len([s for s in spans if s.operationName == "send " + k]) == 2
+        assert len([s for s in spans if s.operationName == "wait " + k]) == 3
+        assert len([s for s in spans if s.operationName == "send " + k]) == 3
