@@ -393,7 +393,8 @@ TW_API tw_status tw_http_head_header(const tw_http_head *h, const char *name, co
 
 /* W3C traceparent alone, for carriers that hold nothing else (a queue
  * envelope, a job header): the 55-byte version-00 text of c into buf (no
- * NUL; trace ids always as 32 digits, flags 01 or 00) ... */
+ * NUL; trace ids always as 32 digits; flags: the sampled bit plus the W3C
+ * trace-flags bits other than sampled that c was extracted with) ... */
 TW_API void tw_span_context_to_traceparent(const tw_span_context *c, char buf[55]);
 /* ... and new: the context of one traceparent value, parsed by the same
  * rules as extract (no tracestate, no baggage). TW_ERR_CORRUPTED if

@@ -15,6 +15,7 @@
  * count, then per item a u32 key length, key, u32 value length, value.
  */
 #include "internal.h"
+#include "trace_flags.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -218,7 +219,7 @@ uint64_t tw_span_context_parent_id(const tw_span_context *c)
 
 unsigned tw_span_context_flags(const tw_span_context *c)
 {
-    return c ? c->flags : 0;
+    return c ? c->flags & TWP_FLAG_JAEGER_MASK : 0;   /* trace_flags.h */
 }
 
 static void hex16(uint64_t v, char *dst)

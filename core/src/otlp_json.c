@@ -17,7 +17,8 @@
  *   error      a tag error=true (bool, or the string "true") sets status.code 2;
  *              the tag itself stays an attribute;
  *   resource   service.name plus the process (tracer) tags;
- *   tracestate the record's W3C tracestate, verbatim.
+ *   tracestate the record's W3C tracestate, verbatim;
+ *   flags      the W3C trace-flags byte (sampled, random, unknown bits kept).
  * A plain function over a twp_buf, written straight into the buffer. A first
  * version built a jansson tree per request and dumped it: 12.7k spans/s
  * (~79 us per typical span, nearly all malloc/free and dump callbacks); the
@@ -26,6 +27,7 @@
  * body always parses.
  */
 #include "internal.h"
+#include "trace_flags.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -381,7 +383,12 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
         ok = ok && LIT(b, ",\"parentSpanId\":") && put_span_id(b, s->parent_id);
     if (s->tracestate && *s->tracestate)
         ok = ok && LIT(b, ",\"traceState\":") && put_cstr(b, s->tracestate);
-    ok = ok && ((s->flags & TW_FLAG_SAMPLED) ? LIT(b, ",\"flags\":1") : LIT(b, ",\"flags\":0"));
+    {   /* the W3C trace-flags byte (trace_flags.h): 0..255 */
+        char fl[16];
+        unsigned f = twp_w3c_trace_flags(s->flags);
+        char *fp = u64_digits(fl + sizeof fl, f);
+        ok = ok && LIT(b, ",\"flags\":") && app(b, fp, (size_t)(fl + sizeof fl - fp));
+    }
     ok = ok && LIT(b, ",\"name\":") && put_str(b, s->op, s->op_len);
     static const char *const kinds[] = { ",\"kind\":1", ",\"kind\":1", ",\"kind\":2",
                                          ",\"kind\":3", ",\"kind\":4", ",\"kind\":5" };

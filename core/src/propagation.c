@@ -39,6 +39,7 @@
  * decides what a child of it is. Nothing relevant at all: TW_ERR_NOT_FOUND.
  */
 #include "internal.h"
+#include "trace_flags.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -561,6 +562,8 @@ tw_status twp_extract_counted(const tw_config *cfg, unsigned formats, tw_carrier
     memset(&zero, 0, sizeof zero);
     const twp_ids *idp = primary ? primary : &zero;
     unsigned flags = decision ? decision->flags : 0;
+    if (present[F_W3C])     /* W3C's own bits, whichever format decided sampling */
+        flags = (flags & ~TWP_FLAG_W3C_MASK) | (ids[F_W3C].flags & TWP_FLAG_W3C_MASK);
     if (debug)
         flags |= TW_FLAG_DEBUG | TW_FLAG_SAMPLED;
     st = twp_context_build(idp->trace_hi, idp->trace_lo, idp->span_id, idp->parent_id, flags,

@@ -4,8 +4,13 @@
  * traceparent follows the spec's parsing rules: version ff is invalid,
  * version 00 is exactly 55 characters, a higher version is parsed leniently
  * (its first four fields, with anything after a '-' at offset 55 ignored),
- * hex must be lower-case, all-zero ids are invalid. Only the sampled bit of
- * the flags is kept: W3C's 0x02 means "random", not Jaeger's debug.
+ * hex must be lower-case, all-zero ids are invalid. The trace-flags byte is
+ * kept whole (trace_flags.h): 0x01 is TW_FLAG_SAMPLED, the others (0x02
+ * "random", not Jaeger's debug, and the reserved bits) are carried apart
+ * and re-emitted unchanged, so a hop through tracewire does not clear a
+ * flag the next participant understands. W3C asks vendors to set reserved
+ * bits to zero in what they generate; tracewire generates none, it only
+ * passes on what it received.
  *
  * tracestate is validated (keys per the Level 2 grammar, values printable,
  * at most 32 members, no duplicate keys) and kept in a normalised form — the
@@ -23,6 +28,7 @@
  * marked in missed[] for the caller to count.
  */
 #include "internal.h"
+#include "trace_flags.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +58,7 @@ tw_status twp_w3c_parse_traceparent(const char *s, size_t n, twp_ids *out)
     out->trace_hi = hi;
     out->trace_lo = lo;
     out->span_id = span;
-    out->flags = (flags & 0x01u) ? TW_FLAG_SAMPLED : 0;
+    out->flags = twp_flags_from_w3c((unsigned)flags);
     out->has_ids = true;
     out->sampled_known = true;
     out->trace_128 = hi != 0;
@@ -303,8 +309,9 @@ void tw_span_context_to_traceparent(const tw_span_context *c, char buf[55])
     buf[35] = '-';
     twp_hex_put_u64(buf + 36, c->span_id);
     buf[52] = '-';
-    buf[53] = '0';
-    buf[54] = (c->flags & TW_FLAG_SAMPLED) ? '1' : '0';
+    unsigned f = twp_w3c_trace_flags(c->flags);
+    buf[53] = "0123456789abcdef"[f >> 4];
+    buf[54] = "0123456789abcdef"[f & 15];
 }
 
 tw_status tw_span_context_from_traceparent(const char *s, size_t len, tw_span_context **out)

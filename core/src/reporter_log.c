@@ -9,6 +9,7 @@
  * bytes in names and values are escaped as \xNN so one span stays one line.
  */
 #include "internal.h"
+#include "trace_flags.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -73,7 +74,7 @@ bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *
     else
         ok = ok && put_fmt(b, " trace=%016" PRIx64, s->trace_lo);
     ok = ok && put_fmt(b, " span=%016" PRIx64 " parent=%016" PRIx64 " flags=%u kind=%d",
-                       s->span_id, s->parent_id, s->flags, (int)s->kind);
+                       s->span_id, s->parent_id, s->flags & TWP_FLAG_JAEGER_MASK, (int)s->kind);
     ok = ok && put_fmt(b, " start_us=%" PRId64 " duration_us=%" PRId64 " tags={", s->start_us,
                        s->duration_us);
     for (uint32_t i = 0; ok && i < s->ntags; i++)

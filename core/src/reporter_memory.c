@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "internal.h"
+#include "trace_flags.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -315,7 +316,7 @@ static json_t *span_json(const twp_span_data *d, bool hex128)
                           "span_id", id_hex(d->span_id),
                           "parent_id", id_hex(d->parent_id),
                           "operation_name", text_json(d->op ? d->op : "", d->op_len),
-                          "flags", (int)d->flags,
+                          "flags", (int)(d->flags & TWP_FLAG_JAEGER_MASK),
                           "kind", kind_name(d->kind),
                           "start_us", (json_int_t)d->start_us,
                           "duration_us", (json_int_t)d->duration_us,

@@ -25,6 +25,7 @@
  */
 #include "tracer.h"
 #include "ids.h"
+#include "trace_flags.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -573,6 +574,10 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             sampler_tags = root;
         }
     }
+    /* W3C trace-flags other than sampled (random, reserved) describe the
+     * trace, not the sampling decision: children keep them (trace_flags.h) */
+    if (parent)
+        flags |= parent->flags & TWP_FLAG_W3C_MASK;
     /* A root's span id is its trace id's low half, as in Jaeger clients:
      * one generator call less on the hot path. */
     uint64_t sid = parent ? twp_random_id_inline(tls) : lo;

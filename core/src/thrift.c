@@ -16,6 +16,7 @@
  * lists are left out when empty.
  */
 #include "internal.h"
+#include "trace_flags.h"
 
 #include <string.h>
 
@@ -274,7 +275,7 @@ static char *c_span(char *p, const twp_span_data *s)
         }
         last = 6;
     }
-    p = c_i32(p, 7 - last, (int32_t)s->flags);
+    p = c_i32(p, 7 - last, (int32_t)(s->flags & TWP_FLAG_JAEGER_MASK));
     p = c_i64(p, 1, (uint64_t)s->start_us);
     p = c_i64(p, 1, (uint64_t)s->duration_us);
     last = 9;
@@ -449,7 +450,7 @@ static char *b_span(char *p, const twp_span_data *s)
             *p++ = 0;
         }
     }
-    p = b_i32(p, 7, (int32_t)s->flags);
+    p = b_i32(p, 7, (int32_t)(s->flags & TWP_FLAG_JAEGER_MASK));
     p = b_i64(p, 8, (uint64_t)s->start_us);
     p = b_i64(p, 9, (uint64_t)s->duration_us);
     twp_value kt;

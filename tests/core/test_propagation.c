@@ -94,21 +94,59 @@ static void w3c_spec_example_not_sampled(void **state)
     carrier_clear(&c);
 }
 
-/* Unknown flag bits are masked: 0x02 is W3C "random", never Jaeger debug. */
-static void w3c_flags_are_masked(void **state)
+/* W3C trace-flags round-trip unchanged: 0x02 is W3C "random" (never Jaeger
+ * debug) and the reserved bits are passed on; the Jaeger view of the flags
+ * (tw_span_context_flags, uber-trace-id, b3) sees only the sampled bit. */
+static void w3c_trace_flags_round_trip_unchanged(void **state)
 {
     (void)state;
-    carrier c = {0};
-    carrier_add(&c, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff");
-    tw_span_context *ctx = extract_ok(&c, TW_PROP_W3C);
+    static const struct { const char *in; unsigned jaeger; const char *uber_flag, *b3; } v[] = {
+        { "03", TW_FLAG_SAMPLED, "1", "1" }, { "02", 0, "0", "0" }, { "ff", TW_FLAG_SAMPLED, "1", "1" },
+        { "01", TW_FLAG_SAMPLED, "1", "1" }, { "00", 0, "0", "0" }, { "84", 0, "0", "0" },
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        char tp[64];
+        snprintf(tp, sizeof tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-%s", v[i].in);
+        carrier c = {0}, out = {0};
+        carrier_add(&c, "traceparent", tp);
+        tw_span_context *ctx = extract_ok(&c, TW_PROP_W3C);
+        assert_int_equal(tw_span_context_flags(ctx), v[i].jaeger);
+        assert_int_equal(twp_inject(&cfg, ctx, TW_PROP_W3C | TW_PROP_JAEGER | TW_PROP_B3_SINGLE,
+                                    carrier_set, &out), TW_OK);
+        assert_string_equal(carrier_get(&out, "traceparent"), tp);
+        const char *uber = carrier_get(&out, "uber-trace-id");
+        assert_string_equal(uber + strlen(uber) - 1, v[i].uber_flag);
+        const char *b3 = carrier_get(&out, "b3");
+        assert_string_equal(b3 + strlen(b3) - 1, v[i].b3);
+        char alone[55];
+        tw_span_context_to_traceparent(ctx, alone);
+        assert_memory_equal(alone, tp, 55);
+        tw_span_context_free(ctx);
+        assert_int_equal(tw_span_context_from_traceparent(tp, 55, &ctx), TW_OK);
+        tw_span_context_to_traceparent(ctx, alone);
+        assert_memory_equal(alone, tp, 55);
+        tw_span_context_free(ctx);
+        carrier_clear(&c);
+        carrier_clear(&out);
+    }
+}
+
+/* With Jaeger and W3C headers both present, the W3C bits come from the
+ * traceparent whichever header decides sampling. */
+static void w3c_bits_kept_beside_uber_trace_id(void **state)
+{
+    (void)state;
+    carrier c = {0}, out = {0};
+    carrier_add(&c, "uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1");
+    carrier_add(&c, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
+    tw_span_context *ctx = extract_ok(&c, TW_PROP_W3C | TW_PROP_JAEGER);
     assert_int_equal(tw_span_context_flags(ctx), TW_FLAG_SAMPLED);
+    assert_int_equal(twp_inject(&cfg, ctx, TW_PROP_W3C, carrier_set, &out), TW_OK);
+    assert_string_equal(carrier_get(&out, "traceparent"),
+                        "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
     tw_span_context_free(ctx);
     carrier_clear(&c);
-    carrier_add(&c, "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02");
-    ctx = extract_ok(&c, TW_PROP_W3C);
-    assert_int_equal(tw_span_context_flags(ctx), 0);
-    tw_span_context_free(ctx);
-    carrier_clear(&c);
+    carrier_clear(&out);
 }
 
 /* A higher version is parsed by its first four fields (W3C test suite). */
@@ -801,7 +839,8 @@ int main(void)
         cmocka_unit_test(hex_put_every_digit_at_every_place),
         cmocka_unit_test(w3c_spec_example_sampled),
         cmocka_unit_test(w3c_spec_example_not_sampled),
-        cmocka_unit_test(w3c_flags_are_masked),
+        cmocka_unit_test(w3c_trace_flags_round_trip_unchanged),
+        cmocka_unit_test(w3c_bits_kept_beside_uber_trace_id),
         cmocka_unit_test(w3c_future_version_is_lenient),
         cmocka_unit_test(w3c_tracestate_is_kept_and_reemitted),
         cmocka_unit_test(w3c_baggage_spec_examples),

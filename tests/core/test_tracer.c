@@ -351,6 +351,41 @@ static void memory_mirrors_a_real_reporter(void **state)
     json_decref(a);
 }
 
+/* The W3C trace-flags of a remote parent (random 0x02, reserved bits) reach
+ * its children and grandchildren unchanged; the record's Jaeger flags stay 1. */
+static void w3c_trace_flags_reach_children(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    static const char *const in[] = { "03", "02", "87" };
+    static const char *const want_child[] = { "03", "02", "87" };
+    for (int i = 0; i < 3; i++) {
+        char tp[56];
+        snprintf(tp, sizeof tp, "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-%s", in[i]);
+        tw_span_context *remote;
+        assert_int_equal(tw_span_context_from_traceparent(tp, 55, &remote), TW_OK);
+        tw_span *child = start(t, "child", remote);
+        tw_span *grand = start(t, "grandchild", tw_span_get_context(child));
+        char out[55];
+        tw_span_context_to_traceparent(tw_span_get_context(grand), out);
+        assert_memory_equal(out + 53, want_child[i], 2);
+        assert_memory_equal(out, tp, 36);               /* same trace */
+        assert_int_equal(tw_span_context_flags(tw_span_get_context(grand)),
+                         in[i][1] == '3' || in[i][1] == '7' ? TW_FLAG_SAMPLED : 0);
+        finish_free(grand);
+        finish_free(child);
+        tw_span_context_free(remote);
+    }
+    json_t *a = recorded(t, 1);
+    size_t k;
+    json_t *v;
+    json_array_foreach(a, k, v)
+        assert_int_equal(json_integer_value(json_object_get(v, "flags")), TW_FLAG_SAMPLED);
+    assert_int_equal(json_array_size(a), 4);   /* 03 and 87 are sampled: 2 spans each */
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
 static void strerror_covers_every_status(void **state)
 {
     (void)state;
@@ -406,6 +441,7 @@ int main(void)
         cmocka_unit_test(spans_from_many_threads_are_all_recorded),
         cmocka_unit_test(forked_child_starts_with_an_empty_memory_reporter),
         cmocka_unit_test(memory_mirrors_a_real_reporter),
+        cmocka_unit_test(w3c_trace_flags_reach_children),
         cmocka_unit_test(strerror_covers_every_status),
         cmocka_unit_test(arena_and_buffer_basics),
     };

@@ -462,6 +462,27 @@ def test_w3c_propagation_list():
     assert h["traceparent"].split("-")[1] == s.context.trace_id_hex
 
 
+@pytest.mark.parametrize("flags,sampled", [("03", True), ("02", False), ("ff", True),
+                                           ("01", True), ("00", False)])
+def test_w3c_trace_flags_round_trip_unchanged(flags, sampled):
+    """The random flag (02) and reserved bits of a received traceparent go out
+    again unchanged, on the extracted context and on a child span's."""
+    t = tracewire.Config({"propagation": ["w3c", "jaeger"], "protocol": "memory"},
+                         service_name="w").new_tracer()
+    tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-" + flags
+    ctx = t.extract(Format.HTTP_HEADERS, {"traceparent": tp})
+    assert ctx.flags == (1 if sampled else 0), "the Jaeger view: sampled bit only"
+    h = {}
+    t.inject(ctx, Format.HTTP_HEADERS, h)
+    assert h["traceparent"] == tp
+    assert h["uber-trace-id"].endswith(":1" if sampled else ":0")
+    child = t.start_span("child", child_of=ctx)
+    h = {}
+    t.inject(child, Format.HTTP_HEADERS, h)
+    assert h["traceparent"].startswith(tp[:36]) and h["traceparent"].endswith("-" + flags)
+    child.finish()
+
+
 def test_custom_trace_id_header_and_baggage_prefix():
     t = tracewire.Config({"trace_id_header": "My-Trace", "baggage_header_prefix": "Bag-",
                           "propagation": ["jaeger"], "protocol": "memory"},
