@@ -1,6 +1,6 @@
 """Builds the CPython extension `tracewire._core` (python/tracewire/_core_*.c), into
 which every core/src/*.c is compiled (hidden visibility; only PyInit__core is
-exported). libcurl and jansson are linked through pkg-config. The package's metadata (name, version from the
+exported). libcurl, jansson and zlib are linked through pkg-config. The package's metadata (name, version from the
 VERSION file, dependencies, classifiers) is in pyproject.toml.
 
     pip install .                      # or: pip install --no-build-isolation .
@@ -28,9 +28,9 @@ def pkg_config(*args):
 
 
 def deps():
-    flags = pkg_config("--cflags", "--libs", "libcurl", "jansson")
+    flags = pkg_config("--cflags", "--libs", "libcurl", "jansson", "zlib")
     if flags is None:          # no pkg-config: the Debian library names
-        flags = ["-lcurl", "-ljansson"]
+        flags = ["-lcurl", "-ljansson", "-lz"]
     inc = [f[2:] for f in flags if f.startswith("-I")]
     libdirs = [f[2:] for f in flags if f.startswith("-L")]
     libs = [f[2:] for f in flags if f.startswith("-l")]

@@ -2,7 +2,9 @@
  *
  *   encode   spans/s and bytes/span on one core for each encoder (Thrift
  *            compact span structs as the UDP sender does them, a Thrift binary
- *            Batch, an OTLP JSON request), batches of 100 of a typical span:
+ *            Batch, an OTLP JSON request, an OTLP protobuf request, and that
+ *            request gzipped at zlib levels 1 and 6 — encode + compress),
+ *            batches of 100 of a typical span:
  *            128-bit ids, a parent reference, 6 tags of mixed types, 1 log.
  *   e2e      the real tracer at an offered load (default 100k spans/s for 3 s)
  *            to an in-process UDP sink and an in-process HTTP/1.1 keep-alive
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "otlp_proto.h"
 
 static double now_s(void)
 {
@@ -108,13 +111,19 @@ static void bench_encode(void)
     twp_buf_init(&msg);
     twp_buf_init(&pb);
     twp_thrift_compact_process(&pb, &proc);
-    const char *names[3] = { "thrift compact (UDP emitBatch)", "thrift binary (HTTP Batch)",
-                             "OTLP JSON (direct writer)" };
-    for (int kind = 0; kind < 3; kind++) {
+    const char *names[6] = { "thrift compact (UDP emitBatch)", "thrift binary (HTTP Batch)",
+                             "OTLP JSON (direct writer)", "OTLP protobuf",
+                             "OTLP protobuf + gzip level 1", "OTLP protobuf + gzip default (6)" };
+    twp_gzip *gz1 = NULL, *gz6 = NULL;
+    twp_buf zb;
+    twp_buf_init(&zb);
+    if (twp_gzip_new(1, &gz1) != TW_OK || twp_gzip_new(-1, &gz6) != TW_OK)
+        return;
+    for (int kind = 0; kind < 6; kind++) {
         double best = 0;
         size_t bytes = 0;
         for (int rep = 0; rep < 5; rep++) {
-            int iters = kind == 2 ? 300 : 3000;
+            int iters = kind == 2 || kind >= 4 ? 300 : 3000;
             double t0 = now_s();
             for (int it = 0; it < iters; it++) {
                 b.len = 0;
@@ -127,9 +136,17 @@ static void bench_encode(void)
                 } else if (kind == 1) {
                     twp_thrift_binary_batch(&b, &proc, arr, B, &m);
                     bytes = b.len;
-                } else {
+                } else if (kind == 2) {
                     twp_otlp_json_encode(&b, &proc, arr, B);
                     bytes = b.len;
+                } else {
+                    twp_otlp_proto_encode(&b, &proc, arr, B);
+                    bytes = b.len;
+                    if (kind >= 4) {
+                        zb.len = 0;
+                        twp_gzip_compress(kind == 4 ? gz1 : gz6, b.data, b.len, &zb);
+                        bytes = zb.len;
+                    }
                 }
             }
             double rate = (double)iters * B / (now_s() - t0);
@@ -142,6 +159,9 @@ static void bench_encode(void)
     twp_buf_free(&b);
     twp_buf_free(&pb);
     twp_buf_free(&msg);
+    twp_buf_free(&zb);
+    twp_gzip_free(gz1);
+    twp_gzip_free(gz6);
 }
 
 /* ------------------------------------------------------------ sinks */

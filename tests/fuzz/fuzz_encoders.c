@@ -8,9 +8,12 @@
  * length-prefixed (one byte). Checks: every encoder succeeds (they fail only
  * on OOM); the OTLP JSON body parses (jansson) with exactly one span carrying
  * the op name and tag count; the Thrift Batch/emitBatch bodies are non-empty;
- * the log line ends in a newline.
- * requires: core/src/otlp_json.c core/src/thrift.c core/src/reporter_log.c */
+ * the log line ends in a newline; the OTLP protobuf body is one
+ * resource_spans field whose length is exactly the rest of the body, and its
+ * gzip member is non-empty.
+ * requires: core/src/otlp_json.c core/src/thrift.c core/src/reporter_log.c core/src/otlp_proto.c core/src/gzip.c */
 #include "fz_common.h"
+#include "otlp_proto.h"
 
 #include <jansson.h>
 
@@ -143,6 +146,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FZ_CHECK(json_is_string(sp));
     json_decref(root);
 
+    b.len = 0;
+    FZ_CHECK(twp_otlp_proto_encode(&b, &proc, spans, 1) == TW_OK);
+    {
+        const unsigned char *u = (const unsigned char *)b.data;
+        size_t i = 1, len = 0;
+        int shift = 0;
+        FZ_CHECK(b.len > 2 && u[0] == 0x0A);
+        while (i < b.len && (u[i] & 0x80)) {
+            len |= (size_t)(u[i++] & 0x7F) << shift;
+            shift += 7;
+        }
+        FZ_CHECK(i < b.len);
+        len |= (size_t)u[i++] << shift;
+        FZ_CHECK(len == b.len - i);
+        static twp_gzip *gz;
+        if (!gz)
+            FZ_CHECK(twp_gzip_new(1, &gz) == TW_OK);
+        twp_buf z;
+        twp_buf_init(&z);
+        FZ_CHECK(twp_gzip_compress(gz, b.data, b.len, &z) == TW_OK && z.len > 18);
+        twp_buf_free(&z);
+    }
     b.len = 0;
     FZ_CHECK(twp_thrift_binary_batch(&b, &proc, spans, 1, &meta) && b.len > 0);
     b.len = 0;

@@ -12,7 +12,11 @@ cmake -S "$top" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_
 cmake --build "$bdir" --target tracewire_static >/dev/null
 gcc -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$top/core/include" \
   -o "$bdir/wire_driver" "$top/tests/wire/wire_driver.c" "$bdir/core/libtracewire.a" \
-  $(pkg-config --libs libcurl jansson) -lpthread -lm
-export TW_WIRE_DRIVER="$bdir/wire_driver"
+  $(pkg-config --libs libcurl jansson zlib) -lpthread -lm
+# the OTLP encoders as pure functions (private headers, static core)
+gcc -std=c11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -I"$top/core/include" -I"$top/core/src" \
+  -o "$bdir/otlp_encode" "$top/tests/wire/otlp_encode.c" "$bdir/core/libtracewire.a" \
+  $(pkg-config --libs libcurl jansson zlib) -lpthread -lm
+export TW_WIRE_DRIVER="$bdir/wire_driver" TW_OTLP_ENCODE="$bdir/otlp_encode"
 cd "$top/tests/wire"
 exec "$py" -m pytest -q -p no:cacheprovider "$@" .
