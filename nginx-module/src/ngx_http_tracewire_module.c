@@ -512,11 +512,13 @@ ngx_http_tracewire_exit_process(ngx_cycle_t *cycle)
     ngx_log_error(level, cycle->log, 0,
                   "tracewire: worker exit: close %s; spans started %uL, "
                   "sampled %uL, finished %uL, reported %uL, dropped: queue full %uL, "
-                  "too large %uL, send failed %uL, on close %uL; send failures %uL",
+                  "too large %uL, send failed %uL, on close %uL; send failures %uL; "
+                  "baggage dropped %uL",
                   st == TW_OK ? "ok" : tw_strerror(st),
                   c.spans_started, c.spans_sampled, c.spans_finished,
                   c.spans_reported, c.dropped_queue_full, c.dropped_too_large,
-                  c.dropped_send_failed, c.dropped_on_close, c.send_failures);
+                  c.dropped_send_failed, c.dropped_on_close, c.send_failures,
+                  c.baggage_dropped);
 
     /* closed, not freed: see the comment at the top of this file */
 }
