@@ -18,19 +18,30 @@
 #   proxy-off / proxy-on  the location proxies (keepalive) to a static server
 #             block of the same worker, without / with start()+finish(); CPU
 #             per request then covers the proxy and the backend work
+# and the native module (nginx-module/, ngx_http_tracewire_module.so, loaded
+# in every mode; it does nothing where `tracewire` is off):
+#   native    `tracewire on;` (default tracewire_context propagate): the same
+#             server span, tags and UDP reporting as on, no Lua at all
+#   native-1pct  as native, sampler probabilistic 0.01
+#   native-proxy  as proxy-on, with the native module (the context is
+#             injected into the proxied request); compared with proxy-off
 # Usage: bench/nginx_bench.sh [duration_s=10] [rounds=3] [connections=32]
-# Needs the LuaJIT module built (cmake --build <dir>; TW_LUA_BUILD=<dir>/lua).
+# Builds the LuaJIT module and the native module into build/lua-bench unless
+# TW_LUA_BUILD=<dir>/lua and TW_NGINX_MODULE=<path to the .so> are given.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dur=${1:-10} rounds=${2:-3} conns=${3:-32}
 lua_build=${TW_LUA_BUILD:-}
-if [ -z "$lua_build" ]; then
-  lua_build="$top/build/lua-bench/lua"
+native=${TW_NGINX_MODULE:-}
+if [ -z "$lua_build" ] || [ -z "$native" ]; then
   cmake -S "$top" -B "$top/build/lua-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
     -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF -DTW_BUILD_REDIS=OFF >/dev/null
-  cmake --build "$top/build/lua-bench" --target tracewire_luajit >/dev/null
+  cmake --build "$top/build/lua-bench" --target tracewire_luajit ngx_http_tracewire_module >/dev/null
+  lua_build=${lua_build:-$top/build/lua-bench/lua}
+  native=${native:-$top/build/lua-bench/nginx-module/ngx_http_tracewire_module.so}
 fi
 [ -f "$lua_build/5.1/tracewire.so" ] || { echo "no $lua_build/5.1/tracewire.so"; exit 1; }
+[ -f "$native" ] || { echo "no $native"; exit 1; }
 
 # On 2+ CPUs nginx (worker and reporter thread) runs on CPU 1 and wrk and
 # the agent sink on CPU 0, so the client never steals the server's CPU and
@@ -77,13 +88,16 @@ conf() {   # conf MODE
     on-static) handlers='rewrite_by_lua_block { require("tracewire.nginx").start{ propagate = false } } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     on-1pct) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
     proxy-on) handlers='rewrite_by_lua_block { require("tracewire.nginx").start() } log_by_lua_block { require("tracewire.nginx").finish() }' ;;
+    native*) handlers='tracewire on;' ;;
   esac
-  local body="root $run/html;" sampler='type = "const", param = 1'
+  local body="root $run/html;" sampler='type = "const", param = 1' nsampler="const" nparam=1
   [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
-  case $1 in proxy-*) body="proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_pass http://backend;" ;; esac
+  [ "$1" = native-1pct ] && nsampler=probabilistic nparam=0.01
+  case $1 in proxy-*|native-proxy) body="proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_pass http://backend;" ;; esac
   cat > "$run/nginx.conf" <<EOF2
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+load_module $native;
 $user
 worker_processes 1;
 pid $run/nginx.pid;
@@ -102,6 +116,11 @@ http {
             { scheme = "http" })
     }
     exit_worker_by_lua_block { require("tracewire.nginx").exit_worker(2) }
+    tracewire_config service_name nginx-bench;
+    tracewire_config sampler.type $nsampler;
+    tracewire_config sampler.param $nparam;
+    tracewire_config reporter.protocols udp;
+    tracewire_config reporter.agent_port $agent;
     upstream backend { server 127.0.0.1:$backend; keepalive 32; }
     server {
         listen 127.0.0.1:$port;
@@ -136,13 +155,13 @@ bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
     END {printf "%.0f %.2f\n", r, c / hz * 1e6 / n}' <<<"$out"
 }
 
-modes=${TW_NGINX_MODES:-"off lua-noop on on-static on-1pct log-noop log-span proxy-off proxy-on"}
+modes=${TW_NGINX_MODES:-"off lua-noop on on-static on-1pct log-noop log-span native native-1pct proxy-off proxy-on native-proxy"}
 declare -A rps cpu
 for r in $(seq "$rounds"); do
   for m in $modes; do
     read -r v c < <(bench_mode "$m")
     rps[$m]+="$v "; cpu[$m]+="$c "
-    printf 'round %d  %-9s %8s req/s  %6s us CPU/req\n' "$r" "$m" "$v" "$c"
+    printf 'round %d  %-12s %8s req/s  %6s us CPU/req\n' "$r" "$m" "$v" "$c"
   done
 done
 # Best of the rounds (highest req/s, lowest CPU/req): on a shared machine the
@@ -159,13 +178,13 @@ for m in $modes; do R[$m]=$(echo "${rps[$m]}" | best_rps); C[$m]=$(echo "${cpu[$
 base_of() {   # the mode a mode is compared with
   case $1 in
     off|proxy-off) echo "" ;;
-    proxy-*) echo proxy-off ;;
+    proxy-*|native-proxy) echo proxy-off ;;
     *) echo off ;;
   esac
 }
 for m in $modes; do
   b=$(base_of "$m")
-  line=$(printf '  %-9s %9s req/s %8s us CPU/req' "$m" "${R[$m]}" "${C[$m]}")
+  line=$(printf '  %-12s %9s req/s %8s us CPU/req' "$m" "${R[$m]}" "${C[$m]}")
   if [ -n "$b" ] && [ -n "${R[$b]:-}" ]; then
     line+="   (req/s $(pct "${R[$m]}" "${R[$b]}"), CPU $(pct "${C[$m]}" "${C[$b]}") vs $b"
     case $m in

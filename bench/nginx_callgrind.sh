@@ -13,25 +13,50 @@
 # baselines: lua-noop / log-noop (empty Lua handlers), ngx-api (the ngx.*
 # calls the general path of start()+finish() makes, without tracewire) and
 # ngx-static (the ngx.* calls on-static makes: raw_header, ngx.ctx, ngx.status). See
-# bench/nginx_bench.sh. Usage: bench/nginx_callgrind.sh [requests=1000]
+# bench/nginx_bench.sh. The native module (nginx-module/) is loaded in every
+# mode and does nothing where `tracewire` is off: native (`tracewire on;`,
+# the same span, tags and UDP reporting, no Lua) and native-1pct. Spans go
+# over UDP to a live sink (a Python socket reading them). callgrind counts
+# every thread of nginx, so "on" figures include the reporter thread's
+# encoding and sending: its share per span is in the figure.
+# Usage: bench/nginx_callgrind.sh [requests=1000]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000}
 lua_build=${TW_LUA_BUILD:-}
-if [ -z "$lua_build" ]; then
-  lua_build="$top/build/lua-bench/lua"
+native=${TW_NGINX_MODULE:-}
+if [ -z "$lua_build" ] || [ -z "$native" ]; then
   cmake -S "$top" -B "$top/build/lua-bench" -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_C_COMPILER=gcc \
     -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF -DTW_BUILD_REDIS=OFF >/dev/null
-  cmake --build "$top/build/lua-bench" --target tracewire_luajit >/dev/null
+  cmake --build "$top/build/lua-bench" --target tracewire_luajit ngx_http_tracewire_module >/dev/null
+  lua_build=${lua_build:-$top/build/lua-bench/lua}
+  native=${native:-$top/build/lua-bench/nginx-module/ngx_http_tracewire_module.so}
 fi
 command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 1; }
 
 run=$(mktemp -d /tmp/tw-nginx-cg.XXXXXX)
 port=$(( 20000 + RANDOM % 20000 ))
 agent=$(( port + 1 ))
-vg_pid=""
-cleanup() { [ -n "$vg_pid" ] && kill "$vg_pid" 2>/dev/null; sleep 0.5; rm -rf "$run"; }
+vg_pid="" sink_pid=""
+cleanup() {
+  [ -n "$vg_pid" ] && kill "$vg_pid" 2>/dev/null
+  [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null
+  sleep 0.5; rm -rf "$run"
+}
 trap cleanup EXIT
+# A live UDP sink standing in for the Jaeger agent (counts what it gets).
+python3 - "$agent" > "$run/sink.out" <<'PY' &
+import socket, signal, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+n = b = 0
+def done(*_):
+    print(n, b, flush=True); sys.exit(0)
+signal.signal(signal.SIGTERM, done)
+while True:
+    d = s.recv(70000); n += 1; b += len(d)
+PY
+sink_pid=$!
 mkdir -p "$run/html/static" "$run/tmp"
 printf 'static file\n' > "$run/html/static/x.txt"
 cat > "$run/client.py" <<'PY'
@@ -63,14 +88,18 @@ measure() {   # measure MODE -> instructions per request
     ctx) handlers='rewrite_by_lua_block { ngx.ctx.x = 1 } log_by_lua_block { local x = ngx.ctx.x }' ;;
     sethdr) handlers='rewrite_by_lua_block { ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local _ = 1 }' ;;
     ngx-static) handlers='rewrite_by_lua_block { local ok, h = pcall(ngx.req.raw_header) ngx.ctx.x = 1 } log_by_lua_block { local x = ngx.ctx.x local s = ngx.status }' ;;
+    native|native-1pct) handlers='tracewire on;' ;;
     ngx-api) handlers='rewrite_by_lua_block { local h = ngx.req.get_headers() local m = ngx.req.get_method() local u = ngx.var.scheme .. ngx.var.request_uri ngx.ctx.x = 1 ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local x = ngx.ctx.x local s = ngx.status local t = ngx.req.start_time() }' ;;
   esac
   [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
+  local nsampler=const nparam=1
+  [ "$1" = native-1pct ] && nsampler=probabilistic nparam=0.01
   local iw_opts=""
   case $1 in on-scheme|on-static) iw_opts=', { scheme = "http" }' ;; esac
   cat > "$run/nginx.conf" <<EOF2
 load_module /usr/lib/nginx/modules/ndk_http_module.so;
 load_module /usr/lib/nginx/modules/ngx_http_lua_module.so;
+load_module $native;
 $user
 daemon off; master_process off; worker_processes 1;
 pid $run/nginx.pid;
@@ -86,6 +115,11 @@ http {
         require("tracewire.nginx").init_worker({ service_name = "nginx-bench", sampler = { $sampler },
             reporter = { protocols = "udp", agent_host = "127.0.0.1", agent_port = $agent } }$iw_opts)
     }
+    tracewire_config service_name nginx-bench;
+    tracewire_config sampler.type $nsampler;
+    tracewire_config sampler.param $nparam;
+    tracewire_config reporter.protocols udp;
+    tracewire_config reporter.agent_port $agent;
     server { listen 127.0.0.1:$port; location /static/ { $handlers root $run/html; } }
 }
 EOF2
@@ -116,11 +150,12 @@ measure_retry() {   # a run that counted nothing (valgrind slow to start) is ret
 }
 
 declare -A ir
-for m in ${TW_CG_MODES:-off lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span}; do ir[$m]=$(measure_retry "$m"); echo "$m: ${ir[$m]} instructions/request"; done
+modes=${TW_CG_MODES:-off lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span native native-1pct}
+for m in $modes; do ir[$m]=$(measure_retry "$m"); echo "$m: ${ir[$m]} instructions/request"; done
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }
 echo "nginx $(nginx -v 2>&1 | cut -d/ -f2) under callgrind, $n keep-alive requests per mode, user-space instructions per request:"
 base=${ir[off]:-0}
-for m in ${TW_CG_MODES:-off lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span}; do
+for m in $modes; do
   if [ "$m" = off ] || [ "$base" -eq 0 ]; then printf '  %-10s %8d\n' "$m" "${ir[$m]}"; continue; fi
   printf '  %-10s %8d  (%s vs off, +%d instructions)\n' "$m" "${ir[$m]}" "$(pct "${ir[$m]}" "$base")" $(( ir[$m] - base ))
 done
@@ -133,3 +168,6 @@ fi
 if [ -n "${ir[log-span]:-}" ] && [ -n "${ir[log-noop]:-}" ]; then
   echo "  log-span - log-noop = +$(( ir[log-span] - ir[log-noop] ))"
 fi
+kill -TERM "$sink_pid"; wait "$sink_pid" 2>/dev/null || true; sink_pid=""
+read -r dgrams bytes < "$run/sink.out" || true
+echo "  agent sink received ${dgrams:-?} datagrams, ${bytes:-?} bytes"

@@ -85,6 +85,9 @@ tw_span *ngx_http_tracewire_request_span(ngx_http_request_t *r);
 
 /* headers.c */
 int ngx_http_tracewire_headers_foreach(void *carrier, tw_kv_fn visit, void *ud);
+/* Whether any incoming header is a context header of any format. */
+ngx_int_t ngx_http_tracewire_has_context(ngx_http_request_t *r,
+    ngx_http_tracewire_main_conf_t *mcf);
 ngx_int_t ngx_http_tracewire_inject(ngx_http_request_t *r,
     ngx_http_tracewire_main_conf_t *mcf, tw_span *span);
 

@@ -133,10 +133,16 @@ ngx_http_tracewire_tag_url(ngx_http_request_t *r, tw_span *span)
         return;
     }
 
+    /* a request nginx refused (400) may have no host and no target: no
+     * memcpy from NULL, even of 0 bytes */
     p = ngx_cpymem(url, scheme.data, scheme.len);
     p = ngx_cpymem(p, "://", 3);
-    p = ngx_cpymem(p, host.data, host.len);
-    p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
+    if (host.len) {
+        p = ngx_cpymem(p, host.data, host.len);
+    }
+    if (r->unparsed_uri.len) {
+        p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
+    }
 
     ngx_http_tracewire_tag_lit(span, "http.url", url, p - url);
 }
@@ -156,20 +162,29 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
     u_char             name[NGX_HTTP_TRACEWIRE_MAX_NAME];
 
     parent = NULL;
-    if (lcf->context & NGX_HTTP_TRACEWIRE_EXTRACT) {
+    if ((lcf->context & NGX_HTTP_TRACEWIRE_EXTRACT)
+        && ngx_http_tracewire_has_context(r, mcf))
+    {
         /* absent or malformed context: a new root, as in every face */
         (void) tw_tracer_extract(mcf->tracer, TW_PROP_DEFAULT,
                                  ngx_http_tracewire_headers_foreach, r, &parent);
     }
 
-    /* "METHOD /path": the target without its query, bounded */
-    q = ngx_strlchr(r->unparsed_uri.data, r->unparsed_uri.data + r->unparsed_uri.len, '?');
+    /* "METHOD /path": the target without its query, bounded (a request
+     * nginx refused with 400 may have neither) */
+    q = r->unparsed_uri.len
+        ? ngx_strlchr(r->unparsed_uri.data, r->unparsed_uri.data + r->unparsed_uri.len, '?')
+        : NULL;
     path_len = q ? (size_t) (q - r->unparsed_uri.data) : r->unparsed_uri.len;
     name_len = ngx_min(r->method_name.len, sizeof(name) - 1);
-    ngx_memcpy(name, r->method_name.data, name_len);
+    if (name_len) {
+        ngx_memcpy(name, r->method_name.data, name_len);
+    }
     name[name_len++] = ' ';
     path_len = ngx_min(path_len, sizeof(name) - name_len);
-    ngx_memcpy(name + name_len, r->unparsed_uri.data, path_len);
+    if (path_len) {
+        ngx_memcpy(name + name_len, r->unparsed_uri.data, path_len);
+    }
     name_len += path_len;
 
     start_us = (int64_t) r->start_sec * 1000000 + (int64_t) r->start_msec * 1000;
@@ -190,8 +205,10 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
 
     if (ngx_http_tracewire_sampled(span)) {
         ngx_http_tracewire_tag_lit(span, "component", (u_char *) "nginx", 5);
-        ngx_http_tracewire_tag_lit(span, "http.method", r->method_name.data,
-                                   r->method_name.len);
+        if (r->method_name.len) {
+            ngx_http_tracewire_tag_lit(span, "http.method", r->method_name.data,
+                                       r->method_name.len);
+        }
         ngx_http_tracewire_tag_url(r, span);
         ngx_http_tracewire_tag_lit(span, "peer.address",
                                    r->connection->addr_text.data,

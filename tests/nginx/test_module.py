@@ -351,6 +351,42 @@ def test_many_headers_across_list_parts_keep_nginx_known_headers_right(stack, ra
     assert hdrs["x-seen-host"] == "edge.test"
 
 
+GARBAGE = {
+    "no target": b"GARBAGE\r\n\r\n",
+    "method only": b"GET\r\n\r\n",
+    "bad version": b"GET / HTTP/9.9\r\n\r\n",
+    "bad header line": b"GET /x HTTP/1.1\r\nHost: a\r\nBad Header\r\n\r\n",
+    "binary": b"\x00\x01\x02\xff\r\n\r\n",
+    "huge target": b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "huge header": b"GET / HTTP/1.1\r\nHost: x\r\ntraceparent: " + b"y" * 10000 + b"\r\n\r\n",
+    "http/0.9": b"GET /static/x.txt\r\n",
+    "absolute target": b"GET http://other.test/api/abs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("case", sorted(GARBAGE))
+def test_malformed_requests_are_answered_and_no_worker_dies(stack, case):
+    """nginx answers these itself (400, 414, 494...) or serves them; the log
+    phase still runs for them, with half-parsed requests (no method, no
+    target, no headers): the module must cope."""
+    import socket
+    ngx, _ = stack
+    with socket.create_connection(("127.0.0.1", ngx.port), timeout=10) as s:
+        s.sendall(GARBAGE[case])
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            data += chunk
+    assert data, "no answer at all"
+    time.sleep(0.1)
+    assert ngx.worker_pids() == ngx.workers, "a worker died"
+
+
 def test_workers_survived_everything(stack):
     ngx, _ = stack
     assert ngx.worker_pids() == ngx.workers
