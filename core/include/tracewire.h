@@ -171,6 +171,22 @@ TW_API tw_status tw_config_from_env(tw_config *cfg, const char **bad_var);
 /* Reads an option back as text into buf (NUL-terminated, truncated to cap). */
 TW_API tw_status tw_config_get(const tw_config *cfg, const char *key, char *buf, size_t cap);
 
+/* Sets n options as one change, for faces whose dict or table has no order
+ * of its own: the pairs are applied in the key table's order (e.g.
+ * reporter.protocols before endpoint, sampler.type before sampler.param,
+ * propagation before propagation.inject; keys of one row, such as tags.<k>,
+ * by name), not in the order given, so the same pairs always give the same
+ * config. Copies. All or nothing: on failure
+ * cfg is unchanged and *bad_index (may be NULL) is the index of the pair that
+ * failed: TW_ERR_UNSUPPORTED (unknown key), TW_ERR_CONFIG (bad value),
+ * TW_ERR_INVALID_ARG (a NULL key or value), TW_ERR_NOMEM. */
+TW_API tw_status tw_config_set_many(tw_config *cfg, size_t n, const char *const *keys,
+                                    const char *const *values, size_t *bad_index);
+
+/* 1 if tw_config_set knows key (a native key, an alias or a jaeger_client
+ * key, flattened with dots), else 0. */
+TW_API int tw_config_key_known(const char *key);
+
 /* ---------------------------------------------------------------- tracer */
 
 typedef struct tw_tracer tw_tracer;
@@ -198,6 +214,10 @@ TW_API tw_status tw_tracer_close(tw_tracer *t, int timeout_ms);
 
 /* borrowed: valid until tw_tracer_free. */
 TW_API const char *tw_tracer_service_name(const tw_tracer *t);
+
+/* Reads one of the tracer's options back as text, as tw_config_get does on
+ * the config the tracer copied at creation. */
+TW_API tw_status tw_tracer_config_get(const tw_tracer *t, const char *key, char *buf, size_t cap);
 
 typedef struct tw_counters {
     uint64_t spans_started;       /* every span, sampled or not */

@@ -199,9 +199,18 @@ typedef enum twp_sampler_type {
     TWP_SAMPLER_REMOTE
 } twp_sampler_type;
 
+/* Which face's defaults and alias meanings apply (config_keys.c): native
+ * (C, Lua, tracewire.Tracer) or jaeger_client (tracewire.Config). */
+typedef enum twp_config_profile {
+    TWP_PROFILE_NATIVE, TWP_PROFILE_JAEGER_CLIENT
+} twp_config_profile;
+
 /* Parsed configuration; tw_config wraps one. All strings heap-owned by the
- * config (freed by tw_config_free). */
+ * config (freed by tw_config_free). Its fields are read and written through
+ * the key table (config_keys.c): a new field gets a row there. */
 struct tw_config {
+    twp_config_profile profile;
+    uint64_t explicit_keys;          /* bit i: native row i was set (tw_config_set or env) */
     char *service_name;
     char *tags;                      /* "k=v,k2=v2" as given */
     twp_sampler_type sampler_type;
@@ -286,12 +295,14 @@ int64_t twp_mono_ns(void);
 /* atfork child (tracer.c): releases the clock's re-anchor lock. */
 void twp_clock_after_fork(void);
 
-/* config.c: struct copies for the tracer. init sets every default; copy makes
- * dst an independent deep copy (dst must be cleared/uninitialised); clear frees
- * the strings. */
+/* config.c: struct copies for the tracer. init sets every non-string default
+ * (strings stay NULL: it allocates nothing); copy makes dst an independent
+ * deep copy (dst must be cleared/uninitialised); clear frees the strings;
+ * equal compares every key's value. */
 void twp_config_init(tw_config *c);
 tw_status twp_config_copy(tw_config *dst, const tw_config *src);
 void twp_config_clear(tw_config *c);
+bool twp_config_equal(const tw_config *a, const tw_config *b);
 
 /* span.c: a fresh empty record (from a per-thread cache), and a deep copy
  * (used when two reporters each need their own). Both NULL on OOM. */

@@ -7,7 +7,7 @@
  * The environment is swapped, not edited: environ points at this run's own
  * "NAME=value" array during the call (glibc's setenv never frees replaced
  * strings, which ran the fuzzer out of memory after 7M runs).
- * requires: core/src/config.c */
+ * requires: core/src/config.c core/src/config_keys.c */
 #include "fz_common.h"
 #include "fz_config_keys.h"
 
@@ -96,7 +96,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t v = 0; v < NVARS; v++)
             if (set[v])
                 fz_config_fixpoint(cfg, var_key[v]);
-        fz_config_fixpoint(cfg, fz_config_keys[size % FZ_NKEYS]);
+        fz_config_fixpoint(cfg, fz_config_key(size % fz_config_nkeys()));
         tw_config_free(cfg);
     }
     environ = saved;

@@ -1,28 +1,42 @@
-/* fz_config_keys.h — every key tw_config_set documents (tracewire.h), for
- * the config targets' "nothing changed on failure" and fix-point checks. */
+/* fz_config_keys.h — every native key of the core's key table
+ * (core/src/config_keys.c), for the config targets' "nothing changed on
+ * failure" and fix-point checks. Read from the table, so a new key is fuzzed
+ * without an edit here. Aliases are left out: a seconds alias reads back its
+ * target in ms, which is not a fix point by design. */
 #ifndef FZ_CONFIG_KEYS_H
 #define FZ_CONFIG_KEYS_H
 
-static const char *const fz_config_keys[] = {
-    "service_name", "tags", "sampler.type", "sampler.param", "sampler.url",
-    "sampler.refresh_ms", "reporter.protocols", "reporter.agent_host",
-    "reporter.agent_port", "reporter.endpoint", "reporter.otlp_endpoint",
-    "reporter.queue_size", "reporter.batch_size", "reporter.flush_interval_ms",
-    "reporter.max_packet_size", "reporter.timeout_ms", "reporter.retries",
-    "propagation.inject", "propagation.extract", "propagation", "trace_id_header",
-    "baggage_header_prefix", "trace_id_128bit", "max_tag_value_length",
-    "max_baggage_size",
-};
-#define FZ_NKEYS (sizeof fz_config_keys / sizeof fz_config_keys[0])
+#include "config_keys.h"
+
+#define FZ_NKEYS_MAX 64
 #define FZ_VALCAP 8192     /* inputs are capped at 4096 bytes (-max_len) */
 
+static inline size_t fz_config_nkeys(void)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < twp_config_nkeys; i++)
+        n += !(twp_config_keys[i].flags & TWK_ALIAS);
+    return n;
+}
+
+/* the i-th native key (i < fz_config_nkeys()) */
+static inline const char *fz_config_key(size_t i)
+{
+    for (size_t r = 0; r < twp_config_nkeys; r++)
+        if (!(twp_config_keys[r].flags & TWK_ALIAS) && i-- == 0)
+            return twp_config_keys[r].name;
+    return NULL;
+}
+
 /* All keys read back, concatenated with NUL separators into all (which
- * holds FZ_NKEYS * FZ_VALCAP bytes); returns the length. */
+ * holds FZ_NKEYS_MAX * FZ_VALCAP bytes); returns the length. */
 static inline size_t fz_config_snapshot(const tw_config *cfg, char *all)
 {
     size_t off = 0;
-    for (size_t k = 0; k < FZ_NKEYS; k++) {
-        FZ_CHECK(tw_config_get(cfg, fz_config_keys[k], all + off, FZ_VALCAP) == TW_OK);
+    size_t n = fz_config_nkeys();
+    FZ_CHECK(n <= FZ_NKEYS_MAX);
+    for (size_t k = 0; k < n; k++) {
+        FZ_CHECK(tw_config_get(cfg, fz_config_key(k), all + off, FZ_VALCAP) == TW_OK);
         size_t l = strnlen(all + off, FZ_VALCAP);
         FZ_CHECK(l < FZ_VALCAP);
         off += l + 1;
@@ -30,11 +44,14 @@ static inline size_t fz_config_snapshot(const tw_config *cfg, char *all)
     return off;
 }
 
-/* A value read back with tw_config_get must be accepted by tw_config_set and
+/* A native key's value read back with tw_config_get must be accepted by tw_config_set and
  * read back unchanged (the text form is a fix point). */
 static inline void fz_config_fixpoint(tw_config *cfg, const char *key)
 {
     static char a[FZ_VALCAP], b[FZ_VALCAP];
+    const twp_config_key *row = twp_config_key_find(key);
+    if (!row || (row->flags & TWK_ALIAS))
+        return;     /* an alias reads back its target (tags.k -> tags, seconds -> ms) */
     if (tw_config_get(cfg, key, a, FZ_VALCAP) == TW_OK && strlen(a) + 1 < FZ_VALCAP) {
         tw_status st = tw_config_set(cfg, key, a);
         /* KNOWN (config.c, reported): sampler.param > 1 is accepted for the
