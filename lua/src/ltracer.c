@@ -1,13 +1,15 @@
 /* ltracer.c — tracewire.new_tracer and the tracer methods.
  *
  * Configuration is translated, never interpreted: tw_config_from_env first,
- * then one tw_config_set per key of the Lua table, flattened with dots
- * ({sampler={type="const"}} -> "sampler.type"), so Lua, Python and the
- * environment accept the same keys with the same meaning. Arrays become
- * comma lists and the top-level `tags` table becomes "k=v,k2=v2". The Python
- * binding's jaeger_client-style keys (local_agent.reporting_port,
- * reporter_flush_interval in seconds, protocol, options={raw core keys}, ...)
- * are accepted as aliases (key_aliases below).
+ * then the Lua table flattened with dots ({sampler={type="const"}} ->
+ * "sampler.type", {tags={region="eu"}} -> "tags.region") and handed to
+ * tw_config_set_many, which applies the pairs in the core key table's order
+ * (a Lua table has no order of its own). Arrays become comma lists;
+ * `options = {...}` holds raw core keys. Every alias — jaeger_client's keys
+ * as tracewire.Config takes them (local_agent.reporting_port,
+ * reporter_flush_interval in seconds, ...), with profile = "jaeger_client"
+ * for jaeger_client's meanings — is a row of the core's key table
+ * (core/src/config_keys.c), so Lua and Python cannot drift apart.
  *
  * Propagation goes through tw_tracer_inject/extract. No Lua error may unwind
  * through the core, so inject first collects headers into a fresh plain
@@ -42,30 +44,6 @@ twl_tracer *twl_check_tracer(lua_State *L, int idx)
 
 /* ------------------------------------------------------------ config */
 
-/* Other spellings of core keys: the suggested Lua names (reporter.host),
- * and the Python binding's jaeger_client-style keys, so a config table
- * means the same in both. scale != 0: seconds in, milliseconds to the core. */
-static const struct { const char *from, *to; int scale; } key_aliases[] = {
-    {"reporter.protocol", "reporter.protocols", 0},
-    {"reporter.host", "reporter.agent_host", 0},
-    {"reporter.port", "reporter.agent_port", 0},
-    {"local_agent.reporting_host", "reporter.agent_host", 0},
-    {"local_agent.reporting_port", "reporter.agent_port", 0},
-    {"sampler.sampling_server_url", "sampler.url", 0},
-    {"protocol", "reporter.protocols", 0},
-    {"protocols", "reporter.protocols", 0},
-    {"endpoint", "reporter.endpoint", 0},
-    {"otlp_endpoint", "reporter.otlp_endpoint", 0},
-    {"max_packet_size", "reporter.max_packet_size", 0},
-    {"reporter_batch_size", "reporter.batch_size", 0},
-    {"reporter_queue_size", "reporter.queue_size", 0},
-    {"reporter_retries", "reporter.retries", 0},
-    {"generate_128bit_trace_id", "trace_id_128bit", 0},
-    {"reporter_flush_interval", "reporter.flush_interval_ms", 1000},
-    {"reporter_timeout", "reporter.timeout_ms", 1000},
-    {"sampling_refresh_interval", "sampler.refresh_ms", 1000},
-};
-
 /* Pushes the text form of a scalar config value at idx. */
 static void push_config_text(lua_State *L, int idx, const char *key)
 {
@@ -86,10 +64,17 @@ static void push_config_text(lua_State *L, int idx, const char *key)
             return;
         }
 #endif
-        if (d == floor(d) && fabs(d) < 9007199254740992.0)
+        if (d == floor(d) && fabs(d) < 9007199254740992.0) {
             snprintf(num, sizeof num, "%.0f", d);
-        else
-            snprintf(num, sizeof num, "%.17g", d);
+        } else {
+            /* the shortest text that reads back as d, as Python's repr(): a
+             * tag value 0.1 reads "0.1" from both faces */
+            for (int prec = 1; prec <= 17; prec++) {
+                snprintf(num, sizeof num, "%.*g", prec, d);
+                if (strtod(num, NULL) == d)
+                    break;
+            }
+        }
         lua_pushstring(L, num);
         return;
     }
@@ -115,42 +100,9 @@ static void push_config_list(lua_State *L, int idx, const char *key)
     }
 }
 
-/* {k=v, ...} at idx -> "k=v,k2=v2" pushed (the core's tags syntax). */
-static void push_config_tags(lua_State *L, int idx)
+/* Raises the message for a refused key or value. */
+static void config_error(lua_State *L, tw_status st, const char *key, const char *val)
 {
-    int acc;
-    luaL_checkstack(L, 8, NULL);
-    lua_pushliteral(L, "");
-    acc = lua_gettop(L);
-    lua_pushnil(L);
-    while (lua_next(L, idx) != 0) {
-        size_t kl, vl;
-        const char *k, *v;
-        if (lua_type(L, -2) != LUA_TSTRING)
-            luaL_error(L, "tracewire.new_tracer: tag keys must be strings");
-        k = lua_tolstring(L, -2, &kl);
-        push_config_text(L, lua_gettop(L), k);
-        v = lua_tolstring(L, -1, &vl);
-        if (kl == 0 || strpbrk(k, ",=") != NULL || memchr(v, ',', vl) != NULL)
-            luaL_error(L, "tracewire.new_tracer: tag '%s': keys must be non-empty without ',' or '=', "
-                          "values without ','", k);
-        lua_pushvalue(L, acc);
-        if (lua_rawlen(L, acc) > 0)
-            lua_pushliteral(L, ",");
-        else
-            lua_pushliteral(L, "");
-        lua_pushvalue(L, -5);     /* key */
-        lua_pushliteral(L, "=");
-        lua_pushvalue(L, -5);     /* value text */
-        lua_concat(L, 5);
-        lua_replace(L, acc);
-        lua_pop(L, 2);            /* value text, value */
-    }
-}
-
-static void config_set(lua_State *L, tw_config *cfg, const char *key, const char *val)
-{
-    tw_status st = tw_config_set(cfg, key, val);
     if (st == TW_ERR_UNSUPPORTED)
         luaL_error(L, "tracewire.new_tracer: unknown config key '%s'", key);
     if (st == TW_ERR_CONFIG) {
@@ -159,22 +111,27 @@ static void config_set(lua_State *L, tw_config *cfg, const char *key, const char
         snprintf(shown, sizeof shown, "%.64s%s", val, strlen(val) > 64 ? "..." : "");
         luaL_error(L, "tracewire.new_tracer: bad value '%s' for config key '%s'", shown, key);
     }
-    if (st != TW_OK)
-        twl_status_error(L, st, "new_tracer");
+    twl_status_error(L, st, "new_tracer");
 }
 
-/* Sets key to the text at idx. The core takes C strings: a value with a NUL
- * byte would be cut short silently, so it is refused. */
-static void config_set_at(lua_State *L, tw_config *cfg, const char *key, int idx)
+/* Appends key = text at idx to the pair list at `pairs` (keys at 2i-1,
+ * values at 2i). The core takes C strings: a value with a NUL byte would be
+ * cut short silently, so it is refused. */
+static void config_push_pair(lua_State *L, int pairs, const char *key, int idx)
 {
     size_t n;
     const char *v = lua_tolstring(L, idx, &n);
+    lua_Integer at = (lua_Integer)lua_rawlen(L, pairs);
     if (strlen(v) != n)
         luaL_error(L, "tracewire.new_tracer: config key '%s': value holds a NUL byte", key);
-    config_set(L, cfg, key, v);
+    lua_pushstring(L, key);
+    lua_rawseti(L, pairs, at + 1);
+    lua_pushvalue(L, idx);
+    lua_rawseti(L, pairs, at + 2);
 }
 
-static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *prefix, int depth)
+/* Flattens the table at idx into the pair list at `pairs`. */
+static void config_flatten(lua_State *L, int pairs, int idx, const char *prefix, int depth)
 {
     if (depth > 3)
         luaL_error(L, "tracewire.new_tracer: config nested too deeply at '%s'", prefix);
@@ -182,8 +139,6 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *pref
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         char full[TWL_KEY_MAX];
-        const char *key;
-        int scale;
         int vidx = lua_gettop(L);
         size_t rawlen;
         if (lua_type(L, -2) != LUA_TSTRING)
@@ -193,46 +148,66 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, const char *pref
                        lua_tostring(L, -2));
         if ((size_t)snprintf(full, sizeof full, "%s%s", prefix, lua_tostring(L, -2)) >= sizeof full)
             luaL_error(L, "tracewire.new_tracer: config key too long");
-        key = full;
-        scale = 0;
-        for (size_t i = 0; i < sizeof key_aliases / sizeof key_aliases[0]; i++)
-            if (strcmp(full, key_aliases[i].from) == 0) {
-                key = key_aliases[i].to;
-                scale = key_aliases[i].scale;
-            }
 
-        if (depth == 0 && strcmp(key, "options") == 0 && lua_istable(L, vidx)) {
-            config_apply(L, cfg, vidx, "", depth + 1);    /* raw core keys */
-            lua_pop(L, 1);
-            continue;
-        }
-        if (scale != 0) {
-            char num[32];
-            if (lua_type(L, vidx) != LUA_TNUMBER)
-                luaL_error(L, "tracewire.new_tracer: config key '%s' must be a number of seconds", full);
-            snprintf(num, sizeof num, "%.0f", lua_tonumber(L, vidx) * scale);
-            lua_pushstring(L, num);
-        } else if (lua_istable(L, vidx)) {
-            if (strcmp(key, "tags") == 0) {
-                push_config_tags(L, vidx);
+        if (lua_istable(L, vidx)) {
+            if (depth == 0 && strcmp(full, "options") == 0) {
+                config_flatten(L, pairs, vidx, "", depth + 1);    /* raw core keys */
             } else if (lua_rawlen(L, vidx) > 0) {
-                push_config_list(L, vidx, key);
+                push_config_list(L, vidx, full);
+                config_push_pair(L, pairs, full, -1);
+                lua_pop(L, 1);
             } else {
                 char sub[TWL_KEY_MAX + 1];
-                size_t kl = strlen(key);      /* < TWL_KEY_MAX: checked above */
-                memcpy(sub, key, kl);
+                size_t kl = strlen(full);      /* < TWL_KEY_MAX: checked above */
+                memcpy(sub, full, kl);
                 sub[kl] = '.';
                 sub[kl + 1] = '\0';
-                config_apply(L, cfg, vidx, sub, depth + 1);
-                lua_pop(L, 1);
-                continue;
+                config_flatten(L, pairs, vidx, sub, depth + 1);
             }
         } else {
-            push_config_text(L, vidx, key);
+            push_config_text(L, vidx, full);
+            config_push_pair(L, pairs, full, -1);
+            lua_pop(L, 1);
         }
-        config_set_at(L, cfg, key, -1);
+        lua_pop(L, 1);
+    }
+}
+
+/* Applies the table at idx (and the service name at name_idx, which wins)
+ * to cfg as one tw_config_set_many. */
+static void config_apply(lua_State *L, tw_config *cfg, int idx, int name_idx)
+{
+    int pairs;
+    size_t n, bad = 0;
+    tw_status st;
+    const char **kv;
+    lua_newtable(L);
+    pairs = lua_gettop(L);
+    if (idx)
+        config_flatten(L, pairs, idx, "", 0);
+    n = lua_rawlen(L, pairs) / 2;
+    /* the strings stay referenced by `pairs` until the call returns */
+    kv = lua_newuserdata(L, (2 * n + 1) * sizeof *kv);
+    for (size_t i = 0; i < n; i++) {
+        lua_rawgeti(L, pairs, (lua_Integer)(2 * i + 1));
+        kv[i] = lua_tostring(L, -1);
+        lua_rawgeti(L, pairs, (lua_Integer)(2 * i + 2));
+        kv[n + i] = lua_tostring(L, -1);
         lua_pop(L, 2);
     }
+    st = tw_config_set_many(cfg, n, kv, kv + n, &bad);
+    if (st != TW_OK)
+        config_error(L, st, kv[bad], kv[n + bad]);
+    if (name_idx) {
+        size_t len;
+        const char *name = lua_tolstring(L, name_idx, &len);
+        if (strlen(name) != len)
+            luaL_error(L, "tracewire.new_tracer: config key 'service_name': value holds a NUL byte");
+        st = tw_config_set(cfg, "service_name", name);
+        if (st != TW_OK)
+            config_error(L, st, "service_name", name);
+    }
+    lua_pop(L, 2);
 }
 
 /* tracewire.new_tracer([service_name, ]{...}) -> tracer */
@@ -266,10 +241,7 @@ int twl_new_tracer(lua_State *L)
         fprintf(stderr, "tracewire: ignoring malformed environment variable %s\n", bad ? bad : "?");
     else if (st != TW_OK)
         return twl_status_error(L, st, "new_tracer (environment)");
-    if (lua_istable(L, cfg_idx))
-        config_apply(L, u->box->cfg, cfg_idx, "", 0);
-    if (name_idx)
-        config_set_at(L, u->box->cfg, "service_name", name_idx);
+    config_apply(L, u->box->cfg, lua_istable(L, cfg_idx) ? cfg_idx : 0, name_idx);
     st = tw_tracer_new(u->box->cfg, &u->box->t);
     if (st != TW_OK)
         return twl_status_error(L, st, "new_tracer");

@@ -30,8 +30,24 @@ mod_now(PyObject *m, PyObject *unused)
     return PyLong_FromLongLong((long long)tw_now_us());
 }
 
+static PyObject *
+mod_config_key_known(PyObject *m, PyObject *key)
+{
+    (void)m;
+    Py_ssize_t kl;
+    const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &kl) : NULL;
+    if (k == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "config key must be str, not %.100s", Py_TYPE(key)->tp_name);
+        return NULL;
+    }
+    return PyBool_FromLong(strlen(k) == (size_t)kl && tw_config_key_known(k));
+}
+
 static PyMethodDef module_methods[] = {
     {"now_us", mod_now, METH_NOARGS, "now_us() -> int: the core's wall clock (µs)"},
+    {"config_key_known", mod_config_key_known, METH_O,
+     "config_key_known(key) -> bool: whether the core's key table has key (flattened with dots)"},
     {NULL, NULL, 0, NULL},
 };
 

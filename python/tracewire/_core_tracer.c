@@ -382,10 +382,16 @@ tracer_memory_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
     return r;
 }
 
+/* Options are collected as str pairs, then applied by one
+ * tw_config_set_many: in the core key table's order, all or nothing. */
+typedef struct config_pairs {
+    PyObject *keys, *vals;    /* lists of str */
+} config_pairs;
+
 static int
 config_pair(void *ud, PyObject *k, PyObject *v)
 {
-    tw_config *cfg = ud;
+    config_pairs *cp = ud;
     if (!PyUnicode_Check(k)) {
         PyErr_SetString(PyExc_TypeError, "config keys must be str");
         return -1;
@@ -393,25 +399,53 @@ config_pair(void *ud, PyObject *k, PyObject *v)
     PyObject *vs = PyUnicode_Check(v) ? Py_NewRef(v) : PyObject_Str(v);
     if (vs == NULL)
         return -1;
-    Py_ssize_t kl = 0, vl = 0;
-    const char *key = PyUnicode_AsUTF8AndSize(k, &kl);
-    const char *val = key ? PyUnicode_AsUTF8AndSize(vs, &vl) : NULL;
-    int rc = -1;
-    /* the config takes C strings: a NUL inside would silently cut the value */
-    if (val && (strlen(key) != (size_t)kl || strlen(val) != (size_t)vl)) {
-        PyErr_Format(PyExc_ValueError, "tracewire option %R: keys and values must not contain NUL", k);
-        val = NULL;
-    }
-    if (val) {
-        tw_status s = tw_config_set(cfg, key, val);
-        if (s == TW_OK)
-            rc = 0;
-        else if (s == TW_ERR_UNSUPPORTED)
-            PyErr_Format(PyExc_ValueError, "unknown tracewire option %R", k);
-        else
-            PyErr_Format(PyExc_ValueError, "bad value %R for option %R: %s", vs, k, tw_strerror(s));
-    }
+    int rc = (PyList_Append(cp->keys, k) == 0 && PyList_Append(cp->vals, vs) == 0) ? 0 : -1;
     Py_DECREF(vs);
+    return rc;
+}
+
+static int
+config_apply(tw_config *cfg, PyObject *options, modstate *st)
+{
+    config_pairs cp = {PyList_New(0), PyList_New(0)};
+    const char **kv = NULL;
+    int rc = -1;
+    if (cp.keys == NULL || cp.vals == NULL || twpy_foreach_pair(options, config_pair, &cp, st) != 0)
+        goto done;
+    Py_ssize_t n = PyList_GET_SIZE(cp.keys);
+    kv = PyMem_Malloc((size_t)(2 * n + 1) * sizeof *kv);
+    if (kv == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *k = PyList_GET_ITEM(cp.keys, i), *v = PyList_GET_ITEM(cp.vals, i);
+        Py_ssize_t kl = 0, vl = 0;
+        kv[i] = PyUnicode_AsUTF8AndSize(k, &kl);
+        kv[n + i] = kv[i] ? PyUnicode_AsUTF8AndSize(v, &vl) : NULL;
+        if (kv[n + i] == NULL)
+            goto done;
+        /* the config takes C strings: a NUL inside would silently cut the value */
+        if (strlen(kv[i]) != (size_t)kl || strlen(kv[n + i]) != (size_t)vl) {
+            PyErr_Format(PyExc_ValueError, "tracewire option %R: keys and values must not contain NUL", k);
+            goto done;
+        }
+    }
+    size_t bad = 0;
+    tw_status s = tw_config_set_many(cfg, (size_t)n, kv, kv + n, &bad);
+    if (s == TW_OK)
+        rc = 0;
+    else if (s == TW_ERR_UNSUPPORTED)
+        PyErr_Format(PyExc_ValueError, "unknown tracewire option %R", PyList_GET_ITEM(cp.keys, bad));
+    else if (s == TW_ERR_NOMEM)
+        PyErr_NoMemory();
+    else
+        PyErr_Format(PyExc_ValueError, "bad value %R for option %R: %s", PyList_GET_ITEM(cp.vals, bad),
+                     PyList_GET_ITEM(cp.keys, bad), tw_strerror(s));
+done:
+    PyMem_Free(kv);
+    Py_XDECREF(cp.keys);
+    Py_XDECREF(cp.vals);
     return rc;
 }
 
@@ -443,7 +477,7 @@ tracer_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
                              "tracewire: ignoring malformed environment variable %s", bad) < 0)
             goto fail;
     }
-    if (options && options != Py_None && twpy_foreach_pair(options, config_pair, cfg, t->st) != 0)
+    if (options && options != Py_None && config_apply(cfg, options, t->st) != 0)
         goto fail;
     s = tw_tracer_new(cfg, &t->tracer);
     if (s != TW_OK) {
@@ -515,9 +549,36 @@ tracer_cleanup(TracerObject *self)
         self->free_pending = 1;
 }
 
+/* tracer.config(key) -> the effective option as text (the core's
+ * tw_config_get on the tracer's copy); ValueError for an unknown key. */
+static PyObject *
+tracer_config(TracerObject *self, PyObject *key)
+{
+    char buf[1024];
+    Py_ssize_t kl;
+    if (!PyUnicode_Check(key))
+        return PyErr_Format(PyExc_TypeError, "config key must be str, not %.100s", Py_TYPE(key)->tp_name);
+    const char *k = PyUnicode_AsUTF8AndSize(key, &kl);
+    if (k == NULL)
+        return NULL;
+    if (self->tracer == NULL)
+        return PyErr_Format(PyExc_ValueError, "tracer not initialised");
+    tw_status s = strlen(k) != (size_t)kl ? TW_ERR_UNSUPPORTED
+                                          : tw_tracer_config_get(self->tracer, k, buf, sizeof buf);
+    if (s == TW_ERR_UNSUPPORTED)
+        return PyErr_Format(PyExc_ValueError, "unknown tracewire option %R", key);
+    if (s == TW_ERR_NOT_FOUND)
+        Py_RETURN_NONE;          /* accepted and not acted on: no value */
+    if (s != TW_OK)
+        return PyErr_Format(PyExc_ValueError, "option %R: %s", key, tw_strerror(s));
+    return PyUnicode_DecodeUTF8(buf, (Py_ssize_t)strlen(buf), "replace");
+}
+
 GC_FUNCS(tracer, TracerObject)
 
 static PyMethodDef tracer_methods[] = {
+    {"config", (PyCFunction)tracer_config, METH_O,
+     "config(key) -> str: the effective core option (tracewire.h keys and their aliases)"},
     {"start_span", (PyCFunction)(void (*)(void))tracer_start_span, METH_FASTCALL | METH_KEYWORDS,
      "start_span(operation_name=None, child_of=None, references=None, tags=None, "
      "start_time=None, ignore_active_span=False) -> Span"},

@@ -2,10 +2,13 @@
 
 Accepts jaeger_client's ``Config(config={...}, service_name=..., validate=...,
 scope_manager=...)`` with the same keys and meanings, plus tracewire's own
-(``protocol``, ``endpoint``, W3C propagation, raw core ``options``), and turns
-them into the core's ``tw_config_set`` keys (core/include/tracewire.h). The
-core applies the environment (JAEGER_*, OTEL_*) first; keys given here win.
-Nothing here decides anything at span time: this file only translates.
+(``protocol``, ``endpoint``, W3C propagation, raw core ``options``). The nested
+dict is only flattened into dotted keys (``sampler: {type: ...}`` ->
+``sampler.type``, ``tags: {k: v}`` -> ``tags.k``) and handed to the core with
+``profile=jaeger_client``; what each key means — aliases, seconds vs
+milliseconds, ``propagation: "b3"`` — is the core's key table
+(core/src/config_keys.c), the same one the Lua face uses. The core applies the
+environment (JAEGER_*, OTEL_*) first; keys given here win.
 """
 import atexit
 import logging
@@ -18,38 +21,42 @@ from . import _core
 
 logger = logging.getLogger("tracewire")
 
-# jaeger_client keys we translate, plus tracewire's own.
-_KNOWN_KEYS = frozenset((
-    "enabled", "service_name", "sampler", "local_agent", "logging", "tags",
-    "propagation", "trace_id_header", "baggage_header_prefix",
-    "generate_128bit_trace_id", "max_tag_value_length", "max_traceback_length",
-    "reporter_batch_size", "reporter_queue_size", "reporter_flush_interval",
-    "sampling_refresh_interval", "throttler", "metrics", "debug_id_header",
-    "baggage_restrictions", "span_context_header_keys",
-    # tracewire's own
-    "protocol", "protocols", "endpoint", "otlp_endpoint", "max_packet_size",
-    "reporter_timeout", "reporter_retries", "max_baggage_size", "options",
-))
-
-# jaeger_client's sampler type names -> the core's.
-_SAMPLER_TYPES = {
-    "const": "const", "probabilistic": "probabilistic",
-    "ratelimiting": "ratelimiting", "rate_limiting": "ratelimiting",
-    "remote": "remote", "lowerbound": "probabilistic",
-}
+_MAX_DEPTH = 3      # as the Lua face: deeper nesting is refused
 
 
-def _bool_text(v):
-    if isinstance(v, str):
-        return "true" if v.strip().lower() in ("1", "true", "yes", "on") else "false"
-    return "true" if v else "false"
+def _text(v):
+    """A scalar as the core reads it; the same text the Lua face makes."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 2.0 ** 53:
+            return str(int(v))
+        return repr(v)              # shortest text that reads back as v
+    return v if isinstance(v, str) else str(v)
 
 
-def _names(v):
-    """A list or a comma string of names -> list of stripped lower-case names."""
-    if isinstance(v, str):
-        v = v.split(",")
-    return [str(x).strip().lower() for x in v if str(x).strip()]
+def flatten(config, prefix="", depth=0, out=None):
+    """A jaeger_client-style nested dict -> [(dotted key, text)]. Lists become
+    comma lists; a top-level ``options`` dict holds raw core keys (no prefix);
+    None values are left out, as jaeger_client reads them as absent."""
+    if out is None:
+        out = []
+    if depth > _MAX_DEPTH:
+        raise ValueError("config nested too deeply at %r" % prefix)
+    for k, v in config.items():
+        key = prefix + str(k)
+        if v is None:
+            continue
+        if isinstance(v, dict):
+            if depth == 0 and key == "options":
+                flatten(v, "", depth + 1, out)
+            else:
+                flatten(v, key + ".", depth + 1, out)
+        elif isinstance(v, (list, tuple)):
+            out.append((key, ",".join(_text(x) for x in v)))
+        else:
+            out.append((key, _text(v)))
+    return out
 
 
 class Config(object):
@@ -72,15 +79,11 @@ class Config(object):
             raise ValueError("config must be a dict")
         self.config = config
         self._validate = validate
-        if validate:
-            unknown = sorted(set(config) - _KNOWN_KEYS)
-            if unknown:
-                raise ValueError("Unknown or unsupported config keys: %s" % ", ".join(unknown))
         self._service_name = service_name or config.get("service_name")
         if not self._service_name and validate:
             raise ValueError("service_name required in the config or as a parameter")
         self._scope_manager = scope_manager
-        self._options = self._translate()
+        self._options = self._flatten()
 
     # -- jaeger_client-style read-only properties
     @property
@@ -108,116 +111,26 @@ class Config(object):
         return self._scope_manager
 
     def options(self):
-        """The core options (tw_config_set key -> text) this config maps to."""
+        """The core options (tw_config_set key -> text) this config is
+        handed to the core as: flattened, jaeger_client profile first."""
         return list(self._options)
 
-    def _translate(self):
-        c = self.config
-        o = []
-
-        def put(key, value):
-            o.append((key, value if isinstance(value, str) else str(value)))
-
+    def _flatten(self):
+        raw = self.config.get("options")
+        pairs = flatten({k: v for k, v in self.config.items()
+                         if k not in ("service_name", "options")})
+        # unknown keys: an error naming them under validate=True (as
+        # jaeger_client), else left out (as jaeger_client ignores them)
+        unknown = [k for k, _ in pairs if not _core.config_key_known(k)]
+        if unknown and self._validate:
+            raise ValueError("Unknown or unsupported config keys: %s" % ", ".join(unknown))
+        pairs = [(k, v) for k, v in pairs if k not in unknown]
+        if isinstance(raw, dict):
+            pairs += flatten(raw, "", 1)    # raw core keys: always checked by the core
+        head = [("profile", "jaeger_client")]
         if self._service_name:
-            put("service_name", self._service_name)
-
-        sampler = c.get("sampler") or {}
-        if sampler:
-            stype = sampler.get("type")
-            if stype is not None:
-                core_type = _SAMPLER_TYPES.get(str(stype).lower(), str(stype).lower())
-                put("sampler.type", core_type)
-            if sampler.get("param") is not None:
-                param = sampler["param"]
-                if isinstance(param, bool):
-                    param = int(param)
-                put("sampler.param", param)
-            if sampler.get("sampling_server_url"):
-                put("sampler.url", sampler["sampling_server_url"])
-
-        agent = c.get("local_agent") or {}
-        host = agent.get("reporting_host")
-        if host:
-            put("reporter.agent_host", host)
-        if agent.get("reporting_port") is not None:
-            put("reporter.agent_port", int(agent["reporting_port"]))
-        if agent.get("sampling_port") is not None:
-            put("sampler.url", "http://%s:%d/sampling" % (host or agent.get("sampling_host")
-                                                          or "127.0.0.1",
-                                                          int(agent["sampling_port"])))
-        if c.get("sampling_refresh_interval") is not None:
-            put("sampler.refresh_ms", int(float(c["sampling_refresh_interval"]) * 1000))
-
-        tags = c.get("tags")
-        if tags:
-            parts = []
-            for k, v in tags.items():
-                if isinstance(v, bool):
-                    v = "true" if v else "false"
-                k, v = str(k), str(v)
-                if "," in k + v or "=" in k:
-                    warnings.warn("tracewire: tracer tag %r skipped (',' or '=' in it)" % k)
-                    continue
-                parts.append("%s=%s" % (k, v))
-            if parts:
-                put("tags", ",".join(parts))
-
-        prop = c.get("propagation")
-        if prop:
-            if isinstance(prop, str) and prop.strip().lower() == "b3":
-                names = ["b3multi"]       # jaeger_client's 'b3' is the X-B3-* header set
-            else:
-                names = _names(prop)      # tracewire's names: jaeger, w3c, b3, b3multi
-            # what this service writes; it still reads every format (the core's
-            # extract default), so mixed fleets keep joining up. Narrow with
-            # options={'propagation.extract': ...}.
-            put("propagation.inject", ",".join(names))
-
-        for key in ("trace_id_header", "baggage_header_prefix", "max_tag_value_length",
-                    "max_baggage_size"):
-            if c.get(key) is not None:
-                put(key, c[key])
-        if c.get("generate_128bit_trace_id") is not None:
-            put("trace_id_128bit", _bool_text(c["generate_128bit_trace_id"]))
-        if c.get("reporter_batch_size") is not None:
-            put("reporter.batch_size", int(c["reporter_batch_size"]))
-        if c.get("reporter_queue_size") is not None:
-            put("reporter.queue_size", int(c["reporter_queue_size"]))
-        if c.get("reporter_flush_interval") is not None:
-            put("reporter.flush_interval_ms", int(float(c["reporter_flush_interval"]) * 1000))
-        if c.get("reporter_timeout") is not None:
-            put("reporter.timeout_ms", int(float(c["reporter_timeout"]) * 1000))
-        if c.get("reporter_retries") is not None:
-            put("reporter.retries", int(c["reporter_retries"]))
-        if c.get("max_packet_size") is not None:
-            put("reporter.max_packet_size", int(c["max_packet_size"]))
-
-        protocols = c.get("protocols", c.get("protocol"))
-        protos = _names(protocols) if protocols else []
-        if c.get("logging") and protos and "log" not in protos:
-            protos.append("log")
-        if not c.get("enabled", True):
-            protos = ["none"]
-        if protos:
-            put("reporter.protocols", ",".join(protos))
-        elif c.get("logging"):
-            put("reporter.protocols", "udp,log")
-        elif "enabled" in c and not c["enabled"]:
-            put("reporter.protocols", "none")
-
-        endpoint = c.get("endpoint")
-        if endpoint:
-            if protos and "otlp" in protos and "http" not in protos:
-                put("reporter.otlp_endpoint", endpoint)
-            else:
-                put("reporter.endpoint", endpoint)
-        if c.get("otlp_endpoint"):
-            put("reporter.otlp_endpoint", c["otlp_endpoint"])
-
-        raw = c.get("options") or {}
-        for k, v in raw.items():
-            put(str(k), v if isinstance(v, str) else (_bool_text(v) if isinstance(v, bool) else v))
-        return o
+            head.append(("service_name", _text(self._service_name)))
+        return head + pairs
 
     def new_tracer(self, io_loop=None):
         """A new Tracer with this config (not installed globally)."""

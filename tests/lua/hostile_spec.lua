@@ -792,7 +792,7 @@ describe("bytes: NUL, CR/LF and non-UTF-8 in strings", function()
         assert.has_error(function() H.tracer{ sampler = { type = "const\0junk" } } end,
             "tracewire.new_tracer: config key 'sampler.type': value holds a NUL byte")
         assert.has_error(function() H.tracer{ tags = { region = "eu\0x" } } end,
-            "tracewire.new_tracer: config key 'tags': value holds a NUL byte")
+            "tracewire.new_tracer: config key 'tags.region': value holds a NUL byte")
         assert.has_error(function() tracewire.new_tracer("svc\0x", { reporter = { protocols = "memory" } }) end,
             "tracewire.new_tracer: config key 'service_name': value holds a NUL byte")
         assert.equal("ok", H.tracer{ service_name = "ok" }:service_name())

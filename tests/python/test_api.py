@@ -599,17 +599,19 @@ def test_config_maps_jaeger_keys():
         "generate_128bit_trace_id": True, "max_tag_value_length": 64,
         "reporter_batch_size": 10, "reporter_queue_size": 50, "reporter_flush_interval": 0.5,
     }, service_name="svc", validate=True)
-    o = dict(c.options())
-    assert o["service_name"] == "svc"
-    assert o["sampler.type"] == "probabilistic" and o["sampler.param"] == "0.5"
-    assert o["reporter.agent_host"] == "10.0.0.1" and o["reporter.agent_port"] == "6000"
-    assert o["sampler.url"] == "http://10.0.0.1:5000/sampling"
-    assert o["tags"] == "env=test,n=3"
-    assert o["trace_id_128bit"] == "true"
-    assert o["reporter.batch_size"] == "10" and o["reporter.queue_size"] == "50"
-    assert o["reporter.flush_interval_ms"] == "500"
     t = c.new_tracer()
-    assert t.service_name == "svc"
+    o = t.config
+    assert t.service_name == "svc" and o("service_name") == "svc"
+    assert o("sampler.type") == "probabilistic" and o("sampler.param") == "0.5"
+    assert o("reporter.agent_host") == "10.0.0.1" and o("reporter.agent_port") == "6000"
+    assert o("sampler.url") == "http://10.0.0.1:5000/sampling"
+    assert o("tags") == "env=test,n=3"
+    assert o("trace_id_128bit") == "true"
+    assert o("trace_id_header") == "x-trace" and o("baggage_header_prefix") == "x-bag-"
+    assert o("max_tag_value_length") == "64"
+    assert o("reporter.batch_size") == "10" and o("reporter.queue_size") == "50"
+    assert o("reporter.flush_interval_ms") == "500"
+    assert o("profile") == "jaeger_client"
 
 
 def test_config_validate_rejects_unknown_keys():
@@ -619,13 +621,17 @@ def test_config_validate_rejects_unknown_keys():
 
 
 def test_config_protocol_and_endpoint():
-    o = dict(tracewire.Config({"protocol": "otlp", "endpoint": "http://127.0.0.1:1/v1/traces"},
-                              service_name="x").options())
-    assert o["reporter.protocols"] == "otlp"
-    assert o["reporter.otlp_endpoint"] == "http://127.0.0.1:1/v1/traces"
-    o = dict(tracewire.Config({"protocol": "http", "endpoint": "http://127.0.0.1:1/api/traces"},
-                              service_name="x").options())
-    assert o["reporter.endpoint"] == "http://127.0.0.1:1/api/traces"
+    t = tracewire.Config({"protocol": "otlp", "endpoint": "http://127.0.0.1:1/v1/traces"},
+                         service_name="x").new_tracer()
+    assert t.config("reporter.protocols") == "otlp"
+    assert t.config("reporter.otlp_endpoint") == "http://127.0.0.1:1/v1/traces"
+    # the endpoint key comes after protocol in the core's key table: dict order does not matter
+    t = tracewire.Config({"endpoint": "http://127.0.0.1:1/v1/traces", "protocol": "otlp"},
+                         service_name="x").new_tracer()
+    assert t.config("reporter.otlp_endpoint") == "http://127.0.0.1:1/v1/traces"
+    t = tracewire.Config({"protocol": "http", "endpoint": "http://127.0.0.1:1/api/traces"},
+                         service_name="x").new_tracer()
+    assert t.config("reporter.endpoint") == "http://127.0.0.1:1/api/traces"
 
 
 def test_config_scope_manager_is_used():
