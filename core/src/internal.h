@@ -209,8 +209,6 @@ typedef enum twp_config_profile {
  * config (freed by tw_config_free). Its fields are read and written through
  * the key table (config_keys.c): a new field gets a row there. */
 struct tw_config {
-    twp_config_profile profile;
-    uint64_t explicit_keys;          /* bit i: native row i was set (tw_config_set or env) */
     char *service_name;
     char *tags;                      /* "k=v,k2=v2" as given */
     twp_sampler_type sampler_type;
@@ -230,6 +228,9 @@ struct tw_config {
     bool trace_id_128bit;
     int max_tag_value_length;
     int max_baggage_size;
+    /* last, so the fields the span path reads keep their offsets */
+    twp_config_profile profile;
+    uint64_t explicit_keys;          /* bit i: native row i was set (tw_config_set or env) */
 };
 
 /* ------------------------------------------------------------ reporter factory */
