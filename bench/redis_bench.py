@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Traced queue throughput: TQ.PUSH + TQ.POP versus plain LPUSH + RPOP.
+"""Traced queue throughput: TQ.PUSH + TQ.POP versus plain LPUSH + RPOP, and
+TQ.XADD + TQ.XREADGROUP versus plain XADD + XREADGROUP (streams, issue #17).
 
 Starts its own redis-server on 127.0.0.1 with the tracewire module (spans sent
 over UDP to a socket this script drains, every span sampled), then, in the
@@ -133,6 +134,25 @@ LOOP_PUSH = ("local n=tonumber(ARGV[1]) for i=1,n do redis.call(ARGV[2], KEYS[1]
              "return n")
 LOOP_PUSH_PLAIN = "local n=tonumber(ARGV[1]) for i=1,n do redis.call('LPUSH', KEYS[1], ARGV[2]) end return n"
 LOOP_POP = "local n=tonumber(ARGV[1]) for i=1,n do redis.call(ARGV[2], KEYS[1]) end return n"
+# XADD takes no carrier: ARGV[3] is "" there and left out.
+LOOP_XADD = ("local n=tonumber(ARGV[1]) for i=1,n do if ARGV[3] == '' then "
+             "redis.call(ARGV[2], KEYS[1], '*', 'f', ARGV[4]) else "
+             "redis.call(ARGV[2], KEYS[1], '*', ARGV[3], 'f', ARGV[4]) end end return n")
+LOOP_XREAD = ("local n=tonumber(ARGV[1]) for i=1,n do redis.call(ARGV[2], 'GROUP', 'g', 'c', "
+              "'COUNT', '1', 'STREAMS', KEYS[1], '>') end return n")
+
+
+def XADD_CMD(key, carrier):
+    """An XADD (carrier None) or TQ.XADD command line for redis-benchmark."""
+    if carrier is None:
+        return ["XADD", key, "*", "f", PAYLOAD]
+    return ["TQ.XADD", key, "*", carrier, "f", PAYLOAD]
+
+
+def XREAD_CMD(key, cmd):
+    """One new entry per call for consumer c of group g (entries stay
+    pending, as between a real consumer's read and its XACK)."""
+    return [cmd, "GROUP", "g", "c", "COUNT", "1", "STREAMS", key, ">"]
 
 
 def callgrind(a, sink_port):
@@ -166,10 +186,25 @@ def callgrind(a, sink_port):
                            ("TQ.PUSH unsampled", "cmd_push", LOOP_PUSH,
                             ["u", a.n, "TQ.PUSH", CARRIER[:-2] + "00", PAYLOAD]),
                            ("TQ.POP unsampled", "cmd_pop", LOOP_POP, ["u", a.n, "TQ.POP"])]
+                phases += [("XADD", "xaddCommand", LOOP_XADD, ["xs", a.n, "XADD", "", PAYLOAD]),
+                           ("XREADGROUP", "xreadCommand", LOOP_XREAD, ["xs", a.n, "XREADGROUP"]),
+                           ("TQ.XADD sampled", "twrm_cmd_xadd", LOOP_XADD,
+                            ["ts", a.n, "TQ.XADD", CARRIER, PAYLOAD]),
+                           ("TQ.XREADGROUP sampled", "twrm_cmd_xreadgroup", LOOP_XREAD,
+                            ["ts", a.n, "TQ.XREADGROUP"]),
+                           ("TQ.XADD unsampled", "twrm_cmd_xadd", LOOP_XADD,
+                            ["tu", a.n, "TQ.XADD", CARRIER[:-2] + "00", PAYLOAD]),
+                           ("TQ.XREADGROUP unsampled", "twrm_cmd_xreadgroup", LOOP_XREAD,
+                            ["tu", a.n, "TQ.XREADGROUP"])]
             else:
                 phases += [("TQ.PUSH", "cmd_push", LOOP_PUSH, ["o", a.n, "TQ.PUSH", CARRIER, PAYLOAD]),
-                           ("TQ.POP", "cmd_pop", LOOP_POP, ["o", a.n, "TQ.POP"])]
+                           ("TQ.POP", "cmd_pop", LOOP_POP, ["o", a.n, "TQ.POP"]),
+                           ("TQ.XADD", "twrm_cmd_xadd", LOOP_XADD, ["to", a.n, "TQ.XADD", CARRIER, PAYLOAD]),
+                           ("TQ.XREADGROUP", "twrm_cmd_xreadgroup", LOOP_XREAD,
+                            ["to", a.n, "TQ.XREADGROUP"])]
             cli(port, "CONFIG", "SET", "lua-time-limit", "0")
+            for key in ("xs", "ts", "tu", "to"):
+                cli(port, "XGROUP", "CREATE", key, "g", "$", "MKSTREAM")
             subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True)
             for name, fn, script, args in phases:
                 key, n, *rest = args
@@ -199,6 +234,11 @@ def callgrind(a, sink_port):
                              ("unsampled", "TQ.PUSH unsampled", "TQ.POP unsampled"),
                              ("tq.spans=off", "TQ.PUSH (tq.spans=off)", "TQ.POP (tq.spans=off)")):
         print("  push+pop %-13s %6.1fx LPUSH+RPOP" % (label, (base[push] + base[pop]) / plain))
+    xplain = base["XADD"] + base["XREADGROUP"]
+    for label, add, read in (("sampled", "TQ.XADD sampled", "TQ.XREADGROUP sampled"),
+                             ("unsampled", "TQ.XADD unsampled", "TQ.XREADGROUP unsampled"),
+                             ("tq.spans=off", "TQ.XADD (tq.spans=off)", "TQ.XREADGROUP (tq.spans=off)")):
+        print("  xadd+xreadgroup %-13s %6.1fx XADD+XREADGROUP" % (label, (base[add] + base[read]) / xplain))
 
 
 def thread_totals(out_prefix):
@@ -241,7 +281,13 @@ def callgrind_requests(a, sink_port):
         for pipeline in (1, 32):
             phases += [(pipeline, "LPUSH", ["LPUSH", "plain", PAYLOAD]), (pipeline, "RPOP", ["RPOP", "plain"]),
                        (pipeline, "TQ.PUSH", ["TQ.PUSH", "tq", CARRIER, PAYLOAD]),
-                       (pipeline, "TQ.POP", ["TQ.POP", "tq"])]
+                       (pipeline, "TQ.POP", ["TQ.POP", "tq"]),
+                       (pipeline, "XADD", XADD_CMD("xs%d" % pipeline, None)),
+                       (pipeline, "XREADGROUP", XREAD_CMD("xs%d" % pipeline, "XREADGROUP")),
+                       (pipeline, "TQ.XADD", XADD_CMD("ts%d" % pipeline, CARRIER)),
+                       (pipeline, "TQ.XREADGROUP", XREAD_CMD("ts%d" % pipeline, "TQ.XREADGROUP"))]
+            for key in ("xs%d" % pipeline, "ts%d" % pipeline):
+                cli(port, "XGROUP", "CREATE", key, "g", "$", "MKSTREAM")
         for i, (pipeline, name, cmd) in enumerate(phases, 1):
             subprocess.run(["redis-benchmark", "-p", str(port), "-n", "1000", "-c", "1", "-P", str(pipeline),
                             *cmd], capture_output=True, check=True)           # warm-up
@@ -261,12 +307,14 @@ def callgrind_requests(a, sink_port):
           " redis-benchmark -c 4, n=%d; sampled context)" % n)
     for pipeline in (1, 32):
         r = {k[1]: v for k, v in rows.items() if k[0] == pipeline}
-        plain = r["LPUSH"][0] + r["RPOP"][0]
-        traced = r["TQ.PUSH"][0] + r["TQ.POP"][0]
-        print("  pipeline %-3d LPUSH %6.0f  RPOP %6.0f  TQ.PUSH %6.0f  TQ.POP %6.0f  plain/traced %5.1f%%"
-              "  (reporter thread +%.0f per traced pair)"
-              % (pipeline, r["LPUSH"][0], r["RPOP"][0], r["TQ.PUSH"][0], r["TQ.POP"][0],
-                 100 * plain / traced, r["TQ.PUSH"][1] + r["TQ.POP"][1]))
+        for a_, b_, ta, tb in (("LPUSH", "RPOP", "TQ.PUSH", "TQ.POP"),
+                               ("XADD", "XREADGROUP", "TQ.XADD", "TQ.XREADGROUP")):
+            plain = r[a_][0] + r[b_][0]
+            traced = r[ta][0] + r[tb][0]
+            print("  pipeline %-3d %s %6.0f  %s %6.0f  %s %6.0f  %s %6.0f  plain/traced %5.1f%%"
+                  "  (reporter thread +%.0f per traced pair)"
+                  % (pipeline, a_, r[a_][0], b_, r[b_][0], ta, r[ta][0], tb, r[tb][0],
+                     100 * plain / traced, r[ta][1] + r[tb][1]))
 
 
 def main():
@@ -316,31 +364,43 @@ def main():
                  a.clients, len(PAYLOAD), os.cpu_count(), os.getloadavg()[0]))
         sampled = CARRIER
         unsampled = CARRIER[:-2] + "00"
-        modes = [
+        lists = [
             ("plain LPUSH+RPOP", on, ["LPUSH", "plainq", PAYLOAD], ["RPOP", "plainq"]),
             ("TQ sampled (2 spans)", on, ["TQ.PUSH", "tq", sampled, PAYLOAD], ["TQ.POP", "tq"]),
             ("TQ unsampled ctx", on, ["TQ.PUSH", "tq", unsampled, PAYLOAD], ["TQ.POP", "tq"]),
             ("TQ tq.spans=off", off, ["TQ.PUSH", "tq", sampled, PAYLOAD], ["TQ.POP", "tq"]),
         ]
-        for pipeline in (1, 32):
-            results = {}
-            for _ in range(a.rounds):          # alternate the modes inside each round
-                for name, port, push, pop in modes:
-                    rp = bench(port, a.n, a.clients, pipeline, *push)
-                    ro = bench(port, a.n, a.clients, pipeline, *pop)
-                    results.setdefault(name, []).append((rp, ro, 2 * a.n / (a.n / rp + a.n / ro)))
-            print("\npipeline %d (median of %d alternating rounds)" % (pipeline, a.rounds))
-            print("  %-22s %12s %12s %15s %9s" % ("", "push req/s", "pop req/s", "push+pop req/s", "vs plain"))
-            base = None
-            for name, *_ in modes:
-                med = [statistics.median(r[i] for r in results[name]) for i in range(3)]
-                base = base or med[2]
-                print("  %-22s %12.0f %12.0f %15.0f %8.1f%%" % (name, *med, 100 * med[2] / base))
+        streams = [
+            ("plain XADD+XREADGROUP", on, XADD_CMD("ps", None), XREAD_CMD("ps", "XREADGROUP")),
+            ("TQ.X sampled (2 spans)", on, XADD_CMD("ts", sampled), XREAD_CMD("ts", "TQ.XREADGROUP")),
+            ("TQ.X unsampled ctx", on, XADD_CMD("tu", unsampled), XREAD_CMD("tu", "TQ.XREADGROUP")),
+            ("TQ.X tq.spans=off", off, XADD_CMD("to", sampled), XREAD_CMD("to", "TQ.XREADGROUP")),
+        ]
+        for title, modes, heads in (("lists", lists, ("push req/s", "pop req/s", "push+pop req/s")),
+                                    ("streams", streams, ("add req/s", "read req/s", "add+read req/s"))):
+            for pipeline in (1, 32):
+                results = {}
+                for _ in range(a.rounds):          # alternate the modes inside each round
+                    for name, port, push, pop in modes:
+                        if title == "streams":     # a fresh stream and group per run
+                            cli(port, "DEL", push[1])
+                            cli(port, "XGROUP", "CREATE", push[1], "g", "$", "MKSTREAM")
+                        rp = bench(port, a.n, a.clients, pipeline, *push)
+                        ro = bench(port, a.n, a.clients, pipeline, *pop)
+                        results.setdefault(name, []).append((rp, ro, 2 * a.n / (a.n / rp + a.n / ro)))
+                print("\n%s, pipeline %d (median of %d alternating rounds)" % (title, pipeline, a.rounds))
+                print("  %-24s %12s %12s %15s %9s" % ("", *heads, "vs plain"))
+                base = None
+                for name, *_ in modes:
+                    med = [statistics.median(r[i] for r in results[name]) for i in range(3)]
+                    base = base or med[2]
+                    print("  %-24s %12.0f %12.0f %15.0f %8.1f%%" % (name, *med, 100 * med[2] / base))
         print("\nINFO commandstats usec_per_call (all runs)")
         for label, port in (("spans on ", on), ("spans off", off)):
             st = commandstats(port)
             print("  %s  " % label + "  ".join("%s=%.2f" % (k, st[k][1]) for k in
-                                                ("lpush", "rpop", "tq.push", "tq.pop") if k in st))
+                                                ("lpush", "rpop", "tq.push", "tq.pop", "xadd",
+                                                 "xreadgroup", "tq.xadd", "tq.xreadgroup") if k in st))
         time.sleep(1.5)
         rep = {k: v for k, v in (l.split(":", 1) for l in cli(on, "INFO", "tracewire").splitlines()
                                  if ":" in l)}

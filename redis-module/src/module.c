@@ -11,6 +11,9 @@
  *   TQ.MOVE src dst                      -> same; moves the stored value src tail -> dst head
  *   TQ.ACK key item                      -> 1|0; removes the tail-most value of key whose
  *                                           payload is item (ends a TQ.MOVE reliable pop)
+ *   TQ.XADD, TQ.XREADGROUP               -> streams: see stream.c
+ * Command declarations (arity, flags, key specs, docs) are in commands.c,
+ * the tracewire.* configs and their run-time changes in settings.c.
  *
  * Items live in a plain list, each wrapped in the envelope of envelope.h, so
  * RDB, AOF and replicas never need the module: every command replicates its
@@ -21,8 +24,8 @@
  * (RPOP removes it). Blocking pops answer an error inside MULTI and scripts.
  *
  * Global state: one module instance per process (Redis loads a module once),
- * so the tracer and counters are file-static; OnUnload closes the tracer,
- * which joins the reporter thread. Fork (BGSAVE, AOF rewrite) is covered by
+ * so the tracer and counters live in twrm_g (module.h); OnUnload closes the
+ * tracer, which joins the reporter thread. Fork (BGSAVE, AOF rewrite) is covered by
  * the core's pthread_atfork handlers; the child never reports.
  */
 #include "redismodule_api.h"
@@ -409,6 +412,11 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
 
 /* ---------------------------------------------------------------- load/unload */
 
+tw_status twrm_tracer_new(const tw_config *cfg, tw_tracer **out)
+{
+    return tw_tracer_new(cfg, out);
+}
+
 static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw_config *cfg)
 {
     for (int i = 0; i < argc; i++) {
@@ -467,7 +475,7 @@ TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv
     /* settings: defaults < environment < module configs < MODULE LOAD args */
     if (twrm_settings_init(ctx) != 0
         || configure(ctx, argv, argc, twrm_settings_config()) != 0
-        || tw_tracer_new(twrm_settings_config(), &twrm_g.tracer) != TW_OK) {
+        || twrm_tracer_new(twrm_settings_config(), &twrm_g.tracer) != TW_OK) {
         twrm_settings_free();
         twrm_g.tracer = NULL;
         return REDISMODULE_ERR;

@@ -21,6 +21,11 @@ typedef struct twrm_state {
 
 extern twrm_state twrm_g;
 
+/* Builds the module's tracer from cfg (borrowed). The one place a tracer is
+ * made, at load and on every CONFIG SET that replaces it (settings.c), so
+ * whatever the module attaches to its tracer is attached to each one. */
+tw_status twrm_tracer_new(const tw_config *cfg, tw_tracer **out);
+
 /* Stream commands (stream.c). */
 int twrm_cmd_xadd(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int twrm_cmd_xreadgroup(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

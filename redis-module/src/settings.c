@@ -187,7 +187,7 @@ static int config_apply(RedisModuleCtx *ctx, void *privdata, RedisModuleString *
         return REDISMODULE_OK;
     tracer_dirty = 0;
     tw_tracer *nt;
-    tw_status st = tw_tracer_new(cfg, &nt);
+    tw_status st = twrm_tracer_new(cfg, &nt);
     if (st != TW_OK)
         return fail(err, "tracewire: cannot build a tracer from the new settings: %s%s",
                     tw_strerror(st), "");
