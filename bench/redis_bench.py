@@ -60,6 +60,36 @@ is out of reach for a module command that replicates its effects through
 Redis 7.0's module API, whatever tracing costs. Unpipelined, syscalls and
 context switches dominate: the ratio sits around 100 % within this
 machine's noise, before and after.
+
+Streams and the #19 fixes (issue #17, 2026-12-04; same machine, load
+average 14 during the wall-clock run, callgrind n=5000):
+
+  instructions per call (--callgrind)          sampled / unsampled / spans=off
+    XADD / XREADGROUP (plain)                   5195 / 35628
+    TQ.XADD                                     14859 / 13828 / 12794
+    TQ.XREADGROUP                               45476 / 44916 / 42562
+    xadd+xreadgroup vs XADD+XREADGROUP          1.5x / 1.4x / 1.4x
+    TQ.PUSH / TQ.POP (were 9042 / 9861)         9704 / 12329 sampled
+  main-thread instructions per request, plain pair / traced pair
+    lists   unpipelined 42.9 %, -P 32 38.9 %
+    streams unpipelined 71.9 %, -P 32 76.2 %
+  wall clock push+pop (add+read) req/s vs plain, medians of 3 rounds, n=50000:
+    lists   unpipelined 72 / 86 / 82 %, -P 32 78 / 49 / 51 %
+    streams unpipelined 226 / 125 / 121 %, -P 32 62 / 46 / 58 %
+    (sampled / unsampled / spans=off; at load 14 these swing by tens of
+    points: the instruction counts are the figures to compare)
+
+TQ.POP costs ~2.5k instructions more than before #19 item 2: keys are
+opened read-only first (a poll that finds nothing, or a corrupted tail,
+must not signal the key modified and abort other clients' WATCH) and
+reopened for writing only to remove the checked tail; TQ.PUSH pays one more
+read-only lookup (~0.7k) for its type check. The stream commands run the
+plain command through RedisModule_Call (so errors and replication are
+exactly the plain command's): ~7.5k instructions of call overhead on
+TQ.XADD (argv, temporary client, lookup, reply copy), ~7k on TQ.XREADGROUP,
+plus ~1-2.5k per span. XREADGROUP itself is costly (PEL insert and the
+XCLAIM/SETID effects it propagates), so the traced stream pair stays within
+1.5x of the plain one.
 """
 import argparse
 import csv

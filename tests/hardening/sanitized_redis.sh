@@ -10,9 +10,10 @@
 #     abandon the parent's reporter buffers, and Redis' own lzf is a known
 #     valgrind false positive there. No --error-exitcode (it would make the
 #     BGSAVE children fail in Redis' eyes): the logs are scanned instead.
-#     Only the module tests (test_queue, test_bad_input, test_hostile) run under valgrind,
-#     minus the replication test (two valgrinded servers miss the fixture's
-#     15 s start-up deadline on a loaded machine).
+#     Only the module tests (test_queue, test_bad_input, test_hostile, and the
+#     stream, settings, WATCH and command-info tests) run under valgrind, minus
+#     the replication tests (two valgrinded servers miss the fixture's 15 s
+#     start-up deadline on a loaded machine).
 # TW_HARDEN_REDIS_VALGRIND=0 skips part 2.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -61,7 +62,8 @@ WRAP
   echo "sanitized-redis: valgrind memcheck (redis-server wrapped)"
   PATH="$bin:$PATH" TW_REDIS_MODULE="$pbuild/redis-module/tracewire.so" TMPDIR=$work \
     "$py" -m pytest -q -p no:cacheprovider tests/redis/test_queue.py tests/redis/test_bad_input.py tests/redis/test_hostile.py \
-    -k "not replicated" 2>&1 | tail -15
+    tests/redis/test_stream.py tests/redis/test_settings.py tests/redis/test_watch.py tests/redis/test_command_info.py \
+    -k "not replicated and not replica" 2>&1 | tail -15
   [ "${PIPESTATUS[0]}" = 0 ] || rc=1
   nlogs=$(ls "$vg" | wc -l)
   errs=$(cat "$vg"/*.log 2>/dev/null | grep -cE 'Invalid (read|write)|uninitialised|definitely lost in|Mismatched free|Invalid free')

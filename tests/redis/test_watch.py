@@ -55,12 +55,22 @@ def setup(r, state):
         r.set("q", "v")
 
 
+def contents(r):
+    """Every key's type and value (DUMP would do, but Redis's lzf trips
+    valgrind's uninitialised-value check in the memcheck run)."""
+    out = {}
+    for k in (b"q", b"d", b"wrongtype"):
+        t = r.type(k)
+        out[k] = (t, r.lrange(k, 0, -1) if t == b"list" else r.get(k) if t == b"string" else None)
+    return out
+
+
 @pytest.mark.parametrize("state,cmd", NOOPS, ids=["%s-%s" % (s, " ".join(c)) for s, c in NOOPS])
 def test_noop_keeps_watch(r, server, state, cmd):
     setup(r, state)
-    before = {k: r.dump(k) for k in (b"q", b"d", b"wrongtype")}
+    before = contents(r)
     assert exec_after(r, server, ("q", "d"), *cmd)
-    assert {k: r.dump(k) for k in (b"q", b"d", b"wrongtype")} == before
+    assert contents(r) == before
 
 
 @pytest.mark.parametrize("plain", [("RPOP", "q"), ("LMOVE", "q", "d", "RIGHT", "LEFT"),
