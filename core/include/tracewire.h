@@ -427,6 +427,100 @@ TW_API tw_status tw_span_context_from_traceparent(const char *s, size_t len, tw_
 TW_API tw_status tw_span_context_to_binary(const tw_span_context *c, char **buf, size_t *len);
 TW_API tw_status tw_span_context_from_binary(const char *buf, size_t len, tw_span_context **out);
 
+/* ---------------------------------------------------------------- queue envelope */
+
+/* A traced queue item as the Redis module stores it in a plain list, one
+ * binary-safe value (version 1, integers big-endian):
+ *
+ *   offset size  field
+ *   0      5     magic        00 'T' 'W' 'Q' 1A   (no text payload starts so)
+ *   5      1     version      0x01
+ *   6      1     flags        0 (reserved; readers reject unknown bits)
+ *   7      1     reserved     0
+ *   8      8     enqueue_us   int64, server wall clock (µs since the epoch)
+ *   16     4     carrier_len  uint32
+ *   20     4     payload_len  uint32
+ *   24     c     carrier      carrier text (below), as stored by the producer side
+ *   24+c   p     payload      the item's bytes, untouched
+ *   24+c+p 4     crc32        tw_crc32 of bytes [0, 24+c+p)
+ *
+ * A value that does not start with the magic is a plain item (LPUSH) and
+ * passes through untouched. Pure functions over buffers; no Redis, no spans. */
+#define TW_ENVELOPE_MAGIC      "\0TWQ\x1a"
+#define TW_ENVELOPE_MAGIC_LEN  5
+#define TW_ENVELOPE_HEADER_LEN 24
+#define TW_ENVELOPE_OVERHEAD   28      /* header + crc32 trailer */
+
+/* A decoded item: a plain descriptor, every pointer borrowed from the buffer
+ * given to tw_envelope_decode. */
+typedef struct tw_envelope {
+    int64_t enqueue_us;       /* -1 for a plain item */
+    const char *carrier;      /* "" (length 0) for a plain item */
+    size_t carrier_len;
+    const char *payload;      /* the whole value for a plain item */
+    size_t payload_len;
+} tw_envelope;
+
+/* Bytes an envelope with these parts takes; 0 if a part exceeds UINT32_MAX. */
+TW_API size_t tw_envelope_size(size_t carrier_len, size_t payload_len);
+
+/* Writes the envelope of (enqueue_us, carrier, payload) into out, which holds
+ * tw_envelope_size(carrier_len, payload_len) bytes (copies; cannot fail). */
+TW_API void tw_envelope_encode(char *out, int64_t enqueue_us, const char *carrier,
+                               size_t carrier_len, const char *payload, size_t payload_len);
+
+/* borrowed: classifies the value buf (len bytes); *out points into buf.
+ *   TW_OK             an envelope; *out holds its parts
+ *   TW_ERR_NOT_FOUND  no magic: a plain item (*out as described above)
+ *   TW_ERR_CORRUPTED  the magic, but lengths, version, flags or checksum do
+ *                     not match; *out as for a plain item
+ * why (may be NULL) receives a static English phrase: "envelope", "plain
+ * item", "truncated envelope", "unknown envelope version", "envelope length
+ * mismatch" or "envelope checksum mismatch". */
+TW_API tw_status tw_envelope_decode(const char *buf, size_t len, tw_envelope *out,
+                                    const char **why);
+
+/* IEEE CRC-32 (zlib's: reflected 0xEDB88320, init and final xor 0xFFFFFFFF)
+ * of len bytes; crc is a previous result to continue from (0 to start). */
+TW_API uint32_t tw_crc32(uint32_t crc, const void *buf, size_t len);
+
+/* ---------------------------------------------------------------- carrier text */
+
+/* Propagation headers written as text, the carrier the TQ.* commands take
+ * and return and queue envelopes store, in either form:
+ *   header block  "traceparent: 00-…-01\ntracestate: k=v" — one header a line
+ *                 (CRLF accepted), separator ':' or '=';
+ *   one line      "traceparent=00-…-01;tracestate=k=v" — entries split on ';'.
+ * Text that contains a newline is a header block, otherwise one line (values
+ * holding ';', such as W3C baggage properties, need the block form). Names
+ * are header tokens [A-Za-z0-9._-], matched case-insensitively by extract;
+ * blanks around names and values are ignored; empty entries are skipped;
+ * values hold no control character. Empty text means "no context". */
+#define TW_CARRIER_TEXT_MAX_BYTES   16384
+#define TW_CARRIER_TEXT_MAX_ENTRIES 64
+
+/* A parsed carrier text: a plain descriptor (no allocation, fits on a
+ * stack); every pointer borrowed from the parsed text. */
+typedef struct tw_carrier_text {
+    struct tw_carrier_text_entry {
+        const char *name, *val;
+        size_t name_len, val_len;
+    } e[TW_CARRIER_TEXT_MAX_ENTRIES];
+    size_t n;
+} tw_carrier_text;
+
+/* borrowed: splits text (len bytes) into out's entries, pointing into text.
+ * TW_ERR_TOO_LARGE beyond TW_CARRIER_TEXT_MAX_BYTES or _ENTRIES,
+ * TW_ERR_CORRUPTED for an entry that is not "name: value" (name outside the
+ * token characters, no separator, a control character in the value); then
+ * out->n is 0 and why (may be NULL) receives a static English reason. */
+TW_API tw_status tw_carrier_text_parse(const char *text, size_t len, tw_carrier_text *out,
+                                       const char **why);
+
+/* A tw_carrier_foreach over a parsed tw_carrier_text* (for tw_tracer_extract).
+ * Non-zero only for a NULL carrier. */
+TW_API int tw_carrier_text_foreach(void *carrier, tw_kv_fn visit, void *visit_ud);
+
 #ifdef __cplusplus
 }
 #endif

@@ -3,7 +3,8 @@
  * Opening the module registers the three metatables in this Lua state's
  * registry (idempotent: luaL_newmetatable reuses existing ones, so a second
  * require after package.loaded was cleared, or lua_code_cache off, is safe)
- * and returns { new_tracer, now, version }. It starts no thread and opens no
+ * and returns { new_tracer, now, version } plus the queue codecs of lqueue.c
+ * (envelope_encode, envelope_decode, carrier_parse). It starts no thread and opens no
  * socket: the core does that lazily, per process, on the first report.
  */
 #include "twlua.h"
@@ -30,8 +31,9 @@ __attribute__((visibility("default"))) int luaopen_tracewire(lua_State *L)
     twl_context_open(L);
     twl_span_open(L);
     twl_tracer_open(L);
-    lua_createtable(L, 0, 3);
+    lua_createtable(L, 0, 6);
     twl_setfuncs(L, module_funcs);
+    luaL_setfuncs(L, twl_queue_funcs, 0);
     lua_pushliteral(L, TW_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -91,6 +91,9 @@ twl_span *twl_check_span(lua_State *L, int idx);
 int twl_start_http_span(lua_State *L);
 int twl_span_finish_http(lua_State *L);
 
+/* lqueue.c: envelope_encode, envelope_decode, carrier_parse (module functions) */
+extern const luaL_Reg twl_queue_funcs[];
+
 /* ltracer.c */
 void twl_tracer_open(lua_State *L);
 int twl_new_tracer(lua_State *L);      /* tracewire.new_tracer([name, ]{...}) */

@@ -9,7 +9,7 @@
 --                                           or opts.span (+ opts.tracer)
 --   redisq.pop / bpop / move / ack          TQ.POP / TQ.BPOP / TQ.MOVE / TQ.ACK
 --   redisq.unwrap(raw [, opts])             decode a value read with plain
---                                           RPOP/BRPOP (pure Lua, CRC checked)
+--                                           RPOP/BRPOP (CRC checked)
 --   redisq.consumer_span(tracer, item, key [, opts])
 --                                           "process <key>" CONSUMER span, child
 --                                           of the item's context (opts.link:
@@ -22,56 +22,16 @@
 --
 -- Envelope v1 (big-endian): 00 'T' 'W' 'Q' 1A | 01 | 00 | 00 | enqueue_us i64 |
 -- carrier_len u32 | payload_len u32 | carrier | payload | crc32 u32.
+-- The envelope and the carrier text are encoded and decoded by the C core,
+-- the code the Redis module runs (tracewire.h, "queue envelope" and "carrier
+-- text"), through the binding: Lua never disagrees with the module about
+-- what is corrupted.
+local tw = require "tracewire"
+
 local M = {}
 
 M.MAGIC = "\0TWQ\26"
 M.VERSION = 1
-local HEADER = 24
-
--- ---------------------------------------------------------------- bit ops
-local bxor, band, rshift
-if type(jit) == "table" or (not pcall(load, "return 1 ~ 1")) then
-    local bit = require "bit"
-    bxor = function(a, b) return bit.bxor(a, b) % 4294967296 end
-    band = function(a, b) return bit.band(a, b) % 4294967296 end
-    rshift = function(a, n) return bit.rshift(a, n) % 4294967296 end
-else
-    bxor, band, rshift = load([[
-        return function(a, b) return a ~ b end,
-               function(a, b) return a & b end,
-               function(a, n) return (a & 0xFFFFFFFF) >> n end]])()
-end
-
-local crc_table
-local function crc32(s, i, j)
-    if not crc_table then
-        crc_table = {}
-        for n = 0, 255 do
-            local c = n
-            for _ = 1, 8 do
-                if band(c, 1) == 1 then c = bxor(0xEDB88320, rshift(c, 1)) else c = rshift(c, 1) end
-            end
-            crc_table[n] = c
-        end
-    end
-    local crc = 0xFFFFFFFF
-    local byte = string.byte
-    for k = i, j do
-        crc = bxor(crc_table[band(bxor(crc, byte(s, k)), 0xFF)], rshift(crc, 8))
-    end
-    return bxor(crc, 0xFFFFFFFF)
-end
-M.crc32 = function(s) return crc32(s, 1, #s) end
-
-local function u32(s, at)
-    local a, b, c, d = string.byte(s, at, at + 3)
-    return ((a * 256 + b) * 256 + c) * 256 + d
-end
-
-local function be32(v)
-    return string.char(math.floor(v / 16777216) % 256, math.floor(v / 65536) % 256,
-                       math.floor(v / 256) % 256, v % 256)
-end
 
 local function now_us()
     local ok, socket = pcall(require, "socket")
@@ -80,64 +40,35 @@ local function now_us()
     return os.time() * 1000000
 end
 
---- Decodes one raw list value. Returns an item, or nil and an error for a
--- damaged envelope. Plain values come back with carrier "" and -1 times.
--- opts.verify=false skips the CRC; opts.now_us sets the clock for wait_us.
+--- Decodes one raw list value. Returns an item, or nil and the core's reason
+-- for a damaged envelope. Plain values come back with carrier "" and -1
+-- times. opts.now_us sets the clock for wait_us.
 function M.unwrap(raw, opts)
-    opts = opts or {}
-    if raw:sub(1, 5) ~= M.MAGIC then
+    local payload, carrier, enq = tw.envelope_decode(raw)
+    if payload == nil then return nil, carrier end
+    if carrier == nil then
         return { payload = raw, carrier = "", enqueue_us = -1, wait_us = -1, traced = false }
     end
-    if #raw < HEADER + 4 then return nil, "truncated envelope" end
-    local ver, flags, res = string.byte(raw, 6, 8)
-    if ver ~= M.VERSION or flags ~= 0 or res ~= 0 then return nil, "unknown envelope version" end
-    local hi, lo = u32(raw, 9), u32(raw, 13)
-    local clen, plen = u32(raw, 17), u32(raw, 21)
-    local want = HEADER + clen + plen + 4
-    if want > #raw then return nil, "truncated envelope" end
-    if want < #raw then return nil, "envelope length mismatch" end
-    local body = #raw - 4
-    if opts.verify ~= false and crc32(raw, 1, body) ~= u32(raw, body + 1) then
-        return nil, "envelope checksum mismatch"
-    end
-    local enq = hi * 4294967296 + lo
-    local now = opts.now_us or now_us()
+    local now = opts and opts.now_us or now_us()
     return {
-        payload = raw:sub(HEADER + clen + 1, body),
-        carrier = raw:sub(HEADER + 1, HEADER + clen),
+        payload = payload,
+        carrier = carrier,
         enqueue_us = enq,
         wait_us = now > enq and now - enq or 0,
-        traced = clen > 0,
+        traced = carrier ~= "",
     }
 end
 
 --- Builds an envelope exactly as the module does (tools and tests).
 function M.wrap(payload, carrier, enqueue_us)
-    carrier = carrier or ""
-    enqueue_us = enqueue_us or now_us()
-    local hi = math.floor(enqueue_us / 4294967296)
-    local body = M.MAGIC .. "\1\0\0" .. be32(hi) .. be32(enqueue_us - hi * 4294967296)
-                 .. be32(#carrier) .. be32(#payload) .. carrier .. payload
-    return body .. be32(crc32(body, 1, #body))
+    return tw.envelope_encode(payload, carrier or "", enqueue_us or now_us())
 end
 
 -- ---------------------------------------------------------------- carriers
 
---- Carrier text -> { lower-case name = value }.
-function M.parse_carrier(text)
-    local out = {}
-    if text == nil or text == "" then return out end
-    local sep = text:find("\n", 1, true) and "\n" or ";"
-    for entry in (text .. sep):gmatch("([^" .. sep .. "]*)" .. sep) do
-        entry = entry:gsub("^%s+", ""):gsub("%s+$", "")
-        if entry ~= "" then
-            local cut = entry:find("[:=]")
-            if not cut or cut == 1 then return nil, "carrier entry without a header name" end
-            out[entry:sub(1, cut - 1):gsub("%s+$", ""):lower()] = entry:sub(cut + 1):gsub("^%s+", "")
-        end
-    end
-    return out
-end
+--- Carrier text -> { lower-case name = value }, or nil and the core's reason
+-- for text the module would refuse.
+M.parse_carrier = tw.carrier_parse
 
 --- { name = value } -> header-block carrier text (sorted, so stable).
 function M.format_carrier(headers)

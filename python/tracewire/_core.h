@@ -33,6 +33,7 @@
  *   _core_span.c      Span (tags, logs, baggage, the opentracing error record)
  *   _core_tracer.c    Tracer (start_span, flush/close, metrics, config)
  *   _core_carriers.c  Tracer.inject / Tracer.extract over Python carriers
+ *   _core_queue.c     the Redis queue envelope and carrier text codecs
  *   _core_module.c    the module: state, type creation, PyInit__core
  * Cross-file names carry the twpy_ prefix; everything else is static. Only
  * PyInit__core is exported (hidden visibility plus setup.py's version script).
@@ -327,5 +328,12 @@ PyObject *twpy_tracer_inject(PyObject *self, PyObject *const *args, Py_ssize_t n
                              PyObject *kwnames);
 PyObject *twpy_tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames);
+
+/* ------------------------------------------------------------ _core_queue.c */
+
+/* module functions: envelope_encode, envelope_decode, carrier_parse */
+PyObject *twpy_envelope_encode(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *twpy_envelope_decode(PyObject *m, PyObject *raw);
+PyObject *twpy_carrier_parse(PyObject *m, PyObject *text);
 
 #endif /* TWPY_CORE_H */

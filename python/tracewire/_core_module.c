@@ -48,6 +48,13 @@ static PyMethodDef module_methods[] = {
     {"now_us", mod_now, METH_NOARGS, "now_us() -> int: the core's wall clock (µs)"},
     {"config_key_known", mod_config_key_known, METH_O,
      "config_key_known(key) -> bool: whether the core's key table has key (flattened with dots)"},
+    {"envelope_encode", (PyCFunction)(void (*)(void))twpy_envelope_encode, METH_FASTCALL,
+     "envelope_encode(payload, carrier, enqueue_us) -> bytes: a Redis queue envelope"},
+    {"envelope_decode", twpy_envelope_decode, METH_O,
+     "envelope_decode(raw) -> None (plain item) or (payload, carrier, enqueue_us); "
+     "ValueError for a corrupted envelope"},
+    {"carrier_parse", twpy_carrier_parse, METH_O,
+     "carrier_parse(text) -> {lower-case name: value}; ValueError for text the core refuses"},
     {NULL, NULL, 0, NULL},
 };
 

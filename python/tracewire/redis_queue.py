@@ -8,24 +8,24 @@ the server-clock enqueue time. This file is the Python face of that design:
   ``TQ.POP``, ``TQ.BPOP`` and ``TQ.MOVE`` through any redis-py client and
   return :class:`QueueItem` (payload, carrier, enqueue_us, wait_us);
 * :func:`unwrap` decodes a raw list value for workers that still use plain
-  ``BRPOP``/``RPOP`` (the envelope is the wire format, so decoding it here in
-  pure Python is exact; only ``wait_us`` then comes from the local clock);
+  ``BRPOP``/``RPOP`` (only ``wait_us`` then comes from the local clock);
 * :func:`parse_carrier` / :func:`format_carrier` convert between the carrier
   text and a header dict for ``tracer.extract``/``inject``.
 
-Envelope v1 (all integers big-endian)::
+The envelope and the carrier text are decoded by the C core, the same code
+the Redis module runs (``tracewire.h``, "queue envelope" and "carrier
+text"), through the binding: Python never disagrees with the module about
+what is corrupted. Envelope v1 (all integers big-endian)::
 
     00 54 57 51 1A | ver=1 | flags=0 | 0 | enqueue_us:i64 | carrier_len:u32 |
     payload_len:u32 | carrier | payload | crc32(all preceding bytes):u32
 
-Importing this module needs only the standard library; redis-py and the
-tracewire binding are used when the functions that need them are called.
+redis-py is used only when the command functions are called (any client with
+``execute_command`` works).
 """
 from __future__ import annotations
 
-import struct
 import time
-import zlib
 from typing import Any, Dict, Mapping, NamedTuple, Optional, Union
 
 __all__ = [
@@ -35,10 +35,10 @@ __all__ = [
     "CARRIER_FIELDS", "StreamEntry", "stream_entry", "xadd", "xreadgroup", "stream_consumer_span",
 ]
 
+from . import _core
+
 MAGIC = b"\x00TWQ\x1a"
 VERSION = 1
-_HEADER = struct.Struct(">5sBBBqII")   # 24 bytes
-_OVERHEAD = _HEADER.size + 4
 
 
 class EnvelopeError(ValueError):
@@ -64,37 +64,24 @@ def is_envelope(raw: bytes) -> bool:
     return raw[:5] == MAGIC
 
 
-def wrap(payload: bytes, carrier: str = "", enqueue_us: Optional[int] = None) -> bytes:
+def wrap(payload: bytes, carrier: Union[str, bytes] = "", enqueue_us: Optional[int] = None) -> bytes:
     """Builds an envelope exactly as the module does (for tools and tests;
     producers should use :func:`push` so the server stamps the time)."""
     if enqueue_us is None:
         enqueue_us = time.time_ns() // 1000
-    c = carrier.encode() if isinstance(carrier, str) else bytes(carrier)
-    body = _HEADER.pack(MAGIC, VERSION, 0, 0, enqueue_us, len(c), len(payload)) + c + bytes(payload)
-    return body + struct.pack(">I", zlib.crc32(body))
+    return _core.envelope_encode(payload, carrier, enqueue_us)
 
 
 def unwrap(raw: bytes, now_us: Optional[int] = None) -> QueueItem:
     """Decodes one raw list value. Plain values come back unchanged with an
     empty carrier; a damaged envelope raises :class:`EnvelopeError`."""
-    raw = bytes(raw)
-    if not is_envelope(raw):
-        return QueueItem(raw, "", -1, -1)
-    if len(raw) < _OVERHEAD:
-        raise EnvelopeError("truncated envelope")
-    _, ver, flags, res, enq, clen, plen = _HEADER.unpack_from(raw)
-    if ver != VERSION or flags or res:
-        raise EnvelopeError("unknown envelope version %d" % ver)
-    want = _OVERHEAD + clen + plen
-    if want > len(raw):
-        raise EnvelopeError("truncated envelope")
-    if want < len(raw):
-        raise EnvelopeError("envelope length mismatch")
-    body = len(raw) - 4
-    if zlib.crc32(memoryview(raw)[:body]) != struct.unpack_from(">I", raw, body)[0]:
-        raise EnvelopeError("envelope checksum mismatch")
-    carrier = raw[_HEADER.size:_HEADER.size + clen].decode("latin-1")
-    payload = raw[_HEADER.size + clen:body]
+    try:
+        item = _core.envelope_decode(raw)
+    except ValueError as e:
+        raise EnvelopeError(str(e)) from None
+    if item is None:
+        return QueueItem(bytes(raw), "", -1, -1)
+    payload, carrier, enq = item
     if now_us is None:
         now_us = time.time_ns() // 1000
     return QueueItem(payload, carrier, enq, max(0, now_us - enq))
@@ -102,20 +89,9 @@ def unwrap(raw: bytes, now_us: Optional[int] = None) -> QueueItem:
 
 def parse_carrier(text: Union[str, bytes]) -> Dict[str, str]:
     """Carrier text -> {lower-case name: value}. Accepts the module's header
-    block ("name: value" lines) and the one-line "name=value;name=value" form."""
-    if isinstance(text, bytes):
-        text = text.decode("latin-1")
-    sep = "\n" if "\n" in text else ";"
-    out: Dict[str, str] = {}
-    for entry in text.split(sep):
-        entry = entry.strip()
-        if not entry:
-            continue
-        cut = min((i for i in (entry.find(":"), entry.find("=")) if i >= 0), default=-1)
-        if cut <= 0:
-            raise ValueError("carrier entry without a header name: %r" % entry)
-        out[entry[:cut].strip().lower()] = entry[cut + 1:].strip()
-    return out
+    block ("name: value" lines) and the one-line "name=value;name=value" form;
+    raises ValueError, with the module's reason, for text the module refuses."""
+    return _core.carrier_parse(text)
 
 
 def format_carrier(headers: Mapping[str, Any]) -> str:

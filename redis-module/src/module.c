@@ -15,7 +15,7 @@
  * Command declarations (arity, flags, key specs, docs) are in commands.c,
  * the tracewire.* configs and their run-time changes in settings.c.
  *
- * Items live in a plain list, each wrapped in the envelope of envelope.h, so
+ * Items live in a plain list, each wrapped in the core's envelope (tracewire.h), so
  * RDB, AOF and replicas never need the module: every command replicates its
  * *effect* (LPUSH of the envelopes, RPOP, LMOVE), never itself, and the
  * server-clock enqueue time inside the envelope is computed once, here. Plain
@@ -29,11 +29,9 @@
  * the core's pthread_atfork handlers; the child never reports.
  */
 #include "redismodule_api.h"
-#include "carrier.h"
 #include "commands.h"
 #include "module.h"
 #include "settings.h"
-#include "envelope.h"
 #include "trace.h"
 
 #include <errno.h>
@@ -59,7 +57,7 @@ static int reply_err(RedisModuleCtx *ctx, const char *fmt, const char *a, const 
 
 /* Replies [payload, carrier, enqueue_us, wait_us] for one dequeued value and
  * reports its wait span. */
-static void reply_item(RedisModuleCtx *ctx, RedisModuleString *key, const twq_item *it,
+static void reply_item(RedisModuleCtx *ctx, RedisModuleString *key, const tw_envelope *it,
                        int traced, int64_t now_us, const char *op)
 {
     size_t klen;
@@ -139,7 +137,7 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     for (int i = 0; ok && i < nitems; i++) {
         size_t plen;
         const char *p = RedisModule_StringPtrLen(argv[3 + i], &plen);
-        size_t need = twq_encoded_size(stored.len, plen);
+        size_t need = tw_envelope_size(stored.len, plen);
         if (need == 0) { ok = 0; break; }
         if (need > bufcap) {
             char *nb = realloc(buf == stackbuf ? NULL : buf, need);
@@ -147,7 +145,7 @@ static int cmd_push(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
             buf = nb;
             bufcap = need;
         }
-        twq_encode(buf, now, stored.p, stored.len, p, plen);
+        tw_envelope_encode(buf, now, stored.p, stored.len, p, plen);
         envs[i] = RedisModule_CreateString(ctx, buf, need);
         built++;
     }
@@ -227,14 +225,15 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
         return POP_EMPTY;
     size_t vlen;
     const char *v = RedisModule_StringPtrLen(val, &vlen);
-    twq_item it;
-    twq_decode d = twq_decode_item(v, vlen, &it);
-    if (d != TWQ_PLAIN && d != TWQ_ENVELOPE) {
+    tw_envelope it;
+    const char *why;
+    tw_status d = tw_envelope_decode(v, vlen, &it, &why);
+    if (d == TW_ERR_CORRUPTED) {
         twrm_g.corrupted++;
         char msg[300];
         snprintf(msg, sizeof msg,
                  "ERR corrupted queue item at the tail of the list (%s); list unchanged, "
-                 "remove it with RPOP", twq_decode_str(d));
+                 "remove it with RPOP", why);
         RedisModule_ReplyWithError(ctx, msg);
         RedisModule_FreeString(ctx, val);
         return POP_REPLIED_ERROR;
@@ -261,7 +260,7 @@ static enum pop_result pop_one(RedisModuleCtx *ctx, RedisModuleString *src,
         RedisModule_Replicate(ctx, "RPOP", "s", src);
         RedisModule_NotifyKeyspaceEvent(ctx, REDISMODULE_NOTIFY_LIST, "rpop", src);
     }
-    reply_item(ctx, src, &it, d == TWQ_ENVELOPE, now, op);
+    reply_item(ctx, src, &it, d == TW_OK, now, op);
     RedisModule_FreeString(ctx, val);
     return POP_DONE;
 }
@@ -313,9 +312,9 @@ static int cmd_ack(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
             break;
         size_t vlen;
         const char *vp = RedisModule_StringPtrLen(v, &vlen);
-        twq_item it;
-        twq_decode d = twq_decode_item(vp, vlen, &it);
-        if ((d == TWQ_PLAIN || d == TWQ_ENVELOPE) && it.payload_len == want_len
+        tw_envelope it;
+        tw_status d = tw_envelope_decode(vp, vlen, &it, NULL);
+        if (d != TW_ERR_CORRUPTED && it.payload_len == want_len
             && memcmp(it.payload, want, want_len) == 0) {
             RedisModule_CloseKey(key);
             key = RedisModule_OpenKey(ctx, argv[1], REDISMODULE_READ | REDISMODULE_WRITE);

@@ -36,7 +36,6 @@
  * names them here when the server asks (the key spec in commands.c says the
  * same for COMMAND GETKEYS).
  */
-#include "carrier.h"
 #include "module.h"
 #include "trace.h"
 
@@ -115,9 +114,9 @@ int twrm_cmd_xadd(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
     const char *err = twrm_g.spans
         ? twrm_trace_send_begin(twrm_g.tracer, k, klen, carrier, clen, 1, tw_now_us(), &stored, &span)
         : twrm_trace_send_verbatim(twrm_g.tracer, carrier, clen, &stored);
-    twrm_carrier c;
+    tw_carrier_text c;
     if (err == NULL)
-        err = twrm_carrier_parse(stored.p, stored.len, &c);
+        tw_carrier_text_parse(stored.p, stored.len, &c, &err);   /* err: NULL when it parses */
     if (err) {
         twrm_trace_send_end(span, 0);
         twrm_text_free(&stored);

@@ -22,7 +22,6 @@
  * core rejects, takes the generic path, which also words the errors.
  */
 #include "trace.h"
-#include "carrier.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +181,7 @@ static void messaging_tags(tw_span *s, const char *key, size_t key_len, const ch
 static const char *carrier_parent(tw_tracer *t, const char *carrier, size_t len,
                                   tw_span_context **parent, int *simple)
 {
-    twrm_carrier c;
+    tw_carrier_text c;
     const char *tp = fast_extract ? lone_traceparent(carrier, len) : NULL;
     *parent = NULL;
     *simple = 0;
@@ -190,14 +189,14 @@ static const char *carrier_parent(tw_tracer *t, const char *carrier, size_t len,
         *simple = 1;
         return NULL;
     }
-    const char *err = twrm_carrier_parse(carrier, len, &c);
-    if (err)
+    const char *err;
+    if (tw_carrier_text_parse(carrier, len, &c, &err) != TW_OK)
         return err;
     if (c.n == 0) {
         *simple = 1;
         return NULL;
     }
-    tw_status st = tw_tracer_extract(t, TW_PROP_DEFAULT, twrm_carrier_foreach, &c, parent);
+    tw_status st = tw_tracer_extract(t, TW_PROP_DEFAULT, tw_carrier_text_foreach, &c, parent);
     if (st == TW_OK || st == TW_ERR_NOT_FOUND)
         return NULL;
     return st == TW_ERR_NOMEM ? "out of memory" : "malformed trace context in carrier";

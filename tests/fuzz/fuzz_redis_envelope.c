@@ -1,17 +1,16 @@
-/* fuzz_redis_envelope.c — the Redis module's queue-item envelope decoder
- * (twq_decode_item) and the carrier text it holds (twrm_carrier_parse, then
- * extract). Input: one mode byte, then the value as Redis would hand it over.
+/* fuzz_redis_envelope.c — the core's queue-item envelope decoder
+ * (tw_envelope_decode: the Redis module's, Python's and Lua's) and the carrier
+ * text it holds (tw_carrier_text_parse, then extract). Input: one mode byte, then the value as Redis would hand it over.
  *   bit 0  fix the CRC-32 trailer first, so mutations get past the checksum
  *   bit 1  also make carrier_len/payload_len add up to the value size
  *   bit 2  skip the envelope: the rest is carrier text (TQ.* carrier argument)
  * Checks: a decoded envelope's parts lie inside the value and re-encode to the
  * identical bytes; a parsed carrier's entries lie inside the text; extract on
  * it returns a documented status and a readable context.
- * requires: redis-module/src/envelope.c redis-module/src/carrier.c
+ * requires: core/src/envelope.c core/src/carrier_text.c core/src/crc32.c
  * requires: core/src/propagation.c tests/fuzz/fz_common.c */
 #include "fz_common.h"
 #include "envelope.h"
-#include "carrier.h"
 
 static void put_be32(unsigned char *p, uint32_t v)
 {
@@ -36,18 +35,20 @@ static void carrier_and_extract(const char *text, size_t len)
     static tw_config *cfg;
     if (!cfg)
         FZ_CHECK(tw_config_new(&cfg) == TW_OK);
-    twrm_carrier *c = malloc(sizeof *c);
+    tw_carrier_text *c = malloc(sizeof *c);
     if (!c)
         return;
-    const char *why = twrm_carrier_parse(text, len, c);
-    if (!why) {
-        FZ_CHECK(c->n <= TWRM_CARRIER_MAX_ENTRIES);
+    const char *why = NULL;
+    tw_status ps = tw_carrier_text_parse(text, len, c, &why);
+    FZ_CHECK(ps == TW_OK || ps == TW_ERR_CORRUPTED || ps == TW_ERR_TOO_LARGE);
+    if (ps == TW_OK) {
+        FZ_CHECK(c->n <= TW_CARRIER_TEXT_MAX_ENTRIES);
         for (size_t i = 0; i < c->n; i++) {
             FZ_CHECK(inside(text, len, c->e[i].name, c->e[i].name_len));
             FZ_CHECK(inside(text, len, c->e[i].val, c->e[i].val_len));
         }
         tw_span_context *ctx = NULL;
-        tw_status st = twp_extract(cfg, TW_PROP_DEFAULT, twrm_carrier_foreach, c, &ctx);
+        tw_status st = twp_extract(cfg, TW_PROP_DEFAULT, tw_carrier_text_foreach, c, &ctx);
         FZ_CHECK(st == TW_OK || st == TW_ERR_NOT_FOUND || st == TW_ERR_CORRUPTED ||
                  st == TW_ERR_NOMEM);
         if (ctx) {
@@ -55,7 +56,7 @@ static void carrier_and_extract(const char *text, size_t len)
             tw_span_context_free(ctx);
         }
     } else {
-        FZ_CHECK(why[0] != '\0');
+        FZ_CHECK(why != NULL && why[0] != '\0' && c->n == 0);
     }
     free(c);
 }
@@ -74,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(buf);
         return 0;
     }
-    if ((mode & 3) && len >= TWQ_OVERHEAD && memcmp(buf, TWQ_MAGIC, TWQ_MAGIC_LEN) == 0) {
-        size_t room = len - TWQ_OVERHEAD;
+    if ((mode & 3) && len >= TW_ENVELOPE_OVERHEAD && memcmp(buf, TW_ENVELOPE_MAGIC, TW_ENVELOPE_MAGIC_LEN) == 0) {
+        size_t room = len - TW_ENVELOPE_OVERHEAD;
         if (mode & 2) {
             uint32_t clen = get_be32(buf + 16);
             if (clen > room)
@@ -83,28 +84,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             put_be32(buf + 16, clen);
             put_be32(buf + 20, (uint32_t)(room - clen));
         }
-        uint64_t body = (uint64_t)TWQ_HEADER_LEN + get_be32(buf + 16) + get_be32(buf + 20);
-        if (body + TWQ_TRAILER_LEN <= len)
-            put_be32(buf + body, twq_crc32(0, buf, (size_t)body));
+        uint64_t body = (uint64_t)TW_ENVELOPE_HEADER_LEN + get_be32(buf + 16) + get_be32(buf + 20);
+        if (body + 4 <= len)
+            put_be32(buf + body, tw_crc32(0, buf, (size_t)body));
     }
-    twq_item it;
-    twq_decode d = twq_decode_item((const char *)buf, len, &it);
-    FZ_CHECK(twq_decode_str(d) != NULL);
+    tw_envelope it;
+    const char *why = NULL;
+    tw_status d = tw_envelope_decode((const char *)buf, len, &it, &why);
+    FZ_CHECK(d == TW_OK || d == TW_ERR_NOT_FOUND || d == TW_ERR_CORRUPTED);
+    FZ_CHECK(why != NULL && why[0] != '\0');
     const char *b = (const char *)buf;
-    if (d == TWQ_ENVELOPE) {
+    if (d == TW_OK) {
         FZ_CHECK(inside(b, len, it.carrier, it.carrier_len));
         FZ_CHECK(inside(b, len, it.payload, it.payload_len));
-        size_t need = twq_encoded_size(it.carrier_len, it.payload_len);
+        size_t need = tw_envelope_size(it.carrier_len, it.payload_len);
         FZ_CHECK(need == len);
         char *again = malloc(need);
         if (again) {
-            twq_encode(again, it.enqueue_us, it.carrier, it.carrier_len, it.payload, it.payload_len);
+            tw_envelope_encode(again, it.enqueue_us, it.carrier, it.carrier_len, it.payload, it.payload_len);
             FZ_CHECK(memcmp(again, b, len) == 0);
             free(again);
         }
         carrier_and_extract(it.carrier, it.carrier_len);
-    } else if (d == TWQ_PLAIN) {
+    } else {
         FZ_CHECK(it.payload == b && it.payload_len == len && it.carrier_len == 0);
+        FZ_CHECK(it.enqueue_us == -1);
     }
     free(buf);
     return 0;

@@ -3,7 +3,6 @@
 the module's Jaeger Thrift compact batches and decodes them with the
 jaeger-client generated types."""
 import atexit
-import importlib.util
 import os
 import pathlib
 import shutil
@@ -30,12 +29,14 @@ needs_runtime_load = pytest.mark.skipif(
 
 
 def load_redis_queue():
-    """python/tracewire/redis_queue.py loaded by path: it needs only the
-    standard library, so the module suite does not depend on the C binding."""
-    spec = importlib.util.spec_from_file_location(
-        "tw_redis_queue", TOP / "python/tracewire/redis_queue.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    """tracewire.redis_queue: its envelope and carrier codecs are the core's,
+    through the Python binding. tests/redis/run.sh builds the binding from this
+    tree and puts it first on PYTHONPATH; otherwise the installed one is used."""
+    try:
+        import tracewire.redis_queue as mod
+    except ImportError as e:
+        raise pytest.UsageError("tests/redis needs the Python binding (tests/redis/run.sh "
+                                "builds it; or run tests/python/run.sh): %s" % e)
     return mod
 
 

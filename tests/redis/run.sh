@@ -16,6 +16,16 @@ cmake --build "$build" --target tracewire_redis
 # builds, the module tests must not depend on it.
 cmake --build "$build" >/dev/null 2>&1 || echo "note: full build failed; cross-language tests may skip"
 
+# The Python helpers (tracewire.redis_queue) decode envelopes and carriers with
+# the core's codec through the binding: build it from this tree (not the venv's
+# installed copy, which may be older) and put it first on the path.
+if ! TW_WERROR=1 "$py" setup.py -q build_ext -b "$build/python" -t "$build/python-tmp" \
+     >"$build/python-build.log" 2>&1; then
+  cat "$build/python-build.log"; echo "redis: Python binding build failed"; exit 1
+fi
+cp python/tracewire/*.py "$build/python/tracewire/"
+export PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}"
+
 export TW_REDIS_MODULE="$build/redis-module/tracewire.so"
 export TW_BUILD_DIR="$build"
 # The fixtures stop every redis-server they start (and an atexit hook in

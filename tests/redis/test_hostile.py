@@ -8,7 +8,7 @@ Every value popped gets the documented outcome and nothing else: a plain
 item comes back untouched with an empty carrier and -1 times; a valid
 envelope comes back decoded; a damaged envelope is refused with the exact
 "corrupted queue item" error and the list stays as it was. The expected
-class of each value is computed here from the format in envelope.h,
+class of each value is computed here from the format in tracewire.h ("queue envelope"),
 independently of the module and of the Python helper."""
 import random
 import struct
@@ -25,7 +25,7 @@ TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 TP = "traceparent: 00-%s-00f067aa0ba902b7-01" % TID
 INT64_MIN, INT64_MAX = -2 ** 63, 2 ** 63 - 1
 
-# envelope.h's decode results and twq_decode_str's words for them
+# tw_envelope_decode's results (tracewire.h) and its words for them
 REASON = {
     "truncated": "truncated envelope",
     "version": "unknown envelope version",
@@ -35,7 +35,7 @@ REASON = {
 
 
 def classify(v):
-    """'plain', 'envelope' or a REASON key, from the spec in envelope.h."""
+    """'plain', 'envelope' or a REASON key, from the spec in tracewire.h."""
     if not v.startswith(MAGIC):
         return "plain"
     if len(v) < 28:

@@ -1,6 +1,6 @@
 -- Decodes each file named on the command line with tracewire.redisq.unwrap and
 -- prints one line per file: "ok <payload hex> <carrier hex> <enqueue_us>" or
--- "err <message>". Needs no binding and no socket: the envelope is pure Lua.
+-- "err <message>". Needs the Lua binding (the core's envelope codec), no socket.
 local redisq = require "tracewire.redisq"
 local function hex(s) return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end)) end
 for i = 1, #arg do

@@ -1,14 +1,13 @@
-/* envelope.c — encode/decode of the version-1 queue envelope (see envelope.h).
+/* crc32.c — IEEE CRC-32 (zlib's), the checksum of the queue envelope.
  *
- * The CRC is IEEE CRC-32 (zlib's, which the Python and Lua unwrap helpers
- * check too). Where the CPU has carry-less multiply (x86-64 PCLMULQDQ,
- * detected at run time), whole 16-byte blocks of inputs of 64 bytes or more
- * are folded with it — the method of Intel's white paper "Fast CRC
- * Computation for Generic Polynomials Using PCLMULQDQ Instruction" (Gopal et
- * al., 2009), with its published constants for this polynomial — and the
- * tail goes through a slice-by-8 table. A typical envelope (~160 bytes) then
- * costs about 90 instructions instead of about 600. Tables and the CPU check
- * are set up once, on first use. */
+ * Where the CPU has carry-less multiply (x86-64 PCLMULQDQ, detected at run
+ * time), whole 16-byte blocks of inputs of 64 bytes or more are folded with
+ * it — the method of Intel's white paper "Fast CRC Computation for Generic
+ * Polynomials Using PCLMULQDQ Instruction" (Gopal et al., 2009), with its
+ * published constants for this polynomial — and the tail goes through a
+ * slice-by-8 table. A typical envelope (~160 bytes) then costs about 90
+ * instructions instead of about 600. Tables and the CPU check are set up
+ * once, on first use (pthread_once), so concurrent first calls are safe. */
 #include "envelope.h"
 
 #include <pthread.h>
@@ -16,7 +15,7 @@
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define TWQ_HAVE_CLMUL 1
+#define TW_HAVE_CLMUL 1
 #endif
 
 static uint32_t crc_tab[8][256];
@@ -34,7 +33,7 @@ static void crc_init(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
             crc_tab[t][i] = (crc_tab[t - 1][i] >> 8) ^ crc_tab[0][crc_tab[t - 1][i] & 0xff];
-#ifdef TWQ_HAVE_CLMUL
+#ifdef TW_HAVE_CLMUL
     __builtin_cpu_init();
     crc_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
 #endif
@@ -59,7 +58,7 @@ static uint32_t crc_table(uint32_t crc, const unsigned char *p, size_t len)
     return crc;
 }
 
-#ifdef TWQ_HAVE_CLMUL
+#ifdef TW_HAVE_CLMUL
 /* One fold: x (128 bits of remainder) times x^a and x^b (the two constants in
  * k), plus the next 16 bytes. */
 __attribute__((target("pclmul,sse4.1")))
@@ -117,12 +116,12 @@ static uint32_t crc_clmul_blocks(uint32_t crc, const unsigned char *p, size_t le
 }
 #endif
 
-uint32_t twq_crc32(uint32_t crc, const void *buf, size_t len)
+uint32_t tw_crc32(uint32_t crc, const void *buf, size_t len)
 {
     const unsigned char *p = buf;
     pthread_once(&crc_once, crc_init);
     crc = ~crc;
-#ifdef TWQ_HAVE_CLMUL
+#ifdef TW_HAVE_CLMUL
     if (crc_clmul && len >= 64) {
         size_t n = len & ~(size_t)15;
         crc = crc_clmul_blocks(crc, p, n);
@@ -134,89 +133,8 @@ uint32_t twq_crc32(uint32_t crc, const void *buf, size_t len)
 }
 
 /* The table path alone (tests compare the two). */
-uint32_t twq_crc32_portable(uint32_t crc, const void *buf, size_t len)
+uint32_t twp_crc32_portable(uint32_t crc, const void *buf, size_t len)
 {
     pthread_once(&crc_once, crc_init);
     return ~crc_table(~crc, buf, len);
-}
-
-static void put_u32(char *o, uint32_t v)
-{
-    o[0] = (char)(v >> 24); o[1] = (char)(v >> 16); o[2] = (char)(v >> 8); o[3] = (char)v;
-}
-
-static uint32_t get_u32(const char *b)
-{
-    const unsigned char *p = (const unsigned char *)b;
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-size_t twq_encoded_size(size_t carrier_len, size_t payload_len)
-{
-    if (carrier_len > UINT32_MAX || payload_len > UINT32_MAX)
-        return 0;
-    return TWQ_OVERHEAD + carrier_len + payload_len;
-}
-
-void twq_encode(char *out, int64_t enqueue_us, const char *carrier, size_t carrier_len,
-                const char *payload, size_t payload_len)
-{
-    uint64_t t = (uint64_t)enqueue_us;
-    memcpy(out, TWQ_MAGIC, TWQ_MAGIC_LEN);
-    out[5] = TWQ_VERSION;
-    out[6] = 0;
-    out[7] = 0;
-    put_u32(out + 8, (uint32_t)(t >> 32));
-    put_u32(out + 12, (uint32_t)t);
-    put_u32(out + 16, (uint32_t)carrier_len);
-    put_u32(out + 20, (uint32_t)payload_len);
-    if (carrier_len)
-        memcpy(out + TWQ_HEADER_LEN, carrier, carrier_len);
-    if (payload_len)
-        memcpy(out + TWQ_HEADER_LEN + carrier_len, payload, payload_len);
-    size_t body = TWQ_HEADER_LEN + carrier_len + payload_len;
-    put_u32(out + body, twq_crc32(0, out, body));
-}
-
-twq_decode twq_decode_item(const char *buf, size_t len, twq_item *it)
-{
-    it->enqueue_us = -1;
-    it->carrier = "";
-    it->carrier_len = 0;
-    it->payload = buf;
-    it->payload_len = len;
-    if (len < TWQ_MAGIC_LEN || memcmp(buf, TWQ_MAGIC, TWQ_MAGIC_LEN) != 0)
-        return TWQ_PLAIN;
-    if (len < TWQ_HEADER_LEN + TWQ_TRAILER_LEN)
-        return TWQ_TRUNCATED;
-    if (buf[5] != TWQ_VERSION || buf[6] != 0 || buf[7] != 0)
-        return TWQ_BAD_VERSION;
-    uint64_t clen = get_u32(buf + 16), plen = get_u32(buf + 20);
-    uint64_t want = TWQ_OVERHEAD + clen + plen;
-    if (want > len)
-        return TWQ_TRUNCATED;
-    if (want < len)
-        return TWQ_BAD_LENGTH;
-    size_t body = TWQ_HEADER_LEN + (size_t)clen + (size_t)plen;
-    if (twq_crc32(0, buf, body) != get_u32(buf + body))
-        return TWQ_BAD_CHECKSUM;
-    it->enqueue_us = (int64_t)((uint64_t)get_u32(buf + 8) << 32 | get_u32(buf + 12));
-    it->carrier = buf + TWQ_HEADER_LEN;
-    it->carrier_len = (size_t)clen;
-    it->payload = buf + TWQ_HEADER_LEN + clen;
-    it->payload_len = (size_t)plen;
-    return TWQ_ENVELOPE;
-}
-
-const char *twq_decode_str(twq_decode d)
-{
-    switch (d) {
-    case TWQ_PLAIN: return "plain item";
-    case TWQ_ENVELOPE: return "envelope";
-    case TWQ_TRUNCATED: return "truncated envelope";
-    case TWQ_BAD_VERSION: return "unknown envelope version";
-    case TWQ_BAD_LENGTH: return "envelope length mismatch";
-    case TWQ_BAD_CHECKSUM: return "envelope checksum mismatch";
-    }
-    return "unknown";
 }

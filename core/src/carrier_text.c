@@ -1,6 +1,15 @@
-/* carrier.c — parsing of the text carrier (format in carrier.h). Borrowing
- * only: entries point into the caller's text, nothing is allocated. */
-#include "carrier.h"
+/* carrier_text.c — the text form of a trace carrier (format in tracewire.h,
+ * "carrier text"): what TQ.* commands take and queue envelopes store.
+ *
+ * Borrowing only: entries point into the caller's text, nothing is
+ * allocated, so the Redis module parses on its command path without a
+ * malloc. Stricter than extract's carriers on purpose: the text comes from
+ * a client argument or a stored value, and a name outside the header token
+ * characters, a control character in a value, or more entries or bytes than
+ * the documented bounds is refused with a reason instead of half-read. The
+ * Python and Lua helpers parse through their bindings with this same code.
+ */
+#include "envelope.h"
 
 #include <string.h>
 
@@ -13,7 +22,11 @@ static const unsigned char cls[256] = {
     [0 ... 8] = C_CTL, [10 ... 31] = C_CTL, [127] = C_CTL,
 };
 
-static const char *parse_entry(const char *s, size_t len, twrm_carrier *out)
+static const char too_many[] = "carrier has more than 64 headers";
+
+static int out_of_bounds(const char *err) { return err == too_many; }
+
+static const char *parse_entry(const char *s, size_t len, tw_carrier_text *out)
 {
     while (len && (cls[(unsigned char)*s] & C_BLANK)) { s++; len--; }
     while (len && ((cls[(unsigned char)s[len - 1]] & C_BLANK) || s[len - 1] == '\r')) len--;
@@ -39,18 +52,26 @@ static const char *parse_entry(const char *s, size_t len, twrm_carrier *out)
     for (size_t k = 0; k < vlen; k++)
         if (cls[(unsigned char)v[k]] & C_CTL)
             return "carrier header value holds a control character";
-    if (out->n == TWRM_CARRIER_MAX_ENTRIES)
-        return "carrier has more than 64 headers";
-    twrm_carrier_entry *e = &out->e[out->n++];
+    if (out->n == TW_CARRIER_TEXT_MAX_ENTRIES)
+        return too_many;
+    struct tw_carrier_text_entry *e = &out->e[out->n++];
     e->name = s; e->name_len = nlen; e->val = v; e->val_len = vlen;
     return NULL;
 }
 
-const char *twrm_carrier_parse(const char *text, size_t len, twrm_carrier *out)
+tw_status tw_carrier_text_parse(const char *text, size_t len, tw_carrier_text *out,
+                                const char **why)
 {
     out->n = 0;
-    if (len > TWRM_CARRIER_MAX_BYTES)
-        return "carrier longer than 16384 bytes";
+    if (why)
+        *why = NULL;
+    if (len > TW_CARRIER_TEXT_MAX_BYTES) {
+        if (why)
+            *why = "carrier longer than 16384 bytes";
+        return TW_ERR_TOO_LARGE;
+    }
+    if (len == 0)
+        return TW_OK;
     char sep = memchr(text, '\n', len) ? '\n' : ';';
     const char *p = text, *end = text + len;
     for (;;) {
@@ -58,18 +79,21 @@ const char *twrm_carrier_parse(const char *text, size_t len, twrm_carrier *out)
         const char *err = parse_entry(p, (size_t)((q ? q : end) - p), out);
         if (err) {
             out->n = 0;
-            return err;
+            if (why)
+                *why = err;
+            return out_of_bounds(err) ? TW_ERR_TOO_LARGE : TW_ERR_CORRUPTED;
         }
         if (q == NULL)
-            return NULL;
+            return TW_OK;
         p = q + 1;
     }
 }
 
-int twrm_carrier_foreach(void *carrier, int (*visit)(void *, const char *, size_t, const char *, size_t),
-                         void *visit_ud)
+int tw_carrier_text_foreach(void *carrier, tw_kv_fn visit, void *visit_ud)
 {
-    const twrm_carrier *c = carrier;
+    const tw_carrier_text *c = carrier;
+    if (c == NULL)
+        return 1;
     for (size_t i = 0; i < c->n; i++)
         if (visit(visit_ud, c->e[i].name, c->e[i].name_len, c->e[i].val, c->e[i].val_len))
             break;
