@@ -14,7 +14,9 @@
 --                                           "process <key>" CONSUMER span, child
 --                                           of the item's context (opts.link:
 --                                           follows_from instead)
---   redisq.connect(host, port)              a minimal RESP client over LuaSocket
+--   redisq.connect(host, port)              a minimal blocking RESP client over
+--                                           LuaSocket (refused inside nginx
+--                                           request/timer phases)
 --
 -- `client` is any of: a function(argv) -> reply; an object with :call(...);
 -- a lua-resty-redis object (commands are looked up by name). Items come back
@@ -143,10 +145,32 @@ end
 
 -- ---------------------------------------------------------------- RESP client
 
+-- nginx phases where blocking I/O stalls no request: the master's init, a
+-- worker's start and exit. Anywhere else (rewrite, access, content, log,
+-- timers, ... and phases added later) a blocking socket would freeze every
+-- connection of the worker while it waits.
+local BLOCKING_OK = { init = true, init_worker = true, exit_worker = true }
+
+--- The nginx phase this code runs in when blocking is not allowed there, else nil.
+local function nginx_request_phase()
+    if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" then return nil end
+    local ok, phase = pcall(ngx.get_phase)
+    if not ok or BLOCKING_OK[phase] then return nil end
+    return phase or "unknown"
+end
+
 --- A minimal blocking Redis client over LuaSocket: c:call(...) -> reply or
--- nil, err ("-ERR ..." replies come back as nil, message). For nginx use
--- lua-resty-redis instead and pass it as the client.
+-- nil, err ("-ERR ..." replies come back as nil, message). Refuses (raises)
+-- inside nginx request and timer phases: there, pass a lua-resty-redis
+-- object, or a function(argv) over ngx.socket.tcp, as the client instead.
 function M.connect(host, port, timeout)
+    local phase = nginx_request_phase()
+    if phase then
+        error("tracewire.redisq.connect: a blocking LuaSocket client cannot run in nginx's '"
+              .. phase .. "' phase (it would stall every request of this worker); pass a "
+              .. "lua-resty-redis object (require \"resty.redis\") or a function(argv) over "
+              .. "ngx.socket.tcp to redisq as the client instead", 2)
+    end
     local socket = require "socket"
     local sock = assert(socket.tcp())
     sock:settimeout(timeout or 30)

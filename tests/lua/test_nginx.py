@@ -35,6 +35,7 @@ http {{
     uwsgi_temp_path {dir}/tmp; scgi_temp_path {dir}/tmp;
     lua_package_path "{top}/lua/?.lua;;";
     lua_package_cpath "{build}/5.1/?.so;;";
+    lua_shared_dict tw_redisq 64k;
     init_worker_by_lua_block {{
         require("tracewire.nginx").init_worker{{
             service_name = "nginx-edge",
@@ -61,6 +62,27 @@ http {{
         location /logonly/ {{
             log_by_lua_block {{ require("tracewire.nginx").log_span{{ operation_name = "logonly" }} }}
             alias {dir}/html/static/;
+        }}
+        # redisq.connect (blocking LuaSocket) must refuse request and timer phases
+        location = /redisq/connect {{
+            content_by_lua_block {{
+                local ok, err = pcall(require("tracewire.redisq").connect, "127.0.0.1", tonumber(ngx.var.arg_port))
+                ngx.say(ok and "connected" or err)
+            }}
+        }}
+        location = /redisq/timer {{
+            content_by_lua_block {{
+                local port = tonumber(ngx.var.arg_port)
+                ngx.shared.tw_redisq:delete("timer")
+                assert(ngx.timer.at(0, function()
+                    local ok, err = pcall(require("tracewire.redisq").connect, "127.0.0.1", port)
+                    ngx.shared.tw_redisq:set("timer", ok and "connected" or err)
+                end))
+                ngx.say("started")
+            }}
+        }}
+        location = /redisq/result {{
+            content_by_lua_block {{ ngx.say(ngx.shared.tw_redisq:get("timer") or "") }}
         }}
         location = /fail {{
             rewrite_by_lua_block {{ require("tracewire.nginx").start() }}
@@ -507,3 +529,50 @@ def test_unsampled_requests_propagate_the_decision_and_report_nothing(stack, tmp
     finally:
         ngx.stop()
         sink.close()
+
+
+def listener():
+    """A TCP socket that counts connection attempts (none must arrive)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(8)
+    s.settimeout(0.5)
+    return s
+
+
+def no_connection(s):
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        return True
+    c.close()
+    return False
+
+
+REFUSAL = ("tracewire.redisq.connect: a blocking LuaSocket client cannot run in nginx's '%s' phase "
+           "(it would stall every request of this worker); pass a lua-resty-redis object "
+           "(require \"resty.redis\") or a function(argv) over ngx.socket.tcp to redisq as the "
+           "client instead")
+
+
+def test_redisq_connect_refuses_a_request_phase(stack):
+    ngx = stack[0]
+    with listener() as s:
+        status, body = ngx.get("/redisq/connect?port=%d" % s.getsockname()[1])
+        assert status == 200
+        assert body.decode().strip() == REFUSAL % "content"
+        assert no_connection(s)
+
+
+def test_redisq_connect_refuses_a_timer(stack):
+    ngx = stack[0]
+    with listener() as s:
+        port = s.getsockname()[1]
+        # the shared dict is per server: ask until the timer of this request answered
+        assert ngx.get("/redisq/timer?port=%d" % port) == (200, b"started\n")
+        deadline, got = time.time() + 10, ""
+        while time.time() < deadline and not got:
+            got = ngx.get("/redisq/result")[1].decode().strip()
+            time.sleep(0.05)
+        assert got == REFUSAL % "timer"
+        assert no_connection(s)
