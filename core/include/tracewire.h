@@ -121,7 +121,15 @@ TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
 /* Sets one option from text (copies). Bindings pass their dict/table/args here
  * so every face of tracewire accepts the same keys with the same meaning.
  * Unknown key -> TW_ERR_UNSUPPORTED; bad value -> TW_ERR_CONFIG; either way
- * the config is unchanged. Keys (defaults in brackets):
+ * the config is unchanged. Every key is a row of the core's key table
+ * (core/src/config_keys.c; README.md's configuration table is generated from
+ * it), which also accepts aliases: tracewire's shorthands (protocol, endpoint,
+ * reporter.host, ...) and jaeger_client's Config keys flattened with dots
+ * (local_agent.reporting_port, reporter_flush_interval in seconds, tags.<name>,
+ * ...). Native keys (defaults in brackets):
+ *   profile                 native | jaeger_client [native]: which face's
+ *                           defaults and key meanings apply (jaeger_client:
+ *                           propagation sets inject only, "b3" = b3multi)
  *   service_name            [unknown_service]
  *   tags                    "k=v,k2=v2" tracer-level (process) tags
  *   sampler.type            const | probabilistic | ratelimiting | remote
@@ -130,11 +138,12 @@ TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
  *                           every type honours a parent's decision; "remote"
  *                           starts as probabilistic(sampler.param) and follows
  *                           the strategies polled from sampler.url
- *   sampler.param           number [1]
+ *   sampler.param           number, or true/false for 1/0 [1]
  *   sampler.url             remote sampling endpoint [http://127.0.0.1:5778/sampling]
  *   sampler.refresh_ms      remote poll interval [60000]
  *   reporter.protocols      comma list of udp | http | otlp | memory | log | none [udp]
- *   reporter.agent_host     [127.0.0.1]   reporter.agent_port [6831]
+ *   reporter.agent_host     [127.0.0.1]
+ *   reporter.agent_port     [6831]
  *   reporter.endpoint       Thrift HTTP collector [http://127.0.0.1:14268/api/traces]
  *   reporter.otlp_endpoint  [http://127.0.0.1:4318/v1/traces]
  *   reporter.queue_size     spans [10000]
@@ -145,7 +154,7 @@ TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
  *   reporter.retries        HTTP retries [3]
  *   propagation.inject      comma list of jaeger | w3c | b3 | b3multi [jaeger,w3c]
  *   propagation.extract     same names [jaeger,w3c,b3,b3multi]
- *   propagation             sets both
+ *   propagation             sets both (jaeger_client profile: inject only)
  *   trace_id_header         [uber-trace-id]
  *   baggage_header_prefix   [uberctx-]
  *   trace_id_128bit         true|false [true]

@@ -25,7 +25,6 @@
  */
 #include "config_keys.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,16 +271,6 @@ static const char *env(const char *name)
     return (v && *v) ? v : NULL;
 }
 
-static void trim(const char **s, size_t *n)
-{
-    while (*n && isspace((unsigned char)**s)) {
-        (*s)++;
-        (*n)--;
-    }
-    while (*n && isspace((unsigned char)(*s)[*n - 1]))
-        (*n)--;
-}
-
 /* Applies one env var; on a bad value remembers the first bad name. */
 static void apply(tw_config *cfg, const char *var, const char *key, const char *val,
                   const char **bad, tw_status *st)
@@ -310,73 +299,69 @@ static void mark_bad(const char *var, const char **bad, tw_status *st)
 }
 
 /* OTEL_RESOURCE_ATTRIBUTES: service.name goes to the service (unless
- * OTEL_SERVICE_NAME is set); the rest become tags. false on OOM; *tags and
- * *svc are new strings or NULL. */
-static bool split_resource_attrs(const char *v, char **tags, char **svc)
+ * OTEL_SERVICE_NAME is set); the rest become tags. */
+typedef struct resource_split {
+    char *tags, *svc;
+    size_t len;
+} resource_split;
+
+static bool resource_item(const char *s, size_t n, void *ud)
 {
-    *tags = NULL;
-    *svc = NULL;
-    size_t n = strlen(v);
-    char *out = malloc(n + 1);
-    if (!out)
-        return false;
-    out[0] = '\0';
-    size_t olen = 0;
-    const char *p = v;
-    for (;;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        const char *s = p;
-        trim(&s, &len);
-        if (len) {
-            if (len > 13 && strncmp(s, "service.name=", 13) == 0) {
-                free(*svc);
-                *svc = strndup(s + 13, len - 13);
-            } else {
-                if (olen)
-                    out[olen++] = ',';
-                memcpy(out + olen, s, len);
-                olen += len;
-                out[olen] = '\0';
-            }
-        }
-        if (!c)
-            break;
-        p = c + 1;
+    resource_split *r = ud;
+    if (n > 13 && strncmp(s, "service.name=", 13) == 0) {
+        free(r->svc);
+        r->svc = strndup(s + 13, n - 13);
+        return true;
     }
-    *tags = out;
+    if (r->len)
+        r->tags[r->len++] = ',';
+    memcpy(r->tags + r->len, s, n);
+    r->len += n;
+    r->tags[r->len] = '\0';
     return true;
 }
 
-/* "endpoint=http://...,pollingIntervalMs=5000,initialSamplingRate=0.25" */
-static void apply_remote_arg(tw_config *cfg, const char *var, const char *v, const char **bad,
-                             tw_status *st)
+/* false on OOM; *tags and *svc are new strings or NULL. */
+static bool split_resource_attrs(const char *v, char **tags, char **svc)
+{
+    resource_split r = {malloc(strlen(v) + 1), NULL, 0};
+    *tags = *svc = NULL;
+    if (!r.tags)
+        return false;
+    r.tags[0] = '\0';
+    twp_config_each_item(v, resource_item, &r);
+    *tags = r.tags;
+    *svc = r.svc;
+    return true;
+}
+
+/* OTEL_TRACES_SAMPLER_ARG for jaeger_remote:
+ * "endpoint=http://...,pollingIntervalMs=5000,initialSamplingRate=0.25" */
+typedef struct remote_arg {
+    tw_config *cfg;
+    const char *var, **bad;
+    tw_status *st;
+} remote_arg;
+
+static bool remote_item(const char *s, size_t n, void *ud)
 {
     static const struct { const char *name, *key; } args[] = {
         {"endpoint", "sampler.url"}, {"pollingIntervalMs", "sampler.refresh_ms"},
         {"initialSamplingRate", "sampler.param"},
     };
-    const char *p = v;
-    for (;;) {
-        const char *c = strchr(p, ',');
-        size_t len = c ? (size_t)(c - p) : strlen(p);
-        const char *s = p;
-        trim(&s, &len);
-        const char *eq = len ? memchr(s, '=', len) : NULL;
-        if (eq) {
-            char *val = strndup(eq + 1, len - (size_t)(eq + 1 - s));
-            size_t klen = (size_t)(eq - s);
-            for (size_t i = 0; val && i < sizeof args / sizeof args[0]; i++)
-                if (klen == strlen(args[i].name) && strncasecmp(s, args[i].name, klen) == 0)
-                    apply(cfg, var, args[i].key, val, bad, st);
-            free(val);
-        } else if (len) {
-            mark_bad(var, bad, st);
-        }
-        if (!c)
-            break;
-        p = c + 1;
+    remote_arg *r = ud;
+    const char *eq = memchr(s, '=', n);
+    if (!eq) {
+        mark_bad(r->var, r->bad, r->st);
+        return true;
     }
+    char *val = strndup(eq + 1, n - (size_t)(eq + 1 - s));
+    size_t klen = (size_t)(eq - s);
+    for (size_t i = 0; val && i < sizeof args / sizeof args[0]; i++)
+        if (klen == strlen(args[i].name) && strncasecmp(s, args[i].name, klen) == 0)
+            apply(r->cfg, r->var, args[i].key, val, r->bad, r->st);
+    free(val);
+    return true;
 }
 
 tw_status tw_config_from_env(tw_config *cfg, const char **bad_var)
@@ -414,7 +399,7 @@ tw_status tw_config_from_env(tw_config *cfg, const char **bad_var)
         case TWE_SAMPLER_ARG: {
             const char *smp = env("OTEL_TRACES_SAMPLER");
             if (smp && strstr(smp, "jaeger_remote"))
-                apply_remote_arg(cfg, e->var, v, &bad, &st);
+                twp_config_each_item(v, remote_item, &(remote_arg){cfg, e->var, &bad, &st});
             else if (!smp || strstr(smp, "traceidratio"))
                 apply(cfg, e->var, e->key, v, &bad, &st);
             break;

@@ -35,29 +35,31 @@ static void trim(const char **s, size_t *n)
         (*n)--;
 }
 
-/* Copies v without surrounding blanks into buf (NUL-terminated) so strtol /
- * strtod see exactly the value: false if it is empty or longer than cap - 1. */
-static bool trimmed_copy(const char *v, char *buf, size_t cap)
+/* A decimal number, blanks around it allowed, within [lo, hi]. integer:
+ * digits only (strtol: "1.5" and "1e3" are refused), as int fields take. */
+static bool parse_number(const char *v, double lo, double hi, bool integer, double *out)
 {
+    char tmp[41];
     const char *s = v;
     size_t n = strlen(v);
     trim(&s, &n);
-    if (n == 0 || n >= cap)
+    if (n == 0 || n >= (integer ? 21 : sizeof tmp))
         return false;
-    memcpy(buf, s, n);
-    buf[n] = '\0';
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    char *end;
+    errno = 0;
+    double x = integer ? (double)strtol(tmp, &end, 10) : strtod(tmp, &end);
+    if (errno || *end || !isfinite(x) || x < lo || x > hi)
+        return false;
+    *out = x;
     return true;
 }
 
 static bool parse_int(const char *v, double lo, double hi, int *out)
 {
-    char tmp[21];
-    if (!trimmed_copy(v, tmp, sizeof tmp))
-        return false;
-    char *end;
-    errno = 0;
-    long x = strtol(tmp, &end, 10);
-    if (errno || *end || (double)x < lo || (double)x > hi)
+    double x;
+    if (!parse_number(v, lo, hi, true, &x))
         return false;
     *out = (int)x;
     return true;
@@ -65,16 +67,23 @@ static bool parse_int(const char *v, double lo, double hi, int *out)
 
 static bool parse_double(const char *v, double lo, double hi, double *out)
 {
-    char tmp[41];
-    if (!trimmed_copy(v, tmp, sizeof tmp))
-        return false;
-    char *end;
-    errno = 0;
-    double x = strtod(tmp, &end);
-    if (errno || *end || !isfinite(x) || x < lo || x > hi)
-        return false;
-    *out = x;
-    return true;
+    return parse_number(v, lo, hi, false, out);
+}
+
+bool twp_config_each_item(const char *v, twp_item_fn fn, void *ud)
+{
+    const char *p = v;
+    for (;;) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        const char *s = p;
+        trim(&s, &n);
+        if (n && !fn(s, n, ud))
+            return false;
+        if (!c)
+            return true;
+        p = c + 1;
+    }
 }
 
 static bool word_eq(const char *s, size_t n, const char *w)
@@ -117,29 +126,28 @@ static const bit_name format_names[] = {
     {0, NULL},
 };
 
+typedef struct names_acc { const bit_name *names; unsigned acc; } names_acc;
+
+static bool name_item(const char *s, size_t n, void *ud)
+{
+    names_acc *a = ud;
+    if (word_eq(s, n, "none"))
+        return true;
+    for (const bit_name *b = a->names; b->name; b++)
+        if (word_eq(s, n, b->name)) {
+            a->acc |= b->bit;
+            return true;
+        }
+    return false;
+}
+
 /* A comma list of names ("none" adds nothing; empty items are skipped). */
 static bool parse_names(const char *v, const bit_name *names, unsigned *out)
 {
-    unsigned acc = 0;
-    const char *p = v;
-    for (;;) {
-        const char *c = strchr(p, ',');
-        size_t n = c ? (size_t)(c - p) : strlen(p);
-        const char *s = p;
-        trim(&s, &n);
-        if (n && !word_eq(s, n, "none")) {
-            const bit_name *b = names;
-            while (b->name && !word_eq(s, n, b->name))
-                b++;
-            if (!b->name)
-                return false;
-            acc |= b->bit;
-        }
-        if (!c)
-            break;
-        p = c + 1;
-    }
-    *out = acc;
+    names_acc a = {names, 0};
+    if (!twp_config_each_item(v, name_item, &a))
+        return false;
+    *out = a.acc;
     return true;
 }
 
@@ -178,24 +186,17 @@ static bool valid_header_name(const char *v)
     return true;
 }
 
+static bool tag_item(const char *s, size_t n, void *ud)
+{
+    (void)ud;
+    const char *eq = memchr(s, '=', n);
+    return eq && eq != s;
+}
+
 /* "k=v,k2=v2": every non-empty item needs a non-empty key and an '='. */
 static bool valid_tags(const char *v)
 {
-    const char *p = v;
-    for (;;) {
-        const char *c = strchr(p, ',');
-        size_t n = c ? (size_t)(c - p) : strlen(p);
-        const char *s = p;
-        trim(&s, &n);
-        if (n) {
-            const char *eq = memchr(s, '=', n);
-            if (!eq || eq == s)
-                return false;
-        }
-        if (!c)
-            return true;
-        p = c + 1;
-    }
+    return twp_config_each_item(v, tag_item, NULL);
 }
 
 static bool valid_url(const char *v)
@@ -295,6 +296,24 @@ static const twp_config_key *row(const char *name)
  * tracer reads: refused with TW_ERR_CONFIG, in every face (the Python face
  * used to drop such a tag with a warning, the Lua face refused it; a
  * dropped tag would change what lands in Jaeger unseen). */
+typedef struct tag_merge { const char *name; size_t nl; char *out; size_t olen; } tag_merge;
+
+static bool keep_other_tag(const char *s, size_t n, void *ud)
+{
+    tag_merge *m = ud;
+    const char *eq = memchr(s, '=', n);
+    size_t kl = eq ? (size_t)(eq - s) : 0;
+    while (kl && isspace((unsigned char)s[kl - 1]))
+        kl--;
+    if (eq && kl == m->nl && memcmp(s, m->name, kl) == 0)
+        return true;          /* replaced below */
+    if (m->olen)
+        m->out[m->olen++] = ',';
+    memcpy(m->out + m->olen, s, n);
+    m->olen += n;
+    return true;
+}
+
 static tw_status set_tag_item(tw_config *c, const char *key, const char *v)
 {
     const char *name = key + strlen("tags.");
@@ -302,39 +321,13 @@ static tw_status set_tag_item(tw_config *c, const char *key, const char *v)
     if (!nl || strpbrk(name, ",=") || strchr(v, ','))
         return TW_ERR_CONFIG;
     const char *old = c->tags ? c->tags : "";
-    char *out = malloc(strlen(old) + nl + vl + 3);
-    if (!out)
+    tag_merge m = {name, nl, malloc(strlen(old) + nl + vl + 3), 0};
+    if (!m.out)
         return TW_ERR_NOMEM;
-    size_t olen = 0;
-    const char *p = old;
-    for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t n = comma ? (size_t)(comma - p) : strlen(p);
-        const char *s = p;
-        trim(&s, &n);
-        const char *eq = n ? memchr(s, '=', n) : NULL;
-        size_t kl = eq ? (size_t)(eq - s) : 0;
-        while (kl && isspace((unsigned char)s[kl - 1]))
-            kl--;
-        if (n && !(eq && kl == nl && memcmp(s, name, nl) == 0)) {
-            if (olen)
-                out[olen++] = ',';
-            memcpy(out + olen, s, n);
-            olen += n;
-        }
-        if (!comma)
-            break;
-        p = comma + 1;
-    }
-    if (olen)
-        out[olen++] = ',';
-    memcpy(out + olen, name, nl);
-    olen += nl;
-    out[olen++] = '=';
-    memcpy(out + olen, v, vl);
-    out[olen + vl] = '\0';
+    twp_config_each_item(old, keep_other_tag, &m);
+    snprintf(m.out + m.olen, nl + vl + 3, "%s%s=%s", m.olen ? "," : "", name, v);
     free(c->tags);
-    c->tags = out;
+    c->tags = m.out;
     return TW_OK;
 }
 

@@ -75,6 +75,11 @@ tw_status twp_config_key_set(tw_config *c, const twp_config_key *k, const char *
 /* Formats the row's current value into buf (truncated to cap). */
 tw_status twp_config_key_get(const tw_config *c, const twp_config_key *k, char *buf, size_t cap);
 
+/* Calls fn on each item of a comma list, blanks around it trimmed, empty
+ * items skipped; false as soon as fn says false. */
+typedef bool (*twp_item_fn)(const char *s, size_t n, void *ud);
+bool twp_config_each_item(const char *v, twp_item_fn fn, void *ud);
+
 /* A native row whose value lives in an owned string (char * at off). */
 bool twp_config_key_owns_string(const twp_config_key *k);
 

@@ -6,6 +6,7 @@
  *     `test_config_keys --write-readme` puts it into README.md.
  *   - tests/config_vectors.tsv (the Python + Lua face test) lists exactly the
  *     native keys, and sets every alias and jaeger_client key of the table.
+ *   - tracewire.h's tw_config_set comment lists every native key.
  *   - every row is well formed: defaults parse, aliases point at native rows,
  *     names are unique, and set/get agree with the table's bounds.
  * TW_SRC (set by ctest) is the source tree. */
@@ -277,6 +278,26 @@ static void rows_are_well_formed(void **state)
     tw_config_free(c);
 }
 
+/* tracewire.h documents every native key (the header is the C reader's manual). */
+static void header_documents_every_native_key(void **state)
+{
+    (void)state;
+    char *h = read_file("core/include/tracewire.h");
+    assert_non_null(h);
+    int missing = 0;
+    for (size_t i = 0; i < twp_config_nkeys; i++) {
+        const twp_config_key *k = &twp_config_keys[i];
+        char needle[200];
+        snprintf(needle, sizeof needle, " *   %s ", k->name);
+        if (!(k->flags & TWK_ALIAS) && !strstr(h, needle)) {
+            fprintf(stderr, "core/include/tracewire.h: tw_config_set's comment does not list '%s'\n", k->name);
+            missing++;
+        }
+    }
+    free(h);
+    assert_int_equal(missing, 0);
+}
+
 static void env_rows_name_native_keys(void **state)
 {
     (void)state;
@@ -333,6 +354,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(vectors_cover_the_table),
         cmocka_unit_test(rows_are_well_formed),
         cmocka_unit_test(env_rows_name_native_keys),
+        cmocka_unit_test(header_documents_every_native_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
