@@ -33,8 +33,10 @@
  * as plain XREADGROUP does not.
  *
  * Cluster: the keys follow STREAMS; the command is flagged getkeys-api and
- * names them here when the server asks (the key spec in commands.c says the
- * same for COMMAND GETKEYS).
+ * names them here when the server asks, parsing as XREADGROUP does (the key
+ * spec in commands.c, which COMMAND GETKEYS reads, finds the first STREAMS
+ * from argv[4], as XREADGROUP's own does: the same keys unless a group or
+ * consumer is itself named STREAMS after other options).
  */
 #include "module.h"
 #include "trace.h"
@@ -170,37 +172,40 @@ int twrm_cmd_xadd(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 
 /* ---------------------------------------------------------------- TQ.XREADGROUP */
 
-/* Where the key spec finds STREAMS: the first at or after argv[4]; -1 if none. */
-static int streams_index(RedisModuleString **argv, int argc)
-{
-    for (int i = 4; i < argc; i++)
-        if (arg_is(argv[i], "STREAMS"))
-            return i;
-    return -1;
-}
+/* What TQ.XREADGROUP needs of its arguments, found the way XREADGROUP
+ * parses them (options in any order, then STREAMS key ... id ...): where the
+ * group name and STREAMS are, and BLOCK's milliseconds. Anything XREADGROUP
+ * would refuse is left for it to refuse (it answers the error). */
+typedef struct {
+    int group;        /* index of the group name (the consumer follows); 0: none */
+    int streams;      /* index of STREAMS; 0: none */
+    int nkeys;        /* keys after STREAMS (half of what follows) */
+    long long block;  /* BLOCK ms; -1 when absent or unparsable */
+} xrg_args;
 
-/* BLOCK's milliseconds, found the way XREADGROUP parses its options; -1 when
- * absent or unparsable (XREADGROUP itself then answers the error). */
-static long long block_ms(RedisModuleString **argv, int argc)
+static xrg_args parse_xreadgroup(RedisModuleString **argv, int argc)
 {
-    long long ms = -1;
+    xrg_args a = { 0, 0, 0, -1 };
     for (int i = 1; i < argc; i++) {
         int more = argc - 1 - i;
         if (arg_is(argv[i], "BLOCK") && more) {
             i++;
-            if (RedisModule_StringToLongLong(argv[i], &ms) != REDISMODULE_OK || ms < 0)
-                return -1;
+            if (RedisModule_StringToLongLong(argv[i], &a.block) != REDISMODULE_OK || a.block < 0)
+                a.block = -1;
         } else if (arg_is(argv[i], "COUNT") && more) {
             i++;
         } else if (arg_is(argv[i], "STREAMS") && more) {
+            a.streams = i;
+            a.nkeys = (argc - i - 1) / 2;
             break;
         } else if (arg_is(argv[i], "GROUP") && more >= 2) {
+            a.group = i + 1;
             i += 2;
         } else if (!arg_is(argv[i], "NOACK")) {
             break;
         }
     }
-    return ms;
+    return a;
 }
 
 static RedisModuleCallReply *call_xreadgroup(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
@@ -263,24 +268,25 @@ static void append(twrm_text *t, const char *s, size_t n)
 }
 
 /* Reports the wait spans of one stream's delivered entries. */
-static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
+static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, const xrg_args *xa,
                            RedisModuleCallReply *keyrep, RedisModuleCallReply *entries,
                            int64_t now)
 {
     size_t klen;
     const char *key = RedisModule_CallReplyStringPtr(keyrep, &klen);
-    if (key == NULL || RedisModule_CallReplyType(entries) != REDISMODULE_REPLY_ARRAY)
+    if (key == NULL || RedisModule_CallReplyType(entries) != REDISMODULE_REPLY_ARRAY
+        || xa->group == 0)
         return;
-    int s = streams_index(argv, argc), history = 0;
-    int nkeys = s < 0 ? 0 : (argc - s - 1) / 2;
-    for (int i = 0; i < nkeys; i++) {
+    int history = 0;
+    for (int i = 0; i < xa->nkeys; i++) {
         size_t al;
-        const char *a = RedisModule_StringPtrLen(argv[s + 1 + i], &al);
+        const char *a = RedisModule_StringPtrLen(argv[xa->streams + 1 + i], &al);
         if (al == klen && memcmp(a, key, klen) == 0) {
-            history = !arg_is(argv[s + 1 + nkeys + i], ">");
+            history = !arg_is(argv[xa->streams + 1 + xa->nkeys + i], ">");
             break;
         }
     }
+    RedisModuleString *group = argv[xa->group], *consumer = argv[xa->group + 1];
     size_t n = RedisModule_CallReplyLength(entries);
     for (size_t e = 0; e < n; e++) {
         RedisModuleCallReply *ent = RedisModule_CallReplyArrayElement(entries, e);
@@ -308,14 +314,14 @@ static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
             append(&carrier, ": ", 2);
             append(&carrier, v, vl);
         }
-        long long count = history ? delivery_count(ctx, key, klen, argv[2], id, idlen) : -1;
+        long long count = history ? delivery_count(ctx, key, klen, group, id, idlen) : -1;
         if (count > 0) {
             /* A read of the pending list raises each entry's delivery count
              * and time, and XREADGROUP propagates neither: replicas and the
              * AOF would keep the old count. Replicate the effect as an XCLAIM
              * by the same consumer setting the count and the time (JUSTID:
              * no further increment). */
-            RedisModule_Replicate(ctx, "XCLAIM", "bsscbclclc", key, klen, argv[2], argv[3], "0",
+            RedisModule_Replicate(ctx, "XCLAIM", "bsscbclclc", key, klen, group, consumer, "0",
                                   id, idlen, "TIME", (long long)(now / 1000), "RETRYCOUNT", count,
                                   "JUSTID");
         }
@@ -337,6 +343,7 @@ static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, int ar
 static void deliver(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
                     RedisModuleCallReply *rep)
 {
+    xrg_args xa = parse_xreadgroup(argv, argc);
     if (rep == NULL) {
         RedisModule_ReplyWithError(ctx, "ERR XREADGROUP could not run");
         return;
@@ -357,7 +364,7 @@ static void deliver(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
             RedisModule_CallReplyMapElement(rep, i, &k, &v);    /* RESP3: {key: entries} */
         }
         if (k && v)
-            stream_entries(ctx, argv, argc, k, v, now);
+            stream_entries(ctx, argv, &xa, k, v, now);
     }
     RedisModule_ReplyWithCallReply(ctx, rep);
     RedisModule_FreeCallReply(rep);
@@ -383,23 +390,22 @@ static int xrg_timeout(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 
 int twrm_cmd_xreadgroup(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
+    xrg_args xa = parse_xreadgroup(argv, argc);
     if (RedisModule_IsKeysPositionRequest(ctx)) {
-        int s = streams_index(argv, argc);
-        for (int i = 0; s >= 0 && i < (argc - s - 1) / 2; i++)
-            RedisModule_KeyAtPos(ctx, s + 1 + i);
+        for (int i = 0; xa.streams && i < xa.nkeys; i++)
+            RedisModule_KeyAtPos(ctx, xa.streams + 1 + i);
         return REDISMODULE_OK;
     }
     if (argc < 7)
         return RedisModule_WrongArity(ctx);
-    long long ms = block_ms(argv, argc);
     RedisModuleCallReply *rep = call_xreadgroup(ctx, argv, argc);
-    int s = streams_index(argv, argc);
-    if (rep && RedisModule_CallReplyType(rep) == REDISMODULE_REPLY_NULL && ms >= 0 && s >= 0
+    if (rep && RedisModule_CallReplyType(rep) == REDISMODULE_REPLY_NULL && xa.block >= 0
+        && xa.nkeys > 0
         && !(RedisModule_GetContextFlags(ctx) & (REDISMODULE_CTX_FLAGS_MULTI | REDISMODULE_CTX_FLAGS_LUA
                                                  | REDISMODULE_CTX_FLAGS_DENY_BLOCKING))) {
         RedisModule_FreeCallReply(rep);
-        RedisModule_BlockClientOnKeys(ctx, xrg_ready, xrg_timeout, NULL, ms, argv + s + 1,
-                                      (argc - s - 1) / 2, NULL);
+        RedisModule_BlockClientOnKeys(ctx, xrg_ready, xrg_timeout, NULL, xa.block,
+                                      argv + xa.streams + 1, xa.nkeys, NULL);
         return REDISMODULE_OK;
     }
     deliver(ctx, argv, argc, rep);

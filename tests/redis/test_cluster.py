@@ -129,7 +129,8 @@ def test_server_routes_by_declared_keys(cluster):
         away.client().execute_command("TQ.PUSH", k, "", "x")
     for cmd in (("TQ.POP", k), ("TQ.BPOP", k, "0.01"), ("TQ.ACK", k, "x"),
                 ("TQ.MOVE", "{q0}a", "{q0}b"), ("TQ.XADD", k, "*", "", "f", "v"),
-                ("TQ.XREADGROUP", "GROUP", "g", "c", "STREAMS", k, ">")):
+                ("TQ.XREADGROUP", "GROUP", "g", "c", "STREAMS", k, ">"),
+                ("TQ.XREADGROUP", "COUNT", "1", "GROUP", "g", "c", "STREAMS", k, ">")):
         target = owner(cluster, cmd[1] if cmd[0] != "TQ.XREADGROUP" else k)
         wrong = other_than(cluster, target)
         with pytest.raises(redis.ResponseError, match="MOVED"):

@@ -46,6 +46,7 @@ GETKEYS = [
     (("TQ.XREADGROUP", "GROUP", "g", "c", "COUNT", "2", "BLOCK", "0", "NOACK", "STREAMS",
       "s1", "s2", "s3", ">", "0", ">"), [b"s1", b"s2", b"s3"]),
     (("TQ.XREADGROUP", "GROUP", "streams", "STREAMS", "STREAMS", "a", ">"), [b"a"]),
+    (("TQ.XREADGROUP", "COUNT", "1", "GROUP", "g", "c", "STREAMS", "a", "b", ">", ">"), [b"a", b"b"]),
 ]
 
 

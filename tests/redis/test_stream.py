@@ -150,7 +150,8 @@ def test_redelivery_after_xclaim_is_tagged_with_the_delivery_count(r, collector)
     collector.clear()
     claimed = r.xclaim("rd", "g", "alive", 0, [eid])
     assert claimed[0][0] == eid
-    rep = r.execute_command("TQ.XREADGROUP", "GROUP", "g", "alive", "STREAMS", "rd", "0")
+    # options in another order than usual: XREADGROUP takes any order
+    rep = r.execute_command("TQ.XREADGROUP", "COUNT", "5", "GROUP", "g", "alive", "STREAMS", "rd", "0")
     assert rep[0][1][0][0] == eid
     count = r.xpending_range("rd", "g", eid, eid, 1)[0]["times_delivered"]
     assert count == 3                                   # read, claimed, read again
@@ -316,6 +317,7 @@ def stream_workload(m):
     m.xack("ws", "g", ids[0])
     m.xclaim("ws", "g", "c2", 0, [ids[1]])
     m.execute_command("TQ.XREADGROUP", "GROUP", "g", "c2", "STREAMS", "ws", "0")
+    m.execute_command("TQ.XREADGROUP", "NOACK", "COUNT", "9", "GROUP", "g", "c1", "STREAMS", "ws", "0")
 
 
 def test_replica_without_module_and_restarts_end_identical(make_server, collector):
