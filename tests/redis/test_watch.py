@@ -106,3 +106,39 @@ def test_one_item_rotation_aborts_like_lmove(r, server):
     assert not exec_after(r, server, ("p",), "LMOVE", "p", "p", "RIGHT", "LEFT")
     rq.push(r, "q", b"a", carrier=TP)
     assert not exec_after(r, server, ("q",), "TQ.MOVE", "q", "q")
+
+
+STREAM_NOOPS = [
+    ("TQ.XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"),             # nothing new
+    ("TQ.XREADGROUP", "GROUP", "g", "c", "BLOCK", "20", "STREAMS", "s", ">"),  # times out
+    ("TQ.XREADGROUP", "GROUP", "nogroup", "c", "STREAMS", "s", ">"),       # NOGROUP
+    ("TQ.XADD", "s", "*", "traceparent=00-bad", "f", "v"),                 # bad carrier
+    ("TQ.XADD", "s", "*", TP, "traceparent", "v"),                         # reserved field
+    ("TQ.XADD", "s", "1-1", TP, "f", "v"),                                 # id not above the top
+    ("TQ.XADD", "missing", "NOMKSTREAM", "*", TP, "f", "v"),               # nothing created
+]
+
+
+@pytest.mark.parametrize("cmd", STREAM_NOOPS, ids=[" ".join(c[:6]) for c in STREAM_NOOPS])
+def test_stream_noop_keeps_watch(r, server, cmd):
+    r.xadd("s", {"f": "v"}, id="5-5")
+    r.xgroup_create("s", "g", "$")
+    before = r.xinfo_stream("s", full=True)
+    assert exec_after(r, server, ("s", "missing"), *cmd)
+    assert r.exists("missing") == 0 and r.xinfo_stream("s", full=True) == before
+
+
+@pytest.mark.parametrize("cmd", [("XADD", "s", "*", "f", "v"),
+                                 ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">")])
+def test_stream_changes_treat_watch_as_the_plain_command(r, server, cmd):
+    """XADD signals the key (aborts WATCH); XREADGROUP delivering an entry
+    does not (Redis 7.0 does not signal group changes). TQ.* does the same."""
+    results = []
+    for variant in (cmd, ("TQ." + cmd[0],) + cmd[1:3] + ((TP,) if cmd[0] == "XADD" else ()) + cmd[3:]):
+        r.delete("s")
+        r.xgroup_create("s", "g", "0", mkstream=True)
+        r.xadd("s", {"f": "v"})
+        results.append(exec_after(r, server, ("s",), *variant))
+        if variant[0] == "TQ.XREADGROUP":
+            assert r.xpending("s", "g")["pending"] == 1       # it did deliver
+    assert results == [cmd[0] != "XADD"] * 2
