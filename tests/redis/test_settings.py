@@ -147,6 +147,17 @@ def test_agent_port_and_protocols_switch_on_the_next_command(srv, collector):
         other.close()
 
 
+def test_agent_host_switches_on_the_next_command(srv, collector):
+    c = srv.client()
+    c.config_set("tracewire.reporter-agent-host", "127.0.0.2")   # nothing listens there
+    rq.push(c, "elsewhere", b"x", carrier=TP)
+    c.config_set("tracewire.reporter-agent-host", "127.0.0.1")   # our collector
+    rq.push(c, "home", b"x", carrier=TP)
+    assert len(sends(collector, "home")) == 1
+    assert sends(collector, "elsewhere", 0.3) == []
+    assert cfg(c, "reporter-agent-host") == "127.0.0.1"
+
+
 def test_http_and_otlp_endpoints(srv):
     c = srv.client()
     sink = HttpSink()
