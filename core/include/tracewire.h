@@ -246,8 +246,12 @@ typedef struct tw_counters {
                                    * dropped over max_baggage_size bytes per
                                    * header or 180 items (not spans: outside
                                    * the balance below) */
+    uint64_t spans_discarded;     /* reporter.protocols=none: accepted and
+                                   * discarded by design, never "reported" */
 } tw_counters;
-/* Once the queue is drained: spans_finished = spans_reported + every dropped_*. */
+/* Once the queue is drained: spans_finished = spans_reported +
+ * spans_discarded + every dropped_*. In a forked child every counter starts
+ * at zero: the parent keeps the books of what it queued before the fork. */
 
 /* Snapshot of the counters (atomic reads; may be called from any thread). */
 TW_API void tw_tracer_counters(const tw_tracer *t, tw_counters *out);
@@ -529,6 +533,47 @@ TW_API tw_status tw_carrier_text_parse(const char *text, size_t len, tw_carrier_
 /* A tw_carrier_foreach over a parsed tw_carrier_text* (for tw_tracer_extract).
  * Non-zero only for a NULL carrier. */
 TW_API int tw_carrier_text_foreach(void *carrier, tw_kv_fn visit, void *visit_ud);
+
+/* ---------------------------------------------------------------- diagnostics */
+
+/* Failures that speak. The reporter thread tells the application when spans
+ * do not reach the collector, in three kinds rate-limited separately: the
+ * first event of a kind is reported at once, later ones of that kind are
+ * summed into at most one summary per kind every 10 s. Nothing is reported
+ * from the thread that starts or finishes spans (finish() stays a queue push).
+ *   TW_DIAG_SEND_FAILED  a sender could not deliver a batch (refused, 404,
+ *                        500, unresolvable host, timeout...); the message
+ *                        names the sender, the endpoint, the cause and how
+ *                        many spans no sender delivered.
+ *   TW_DIAG_DROPPED      spans dropped for another reason: queue full, a span
+ *                        too large for a datagram, close() deadline.
+ *   TW_DIAG_SAMPLING     a remote-sampling poll failed or its answer was
+ *                        rejected (the sampler keeps its strategy). */
+typedef enum tw_diag_kind {
+    TW_DIAG_SEND_FAILED = 1,
+    TW_DIAG_DROPPED = 2,
+    TW_DIAG_SAMPLING = 3
+} tw_diag_kind;
+
+/* The hook. status: the tw_status of the (latest) failure. message: one line
+ * of English, no newline, borrowed for the call. count: the events the
+ * message stands for -- 1 for a first report; in a summary, the failed sends
+ * (SEND_FAILED), dropped spans (DROPPED) or failed polls (SAMPLING) since the
+ * previous report of that kind.
+ * Threads: called on the tracer's reporter thread, and, for what close()
+ * finds once that thread has stopped, on the thread calling
+ * tw_tracer_close / tw_tracer_free -- never concurrently for one tracer,
+ * never while the caller holds a tracewire lock that a span call needs. It
+ * must not block for long (the reporter waits for it) and must not call
+ * tw_tracer_close/flush/free on the same tracer. In a forked child it is
+ * called by the child's own reporter thread. */
+typedef void (*tw_diag_fn)(void *ud, tw_diag_kind kind, tw_status status,
+                           const char *message, uint64_t count);
+
+/* Sets (fn non-NULL) or clears (fn NULL) the diagnostics hook of tracers
+ * created from cfg afterwards. ud is borrowed: it must stay valid until every
+ * such tracer has been freed. Default: none (failures are only counted). */
+TW_API tw_status tw_config_set_diagnostics(tw_config *cfg, tw_diag_fn fn, void *ud);
 
 #ifdef __cplusplus
 }

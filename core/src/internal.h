@@ -182,6 +182,7 @@ typedef struct twp_counters {
     _Atomic uint64_t dropped_queue_full, dropped_too_large, dropped_send_failed, dropped_on_close;
     _Atomic uint64_t send_failures, batches_sent, bytes_sent, sampler_updates;
     _Atomic uint64_t baggage_dropped;   /* propagation.c via tw_tracer_inject/extract */
+    _Atomic uint64_t spans_discarded;
 } twp_counters;
 
 #define TWP_INC(c, field, n) atomic_fetch_add_explicit(&(c)->field, (uint64_t)(n), memory_order_relaxed)
@@ -231,6 +232,8 @@ struct tw_config {
     /* last, so the fields the span path reads keep their offsets */
     twp_config_profile profile;
     uint64_t explicit_keys;          /* bit i: native row i was set (tw_config_set or env) */
+    tw_diag_fn diag_fn;              /* tw_config_set_diagnostics; NULL = off */
+    void *diag_ud;                   /* borrowed */
 };
 
 /* ------------------------------------------------------------ reporter factory */
@@ -391,19 +394,25 @@ tw_status twp_otlp_json_encode(twp_buf *b, const twp_process *p, twp_span_data *
 /* reporter_log.c — one human-readable line per span (with trailing newline). */
 bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *s);
 
-/* transport_udp.c — a lazily opened non-blocking UDP socket. Not thread-safe:
- * used by the reporter thread only. */
+/* transport_udp.c — a lazily opened, connected, non-blocking UDP socket.
+ * Not thread-safe: used by the reporter thread only. */
 typedef struct twp_udp {
     char *host;
     int port;
-    int fd;               /* -1 until the first send */
+    int fd;               /* -1 until the first send, and after a failed one */
     void *addr;           /* resolved sockaddr (malloc) */
     unsigned addr_len;
     int64_t retry_at_us;  /* after a failed resolve/socket: no new try before (monotonic) */
+    int64_t resolved_at_us;   /* when addr was last resolved (monotonic) */
+    bool stale;           /* a send failed: re-resolve on the next open (5 s schedule) */
     void *lookup;         /* an asynchronous getaddrinfo_a still running, or NULL */
+    char error[160];      /* why the last send failed, for diagnostics */
 } twp_udp;
 tw_status twp_udp_init(twp_udp *u, const char *host, int port);   /* copies host */
-tw_status twp_udp_send(twp_udp *u, const void *data, size_t len); /* one datagram */
+/* One datagram. TW_ERR_IO when it could not be sent or the agent's port
+ * refused it (ICMP port unreachable, seen at once on loopback, else by the
+ * next send); u->error then says why. */
+tw_status twp_udp_send(twp_udp *u, const void *data, size_t len);
 void twp_udp_close(twp_udp *u);                                   /* closes fd, keeps address */
 void twp_udp_free(twp_udp *u);
 void twp_udp_after_fork_child(twp_udp *u);  /* close inherited fd; reopen on next send */
@@ -421,6 +430,7 @@ typedef struct twp_http_result {
     int attempts;         /* requests made */
     int failures;         /* failed attempts */
     int64_t rejected;     /* OTLP partialSuccess.rejectedSpans of a 2xx answer, else 0 */
+    char error[192];      /* why the last attempt failed, for diagnostics ("" if ok) */
 } twp_http_result;
 /* new (twp_http_free). url and content_type copied. */
 tw_status twp_http_new(const char *url, const char *content_type, twp_http_policy policy,
@@ -431,9 +441,10 @@ void twp_http_free(twp_http *h);
  * TW_ERR_IO when failed for good, TW_ERR_TIMEOUT when abandoned at abort_at. */
 tw_status twp_http_post(twp_http *h, const void *body, size_t len,
                         _Atomic int64_t *abort_at_us, twp_http_result *res);
-/* GET url into body (new, caller frees with twp_buf_free); status via *code. */
+/* GET url into body (new, caller frees with twp_buf_free); status via *code.
+ * On failure err (cap bytes, may be NULL) says why in words. */
 tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_at_us,
-                       twp_buf *body, long *code);
+                       twp_buf *body, long *code, char *err, size_t cap);
 /* In a forked child: forget (leak) inherited curl state, never touch its
  * sockets; the next post builds a new handle. */
 void twp_http_after_fork_child(twp_http *h);

@@ -47,18 +47,30 @@
  * worker starts on the first report() or flush(): a tracer that wants its
  * strategies before its first sampled span calls flush(0) once.
  *
+ * Diagnostics: the worker tells the tracer's diagnostics hook (diag.c) about
+ * every batch a sender failed to deliver, once per sender per batch, after
+ * the batch's spans are counted; about drops counted elsewhere (report() on a
+ * full queue, UDP size refusals, close) by comparing the counters with what
+ * it already said, on every wake-up; and about failed sampling polls. Rate
+ * limiting is diag.c's. What close() drops after the worker exited is said
+ * on close()'s thread.
+ *
  * Fork (pthread_atfork via the tracer): prepare takes the mutex, the parent
  * releases it; the child re-creates mutex and condition variables, frees the
  * queued records, abandons the worker's in-flight batch and buffers (the
- * thread that owned them does not exist in the child), counts every inherited
- * unfinished span as dropped_on_close (so the child's copy of the counters
- * stays balanced), closes the inherited UDP socket, abandons curl handles, and
- * starts its own worker lazily on its first report.
+ * thread that owned them does not exist in the child), closes the inherited
+ * UDP socket, abandons curl handles, and starts its own worker lazily on its
+ * first report. The inherited queued spans are the parent's to count (it
+ * still holds them); the child's counters start at zero (tracer.c), so
+ * summing the metrics of a parent and its children counts each span once.
  */
 #include "internal.h"
+#include "diag.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,11 +127,22 @@ typedef struct pipeline {
     twp_buf proc_bytes, spans_buf, msg, body;
     twp_udp udp;
     twp_http *http, *otlp;
+    const char *http_url, *otlp_url;  /* borrowed from cfg, for messages */
     char *sampling_url;
     int64_t next_poll_us;
     int64_t udp_seq, http_seq;        /* Batch.seqNo, one sequence per sender: the
                                        * agent reads gaps as lost batches */
     int64_t batch_too_large;          /* UDP-only: spans of this batch refused for size */
+
+    /* diagnostics (worker-only, or close()'s caller once the worker is gone) */
+    twp_diag diag;
+    struct send_failure {             /* the senders that failed in this batch */
+        const char *sender;
+        tw_status st;
+        char why[200];
+    } failed[4];
+    int nfailed;
+    uint64_t seen_queue_full, seen_too_large, seen_on_close;   /* counters already said */
 } pipeline;
 
 static int64_t mono_us(void)
@@ -177,6 +200,28 @@ static void client_stats(pipeline *p, twp_client_stats *cs)
 
 /* ------------------------------------------------------------ senders */
 
+/* A sender could not deliver this batch: remembered until the batch is
+ * finalized, when the diagnostics hook learns how many spans it cost. */
+static void send_failed(pipeline *p, const char *sender, tw_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void send_failed(pipeline *p, const char *sender, tw_status st, const char *fmt, ...)
+{
+    if (!p->diag.fn)
+        return;
+    for (int i = 0; i < p->nfailed; i++)
+        if (p->failed[i].sender == sender)
+            return;   /* one line per sender per batch (UDP sends several datagrams) */
+    if (p->nfailed == (int)(sizeof p->failed / sizeof p->failed[0]))
+        return;
+    struct send_failure *f = &p->failed[p->nfailed++];
+    f->sender = sender;
+    f->st = st;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->why, sizeof f->why, fmt, ap);
+    va_end(ap);
+}
+
 /* One emitBatch datagram around the span structs in spans_buf, which belong
  * to arr[from..to) minus those marked too large or not encoded. */
 static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans)
@@ -191,10 +236,12 @@ static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans)
                                            p->proc_bytes.len, p->spans_buf.data,
                                            p->spans_buf.len, (uint32_t)nspans, &m)) {
         TWP_INC(p->ctr, send_failures, 1);
+        send_failed(p, "udp", TW_ERR_NOMEM, "out of memory encoding a batch");
         return;
     }
     if (twp_udp_send(&p->udp, p->msg.data, p->msg.len) != TW_OK) {
         TWP_INC(p->ctr, send_failures, 1);
+        send_failed(p, "udp", TW_ERR_IO, "%s", p->udp.error[0] ? p->udp.error : "send failed");
         return;
     }
     TWP_INC(p->ctr, batches_sent, 1);
@@ -211,6 +258,7 @@ static void send_udp(pipeline *p, size_t k)
 {
     if (p->proc_bytes.len == 0 && !twp_thrift_compact_process(&p->proc_bytes, p->proc)) {
         TWP_INC(p->ctr, send_failures, 1);
+        send_failed(p, "udp", TW_ERR_NOMEM, "out of memory encoding the process");
         return;
     }
     size_t limit = (size_t)p->max_packet;
@@ -245,11 +293,17 @@ static void send_udp(pipeline *p, size_t k)
     udp_flush_group(p, gstart, k, gcount);
 }
 
-static void http_result(pipeline *p, size_t k, tw_status st, const twp_http_result *res,
-                        size_t len)
+static void http_result(pipeline *p, const char *sender, const char *url, size_t k,
+                        tw_status st, const twp_http_result *res, size_t len)
 {
     if (res->failures)
         TWP_INC(p->ctr, send_failures, res->failures);
+    if (st != TW_OK)
+        send_failed(p, sender, st, "POST %s: %s (%d attempt%s)", url, res->error,
+                    res->attempts, res->attempts == 1 ? "" : "s");
+    else if (res->rejected > 0)
+        send_failed(p, sender, TW_ERR_IO, "POST %s: the receiver rejected %" PRId64 " spans",
+                    url, res->rejected);
     if (st == TW_OK) {
         TWP_INC(p->ctr, batches_sent, 1);
         TWP_INC(p->ctr, bytes_sent, len);
@@ -272,25 +326,27 @@ static void send_http(pipeline *p, size_t k)
     client_stats(p, &cs);
     twp_batch_meta m = { true, ++p->http_seq, &cs };
     p->body.len = 0;
-    twp_http_result res = { 0, 0, 0, 0 };
+    twp_http_result res = { 0 };
     if (!twp_thrift_binary_batch(&p->body, p->proc, p->arr, k, &m)) {
         TWP_INC(p->ctr, send_failures, 1);
+        send_failed(p, "http", TW_ERR_NOMEM, "out of memory encoding a batch");
         return;
     }
     tw_status st = twp_http_post(p->http, p->body.data, p->body.len, &p->abort_at_us, &res);
-    http_result(p, k, st, &res, p->body.len);
+    http_result(p, "http", p->http_url, k, st, &res, p->body.len);
 }
 
 static void send_otlp(pipeline *p, size_t k)
 {
     p->body.len = 0;
-    twp_http_result res = { 0, 0, 0, 0 };
+    twp_http_result res = { 0 };
     if (twp_otlp_json_encode(&p->body, p->proc, p->arr, k) != TW_OK) {
         TWP_INC(p->ctr, send_failures, 1);
+        send_failed(p, "otlp", TW_ERR_NOMEM, "out of memory encoding a batch");
         return;
     }
     tw_status st = twp_http_post(p->otlp, p->body.data, p->body.len, &p->abort_at_us, &res);
-    http_result(p, k, st, &res, p->body.len);
+    http_result(p, "otlp", p->otlp_url, k, st, &res, p->body.len);
 }
 
 static void send_log(pipeline *p, size_t k)
@@ -310,6 +366,8 @@ static void send_log(pipeline *p, size_t k)
     if (p->protos == TWP_PROTO_LOG && off == p->msg.len)
         for (size_t i = 0; i < k; i++)
             p->state[i] |= ST_DELIVERED;
+    if (off != p->msg.len)
+        send_failed(p, "log", TW_ERR_IO, "write to stderr failed");
 }
 
 /* Sends the first k pending spans (k <= max_batch) and finalizes them. */
@@ -324,6 +382,7 @@ static void send_batch(pipeline *p, size_t k)
         p->pend_tail = NULL;
     p->npend -= k;
     p->pend_since_us = mono_us();
+    p->nfailed = 0;
     if (p->protos & TWP_PROTO_UDP)
         send_udp(p, k);
     if (p->protos & TWP_PROTO_HTTP)
@@ -334,10 +393,55 @@ static void send_batch(pipeline *p, size_t k)
         send_log(p, k);
     /* under the mutex: a fork (whose prepare handler takes it) must never see
      * a span counted as reported but still outstanding */
+    size_t lost = 0;
+    for (size_t i = 0; i < k; i++)
+        if (!(p->state[i] & (ST_DELIVERED | ST_TOO_LARGE | ST_ABANDONED)))
+            lost++;
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < k; i++)
         finalize(p, p->arr[i], p->state[i]);
     pthread_mutex_unlock(&p->mu);
+    /* after the books: whoever the hook wakes sees the counters settled */
+    for (int i = 0; i < p->nfailed; i++) {
+        struct send_failure *f = &p->failed[i];
+        if (lost)
+            twp_diag_event(&p->diag, TW_DIAG_SEND_FAILED, f->st, 1, mono_us(),
+                           "tracewire: %s sender failed: %s; %zu of %zu spans not delivered",
+                           f->sender, f->why, lost, k);
+        else
+            twp_diag_event(&p->diag, TW_DIAG_SEND_FAILED, f->st, 1, mono_us(),
+                           "tracewire: %s sender failed: %s; the %zu spans went out through "
+                           "another sender", f->sender, f->why, k);
+    }
+}
+
+/* Drops counted elsewhere (report() on a full queue, UDP size refusals, the
+ * close() deadline) become diagnostics here, on the worker's schedule. */
+static void diag_drops(pipeline *p)
+{
+    if (!p->diag.fn)
+        return;
+    uint64_t qf = atomic_load_explicit(&p->ctr->dropped_queue_full, memory_order_relaxed);
+    uint64_t tl = atomic_load_explicit(&p->ctr->dropped_too_large, memory_order_relaxed);
+    uint64_t oc = atomic_load_explicit(&p->ctr->dropped_on_close, memory_order_relaxed);
+    int64_t now = mono_us();
+    if (qf > p->seen_queue_full)
+        twp_diag_event(&p->diag, TW_DIAG_DROPPED, TW_ERR_TOO_LARGE, qf - p->seen_queue_full, now,
+                       "tracewire: queue full (reporter.queue_size=%" PRId64 "): %" PRIu64
+                       " spans dropped", p->queue_size, qf - p->seen_queue_full);
+    if (tl > p->seen_too_large)
+        twp_diag_event(&p->diag, TW_DIAG_DROPPED, TW_ERR_TOO_LARGE, tl - p->seen_too_large, now,
+                       "tracewire: %" PRIu64 " spans larger than reporter.max_packet_size=%d "
+                       "dropped", tl - p->seen_too_large, p->max_packet);
+    if (oc > p->seen_on_close)
+        twp_diag_event(&p->diag, TW_DIAG_DROPPED, TW_ERR_TIMEOUT, oc - p->seen_on_close, now,
+                       "tracewire: %" PRIu64 " spans dropped at close (still queued or in "
+                       "flight at the deadline, or finished after close)",
+                       oc - p->seen_on_close);
+    p->seen_queue_full = qf;
+    p->seen_too_large = tl;
+    p->seen_on_close = oc;
+    twp_diag_tick(&p->diag, now);
 }
 
 /* ------------------------------------------------------------ worker */
@@ -400,12 +504,24 @@ static void poll_sampling(pipeline *p)
     twp_buf body;
     twp_buf_init(&body);
     long code = 0;
+    char why[192];
     int to = p->cfg->timeout_ms > 0 && p->cfg->timeout_ms < 2000 ? p->cfg->timeout_ms : 2000;
-    if (twp_http_get(p->sampling_url, to, &p->abort_at_us, &body, &code) == TW_OK &&
-        !body.failed) {
-        /* the tracer's apply() counts sampler_updates */
-        (void)p->hook->apply(p->hook->ud, body.data ? body.data : "", body.len);
+    tw_status st = twp_http_get(p->sampling_url, to, &p->abort_at_us, &body, &code, why,
+                                sizeof why);
+    if (st == TW_OK && body.failed) {
+        st = TW_ERR_NOMEM;
+        snprintf(why, sizeof why, "out of memory reading the answer");
     }
+    if (st == TW_OK) {
+        /* the tracer's apply() counts sampler_updates */
+        st = p->hook->apply(p->hook->ud, body.data ? body.data : "", body.len);
+        if (st != TW_OK)
+            snprintf(why, sizeof why, "strategy rejected: %s", tw_strerror(st));
+    }
+    if (st != TW_OK && st != TW_ERR_TIMEOUT)
+        twp_diag_event(&p->diag, TW_DIAG_SAMPLING, st, 1, mono_us(),
+                       "tracewire: remote sampling: GET %s: %s; keeping the current strategy",
+                       p->sampling_url, why);
     twp_buf_free(&body);
 }
 
@@ -455,6 +571,9 @@ static void *worker(void *arg)
             if (!stopping)
                 poll_sampling(p);
         }
+        diag_drops(p);
+        if (stopping && p->npend == 0 && atomic_load(&p->head) == NULL)
+            twp_diag_flush(&p->diag, mono_us());   /* last words before the exit below */
 
         pthread_mutex_lock(&p->mu);
         if (flush_now)
@@ -677,6 +796,8 @@ static tw_status p_close(twp_reporter *r, int timeout_ms)
         if (running)
             join_worker(p);
         drop_all(p);   /* spans queued while no worker ran */
+        diag_drops(p); /* the worker is gone: this thread has the last word */
+        twp_diag_flush(&p->diag, mono_us());
     } else {
         st = TW_ERR_TIMEOUT;   /* the worker still unwinds; free() joins it */
     }
@@ -758,9 +879,9 @@ static void p_after_fork_child(twp_reporter *r)
     twp_buf_init(&p->spans_buf);
     twp_buf_init(&p->msg);
     twp_buf_init(&p->body);
-    int64_t inherited = atomic_exchange(&p->outstanding, 0);
-    if (inherited > 0)
-        TWP_INC(p->ctr, dropped_on_close, inherited);
+    /* the parent keeps the books of what it queued; the child's counters
+     * start at zero (tracer.c clears them) */
+    atomic_store(&p->outstanding, 0);
     atomic_store(&p->accepted, 0);
     atomic_store(&p->finalized, 0);
     twp_udp_after_fork_child(&p->udp);
@@ -768,6 +889,8 @@ static void p_after_fork_child(twp_reporter *r)
     twp_http_after_fork_child(p->otlp);
     p->next_poll_us = 0;
     p->udp_seq = p->http_seq = 0;   /* a new emitter: its batches count from 1 */
+    twp_diag_reset(&p->diag);
+    p->seen_queue_full = p->seen_too_large = p->seen_on_close = 0;
 }
 
 static const twp_reporter_ops pipeline_ops = {
@@ -825,6 +948,7 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
     p->batch_size = cfg->batch_size > 0 ? cfg->batch_size : 100;
     p->flush_ms = cfg->flush_interval_ms > 0 ? cfg->flush_interval_ms : 1000;
     p->max_packet = cfg->max_packet_size > 0 ? cfg->max_packet_size : 65000;
+    twp_diag_init(&p->diag, cfg->diag_fn, cfg->diag_ud, 0);
     init_sync(p);
     twp_buf_init(&p->proc_bytes);
     twp_buf_init(&p->spans_buf);
@@ -842,14 +966,15 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
                            cfg->agent_port > 0 ? cfg->agent_port : 6831)) != TW_OK)
         goto fail;
     int retries = cfg->retries >= 0 ? cfg->retries : 3;
+    p->http_url = cfg->endpoint ? cfg->endpoint : "http://127.0.0.1:14268/api/traces";
+    p->otlp_url = cfg->otlp_endpoint ? cfg->otlp_endpoint : "http://127.0.0.1:4318/v1/traces";
     if ((p->protos & TWP_PROTO_HTTP) &&
-        (st = twp_http_new(cfg->endpoint ? cfg->endpoint : "http://127.0.0.1:14268/api/traces",
+        (st = twp_http_new(p->http_url,
                            "application/x-thrift", TWP_HTTP_THRIFT, cfg->timeout_ms, retries,
                            &p->http)) != TW_OK)
         goto fail;
     if ((p->protos & TWP_PROTO_OTLP) &&
-        (st = twp_http_new(cfg->otlp_endpoint ? cfg->otlp_endpoint
-                                              : "http://127.0.0.1:4318/v1/traces",
+        (st = twp_http_new(p->otlp_url,
                            "application/json", TWP_HTTP_OTLP, cfg->timeout_ms, retries,
                            &p->otlp)) != TW_OK)
         goto fail;

@@ -1,8 +1,9 @@
 /* reporter_factory.c — picks the reporter(s) a config names.
  *
  *   memory only            -> the memory reporter
- *   none (no protocol)     -> a reporter that frees every record (counted as
- *                             reported: it accepted them, by design nowhere)
+ *   none (no protocol)     -> a reporter that frees every record, counted
+ *                             spans_discarded (its own outcome: nothing was
+ *                             delivered, and nothing failed)
  *   udp/http/otlp/log      -> the pipeline reporter (reporter.c: queue +
  *                             thread + encoders + transports)
  *   memory + others        -> a composite: the pipeline gets the record, the
@@ -22,7 +23,7 @@ typedef struct nullrep {
 
 static void null_report(twp_reporter *r, twp_span_data *d)
 {
-    TWP_INC(((nullrep *)r)->ctr, spans_reported, 1);
+    TWP_INC(((nullrep *)r)->ctr, spans_discarded, 1);
     twp_span_data_free(d);
 }
 

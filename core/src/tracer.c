@@ -16,7 +16,8 @@
  * (after_fork_parent); the child bumps the id generation
  * (twp_ids_after_fork), frees the clock's re-anchor lock
  * (twp_clock_after_fork), resets every reporter (after_fork_child: locks
- * reset, inherited queue dropped, no thread) and every sampler's locks, then
+ * reset, inherited queue dropped, no thread) and every sampler's locks,
+ * zeroes every tracer's counters (the child's books start empty), then
  * releases live_lock. No handler starts a thread or allocates.
  */
 #include "tracer.h"
@@ -70,6 +71,10 @@ static void fork_child(void)
         if (t->reporter->ops->after_fork_child)
             t->reporter->ops->after_fork_child(t->reporter);
         twp_sampler_after_fork_child(t->sampler);
+        /* a child keeps its own books from zero: the parent still counts
+         * (and delivers) what it had queued, so summing workers' metrics
+         * counts every span once */
+        memset(&t->ctr, 0, sizeof t->ctr);
     }
     pthread_mutex_unlock(&live_lock);
 }
@@ -360,6 +365,7 @@ void tw_tracer_counters(const tw_tracer *t, tw_counters *out)
     R(dropped_queue_full); R(dropped_too_large); R(dropped_send_failed); R(dropped_on_close);
     R(send_failures); R(batches_sent); R(bytes_sent); R(sampler_updates);
     R(baggage_dropped);
+    R(spans_discarded);
 #undef R
 }
 

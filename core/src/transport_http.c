@@ -20,6 +20,7 @@
  */
 #include "internal.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,6 +39,7 @@ struct twp_http {
     CURLM *multi;
     CURL *easy;
     twp_buf resp;
+    char errbuf[CURL_ERROR_SIZE];   /* curl's detailed message of the last failure */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -180,6 +182,7 @@ static tw_status ensure_handles(twp_http *h)
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &h->resp);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "tracewire/" TW_VERSION);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
     return TW_OK;
 }
 
@@ -256,6 +259,19 @@ static int64_t rejected_spans(const twp_buf *body)
     return n > 0 ? n : 0;
 }
 
+/* Words for a failed transfer: curl's detailed buffer when it has one
+ * ("Failed to connect to 127.0.0.1 port 9: Connection refused"), else its
+ * generic text, or the HTTP status. */
+static void describe(char *out, size_t cap, int rc, long code, const char *errbuf)
+{
+    if (rc == -1)
+        snprintf(out, cap, "abandoned at the close() deadline");
+    else if (rc != CURLE_OK)
+        snprintf(out, cap, "%s", errbuf && *errbuf ? errbuf : curl_easy_strerror((CURLcode)rc));
+    else
+        snprintf(out, cap, "HTTP %ld", code);
+}
+
 typedef enum { OUT_OK, OUT_RETRY, OUT_PERMANENT } outcome;
 
 static outcome classify(twp_http_policy policy, int rc, long code)
@@ -286,10 +302,12 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64
         if (aborted(abort_at_us))
             return TW_ERR_TIMEOUT;
         h->resp.len = 0;
+        h->errbuf[0] = '\0';
         res->attempts++;
         int rc = run_transfer(h->multi, h->easy, abort_at_us);
         if (rc == -1) {
             res->failures++;
+            describe(res->error, sizeof res->error, rc, 0, NULL);
             return TW_ERR_TIMEOUT;
         }
         long code = 0;
@@ -303,6 +321,7 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64
             return TW_OK;
         }
         res->failures++;
+        describe(res->error, sizeof res->error, rc, code, h->errbuf);
         if (o == OUT_PERMANENT || attempt >= h->retries)
             return TW_ERR_IO;
         int64_t wait_ms = 100LL << (attempt < 5 ? attempt : 5);
@@ -312,14 +331,24 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64
         if (rc == CURLE_OK && curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
             ra > 0)
             wait_ms = ra * 1000 < h->timeout_ms ? ra * 1000 : h->timeout_ms;
-        if (!sleep_until_abort(wait_ms, abort_at_us))
+        if (!sleep_until_abort(wait_ms, abort_at_us)) {
+            describe(res->error, sizeof res->error, -1, 0, NULL);
             return TW_ERR_TIMEOUT;
+        }
     }
 }
 
 tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_at_us,
-                       twp_buf *body, long *code)
+                       twp_buf *body, long *code, char *err, size_t cap)
 {
+    char errbuf[CURL_ERROR_SIZE] = "";
+    char scratch[8];
+    if (!err) {
+        err = scratch;
+        cap = sizeof scratch;
+    }
+    if (cap)
+        err[0] = '\0';
     *code = 0;
     if (twp_http_global_init() != TW_OK)
         return TW_ERR_IO;
@@ -335,6 +364,7 @@ tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_a
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_get_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "tracewire/" TW_VERSION);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
     int rc = run_transfer(multi, e, abort_at_us);
     if (rc == -1) {
         st = TW_ERR_TIMEOUT;
@@ -344,6 +374,8 @@ tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_a
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, code);
         st = (*code >= 200 && *code < 300) ? TW_OK : TW_ERR_IO;
     }
+    if (st != TW_OK && cap)
+        describe(err, cap, rc, *code, errbuf);
 out:
     if (e)
         curl_easy_cleanup(e);

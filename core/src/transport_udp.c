@@ -1,13 +1,20 @@
-/* transport_udp.c — one non-blocking UDP socket to the Jaeger agent.
+/* transport_udp.c — one connected, non-blocking UDP socket to the Jaeger agent.
  *
- * The address is resolved once, on the first send (never at tracer creation:
- * getaddrinfo may block, and only the reporter thread calls us). The socket is
- * unconnected so an ICMP "port unreachable" from a missing agent does not turn
- * the next send into ECONNREFUSED for a datagram that was fine; a datagram to
- * nobody is, for UDP, delivered. When the socket buffer is full (EAGAIN) the
- * reporter thread waits up to 100 ms for room, once, then counts a failure.
- * A failed resolve or socket() is not retried for 5 s, so an unresolvable
- * agent name costs one lookup per 5 s, not one per batch.
+ * The address is resolved on the first send (never at tracer creation:
+ * getaddrinfo may block, and only the reporter thread calls us). The socket
+ * is connected, so the kernel tells us when nobody listens: an ICMP "port
+ * unreachable" makes the pending socket error ECONNREFUSED. On loopback it
+ * arrives while send() runs, so the error is read back (SO_ERROR) right after
+ * each datagram and that datagram counts as failed; from a remote host it
+ * arrives later and the next send() fails with it. Either way a dead agent is
+ * a send failure (counted, and said through the diagnostics hook), not
+ * "reported". After a failed send the socket is closed and, for a host name,
+ * the name is resolved again when the next send opens a new one -- at most
+ * once per 5 s, so an agent that moved (a new container address) is found
+ * again and a dead one costs one lookup per 5 s.
+ * When the socket buffer is full (EAGAIN) the reporter thread waits up to
+ * 100 ms for room, once, then counts a failure. A failed resolve or socket()
+ * is not retried for 5 s.
  * Names are resolved with getaddrinfo_a and waited for at most 100 ms per
  * send: a DNS server that never answers must not hold the reporter thread
  * past a close() deadline. The lookup keeps running and the next send picks
@@ -124,49 +131,97 @@ static void abandon_lookup(twp_udp *u)
     }
 }
 
+/* Keeps the new address in u->addr (the old one stays if the lookup is
+ * still running or failed and there is one). */
+static tw_status refresh_addr(twp_udp *u)
+{
+    struct addrinfo *res = NULL;
+    tw_status st = resolve(u, &res);
+    if (st != TW_OK) {
+        if (st != TW_ERR_NOMEM && !u->lookup)
+            snprintf(u->error, sizeof u->error, "cannot resolve agent host %s", u->host);
+        else if (u->lookup)
+            snprintf(u->error, sizeof u->error, "still resolving agent host %s", u->host);
+        return u->addr && u->stale ? TW_OK : st;
+    }
+    void *a = malloc(res->ai_addrlen);
+    if (!a) {
+        freeaddrinfo(res);
+        return u->addr ? TW_OK : TW_ERR_NOMEM;
+    }
+    memcpy(a, res->ai_addr, res->ai_addrlen);
+    free(u->addr);
+    u->addr = a;
+    u->addr_len = (unsigned)res->ai_addrlen;
+    u->resolved_at_us = mono_us();
+    freeaddrinfo(res);
+    return TW_OK;
+}
+
 static tw_status udp_open(twp_udp *u)
 {
-    if (u->retry_at_us && mono_us() < u->retry_at_us)
+    int64_t now = mono_us();
+    if (u->retry_at_us && now < u->retry_at_us) {
+        if (!u->error[0])
+            snprintf(u->error, sizeof u->error, "agent %s:%d unreachable", u->host, u->port);
         return TW_ERR_IO;
-    u->retry_at_us = mono_us() + 5000000;   /* cleared on success */
-    if (!u->addr) {
-        struct addrinfo *res = NULL;
-        tw_status st = resolve(u, &res);
+    }
+    u->retry_at_us = now + 5000000;   /* cleared on success */
+    if (!u->addr || (u->stale && now - u->resolved_at_us >= 5000000)) {
+        tw_status st = refresh_addr(u);
         if (st != TW_OK)
             return st;
-        u->addr = malloc(res->ai_addrlen);
-        if (!u->addr) {
-            freeaddrinfo(res);
-            return TW_ERR_NOMEM;
-        }
-        memcpy(u->addr, res->ai_addr, res->ai_addrlen);
-        u->addr_len = (unsigned)res->ai_addrlen;
-        freeaddrinfo(res);
     }
     int fd = socket(((struct sockaddr *)u->addr)->sa_family,
                     SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
+    if (fd < 0) {
+        snprintf(u->error, sizeof u->error, "socket: %s", strerror(errno));
         return TW_ERR_IO;
+    }
+    if (connect(fd, (struct sockaddr *)u->addr, (socklen_t)u->addr_len) != 0) {
+        snprintf(u->error, sizeof u->error, "connect to agent %s:%d: %s", u->host, u->port,
+                 strerror(errno));
+        close(fd);
+        return TW_ERR_IO;
+    }
     /* room for a few full-size datagrams while the agent catches up */
     int sz = 4 * 1024 * 1024;
     (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof sz);
     u->fd = fd;
     u->retry_at_us = 0;
+    u->stale = false;
     return TW_OK;
+}
+
+/* A failed send: say why, close the socket (a new one is opened, and the
+ * name maybe resolved again, by the next send). */
+static tw_status send_failed(twp_udp *u, int err)
+{
+    snprintf(u->error, sizeof u->error, "send to agent %s:%d: %s", u->host, u->port,
+             strerror(err));
+    twp_udp_close(u);
+    u->stale = true;
+    return TW_ERR_IO;
 }
 
 tw_status twp_udp_send(twp_udp *u, const void *data, size_t len)
 {
+    u->error[0] = '\0';
     if (u->fd < 0) {
         tw_status st = udp_open(u);
         if (st != TW_OK)
             return st;
     }
     for (int attempt = 0; attempt < 2; attempt++) {
-        ssize_t n = sendto(u->fd, data, len, MSG_NOSIGNAL, (struct sockaddr *)u->addr,
-                           (socklen_t)u->addr_len);
-        if (n == (ssize_t)len)
+        ssize_t n = send(u->fd, data, len, MSG_NOSIGNAL);
+        if (n == (ssize_t)len) {
+            /* an ICMP refusal of this datagram, when the agent is local */
+            int soerr = 0;
+            socklen_t sl = sizeof soerr;
+            if (getsockopt(u->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr != 0)
+                return send_failed(u, soerr);
             return TW_OK;
+        }
         if (n < 0 && errno == EINTR) {
             attempt--;
             continue;
@@ -177,7 +232,12 @@ tw_status twp_udp_send(twp_udp *u, const void *data, size_t len)
             (void)poll(&pfd, 1, 100);
             continue;
         }
-        break;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)) {
+            snprintf(u->error, sizeof u->error, "send to agent %s:%d: socket buffer full",
+                     u->host, u->port);
+            return TW_ERR_IO;
+        }
+        return send_failed(u, n < 0 ? errno : EMSGSIZE);
     }
     return TW_ERR_IO;
 }

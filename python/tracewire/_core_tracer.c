@@ -342,7 +342,7 @@ tracer_metrics(PyObject *self, PyObject *unused)
         return NULL;
     tw_tracer_counters(t->tracer, &c);
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsKsK}",
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsK}",
         "spans_started", (unsigned long long)c.spans_started,
         "spans_sampled", (unsigned long long)c.spans_sampled,
         "spans_finished", (unsigned long long)c.spans_finished,
@@ -355,7 +355,8 @@ tracer_metrics(PyObject *self, PyObject *unused)
         "batches_sent", (unsigned long long)c.batches_sent,
         "bytes_sent", (unsigned long long)c.bytes_sent,
         "sampler_updates", (unsigned long long)c.sampler_updates,
-        "baggage_dropped", (unsigned long long)c.baggage_dropped);
+        "baggage_dropped", (unsigned long long)c.baggage_dropped,
+        "spans_discarded", (unsigned long long)c.spans_discarded);
 }
 
 static PyObject *

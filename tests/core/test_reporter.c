@@ -11,7 +11,12 @@
  *   - no thread is started before the first span (a forking parent stays
  *     thread-free);
  *   - four threads reporting at once lose nothing; a forked child reports its
- *     own spans and the parent keeps reporting, none twice.
+ *     own spans and the parent keeps reporting, none twice; the child's
+ *     counters start at zero;
+ *   - UDP to a port nobody listens on is a send failure, not "reported";
+ *     protocol none is its own outcome (spans_discarded);
+ *   - failures speak: the diagnostics hook hears the first failure of a kind
+ *     at once and then one summary per interval.
  * Time bounds here are generous: they catch a hang, not a slow machine. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,6 +36,7 @@
 #include <cmocka.h>
 
 #include "internal.h"
+#include "diag.h"
 
 static double now_ms(void)
 {
@@ -79,7 +85,8 @@ static void emit(tw_tracer *t, int n)
 
 static void assert_balanced(const tw_counters *c)
 {
-    assert_int_equal(c->spans_finished, c->spans_reported + c->dropped_queue_full +
+    assert_int_equal(c->spans_finished, c->spans_reported + c->spans_discarded +
+                                            c->dropped_queue_full +
                                             c->dropped_too_large + c->dropped_send_failed +
                                             c->dropped_on_close);
 }
@@ -328,12 +335,17 @@ static void forked_child_reports_its_own_spans(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
+        tw_counters c0;
+        tw_tracer_counters(t, &c0);   /* the child's books start empty */
+        bool zero = c0.spans_started == 0 && c0.spans_finished == 0 &&
+                    c0.spans_reported == 0 && c0.dropped_on_close == 0 && c0.batches_sent == 0;
         emit(t, 700);
         tw_status st = tw_tracer_close(t, 5000);
         tw_counters c;
         tw_tracer_counters(t, &c);
-        bool ok = st == TW_OK && c.spans_finished == c.spans_reported + c.dropped_queue_full +
-                  c.dropped_too_large + c.dropped_send_failed + c.dropped_on_close;
+        /* the parent's queued spans are the parent's: not dropped_on_close here */
+        bool ok = zero && st == TW_OK && c.spans_finished == 700 && c.spans_reported == 700 &&
+                  c.dropped_on_close == 0 && c.spans_started == 700;
         tw_tracer_free(t);
         _exit(ok ? 0 : 1);
     }
@@ -353,6 +365,198 @@ static void forked_child_reports_its_own_spans(void **state)
     close(fd);
 }
 
+/* ------------------------------------------------------------ diagnostics */
+
+typedef struct heard {
+    pthread_mutex_t mu;
+    int calls[TWP_DIAG_KINDS];
+    uint64_t count[TWP_DIAG_KINDS];
+    tw_status status[TWP_DIAG_KINDS];
+    char last[TWP_DIAG_KINDS][512];
+} heard;
+
+static void listen_diag(void *ud, tw_diag_kind kind, tw_status st, const char *msg, uint64_t n)
+{
+    heard *h = ud;
+    pthread_mutex_lock(&h->mu);
+    h->calls[kind]++;
+    h->count[kind] += n;
+    h->status[kind] = st;
+    snprintf(h->last[kind], sizeof h->last[kind], "%s", msg);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void diag_first_at_once_then_one_summary_per_interval(void **state)
+{
+    (void)state;
+    heard h = { PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {0}, {{0}} };
+    twp_diag d;
+    twp_diag_init(&d, listen_diag, &h, 10000000);
+    twp_diag_event(&d, TW_DIAG_SEND_FAILED, TW_ERR_IO, 1, 1000, "first %d", 1);
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 1);
+    assert_string_equal(h.last[TW_DIAG_SEND_FAILED], "first 1");
+    for (int i = 0; i < 50; i++)   /* a flood within the interval: silent */
+        twp_diag_event(&d, TW_DIAG_SEND_FAILED, TW_ERR_IO, 1, 2000 + i, "more %d", i);
+    twp_diag_event(&d, TW_DIAG_DROPPED, TW_ERR_TOO_LARGE, 7, 3000, "queue full");
+    assert_int_equal(h.calls[TW_DIAG_DROPPED], 1);   /* another kind: its own first */
+    assert_int_equal(h.count[TW_DIAG_DROPPED], 7);
+    twp_diag_tick(&d, 9000000);
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 1);
+    twp_diag_tick(&d, 10001000);   /* the interval since the first report is over */
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 2);
+    assert_int_equal(h.count[TW_DIAG_SEND_FAILED], 1 + 50);
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "50 more failed sends"));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "latest: more 49"));
+    twp_diag_tick(&d, 30000000);   /* nothing pending: nothing said */
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 2);
+    twp_diag_event(&d, TW_DIAG_SEND_FAILED, TW_ERR_IO, 1, 30000001, "later");
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 3);   /* quiet for a while: at once */
+    twp_diag_event(&d, TW_DIAG_SAMPLING, TW_ERR_IO, 1, 30000002, "poll");
+    twp_diag_event(&d, TW_DIAG_SAMPLING, TW_ERR_IO, 1, 30000003, "poll again");
+    twp_diag_flush(&d, 30000004);   /* close: pending summaries go out, due or not */
+    assert_int_equal(h.calls[TW_DIAG_SAMPLING], 2);
+    assert_int_equal(h.count[TW_DIAG_SAMPLING], 2);
+    twp_diag_init(&d, NULL, NULL, 0);   /* no hook: events are no-ops */
+    twp_diag_event(&d, TW_DIAG_SEND_FAILED, TW_ERR_IO, 1, 1, "x");
+}
+
+static tw_tracer *tracer_with_diag(heard *h, const char *k, ...)
+{
+    tw_config *c;
+    assert_int_equal(tw_config_new(&c), TW_OK);
+    assert_int_equal(tw_config_set_diagnostics(c, listen_diag, h), TW_OK);
+    va_list ap;
+    va_start(ap, k);
+    for (const char *key = k; key; key = va_arg(ap, const char *))
+        assert_int_equal(tw_config_set(c, key, va_arg(ap, const char *)), TW_OK);
+    va_end(ap);
+    tw_tracer *t;
+    assert_int_equal(tw_tracer_new(c, &t), TW_OK);
+    tw_config_free(c);
+    return t;
+}
+
+static void udp_to_a_closed_port_is_a_send_failure_that_speaks(void **state)
+{
+    (void)state;
+    int port;
+    int fd = bound_socket(SOCK_DGRAM, &port);
+    close(fd);   /* nobody listens there: the kernel answers port unreachable */
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    heard h = { PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {0}, {{0}} };
+    tw_tracer *t = tracer_with_diag(&h, "reporter.protocols", "udp", "reporter.agent_port", ps,
+                                    NULL);
+    for (int round = 0; round < 3; round++) {
+        emit(t, 5);
+        assert_int_equal(tw_tracer_flush(t, 5000), TW_OK);
+    }
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 0);
+    assert_int_equal(c.dropped_send_failed, 15);
+    assert_true(c.send_failures >= 3);
+    assert_int_equal(c.batches_sent, 0);
+    assert_balanced(&c);
+    pthread_mutex_lock(&h.mu);
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 1);   /* rate-limited: one line */
+    assert_int_equal(h.status[TW_DIAG_SEND_FAILED], TW_ERR_IO);
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "udp sender failed"));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "Connection refused"));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "5 of 5 spans not delivered"));
+    pthread_mutex_unlock(&h.mu);
+    tw_tracer_close(t, 2000);
+    /* close says what the interval held back: the two later failed batches */
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 2);
+    assert_int_equal(h.count[TW_DIAG_SEND_FAILED], 3);
+    assert_int_equal(h.calls[TW_DIAG_DROPPED], 0);
+    tw_tracer_free(t);
+}
+
+static void refused_http_speaks_once_and_a_healthy_agent_never(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = bound_socket(SOCK_STREAM, &port);
+    close(lfd);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/traces", port);
+    heard h = { PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {0}, {{0}} };
+    tw_tracer *t = tracer_with_diag(&h, "reporter.protocols", "http", "reporter.endpoint", url,
+                                    "reporter.retries", "0", NULL);
+    emit(t, 4);
+    double t0 = now_ms();
+    assert_int_equal(tw_tracer_flush(t, 5000), TW_OK);
+    assert_true(now_ms() - t0 < 2000);
+    pthread_mutex_lock(&h.mu);
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 1);
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "http sender failed: POST "));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], url));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "4 of 4 spans"));
+    pthread_mutex_unlock(&h.mu);
+    tw_tracer_free(t);
+
+    int ufd = bound_socket(SOCK_DGRAM, &port);
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    heard quiet = { PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {0}, {{0}} };
+    t = tracer_with_diag(&quiet, "reporter.protocols", "udp", "reporter.agent_port", ps, NULL);
+    emit(t, 20);
+    assert_int_equal(tw_tracer_close(t, 5000), TW_OK);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 20);
+    for (int k = 0; k < TWP_DIAG_KINDS; k++)
+        assert_int_equal(quiet.calls[k], 0);
+    tw_tracer_free(t);
+    close(ufd);
+}
+
+static void full_queue_is_said_by_the_reporter_thread(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = bound_socket(SOCK_STREAM, &port);
+    listen(lfd, 1);   /* a collector that never answers: the queue fills */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/traces", port);
+    heard h = { PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {0}, {{0}} };
+    /* the worker speaks between sends: once the hanging one times out */
+    tw_tracer *t = tracer_with_diag(&h, "reporter.protocols", "http", "reporter.endpoint", url,
+                                    "reporter.queue_size", "10", "reporter.batch_size", "5",
+                                    "reporter.timeout_ms", "300", "reporter.retries", "0",
+                                    NULL);
+    emit(t, 30);
+    double t0 = now_ms();
+    bool said = false;
+    while (!said && now_ms() - t0 < 3000) {
+        pthread_mutex_lock(&h.mu);
+        said = h.calls[TW_DIAG_DROPPED] > 0;
+        pthread_mutex_unlock(&h.mu);
+        usleep(10000);
+    }
+    assert_true(said);
+    pthread_mutex_lock(&h.mu);
+    assert_non_null(strstr(h.last[TW_DIAG_DROPPED], "queue full (reporter.queue_size=10): 20 spans dropped"));
+    assert_int_equal(h.count[TW_DIAG_DROPPED], 20);
+    pthread_mutex_unlock(&h.mu);
+    tw_tracer_free(t);
+    close(lfd);
+}
+
+static void protocol_none_counts_discarded_not_reported(void **state)
+{
+    (void)state;
+    tw_tracer *t = tracer("reporter.protocols", "none", NULL);
+    emit(t, 9);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_discarded, 9);
+    assert_int_equal(c.spans_reported, 0);
+    assert_balanced(&c);
+    tw_tracer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -363,6 +567,11 @@ int main(void)
         cmocka_unit_test(four_threads_report_concurrently),
         cmocka_unit_test(finishes_racing_close_are_counted_before_free),
         cmocka_unit_test(forked_child_reports_its_own_spans),
+        cmocka_unit_test(diag_first_at_once_then_one_summary_per_interval),
+        cmocka_unit_test(udp_to_a_closed_port_is_a_send_failure_that_speaks),
+        cmocka_unit_test(refused_http_speaks_once_and_a_healthy_agent_never),
+        cmocka_unit_test(full_queue_is_said_by_the_reporter_thread),
+        cmocka_unit_test(protocol_none_counts_discarded_not_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
