@@ -132,8 +132,8 @@ int main(int argc, char **argv)
 
     tw_counters c;
     tw_tracer_counters(on, &c);
-    printf("sampled tracer: %llu started, %llu reported\n", (unsigned long long)c.spans_started,
-           (unsigned long long)c.spans_reported);
+    printf("sampled tracer: %llu started, %llu discarded by reporter none\n",
+           (unsigned long long)c.spans_started, (unsigned long long)c.spans_discarded);
     tw_span_free(parent);
     tw_tracer_free(on);
     tw_tracer_free(off);

@@ -30,6 +30,7 @@ void twl_box_release(twl_box *box)
     if (box == NULL || --box->refs > 0)
         return;
     tw_tracer_free(box->t);
+    twl_diag_free(box->diag);   /* after the tracer: its hook points here */
     tw_config_free(box->cfg);
     free(box);
 }
@@ -39,6 +40,7 @@ twl_tracer *twl_check_tracer(lua_State *L, int idx)
     twl_tracer *u = twl_checkudata(L, idx, TWL_UV_TRACER);
     if (u->box == NULL || u->box->t == NULL)
         luaL_argerror(L, idx, "tracer not initialised");
+    twl_diag_emit(L, u->box->diag);   /* queued failures speak on the Lua thread */
     return u;
 }
 
@@ -242,6 +244,10 @@ int twl_new_tracer(lua_State *L)
     else if (st != TW_OK)
         return twl_status_error(L, st, "new_tracer (environment)");
     config_apply(L, u->box->cfg, lua_istable(L, cfg_idx) ? cfg_idx : 0, name_idx);
+    u->box->diag = twl_diag_new(L);
+    if (u->box->diag == NULL)
+        return twl_status_error(L, TW_ERR_NOMEM, "new_tracer");
+    tw_config_set_diagnostics(u->box->cfg, twl_diag_hook, u->box->diag);
     st = tw_tracer_new(u->box->cfg, &u->box->t);
     if (st != TW_OK)
         return twl_status_error(L, st, "new_tracer");
@@ -537,6 +543,15 @@ static int tracer_config(lua_State *L)
     return 1;
 }
 
+/* tracer:diagnostics() -> n: emits the failures queued for ngx.log now
+ * (OpenResty; elsewhere they went to stderr as they happened). */
+static int tracer_diagnostics(lua_State *L)
+{
+    twl_tracer *u = twl_checkudata(L, 1, TWL_UV_TRACER);
+    lua_pushinteger(L, u->box ? twl_diag_emit(L, u->box->diag) : 0);
+    return 1;
+}
+
 static int tracer_gc(lua_State *L)
 {
     twl_tracer *u = twl_checkudata(L, 1, TWL_UV_TRACER);
@@ -574,6 +589,7 @@ static const luaL_Reg tracer_methods[] = {
     {"memory_spans", tracer_memory_spans},
     {"service_name", tracer_service_name},
     {"config", tracer_config},
+    {"diagnostics", tracer_diagnostics},
     {"__gc", tracer_gc},
 #if TWL_HAVE_CLOSE
     {"__close", tracer_close_scope},

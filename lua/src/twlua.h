@@ -31,10 +31,13 @@
 #define TWL_UV_SPAN    2
 #define TWL_UV_CONTEXT 3
 
+typedef struct twl_diag twl_diag;
+
 typedef struct twl_box {
     tw_tracer *t;         /* NULL until new_tracer succeeded */
     tw_config *cfg;       /* the config the tracer was built from (for tracer:config) */
     int refs;             /* tracer userdata + live spans */
+    twl_diag *diag;       /* the diagnostics queue (ldiag.c); freed after t */
 } twl_box;
 
 typedef struct twl_tracer { twl_box *box; } twl_tracer;
@@ -93,6 +96,13 @@ int twl_span_finish_http(lua_State *L);
 
 /* lqueue.c: envelope_encode, envelope_decode, carrier_parse (module functions) */
 extern const luaL_Reg twl_queue_funcs[];
+
+/* ldiag.c: the diagnostics route (stderr, or ngx.log from the Lua thread) */
+twl_diag *twl_diag_new(lua_State *L);   /* NULL on OOM */
+void twl_diag_free(twl_diag *d);
+void twl_diag_hook(void *ud, tw_diag_kind kind, tw_status st, const char *msg, uint64_t count);
+/* Emits queued lines through ngx.log; returns how many. Cheap when none. */
+int twl_diag_emit(lua_State *L, twl_diag *d);
 
 /* ltracer.c */
 void twl_tracer_open(lua_State *L);

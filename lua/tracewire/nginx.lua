@@ -61,6 +61,14 @@ function _M.init_worker(config, opts)
         ["x-b3-parentspanid"] = true, ["x-b3-sampled"] = true, ["x-b3-flags"] = true,
     }
     clear_prefixes = { bprefix }
+    -- Failures the reporter thread found (a dead collector, a full queue)
+    -- wait in the tracer until the Lua thread says them with ngx.log: the
+    -- next request does, and this timer does for an idle worker.
+    ngx.timer.every(1, function(premature)
+        if not premature and tracer then
+            tracer:diagnostics()
+        end
+    end)
     return tracer
 end
 

@@ -35,6 +35,8 @@
  *   _core_carriers.c  Tracer.inject / Tracer.extract over Python carriers
  *   _core_queue.c     the Redis queue envelope and carrier text codecs
  *   _core_module.c    the module: state, type creation, PyInit__core
+ *   _core_diag.c      the core's diagnostics into logging "jaeger_tracing"
+ *                     (own header _core_diag.h: it needs no module state)
  * Cross-file names carry the twpy_ prefix; everything else is static. Only
  * PyInit__core is exported (hidden visibility plus setup.py's version script).
  */
@@ -120,6 +122,7 @@ typedef struct TracerObject {
     PyObject *module;             /* keeps st alive */
     Py_ssize_t live_spans;        /* spans still holding a core tw_span */
     int free_pending;             /* free the core tracer when live_spans drops to 0 */
+    uint64_t failures_seen;       /* flush(): failures already answered for (_core_diag.c) */
 } TracerObject;
 
 typedef struct SpanObject {

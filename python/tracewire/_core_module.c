@@ -5,6 +5,7 @@
  * init (Py_mod_exec); only PyInit__core is exported.
  */
 #include "_core.h"
+#include "_core_diag.h"
 
 static const char *const kw_text[K_COUNT] = {
     "operation_name", "child_of", "references", "tags", "start_time",
@@ -238,6 +239,7 @@ module_free(void *m)
 
 static PyModuleDef_Slot module_slots[] = {
     {Py_mod_exec, module_exec},
+    {Py_mod_exec, twpy_diag_exec},
     {0, NULL},
 };
 

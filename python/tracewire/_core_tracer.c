@@ -6,6 +6,7 @@
  * Tracer is cleaned up, or later by the last span still holding a core span.
  */
 #include "_core.h"
+#include "_core_diag.h"
 
 /* ------------------------------------------------------------ tracer */
 
@@ -306,6 +307,9 @@ tracer_flush(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *
     Py_BEGIN_ALLOW_THREADS
     s = tw_tracer_flush(t->tracer, ms);
     Py_END_ALLOW_THREADS
+    /* False also when a send failed or spans were dropped since the last flush */
+    if (twpy_diag_failed_since(t->tracer, &t->failures_seen) && (s == TW_OK || s == TW_ERR_TIMEOUT))
+        Py_RETURN_FALSE;
     if (s == TW_OK)
         Py_RETURN_TRUE;
     if (s == TW_ERR_TIMEOUT || s == TW_ERR_CLOSED)
@@ -480,6 +484,7 @@ tracer_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     }
     if (options && options != Py_None && config_apply(cfg, options, t->st) != 0)
         goto fail;
+    twpy_diag_attach(cfg);   /* failures speak through logging "jaeger_tracing" */
     s = tw_tracer_new(cfg, &t->tracer);
     if (s != TW_OK) {
         twpy_raise_status(t->st, s, "Tracer");

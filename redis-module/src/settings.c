@@ -206,6 +206,21 @@ static int config_apply(RedisModuleCtx *ctx, void *privdata, RedisModuleString *
     return REDISMODULE_OK;
 }
 
+/* Failures speak: the core's diagnostics (a dead agent or collector, a full
+ * queue, a failed sampling poll), rate-limited by the core, go to the Redis
+ * log. Called on the reporter thread: RedisModule_Log takes a NULL context
+ * there (Redis then names the module generically; the line says tracewire).
+ * Set on the settings' config, so every tracer built from it (CONFIG SET
+ * replaces the tracer) speaks. */
+static void diag_to_log(void *ud, tw_diag_kind kind, tw_status st, const char *msg, uint64_t n)
+{
+    (void)ud;
+    (void)kind;
+    (void)st;
+    (void)n;
+    RedisModule_Log(NULL, "warning", "%s", msg);
+}
+
 int twrm_settings_init(RedisModuleCtx *ctx)
 {
     const char *bad_var = NULL;
@@ -213,6 +228,7 @@ int twrm_settings_init(RedisModuleCtx *ctx)
     tracer_dirty = 0;
     if (tw_config_new(&cfg) != TW_OK)
         return -1;
+    tw_config_set_diagnostics(cfg, diag_to_log, NULL);
     /* Precedence: module defaults < environment (JAEGER_*, OTEL_*) < module
      * configs (redis.conf, MODULE LOADEX CONFIG) < MODULE LOAD args. The
      * stored and returned carriers default to W3C only: one header to write

@@ -437,6 +437,37 @@ def test_a_hung_collector_never_blocks_requests(stack, tmp_path):
         hang.close()
 
 
+def test_a_dead_agent_is_said_in_the_error_log(stack, tmp_path):
+    """Spans go by UDP to a port nobody listens on: the reporter thread's
+    failure reaches nginx's error log through ngx.log (emitted by the worker's
+    Lua thread: the one-second timer, or the next request) within 3 s, once
+    per worker, not once per batch."""
+    _, _, flask_port, _ = stack
+    ngx = Nginx(tmp_path, free_port_udp(), flask_port, 10)
+    try:
+        for i in range(5):
+            req = urllib.request.Request(f"http://127.0.0.1:{ngx.port}/static/x.txt?i={i}",
+                                         headers={"Connection": "close"})
+            with urllib.request.urlopen(req, timeout=5) as r:
+                assert r.status == 200
+        deadline = time.time() + 3
+        while time.time() < deadline and "udp sender failed" not in ngx.error_log():
+            time.sleep(0.1)
+        log = ngx.error_log()
+        assert "udp sender failed" in log and "Connection refused" in log, log
+        lines = [l for l in log.splitlines() if "udp sender failed" in l]
+        assert "[error]" in lines[0]
+        assert len(lines) <= 2, lines     # rate-limited: at most one per worker
+    finally:
+        ngx.stop()
+
+
+def free_port_udp():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def test_the_shipped_example_config_runs(tmp_path):
     """lua/examples/nginx.conf, with only its paths and ports swapped: it
     serves, and its span reaches the agent with its process tags."""
