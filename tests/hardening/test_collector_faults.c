@@ -135,6 +135,12 @@ static int run(const char *proto, const char *fault)
         HZ_CHECK(c.spans_reported == 0, "reported %llu through a %s collector",
                  (unsigned long long)c.spans_reported, fault);
         HZ_CHECK(c.send_failures > 0, "no send failure counted");
+    } else if (strcmp(fault, "unreachable") == 0) {
+        /* a connected socket sees the ICMP refusal: failed, never "reported" */
+        HZ_CHECK(c.spans_reported == 0, "reported %llu to a closed UDP port",
+                 (unsigned long long)c.spans_reported);
+        HZ_CHECK(c.dropped_send_failed > 0 && c.send_failures > 0,
+                 "a dead agent was not counted as send_failed");
     } else if (strcmp(fault, "badhost") == 0 || strcmp(fault, "dnshang") == 0) {
         HZ_CHECK(c.spans_reported == 0, "reported %llu to an unresolvable host",
                  (unsigned long long)c.spans_reported);
