@@ -146,3 +146,44 @@ def test_blocked_pop_is_served_by_push_and_reports_wait(jaeger, redis_with_modul
     assert refs_of(send, "CHILD_OF") == [parent]      # the Jaeger-format carrier was read
     assert refs_of(wait, "CHILD_OF") == [send["spanID"]]
     assert wait["startTime"] == enq_us and wait["duration"] == wait_us
+
+
+def test_stream_spans_reach_jaeger(jaeger, redis_with_module):
+    # TQ.XADD -> a group of two consumers (TQ.XREADGROUP) -> XACK: Jaeger holds
+    # a send span per entry (child of our parent) and a wait span per delivery
+    # (child of that entry's send span, from the entry id's milliseconds to
+    # the delivery).
+    service = "e2e-redis-stream"
+    r = redis_with_module("udp", service)
+    tid = "%016x%016x" % (random.getrandbits(63) | 1 << 62, random.getrandbits(64))
+    parent = "%016x" % (random.getrandbits(63) | 1)
+    key = "e2e:stream"
+    r.xgroup_create(key, "g", "0", mkstream=True)
+    carrier = "traceparent: 00-%s-%s-01" % (tid, parent)
+    ids = [r.execute_command("TQ.XADD", key, "*", carrier, "job", str(i)).decode() for i in range(4)]
+    time.sleep(SLEEP_S)
+    delivered = {}
+    for consumer in ("c1", "c2"):
+        (_, entries), = r.execute_command("TQ.XREADGROUP", "GROUP", "g", consumer, "COUNT", "2",
+                                          "STREAMS", key, ">")
+        for eid, fields in entries:
+            f = dict(zip(fields[0::2], fields[1::2]))
+            delivered[eid.decode()] = f[b"traceparent"].decode().split("-")[2]
+    after_us = int(time.time() * 1e6)
+    assert sorted(delivered) == sorted(ids)
+    assert r.xack(key, "g", *ids) == 4
+
+    trace = jaeger.wait_trace(tid, min_spans=8)
+    assert trace is not None, "trace %s not in Jaeger" % tid
+    mine = [s for s in trace["spans"]
+            if trace["processes"][s["processID"]]["serviceName"] == service]
+    sends = {s["spanID"]: s for s in mine if s["operationName"] == "send " + key}
+    waits = [s for s in mine if s["operationName"] == "wait " + key]
+    assert len(sends) == 4 and len(waits) == 4, [s["operationName"] for s in mine]
+    for s in sends.values():
+        assert refs_of(s, "CHILD_OF") == [parent]
+    for w in waits:
+        eid = tags_of(w)["messaging.message.id"][1]
+        assert refs_of(w, "CHILD_OF") == [delivered[eid]] and delivered[eid] in sends
+        assert w["startTime"] == int(eid.split("-")[0]) * 1000      # the id's milliseconds
+        assert SLEEP_S * 1e6 <= w["duration"] and w["startTime"] + w["duration"] <= after_us
