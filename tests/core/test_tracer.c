@@ -47,7 +47,7 @@ static void process_tags_describe_the_process(void **state)
     const twp_value *uuid = proc_tag(t, "client-uuid");
     assert_int_equal(uuid->len, 36);
     assert_int_equal(uuid->v.str[14], '4');
-    assert_string_equal(proc_tag(t, "jaeger.version")->v.str, "tracewire-C-0.1.0");
+    assert_string_equal(proc_tag(t, "jaeger.version")->v.str, "tracewire-C-" TW_VERSION);
     assert_string_equal(proc_tag(t, "team")->v.str, "core");        /* later wins */
     assert_string_equal(proc_tag(t, "region")->v.str, "eu-west");   /* ${ENV:default} */
     assert_string_equal(proc_tag(t, "zone")->v.str, "z1");
