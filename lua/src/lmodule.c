@@ -31,10 +31,12 @@ __attribute__((visibility("default"))) int luaopen_tracewire(lua_State *L)
     twl_context_open(L);
     twl_span_open(L);
     twl_tracer_open(L);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     twl_setfuncs(L, module_funcs);
     luaL_setfuncs(L, twl_queue_funcs, 0);
     lua_pushliteral(L, TW_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushliteral(L, TW_VERSION);     /* the Lua convention for a module's version */
+    lua_setfield(L, -2, "_VERSION");
     return 1;
 }
