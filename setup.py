@@ -1,7 +1,8 @@
 """Builds the CPython extension `tracewire._core` (python/tracewire/_core_*.c), into
 which every core/src/*.c is compiled (hidden visibility; only PyInit__core is
-exported). libcurl, jansson and zlib are linked through pkg-config. The package's metadata (name, version from the
-VERSION file, dependencies, classifiers) is in pyproject.toml.
+exported). libcurl, jansson and zlib are linked through pkg-config. The package's
+metadata (name, version from the VERSION file, dependencies, classifiers) is in
+pyproject.toml.
 
     pip install .                      # or: pip install --no-build-isolation .
     pip wheel --no-deps -w dist .      # a wheel; auditwheel repair makes it portable
