@@ -463,7 +463,7 @@ static int configure(RedisModuleCtx *ctx, RedisModuleString **argv, int argc, tw
 TWRM_EXPORT int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
     const char *missing;
-    if (twrm_api_init(ctx, "tracewire", 1, &missing) != REDISMODULE_OK) {
+    if (twrm_api_init(ctx, "tracewire", TW_VERSION_NUM, &missing) != REDISMODULE_OK) {
         if (RedisModule_Log)
             RedisModule_Log(ctx, "warning", "tracewire: cannot load: %s", missing);
         return REDISMODULE_ERR;
