@@ -10,7 +10,8 @@
 #            specs under Lua 5.4 against the installed modules only
 #   cmake    cmake --install into a temp prefix (core, header, .pc, both Lua ABIs
 #            with tracewire.nginx and tracewire.redisq), a C program built with
-#            pkg-config against it
+#            pkg-config against it; no LuaJIT headers -> a warning naming the
+#            package; -DTW_OPENRESTY_PREFIX -> the LuaJIT module in <prefix>/lualib
 #   pytest   tests/packaging/test_*.py over all of the above: vendored libraries
 #            really loaded, decoded spans, manylinux tag, metadata, and every
 #            version (VERSION, CMake, .pc, wheel, sdist, rockspec, __version__, Lua
@@ -118,6 +119,23 @@ C
   export PKG_CONFIG_PATH='$prefix/lib/pkgconfig' &&
   gcc -Wall -Werror '$out/user.c' -o '$out/user' \$(pkg-config --cflags --libs tracewire) -Wl,-rpath,'$prefix/lib' &&
   '$out/user' > '$out/c-user.txt' && pkg-config --modversion tracewire > '$out/pc-version.txt'"
+# No LuaJIT headers: a warning that names the package and the OpenResty variable.
+step luajit-missing sh -c "cmake -S . -B '$out/cmake-nojit' -G Ninja -DCMAKE_C_COMPILER=gcc -DTW_BUILD_TESTS=OFF \
+    -DTW_BUILD_BENCH=OFF -DTW_BUILD_NGINX=OFF -DTW_BUILD_REDIS=OFF -DTW_LUAJIT_INCLUDE_DIR='$out/no-such-dir' > '$out/nojit.txt' 2>&1 &&
+  grep -q 'CMake Warning' '$out/nojit.txt' && grep -q 'apt-get install libluajit2-5.1-dev' '$out/nojit.txt' &&
+  grep -q 'TW_OPENRESTY_PREFIX' '$out/nojit.txt'"
+# An OpenResty-shaped prefix (its LuaJIT headers under luajit/include/luajit-2.1):
+# the LuaJIT module and the helpers land in <prefix>/lualib, where OpenResty looks.
+step openresty-prefix sh -c "mkdir -p '$out/openresty/luajit/include' &&
+  ln -s /usr/include/luajit-2.1 '$out/openresty/luajit/include/luajit-2.1' &&
+  cmake -S . -B '$out/cmake-openresty' -G Ninja -DCMAKE_C_COMPILER=gcc -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF \
+    -DTW_BUILD_NGINX=OFF -DTW_BUILD_REDIS=OFF -DTW_BUILD_EXAMPLES=OFF -DTW_BUILD_LUA54=OFF -DTW_INSTALL_CORE=OFF \
+    -DTW_OPENRESTY_PREFIX='$out/openresty' -DCMAKE_INSTALL_PREFIX='$out/openresty-unused' &&
+  cmake --build '$out/cmake-openresty' --target tracewire_luajit && cmake --install '$out/cmake-openresty' &&
+  test -f '$out/openresty/lualib/tracewire.so' && test -f '$out/openresty/lualib/tracewire/nginx.lua' &&
+  test -f '$out/openresty/lualib/tracewire/redisq.lua' &&
+  cd / && LUA_CPATH='$out/openresty/lualib/?.so' LUA_PATH='$out/openresty/lualib/?.lua' luajit -e '
+    local t = require \"tracewire\"; assert(t._VERSION == \"$version\"); require \"tracewire.redisq\"'"
 tally "cmake --install" $sp $sf $((SECONDS - t0))
 
 # ---------------------------------------------------------------- pytest
