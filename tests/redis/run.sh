@@ -26,6 +26,15 @@ fi
 cp python/tracewire/*.py "$build/python/tracewire/"
 export PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}"
 
+# The cross-language tests use tracewire's Python binding: install it into
+# this suite's own directory (never into the shared venv), and make those
+# tests fail, not skip, if it or the Lua binding is missing.
+pydir="$build/py"
+"$py" -m pip install -q --no-build-isolation --no-deps --target "$pydir" --upgrade "$top" >/dev/null 2>&1 \
+  || echo "redis: building the Python binding failed; the cross-language tests will fail"
+export PYTHONPATH="$pydir${PYTHONPATH:+:$PYTHONPATH}"
+export TW_REDIS_BINDINGS=required
+
 export TW_REDIS_MODULE="$build/redis-module/tracewire.so"
 export TW_BUILD_DIR="$build"
 # The fixtures stop every redis-server they start (and an atexit hook in

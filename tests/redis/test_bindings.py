@@ -1,9 +1,10 @@
 """Across languages: a Python producer inside a traced span pushes through the
 module; Python and Lua consumers continue the trace. Every span is checked
 from the Jaeger Thrift datagrams received by the test's UDP socket. Needs the
-Python binding (tracewire, installed in the venv by tests/python/run.sh or
-`pip install .`) and the Lua binding (built by tests/redis/run.sh); each test
-skips, saying why, when its binding is missing."""
+Python binding (tests/redis/run.sh installs it into build/redis-tests/py and
+puts it on PYTHONPATH) and the Lua binding (built by tests/redis/run.sh).
+Under run.sh a missing binding fails the test; run by hand, the test skips,
+saying why."""
 import json
 import os
 import pathlib
@@ -19,8 +20,20 @@ HERE = pathlib.Path(__file__).resolve().parent
 LUA_BUILD = pathlib.Path(os.environ.get("TW_BUILD_DIR", TOP / "build/redis-tests")) / "lua"
 
 
+def need(what, reason):
+    """Skips when a binding is missing, or fails under tests/redis/run.sh
+    (TW_REDIS_BINDINGS=required), which builds both."""
+    if os.environ.get("TW_REDIS_BINDINGS") == "required":
+        pytest.fail(reason + " (tests/redis/run.sh builds it: see its output)")
+    pytest.skip(reason)
+
+
 def py_tracer(collector, service):
-    tracewire = pytest.importorskip("tracewire", reason="Python binding not installed")
+    try:
+        import tracewire
+        import tracewire._core  # noqa: F401  (the extension, not just the package dir)
+    except ImportError as e:
+        need("tracewire", "Python binding not installed: %s" % e)
     from tracewire.config import Config
     cfg = {"sampler": {"type": "const", "param": 1}, "logging": False, "protocol": "udp",
            "local_agent": {"reporting_host": "127.0.0.1", "reporting_port": collector.port},
@@ -124,9 +137,9 @@ def lua_runtime(name):
     abi = "5.4" if name == "lua5.4" else "5.1"
     so = LUA_BUILD / abi / "tracewire.so"
     if not exe:
-        pytest.skip("%s not installed" % name)
+        need(name, "%s not installed" % name)
     if not so.exists():
-        pytest.skip("Lua binding not built at %s" % so)
+        need(name, "Lua binding not built at %s" % so)
     env = dict(os.environ)
     env["LUA_CPATH"] = "%s/?.so;;" % so.parent
     env["LUA_PATH"] = "%s/lua/?.lua;;" % TOP

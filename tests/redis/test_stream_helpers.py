@@ -27,7 +27,6 @@ def test_stream_entry_splits_carrier_and_fields():
 
 
 def test_python_producer_group_of_two_consumers(r, collector):
-    pytest.importorskip("tracewire", reason="Python binding not installed")
     collector.clear()
     producer = py_tracer(collector, "py-stream-producer")
     r.xgroup_create("pys", "g", "0", mkstream=True)
