@@ -575,6 +575,50 @@ typedef void (*tw_diag_fn)(void *ud, tw_diag_kind kind, tw_status status,
  * such tracer has been freed. Default: none (failures are only counted). */
 TW_API tw_status tw_config_set_diagnostics(tw_config *cfg, tw_diag_fn fn, void *ud);
 
+/* ---------------------------------------------------------------- gateways */
+
+#define TW_PROP_ALL (TW_PROP_JAEGER | TW_PROP_W3C | TW_PROP_B3_MULTI | TW_PROP_B3_SINGLE)
+
+/* One header name of a propagation format, lower-case; is_prefix: every
+ * header that starts with name (Jaeger's baggage items, "uberctx-" by
+ * default). Return non-zero to stop. */
+typedef int (*tw_header_name_fn)(void *ud, const char *name, size_t len, int is_prefix);
+
+/* Visits the header names the given formats (TW_PROP_* bits; TW_PROP_DEFAULT:
+ * the tracer's extract and inject formats together) read or write, as this
+ * tracer's configuration names them (trace_id_header, baggage_header_prefix).
+ * A gateway removes these from a request before injecting its own context,
+ * so an upstream never sees two contexts that disagree. Names are borrowed
+ * for the call. TW_ERR_UNSUPPORTED for unknown format bits. */
+TW_API tw_status tw_tracer_header_names(tw_tracer *t, unsigned formats, tw_header_name_fn visit,
+                                        void *ud);
+
+/* An HTTP request as a gateway received it, for tw_span_set_http_request: a
+ * plain descriptor, every pointer borrowed for the call. */
+typedef struct tw_http_request {
+    const char *method;       /* "GET" */
+    size_t method_len;
+    const char *target;       /* the request target as received: "/p?q", or absolute-form */
+    size_t target_len;
+    const char *host;         /* Host header (or server name); NULL when unknown */
+    size_t host_len;
+    const char *scheme;       /* "http" / "https"; NULL: "http" */
+    size_t scheme_len;
+    const char *component;    /* e.g. "nginx"; NULL: no component tag */
+    size_t component_len;
+} tw_http_request;
+
+/* Makes s the server span of request r, the same way for every gateway face:
+ * kind SERVER and, when s is sampled (an unsampled span records nothing),
+ * the tags component, http.method and http.url (an absolute-form target as
+ * it is; else scheme://host + target; the target alone without a host).
+ * Copies. TW_ERR_FINISHED on a finished span. */
+TW_API tw_status tw_span_set_http_request(tw_span *s, const tw_http_request *r);
+
+/* The response of that request: http.status_code and, for 5xx, error=true
+ * (sampled spans only). TW_ERR_FINISHED on a finished span. */
+TW_API tw_status tw_span_set_http_status(tw_span *s, int64_t status);
+
 #ifdef __cplusplus
 }
 #endif

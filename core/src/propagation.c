@@ -615,3 +615,35 @@ tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach e
         twp_tracer_baggage_dropped(t, dropped, false);
     return st;
 }
+
+/* The names come from the table extract matches against (HEADERS) and the
+ * configured Jaeger names, so a gateway clears exactly what the core reads. */
+tw_status tw_tracer_header_names(tw_tracer *t, unsigned formats, tw_header_name_fn visit, void *ud)
+{
+    if (!t || !visit)
+        return TW_ERR_INVALID_ARG;
+    const tw_config *cfg = twp_tracer_config(t);
+    if (formats == TW_PROP_DEFAULT)
+        formats = cfg->extract_formats | cfg->inject_formats;
+    if (formats & ~ALL_FORMATS)
+        return TW_ERR_UNSUPPORTED;
+    for (int i = 0; i < H_COUNT; i++) {
+        if (!(formats & HEADERS[i].format))
+            continue;
+        const char *n = HEADERS[i].name;
+        size_t len = HEADERS[i].len;
+        if (!n) {               /* H_UBER: the configured trace id header */
+            n = cfg->trace_id_header && *cfg->trace_id_header ? cfg->trace_id_header
+                                                               : "uber-trace-id";
+            len = strlen(n);
+        }
+        if (visit(ud, n, len, 0))
+            return TW_OK;
+    }
+    if (formats & TW_PROP_JAEGER) {
+        const char *p = cfg->baggage_header_prefix && *cfg->baggage_header_prefix
+                            ? cfg->baggage_header_prefix : "uberctx-";
+        visit(ud, p, strlen(p), 1);
+    }
+    return TW_OK;
+}

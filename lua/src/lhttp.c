@@ -5,8 +5,11 @@
  * of every header (ngx.req.get_headers), reading nginx variables (each read
  * costs thousands of instructions in ngx_lua) and crossing into C once per
  * tag: the head string crosses once, the core's tw_http_head carrier feeds
- * extract, and the span, its name and its tags are made here. Nothing here
- * is nginx-specific beyond the defaults.
+ * extract, and the span and its name are made here; its tags are the
+ * core's (tw_span_set_http_request / _status), the ones nginx.lua's general
+ * path (span:set_http_request) and the native nginx module set too. Also
+ * tracer:header_names, the propagation headers a gateway clears before it
+ * injects. Nothing here is nginx-specific beyond the defaults.
  */
 #include "twlua.h"
 
@@ -41,17 +44,6 @@ static int walk_head(void *carrier, tw_kv_fn visit, void *ud)
     return tw_http_head_foreach(&w->head, note_host, w);
 }
 
-static void set_str_tag(tw_span *s, const char *key, size_t klen, const char *val, size_t vlen)
-{
-    tw_field f;
-    f.key = key;
-    f.key_len = klen;
-    f.type = TW_VAL_STRING;
-    f.v.str.ptr = val;
-    f.v.str.len = vlen;
-    tw_span_set_tag(s, &f);
-}
-
 /* tracer:start_http_span(head[, scheme="http"[, component="nginx"[, start_ts]]])
  *   -> span, found   found: the head carried a context header of an enabled
  *                    format (continued, or corrupted and ignored)
@@ -69,6 +61,7 @@ int twl_start_http_span(lua_State *L)
     int64_t start_us;
     tw_span_context *parent = NULL;
     tw_span_ref ref;
+    tw_http_request req;
     tw_status st;
     twl_span *u;
     int found;
@@ -117,26 +110,19 @@ int twl_start_http_span(lua_State *L)
     u->box = tr->box;
     tr->box->refs++;
 
-    tw_span_set_kind(u->s, TW_KIND_SERVER);
-    if (tw_span_context_flags(tw_span_get_context(u->s)) & TW_FLAG_SAMPLED) {
-        set_str_tag(u->s, "component", 9, component, clen);
-        set_str_tag(u->s, "http.method", 11, method, mlen);
-        /* http.url: absolute-form targets are URLs already */
-        if (target[0] != '/' || w.host == NULL) {
-            set_str_tag(u->s, "http.url", 8, target, tlen);
-        } else {
-            char small[1024];
-            size_t ulen = slen + 3 + w.host_len + tlen;
-            char *url = ulen <= sizeof small ? small : twl_newuserdata(L, ulen);
-            memcpy(url, scheme, slen);
-            memcpy(url + slen, "://", 3);
-            memcpy(url + slen + 3, w.host, w.host_len);
-            memcpy(url + slen + 3 + w.host_len, target, tlen);
-            set_str_tag(u->s, "http.url", 8, url, ulen);
-            if (url != small)
-                lua_pop(L, 1);
-        }
-    }
+    req.method = method;
+    req.method_len = mlen;
+    req.target = target;
+    req.target_len = tlen;
+    req.host = w.host;
+    req.host_len = w.host_len;
+    req.scheme = scheme;
+    req.scheme_len = slen;
+    req.component = component;
+    req.component_len = clen;
+    st = tw_span_set_http_request(u->s, &req);
+    if (st != TW_OK)
+        return twl_status_error(L, st, "start_http_span");
     lua_pushboolean(L, found);
     return 2;
 }
@@ -161,10 +147,72 @@ int twl_span_finish_http(lua_State *L)
     if ((lua_Number)status != d)
         return luaL_argerror(L, 2, "HTTP status must be an integer");
     ts = twl_check_timestamp(L, 3, 3);
-    if (!tw_span_is_finished(u->s) && (tw_span_context_flags(tw_span_get_context(u->s)) & TW_FLAG_SAMPLED)) {
-        tw_span_set_tag_int(u->s, "http.status_code", (int64_t)status);
-        if (status >= 500)
-            tw_span_set_tag_bool(u->s, "error", 1);
-    }
+    tw_span_set_http_status(u->s, (int64_t)status);     /* TW_ERR_FINISHED: finish says so */
     return twl_push_finish(L, tw_span_finish(u->s, ts), "finish_http");
+}
+
+/* span:set_http_request(method, target[, host[, scheme="http"[, component="nginx"]]])
+ *   -> span
+ * The server-span tags of start_http_span for a span started otherwise (a
+ * request whose raw head is not available: HTTP/2, HTTP/3, or a start_span
+ * with caller-chosen name or tags). */
+int twl_span_set_http_request(lua_State *L)
+{
+    twl_span *u = twl_check_span(L, 1);
+    tw_http_request req;
+    memset(&req, 0, sizeof req);
+    req.method = luaL_checklstring(L, 2, &req.method_len);
+    req.target = luaL_checklstring(L, 3, &req.target_len);
+    req.host = luaL_optlstring(L, 4, NULL, &req.host_len);
+    req.scheme = luaL_optlstring(L, 5, "http", &req.scheme_len);
+    req.component = luaL_optlstring(L, 6, "nginx", &req.component_len);
+    tw_status st = tw_span_set_http_request(u->s, &req);
+    if (st != TW_OK && st != TW_ERR_FINISHED)
+        return twl_status_error(L, st, "set_http_request");
+    lua_settop(L, 1);
+    return 1;
+}
+
+typedef struct names_ud {
+    lua_State *L;
+    int names, prefixes;      /* stack indexes of the two result tables */
+    int nprefixes;
+} names_ud;
+
+static int add_name(void *ud, const char *name, size_t len, int is_prefix)
+{
+    names_ud *n = ud;
+    lua_pushlstring(n->L, name, len);
+    if (is_prefix) {
+        lua_rawseti(n->L, n->prefixes, ++n->nprefixes);
+    } else {
+        lua_pushboolean(n->L, 1);
+        lua_rawset(n->L, n->names);
+    }
+    return 0;
+}
+
+/* tracer:header_names([which]) -> names, prefixes
+ * names: { [lower-case header name] = true }, prefixes: { "uberctx-", ... }
+ * for the formats this tracer extracts or injects (which = nil) or for every
+ * format tracewire knows (which = "all"), with the configured Jaeger names. */
+int twl_tracer_header_names(lua_State *L)
+{
+    twl_tracer *tr = twl_check_tracer(L, 1);
+    unsigned formats = TW_PROP_DEFAULT;
+    if (!lua_isnoneornil(L, 2)) {
+        const char *which = luaL_checkstring(L, 2);
+        if (strcmp(which, "all") != 0)
+            return luaL_argerror(L, 2, "expected \"all\" or nil");
+        formats = TW_PROP_ALL;
+    }
+    names_ud n = { L, 0, 0, 0 };
+    lua_createtable(L, 0, 16);
+    n.names = lua_gettop(L);
+    lua_createtable(L, 1, 0);
+    n.prefixes = lua_gettop(L);
+    tw_status st = tw_tracer_header_names(tr->box->t, formats, add_name, &n);
+    if (st != TW_OK)
+        return twl_status_error(L, st, "header_names");
+    return 2;
 }

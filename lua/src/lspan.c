@@ -398,6 +398,7 @@ static const luaL_Reg span_methods[] = {
     {"operation_name", span_operation_name},
     {"finish", span_finish},
     {"finish_http", twl_span_finish_http},
+    {"set_http_request", twl_span_set_http_request},
     {"is_finished", span_is_finished},
     {"context", span_context},
     {"set_baggage_item", span_set_baggage_item},

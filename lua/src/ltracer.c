@@ -581,6 +581,7 @@ static int tracer_tostring(lua_State *L)
 static const luaL_Reg tracer_methods[] = {
     {"start_span", twl_span_start},
     {"start_http_span", twl_start_http_span},
+    {"header_names", twl_tracer_header_names},
     {"inject", tracer_inject},
     {"extract", tracer_extract},
     {"flush", tracer_flush},

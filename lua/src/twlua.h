@@ -93,6 +93,10 @@ twl_span *twl_check_span(lua_State *L, int idx);
 /* tracer:start_http_span(head, ...) and span:finish_http(status) (lhttp.c) */
 int twl_start_http_span(lua_State *L);
 int twl_span_finish_http(lua_State *L);
+/* span:set_http_request(method, target[, host[, scheme[, component]]]) and
+ * tracer:header_names([which]) (lhttp.c) */
+int twl_span_set_http_request(lua_State *L);
+int twl_tracer_header_names(lua_State *L);
 
 /* lqueue.c: envelope_encode, envelope_decode, carrier_parse (module functions) */
 extern const luaL_Reg twl_queue_funcs[];

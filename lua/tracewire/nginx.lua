@@ -18,8 +18,9 @@
 --
 -- Context propagation: start() reads the incoming trace context from the
 -- request headers (any configured format), makes the server span its child,
--- removes every incoming context header (so an upstream never sees two
--- contexts that disagree) and writes the server span's context with
+-- removes every incoming context header (the names come from the core,
+-- tracer:header_names, so an upstream never sees two contexts that
+-- disagree) and writes the server span's context with
 -- ngx.req.set_header, which proxy_pass forwards. Do not overwrite those
 -- headers with proxy_set_header.
 
@@ -52,15 +53,10 @@ function _M.init_worker(config, opts)
     default_scheme = opts and opts.scheme
     upstream_address = opts and opts.upstream_address
     tracer = tracewire.new_tracer(config)
-    local tid = tracer:config("trace_id_header") or "uber-trace-id"
-    local bprefix = tracer:config("baggage_header_prefix") or "uberctx-"
-    clear_names = {
-        [tid] = true, ["uber-trace-id"] = true, ["jaeger-debug-id"] = true,
-        ["jaeger-baggage"] = true, traceparent = true, tracestate = true,
-        baggage = true, b3 = true, ["x-b3-traceid"] = true, ["x-b3-spanid"] = true,
-        ["x-b3-parentspanid"] = true, ["x-b3-sampled"] = true, ["x-b3-flags"] = true,
-    }
-    clear_prefixes = { bprefix }
+    -- every format's names, not only the configured ones: an upstream that
+    -- saw our traceparent next to the client's b3 would either pick the
+    -- client's span as parent or call the two formats corrupted
+    clear_names, clear_prefixes = tracer:header_names("all")
     -- Failures the reporter thread found (a dead collector, a full queue)
     -- wait in the tracer until the Lua thread says them with ngx.log: the
     -- next request does, and this timer does for an idle worker.
@@ -139,15 +135,11 @@ local function request_span(opts, headers)
     if opts and opts.tags then
         span:set_tags(opts.tags)           -- first: may hold sampling.priority
     end
-    -- An unsampled span is never reported: skip building its tags.
+    -- The fast path's server-span tags, set by the core. An unsampled span
+    -- is never reported: skip the ngx.var reads its tags would cost.
     if span:is_sampled() then
-        span:set_tags{
-            ["span.kind"] = "server",
-            component = "nginx",
-            ["http.method"] = method,
-            ["http.url"] = ((opts and opts.scheme) or default_scheme or ngx.var.scheme)
-                           .. "://" .. (host or ngx.var.host) .. uri,
-        }
+        span:set_http_request(method, uri, host or ngx.var.host,
+                              (opts and opts.scheme) or default_scheme or ngx.var.scheme)
     end
     return span, code ~= "not_found"
 end

@@ -135,3 +135,69 @@ describe("start_http_span", function()
         assert.equal(204, H.one_span(t).tags["http.status_code"])
     end)
 end)
+
+-- nginx.lua's general path (HTTP/2, caller-named spans) tags through the same
+-- core helper as start_http_span: the same request gives the same tags.
+describe("span:set_http_request", function()
+    it("tags exactly as start_http_span does", function()
+        local t = H.tracer()
+        local fast = t:start_http_span("PUT /x/y?z=1 HTTP/1.1\r\nHost: ex.com\r\n\r\n", "https", "edge")
+        fast:finish_http(503)
+        local want = H.one_span(t)
+        local s = t:start_span("PUT /x/y")
+        assert.equal(s, s:set_http_request("PUT", "/x/y?z=1", "ex.com", "https", "edge"))
+        s:finish_http(503)
+        local got = H.one_span(t)
+        assert.same(want.tags, got.tags)
+        assert.equal("server", got.kind)
+        assert.is_true(got.tags.error)
+    end)
+
+    it("defaults to http and nginx; keeps the target without a host", function()
+        local t = H.tracer()
+        t:start_span("a"):set_http_request("GET", "/p"):finish()
+        local tags = H.one_span(t).tags
+        assert.same({ "nginx", "GET", "/p" }, { tags.component, tags["http.method"], tags["http.url"] })
+        t:start_span("b"):set_http_request("GET", "/p", "h:1"):finish()
+        assert.equal("http://h:1/p", H.one_span(t).tags["http.url"])
+    end)
+
+    it("tags nothing on an unsampled span", function()
+        local t = H.tracer{ sampler = { type = "const", param = 0 } }
+        local s = t:start_span("u"):set_http_request("GET", "/p", "h")
+        s:finish_http(500)
+        assert.equal(0, #H.spans(t))
+    end)
+end)
+
+describe("tracer:header_names", function()
+    it("names every format's headers, the configured Jaeger ones included", function()
+        local t = H.tracer{ trace_id_header = "x-my-trace", baggage_header_prefix = "x-bag-" }
+        local names, prefixes = t:header_names("all")
+        assert.same({ ["x-my-trace"] = true, ["jaeger-debug-id"] = true, ["jaeger-baggage"] = true,
+                      traceparent = true, tracestate = true, baggage = true, b3 = true,
+                      ["x-b3-traceid"] = true, ["x-b3-spanid"] = true, ["x-b3-parentspanid"] = true,
+                      ["x-b3-sampled"] = true, ["x-b3-flags"] = true }, names)
+        assert.same({ "x-bag-" }, prefixes)
+    end)
+
+    it("names the configured formats only by default", function()
+        local t = H.tracer{ propagation = { extract = "w3c", inject = "w3c" } }
+        local names, prefixes = t:header_names()
+        assert.same({ traceparent = true, tracestate = true, baggage = true }, names)
+        assert.same({}, prefixes)
+        assert.has_error(function() t:header_names("some") end)
+    end)
+
+    it("covers every header inject writes", function()
+        local t = H.tracer{ propagation = { inject = "jaeger,w3c,b3,b3multi" } }
+        local s = t:start_span("out")
+        s:set_baggage_item("k", "v")
+        local h = {}
+        t:inject(s, "http_headers", h)
+        local names, prefixes = t:header_names()
+        for k in pairs(h) do
+            assert.is_true(names[k] or k:sub(1, #prefixes[1]) == prefixes[1], k)
+        end
+    end)
+end)

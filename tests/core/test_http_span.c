@@ -1,0 +1,198 @@
+/* test_http_span.c — the gateway helpers every HTTP face shares: the server
+ * span of a request (tw_span_set_http_request) and of its response
+ * (tw_span_set_http_status) as the memory reporter records them, and the
+ * propagation header names a gateway clears (tw_tracer_header_names),
+ * checked against what inject writes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "span_helpers.h"
+
+static tw_http_request req(const char *method, const char *target, const char *host,
+                           const char *scheme, const char *component)
+{
+    tw_http_request r;
+    memset(&r, 0, sizeof r);
+    r.method = method;
+    r.method_len = strlen(method);
+    r.target = target;
+    r.target_len = strlen(target);
+    r.host = host;
+    r.host_len = host ? strlen(host) : 0;
+    r.scheme = scheme;
+    r.scheme_len = scheme ? strlen(scheme) : 0;
+    r.component = component;
+    r.component_len = component ? strlen(component) : 0;
+    return r;
+}
+
+static void tags_the_request_and_response(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1", NULL);
+    tw_span *s = start(t, "op", NULL);
+    tw_http_request r = req("GET", "/a?b=1", "ex.com:8443", "https", "edge");
+    assert_int_equal(tw_span_set_http_request(s, &r), TW_OK);
+    assert_int_equal(tw_span_set_http_status(s, 502), TW_OK);
+    finish_free(s);
+    assert_int_equal(tw_span_set_http_status(NULL, 200), TW_ERR_INVALID_ARG);
+    json_t *a = recorded(t, 1);
+    json_t *sp = span_named(a, "op");
+    json_t *tags = json_object_get(sp, "tags");
+    assert_string_equal(jstr(sp, "kind"), "server");
+    assert_string_equal(jstr(tags, "component"), "edge");
+    assert_string_equal(jstr(tags, "http.method"), "GET");
+    assert_string_equal(jstr(tags, "http.url"), "https://ex.com:8443/a?b=1");
+    assert_int_equal(json_integer_value(json_object_get(tags, "http.status_code")), 502);
+    assert_true(json_is_true(json_object_get(tags, "error")));
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void url_without_host_or_absolute_is_the_target(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1",
+                              "max_tag_value_length", "8192", NULL);
+    const char *cases[][3] = {
+        {"/p", NULL, "/p"},
+        {"http://up:81/q", "h", "http://up:81/q"},
+        {"/p", "h", "http://h/p"},          /* scheme defaults to http */
+    };
+    for (size_t i = 0; i < 3; i++) {
+        tw_span *s = start(t, "op", NULL);
+        tw_http_request r = req("GET", cases[i][0], cases[i][1], NULL, NULL);
+        assert_int_equal(tw_span_set_http_request(s, &r), TW_OK);
+        finish_free(s);
+        json_t *a = recorded(t, 1);
+        json_t *tags = json_object_get(span_named(a, "op"), "tags");
+        assert_string_equal(jstr(tags, "http.url"), cases[i][2]);
+        assert_null(json_object_get(tags, "component"));
+        assert_null(json_object_get(tags, "http.status_code"));
+        json_decref(a);
+    }
+    /* a long URL goes through the heap, whole */
+    char host[3000];
+    memset(host, 'h', sizeof host - 1);
+    host[sizeof host - 1] = '\0';
+    tw_span *s = start(t, "op", NULL);
+    tw_http_request r = req("GET", "/x", host, "https", NULL);
+    assert_int_equal(tw_span_set_http_request(s, &r), TW_OK);
+    finish_free(s);
+    json_t *a = recorded(t, 1);
+    assert_int_equal(strlen(jstr(json_object_get(span_named(a, "op"), "tags"), "http.url")),
+                     strlen("https://") + strlen(host) + 2);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void unsampled_and_finished_spans_get_nothing(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_span *s = start(t, "op", NULL);
+    tw_http_request r = req("GET", "/p", "h", NULL, "nginx");
+    assert_int_equal(tw_span_set_http_request(s, &r), TW_OK);
+    assert_int_equal(tw_span_set_http_status(s, 500), TW_OK);
+    assert_int_equal(tw_span_finish(s, 0), TW_OK);
+    assert_int_equal(tw_span_set_http_request(s, &r), TW_ERR_FINISHED);
+    assert_int_equal(tw_span_set_http_status(s, 500), TW_ERR_FINISHED);
+    tw_span_free(s);
+    json_t *a = recorded(t, 1);
+    assert_int_equal(json_array_size(a), 0);
+    json_decref(a);
+    r.method = NULL;      /* method_len 3 without a pointer */
+    s = start(t, "op", NULL);
+    assert_int_equal(tw_span_set_http_request(s, &r), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_set_http_request(s, NULL), TW_ERR_INVALID_ARG);
+    tw_span_free(s);
+    tw_tracer_free(t);
+}
+
+typedef struct seen {
+    char names[32][64];
+    int n, prefixes;
+    char prefix[64];
+} seen;
+
+static int collect(void *ud, const char *name, size_t len, int is_prefix)
+{
+    seen *s = ud;
+    assert_true(len < 64);
+    if (is_prefix) {
+        memcpy(s->prefix, name, len);
+        s->prefix[len] = '\0';
+        s->prefixes++;
+    } else {
+        assert_true(s->n < 32);
+        memcpy(s->names[s->n], name, len);
+        s->names[s->n++][len] = '\0';
+    }
+    return 0;
+}
+
+static int has(const seen *s, const char *k)
+{
+    for (int i = 0; i < s->n; i++)
+        if (strcmp(s->names[i], k) == 0)
+            return 1;
+    return s->prefixes && strncmp(k, s->prefix, strlen(s->prefix)) == 0;
+}
+
+static int check_named(void *ud, const char *k, size_t kl, const char *v, size_t vl)
+{
+    (void)v; (void)vl;
+    char key[128];
+    assert_true(kl < sizeof key);
+    memcpy(key, k, kl);
+    key[kl] = '\0';
+    assert_true(has(ud, key));
+    return 0;
+}
+
+static void header_names_cover_what_inject_writes(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1",
+                              "propagation.inject", "jaeger,w3c,b3,b3multi",
+                              "propagation.extract", "w3c",
+                              "trace_id_header", "X-My-Trace", "baggage_header_prefix", "x-bag-", NULL);
+    seen all = {0}, dflt = {0}, w3c = {0};
+    assert_int_equal(tw_tracer_header_names(t, TW_PROP_ALL, collect, &all), TW_OK);
+    assert_int_equal(all.n, 12);
+    assert_int_equal(all.prefixes, 1);
+    assert_string_equal(all.prefix, "x-bag-");
+    assert_true(has(&all, "x-my-trace") && !has(&all, "uber-trace-id"));
+    assert_true(has(&all, "jaeger-debug-id") && has(&all, "b3") && has(&all, "x-b3-flags"));
+    assert_int_equal(tw_tracer_header_names(t, TW_PROP_DEFAULT, collect, &dflt), TW_OK);
+    assert_int_equal(dflt.n, 12);                   /* inject names every format */
+    assert_int_equal(tw_tracer_header_names(t, TW_PROP_W3C, collect, &w3c), TW_OK);
+    assert_int_equal(w3c.n, 3);
+    assert_int_equal(w3c.prefixes, 0);
+    assert_true(has(&w3c, "traceparent") && has(&w3c, "tracestate") && has(&w3c, "baggage"));
+    assert_int_equal(tw_tracer_header_names(t, 0x100, collect, &w3c), TW_ERR_UNSUPPORTED);
+    assert_int_equal(tw_tracer_header_names(NULL, 0, collect, &w3c), TW_ERR_INVALID_ARG);
+
+    tw_span *s = start(t, "op", NULL);
+    assert_int_equal(tw_span_set_baggage(s, "k", 1, "v", 1), TW_OK);
+    assert_int_equal(tw_tracer_inject(t, tw_span_get_context(s), TW_PROP_DEFAULT, check_named, &dflt),
+                     TW_OK);
+    finish_free(s);
+    tw_tracer_free(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tags_the_request_and_response),
+        cmocka_unit_test(url_without_host_or_absolute_is_the_target),
+        cmocka_unit_test(unsampled_and_finished_spans_get_nothing),
+        cmocka_unit_test(header_names_cover_what_inject_writes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
