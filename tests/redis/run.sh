@@ -16,19 +16,11 @@ cmake --build "$build" --target tracewire_redis
 # builds, the module tests must not depend on it.
 cmake --build "$build" >/dev/null 2>&1 || echo "note: full build failed; cross-language tests may skip"
 
-# The Python helpers (tracewire.redis_queue) decode envelopes and carriers with
-# the core's codec through the binding: build it from this tree (not the venv's
-# installed copy, which may be older) and put it first on the path.
-if ! TW_WERROR=1 "$py" setup.py -q build_ext -b "$build/python" -t "$build/python-tmp" \
-     >"$build/python-build.log" 2>&1; then
-  cat "$build/python-build.log"; echo "redis: Python binding build failed"; exit 1
-fi
-cp python/tracewire/*.py "$build/python/tracewire/"
-export PYTHONPATH="$build/python${PYTHONPATH:+:$PYTHONPATH}"
-
-# The cross-language tests use tracewire's Python binding: install it into
-# this suite's own directory (never into the shared venv), and make those
-# tests fail, not skip, if it or the Lua binding is missing.
+# tracewire's Python binding, installed from this tree into this suite's own
+# directory (never into the shared venv): the cross-language tests use it, and
+# so does every test through tracewire.redis_queue (its envelope and carrier
+# codecs are the core's). The cross-language tests fail, not skip, if it or
+# the Lua binding is missing.
 pydir="$build/py"
 "$py" -m pip install -q --no-build-isolation --no-deps --target "$pydir" --upgrade "$top" >/dev/null 2>&1 \
   || echo "redis: building the Python binding failed; the cross-language tests will fail"
