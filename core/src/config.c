@@ -52,7 +52,7 @@ static tw_status apply_defaults(tw_config *c, twp_config_profile p, bool strings
             continue;
         /* a switch touches only rows whose default differs between profiles
          * (none yet: #20 adds jaeger_client's) and that nobody set */
-        if (only_unset && (!k->def_jaeger || (i < 64 && (c->explicit_keys & (UINT64_C(1) << i)))))
+        if (only_unset && (!k->def_jaeger || (c->explicit_keys[i / 64] & (UINT64_C(1) << (i % 64)))))
             continue;
         tw_status st = twp_config_key_set(c, k, k->name, def);
         if (st != TW_OK)
@@ -174,8 +174,10 @@ tw_status tw_config_set(tw_config *cfg, const char *key, const char *value)
     const twp_config_key *native = k;
     if (k->flags & TWK_ALIAS)
         native = k->target ? twp_config_key_find(k->target) : NULL;
-    if (native && !(native->flags & TWK_ALIAS) && row_index(native) < 64)
-        cfg->explicit_keys |= UINT64_C(1) << row_index(native);
+    if (native && !(native->flags & TWK_ALIAS)) {
+        size_t i = row_index(native);
+        cfg->explicit_keys[i / 64] |= UINT64_C(1) << (i % 64);
+    }
     return TW_OK;
 }
 

@@ -618,6 +618,9 @@ const twp_config_key twp_config_keys[] = {
     IGNORED("span_context_header_keys.", TWK_PREFIX, "accepted, not acted on"),
 };
 const size_t twp_config_nkeys = sizeof twp_config_keys / sizeof twp_config_keys[0];
+_Static_assert(sizeof twp_config_keys / sizeof twp_config_keys[0] <=
+                   8 * sizeof(((tw_config *)0)->explicit_keys),
+               "tw_config.explicit_keys needs a bit per row of the key table");
 
 const twp_env_row twp_env_rows[] = {
     /* OpenTelemetry names (lowest) */

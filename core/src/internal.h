@@ -231,7 +231,8 @@ struct tw_config {
     int max_baggage_size;
     /* last, so the fields the span path reads keep their offsets */
     twp_config_profile profile;
-    uint64_t explicit_keys;          /* bit i: native row i was set (tw_config_set or env) */
+    uint64_t explicit_keys[2];       /* bit i: key table row i was set (tw_config_set or env);
+                                      * config_keys.c asserts the table fits */
     tw_diag_fn diag_fn;              /* tw_config_set_diagnostics; NULL = off */
     void *diag_ud;                   /* borrowed */
 };

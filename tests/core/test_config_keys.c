@@ -278,6 +278,79 @@ static void rows_are_well_formed(void **state)
     tw_config_free(c);
 }
 
+/* tw_config_set_many: the order given does not matter, and a failure
+ * changes nothing and names the pair. */
+static void set_many_is_order_free_and_all_or_nothing(void **state)
+{
+    (void)state;
+    const char *k[] = {"endpoint", "tags.b", "sampler.param", "protocol", "tags.a",
+                       "propagation.extract", "propagation", "sampler.type", "enabled"};
+    const char *v[] = {"http://c:4318/v1/traces", "2", "0.5", "otlp", "1", "w3c", "jaeger",
+                       "probabilistic", "true"};
+    enum { N = sizeof k / sizeof k[0] };
+    const char *rk[N], *rv[N];
+    for (size_t i = 0; i < N; i++) {
+        rk[i] = k[N - 1 - i];
+        rv[i] = v[N - 1 - i];
+    }
+    tw_config *a, *b;
+    char buf[256];
+    size_t bad = 99;
+    assert_int_equal(tw_config_new(&a), TW_OK);
+    assert_int_equal(tw_config_new(&b), TW_OK);
+    assert_int_equal(tw_config_set_many(a, N, k, v, &bad), TW_OK);
+    assert_int_equal(tw_config_set_many(b, N, rk, rv, NULL), TW_OK);
+    assert_true(twp_config_equal(a, b));
+    assert_int_equal(tw_config_get(a, "reporter.otlp_endpoint", buf, sizeof buf), TW_OK);
+    assert_string_equal(buf, "http://c:4318/v1/traces");
+    assert_int_equal(tw_config_get(a, "tags", buf, sizeof buf), TW_OK);
+    assert_string_equal(buf, "a=1,b=2");
+    assert_int_equal(tw_config_get(a, "propagation.extract", buf, sizeof buf), TW_OK);
+    assert_string_equal(buf, "w3c");     /* the specific key after the general one */
+    assert_int_equal(tw_config_get(a, "sampler.param", buf, sizeof buf), TW_OK);
+    assert_string_equal(buf, "0.5");
+
+    /* probabilistic with 1.5 fails at sampler.param whatever the order */
+    const char *k2[] = {"service_name", "sampler.param", "sampler.type"};
+    const char *v2[] = {"changed", "1.5", "probabilistic"};
+    assert_int_equal(tw_config_set_many(b, 3, k2, v2, &bad), TW_ERR_CONFIG);
+    assert_int_equal(bad, 1);
+    assert_true(twp_config_equal(a, b));                  /* nothing applied */
+    const char *k3[] = {"service_name", "no.such.key"};
+    const char *v3[] = {"changed", "1"};
+    assert_int_equal(tw_config_set_many(b, 2, k3, v3, &bad), TW_ERR_UNSUPPORTED);
+    assert_int_equal(bad, 1);
+    assert_true(twp_config_equal(a, b));
+    assert_int_equal(tw_config_set_many(b, 0, NULL, NULL, &bad), TW_OK);
+    assert_int_equal(tw_config_key_known("tags.anything"), 1);
+    assert_int_equal(tw_config_key_known("tags."), 0);
+    assert_int_equal(tw_config_key_known("local_agent.reporting_port"), 1);
+    assert_int_equal(tw_config_key_known("lowerbound"), 0);
+    tw_config_free(a);
+    tw_config_free(b);
+}
+
+/* jaeger_client's propagation under its profile; native sets both. */
+static void propagation_follows_the_profile(void **state)
+{
+    (void)state;
+    tw_config *c;
+    char buf[64];
+    assert_int_equal(tw_config_new(&c), TW_OK);
+    assert_int_equal(tw_config_set(c, "propagation", "b3"), TW_OK);
+    assert_int_equal(c->inject_formats, TW_PROP_B3_SINGLE);
+    assert_int_equal(c->extract_formats, TW_PROP_B3_SINGLE);
+    assert_int_equal(tw_config_set(c, "profile", "jaeger_client"), TW_OK);
+    assert_int_equal(tw_config_set(c, "propagation.extract", "jaeger,w3c"), TW_OK);
+    assert_int_equal(tw_config_set(c, "propagation", "b3"), TW_OK);
+    assert_int_equal(c->inject_formats, TW_PROP_B3_MULTI);
+    assert_int_equal(c->extract_formats, TW_PROP_JAEGER | TW_PROP_W3C);
+    assert_int_equal(tw_config_get(c, "profile", buf, sizeof buf), TW_OK);
+    assert_string_equal(buf, "jaeger_client");
+    assert_int_equal(tw_config_set(c, "profile", "python"), TW_ERR_CONFIG);
+    tw_config_free(c);
+}
+
 /* tracewire.h documents every native key (the header is the C reader's manual). */
 static void header_documents_every_native_key(void **state)
 {
@@ -355,6 +428,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(rows_are_well_formed),
         cmocka_unit_test(env_rows_name_native_keys),
         cmocka_unit_test(header_documents_every_native_key),
+        cmocka_unit_test(set_many_is_order_free_and_all_or_nothing),
+        cmocka_unit_test(propagation_follows_the_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
