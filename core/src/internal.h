@@ -335,12 +335,6 @@ tw_status twp_memory_reporter_new(const tw_config *cfg, twp_counters *ctr, bool 
 bool twp_is_memory_reporter(const twp_reporter *r);
 tw_status twp_memory_reporter_json(twp_reporter *r, int clear, char **json_out);
 
-/* reporter.c (H3): the queue + thread reporter for udp/http/otlp/log. Same
- * contract as twp_reporter_new; reporter_factory.c calls it with the
- * protocols other than memory. */
-tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *proc,
-                                    twp_counters *ctr, const twp_sampling_hook *hook,
-                                    twp_reporter **out);
 
 /* Span kind in records: twp_span_data.kind is the single source of truth. A
  * "span.kind" tag set on a span updates kind and is NOT also stored in tags[];
@@ -452,10 +446,14 @@ void twp_http_after_fork_child(twp_http *h);
 /* curl_global_init once per process, thread-safely. */
 tw_status twp_http_global_init(void);
 
-/* reporter.c — the queue + background thread reporter for udp/http/otlp/log.
- * new: same borrowing contract as twp_reporter_new. */
+/* reporter.c — the queue + background thread reporter, over nexp exporters
+ * (exporter.h; at most TWP_MAX_EXPORTERS) that it takes ownership of, even
+ * when it fails. new: same borrowing contract as twp_reporter_new. */
+#define TWP_MAX_EXPORTERS 8
+typedef struct twp_exporter twp_exporter;
 tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *proc,
                                     twp_counters *ctr, const twp_sampling_hook *hook,
+                                    twp_exporter *const *exporters, size_t nexp,
                                     twp_reporter **out);
 
 /* ------------------------------------------------------------ propagation (H2) */

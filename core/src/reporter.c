@@ -8,47 +8,45 @@
  * the first report in a process and one futex wake when the worker had gone
  * to deep sleep after 100 ms without spans.
  *
- * Worker's side (one thread per process, started lazily, signals blocked as
- * in Redis' bio.c): while spans flow it polls the list (that is what spares
- * the callers the wake-ups) about as often as the observed rate fills a batch,
- * every 2 ms at the fastest and, at a trickle, at most every 50 ms (less when
- * a 200k spans/s burst could fill half the queue in that time); after 100 ms
- * without spans it sleeps until woken. Each poll takes everything at once,
- * restores FIFO order and sends as soon as batch_size spans are pending
- * (taking up to 4 x batch_size at once when it has fallen behind, which cuts
- * the number of HTTP requests exactly when they are the bottleneck); a
- * partial batch leaves when its oldest span is flush_interval_ms old, or on
- * flush()/close(). Each batch goes to every enabled sender:
- *   udp   Jaeger Thrift compact emitBatch datagrams, split so each message
- *         stays <= max_packet_size (process + spans + TWP_EMIT_BATCH_OVERHEAD);
- *         a span that cannot fit alone is dropped (tooLarge);
- *   http  Jaeger Thrift binary Batch, POST, 202;
- *   otlp  OTLP/HTTP JSON, POST, 200;
- *   log   one line per span on stderr.
- * Thrift batches carry seqNo and cumulative ClientStats.
+ * Worker's side (one thread per tracer, in the process that uses it, started
+ * lazily, signals blocked as in Redis' bio.c): while spans flow it polls the
+ * list (that is what spares the callers the wake-ups) about as often as the
+ * observed rate fills a batch, every 2 ms at the fastest and, at a trickle,
+ * at most every 50 ms (less when a 200k spans/s burst could fill half the
+ * queue in that time); after 100 ms without spans it sleeps until woken.
+ * Each poll takes everything at once, restores FIFO order and sends as soon
+ * as batch_size spans are pending (taking up to 4 x batch_size at once when
+ * it has fallen behind, which cuts the number of HTTP requests exactly when
+ * they are the bottleneck); a partial batch leaves when its oldest span is
+ * flush_interval_ms old, or on flush()/close(). Each batch goes to every
+ * exporter (exporter.h: UDP, Thrift HTTP, OTLP, log -- built from
+ * reporter.protocols by reporter_factory.c; this file knows none of them by
+ * name), which encodes and sends it and marks each span delivered, refused
+ * for size or abandoned at the close() deadline.
  *
- * Counters, with several senders: every span gets exactly one outcome.
- *   reported              at least one sender delivered it (UDP: the datagram
- *                         was sent; log counts only when it is the sole sender);
- *   dropped_too_large     no sender delivered it and one refused it for size;
- *   dropped_send_failed   no sender delivered it (an OTLP partialSuccess
+ * Counters, with several exporters: every span gets exactly one outcome.
+ *   reported              at least one exporter delivered it (UDP: the
+ *                         datagram left and the agent's port did not refuse
+ *                         it; log counts only when it is the sole exporter);
+ *   dropped_too_large     none delivered it and one refused it for size;
+ *   dropped_send_failed   none delivered it (an OTLP partialSuccess
  *                         with rejectedSpans=N counts N of the batch here);
  *   dropped_on_close      still queued, or its send was abandoned, at the
  *                         close() deadline; or handed over after close();
  *   dropped_queue_full    refused by report() because the bound was reached.
- * So spans_finished = reported + every dropped_* once the queue is drained.
+ * So spans_finished = reported + every dropped_* once the queue is drained
+ * (the "none" reporter's spans_discarded is reporter_factory.c's).
  * send_failures counts failed attempts (datagrams or HTTP requests, retries
- * included); batches_sent/bytes_sent count messages that left successfully.
+ * included); batches_sent/bytes_sent count messages that left successfully;
+ * the exporters count those three.
  *
- * Remote sampling: with sampler type REMOTE the worker GETs
- * sampler_url?service=NAME (name percent-encoded) when it starts and every
- * sampler_refresh_ms, with a min(timeout_ms, 2 s) timeout, and hands a 2xx
- * body to hook->apply (sampler.c keeps the old strategy on failure). The
- * worker starts on the first report() or flush(): a tracer that wants its
- * strategies before its first sampled span calls flush(0) once.
+ * Remote sampling (sampling_poll.c) rides on this thread: every wake-up asks
+ * the poller whether a poll is due, and a deep sleep ends no later than the
+ * next one. The worker starts on the first report() or flush(): a tracer
+ * that wants its strategies before its first sampled span calls flush(0).
  *
  * Diagnostics: the worker tells the tracer's diagnostics hook (diag.c) about
- * every batch a sender failed to deliver, once per sender per batch, after
+ * every batch an exporter failed to deliver, once per exporter per batch, after
  * the batch's spans are counted; about drops counted elsewhere (report() on a
  * full queue, UDP size refusals, close) by comparing the counters with what
  * it already said, on every wake-up; and about failed sampling polls. Rate
@@ -58,14 +56,16 @@
  * Fork (pthread_atfork via the tracer): prepare takes the mutex, the parent
  * releases it; the child re-creates mutex and condition variables, frees the
  * queued records, abandons the worker's in-flight batch and buffers (the
- * thread that owned them does not exist in the child), closes the inherited
- * UDP socket, abandons curl handles, and starts its own worker lazily on its
- * first report. The inherited queued spans are the parent's to count (it
+ * thread that owned them does not exist in the child), lets every exporter
+ * forget its inherited socket, curl handle and buffers (after_fork_child),
+ * and starts its own worker lazily on its first report. The inherited queued spans are the parent's to count (it
  * still holds them); the child's counters start at zero (tracer.c), so
  * summing the metrics of a parent and its children counts each span once.
  */
 #include "internal.h"
 #include "diag.h"
+#include "exporter.h"
+#include "sampling_poll.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -85,16 +85,11 @@
  * fill half the queue, so callers need not wake the worker */
 #define BURST_RATE_PER_S 200000
 
-/* per-span outcome bits, for one batch */
-enum { ST_DELIVERED = 1, ST_TOO_LARGE = 2, ST_ABANDONED = 4, ST_UDP_SKIPPED = 8 };
 
 typedef struct pipeline {
     twp_reporter base;
     const tw_config *cfg;
-    const twp_process *proc;
     twp_counters *ctr;
-    const twp_sampling_hook *hook;
-    unsigned protos;
     int64_t queue_size;
     int batch_size, flush_ms, max_packet;
     size_t max_batch;                 /* spans per send under backlog: 4 x batch_size */
@@ -124,23 +119,17 @@ typedef struct pipeline {
     uint64_t flush_seen;
     twp_span_data **arr;
     unsigned char *state;
-    twp_buf proc_bytes, spans_buf, msg, body;
-    twp_udp udp;
-    twp_http *http, *otlp;
-    const char *http_url, *otlp_url;  /* borrowed from cfg, for messages */
-    char *sampling_url;
-    int64_t next_poll_us;
-    int64_t udp_seq, http_seq;        /* Batch.seqNo, one sequence per sender: the
-                                       * agent reads gaps as lost batches */
-    int64_t batch_too_large;          /* UDP-only: spans of this batch refused for size */
+    twp_exporter *exp[TWP_MAX_EXPORTERS];   /* owned; every batch goes to each */
+    size_t nexp;
+    twp_sampling_poll poll;
 
     /* diagnostics (worker-only, or close()'s caller once the worker is gone) */
     twp_diag diag;
-    struct send_failure {             /* the senders that failed in this batch */
+    struct send_failure {             /* the exporters that failed in this batch */
         const char *sender;
         tw_status st;
         char why[200];
-    } failed[4];
+    } failed[TWP_MAX_EXPORTERS];
     int nfailed;
     uint64_t seen_queue_full, seen_too_large, seen_on_close;   /* counters already said */
 } pipeline;
@@ -174,11 +163,11 @@ static void init_sync(pipeline *p)
 static void finalize(pipeline *p, twp_span_data *s, unsigned st)
 {
     {
-        if (st & ST_DELIVERED)
+        if (st & TWP_SPAN_DELIVERED)
             TWP_INC(p->ctr, spans_reported, 1);
-        else if (st & ST_ABANDONED)
+        else if (st & TWP_SPAN_ABANDONED)
             TWP_INC(p->ctr, dropped_on_close, 1);
-        else if (st & ST_TOO_LARGE)
+        else if (st & TWP_SPAN_TOO_LARGE)
             TWP_INC(p->ctr, dropped_too_large, 1);
         else
             TWP_INC(p->ctr, dropped_send_failed, 1);
@@ -188,189 +177,10 @@ static void finalize(pipeline *p, twp_span_data *s, unsigned st)
     atomic_fetch_add(&p->finalized, 1);
 }
 
-static void client_stats(pipeline *p, twp_client_stats *cs)
-{
-    cs->full_queue_dropped = (int64_t)atomic_load(&p->ctr->dropped_queue_full);
-    /* spans of the current batch already refused are counted at finalize;
-     * announce them now when no other sender can still deliver them */
-    cs->too_large_dropped = (int64_t)atomic_load(&p->ctr->dropped_too_large) +
-                            (p->protos == TWP_PROTO_UDP ? p->batch_too_large : 0);
-    cs->failed_to_emit = (int64_t)atomic_load(&p->ctr->dropped_send_failed);
-}
+/* ------------------------------------------------------------ sending */
 
-/* ------------------------------------------------------------ senders */
-
-/* A sender could not deliver this batch: remembered until the batch is
- * finalized, when the diagnostics hook learns how many spans it cost. */
-static void send_failed(pipeline *p, const char *sender, tw_status st, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void send_failed(pipeline *p, const char *sender, tw_status st, const char *fmt, ...)
-{
-    if (!p->diag.fn)
-        return;
-    for (int i = 0; i < p->nfailed; i++)
-        if (p->failed[i].sender == sender)
-            return;   /* one line per sender per batch (UDP sends several datagrams) */
-    if (p->nfailed == (int)(sizeof p->failed / sizeof p->failed[0]))
-        return;
-    struct send_failure *f = &p->failed[p->nfailed++];
-    f->sender = sender;
-    f->st = st;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(f->why, sizeof f->why, fmt, ap);
-    va_end(ap);
-}
-
-/* One emitBatch datagram around the span structs in spans_buf, which belong
- * to arr[from..to) minus those marked too large or not encoded. */
-static void udp_flush_group(pipeline *p, size_t from, size_t to, size_t nspans)
-{
-    if (nspans == 0)
-        return;
-    twp_client_stats cs;
-    client_stats(p, &cs);
-    twp_batch_meta m = { true, ++p->udp_seq, &cs };
-    p->msg.len = 0;
-    if (!twp_thrift_compact_emit_batch_raw(&p->msg, (int32_t)p->udp_seq, p->proc_bytes.data,
-                                           p->proc_bytes.len, p->spans_buf.data,
-                                           p->spans_buf.len, (uint32_t)nspans, &m)) {
-        TWP_INC(p->ctr, send_failures, 1);
-        send_failed(p, "udp", TW_ERR_NOMEM, "out of memory encoding a batch");
-        return;
-    }
-    if (twp_udp_send(&p->udp, p->msg.data, p->msg.len) != TW_OK) {
-        TWP_INC(p->ctr, send_failures, 1);
-        send_failed(p, "udp", TW_ERR_IO, "%s", p->udp.error[0] ? p->udp.error : "send failed");
-        return;
-    }
-    TWP_INC(p->ctr, batches_sent, 1);
-    TWP_INC(p->ctr, bytes_sent, p->msg.len);
-    for (size_t i = from; i < to; i++)
-        if (!(p->state[i] & (ST_TOO_LARGE | ST_UDP_SKIPPED)))
-            p->state[i] |= ST_DELIVERED;
-}
-
-/* Packs arr[0..k) into as few datagrams as fit max_packet_size: each span is
- * encoded once; when the next one would overflow, the group so far leaves
- * and the span's bytes move to the front of the buffer for the next group. */
-static void send_udp(pipeline *p, size_t k)
-{
-    if (p->proc_bytes.len == 0 && !twp_thrift_compact_process(&p->proc_bytes, p->proc)) {
-        TWP_INC(p->ctr, send_failures, 1);
-        send_failed(p, "udp", TW_ERR_NOMEM, "out of memory encoding the process");
-        return;
-    }
-    size_t limit = (size_t)p->max_packet;
-    size_t fixed = p->proc_bytes.len + TWP_EMIT_BATCH_OVERHEAD;
-    p->spans_buf.len = 0;
-    p->batch_too_large = 0;
-    size_t gstart = 0, gcount = 0;
-    for (size_t i = 0; i < k; i++) {
-        size_t before = p->spans_buf.len;
-        if (!twp_thrift_compact_span(&p->spans_buf, p->arr[i])) {
-            p->spans_buf.len = before;
-            p->state[i] |= ST_UDP_SKIPPED;   /* OOM: not delivered by UDP */
-            continue;
-        }
-        size_t sz = p->spans_buf.len - before;
-        if (fixed + sz > limit) {
-            p->spans_buf.len = before;
-            p->state[i] |= ST_TOO_LARGE;
-            p->batch_too_large++;
-            continue;
-        }
-        if (fixed + before + sz > limit) {
-            p->spans_buf.len = before;
-            udp_flush_group(p, gstart, i, gcount);
-            memmove(p->spans_buf.data, p->spans_buf.data + before, sz);
-            p->spans_buf.len = sz;
-            gstart = i;
-            gcount = 0;
-        }
-        gcount++;
-    }
-    udp_flush_group(p, gstart, k, gcount);
-}
-
-static void http_result(pipeline *p, const char *sender, const char *url, size_t k,
-                        tw_status st, const twp_http_result *res, size_t len)
-{
-    if (res->failures)
-        TWP_INC(p->ctr, send_failures, res->failures);
-    if (st != TW_OK)
-        send_failed(p, sender, st, "POST %s: %s (%d attempt%s)", url, res->error,
-                    res->attempts, res->attempts == 1 ? "" : "s");
-    else if (res->rejected > 0)
-        send_failed(p, sender, TW_ERR_IO, "POST %s: the receiver rejected %" PRId64 " spans",
-                    url, res->rejected);
-    if (st == TW_OK) {
-        TWP_INC(p->ctr, batches_sent, 1);
-        TWP_INC(p->ctr, bytes_sent, len);
-        /* OTLP partial success: the receiver does not say which spans it
-         * rejected, only how many; the counts stay exact */
-        size_t ok = k;
-        if (res->rejected > 0)
-            ok = res->rejected >= (int64_t)k ? 0 : k - (size_t)res->rejected;
-        for (size_t i = 0; i < ok; i++)
-            p->state[i] |= ST_DELIVERED;
-    } else if (st == TW_ERR_TIMEOUT) {
-        for (size_t i = 0; i < k; i++)
-            p->state[i] |= ST_ABANDONED;
-    }
-}
-
-static void send_http(pipeline *p, size_t k)
-{
-    twp_client_stats cs;
-    client_stats(p, &cs);
-    twp_batch_meta m = { true, ++p->http_seq, &cs };
-    p->body.len = 0;
-    twp_http_result res = { 0 };
-    if (!twp_thrift_binary_batch(&p->body, p->proc, p->arr, k, &m)) {
-        TWP_INC(p->ctr, send_failures, 1);
-        send_failed(p, "http", TW_ERR_NOMEM, "out of memory encoding a batch");
-        return;
-    }
-    tw_status st = twp_http_post(p->http, p->body.data, p->body.len, &p->abort_at_us, &res);
-    http_result(p, "http", p->http_url, k, st, &res, p->body.len);
-}
-
-static void send_otlp(pipeline *p, size_t k)
-{
-    p->body.len = 0;
-    twp_http_result res = { 0 };
-    if (twp_otlp_json_encode(&p->body, p->proc, p->arr, k) != TW_OK) {
-        TWP_INC(p->ctr, send_failures, 1);
-        send_failed(p, "otlp", TW_ERR_NOMEM, "out of memory encoding a batch");
-        return;
-    }
-    tw_status st = twp_http_post(p->otlp, p->body.data, p->body.len, &p->abort_at_us, &res);
-    http_result(p, "otlp", p->otlp_url, k, st, &res, p->body.len);
-}
-
-static void send_log(pipeline *p, size_t k)
-{
-    p->msg.len = 0;
-    for (size_t i = 0; i < k; i++)
-        (void)twp_log_format_span(&p->msg, p->proc, p->arr[i]);
-    size_t off = 0;
-    while (off < p->msg.len) {
-        ssize_t n = write(STDERR_FILENO, p->msg.data + off, p->msg.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        off += (size_t)n;
-    }
-    if (p->protos == TWP_PROTO_LOG && off == p->msg.len)
-        for (size_t i = 0; i < k; i++)
-            p->state[i] |= ST_DELIVERED;
-    if (off != p->msg.len)
-        send_failed(p, "log", TW_ERR_IO, "write to stderr failed");
-}
-
-/* Sends the first k pending spans (k <= max_batch) and finalizes them. */
+/* Sends the first k pending spans (k <= max_batch) through every exporter
+ * and finalizes them: each span gets exactly one outcome. */
 static void send_batch(pipeline *p, size_t k)
 {
     for (size_t i = 0; i < k; i++) {
@@ -383,20 +193,23 @@ static void send_batch(pipeline *p, size_t k)
     p->npend -= k;
     p->pend_since_us = mono_us();
     p->nfailed = 0;
-    if (p->protos & TWP_PROTO_UDP)
-        send_udp(p, k);
-    if (p->protos & TWP_PROTO_HTTP)
-        send_http(p, k);
-    if (p->protos & TWP_PROTO_OTLP)
-        send_otlp(p, k);
-    if (p->protos & TWP_PROTO_LOG)
-        send_log(p, k);
-    /* under the mutex: a fork (whose prepare handler takes it) must never see
-     * a span counted as reported but still outstanding */
+    twp_batch b = { p->arr, p->state, k, &p->abort_at_us };
+    for (size_t e = 0; e < p->nexp; e++) {
+        struct send_failure *f = &p->failed[p->nfailed];
+        f->why[0] = '\0';
+        tw_status st = p->exp[e]->ops->export(p->exp[e], &b, f->why, sizeof f->why);
+        if (st != TW_OK) {
+            f->sender = p->exp[e]->ops->name;
+            f->st = st;
+            p->nfailed++;
+        }
+    }
     size_t lost = 0;
     for (size_t i = 0; i < k; i++)
-        if (!(p->state[i] & (ST_DELIVERED | ST_TOO_LARGE | ST_ABANDONED)))
+        if (!(p->state[i] & (TWP_SPAN_DELIVERED | TWP_SPAN_TOO_LARGE | TWP_SPAN_ABANDONED)))
             lost++;
+    /* under the mutex: a fork (whose prepare handler takes it) must never see
+     * a span counted as reported but still outstanding */
     pthread_mutex_lock(&p->mu);
     for (size_t i = 0; i < k; i++)
         finalize(p, p->arr[i], p->state[i]);
@@ -404,6 +217,8 @@ static void send_batch(pipeline *p, size_t k)
     /* after the books: whoever the hook wakes sees the counters settled */
     for (int i = 0; i < p->nfailed; i++) {
         struct send_failure *f = &p->failed[i];
+        if (f->st == TW_ERR_TIMEOUT)
+            continue;   /* abandoned at close(): said as dropped at close */
         if (lost)
             twp_diag_event(&p->diag, TW_DIAG_SEND_FAILED, f->st, 1, mono_us(),
                            "tracewire: %s sender failed: %s; %zu of %zu spans not delivered",
@@ -479,7 +294,7 @@ static void drop_all(pipeline *p)
     while (p->pend_head) {
         twp_span_data *s = p->pend_head;
         p->pend_head = s->next;
-        finalize(p, s, ST_ABANDONED);
+        finalize(p, s, TWP_SPAN_ABANDONED);
     }
     p->pend_tail = NULL;
     p->npend = 0;
@@ -490,39 +305,6 @@ static bool is_aborted(pipeline *p)
 {
     int64_t a = atomic_load(&p->abort_at_us);
     return a != 0 && mono_us() >= a;
-}
-
-static void poll_sampling(pipeline *p)
-{
-    if (!p->sampling_url || !p->hook || !p->hook->apply)
-        return;
-    int64_t now = mono_us();
-    if (now < p->next_poll_us)
-        return;
-    int refresh = p->cfg->sampler_refresh_ms > 0 ? p->cfg->sampler_refresh_ms : 60000;
-    p->next_poll_us = now + (int64_t)refresh * 1000;
-    twp_buf body;
-    twp_buf_init(&body);
-    long code = 0;
-    char why[192];
-    int to = p->cfg->timeout_ms > 0 && p->cfg->timeout_ms < 2000 ? p->cfg->timeout_ms : 2000;
-    tw_status st = twp_http_get(p->sampling_url, to, &p->abort_at_us, &body, &code, why,
-                                sizeof why);
-    if (st == TW_OK && body.failed) {
-        st = TW_ERR_NOMEM;
-        snprintf(why, sizeof why, "out of memory reading the answer");
-    }
-    if (st == TW_OK) {
-        /* the tracer's apply() counts sampler_updates */
-        st = p->hook->apply(p->hook->ud, body.data ? body.data : "", body.len);
-        if (st != TW_OK)
-            snprintf(why, sizeof why, "strategy rejected: %s", tw_strerror(st));
-    }
-    if (st != TW_OK && st != TW_ERR_TIMEOUT)
-        twp_diag_event(&p->diag, TW_DIAG_SAMPLING, st, 1, mono_us(),
-                       "tracewire: remote sampling: GET %s: %s; keeping the current strategy",
-                       p->sampling_url, why);
-    twp_buf_free(&body);
 }
 
 static void *worker(void *arg)
@@ -569,7 +351,7 @@ static void *worker(void *arg)
             if (stopping && is_aborted(p))
                 drop_all(p);
             if (!stopping)
-                poll_sampling(p);
+                twp_sampling_poll_run(&p->poll, mono_us(), &p->abort_at_us, &p->diag);
         }
         diag_drops(p);
         if (stopping && p->npend == 0 && atomic_load(&p->head) == NULL)
@@ -606,8 +388,8 @@ static void *worker(void *arg)
                 int64_t left = (p->pend_since_us + (int64_t)p->flush_ms * 1000 - mono_us()) / 1000;
                 sleep_ms = left < 1 ? 1 : left;
             }
-            if (p->sampling_url) {
-                int64_t left = (p->next_poll_us - mono_us()) / 1000;
+            if (twp_sampling_poll_enabled(&p->poll)) {
+                int64_t left = (p->poll.next_us - mono_us()) / 1000;
                 if (left < sleep_ms)
                     sleep_ms = left < 1 ? 1 : left;
             }
@@ -676,7 +458,7 @@ static void late_push(pipeline *p)
     pthread_mutex_lock(&p->mu);   /* finalize under mu, as everywhere (fork) */
     while (l) {
         twp_span_data *n = l->next;
-        finalize(p, l, ST_ABANDONED);
+        finalize(p, l, TWP_SPAN_ABANDONED);
         l = n;
     }
     pthread_mutex_unlock(&p->mu);
@@ -729,7 +511,7 @@ static tw_status p_flush(twp_reporter *r, int timeout_ms)
     if (atomic_load(&p->closed))
         return atomic_load(&p->outstanding) ? TW_ERR_TIMEOUT : TW_OK;
     uint64_t target = atomic_load(&p->accepted);
-    if (p->sampling_url || target != atomic_load(&p->finalized))
+    if (twp_sampling_poll_enabled(&p->poll) || target != atomic_load(&p->finalized))
         ensure_started(p);
     if (!atomic_load(&p->started))
         return atomic_load(&p->finalized) >= target ? TW_OK : TW_ERR_TIMEOUT;
@@ -825,14 +607,9 @@ static void p_free(twp_reporter *r)
     drop_all(p);
     free(p->arr);
     free(p->state);
-    twp_buf_free(&p->proc_bytes);
-    twp_buf_free(&p->spans_buf);
-    twp_buf_free(&p->msg);
-    twp_buf_free(&p->body);
-    twp_udp_free(&p->udp);
-    twp_http_free(p->http);
-    twp_http_free(p->otlp);
-    free(p->sampling_url);
+    for (size_t i = 0; i < p->nexp; i++)
+        twp_exporter_free(p->exp[i]);
+    twp_sampling_poll_free(&p->poll);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->progress);
@@ -875,20 +652,14 @@ static void p_after_fork_child(twp_reporter *r)
      * a thread that no longer exists: abandon (leak) them */
     p->pend_head = p->pend_tail = NULL;
     p->npend = 0;
-    twp_buf_init(&p->proc_bytes);
-    twp_buf_init(&p->spans_buf);
-    twp_buf_init(&p->msg);
-    twp_buf_init(&p->body);
     /* the parent keeps the books of what it queued; the child's counters
      * start at zero (tracer.c clears them) */
     atomic_store(&p->outstanding, 0);
     atomic_store(&p->accepted, 0);
     atomic_store(&p->finalized, 0);
-    twp_udp_after_fork_child(&p->udp);
-    twp_http_after_fork_child(p->http);
-    twp_http_after_fork_child(p->otlp);
-    p->next_poll_us = 0;
-    p->udp_seq = p->http_seq = 0;   /* a new emitter: its batches count from 1 */
+    for (size_t i = 0; i < p->nexp; i++)
+        p->exp[i]->ops->after_fork_child(p->exp[i]);
+    twp_sampling_poll_after_fork(&p->poll);
     twp_diag_reset(&p->diag);
     p->seen_queue_full = p->seen_too_large = p->seen_on_close = 0;
 }
@@ -899,93 +670,45 @@ static const twp_reporter_ops pipeline_ops = {
 
 /* ------------------------------------------------------------ construction */
 
-static char *sampling_url(const char *base, const char *service)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    if (!base || !*base)
-        return NULL;
-    size_t bl = strlen(base), sl = service ? strlen(service) : 0;
-    char *u = malloc(bl + 10 + 3 * sl + 1);
-    if (!u)
-        return NULL;
-    memcpy(u, base, bl);
-    char *o = u + bl;
-    *o++ = strchr(base, '?') ? '&' : '?';
-    memcpy(o, "service=", 8);
-    o += 8;
-    for (size_t i = 0; i < sl; i++) {
-        unsigned char c = (unsigned char)service[i];
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~') {
-            *o++ = (char)c;
-        } else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    *o = 0;
-    return u;
-}
-
 tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *proc,
                                     twp_counters *ctr, const twp_sampling_hook *hook,
+                                    twp_exporter *const *exporters, size_t nexp,
                                     twp_reporter **out)
 {
     *out = NULL;
-    if (!cfg || !proc || !ctr)
+    if (!cfg || !proc || !ctr || nexp > TWP_MAX_EXPORTERS) {
+        for (size_t i = 0; i < nexp; i++)
+            twp_exporter_free(exporters[i]);
         return TW_ERR_INVALID_ARG;
+    }
     pipeline *p = calloc(1, sizeof *p);
-    if (!p)
+    if (!p) {
+        for (size_t i = 0; i < nexp; i++)
+            twp_exporter_free(exporters[i]);
         return TW_ERR_NOMEM;
+    }
     p->base.ops = &pipeline_ops;
     p->cfg = cfg;
-    p->proc = proc;
     p->ctr = ctr;
-    p->hook = hook;
-    p->protos = cfg->protocols & (TWP_PROTO_UDP | TWP_PROTO_HTTP | TWP_PROTO_OTLP | TWP_PROTO_LOG);
+    for (size_t i = 0; i < nexp; i++)
+        p->exp[i] = exporters[i];   /* owned from here, even on failure */
+    p->nexp = nexp;
     p->queue_size = cfg->queue_size > 0 ? cfg->queue_size : 10000;
     p->batch_size = cfg->batch_size > 0 ? cfg->batch_size : 100;
     p->flush_ms = cfg->flush_interval_ms > 0 ? cfg->flush_interval_ms : 1000;
     p->max_packet = cfg->max_packet_size > 0 ? cfg->max_packet_size : 65000;
     twp_diag_init(&p->diag, cfg->diag_fn, cfg->diag_ud, 0);
     init_sync(p);
-    twp_buf_init(&p->proc_bytes);
-    twp_buf_init(&p->spans_buf);
-    twp_buf_init(&p->msg);
-    twp_buf_init(&p->body);
-    p->udp.fd = -1;
     tw_status st = TW_ERR_NOMEM;
     p->max_batch = 4 * (size_t)p->batch_size;
     p->arr = calloc(p->max_batch, sizeof *p->arr);
     p->state = calloc(p->max_batch, 1);
     if (!p->arr || !p->state)
         goto fail;
-    if ((p->protos & TWP_PROTO_UDP) &&
-        (st = twp_udp_init(&p->udp, cfg->agent_host,
-                           cfg->agent_port > 0 ? cfg->agent_port : 6831)) != TW_OK)
+    if ((st = twp_sampling_poll_init(&p->poll, cfg, proc, hook)) != TW_OK)
         goto fail;
-    int retries = cfg->retries >= 0 ? cfg->retries : 3;
-    p->http_url = cfg->endpoint ? cfg->endpoint : "http://127.0.0.1:14268/api/traces";
-    p->otlp_url = cfg->otlp_endpoint ? cfg->otlp_endpoint : "http://127.0.0.1:4318/v1/traces";
-    if ((p->protos & TWP_PROTO_HTTP) &&
-        (st = twp_http_new(p->http_url,
-                           "application/x-thrift", TWP_HTTP_THRIFT, cfg->timeout_ms, retries,
-                           &p->http)) != TW_OK)
-        goto fail;
-    if ((p->protos & TWP_PROTO_OTLP) &&
-        (st = twp_http_new(p->otlp_url,
-                           "application/json", TWP_HTTP_OTLP, cfg->timeout_ms, retries,
-                           &p->otlp)) != TW_OK)
-        goto fail;
-    if (cfg->sampler_type == TWP_SAMPLER_REMOTE && hook && hook->apply) {
-        p->sampling_url = sampling_url(cfg->sampler_url, proc->service_name);
-        if (!p->sampling_url) {
-            st = TW_ERR_NOMEM;
-            goto fail;
-        }
-    }
-    if ((p->protos & (TWP_PROTO_HTTP | TWP_PROTO_OTLP)) || p->sampling_url)
+    if ((cfg->protocols & (TWP_PROTO_HTTP | TWP_PROTO_OTLP)) ||
+        twp_sampling_poll_enabled(&p->poll))
         (void)twp_http_global_init();   /* once, here, rather than racing later */
     *out = &p->base;
     return TW_OK;

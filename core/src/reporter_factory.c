@@ -5,12 +5,15 @@
  *                             spans_discarded (its own outcome: nothing was
  *                             delivered, and nothing failed)
  *   udp/http/otlp/log      -> the pipeline reporter (reporter.c: queue +
- *                             thread + encoders + transports)
+ *                             thread) over one exporter per protocol
+ *                             (exporter.h; the table below is the only place
+ *                             that maps a protocol to its exporter)
  *   memory + others        -> a composite: the pipeline gets the record, the
  *                             memory reporter a deep copy (and counts nothing,
  *                             so the counters describe the real delivery)
  */
 #include "internal.h"
+#include "exporter.h"
 
 #include <stdlib.h>
 
@@ -101,6 +104,41 @@ static const twp_reporter_ops comp_ops = {
 
 /* ------------------------------------------------------------ factory */
 
+/* reporter.protocols -> exporter, in the order a batch visits them. */
+static const struct {
+    unsigned proto;
+    tw_status (*make)(const twp_exporter_env *env, twp_exporter **out);
+} exporter_table[] = {
+    { TWP_PROTO_UDP, twp_exporter_udp_new },
+    { TWP_PROTO_HTTP, twp_exporter_thrift_http_new },
+    { TWP_PROTO_OTLP, twp_exporter_otlp_new },
+    { TWP_PROTO_LOG, twp_exporter_log_new },
+};
+#define NTABLE (sizeof exporter_table / sizeof exporter_table[0])
+
+static tw_status pipeline_new(const tw_config *cfg, const twp_process *proc, twp_counters *ctr,
+                              const twp_sampling_hook *hook, unsigned protos,
+                              twp_reporter **out)
+{
+    twp_exporter *exp[NTABLE];
+    size_t n = 0, wanted = 0;
+    for (size_t i = 0; i < NTABLE; i++)
+        if (protos & exporter_table[i].proto)
+            wanted++;
+    twp_exporter_env env = { cfg, proc, ctr, wanted == 1 };
+    tw_status st = TW_OK;
+    for (size_t i = 0; i < NTABLE && st == TW_OK; i++)
+        if (protos & exporter_table[i].proto)
+            if ((st = exporter_table[i].make(&env, &exp[n])) == TW_OK)
+                n++;
+    if (st != TW_OK) {
+        for (size_t i = 0; i < n; i++)
+            twp_exporter_free(exp[i]);
+        return st;
+    }
+    return twp_pipeline_reporter_new(cfg, proc, ctr, hook, exp, n, out);   /* takes exp */
+}
+
 tw_status twp_reporter_new(const tw_config *cfg, const twp_process *proc,
                            twp_counters *ctr, const twp_sampling_hook *hook,
                            twp_reporter **out)
@@ -122,7 +160,7 @@ tw_status twp_reporter_new(const tw_config *cfg, const twp_process *proc,
         return TW_OK;
     }
     twp_reporter *main = NULL, *mem = NULL;
-    tw_status st = twp_pipeline_reporter_new(cfg, proc, ctr, hook, &main);
+    tw_status st = pipeline_new(cfg, proc, ctr, hook, pipeline, &main);
     if (st != TW_OK || !memory) {
         *out = main;
         return st;

@@ -1,19 +1,22 @@
-/* reporter_log.c — the logging reporter's line format.
- *
- * One line per span, as the Jaeger clients' LoggingReporter prints:
+/* exporter_log.c — the logging exporter: one human-readable line per span
+ * on stderr, as the Jaeger clients' LoggingReporter prints:
  *   tracewire: span svc op=<name> trace=<hex> span=<hex> parent=<hex> flags=N
  *   kind=N start_us=N duration_us=N tags={k=v, ...} logs=N refs=N
- * Only the formatting lives here; the pipeline reporter (reporter.c) writes
- * the lines to stderr from its background thread, so logging costs the
- * application's thread no syscall either. Control characters and non-ASCII
- * bytes in names and values are escaped as \xNN so one span stays one line.
+ * The lines are formatted and written by the reporter thread, so logging
+ * costs the application's thread no syscall either. Control characters and
+ * non-ASCII bytes in names and values are escaped as \xNN so one span stays
+ * one line. A span counts as delivered by this exporter only when it is the
+ * sole one (a log line beside a real sender is a mirror, not a delivery).
  */
-#include "internal.h"
+#include "exporter.h"
 #include "trace_flags.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 static bool put_escaped(twp_buf *b, const char *s, size_t n)
@@ -81,4 +84,62 @@ bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *
         ok = (i == 0 || twp_buf_append(b, ", ", 2)) && put_value(b, &s->tags[i]);
     ok = ok && put_fmt(b, "} logs=%" PRIu32 " refs=%" PRIu32 "\n", s->nlogs, s->nrefs);
     return ok;
+}
+
+typedef struct log_exporter {
+    twp_exporter base;
+    twp_exporter_env env;
+    twp_buf msg;
+} log_exporter;
+
+static tw_status log_export(twp_exporter *e, const twp_batch *b, char *why, size_t cap)
+{
+    log_exporter *x = (log_exporter *)e;
+    x->msg.len = 0;
+    for (size_t i = 0; i < b->n; i++)
+        (void)twp_log_format_span(&x->msg, x->env.proc, b->spans[i]);
+    size_t off = 0;
+    while (off < x->msg.len) {
+        ssize_t n = write(STDERR_FILENO, x->msg.data + off, x->msg.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        off += (size_t)n;
+    }
+    if (off != x->msg.len) {
+        snprintf(why, cap, "write to stderr failed");
+        return TW_ERR_IO;
+    }
+    if (x->env.sole)
+        for (size_t i = 0; i < b->n; i++)
+            b->state[i] |= TWP_SPAN_DELIVERED;
+    return TW_OK;
+}
+
+static void log_after_fork_child(twp_exporter *e)
+{
+    twp_buf_init(&((log_exporter *)e)->msg);   /* the parent's, maybe mid-update: leaked */
+}
+
+static void log_free(twp_exporter *e)
+{
+    log_exporter *x = (log_exporter *)e;
+    twp_buf_free(&x->msg);
+    free(x);
+}
+
+static const twp_exporter_ops log_ops = { "log", log_export, log_after_fork_child, log_free };
+
+tw_status twp_exporter_log_new(const twp_exporter_env *env, twp_exporter **out)
+{
+    log_exporter *x = calloc(1, sizeof *x);
+    *out = NULL;
+    if (!x)
+        return TW_ERR_NOMEM;
+    x->base.ops = &log_ops;
+    x->env = *env;
+    twp_buf_init(&x->msg);
+    *out = &x->base;
+    return TW_OK;
 }

@@ -1,0 +1,157 @@
+/* exporter_udp.c — Jaeger Thrift compact emitBatch datagrams to the agent.
+ *
+ * Each span is encoded once (thrift.c) into one buffer; when the next span
+ * would push the datagram past reporter.max_packet_size (process + spans +
+ * TWP_EMIT_BATCH_OVERHEAD), the group so far leaves as one emitBatch and
+ * the span's bytes move to the front of the buffer for the next group. A
+ * span that cannot fit alone is refused (tooLarge). The process struct is
+ * encoded once per exporter. Batches carry seqNo (one sequence per exporter:
+ * the agent reads gaps as lost batches) and cumulative ClientStats; when UDP
+ * is the only exporter, spans of this batch already refused for size are
+ * announced in ClientStats at once. The socket is transport_udp.c's: a
+ * connected socket, so a dead agent is a failed send, not a delivery.
+ */
+#include "exporter.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct udp_exporter {
+    twp_exporter base;
+    twp_exporter_env env;
+    twp_udp udp;
+    twp_buf proc_bytes, spans_buf, msg;
+    int64_t seq;
+    int64_t batch_too_large;      /* spans of this batch refused for size */
+    size_t max_packet;
+    tw_status failed;             /* first failure of this batch, words in why */
+    char *why;
+    size_t cap;
+} udp_exporter;
+
+static void fail(udp_exporter *u, tw_status st, const char *what)
+{
+    TWP_INC(u->env.ctr, send_failures, 1);
+    if (u->failed == TW_OK) {
+        u->failed = st;
+        snprintf(u->why, u->cap, "%s", what);
+    }
+}
+
+/* One datagram around the span structs in spans_buf, which belong to
+ * spans [from, to) minus those refused or not encoded. */
+static void flush_group(udp_exporter *u, const twp_batch *b, size_t from, size_t to,
+                        size_t nspans)
+{
+    if (nspans == 0)
+        return;
+    twp_client_stats cs;
+    twp_exporter_client_stats(&u->env, u->env.sole ? u->batch_too_large : 0, &cs);
+    twp_batch_meta m = { true, ++u->seq, &cs };
+    u->msg.len = 0;
+    if (!twp_thrift_compact_emit_batch_raw(&u->msg, (int32_t)u->seq, u->proc_bytes.data,
+                                           u->proc_bytes.len, u->spans_buf.data,
+                                           u->spans_buf.len, (uint32_t)nspans, &m)) {
+        fail(u, TW_ERR_NOMEM, "out of memory encoding a batch");
+        return;
+    }
+    if (twp_udp_send(&u->udp, u->msg.data, u->msg.len) != TW_OK) {
+        fail(u, TW_ERR_IO, u->udp.error[0] ? u->udp.error : "send failed");
+        return;
+    }
+    TWP_INC(u->env.ctr, batches_sent, 1);
+    TWP_INC(u->env.ctr, bytes_sent, u->msg.len);
+    for (size_t i = from; i < to; i++)
+        if (!(b->state[i] & (TWP_SPAN_TOO_LARGE | TWP_SPAN_PRIVATE)))
+            b->state[i] |= TWP_SPAN_DELIVERED;
+}
+
+static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size_t cap)
+{
+    udp_exporter *u = (udp_exporter *)e;
+    u->failed = TW_OK;
+    u->why = why;
+    u->cap = cap;
+    for (size_t i = 0; i < b->n; i++)
+        b->state[i] &= (unsigned char)~TWP_SPAN_PRIVATE;   /* PRIVATE: not encoded (OOM) */
+    if (u->proc_bytes.len == 0 && !twp_thrift_compact_process(&u->proc_bytes, u->env.proc)) {
+        fail(u, TW_ERR_NOMEM, "out of memory encoding the process");
+        return u->failed;
+    }
+    size_t fixed = u->proc_bytes.len + TWP_EMIT_BATCH_OVERHEAD;
+    u->spans_buf.len = 0;
+    u->batch_too_large = 0;
+    size_t gstart = 0, gcount = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        size_t before = u->spans_buf.len;
+        if (!twp_thrift_compact_span(&u->spans_buf, b->spans[i])) {
+            u->spans_buf.len = before;
+            b->state[i] |= TWP_SPAN_PRIVATE;
+            continue;
+        }
+        size_t sz = u->spans_buf.len - before;
+        if (fixed + sz > u->max_packet) {
+            u->spans_buf.len = before;
+            b->state[i] |= TWP_SPAN_TOO_LARGE;
+            u->batch_too_large++;
+            continue;
+        }
+        if (fixed + before + sz > u->max_packet) {
+            u->spans_buf.len = before;
+            flush_group(u, b, gstart, i, gcount);
+            memmove(u->spans_buf.data, u->spans_buf.data + before, sz);
+            u->spans_buf.len = sz;
+            gstart = i;
+            gcount = 0;
+        }
+        gcount++;
+    }
+    flush_group(u, b, gstart, b->n, gcount);
+    return u->failed;
+}
+
+static void udp_after_fork_child(twp_exporter *e)
+{
+    udp_exporter *u = (udp_exporter *)e;
+    /* buffers may be mid-update by a thread that no longer exists: leak them */
+    twp_buf_init(&u->proc_bytes);
+    twp_buf_init(&u->spans_buf);
+    twp_buf_init(&u->msg);
+    twp_udp_after_fork_child(&u->udp);
+    u->seq = 0;   /* a new emitter: its batches count from 1 */
+}
+
+static void udp_free(twp_exporter *e)
+{
+    udp_exporter *u = (udp_exporter *)e;
+    twp_udp_free(&u->udp);
+    twp_buf_free(&u->proc_bytes);
+    twp_buf_free(&u->spans_buf);
+    twp_buf_free(&u->msg);
+    free(u);
+}
+
+static const twp_exporter_ops udp_ops = { "udp", udp_export, udp_after_fork_child, udp_free };
+
+tw_status twp_exporter_udp_new(const twp_exporter_env *env, twp_exporter **out)
+{
+    *out = NULL;
+    udp_exporter *u = calloc(1, sizeof *u);
+    if (!u)
+        return TW_ERR_NOMEM;
+    u->base.ops = &udp_ops;
+    u->env = *env;
+    u->max_packet = (size_t)(env->cfg->max_packet_size > 0 ? env->cfg->max_packet_size : 65000);
+    twp_buf_init(&u->proc_bytes);
+    twp_buf_init(&u->spans_buf);
+    twp_buf_init(&u->msg);
+    tw_status st = twp_udp_init(&u->udp, env->cfg->agent_host,
+                                env->cfg->agent_port > 0 ? env->cfg->agent_port : 6831);
+    if (st != TW_OK) {
+        udp_free(&u->base);
+        return st;
+    }
+    *out = &u->base;
+    return TW_OK;
+}
