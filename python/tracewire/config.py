@@ -127,6 +127,8 @@ class Config(object):
         pairs = [(k, v) for k, v in pairs if k not in unknown]
         if isinstance(raw, dict):
             pairs += flatten(raw, "", 1)    # raw core keys: always checked by the core
+        elif raw is not None:
+            raise ValueError("options must be a dict of core keys, not %s" % type(raw).__name__)
         head = [("profile", "jaeger_client")]
         if self._service_name:
             head.append(("service_name", _text(self._service_name)))

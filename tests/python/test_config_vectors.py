@@ -86,3 +86,16 @@ def test_jaeger_client_config_vector(case):
     if "service_name" not in case["expect"]:
         want["service_name"] = "vectors"
     assert got == want
+
+
+def test_options_must_be_a_dict():
+    with pytest.raises(ValueError, match="options must be a dict"):
+        tracewire.Config({"options": [("reporter.retries", 1)]}, service_name="x")
+
+
+def test_unknown_keys_are_left_out_without_validate():
+    t = tracewire.Config({"sampler": {"typo": 1}, "no_such": 2, "reporter_retries": 1},
+                         service_name="x").new_tracer()
+    assert t.config("reporter.retries") == "1"
+    with pytest.raises(ValueError, match="sampler.typo, no_such"):
+        tracewire.Config({"sampler": {"typo": 1}, "no_such": 2}, service_name="x", validate=True)
