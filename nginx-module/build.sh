@@ -27,6 +27,12 @@ fi
 # and -Wno-sign-compare under -Wextra).
 ccopt="-g -O2 -fPIC -fstack-protector-strong -Wformat -Werror=format-security -D_FORTIFY_SOURCE=2 -Wextra -Wno-unused-parameter -Wno-sign-compare"
 ldopt="-Wl,-z,relro -Wl,-z,now -fPIC"
+# TW_NGINX_SANITIZE=1 (CMake's TW_SANITIZE): an ASan+UBSan module, for the
+# stock nginx run with the runtimes preloaded (tests/nginx/run.sh does).
+if [ "${TW_NGINX_SANITIZE:-0}" = 1 ]; then
+  ccopt="-g -O1 -fPIC -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wextra -Wno-unused-parameter -Wno-sign-compare"
+  ldopt="-fPIC -fsanitize=address,undefined"
+fi
 key=$(cat "$here/config" "$src/configure" "$src/conf_flags" 2>/dev/null | sha1sum | cut -c1-16)
 key="$key-$(echo "$ccopt $ldopt $core_lib $core_inc" | sha1sum | cut -c1-16)"
 if [ ! -f "$tree/.tw-configured-$key" ]; then

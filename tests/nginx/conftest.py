@@ -33,6 +33,14 @@ MODULE = os.path.abspath(os.environ.get("TW_NGINX_MODULE",
                                         os.path.join(TOP, "build", "nginx-tests", "nginx-module",
                                                      "ngx_http_tracewire_module.so")))
 
+# TW_NGINX_PRELOAD: libraries every nginx process (and only nginx) gets in
+# LD_PRELOAD: the ASan/UBSan runtimes for an instrumented module (run.sh).
+NGINX_ENV = dict(os.environ)
+if os.environ.get("TW_NGINX_PRELOAD"):
+    NGINX_ENV["LD_PRELOAD"] = os.environ["TW_NGINX_PRELOAD"]
+    NGINX_ENV.setdefault("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1")
+    NGINX_ENV.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+
 # The Lua suite's sinks (a UDP socket standing in for the agent, an HTTP
 # collector that records POSTs), loaded under another name: this file is the
 # `conftest` of this directory.
@@ -181,7 +189,7 @@ class Nginx:
             f.write(text)
         self.base = ["nginx", "-p", self.dir, "-c", self.conf, "-e", os.path.join(self.dir, "error.log")]
         self.log = open(os.path.join(self.dir, "stderr.log"), "w")
-        self.proc = subprocess.Popen(self.base, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.base, stdout=self.log, stderr=subprocess.STDOUT, env=NGINX_ENV)
         wait_port(self.port, self.proc, "nginx")
         self.workers = self.worker_pids()
 
@@ -200,7 +208,7 @@ class Nginx:
             return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
     def signal(self, name):
-        subprocess.run(self.base + ["-s", name], check=True)
+        subprocess.run(self.base + ["-s", name], check=True, env=NGINX_ENV)
 
     def quit(self):
         if self.proc.poll() is None:

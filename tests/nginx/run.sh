@@ -3,7 +3,9 @@
 # -> nginx's configure + make modules against Debian's nginx-dev tree) into
 # its own build dir, checks what the .so exports and that the stock nginx
 # loads it, then runs pytest: the stock nginx (2 workers) in front of a Flask
-# upstream traced with the Python binding, spans decoded from UDP datagrams.
+# upstream traced with the Python binding, spans decoded from UDP datagrams;
+# then the same tests with an ASan+UBSan build of the module (TW_NGINX_ASAN=0
+# skips that part). Arguments go to pytest (e.g. -k reload).
 # Prints "N passed, N failed" per part and a total; exits non-zero on failure.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -47,12 +49,34 @@ pydir="$build/py"
 "$py" -m pip install -q --no-build-isolation --no-deps --target "$pydir" --upgrade "$top" >/dev/null 2>&1 \
   || echo "nginx: building the Python binding failed; the upstream tests will fail"
 
-out=$(TW_NGINX_MODULE="$so" TW_PYTHONPATH="$pydir" "$py" -m pytest -q -p no:cacheprovider "$top/tests/nginx" "$@" 2>&1)
-echo "$out" | tail -40
-pp=$(grep -oE '[0-9]+ passed' <<<"$out" | tail -1 | cut -d' ' -f1)
-pf=$(grep -oE '[0-9]+ (failed|error|errors)' <<<"$out" | awk '{s+=$1} END {print s+0}')
-tally "pytest (nginx)" "${pp:-0}" "${pf:-0}"
-[ -z "$pp" ] && total_fail=$((total_fail + 1))
+run_pytest() {   # run_pytest NAME MODULE [env...]
+  local name=$1 mod=$2; shift 2
+  local out pp pf
+  out=$(env "$@" TW_NGINX_MODULE="$mod" TW_PYTHONPATH="$pydir" "$py" -m pytest -q -p no:cacheprovider \
+        "$top/tests/nginx" ${pytest_args[@]+"${pytest_args[@]}"} 2>&1)
+  echo "$out" | tail -40
+  pp=$(grep -oE '[0-9]+ passed' <<<"$out" | tail -1 | cut -d' ' -f1)
+  pf=$(grep -oE '[0-9]+ (failed|error|errors)' <<<"$out" | awk '{s+=$1} END {print s+0}')
+  tally "$name" "${pp:-0}" "${pf:-0}"
+  [ -z "$pp" ] && total_fail=$((total_fail + 1))
+}
+pytest_args=("$@")
+run_pytest "pytest (nginx)" "$so"
+
+# The same tests against an ASan+UBSan build of the module (core included),
+# loaded into the stock nginx with the runtimes preloaded into nginx only.
+# TW_NGINX_ASAN=0 skips it.
+if [ "${TW_NGINX_ASAN:-1}" != 0 ]; then
+  abuild="$top/build/nginx-tests-asan"
+  if cmake -S . -B "$abuild" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTW_SANITIZE=ON -DCMAKE_C_COMPILER=gcc \
+       -DTW_BUILD_TESTS=OFF -DTW_BUILD_BENCH=OFF -DTW_BUILD_REDIS=OFF -DTW_BUILD_LUA=OFF >/dev/null \
+     && cmake --build "$abuild" --target ngx_http_tracewire_module >/dev/null; then
+    run_pytest "pytest (nginx, asan+ubsan module)" "$abuild/nginx-module/ngx_http_tracewire_module.so" \
+      TW_NGINX_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+  else
+    tally "asan build" 0 1
+  fi
+fi
 
 echo "nginx suite total: $total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]

@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import MODULE, Collector, Nginx, UdpSink, tags
+from conftest import MODULE, NGINX_ENV, Collector, Nginx, UdpSink, tags
 
 BAD = {
     "unknown key": ("tracewire_config sampler.tpye const;", 'unknown tracewire_config key "sampler.tpye"'),
@@ -38,7 +38,7 @@ def nginx_t(tmp_path, http_body):
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"load_module {MODULE};\nevents {{}}\nhttp {{\n{http_body}\n}}\n")
     return subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(conf), "-e",
-                           str(tmp_path / "error.log")], capture_output=True, text=True)
+                           str(tmp_path / "error.log")], capture_output=True, text=True, env=NGINX_ENV)
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
@@ -65,7 +65,7 @@ def test_a_good_configuration_passes_nginx_t(tmp_path):
 def test_a_malformed_environment_variable_is_named_and_skipped(tmp_path):
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"load_module {MODULE};\nevents {{}}\nhttp {{ tracewire on; }}\n")
-    env = dict(os.environ, JAEGER_SAMPLER_PARAM="not-a-number")
+    env = dict(NGINX_ENV, JAEGER_SAMPLER_PARAM="not-a-number")
     p = subprocess.run(["nginx", "-t", "-p", str(tmp_path), "-c", str(conf), "-e",
                         str(tmp_path / "error.log")], capture_output=True, text=True, env=env)
     assert p.returncode == 0, p.stderr
