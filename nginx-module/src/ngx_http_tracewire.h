@@ -10,6 +10,7 @@
  *   ngx_http_tracewire_headers.c    request headers as the core's carrier:
  *                                   extract, and inject into the proxied request
  *   ngx_http_tracewire_variables.c  $tracewire_* variables
+ *   ngx_http_tracewire_diag.c       the core's diagnostics in the error log
  *
  * Per process: the master parses the configuration into a tw_config (and
  * builds one throwaway tracer from it so that `nginx -t` sees every error);
@@ -25,6 +26,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include <pthread.h>
 #include <tracewire.h>
 
 /* tracewire on | off | $variable */
@@ -40,6 +42,26 @@
 /* The longest operation name the module builds ("METHOD /path"). */
 #define NGX_HTTP_TRACEWIRE_MAX_NAME  1024
 
+/* The core's diagnostics, queued by the reporter thread for the event loop
+ * (ngx_http_tracewire_diag.c). */
+#define NGX_HTTP_TRACEWIRE_DIAG_QUEUE  16
+
+typedef struct {
+    tw_diag_kind               kind;
+    tw_status                  status;
+    uint64_t                   count;
+    char                       text[256];
+} ngx_http_tracewire_diag_msg_t;
+
+typedef struct {
+    pthread_mutex_t            lock;
+    ngx_uint_t                 n;            /* queued in msgs */
+    ngx_uint_t                 lost;         /* beyond the queue since the last drain */
+    unsigned                   ready:1;      /* lock initialised (a worker) */
+    ngx_event_t                ev;           /* the event loop's drain timer */
+    ngx_http_tracewire_diag_msg_t  msgs[NGX_HTTP_TRACEWIRE_DIAG_QUEUE];
+} ngx_http_tracewire_diag_t;
+
 typedef struct {
     tw_config                 *cfg;          /* owned; freed with the cycle pool */
     tw_tracer                 *tracer;       /* this worker's; NULL in the master */
@@ -47,6 +69,7 @@ typedef struct {
     ngx_str_t                  uber_header;  /* trace_id_header, lower case */
     ngx_str_t                  baggage_prefix;  /* baggage_header_prefix, lower case */
     ngx_int_t                  upstream_addr_index;  /* $upstream_addr */
+    ngx_http_tracewire_diag_t  diag;         /* this worker's */
 } ngx_http_tracewire_main_conf_t;
 
 typedef struct {
@@ -90,6 +113,11 @@ ngx_int_t ngx_http_tracewire_has_context(ngx_http_request_t *r,
     ngx_http_tracewire_main_conf_t *mcf);
 ngx_int_t ngx_http_tracewire_inject(ngx_http_request_t *r,
     ngx_http_tracewire_main_conf_t *mcf, tw_span *span);
+
+/* diag.c: routes the core's diagnostics hook to the error log (worker only) */
+ngx_int_t ngx_http_tracewire_diag_init(ngx_cycle_t *cycle,
+    ngx_http_tracewire_main_conf_t *mcf);
+void ngx_http_tracewire_diag_drain(ngx_http_tracewire_main_conf_t *mcf, ngx_log_t *log);
 
 /* variables.c */
 ngx_int_t ngx_http_tracewire_add_variables(ngx_conf_t *cf);

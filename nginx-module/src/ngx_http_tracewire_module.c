@@ -12,7 +12,9 @@
  * Each worker builds its own tracer in init_process, after the fork; its
  * reporter thread starts with the worker's first finished span. exit_process
  * (graceful quit, reload, or fast shutdown) closes it: what is queued is
- * sent, the reporter joined, and the worker's counters logged. The tracer is
+ * sent, the reporter joined, and the worker's counters logged. The core's
+ * diagnostics (failed sends, dropped spans) reach the error log through
+ * ngx_http_tracewire_diag.c while the worker runs. The tracer is
  * closed but never freed: on a fast shutdown requests may still be open, and
  * their spans point at it until the process is gone.
  */
@@ -475,6 +477,14 @@ ngx_http_tracewire_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    /* the core's failures (sends, drops, sampling polls) go to the error
+     * log; without the hook they would only be counted */
+    if (ngx_http_tracewire_diag_init(cycle, mcf) != NGX_OK) {
+        ngx_log_error(NGX_LOG_ALERT, cycle->log, 0,
+                      "tracewire: diagnostics hook not set: reporting failures "
+                      "are only counted in this worker");
+    }
+
     st = tw_tracer_new(mcf->cfg, &mcf->tracer);
     if (st != TW_OK) {
         /* the configuration was checked by the master: only memory can fail
@@ -505,6 +515,9 @@ ngx_http_tracewire_exit_process(ngx_cycle_t *cycle)
     st = tw_tracer_close(mcf->tracer, NGX_HTTP_TRACEWIRE_CLOSE_MS);
     tw_tracer_counters(mcf->tracer, &c);
 
+    /* the reporter thread is joined: what it (or close) said is final */
+    ngx_http_tracewire_diag_drain(mcf, cycle->log);
+
     level = (st != TW_OK || c.dropped_queue_full || c.dropped_too_large
              || c.dropped_send_failed || c.dropped_on_close)
             ? NGX_LOG_WARN : NGX_LOG_NOTICE;
@@ -513,12 +526,12 @@ ngx_http_tracewire_exit_process(ngx_cycle_t *cycle)
                   "tracewire: worker exit: close %s; spans started %uL, "
                   "sampled %uL, finished %uL, reported %uL, dropped: queue full %uL, "
                   "too large %uL, send failed %uL, on close %uL; send failures %uL; "
-                  "baggage dropped %uL",
+                  "baggage dropped %uL; discarded %uL",
                   st == TW_OK ? "ok" : tw_strerror(st),
                   c.spans_started, c.spans_sampled, c.spans_finished,
                   c.spans_reported, c.dropped_queue_full, c.dropped_too_large,
                   c.dropped_send_failed, c.dropped_on_close, c.send_failures,
-                  c.baggage_dropped);
+                  c.baggage_dropped, c.spans_discarded);
 
     /* closed, not freed: see the comment at the top of this file */
 }

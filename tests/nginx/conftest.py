@@ -191,7 +191,12 @@ class Nginx:
         self.log = open(os.path.join(self.dir, "stderr.log"), "w")
         self.proc = subprocess.Popen(self.base, stdout=self.log, stderr=subprocess.STDOUT, env=NGINX_ENV)
         wait_port(self.port, self.proc, "nginx")
+        # the master listens before it forks its workers
+        deadline = time.time() + 15
+        while len(self.worker_pids()) < 2 and time.time() < deadline:
+            time.sleep(0.05)
         self.workers = self.worker_pids()
+        assert len(self.workers) == 2, self.workers
 
     def worker_pids(self):
         out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True)

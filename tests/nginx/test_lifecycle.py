@@ -72,6 +72,8 @@ def test_a_malformed_environment_variable_is_named_and_skipped(tmp_path):
     assert 'environment variable "JAEGER_SAMPLER_PARAM" is malformed' in p.stderr
 
 
+DIAG_RE = re.compile(r"\[error\] \d+#\d+: tracewire: (?!worker exit).*")
+
 EXIT_RE = re.compile(r"tracewire: worker exit: close (\S+); spans started (\d+), sampled (\d+), "
                      r"finished (\d+), reported (\d+), dropped: queue full (\d+), too large (\d+), "
                      r"send failed (\d+), on close (\d+)")
@@ -159,6 +161,7 @@ def test_reload_under_load_loses_no_finished_span(tmp_path, upstream):
             assert c["finished"] == c["reported"]
             assert c["queue_full"] == c["too_large"] == c["send_failed"] == c["on_close"] == 0
         assert sum(c["finished"] for _, c in lines) == len(answered)
+        assert not DIAG_RE.search(ngx.error_log()), "a healthy agent made diagnostics"
         assert all(c["finished"] > 0 for _, c in lines[:2]), "the old generation traced nothing"
     finally:
         ngx.stop()
@@ -232,6 +235,15 @@ def test_a_down_collector_never_touches_a_response(tmp_path, upstream, protocol)
         json_status, _, _ = ngx.get("/api/down-collector")
         assert json_status == 200
         assert ngx.worker_pids() == ngx.workers
+        # failures speak: the core's diagnostics hook reaches the error log
+        # (from the worker's event loop, within about a second), naming
+        # where the spans were going
+        deadline = time.time() + 5
+        while time.time() < deadline and not DIAG_RE.search(ngx.error_log()):
+            time.sleep(0.1)
+        diag = DIAG_RE.findall(ngx.error_log())
+        assert diag, ngx.error_log()[-2000:]
+        assert any(str(port) in line for line in diag), diag
         ngx.quit()
         lines = exit_lines(ngx)
         assert len(lines) == 2
