@@ -30,6 +30,13 @@ build_module() {   # build_module DIR SANITIZE(ON|OFF)
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# tests/redis reaches the module through tracewire.redis_queue, whose codecs
+# are the Python binding's: build it from this tree into a directory of our
+# own (never the shared venv), as tests/redis/run.sh does, for both parts.
+pydir=$base-redis-py
+"$py" -m pip install -q --no-build-isolation --no-deps --target "$pydir" --upgrade "$top" >"$pydir.log" 2>&1 \
+  || { tail -30 "$pydir.log"; echo "sanitized-redis: building the Python binding failed"; exit 1; }
+export PYTHONPATH="$pydir${PYTHONPATH:+:$PYTHONPATH}"
 # ---- 1. ASan + UBSan module
 if [ "${TW_HARDEN_REDIS_ASAN:-1}" != 0 ]; then
 abuild=$base-redis-asan
