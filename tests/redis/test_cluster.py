@@ -176,6 +176,10 @@ def test_reshard_of_a_queue_slot_loses_nothing(cluster, rc):
         rq.move(rc, key, proc)                         # 20 in flight, same slot
     rc.pexpire(key, 3600 * 1000)
     ttl_before = rc.pexpiretime(key)
+    stream = "{%s}:stream" % key                       # a stream with a group in the same slot
+    rc.xgroup_create(stream, "g", "0", mkstream=True)
+    sids = [rc.execute_command("TQ.XADD", stream, "*", tp(i), "job", str(i)) for i in range(10)]
+    assert len(rq.xreadgroup(rc, "g", "early", {stream: ">"}, count=5)) == 5    # 5 pending
     dst = cluster[2]
     src_id = src.client().execute_command("CLUSTER", "MYID").decode()
     dst_id = dst.client().execute_command("CLUSTER", "MYID").decode()
@@ -201,7 +205,7 @@ def test_reshard_of_a_queue_slot_loses_nothing(cluster, rc):
     wait_cluster_ok(cluster)
     assert owner(cluster, key).port == dst.port            # the slot did move
     assert src.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", lo) == 0
-    assert dst.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", lo) == 2
+    assert dst.client().execute_command("CLUSTER", "COUNTKEYSINSLOT", lo) == 3
     # the TTL went along (MIGRATE carries it relative: a few ms may shift)
     assert abs(dst.client().pexpiretime(key) - ttl_before) < 1000
     assert len(pushed) > 10          # the producer really ran across the move
@@ -223,6 +227,15 @@ def test_reshard_of_a_queue_slot_loses_nothing(cluster, rc):
         # the wait span's parent is the send span stored at push time; the
         # trace id proves the context survived, the enqueue time too
         assert x.enqueue_us > 0 and x.wait_us >= 0
+    # the stream, its group and its pending entries moved along
+    pend = rc2.xpending_range(stream, "g", "-", "+", 10)
+    assert [p["message_id"] for p in pend] == sids[:5] and {p["consumer"] for p in pend} == {b"early"}
+    rest = rq.xreadgroup(rc2, "g", "late", {stream: ">"}, count=10)
+    assert [e.id.encode() for e in rest] == sids[5:]
+    assert all(e.headers()["traceparent"].split("-")[1] == TRACE for e in rest)
+    again = rq.xreadgroup(rc2, "g", "early", {stream: "0"})
+    assert [e.id.encode() for e in again] == sids[:5]
+    assert all(TRACE in e.carrier for e in again)
     rc2.close()
 
 
