@@ -350,7 +350,8 @@ static void deliver(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
     }
     int64_t now = tw_now_us();
     int type = RedisModule_CallReplyType(rep);
-    size_t n = RedisModule_CallReplyLength(rep);
+    size_t n = type == REDISMODULE_REPLY_ARRAY || type == REDISMODULE_REPLY_MAP
+                   ? RedisModule_CallReplyLength(rep) : 0;     /* nil, or an error to relay */
     for (size_t i = 0; i < n; i++) {
         RedisModuleCallReply *k = NULL, *v = NULL;
         if (type == REDISMODULE_REPLY_ARRAY) {          /* RESP2: [[key, entries], ...] */
