@@ -371,8 +371,10 @@ TW_API void tw_span_context_foreach_baggage(const tw_span_context *c, tw_kv_fn f
  * Baggage: each baggage header (all uberctx-* together; W3C baggage) holds
  * at most max_baggage_size bytes (encoded key + value) and 180 items; items
  * beyond, or whose key is not an HTTP token, are left out whole (never cut)
- * and counted in baggage_dropped — the first time also said through the
- * diagnostics path. The request still goes out with its trace context. */
+ * and counted in baggage_dropped, which the reporter thread says through the
+ * diagnostics hook (TW_DIAG_BAGGAGE: the first drop at once, later ones in
+ * at most one summary per 10 s). The request still goes out with its trace
+ * context. */
 TW_API tw_status tw_tracer_inject(tw_tracer *t, const tw_span_context *c, unsigned formats,
                                   tw_kv_fn set, void *ud);
 
@@ -389,8 +391,8 @@ typedef int (*tw_carrier_foreach)(void *carrier, tw_kv_fn visit, void *visit_ud)
  * Too much baggage is not corruption: per baggage header (all uberctx-*
  * together; jaeger-baggage; W3C baggage) at most max_baggage_size bytes, and
  * at most 180 items after merging, are kept; the excess items are dropped
- * whole, counted in baggage_dropped (said once through the diagnostics
- * path), and the trace context is returned as usual.
+ * whole, counted in baggage_dropped (said like inject's, TW_DIAG_BAGGAGE),
+ * and the trace context is returned as usual.
  * Header names match case-insensitively. A context with only baggage or only
  * a jaeger-debug-id (no ids) is returned with zero ids; starting a child from
  * it makes a new root that keeps the baggage / forces debug sampling. */
@@ -548,18 +550,23 @@ TW_API int tw_carrier_text_foreach(void *carrier, tw_kv_fn visit, void *visit_ud
  *   TW_DIAG_DROPPED      spans dropped for another reason: queue full, a span
  *                        too large for a datagram, close() deadline.
  *   TW_DIAG_SAMPLING     a remote-sampling poll failed or its answer was
- *                        rejected (the sampler keeps its strategy). */
+ *                        rejected (the sampler keeps its strategy).
+ *   TW_DIAG_BAGGAGE      baggage items dropped over max_baggage_size or 180
+ *                        items (inject left them out, or extract dropped
+ *                        them and kept the trace); counted in
+ *                        baggage_dropped, said by the reporter thread. */
 typedef enum tw_diag_kind {
     TW_DIAG_SEND_FAILED = 1,
     TW_DIAG_DROPPED = 2,
-    TW_DIAG_SAMPLING = 3
+    TW_DIAG_SAMPLING = 3,
+    TW_DIAG_BAGGAGE = 4
 } tw_diag_kind;
 
 /* The hook. status: the tw_status of the (latest) failure. message: one line
  * of English, no newline, borrowed for the call. count: the events the
  * message stands for -- 1 for a first report; in a summary, the failed sends
- * (SEND_FAILED), dropped spans (DROPPED) or failed polls (SAMPLING) since the
- * previous report of that kind.
+ * (SEND_FAILED), dropped spans (DROPPED), failed polls (SAMPLING) or dropped
+ * baggage items (BAGGAGE) since the previous report of that kind.
  * Threads: called on the tracer's reporter thread, and, for what close()
  * finds once that thread has stopped, on the thread calling
  * tw_tracer_close / tw_tracer_free -- never concurrently for one tracer,

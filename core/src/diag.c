@@ -38,6 +38,7 @@ static const char *what(tw_diag_kind kind)
     case TW_DIAG_SEND_FAILED: return "failed sends";
     case TW_DIAG_DROPPED: return "spans dropped";
     case TW_DIAG_SAMPLING: return "failed sampling polls";
+    case TW_DIAG_BAGGAGE: return "baggage items dropped";
     }
     return "events";
 }

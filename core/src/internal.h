@@ -281,9 +281,9 @@ tw_status twp_inject_counted(const tw_config *cfg, const tw_span_context *c, uns
 tw_status twp_extract_counted(const tw_config *cfg, unsigned formats, tw_carrier_foreach each,
                               void *carrier, tw_span_context **out, uint64_t *baggage_dropped);
 
-/* tracer.c: counts n baggage items dropped by inject (on_inject) or extract
- * and says so once per tracer and direction through the diagnostics path. */
-void twp_tracer_baggage_dropped(tw_tracer *t, uint64_t n, bool on_inject);
+/* tracer.c: counts n baggage items dropped by inject or extract (the
+ * reporter thread says it through the diagnostics hook). */
+void twp_tracer_baggage_dropped(tw_tracer *t, uint64_t n);
 
 /* Remote-sampling strategy JSON -> sampler (sampler.c). TW_ERR_CORRUPTED on bad
  * JSON; then nothing changes. */

@@ -598,7 +598,7 @@ tw_status tw_tracer_inject(tw_tracer *t, const tw_span_context *c, unsigned form
     uint64_t dropped = 0;
     tw_status st = twp_inject_counted(twp_tracer_config(t), c, formats, set, ud, &dropped);
     if (dropped)
-        twp_tracer_baggage_dropped(t, dropped, true);
+        twp_tracer_baggage_dropped(t, dropped);
     return st;
 }
 
@@ -612,7 +612,7 @@ tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach e
     uint64_t dropped = 0;
     tw_status st = twp_extract_counted(twp_tracer_config(t), formats, each, carrier, out, &dropped);
     if (dropped)
-        twp_tracer_baggage_dropped(t, dropped, false);
+        twp_tracer_baggage_dropped(t, dropped);
     return st;
 }
 

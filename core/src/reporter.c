@@ -132,6 +132,7 @@ typedef struct pipeline {
     } failed[TWP_MAX_EXPORTERS];
     int nfailed;
     uint64_t seen_queue_full, seen_too_large, seen_on_close;   /* counters already said */
+    uint64_t seen_baggage;       /* baggage_dropped already said (propagation.c counts) */
 } pipeline;
 
 static int64_t mono_us(void)
@@ -253,9 +254,22 @@ static void diag_drops(pipeline *p)
                        "tracewire: %" PRIu64 " spans dropped at close (still queued or in "
                        "flight at the deadline, or finished after close)",
                        oc - p->seen_on_close);
+    /* inject/extract run on the application's threads and only count: the
+     * words come from here, so the hook keeps its one-thread contract */
+    uint64_t bd = atomic_load_explicit(&p->ctr->baggage_dropped, memory_order_relaxed);
+    if (bd > p->seen_baggage)
+        twp_diag_event(&p->diag, TW_DIAG_BAGGAGE, TW_ERR_TOO_LARGE, bd - p->seen_baggage, now,
+                       "tracewire: %" PRIu64 " baggage items dropped: over max_baggage_size=%d "
+                       "bytes per baggage header or %d items (inject left them out; extract "
+                       "dropped them and kept the trace context); counted in baggage_dropped",
+                       bd - p->seen_baggage,
+                       p->cfg->max_baggage_size > 0 ? p->cfg->max_baggage_size
+                                                    : TWP_DEFAULT_BAGGAGE_SIZE,
+                       TWP_MAX_BAGGAGE_ITEMS);
     p->seen_queue_full = qf;
     p->seen_too_large = tl;
     p->seen_on_close = oc;
+    p->seen_baggage = bd;
     twp_diag_tick(&p->diag, now);
 }
 
@@ -661,7 +675,7 @@ static void p_after_fork_child(twp_reporter *r)
         p->exp[i]->ops->after_fork_child(p->exp[i]);
     twp_sampling_poll_after_fork(&p->poll);
     twp_diag_reset(&p->diag);
-    p->seen_queue_full = p->seen_too_large = p->seen_on_close = 0;
+    p->seen_queue_full = p->seen_too_large = p->seen_on_close = p->seen_baggage = 0;
 }
 
 static const twp_reporter_ops pipeline_ops = {

@@ -369,41 +369,13 @@ void tw_tracer_counters(const tw_tracer *t, tw_counters *out)
 #undef R
 }
 
-/* The one call site of the diagnostics path for dropped baggage. The core's
- * diagnostics hook (issue #20) is not in the tree yet: until it is, the
- * words are built and go nowhere, and the counter is what speaks. */
-static void say_warn(tw_tracer *t, const char *msg)
-{
-    (void)t;
-    (void)msg;
-}
-
-/* Dropped baggage is counted every time and said once per tracer and
- * direction: the first drop is what an operator needs to hear about (an app
- * setting too much, or a peer sending too much); a warning per request on a
- * hot path would flood the host's log. The words go out through the
- * diagnostics path, the one place the core speaks to the host's logging. */
-void twp_tracer_baggage_dropped(tw_tracer *t, uint64_t n, bool on_inject)
+/* Dropped baggage is counted on the caller's thread (inject/extract run on
+ * the application's threads, where the diagnostics hook must not be called);
+ * the reporter thread reads the counter and says it through the hook, rate
+ * limited like every diagnostic (reporter.c diag_drops). */
+void twp_tracer_baggage_dropped(tw_tracer *t, uint64_t n)
 {
     TWP_INC(&t->ctr, baggage_dropped, n);
-    unsigned bit = on_inject ? 1u : 2u;
-    if (atomic_fetch_or_explicit(&t->baggage_said, bit, memory_order_relaxed) & bit)
-        return;
-    int bound = t->cfg.max_baggage_size > 0 ? t->cfg.max_baggage_size : TWP_DEFAULT_BAGGAGE_SIZE;
-    char msg[320];
-    if (on_inject)
-        snprintf(msg, sizeof msg,
-                 "inject left out %llu baggage item(s): over %d bytes per baggage header "
-                 "(max_baggage_size) or %d items, or a key that cannot be a header name; "
-                 "counted in baggage_dropped, said once per tracer",
-                 (unsigned long long)n, bound, TWP_MAX_BAGGAGE_ITEMS);
-    else
-        snprintf(msg, sizeof msg,
-                 "extract dropped %llu incoming baggage item(s) over %d bytes per baggage "
-                 "header (max_baggage_size) or %d items and kept the trace context; "
-                 "counted in baggage_dropped, said once per tracer",
-                 (unsigned long long)n, bound, TWP_MAX_BAGGAGE_ITEMS);
-    say_warn(t, msg);
 }
 
 tw_status tw_tracer_memory_spans(tw_tracer *t, int clear, char **json_out)

@@ -18,7 +18,6 @@ struct tw_tracer {
     _Atomic int closed;
     size_t max_tag_len;            /* cfg.max_tag_value_length, unsigned */
     int const_decision;            /* const sampler: 0/1, else -1 (ask the sampler) */
-    _Atomic unsigned baggage_said;     /* 1: inject drop said, 2: extract (tracer.c) */
     _Atomic unsigned sampling_kick_gen;  /* fork generation whose reporter was started
                                             for remote polling (span.c), 0 = none */
     struct tw_tracer *live_prev, *live_next;   /* atfork list (tracer.c) */

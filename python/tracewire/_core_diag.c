@@ -62,6 +62,7 @@ static const char *kind_name(tw_diag_kind k)
     case TW_DIAG_SEND_FAILED: return "send_failed";
     case TW_DIAG_DROPPED: return "dropped";
     case TW_DIAG_SAMPLING: return "sampling";
+    case TW_DIAG_BAGGAGE: return "baggage";
     }
     return "unknown";
 }

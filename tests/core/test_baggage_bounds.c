@@ -7,7 +7,8 @@
  * with both on). Extract: 100,000 uberctx-* headers, more than 180 items, or
  * a baggage header over 8192 bytes keep the trace context (ids asserted) and
  * drop only the excess, counted exactly. The counts are read back through
- * tw_tracer_counters of a real tracer. */
+ * tw_tracer_counters of a real tracer, and the drops are said through the
+ * diagnostics hook by the reporter thread (first at once, then a summary). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -15,6 +16,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "prop_carrier.h"
 #include "span_helpers.h"
@@ -391,6 +399,105 @@ static void counted_entry_points(void **state)
     carrier_clear(&in);
 }
 
+/* ---------------------------------------------------------------- it speaks */
+
+typedef struct said {
+    pthread_mutex_t mu;
+    int calls;
+    uint64_t count[8];
+    char msg[8][400];
+    int kind[8];
+    pthread_t thread[8];
+} said;
+
+static void hook(void *ud, tw_diag_kind kind, tw_status st, const char *msg, uint64_t count)
+{
+    (void)st;
+    said *h = ud;
+    pthread_mutex_lock(&h->mu);
+    if (h->calls < 8) {
+        h->kind[h->calls] = (int)kind;
+        h->count[h->calls] = count;
+        h->thread[h->calls] = pthread_self();
+        snprintf(h->msg[h->calls], sizeof h->msg[0], "%s", msg);
+    }
+    h->calls++;
+    pthread_mutex_unlock(&h->mu);
+}
+
+static int calls_of(said *h)
+{
+    pthread_mutex_lock(&h->mu);
+    int n = h->calls;
+    pthread_mutex_unlock(&h->mu);
+    return n;
+}
+
+static void drops_are_said_by_the_reporter_thread(void **state)
+{
+    (void)state;
+    int sock = socket(AF_INET, SOCK_DGRAM, 0);      /* a live agent: nothing else to say */
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t al = sizeof a;
+    assert_int_equal(bind(sock, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(getsockname(sock, (struct sockaddr *)&a, &al), 0);
+    char port[8];
+    snprintf(port, sizeof port, "%d", ntohs(a.sin_port));
+    said h;
+    memset(&h, 0, sizeof h);
+    pthread_mutex_init(&h.mu, NULL);
+    tw_config *cfg;
+    assert_int_equal(tw_config_new(&cfg), TW_OK);
+    assert_int_equal(tw_config_set(cfg, "service_name", "bag"), TW_OK);
+    assert_int_equal(tw_config_set(cfg, "reporter.protocols", "udp"), TW_OK);
+    assert_int_equal(tw_config_set(cfg, "reporter.agent_host", "127.0.0.1"), TW_OK);
+    assert_int_equal(tw_config_set(cfg, "reporter.agent_port", port), TW_OK);
+    assert_int_equal(tw_config_set(cfg, "reporter.flush_interval_ms", "20"), TW_OK);
+    assert_int_equal(tw_config_set_diagnostics(cfg, hook, &h), TW_OK);
+    tw_tracer *t;
+    assert_int_equal(tw_tracer_new(cfg, &t), TW_OK);
+    tw_config_free(cfg);
+
+    /* extract counts on this thread and says nothing here */
+    many m = {100000, "uber-trace-id", UBER};
+    tw_span_context *c = NULL;
+    assert_int_equal(tw_tracer_extract(t, TW_PROP_DEFAULT, many_each, &m, &c), TW_OK);
+    assert_int_equal(calls_of(&h), 0);
+    tw_span *s;
+    assert_int_equal(tw_span_start(t, "s", 1, NULL, 0, 0, &s), TW_OK);
+    assert_int_equal(tw_span_finish(s, 0), TW_OK);  /* the reporter thread starts */
+    for (int i = 0; i < 300 && calls_of(&h) == 0; i++)
+        usleep(10000);
+    assert_int_equal(calls_of(&h), 1);
+    assert_int_equal(h.kind[0], TW_DIAG_BAGGAGE);
+    assert_true(h.count[0] == 100000 - 180);
+    assert_non_null(strstr(h.msg[0], "99820 baggage items dropped"));
+    assert_non_null(strstr(h.msg[0], "max_baggage_size=8192"));
+    assert_false(pthread_equal(h.thread[0], pthread_self()));
+
+    /* more drops within the interval: one summary, here at close */
+    tw_span_context_free(c);
+    m.n = 181;
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(tw_tracer_extract(t, TW_PROP_DEFAULT, many_each, &m, &c), TW_OK);
+        tw_span_context_free(c);
+    }
+    usleep(100000);
+    assert_int_equal(calls_of(&h), 1);
+    assert_int_equal(tw_tracer_close(t, 2000), TW_OK);
+    assert_int_equal(calls_of(&h), 2);
+    assert_int_equal(h.kind[1], TW_DIAG_BAGGAGE);
+    assert_true(h.count[1] == 10);
+    assert_non_null(strstr(h.msg[1], "10 more baggage items dropped"));
+    assert_true(dropped_of(t) == 100000 - 180 + 10);
+    tw_span_free(s);
+    tw_tracer_free(t);
+    close(sock);
+    pthread_mutex_destroy(&h.mu);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -400,6 +507,7 @@ int main(void)
         cmocka_unit_test(extract_181_w3c_items_keeps_180),
         cmocka_unit_test(extract_oversized_baggage_headers_keep_a_prefix),
         cmocka_unit_test(counted_entry_points),
+        cmocka_unit_test(drops_are_said_by_the_reporter_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

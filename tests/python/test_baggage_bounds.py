@@ -5,11 +5,17 @@ header, W3C Baggage's limit) or 180 items and counts them in
 metrics()["baggage_dropped"]; extract of 100,000 uberctx-* headers or more
 than 180 items keeps the trace context (ids asserted) and counts what it
 dropped. jaeger_client 4.8 has no bound at all on either side; beside it,
-the trace context survives the same carrier."""
+the trace context survives the same carrier. The drops are said through
+the diagnostics hook (logging "jaeger_tracing"), rate-limited."""
+import threading
+import time
+
 import jaeger_client
 from opentracing import Format
 
-from conftest import memory_tracer
+import tracewire
+from conftest import HttpSink, memory_tracer
+from test_diagnostics import records  # noqa: F401  (the fixture)
 
 TID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SID = "00f067aa0ba902b7"
@@ -97,3 +103,45 @@ def test_extract_of_an_oversized_baggage_header_keeps_whole_members():
         assert t.metrics()["baggage_dropped"] == 2
     finally:
         t.close()
+
+
+# ---------------------------------------------------------------- it speaks
+
+def test_dropped_baggage_is_said_through_jaeger_tracing_then_summarised(records):
+    """The reporter thread says the first drop at once (logging
+    "jaeger_tracing", kind "baggage"); a flood after it is one summary (at
+    close here, else at most one per 10 s), never a line per request."""
+    sink = HttpSink(status=202)               # a healthy collector: nothing else to say
+    t = tracewire.Tracer({"service_name": "bag", "sampler.type": "const", "sampler.param": "1",
+                          "reporter.protocols": "http",
+                          "reporter.endpoint": "http://127.0.0.1:%d/api/traces" % sink.port,
+                          "propagation": "jaeger,w3c"})
+    try:
+        s = t.start_span("out")
+        for i in range(5):
+            s.set_baggage_item("k%d" % i, "v" * 2000)
+        t.inject(s.context, Format.HTTP_HEADERS, {})
+        s.finish()                            # starts the reporter thread
+        got = records.wait(1, 3.0)
+        assert len(got) == 1, [r.getMessage() for r in got]
+        r = got[0]
+        assert r.tracewire_kind == "baggage" and r.tracewire_count == 1
+        assert r.thread != threading.get_ident()
+        msg = r.getMessage()
+        assert "1 baggage items dropped" in msg and "max_baggage_size=8192" in msg, msg
+        assert "180 items" in msg and "baggage_dropped" in msg, msg
+        for _ in range(50):                   # 50 hostile requests
+            ctx = t.extract(Format.HTTP_HEADERS, uberctx(1000))
+            assert "%016x" % ctx.span_id == SID
+        t.start_span("more").finish()
+        assert t.flush(5) is True             # dropped baggage is no delivery failure
+        time.sleep(0.5)
+        assert len(records.records) == 1      # rate-limited: no line per request
+        t.close(5)
+        summary = records.wait(2, 2.0)[1:]
+        assert len(summary) == 1 and summary[0].tracewire_kind == "baggage"
+        assert summary[0].tracewire_count == 50 * (1000 - 180), summary[0].getMessage()
+        assert t.metrics()["baggage_dropped"] == 1 + 50 * (1000 - 180)
+    finally:
+        t.close(1)
+        sink.close()
