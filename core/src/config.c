@@ -18,7 +18,15 @@
  * OTEL_RESOURCE_ATTRIBUTES and JAEGER_TAGS are concatenated (JAEGER last, so
  * it wins a duplicate key when the tracer builds its process tags).
  * JAEGER_ENDPOINT, like in Jaeger clients, also switches the reporter from the
- * UDP agent to the HTTP collector when protocols were left at the default.
+ * UDP agent to the HTTP collector when protocols were left at the default;
+ * an OTLP endpoint variable switches it to OTLP the same way (a new user who
+ * sets only OTEL_EXPORTER_OTLP_ENDPOINT gets OTLP). The OTLP exporter
+ * options follow the spec's precedence: OTEL_EXPORTER_OTLP_TRACES_<X> beats
+ * OTEL_EXPORTER_OTLP_<X>. OTEL_EXPORTER_OTLP_PROTOCOL=grpc is refused (OTLP/HTTP
+ * only) and named as such; OTEL_TRACES_EXPORTER picks the protocols (otlp,
+ * console = log, none, jaeger = the UDP agent, or tracewire's own names);
+ * OTEL_SDK_DISABLED=true, applied last, reports nothing and starts no sampled
+ * trace (reporter.protocols none, sampler parentbased_always_off).
  * JAEGER_SAMPLER_MANAGER_HOST_PORT (host:port) sets sampler.url to
  * http://host:port/sampling. The variables and their order are the table
  * twp_env_rows.
@@ -273,6 +281,53 @@ static const char *env(const char *name)
     return (v && *v) ? v : NULL;
 }
 
+/* Whether reporter.protocols was left at its default (nobody set it). */
+static bool protocols_defaulted(const tw_config *cfg)
+{
+    const twp_config_key *k = twp_config_key_find("reporter.protocols");
+    size_t i = (size_t)(k - twp_config_keys);
+    return cfg->protocols == TWP_PROTO_UDP &&
+           !(cfg->explicit_keys[i / 64] & (UINT64_C(1) << (i % 64)));
+}
+
+/* OTEL_TRACES_EXPORTER: a comma list of exporter names -> protocol names. */
+static bool exporters_to_protocols(const char *v, char *out, size_t cap)
+{
+    static const struct { const char *otel, *proto; } names[] = {
+        {"otlp", "otlp"}, {"console", "log"}, {"logging", "log"}, {"none", "none"},
+        {"jaeger", "udp"}, {"udp", "udp"}, {"http", "http"}, {"log", "log"},
+        {"memory", "memory"},
+    };
+    size_t o = 0;
+    out[0] = '\0';
+    const char *p = v;
+    for (;;) {
+        const char *c = strchr(p, ',');
+        size_t len = c ? (size_t)(c - p) : strlen(p);
+        const char *s = p;
+        twp_trim_ows(&s, &len);
+        if (len) {
+            size_t i = 0;
+            while (i < sizeof names / sizeof names[0] &&
+                   !(strlen(names[i].otel) == len && strncasecmp(s, names[i].otel, len) == 0))
+                i++;
+            if (i == sizeof names / sizeof names[0])
+                return false;
+            size_t pl = strlen(names[i].proto);
+            if (o + pl + 2 > cap)
+                return false;
+            if (o)
+                out[o++] = ',';
+            memcpy(out + o, names[i].proto, pl + 1);
+            o += pl;
+        }
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    return o > 0;
+}
+
 /* Applies one env var; on a bad value remembers the first bad name. */
 static void apply(tw_config *cfg, const char *var, const char *key, const char *val,
                   const char **bad, tw_status *st)
@@ -406,9 +461,53 @@ tw_status tw_config_from_env(tw_config *cfg, const char **bad_var)
                 apply(cfg, e->var, e->key, v, &bad, &st);
             break;
         }
-        case TWE_OTLP_SIGNAL:
+        case TWE_OTLP_SIGNAL: {
+            const char *before = bad;
+            apply(cfg, e->var, e->key, v, &bad, &st);
+            if (bad == before && protocols_defaulted(cfg))
+                cfg->protocols = TWP_PROTO_OTLP;
+            break;
+        }
+        case TWE_OTLP_PROTOCOL: {
+            const char *s = v;
+            size_t n = strlen(v);
+            twp_trim_ows(&s, &n);
+            if (n >= 4 && strncasecmp(s, "grpc", 4) == 0 && n == 4) {
+                /* a clear word for the one value users will try */
+                if (!bad) {
+                    bad = strstr(e->var, "TRACES") ?
+                        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL=grpc (tracewire speaks OTLP/HTTP "
+                        "only: http/protobuf or http/json)" :
+                        "OTEL_EXPORTER_OTLP_PROTOCOL=grpc (tracewire speaks OTLP/HTTP only: "
+                        "http/protobuf or http/json)";
+                    if (st == TW_OK)
+                        st = TW_ERR_CONFIG;
+                }
+                break;
+            }
             apply(cfg, e->var, e->key, v, &bad, &st);
             break;
+        }
+        case TWE_TRACES_EXPORTER: {
+            char protos[64];
+            if (!exporters_to_protocols(v, protos, sizeof protos))
+                mark_bad(e->var, &bad, &st);
+            else
+                apply(cfg, e->var, e->key, protos, &bad, &st);
+            break;
+        }
+        case TWE_SDK_DISABLED: {
+            const char *s = v;
+            size_t n = strlen(v);
+            twp_trim_ows(&s, &n);
+            if (n == 4 && strncasecmp(s, "true", 4) == 0) {
+                apply(cfg, e->var, "reporter.protocols", "none", &bad, &st);
+                apply(cfg, e->var, "sampler.type", "parentbased_always_off", &bad, &st);
+            } else if (!(n == 5 && strncasecmp(s, "false", 5) == 0)) {
+                mark_bad(e->var, &bad, &st);   /* the spec: anything else is false, warned */
+            }
+            break;
+        }
         case TWE_OTLP_GENERIC: {
             if (env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
                 break;
@@ -422,7 +521,10 @@ tw_status tw_config_from_env(tw_config *cfg, const char **bad_var)
             if (n && full[n - 1] == '/')
                 full[n - 1] = '\0';
             strcat(full, "/v1/traces");
+            const char *before = bad;
             apply(cfg, e->var, e->key, full, &bad, &st);
+            if (bad == before && protocols_defaulted(cfg))
+                cfg->protocols = TWP_PROTO_OTLP;
             free(full);
             break;
         }

@@ -14,6 +14,7 @@
  * commits only when the whole value is good: a bad value changes nothing.
  */
 #include "config_keys.h"
+#include "http_options.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -492,6 +493,51 @@ static tw_status set_propagation(tw_config *c, const char *key, const char *v)
     return TW_OK;
 }
 
+/* reporter.otlp_protocol: http/protobuf (the OTLP spec's default) or
+ * http/json; grpc is not spoken (OTLP/HTTP only) and is refused. */
+static tw_status set_otlp_protocol(tw_config *c, const char *key, const char *v)
+{
+    (void)key;
+    const char *s = v;
+    size_t n = strlen(v);
+    trim(&s, &n);
+    if (word_eq(s, n, "http/protobuf"))
+        c->otlp_json = false;
+    else if (word_eq(s, n, "http/json"))
+        c->otlp_json = true;
+    else
+        return TW_ERR_CONFIG;
+    return TW_OK;
+}
+
+static tw_status get_otlp_protocol(const tw_config *c, char *buf, size_t cap)
+{
+    put(buf, cap, c->otlp_json ? "http/json" : "http/protobuf");
+    return TW_OK;
+}
+
+/* reporter.otlp_compression: gzip | none (the OTLP exporter spec's values). */
+static tw_status set_otlp_compression(tw_config *c, const char *key, const char *v)
+{
+    (void)key;
+    const char *s = v;
+    size_t n = strlen(v);
+    trim(&s, &n);
+    if (word_eq(s, n, "gzip"))
+        c->otlp_gzip = true;
+    else if (word_eq(s, n, "none"))
+        c->otlp_gzip = false;
+    else
+        return TW_ERR_CONFIG;
+    return TW_OK;
+}
+
+static tw_status get_otlp_compression(const tw_config *c, char *buf, size_t cap)
+{
+    put(buf, cap, c->otlp_gzip ? "gzip" : "none");
+    return TW_OK;
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define F(field) offsetof(tw_config, field)
@@ -521,7 +567,7 @@ const twp_config_key twp_config_keys[] = {
             "one process tag (jaeger_client's tags dict); no ',' in it, no '=' in its name"),
 
     NATIVE("sampler.type", TWK_SAMPLER, JC, sampler_type, 0, 0, "const",
-           "OTEL_TRACES_SAMPLER, JAEGER_SAMPLER_TYPE",
+           "OTEL_TRACES_SAMPLER, JAEGER_SAMPLER_TYPE, OTEL_SDK_DISABLED (parentbased_always_off)",
            "const | probabilistic | ratelimiting | rate_limiting | remote | always_on | "
            "always_off | traceidratio | parentbased_always_on | parentbased_always_off | "
            "parentbased_traceidratio | parentbased_jaeger_remote"),
@@ -529,7 +575,9 @@ const twp_config_key twp_config_keys[] = {
            "OTEL_TRACES_SAMPLER_ARG, JAEGER_SAMPLER_PARAM",
            "number (true/false: 1/0, as jaeger_client's const sampler takes); <= 1 when probabilistic"),
 
-    NATIVE("reporter.protocols", TWK_PROTOCOLS, 0, protocols, 0, 0, "udp", "JAEGER_ENDPOINT (udp -> http)",
+    NATIVE("reporter.protocols", TWK_PROTOCOLS, 0, protocols, 0, 0, "udp",
+           "OTEL_TRACES_EXPORTER, OTEL_SDK_DISABLED (none), JAEGER_ENDPOINT (udp -> http), "
+           "OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT (udp -> otlp)",
            "comma list of udp | http | otlp | memory | log | none"),
     ALIAS("reporter.protocol", "reporter.protocols", 0, 0, "same as reporter.protocols"),
     ALIAS("protocols", "reporter.protocols", 0, 0, "same as reporter.protocols"),
@@ -569,6 +617,27 @@ const twp_config_key twp_config_keys[] = {
            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT (+ /v1/traces)",
            "OTLP/HTTP collector"),
     ALIAS("otlp_endpoint", "reporter.otlp_endpoint", 0, 0, "same as reporter.otlp_endpoint"),
+    {"reporter.otlp_protocol", TWK_SPECIAL, 0, F(otlp_json), 0, 0, 0, NULL, "http/protobuf", NULL,
+     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, OTEL_EXPORTER_OTLP_PROTOCOL",
+     "http/protobuf | http/json (grpc is not supported)", set_otlp_protocol, get_otlp_protocol},
+    {"reporter.otlp_compression", TWK_SPECIAL, 0, F(otlp_gzip), 0, 0, 0, NULL, "none", NULL,
+     "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION, OTEL_EXPORTER_OTLP_COMPRESSION",
+     "gzip | none: the OTLP request body (Thrift HTTP is never compressed)",
+     set_otlp_compression, get_otlp_compression},
+    NATIVE("reporter.otlp_headers", TWK_HEADERS, 0, otlp_headers, 0, 0, "",
+           "OTEL_EXPORTER_OTLP_TRACES_HEADERS, OTEL_EXPORTER_OTLP_HEADERS",
+           "\"name=value,...\" extra OTLP request headers (e.g. authorization), values percent-decoded"),
+    NATIVE("reporter.http_headers", TWK_HEADERS, 0, http_headers, 0, 0, "", NULL,
+           "\"name=value,...\" extra Thrift HTTP request headers, values percent-decoded"),
+    NATIVE("reporter.tls_ca", TWK_STR, 0, tls_ca, 0, 0, "",
+           "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE, OTEL_EXPORTER_OTLP_CERTIFICATE",
+           "PEM CA bundle verifying https:// collectors (empty: the system store)"),
+    NATIVE("reporter.tls_cert", TWK_STR, 0, tls_cert, 0, 0, "",
+           "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE, OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+           "PEM client certificate presented to https:// collectors"),
+    NATIVE("reporter.tls_key", TWK_STR, 0, tls_key, 0, 0, "",
+           "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY, OTEL_EXPORTER_OTLP_CLIENT_KEY",
+           "PEM private key of reporter.tls_cert"),
     SPECIAL("endpoint", "reporter.endpoint", 0, set_endpoint, NULL,
             "reporter.otlp_endpoint when protocols has otlp and not http, else reporter.endpoint"),
 
@@ -581,8 +650,9 @@ const twp_config_key twp_config_keys[] = {
     NATIVE("reporter.max_packet_size", TWK_INT, 0, max_packet_size, 512, 65000, "65000", NULL,
            "UDP datagram bound, bytes"),
     ALIAS("max_packet_size", "reporter.max_packet_size", 0, 0, "same as reporter.max_packet_size"),
-    NATIVE("reporter.timeout_ms", TWK_INT, 0, timeout_ms, 1, 3600000, "5000", NULL,
-           "HTTP total timeout, ms"),
+    NATIVE("reporter.timeout_ms", TWK_INT, 0, timeout_ms, 1, 3600000, "5000",
+           "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, OTEL_EXPORTER_OTLP_TIMEOUT",
+           "HTTP export budget, ms: every attempt, backoff and Retry-After wait of one batch"),
     ALIAS("reporter_timeout", "reporter.timeout_ms", 0, 1000, "seconds"),
     NATIVE("reporter.retries", TWK_INT, 0, retries, 0, 100, "3", NULL, "HTTP retries"),
     ALIAS("reporter_retries", "reporter.retries", 0, 0, "same as reporter.retries"),
@@ -631,6 +701,24 @@ const twp_env_row twp_env_rows[] = {
     {"OTEL_PROPAGATORS", "propagation", TWE_SET},
     {"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "reporter.otlp_endpoint", TWE_OTLP_SIGNAL},
     {"OTEL_EXPORTER_OTLP_ENDPOINT", "reporter.otlp_endpoint", TWE_OTLP_GENERIC},
+    /* OTLP exporter options: the generic variable, then the per-signal one
+     * (later rows win, as the spec's "signal-specific takes precedence") */
+    {"OTEL_EXPORTER_OTLP_PROTOCOL", "reporter.otlp_protocol", TWE_OTLP_PROTOCOL},
+    {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "reporter.otlp_protocol", TWE_OTLP_PROTOCOL},
+    {"OTEL_EXPORTER_OTLP_HEADERS", "reporter.otlp_headers", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_TRACES_HEADERS", "reporter.otlp_headers", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_TIMEOUT", "reporter.timeout_ms", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "reporter.timeout_ms", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_COMPRESSION", "reporter.otlp_compression", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "reporter.otlp_compression", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_CERTIFICATE", "reporter.tls_ca", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "reporter.tls_ca", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "reporter.tls_cert", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE", "reporter.tls_cert", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_CLIENT_KEY", "reporter.tls_key", TWE_SET},
+    {"OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY", "reporter.tls_key", TWE_SET},
+    /* after the endpoints: a named exporter beats "an endpoint selects otlp" */
+    {"OTEL_TRACES_EXPORTER", "reporter.protocols", TWE_TRACES_EXPORTER},
     /* Jaeger names (win over OTEL) */
     {"JAEGER_SERVICE_NAME", "service_name", TWE_SET},
     {"JAEGER_AGENT_HOST", "reporter.agent_host", TWE_SET},
@@ -643,6 +731,8 @@ const twp_env_row twp_env_rows[] = {
     {"JAEGER_TAGS", "tags", TWE_TAGS_AFTER_OTEL},
     {"JAEGER_PROPAGATION", "propagation", TWE_SET},
     {"JAEGER_TRACEID_128BIT", "trace_id_128bit", TWE_SET},
+    /* last: disabling wins over every other variable */
+    {"OTEL_SDK_DISABLED", "reporter.protocols", TWE_SDK_DISABLED},
 };
 const size_t twp_env_nrows = sizeof twp_env_rows / sizeof twp_env_rows[0];
 
@@ -673,7 +763,7 @@ bool twp_config_key_owns_string(const twp_config_key *k)
     if (k->flags & TWK_ALIAS)
         return false;
     switch (k->codec) {
-    case TWK_STR: case TWK_URL: case TWK_HOST: case TWK_HEADER: case TWK_TAGS:
+    case TWK_STR: case TWK_URL: case TWK_HOST: case TWK_HEADER: case TWK_TAGS: case TWK_HEADERS:
         return true;
     default:
         return false;
@@ -709,6 +799,9 @@ tw_status twp_config_key_set(tw_config *c, const twp_config_key *k, const char *
         return valid_header_name(v) ? set_str(FIELD(c, k, char *), v, true) : TW_ERR_CONFIG;
     case TWK_TAGS:
         return valid_tags(v) ? set_str(FIELD(c, k, char *), v, false) : TW_ERR_CONFIG;
+    case TWK_HEADERS:
+        return twp_http_headers_check(v) == TW_OK ? set_str(FIELD(c, k, char *), v, false)
+                                                  : TW_ERR_CONFIG;
     case TWK_INT:
         if (!parse_int(v, k->lo, k->hi, &i))
             return TW_ERR_CONFIG;
@@ -787,7 +880,7 @@ tw_status twp_config_key_get(const tw_config *c, const twp_config_key *k, char *
 {
     char tmp[64];
     switch (k->codec) {
-    case TWK_STR: case TWK_URL: case TWK_HOST: case TWK_HEADER: case TWK_TAGS: {
+    case TWK_STR: case TWK_URL: case TWK_HOST: case TWK_HEADER: case TWK_TAGS: case TWK_HEADERS: {
         const char *s = *CFIELD(c, k, char *const);
         put(buf, cap, s ? s : "");
         return TW_OK;

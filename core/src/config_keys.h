@@ -27,6 +27,7 @@ typedef enum twp_key_codec {
     TWK_HOST,       /* string field: host name or address, <= 255 bytes */
     TWK_HEADER,     /* string field: HTTP header token, stored lower-cased */
     TWK_TAGS,       /* string field: "k=v,k2=v2" */
+    TWK_HEADERS,    /* string field: "name=value,..." HTTP headers, values percent-encoded */
     TWK_INT,        /* int field within [lo, hi] */
     TWK_DOUBLE,     /* double field within [lo, hi]; also true/false (1/0) */
     TWK_BOOL,       /* bool field */
@@ -96,7 +97,10 @@ typedef enum twp_env_how {
     TWE_OTLP_SIGNAL,      /* used as is */
     TWE_JAEGER_ENDPOINT,  /* set; and default udp -> http */
     TWE_HOST_PORT_URL,    /* host:port -> http://host:port/sampling */
-    TWE_TAGS_AFTER_OTEL   /* appended to OTEL_RESOURCE_ATTRIBUTES' tags */
+    TWE_TAGS_AFTER_OTEL,  /* appended to OTEL_RESOURCE_ATTRIBUTES' tags */
+    TWE_OTLP_PROTOCOL,    /* set; grpc is named as unsupported */
+    TWE_TRACES_EXPORTER,  /* OTEL_TRACES_EXPORTER names -> reporter.protocols */
+    TWE_SDK_DISABLED      /* true: report nothing, sample no new trace */
 } twp_env_how;
 
 typedef struct twp_env_row {

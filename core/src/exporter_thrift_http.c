@@ -1,13 +1,17 @@
 /* exporter_thrift_http.c — Jaeger Thrift binary Batch, POSTed to a
  * collector's /api/traces (202), through transport_http.c: one kept-alive
- * curl handle, retries of connection errors and 5xx with backoff, never past
- * the close() deadline. Batches carry seqNo (this exporter's own sequence)
- * and cumulative ClientStats.
+ * curl handle, retries of connection errors and 5xx with backoff and jitter
+ * within reporter.timeout_ms, never past the close() deadline, the configured
+ * extra headers (reporter.http_headers) and TLS files. Never compressed:
+ * Jaeger's collector reads the body raw. Batches carry seqNo (this
+ * exporter's own sequence) and cumulative ClientStats.
  */
 #include "exporter.h"
+#include "http_options.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define DEFAULT_ENDPOINT "http://127.0.0.1:14268/api/traces"
 
@@ -65,9 +69,19 @@ tw_status twp_exporter_thrift_http_new(const twp_exporter_env *env, twp_exporter
     x->env = *env;
     x->url = env->cfg->endpoint ? env->cfg->endpoint : DEFAULT_ENDPOINT;
     twp_buf_init(&x->body);
-    tw_status st = twp_http_new(x->url, "application/x-thrift", TWP_HTTP_THRIFT,
-                                env->cfg->timeout_ms,
-                                env->cfg->retries >= 0 ? env->cfg->retries : 3, &x->http);
+    const tw_config *cfg = env->cfg;
+    twp_http_opts o;
+    memset(&o, 0, sizeof o);
+    o.url = x->url;
+    o.content_type = "application/x-thrift";
+    o.headers = cfg->http_headers;
+    o.ca_file = cfg->tls_ca;
+    o.cert_file = cfg->tls_cert;
+    o.key_file = cfg->tls_key;
+    o.policy = TWP_HTTP_THRIFT;
+    o.timeout_ms = cfg->timeout_ms;
+    o.retries = cfg->retries >= 0 ? cfg->retries : 3;
+    tw_status st = twp_http_new_opts(&o, &x->http);
     if (st != TW_OK) {
         th_free(&x->base);
         return st;

@@ -235,6 +235,12 @@ struct tw_config {
                                       * config_keys.c asserts the table fits */
     tw_diag_fn diag_fn;              /* tw_config_set_diagnostics; NULL = off */
     void *diag_ud;                   /* borrowed */
+    /* OTLP/HTTP and the HTTP senders (issue #14) */
+    bool otlp_json;                  /* reporter.otlp_protocol http/json (default http/protobuf) */
+    bool otlp_gzip;                  /* reporter.otlp_compression gzip (default none) */
+    char *otlp_headers;              /* "k=v,..." (values percent-encoded), OTLP sender */
+    char *http_headers;              /* the same, Thrift HTTP sender */
+    char *tls_ca, *tls_cert, *tls_key;   /* PEM files for https:// senders, or NULL */
 };
 
 /* ------------------------------------------------------------ reporter factory */

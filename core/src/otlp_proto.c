@@ -615,3 +615,71 @@ tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data 
     b->len = (size_t)(q - d);
     return TW_OK;
 }
+
+/* ------------------------------------------------------------ response */
+
+/* One varint at *i (advanced); false if it runs past n or beyond 10 bytes. */
+static bool get_varint(const u8 *p, size_t n, size_t *i, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 70 && *i < n; shift += 7) {
+        u8 c = p[(*i)++];
+        x |= (uint64_t)(c & 0x7F) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Skips the field of wire type wt at *i; false when malformed. */
+static bool skip_field(const u8 *p, size_t n, size_t *i, unsigned wt)
+{
+    uint64_t v;
+    switch (wt) {
+    case 0: return get_varint(p, n, i, &v);
+    case 1: if (n - *i < 8) return false; *i += 8; return true;
+    case 5: if (n - *i < 4) return false; *i += 4; return true;
+    case 2:
+        if (!get_varint(p, n, i, &v) || v > n - *i)
+            return false;
+        *i += (size_t)v;
+        return true;
+    default: return false;
+    }
+}
+
+int64_t twp_otlp_proto_rejected(const void *body, size_t n)
+{
+    const u8 *p = body;
+    size_t i = 0;
+    int64_t rejected = 0;
+    while (i < n) {
+        uint64_t key;
+        if (!get_varint(p, n, &i, &key))
+            return 0;
+        if (key == 0x0A) {       /* partial_success: ExportTracePartialSuccess */
+            uint64_t len;
+            if (!get_varint(p, n, &i, &len) || len > n - i)
+                return 0;
+            size_t end = i + (size_t)len, j = i;
+            while (j < end) {
+                uint64_t k2, v;
+                if (!get_varint(p, end, &j, &k2))
+                    return 0;
+                if (k2 == 0x08) {                /* rejected_spans: int64 */
+                    if (!get_varint(p, end, &j, &v))
+                        return 0;
+                    rejected = (int64_t)v;
+                } else if (!skip_field(p, end, &j, (unsigned)(k2 & 7))) {
+                    return 0;
+                }
+            }
+            i = end;
+        } else if (!skip_field(p, n, &i, (unsigned)(key & 7))) {
+            return 0;
+        }
+    }
+    return rejected > 0 ? rejected : 0;
+}

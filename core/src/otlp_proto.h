@@ -17,6 +17,11 @@
 tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
                                 size_t n);
 
+/* partial_success.rejected_spans of a protobuf ExportTraceServiceResponse;
+ * 0 when absent, negative or the body is malformed (the spec: an empty or
+ * unreadable success answer is a full success). */
+int64_t twp_otlp_proto_rejected(const void *body, size_t n);
+
 /* ------------------------------------------------------------ gzip */
 
 /* A reusable deflate state (zlib, gzip wrapper, RFC 1952). One owner thread.

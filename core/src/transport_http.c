@@ -4,25 +4,40 @@
  * kept alive, driven through its own multi handle: the reporter thread polls
  * in 20 ms slices and abandons a request as soon as the close() deadline
  * (*abort_at_us) passes, which a blocking curl_easy_perform could not do.
- * Each attempt has a connect timeout and a total timeout; failed attempts are
- * retried a bounded number of times with exponential backoff (100 ms doubling,
- * capped at 2 s), or after the server's Retry-After (capped at the total
- * timeout), and never past the abort deadline. What is retried depends on the
- * policy: Jaeger's collector answers 202 and may fail with 5xx; an OTLP
- * receiver answers 200, says 400 when the payload is bad for good, and asks
- * for a retry with 429/502/503/504 only (OTLP spec, "Failures").
- * A 2xx OTLP answer may carry partialSuccess.rejectedSpans (JSON, parsed with
- * jansson; a body that does not parse counts as full success, as the spec
- * says an empty one does).
+ * One export has a time budget, timeout_ms (OTEL_EXPORTER_OTLP_TIMEOUT's "maximum
+ * time for each batch export"): every attempt, backoff and Retry-After wait
+ * fits in it, and never runs past the abort deadline either. Failed attempts
+ * are retried at most `retries` times with exponential backoff and jitter
+ * (b = 100 ms doubling, capped at 2 s, each wait drawn from [b, 1.5 b]) so a fleet
+ * does not retry in step; a Retry-After (seconds or HTTP date, read by
+ * libcurl) replaces the backoff, and when it would end beyond the budget the
+ * export gives up at once rather than sleep for nothing. What is retried
+ * depends on the policy: Jaeger's collector answers 202 and may fail with
+ * 5xx; an OTLP receiver answers 200, says 400 when the payload is bad for
+ * good, and asks for a retry with 429/502/503/504 only (OTLP spec,
+ * "Failures"). Connection failures are retried under both; a TLS peer that
+ * fails verification, or a local certificate/key that cannot be loaded, is
+ * a configuration error and is not.
+ * A 2xx OTLP answer may carry partial_success.rejected_spans: protobuf or JSON
+ * by the answer's Content-Type (JSON parsed with jansson); a body that does
+ * not parse counts as full success, as the spec says an empty one does.
+ * Headers: Content-Type, Content-Encoding when the body is compressed, the
+ * configured extra headers (e.g. authorization), no "Expect: 100-continue".
+ * TLS: libcurl's defaults verify peer and host name against the system CA
+ * store; a CA file replaces the store, a client certificate and key are
+ * presented when given.
  * curl_global_init runs once per process (pthread_once). In a forked child the
  * inherited handles share sockets with the parent: they are abandoned (leaked,
  * a few KB once per fork) and fresh ones are built on the next request.
  */
 #include "internal.h"
+#include "http_options.h"
+#include "otlp_proto.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <curl/curl.h>
@@ -34,6 +49,9 @@ struct twp_http {
     char *url;
     struct curl_slist *headers;
     char *content_type_header;
+    char **extra;                 /* "Name: value" lines (Content-Encoding, configured) */
+    size_t nextra;
+    char *ca_file, *cert_file, *key_file;
     twp_http_policy policy;
     int timeout_ms, retries;
     CURLM *multi;
@@ -93,29 +111,157 @@ static size_t on_get_body(char *p, size_t size, size_t n, void *ud)
     return twp_buf_append(b, p, len) ? len : 0;
 }
 
-tw_status twp_http_new(const char *url, const char *content_type, twp_http_policy policy,
-                       int timeout_ms, int retries, twp_http **out)
+/* ---------------------------------------------------------------- headers */
+
+typedef tw_status (*header_fn)(void *ud, const char *name, size_t nl, const char *val, size_t vl);
+
+/* Walks "name=value,..." (values percent-decoded into a scratch buffer). */
+static tw_status each_header(const char *s, header_fn fn, void *ud)
+{
+    if (!s)
+        return TW_OK;
+    size_t n = strlen(s);
+    char *scratch = malloc(n + 1);
+    if (!scratch)
+        return TW_ERR_NOMEM;
+    tw_status st = TW_OK;
+    const char *p = s, *end = s + n;
+    while (p <= end && st == TW_OK) {
+        const char *c = memchr(p, ',', (size_t)(end - p));
+        const char *item_end = c ? c : end;
+        const char *it = p;
+        size_t il = (size_t)(item_end - p);
+        twp_trim_ows(&it, &il);
+        if (il) {
+            const char *eq = memchr(it, '=', il);
+            if (!eq) {
+                st = TW_ERR_INVALID_ARG;
+                break;
+            }
+            const char *name = it, *val = eq + 1;
+            size_t nl = (size_t)(eq - it), vl = il - nl - 1;
+            twp_trim_ows(&name, &nl);
+            twp_trim_ows(&val, &vl);
+            size_t dl;
+            bool ok = nl > 0;
+            for (size_t i = 0; ok && i < nl; i++)
+                ok = twp_is_tchar((unsigned char)name[i]);
+            if (!ok || twp_percent_decode(val, vl, false, scratch, &dl) != TW_OK) {
+                st = TW_ERR_INVALID_ARG;
+                break;
+            }
+            for (size_t i = 0; ok && i < dl; i++)
+                ok = (unsigned char)scratch[i] >= 0x20 && scratch[i] != 0x7f;
+            if (!ok) {
+                st = TW_ERR_INVALID_ARG;
+                break;
+            }
+            st = fn(ud, name, nl, scratch, dl);
+        }
+        if (!c)
+            break;
+        p = c + 1;
+    }
+    free(scratch);
+    return st;
+}
+
+static tw_status check_one(void *ud, const char *name, size_t nl, const char *val, size_t vl)
+{
+    (void)ud; (void)name; (void)nl; (void)val; (void)vl;
+    return TW_OK;
+}
+
+tw_status twp_http_headers_check(const char *headers)
+{
+    return each_header(headers, check_one, NULL);
+}
+
+static tw_status add_line(twp_http *h, const char *name, size_t nl, const char *val, size_t vl)
+{
+    char **x = realloc(h->extra, (h->nextra + 1) * sizeof *x);
+    if (!x)
+        return TW_ERR_NOMEM;
+    h->extra = x;
+    char *line = malloc(nl + vl + 3);
+    if (!line)
+        return TW_ERR_NOMEM;
+    memcpy(line, name, nl);
+    if (vl == 0) {              /* libcurl: "Name:" removes a header, "Name;" sends it empty */
+        line[nl] = ';';
+        line[nl + 1] = '\0';
+    } else {
+        memcpy(line + nl, ": ", 2);
+        memcpy(line + nl + 2, val, vl);
+        line[nl + 2 + vl] = '\0';
+    }
+    h->extra[h->nextra++] = line;
+    return TW_OK;
+}
+
+static tw_status add_header(void *ud, const char *name, size_t nl, const char *val, size_t vl)
+{
+    return add_line(ud, name, nl, val, vl);
+}
+
+static char *dup_opt(const char *s, bool *fail)
+{
+    if (!s || !*s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        *fail = true;
+    return d;
+}
+
+tw_status twp_http_new_opts(const twp_http_opts *o, twp_http **out)
 {
     *out = NULL;
-    if (!url || !content_type)
+    if (!o || !o->url || !o->content_type)
         return TW_ERR_INVALID_ARG;
     twp_http *h = calloc(1, sizeof *h);
     if (!h)
         return TW_ERR_NOMEM;
-    h->url = strdup(url);
-    size_t n = strlen(content_type) + 16;
+    bool fail = false;
+    h->url = strdup(o->url);
+    size_t n = strlen(o->content_type) + 16;
     h->content_type_header = malloc(n);
-    if (!h->url || !h->content_type_header) {
+    h->ca_file = dup_opt(o->ca_file, &fail);
+    h->cert_file = dup_opt(o->cert_file, &fail);
+    h->key_file = dup_opt(o->key_file, &fail);
+    if (!h->url || !h->content_type_header || fail) {
         twp_http_free(h);
         return TW_ERR_NOMEM;
     }
-    snprintf(h->content_type_header, n, "Content-Type: %s", content_type);
-    h->policy = policy;
-    h->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
-    h->retries = retries >= 0 ? retries : 0;
+    snprintf(h->content_type_header, n, "Content-Type: %s", o->content_type);
+    tw_status st = TW_OK;
+    if (o->content_encoding && *o->content_encoding)
+        st = add_line(h, "Content-Encoding", 16, o->content_encoding, strlen(o->content_encoding));
+    if (st == TW_OK)
+        st = each_header(o->headers, add_header, h);
+    if (st != TW_OK) {
+        twp_http_free(h);
+        return st;
+    }
+    h->policy = o->policy;
+    h->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 5000;
+    h->retries = o->retries >= 0 ? o->retries : 0;
     twp_buf_init(&h->resp);
     *out = h;
     return TW_OK;
+}
+
+tw_status twp_http_new(const char *url, const char *content_type, twp_http_policy policy,
+                       int timeout_ms, int retries, twp_http **out)
+{
+    twp_http_opts o;
+    memset(&o, 0, sizeof o);
+    o.url = url;
+    o.content_type = content_type;
+    o.policy = policy;
+    o.timeout_ms = timeout_ms;
+    o.retries = retries;
+    return twp_http_new_opts(&o, out);
 }
 
 static void drop_handles(twp_http *h)
@@ -139,6 +285,12 @@ void twp_http_free(twp_http *h)
     drop_handles(h);
     free(h->url);
     free(h->content_type_header);
+    for (size_t i = 0; i < h->nextra; i++)
+        free(h->extra[i]);
+    free(h->extra);
+    free(h->ca_file);
+    free(h->cert_file);
+    free(h->key_file);
     twp_buf_free(&h->resp);
     free(h);
 }
@@ -166,6 +318,11 @@ static tw_status ensure_handles(twp_http *h)
     l = l ? curl_slist_append(l, "Expect:") : NULL;   /* no 100-continue round trip */
     if (l)
         h->headers = l;
+    for (size_t i = 0; l && i < h->nextra; i++) {
+        l = curl_slist_append(l, h->extra[i]);
+        if (l)
+            h->headers = l;
+    }
     if (!h->multi || !h->easy || !l) {
         drop_handles(h);
         return TW_ERR_NOMEM;
@@ -183,6 +340,13 @@ static tw_status ensure_handles(twp_http *h)
     curl_easy_setopt(e, CURLOPT_USERAGENT, "tracewire/" TW_VERSION);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, h->errbuf);
+    /* https: peer and host verification stay on (libcurl's default) */
+    if (h->ca_file)
+        curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
+    if (h->cert_file)
+        curl_easy_setopt(e, CURLOPT_SSLCERT, h->cert_file);
+    if (h->key_file)
+        curl_easy_setopt(e, CURLOPT_SSLKEY, h->key_file);
     return TW_OK;
 }
 
@@ -243,11 +407,14 @@ static bool sleep_until_abort(int64_t ms, _Atomic int64_t *abort_at)
 }
 
 /* {"partialSuccess":{"rejectedSpans":"N",...}}: N (int64 as a string or a
- * number), 0 when absent or unparsable. */
-static int64_t rejected_spans(const twp_buf *body)
+ * number), 0 when absent or unparsable; a protobuf answer by its
+ * Content-Type. */
+static int64_t rejected_spans(const twp_buf *body, const char *ctype)
 {
     if (!body->len)
         return 0;
+    if (ctype && strncasecmp(ctype, "application/x-protobuf", 22) == 0)
+        return twp_otlp_proto_rejected(body->data, body->len);
     json_t *root = json_loadb(body->data, body->len, 0, NULL);
     json_t *v = json_object_get(json_object_get(root, "partialSuccess"), "rejectedSpans");
     int64_t n = 0;
@@ -276,6 +443,9 @@ typedef enum { OUT_OK, OUT_RETRY, OUT_PERMANENT } outcome;
 
 static outcome classify(twp_http_policy policy, int rc, long code)
 {
+    if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+        rc == CURLE_SSL_CERTPROBLEM)
+        return OUT_PERMANENT;    /* wrong CA, bad certificate files: no retry helps */
     if (rc != CURLE_OK)
         return OUT_RETRY;    /* refused, reset, timed out, garbage reply */
     if (code >= 200 && code < 300)
@@ -284,6 +454,16 @@ static outcome classify(twp_http_policy policy, int rc, long code)
         return (code == 429 || code == 502 || code == 503 || code == 504) ? OUT_RETRY
                                                                           : OUT_PERMANENT;
     return (code >= 500 || code == 429 || code == 408) ? OUT_RETRY : OUT_PERMANENT;
+}
+
+/* A backoff wait in ms for the attempt-th retry: b = 100 ms << attempt
+ * (capped at 2 s), drawn from [b, 1.5 b] (jitter). */
+static int64_t backoff_ms(int attempt)
+{
+    int64_t b = 100LL << (attempt < 5 ? attempt : 5);
+    if (b > 2000)
+        b = 2000;
+    return b + (int64_t)(twp_random_id() % (uint64_t)(b / 2 + 1));
 }
 
 tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64_t *abort_at_us,
@@ -298,9 +478,15 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64
         return st;
     curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(h->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+    const int64_t budget_end = now_us() + (int64_t)h->timeout_ms * 1000;
     for (int attempt = 0;; attempt++) {
         if (aborted(abort_at_us))
             return TW_ERR_TIMEOUT;
+        int64_t left_ms = (budget_end - now_us()) / 1000;
+        if (left_ms <= 0)
+            return TW_ERR_IO;           /* the export's budget is spent */
+        curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, (long)left_ms);
+        curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS, (long)(left_ms < 2000 ? left_ms : 2000));
         h->resp.len = 0;
         h->errbuf[0] = '\0';
         res->attempts++;
@@ -316,21 +502,27 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64
         res->status = code;
         outcome o = classify(h->policy, rc, code);
         if (o == OUT_OK) {
-            if (h->policy == TWP_HTTP_OTLP)
-                res->rejected = rejected_spans(&h->resp);
+            if (h->policy == TWP_HTTP_OTLP) {
+                char *ctype = NULL;
+                curl_easy_getinfo(h->easy, CURLINFO_CONTENT_TYPE, &ctype);
+                res->rejected = rejected_spans(&h->resp, ctype);
+            }
             return TW_OK;
         }
         res->failures++;
         describe(res->error, sizeof res->error, rc, code, h->errbuf);
         if (o == OUT_PERMANENT || attempt >= h->retries)
             return TW_ERR_IO;
-        int64_t wait_ms = 100LL << (attempt < 5 ? attempt : 5);
-        if (wait_ms > 2000)
-            wait_ms = 2000;
+        int64_t wait_ms = backoff_ms(attempt);
         curl_off_t ra = 0;
         if (rc == CURLE_OK && curl_easy_getinfo(h->easy, CURLINFO_RETRY_AFTER, &ra) == CURLE_OK &&
             ra > 0)
-            wait_ms = ra * 1000 < h->timeout_ms ? ra * 1000 : h->timeout_ms;
+            wait_ms = (int64_t)ra * 1000;
+        if (now_us() + wait_ms * 1000 >= budget_end) {
+            /* the wait alone would outlast the export's budget: give up now */
+            describe(res->error, sizeof res->error, rc, code, h->errbuf);
+            return TW_ERR_IO;
+        }
         if (!sleep_until_abort(wait_ms, abort_at_us)) {
             describe(res->error, sizeof res->error, -1, 0, NULL);
             return TW_ERR_TIMEOUT;

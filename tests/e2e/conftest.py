@@ -124,7 +124,7 @@ def pytest_terminal_summary(terminalreporter):
     if not _matrix:
         return
     tr = terminalreporter
-    protos = ["udp", "http", "otlp"]
+    protos = ["udp", "http", "otlp", "otlp+gzip", "otlp+json"]
     tr.write_sep("=", "protocol x binding (spans fetched back from Jaeger)")
     tr.write_line("%-14s %s" % ("", "  ".join("%-6s" % p for p in protos)))
     for row in ["python", "lua5.4", "luajit", "redis-module"]:

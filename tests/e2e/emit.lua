@@ -2,14 +2,18 @@
 -- caller sets LUA_CPATH to the matching build), then prints one JSON line with
 -- what it sent. The same scenario as emit_python.py (see there); Lua has no
 -- byte-string type distinct from text, so there is no binary tag here.
---   lua5.4|luajit emit.lua PROTOCOL SERVICE       PROTOCOL: udp | http | otlp
+--   lua5.4|luajit emit.lua PROTOCOL SERVICE
+--   PROTOCOL: udp | http | otlp (protobuf) | otlp+gzip | otlp+json
 local tracewire = require "tracewire"
 local proto, service = arg[1], arg[2]
 
+local reporter = { protocols = proto:match("^[^+]+"), flush_interval_ms = 100 }
+if proto == "otlp+gzip" then reporter.otlp_compression = "gzip" end
+if proto == "otlp+json" then reporter.otlp_protocol = "http/json" end
 local tracer = tracewire.new_tracer{
   service_name = service,
   sampler = { type = "const", param = 1 },
-  reporter = { protocols = proto, flush_interval_ms = 100 },
+  reporter = reporter,
   trace_id_128bit = true,
   tags = { ["e2e.process"] = "lua" },
 }
@@ -59,6 +63,7 @@ end
 local hdrs = {}
 for k, v in pairs(carrier) do hdrs[#hdrs + 1] = q(k) .. ":" .. q(v) end
 local trace_id = root:context():trace_id()
+local otlp = q(tracer:config("reporter.otlp_protocol")) .. "," .. q(tracer:config("reporter.otlp_compression"))
 tracer:close()
-print(string.format('{"trace_id":%s,"t0_us":%s,"span_ids":{%s},"carrier":{%s}}',
-  q(trace_id), string.format("%d", t0), table.concat(ids, ","), table.concat(hdrs, ",")))
+print(string.format('{"trace_id":%s,"t0_us":%s,"span_ids":{%s},"carrier":{%s},"otlp":[%s]}',
+  q(trace_id), string.format("%d", t0), table.concat(ids, ","), table.concat(hdrs, ","), otlp))

@@ -1,7 +1,8 @@
 """Emits the e2e scenario through tracewire's Python binding, then prints one JSON
 line describing what it sent (ids, timestamps, the propagation carrier).
 
-    python emit_python.py PROTOCOL SERVICE      PROTOCOL: udp | http | otlp
+    python emit_python.py PROTOCOL SERVICE
+    PROTOCOL: udp | http | otlp (protobuf) | otlp+gzip | otlp+json
 
 The scenario (the same in emit.lua; checked by test_bindings.py), with explicit
 timestamps relative to t0 so Jaeger's copy can be compared exactly:
@@ -25,7 +26,9 @@ proto, service = sys.argv[1], sys.argv[2]
 config = {
     "sampler": {"type": "const", "param": 1},
     "logging": False,
-    "protocol": proto,
+    "protocol": proto.split("+")[0],
+    "options": {"otlp+gzip": {"reporter.otlp_compression": "gzip"},
+                "otlp+json": {"reporter.otlp_protocol": "http/json"}}.get(proto, {}),
     "generate_128bit_trace_id": True,
     "tags": {"e2e.process": "python"},
     "reporter_flush_interval": 0.1,
@@ -67,5 +70,7 @@ ids = {n: "%016x" % sp.context.span_id for n, sp in
        [("e2e.root", root), ("e2e.child", child), ("e2e.remote_child", remote),
         ("e2e.follower", follower)]}
 trace_id = "%032x" % root.context.trace_id
+otlp = [tracer.config("reporter.otlp_protocol"), tracer.config("reporter.otlp_compression")]
 tracer.close()
-print(json.dumps({"trace_id": trace_id, "t0_us": t0, "span_ids": ids, "carrier": carrier}))
+print(json.dumps({"trace_id": trace_id, "t0_us": t0, "span_ids": ids, "carrier": carrier,
+                  "otlp": otlp}))

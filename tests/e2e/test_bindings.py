@@ -20,7 +20,8 @@ import pytest
 from conftest import BUILD, TOP, refs_of, spans_by_name, tags_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PROTOCOLS = ["udp", "http", "otlp"]
+# otlp is OTLP/HTTP protobuf (the default); +gzip compresses it; +json is OTLP/JSON
+PROTOCOLS = ["udp", "http", "otlp", "otlp+gzip", "otlp+json"]
 PY = os.path.join(TOP, ".venv", "bin", "python")
 if not os.path.exists(PY):
     PY = sys.executable
@@ -66,8 +67,12 @@ def near(a, b, tol=1):
 @pytest.mark.parametrize("proto", PROTOCOLS)
 @pytest.mark.parametrize("binding", ["python", "lua5.4", "luajit"])
 def test_scenario_reaches_jaeger_intact(jaeger, binding, proto):
-    service = "e2e-%s-%s" % (binding.replace(".", ""), proto)
+    service = "e2e-%s-%s" % (binding.replace(".", ""), proto.replace("+", "-"))
     sent = run_emitter(binding, proto, service)
+    # the encoding under test is the one the tracer used
+    assert sent["otlp"] == {"otlp+gzip": ["http/protobuf", "gzip"],
+                            "otlp+json": ["http/json", "none"]}.get(
+        proto, ["http/protobuf", "none"]), sent["otlp"]
     tid = sent["trace_id"]
     t0 = sent["t0_us"]
     ids = sent["span_ids"]

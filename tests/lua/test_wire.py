@@ -1,8 +1,11 @@
 """Spans emitted from Lua (5.4 and LuaJIT) and decoded by external decoders:
 the PyPI thrift package with jaeger-client's generated types (UDP compact and
-HTTP binary) and opentelemetry-proto (OTLP/HTTP JSON)."""
+HTTP binary) and opentelemetry-proto (OTLP/HTTP JSON, protobuf, protobuf + gzip)."""
 import base64
+import gzip
 import json
+
+import pytest
 
 from google.protobuf import json_format
 from jaeger_client.thrift_gen.agent import Agent
@@ -115,18 +118,31 @@ def hex_to_b64(obj):
     return obj
 
 
-def test_otlp_http_json(runtime, http_sink):
+@pytest.mark.parametrize("encoding", ["json", "protobuf", "protobuf+gzip"])
+def test_otlp_http(runtime, http_sink, encoding):
+    opts = {"json": ["otlp_protocol=http/json"], "protobuf": [],
+            "protobuf+gzip": ["otlp_compression=gzip"]}[encoding]
     out = run_lua(runtime, "wire_emit.lua", "otlp",
-                  f"otlp_endpoint=http://127.0.0.1:{http_sink.port}/v1/traces")
+                  f"otlp_endpoint=http://127.0.0.1:{http_sink.port}/v1/traces", *opts)
     ids = last_json_line(out.stdout)
     assert ids["ok"], ids
     posts = [r for r in http_sink.requests if r[0] == "/v1/traces"]
     assert posts, "no POST arrived"
     spans, services = {}, set()
     for _, headers, body in posts:
-        assert {k.lower(): v for k, v in headers.items()}["content-type"].startswith("application/json")
+        h = {k.lower(): v for k, v in headers.items()}
         req = trace_service_pb2.ExportTraceServiceRequest()
-        json_format.ParseDict(hex_to_b64(json.loads(body)), req)   # strict: unknown fields fail
+        if encoding == "json":
+            assert h["content-type"].startswith("application/json")
+            json_format.ParseDict(hex_to_b64(json.loads(body)), req)   # strict: unknown fields fail
+        else:
+            assert h["content-type"] == "application/x-protobuf"
+            if encoding == "protobuf+gzip":
+                assert h["content-encoding"] == "gzip"
+                body = gzip.decompress(body)
+            else:
+                assert "content-encoding" not in h
+            req.ParseFromString(body)
         for rs in req.resource_spans:
             for a in rs.resource.attributes:
                 if a.key == "service.name":

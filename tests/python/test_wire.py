@@ -2,6 +2,7 @@
 with external decoders: jaeger_client's generated Thrift types + the PyPI
 `thrift` runtime (UDP compact / HTTP binary) and opentelemetry-proto (OTLP)."""
 import base64
+import gzip
 import json
 
 import pytest
@@ -130,17 +131,30 @@ def _hex_ids_to_base64(obj):
     return obj
 
 
-def test_otlp_json_decoded_by_opentelemetry_proto(otlp_sink):
-    tracer = tracewire.Config({"protocol": "otlp",
+@pytest.mark.parametrize("encoding", ["http/json", "http/protobuf", "http/protobuf+gzip"])
+def test_otlp_decoded_by_opentelemetry_proto(otlp_sink, encoding):
+    options = {"reporter.otlp_protocol": encoding.split("+")[0]}
+    if encoding.endswith("+gzip"):
+        options["reporter.otlp_compression"] = "gzip"
+    tracer = tracewire.Config({"protocol": "otlp", "options": options,
                                "endpoint": "http://127.0.0.1:%d/v1/traces" % otlp_sink.port},
                               service_name="wire-otlp").new_tracer()
     parent, child = make_spans(tracer)
     assert tracer.flush(5.0)
     path, headers, body = otlp_sink.wait(1)[0]
     assert path == "/v1/traces"
+    h = {k.lower(): v for k, v in headers.items()}
     req = ExportTraceServiceRequest()
-    json_format.Parse(json.dumps(_hex_ids_to_base64(json.loads(body))), req,
-                      ignore_unknown_fields=True)
+    if encoding == "http/json":
+        assert h["content-type"] == "application/json"
+        json_format.Parse(json.dumps(_hex_ids_to_base64(json.loads(body))), req,
+                          ignore_unknown_fields=True)
+    else:
+        assert h["content-type"] == "application/x-protobuf"
+        if encoding.endswith("+gzip"):
+            assert h["content-encoding"] == "gzip"
+            body = gzip.decompress(body)
+        req.ParseFromString(body)
     rs = req.resource_spans[0]
     res = {a.key: a.value for a in rs.resource.attributes}
     assert res["service.name"].string_value == "wire-otlp"

@@ -91,7 +91,9 @@ class RedisServer:
         self.proc = None
         self.port = None
 
-    def start(self, module_args=None, extra=(), module=True, port=None):
+    def start(self, module_args=None, extra=(), module=True, port=None, env_vars=None):
+        """env_vars: the only OTEL_* / JAEGER_* variables the server sees (None:
+        the test process's environment as is)."""
         self.port = port or free_port()
         self.log = self.dir / ("redis-%d.log" % self.port)
         cmd = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1",
@@ -102,6 +104,9 @@ class RedisServer:
         if module:
             cmd += ["--loadmodule", MODULE] + list(module_args or [])
         env = dict(os.environ)
+        if env_vars is not None:
+            env = {k: v for k, v in env.items() if not k.startswith(("OTEL_", "JAEGER_"))}
+            env.update(env_vars)
         if os.environ.get("TW_REDIS_PRELOAD"):      # e.g. libasan.so for a sanitized module
             env["LD_PRELOAD"] = os.environ["TW_REDIS_PRELOAD"]
         self.stderr = self.dir / ("redis-%d.stderr" % self.port)

@@ -14,6 +14,7 @@ reader with those two fields added to the spec; all Span/Tag/Log/Process
 decoding is the generated code's.
 """
 import base64
+import gzip
 import json
 import os
 import socket
@@ -154,6 +155,24 @@ def decode_otlp_json(body):
     return req
 
 
+def decode_otlp(body, content_type=None, content_encoding=None):
+    """An OTLP/HTTP trace body in any of the encodings the tracer sends ->
+    ExportTraceServiceRequest. With the request's headers given they must
+    match the body; without, the body says (gzip magic, then '{' for JSON)."""
+    if content_encoding is not None:
+        assert (content_encoding == "gzip") == (body[:2] == b"\x1f\x8b"), content_encoding
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    if content_type is not None:
+        assert content_type in ("application/json", "application/x-protobuf"), content_type
+        assert (content_type == "application/json") == body.startswith(b"{"), content_type
+    if body.startswith(b"{"):
+        return decode_otlp_json(body)
+    req = trace_service_pb2.ExportTraceServiceRequest()
+    req.ParseFromString(body)
+    return req
+
+
 # ------------------------------------------------------------------ listeners
 
 class UdpSink:
@@ -218,15 +237,28 @@ class _Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", 0))
         body = self.rfile.read(n)
         mode = srv.mode
-        if mode in ("429once", "500once"):   # one failure (429: Retry-After: 1), then healthy
+        if mode in ("429once", "500once", "503once"):   # one failure (Retry-After: 1), then healthy
             srv.mode = "ok"
             mode = mode[:3]
         with srv.lock:
+            srv.headers.append({k.lower(): v for k, v in self.headers.items()})
+            peer = self.connection.getpeercert() if hasattr(self.connection, "getpeercert") else None
+            srv.peer_certs.append(peer)
             srv.times.append(time.monotonic())
             srv.requests.append((self.path, self.headers.get("Content-Type"), body, mode))
             srv.client_ports.append(self.client_address[1])
         if mode in ("ok", "partial"):
-            if self.path.endswith("/v1/traces"):
+            if self.path.endswith("/v1/traces") and \
+                    self.headers.get("Content-Type") == "application/x-protobuf":
+                # answered as a collector does: in the request's encoding
+                resp = trace_service_pb2.ExportTraceServiceResponse()
+                if mode == "partial":
+                    resp.partial_success.rejected_spans = 2
+                    resp.partial_success.error_message = "too old"
+                out = resp.SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+            elif self.path.endswith("/v1/traces"):
                 out = b'{"partialSuccess":{}}'
                 if mode == "partial":
                     out = b'{"partialSuccess":{"rejectedSpans":"2","errorMessage":"too old"}}'
@@ -235,15 +267,17 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 out = b""
                 self.send_response(202)
+            with srv.lock:     # before answering: the client may be gone right after
+                srv.accepted.append((self.path, body))
             self.send_header("Content-Length", str(len(out)))
             self.end_headers()
             self.wfile.write(out)
-            with srv.lock:
-                srv.accepted.append((self.path, body))
-        elif mode in ("500", "429", "400", "503"):
-            self.send_response(int(mode))
+        elif mode in ("500", "429", "400", "503", "503long"):
+            self.send_response(int(mode[:3]))
             if mode in ("429", "503"):
                 self.send_header("Retry-After", "1")
+            if mode == "503long":
+                self.send_header("Retry-After", "30")
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif mode == "garbage":
@@ -256,10 +290,25 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        with self.lock:
+            self.errors += 1     # e.g. a TLS handshake the test made fail
+
+
 class HttpSink:
-    def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
+    """tls: an ssl.SSLContext (server side) to serve HTTPS instead."""
+
+    def __init__(self, tls=None):
+        self.server = _QuietServer(("127.0.0.1", 0), _Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True,
+                                                 do_handshake_on_connect=False)
+        self.server.errors = 0
+        self.server.headers = []
+        self.server.peer_certs = []
         self.server.mode = "ok"
         self.server.lock = threading.Lock()
         self.server.requests = []
@@ -283,6 +332,12 @@ class HttpSink:
     def requests(self):
         with self.server.lock:
             return list(self.server.requests)
+
+    @property
+    def headers(self):
+        """The request headers (names lower-cased), one dict per POST."""
+        with self.server.lock:
+            return list(self.server.headers)
 
     def set_mode(self, mode):
         self.server.mode = mode

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import (assert_balanced, decode_binary_batch, decode_otlp_json, of_type,
+from conftest import (assert_balanced, decode_binary_batch, decode_otlp, of_type,
                       start_driver)
 
 N = 4000          # before the fault; 5*N during it (queue_size 5000)
@@ -18,7 +18,7 @@ TIMEOUT_MS = 1000
 
 def _spans_in(path, body):
     if path.endswith("/v1/traces"):
-        req = decode_otlp_json(body)
+        req = decode_otlp(body)
         return [sp.span_id for rs in req.resource_spans for ss in rs.scope_spans
                 for sp in ss.spans]
     return [sp.spanId for sp in decode_binary_batch(body).spans]

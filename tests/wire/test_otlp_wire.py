@@ -1,10 +1,22 @@
-"""OTLP/HTTP JSON on the wire, loaded into opentelemetry-proto's
-ExportTraceServiceRequest (json_format, hex ids converted) and compared field by
-field with what was recorded."""
+"""OTLP/HTTP on the wire — protobuf (the default), protobuf + gzip, JSON —
+loaded into opentelemetry-proto's ExportTraceServiceRequest (ParseFromString,
+or json_format with hex ids converted; gzip inflated with Python's gzip) and
+compared field by field with what was recorded."""
 import math
 
+import pytest
+
 from checks import KIND_NAMES
-from conftest import assert_balanced, decode_otlp_json, of_type, run_driver
+from conftest import assert_balanced, decode_otlp, of_type, run_driver
+
+# reporter settings -> (Content-Type, Content-Encoding) expected on the wire
+ENCODINGS = {
+    "protobuf": ([], "application/x-protobuf", None),
+    "protobuf+gzip": (["reporter.otlp_compression=gzip"], "application/x-protobuf", "gzip"),
+    "json": (["reporter.otlp_protocol=http/json"], "application/json", None),
+    "json+gzip": (["reporter.otlp_protocol=http/json", "reporter.otlp_compression=gzip"],
+                  "application/json", "gzip"),
+}
 
 
 def _any(v):
@@ -48,15 +60,19 @@ def _id(hi, lo=None):
     return int(hi).to_bytes(8, "big") + int(lo).to_bytes(8, "big")
 
 
-def test_otlp_json_every_field_matches_the_record(http_sink):
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_otlp_every_field_matches_the_record(http_sink, encoding):
+    opts, want_ctype, want_enc = ENCODINGS[encoding]
     lines = run_driver("full", "reporter.protocols=otlp", "service_name=otlp-svc",
-                       "tags=env=test",
+                       "tags=env=test", *opts,
                        "reporter.otlp_endpoint=http://127.0.0.1:%d/v1/traces" % http_sink.port)
     recs = {r["op"]: r for r in of_type(lines, "span")}
     spans = {}
-    for path, ctype, body, mode in http_sink.requests:
-        assert path == "/v1/traces" and ctype == "application/json"
-        req = decode_otlp_json(body)
+    assert http_sink.requests
+    for (path, ctype, body, mode), hdrs in zip(http_sink.requests, http_sink.headers):
+        assert path == "/v1/traces" and ctype == want_ctype
+        assert hdrs.get("content-encoding") == want_enc
+        req = decode_otlp(body, ctype, hdrs.get("content-encoding"))
         (rs,) = req.resource_spans
         res = _attrs(rs.resource.attributes)
         assert res["service.name"] == ("string", "otlp-svc")
@@ -73,7 +89,7 @@ def test_otlp_json_every_field_matches_the_record(http_sink):
         assert sp.span_id == _id(rec["span_id"])
         assert sp.parent_span_id == (b"" if rec["parent_id"] == "0" else _id(rec["parent_id"]))
         assert sp.kind == rec["kind"]
-        assert sp.flags & 0xff == rec["flags"] & 1
+        assert sp.flags == rec["flags"] & 1     # the W3C byte: sampled, nothing else here
         assert sp.start_time_unix_nano == rec["start"] * 1000
         assert sp.end_time_unix_nano == (rec["start"] + rec["duration"]) * 1000
         extra = {"sampler.type", "sampler.param"} if rec["parent_id"] == "0" else set()
@@ -100,9 +116,10 @@ def test_otlp_json_every_field_matches_the_record(http_sink):
     assert_balanced(c)
 
 
-def test_otlp_partial_success_counts_rejected_spans(http_sink):
+@pytest.mark.parametrize("encoding", ["protobuf", "json"])
+def test_otlp_partial_success_counts_rejected_spans(http_sink, encoding):
     http_sink.set_mode("partial")
-    lines = run_driver("full", "reporter.protocols=otlp",
+    lines = run_driver("full", "reporter.protocols=otlp", *ENCODINGS[encoding][0],
                        "reporter.otlp_endpoint=http://127.0.0.1:%d/v1/traces" % http_sink.port)
     (c,) = of_type(lines, "counters")
     assert len(http_sink.requests) == 1, "a partial success is not retried"
@@ -114,13 +131,14 @@ def test_remote_w3c_parent_and_tracestate_are_carried(http_sink):
     lines = run_driver("w3c", "reporter.protocols=otlp",
                        "reporter.otlp_endpoint=http://127.0.0.1:%d/v1/traces" % http_sink.port)
     (w,) = of_type(lines, "w3c")
-    (req,) = [decode_otlp_json(b) for _, b in http_sink.accepted]
+    (req,) = [decode_otlp(b) for _, b in http_sink.accepted]
     (sp,) = req.resource_spans[0].scope_spans[0].spans
     assert sp.trace_id.hex() == "4bf92f3577b34da6a3ce929d0e0e4736"
     assert sp.parent_span_id.hex() == "00f067aa0ba902b7"
     assert sp.span_id == int(w["span_id"]).to_bytes(8, "big")
     assert sp.trace_state == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
     assert sp.kind == 2 and sp.name == "w3c-child"
+    assert sp.flags == 0x03, "the W3C random flag of the remote parent is kept"
     assert sp.end_time_unix_nano - sp.start_time_unix_nano == 42000
 
 

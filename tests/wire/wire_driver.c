@@ -18,7 +18,8 @@
  *   fork N CHILDREN  the parent and CHILDREN forked children each finish N
  *             spans; every process prints its counters.
  *   rate N RATE      N spans offered at RATE spans/s (for delivered fraction).
- *   w3c       extracts traceparent + tracestate (the W3C example ids) and
+ *   w3c       extracts traceparent (flags 03: sampled + random) + tracestate
+ *             (the W3C example ids) and
  *             finishes one SERVER child span of that remote parent.
  * Every scenario ends with close() and one "counters" JSON line.
  */
@@ -330,7 +331,7 @@ static int walk_headers(void *carrier, tw_kv_fn visit, void *ud)
 static void scenario_w3c(tw_tracer *t)
 {
     hdr carrier[] = {
-        { "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
+        { "traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03" },
         { "tracestate", "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7" },
         { NULL, NULL },
     };
