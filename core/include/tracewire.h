@@ -178,10 +178,15 @@ TW_API tw_status tw_config_set(tw_config *cfg, const char *key, const char *valu
  * JAEGER_SAMPLER_MANAGER_HOST_PORT, JAEGER_TAGS, JAEGER_PROPAGATION,
  * JAEGER_TRACEID_128BIT, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES,
  * OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG, OTEL_PROPAGATORS,
- * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT.
+ * OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT,
+ * OTEL_EXPORTER_OTLP_{,TRACES_}{PROTOCOL,HEADERS,TIMEOUT,COMPRESSION,
+ * CERTIFICATE,CLIENT_CERTIFICATE,CLIENT_KEY} (per-signal beats generic),
+ * OTEL_TRACES_EXPORTER, OTEL_SDK_DISABLED (applied last). An OTLP endpoint
+ * variable selects the otlp protocol when reporter.protocols was not set.
  * A malformed variable is skipped and reported: *bad_var (borrowed static
- * name, may be NULL) names the first one, and TW_ERR_CONFIG is returned after
- * all the good ones were applied. */
+ * text, may be NULL) starts with the first one's name — the name alone, or
+ * followed by "=value (why)" when there is more to say (grpc) — and
+ * TW_ERR_CONFIG is returned after all the good ones were applied. */
 TW_API tw_status tw_config_from_env(tw_config *cfg, const char **bad_var);
 
 /* Reads an option back as text into buf (NUL-terminated, truncated to cap). */

@@ -1,6 +1,6 @@
 /* fuzz_config_env.c — tw_config_from_env with a fuzzed environment.
  * Input: lines "NAME=value". NAME is one of the variables tw_config_from_env
- * reads, or a single character 'a'.. that picks one by index. Every variable
+ * reads, or a single character 'a'..'z', then 'A'.. that picks one by index. Every variable
  * is unset again after the run. Checks: TW_OK with no bad_var, or
  * TW_ERR_CONFIG naming one of the variables that were set; every key reads
  * back and is a fix point of set/get.
@@ -18,6 +18,14 @@ static const char *const vars[] = {
     "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER",
     "OTEL_TRACES_SAMPLER_ARG", "OTEL_PROPAGATORS", "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT", "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION", "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_CERTIFICATE",
+    "OTEL_EXPORTER_OTLP_CLIENT_KEY", "OTEL_EXPORTER_OTLP_TRACES_CLIENT_KEY",
+    "OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED",
 };
 #define NVARS (sizeof vars / sizeof vars[0])
 
@@ -39,8 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         size_t nl_ = (size_t)(eq - line);
         int idx = -1;
-        if (nl_ == 1 && line[0] >= 'a' && line[0] < 'a' + (int)NVARS)
+        if (nl_ == 1 && line[0] >= 'a' && line[0] <= 'z')
             idx = line[0] - 'a';
+        else if (nl_ == 1 && line[0] >= 'A' && line[0] < 'A' + (int)NVARS - 26)
+            idx = 26 + (line[0] - 'A');
         for (size_t v = 0; idx < 0 && v < NVARS; v++)
             if (strlen(vars[v]) == nl_ && memcmp(vars[v], line, nl_) == 0)
                 idx = (int)v;
@@ -78,9 +88,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (st == TW_ERR_CONFIG) {
             FZ_CHECK(bad != NULL);
             bool known = false;
-            for (size_t v = 0; v < NVARS; v++)
-                if (strcmp(bad, vars[v]) == 0)
+            /* the name, alone or followed by "=value (why)" */
+            for (size_t v = 0; v < NVARS; v++) {
+                size_t n = strlen(vars[v]);
+                if (strncmp(bad, vars[v], n) == 0 && (bad[n] == '\0' || bad[n] == '='))
                     known = set[v] || known;
+            }
             if (!known)
                 fprintf(stderr, "bad_var \"%s\" was not set\n", bad);
             FZ_CHECK(known);
@@ -92,6 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             "sampler.type", "sampler.param", "sampler.url", "sampler.url", "tags", "propagation",
             "trace_id_128bit", "service_name", "tags", "sampler.type", "sampler.param",
             "propagation.extract", "reporter.otlp_endpoint", "reporter.otlp_endpoint",
+            "reporter.otlp_protocol", "reporter.otlp_protocol", "reporter.otlp_headers",
+            "reporter.otlp_headers", "reporter.timeout_ms", "reporter.timeout_ms",
+            "reporter.otlp_compression", "reporter.otlp_compression", "reporter.tls_ca",
+            "reporter.tls_ca", "reporter.tls_cert", "reporter.tls_cert", "reporter.tls_key",
+            "reporter.tls_key", "reporter.protocols", "reporter.protocols",
         };
         for (size_t v = 0; v < NVARS; v++)
             if (set[v])
