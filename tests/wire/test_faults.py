@@ -82,8 +82,14 @@ def test_fault_keeps_finish_fast_counters_exact_close_on_time(http_sink, proto, 
     assert during["reported"] == len(accepted) == N
     assert during["send_failures"] > 0
     # bounded: the queue never holds more than queue_size spans, so a burst of
-    # N spans against a dead collector must have been refused in part
-    assert during["dropped_queue_full"] > 0
+    # N spans against a dead collector must have been refused in part. A
+    # collector that answers at once (429/503 whose Retry-After outlasts the
+    # 500 ms export budget, 400) fails each batch fast: its spans may all
+    # reach the sender and be dropped there instead.
+    if fault in ("429", "503", "400"):
+        assert during["dropped_queue_full"] + during["dropped_send_failed"] >= 4 * N
+    else:
+        assert during["dropped_queue_full"] > 0
     # memory: the queue holds at most queue_size spans; were the 5*N spans of
     # the fault all kept, RSS would grow by 5*N*PAYLOAD bytes or more
     if not during["sanitized"]:
