@@ -6,14 +6,17 @@ binding, reported over Thrift HTTP to a real Jaeger. Spans are grouped in one
 trace per second (a root per second, every span of that second its child),
 so the orchestrator can fetch them back by trace id. Every start_span +
 finish pair is timed (perf_counter_ns) with the monotonic time it happened
-at. On SIGUSR1 (sent by the orchestrator once Jaeger is dead) the tracer's
+at. The core's diagnostics (logging "jaeger_tracing") are collected with
+their kind. On SIGUSR1 (sent by the orchestrator once Jaeger is dead) the tracer's
 counters are snapshotted outside the timed region. At the end the tracer is
 closed and everything is written as JSON to OUT:
   {"calls": [[t_mono, ns], ...], "spans": [[trace_hex, span_hex, t_finish_mono], ...],
-   "at_kill": metrics, "final": metrics, "close_status": ...}
+   "at_kill": metrics, "final": metrics, "close_status": ...,
+   "diagnostics": [[t_mono, kind, count, message], ...]}
 Usage: python jaeger_restart_app.py OUT RATE SECONDS
 """
 import json
+import logging
 import signal
 import sys
 import time
@@ -25,6 +28,14 @@ TICK = 0.005
 
 def main():
     out, rate, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    said = []
+
+    class Said(logging.Handler):
+        def emit(self, record):
+            said.append((time.monotonic(), getattr(record, "tracewire_kind", "?"),
+                         getattr(record, "tracewire_count", 0), record.getMessage()))
+
+    logging.getLogger("jaeger_tracing").addHandler(Said())
     tracer = tracewire.Tracer({
         "service_name": "tw-soak-jaeger-restart",
         "sampler.type": "const", "sampler.param": "1",
@@ -96,7 +107,7 @@ def main():
             "spans": [[t if isinstance(t, str) else "%032x" % t,
                        s if isinstance(s, str) else "%016x" % s, ft] for t, s, ft in spans],
             "at_kill": snap["at_kill"], "at_kill_t": snap.get("at_kill_t"),
-            "final": final, "close_status": repr(st), "t0": t0,
+            "final": final, "close_status": repr(st), "t0": t0, "diagnostics": said,
         }, f)
     print("done", flush=True)
 

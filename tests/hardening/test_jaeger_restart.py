@@ -18,7 +18,9 @@ started again on the same ports. Checked:
   every one of them a span the app finished, none twice;
 - spans after the restart arrive: every span finished from SETTLE s after
   Jaeger was ready again is in Jaeger (fetched back by trace id through the
-  query API).
+  query API);
+- the outage speaks: the app's logging "jaeger_tracing" got a send_failed
+  record and a dropped record after the kill, and none before it.
 The whole run must hold /tmp/tw-jaeger.lock (test_jaeger_restart.sh takes it).
 Usage: python test_jaeger_restart.py RUN_DIR
 """
@@ -158,6 +160,13 @@ def main():
         check(dropped > 0, "the outage lost spans and they were counted (%d)" % dropped)
         check(m["dropped_on_close"] == 0, "close drained everything once Jaeger was back")
         check(k is not None, "counters snapshotted while Jaeger was dead")
+        said = res["diagnostics"]
+        for t, kind, n, msg in said:
+            print("  said at +%.1f s: [%s x%d] %s" % (t - t_start, kind, n, msg[:150]))
+        kinds_after = {kind for t, kind, _, _ in said if t >= t_kill}
+        check(not [x for x in said if x[0] < t_kill], "the healthy collector made no diagnostics")
+        check({"send_failed", "dropped"} <= kinds_after,
+              "the outage was said through logging 'jaeger_tracing' (%s)" % sorted(kinds_after))
 
         # ---------------------------------------------------------- Jaeger's copy
         finished = {}
