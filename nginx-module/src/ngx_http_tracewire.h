@@ -66,8 +66,9 @@ typedef struct {
     tw_config                 *cfg;          /* owned; freed with the cycle pool */
     tw_tracer                 *tracer;       /* this worker's; NULL in the master */
     ngx_flag_t                 used;         /* some `tracewire` is not off */
-    ngx_str_t                  uber_header;  /* trace_id_header, lower case */
-    ngx_str_t                  baggage_prefix;  /* baggage_header_prefix, lower case */
+    ngx_array_t               *ctx_names;    /* ngx_str_t: every context header, */
+    ngx_array_t               *ctx_prefixes; /* lower case (tw_tracer_header_names) */
+    u_char                     ctx_first[256];  /* first bytes of those */
     ngx_int_t                  upstream_addr_index;  /* $upstream_addr */
     ngx_http_tracewire_diag_t  diag;         /* this worker's */
 } ngx_http_tracewire_main_conf_t;
@@ -107,6 +108,8 @@ ngx_int_t ngx_http_tracewire_log_handler(ngx_http_request_t *r);
 tw_span *ngx_http_tracewire_request_span(ngx_http_request_t *r);
 
 /* headers.c */
+ngx_int_t ngx_http_tracewire_header_names(ngx_conf_t *cf,
+    ngx_http_tracewire_main_conf_t *mcf, tw_tracer *t);
 int ngx_http_tracewire_headers_foreach(void *carrier, tw_kv_fn visit, void *ud);
 /* Whether any incoming header is a context header of any format. */
 ngx_int_t ngx_http_tracewire_has_context(ngx_http_request_t *r,

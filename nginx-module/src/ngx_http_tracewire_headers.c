@@ -27,29 +27,69 @@
 
 
 typedef struct {
-    const char  *name;
-    size_t       len;
-} ngx_http_tracewire_name_t;
+    ngx_conf_t                      *cf;
+    ngx_http_tracewire_main_conf_t  *mcf;
+    ngx_int_t                        rc;
+} ngx_http_tracewire_names_ctx_t;
 
-#define ngx_http_tracewire_name(lit)  { lit, sizeof(lit) - 1 }
 
-/* every context header the core reads or writes (core/src/propagation.c);
- * the configurable trace id header and baggage prefix come from the config */
-static const ngx_http_tracewire_name_t  ngx_http_tracewire_context_headers[] = {
-    ngx_http_tracewire_name("uber-trace-id"),
-    ngx_http_tracewire_name("jaeger-debug-id"),
-    ngx_http_tracewire_name("jaeger-baggage"),
-    ngx_http_tracewire_name("traceparent"),
-    ngx_http_tracewire_name("tracestate"),
-    ngx_http_tracewire_name("baggage"),
-    ngx_http_tracewire_name("b3"),
-    ngx_http_tracewire_name("x-b3-traceid"),
-    ngx_http_tracewire_name("x-b3-spanid"),
-    ngx_http_tracewire_name("x-b3-parentspanid"),
-    ngx_http_tracewire_name("x-b3-sampled"),
-    ngx_http_tracewire_name("x-b3-flags"),
-    { NULL, 0 }
-};
+static int
+ngx_http_tracewire_header_name(void *ud, const char *name, size_t len, int is_prefix)
+{
+    ngx_http_tracewire_names_ctx_t *nc = ud;
+
+    ngx_str_t  *n;
+
+    if (len == 0) {
+        return 0;
+    }
+
+    n = ngx_array_push(is_prefix ? nc->mcf->ctx_prefixes : nc->mcf->ctx_names);
+    if (n == NULL) {
+        nc->rc = NGX_ERROR;
+        return 1;
+    }
+
+    n->data = ngx_pnalloc(nc->cf->pool, len);
+    if (n->data == NULL) {
+        nc->rc = NGX_ERROR;
+        return 1;
+    }
+
+    /* nginx's lowcase_key is what requests are matched on */
+    ngx_strlow(n->data, (u_char *) name, len);
+    n->len = len;
+    nc->mcf->ctx_first[n->data[0]] = 1;
+
+    return 0;
+}
+
+
+/* Every header of every format (not only the configured ones: a client's
+ * b3 must not reach the upstream beside our traceparent), as the core names
+ * them for this configuration (trace_id_header, baggage_header_prefix). */
+ngx_int_t
+ngx_http_tracewire_header_names(ngx_conf_t *cf, ngx_http_tracewire_main_conf_t *mcf,
+    tw_tracer *t)
+{
+    ngx_http_tracewire_names_ctx_t  nc;
+
+    mcf->ctx_names = ngx_array_create(cf->pool, 16, sizeof(ngx_str_t));
+    mcf->ctx_prefixes = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+    if (mcf->ctx_names == NULL || mcf->ctx_prefixes == NULL) {
+        return NGX_ERROR;
+    }
+
+    nc.cf = cf;
+    nc.mcf = mcf;
+    nc.rc = NGX_OK;
+
+    if (tw_tracer_header_names(t, TW_PROP_ALL, ngx_http_tracewire_header_name, &nc) != TW_OK) {
+        return NGX_ERROR;
+    }
+
+    return nc.rc;
+}
 
 
 int
@@ -81,37 +121,34 @@ static ngx_int_t
 ngx_http_tracewire_is_context_header(ngx_http_tracewire_main_conf_t *mcf,
     ngx_table_elt_t *h)
 {
-    u_char                            *k;
-    size_t                             len;
-    const ngx_http_tracewire_name_t   *n;
+    u_char      *k;
+    size_t       len;
+    ngx_str_t   *n;
+    ngx_uint_t   i;
 
     k = h->lowcase_key;
     len = h->key.len;
 
-    if (k == NULL || len == 0) {
-        return 0;
-    }
-
     /* most headers are none of ours: one byte decides for them */
-    if (k[0] != 'u' && k[0] != 'j' && k[0] != 't' && k[0] != 'b' && k[0] != 'x'
-        && (mcf->uber_header.len == 0 || k[0] != mcf->uber_header.data[0])
-        && (mcf->baggage_prefix.len == 0 || k[0] != mcf->baggage_prefix.data[0]))
-    {
+    if (k == NULL || len == 0 || !mcf->ctx_first[k[0]]) {
         return 0;
     }
 
-    for (n = ngx_http_tracewire_context_headers; n->name; n++) {
-        if (len == n->len && ngx_memcmp(k, n->name, len) == 0) {
+    n = mcf->ctx_names->elts;
+    for (i = 0; i < mcf->ctx_names->nelts; i++) {
+        if (len == n[i].len && ngx_memcmp(k, n[i].data, len) == 0) {
             return 1;
         }
     }
 
-    if (mcf->uber_header.len == len && ngx_memcmp(k, mcf->uber_header.data, len) == 0) {
-        return 1;
+    n = mcf->ctx_prefixes->elts;
+    for (i = 0; i < mcf->ctx_prefixes->nelts; i++) {
+        if (len > n[i].len && ngx_memcmp(k, n[i].data, n[i].len) == 0) {
+            return 1;
+        }
     }
 
-    return mcf->baggage_prefix.len && len > mcf->baggage_prefix.len
-           && ngx_memcmp(k, mcf->baggage_prefix.data, mcf->baggage_prefix.len) == 0;
+    return 0;
 }
 
 

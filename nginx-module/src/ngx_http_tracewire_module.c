@@ -165,33 +165,6 @@ ngx_http_tracewire_create_main_conf(ngx_conf_t *cf)
 }
 
 
-/* A lower-case copy of a config option, for matching header names. */
-static ngx_int_t
-ngx_http_tracewire_get_lower(ngx_conf_t *cf, tw_config *cfg, const char *key,
-    ngx_str_t *out)
-{
-    char    buf[256];
-    size_t  len;
-
-    if (tw_config_get(cfg, key, buf, sizeof(buf)) != TW_OK) {
-        ngx_str_null(out);
-        return NGX_OK;
-    }
-
-    len = ngx_strlen(buf);
-    out->data = ngx_pnalloc(cf->pool, len + 1);
-    if (out->data == NULL) {
-        return NGX_ERROR;
-    }
-
-    ngx_strlow(out->data, (u_char *) buf, len);
-    out->data[len] = '\0';
-    out->len = len;
-
-    return NGX_OK;
-}
-
-
 static char *
 ngx_http_tracewire_init_main_conf(ngx_conf_t *cf, void *conf)
 {
@@ -208,16 +181,14 @@ ngx_http_tracewire_init_main_conf(ngx_conf_t *cf, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    tw_tracer_free(probe);
-
-    if (ngx_http_tracewire_get_lower(cf, mcf->cfg, "trace_id_header", &mcf->uber_header)
-        != NGX_OK
-        || ngx_http_tracewire_get_lower(cf, mcf->cfg, "baggage_header_prefix",
-                                        &mcf->baggage_prefix)
-           != NGX_OK)
-    {
+    /* the context headers injection replaces, as the core names them for
+     * this configuration; workers inherit the list */
+    if (ngx_http_tracewire_header_names(cf, mcf, probe) != NGX_OK) {
+        tw_tracer_free(probe);
         return NGX_CONF_ERROR;
     }
+
+    tw_tracer_free(probe);
 
     return NGX_CONF_OK;
 }

@@ -10,12 +10,12 @@
  * the rewrite phase of a location that has a content handler of its own,
  * so static locations never pay for injection.
  *
- * Tag names are those of tracewire.nginx (lua/tracewire/nginx.lua,
- * lua/src/lhttp.c), so a span looks the same whichever module made it:
- * span.kind=server, component=nginx, http.method, http.url, http.status_code,
- * error (5xx), upstream.address, plus peer.address and
- * upstream.response_time_ms. Unsampled spans get no tags at all: the core
- * would discard them.
+ * The HTTP tags come from the core (tw_span_set_http_request/_status), which
+ * tags tracewire.nginx's spans too, so a span looks the same whichever module
+ * made it: span.kind=server, component=nginx, http.method, http.url,
+ * http.status_code, error (5xx); plus, here, peer.address, upstream.address
+ * (as tracewire.nginx names it) and upstream.response_time_ms. Unsampled
+ * spans get no tags at all: the core would discard them.
  *
  * Nothing here blocks: extract, span start and finish only touch memory
  * (finish queues the span for the worker's reporter thread).
@@ -105,49 +105,6 @@ ngx_http_tracewire_sampled(tw_span *span)
 }
 
 
-/* http.url: scheme://Host + the request target as received (Host header
- * first, as tracewire.nginx does; the server name when there is none). */
-static void
-ngx_http_tracewire_tag_url(ngx_http_request_t *r, tw_span *span)
-{
-    u_char                    *url, *p;
-    ngx_str_t                  scheme, host;
-    ngx_http_core_srv_conf_t  *cscf;
-
-    ngx_str_set(&scheme, "http");
-#if (NGX_HTTP_SSL)
-    if (r->connection->ssl) {
-        ngx_str_set(&scheme, "https");
-    }
-#endif
-
-    if (r->headers_in.host) {
-        host = r->headers_in.host->value;
-    } else {
-        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
-        host = cscf->server_name;
-    }
-
-    url = ngx_pnalloc(r->pool, scheme.len + 3 + host.len + r->unparsed_uri.len);
-    if (url == NULL) {
-        return;
-    }
-
-    /* a request nginx refused (400) may have no host and no target: no
-     * memcpy from NULL, even of 0 bytes */
-    p = ngx_cpymem(url, scheme.data, scheme.len);
-    p = ngx_cpymem(p, "://", 3);
-    if (host.len) {
-        p = ngx_cpymem(p, host.data, host.len);
-    }
-    if (r->unparsed_uri.len) {
-        p = ngx_cpymem(p, r->unparsed_uri.data, r->unparsed_uri.len);
-    }
-
-    ngx_http_tracewire_tag_lit(span, "http.url", url, p - url);
-}
-
-
 static tw_span *
 ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *mcf,
     ngx_http_tracewire_loc_conf_t *lcf)
@@ -159,6 +116,8 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
     tw_status          st;
     tw_span_ref        ref;
     tw_span_context   *parent;
+    tw_http_request    req;
+    ngx_http_core_srv_conf_t  *cscf;
     u_char             name[NGX_HTTP_TRACEWIRE_MAX_NAME];
 
     parent = NULL;
@@ -201,15 +160,37 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
         return NULL;
     }
 
-    (void) tw_span_set_kind(span, TW_KIND_SERVER);
+    /* kind, component, http.method, http.url: tagged by the core, the same
+     * way for every gateway face (tracewire.nginx too) */
+    req.method = (const char *) r->method_name.data;
+    req.method_len = r->method_name.len;
+    req.target = (const char *) r->unparsed_uri.data;
+    req.target_len = r->unparsed_uri.len;
+
+    if (r->headers_in.host) {
+        req.host = (const char *) r->headers_in.host->value.data;
+        req.host_len = r->headers_in.host->value.len;
+    } else {
+        cscf = ngx_http_get_module_srv_conf(r, ngx_http_core_module);
+        req.host = (const char *) cscf->server_name.data;
+        req.host_len = cscf->server_name.len;
+    }
+
+    req.scheme = "http";
+    req.scheme_len = 4;
+#if (NGX_HTTP_SSL)
+    if (r->connection->ssl) {
+        req.scheme = "https";
+        req.scheme_len = 5;
+    }
+#endif
+
+    req.component = "nginx";
+    req.component_len = 5;
+
+    (void) tw_span_set_http_request(span, &req);
 
     if (ngx_http_tracewire_sampled(span)) {
-        ngx_http_tracewire_tag_lit(span, "component", (u_char *) "nginx", 5);
-        if (r->method_name.len) {
-            ngx_http_tracewire_tag_lit(span, "http.method", r->method_name.data,
-                                       r->method_name.len);
-        }
-        ngx_http_tracewire_tag_url(r, span);
         ngx_http_tracewire_tag_lit(span, "peer.address",
                                    r->connection->addr_text.data,
                                    r->connection->addr_text.len);
@@ -354,13 +335,10 @@ ngx_http_tracewire_finish_tags(ngx_http_request_t *r,
     ngx_http_upstream_state_t  *state;
     ngx_http_tracewire_tag_t   *tag;
 
-    /* what $status reports */
+    /* what $status reports; http.status_code and error (5xx) by the core */
     status = r->err_status ? r->err_status : r->headers_out.status;
     if (status) {
-        (void) tw_span_set_tag_int(span, "http.status_code", (int64_t) status);
-        if (status >= 500) {
-            (void) tw_span_set_tag_bool(span, "error", 1);
-        }
+        (void) tw_span_set_http_status(span, (int64_t) status);
     }
 
     if (r->upstream_states && r->upstream_states->nelts) {
