@@ -1,7 +1,8 @@
 -- Too much baggage is counted, never a lost trace (issue #19 items 3, 4):
 -- inject leaves out whole items beyond max_baggage_size (8192 bytes per
 -- header) and counts them; extract of 100,000 uberctx-* headers or more than
--- 180 items keeps the trace context and counts what it dropped.
+-- 180 items keeps the trace context and counts what it dropped; the drop is
+-- said through the diagnostics path (ngx.log from the Lua thread).
 local H = require "helper"
 
 local TID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -69,5 +70,46 @@ describe("baggage bounds", function()
         assert.equal("1", ctx:get_baggage_item("k180"))
         assert.is_nil(ctx:get_baggage_item("k181"))
         assert.equal(1, dropped(t))
+    end)
+
+    it("is said once through the diagnostics path (ngx.log from the Lua thread)", function()
+        local socket = require "socket"
+        local agent = socket.udp()                 -- a live agent: nothing else to say
+        agent:setsockname("127.0.0.1", 0)
+        local _, port = agent:getsockname()
+        local got = {}
+        local saved = rawget(_G, "ngx")
+        _G.ngx = { ERR = 4, log = function(level, msg) got[#got + 1] = { level, msg } end }
+        local ok, err = pcall(function()
+            local t = H.tracer({ propagation = "jaeger",
+                                 reporter = { protocols = "udp", agent_host = "127.0.0.1",
+                                              agent_port = port } })
+            local s = t:start_span("out")
+            for i = 0, 4 do s:set_baggage_item("k" .. i, string.rep("v", 2000)) end
+            t:inject(s, "http_headers", {})
+            s:finish()
+            assert.is_true(t:flush(5))
+            local n = 0
+            for _ = 1, 100 do                     -- the reporter thread says it, then
+                n = n + t:diagnostics()            -- this thread emits it
+                if n > 0 then break end
+                socket.sleep(0.02)
+            end
+            assert.equal(1, n)
+            assert.equal(1, #got)
+            assert.equal(4, got[1][1])
+            assert.matches("1 baggage items dropped", got[1][2], 1, true)
+            assert.matches("max_baggage_size=8192", got[1][2], 1, true)
+            t:inject(s, "http_headers", {})          -- again: counted, not said again now
+            t:start_span("x"):finish()
+            assert.is_true(t:flush(5))
+            socket.sleep(0.1)
+            assert.equal(0, t:diagnostics())
+            assert.equal(2, dropped(t))
+            t:close()
+        end)
+        _G.ngx = saved
+        agent:close()
+        assert(ok, err)
     end)
 end)
