@@ -412,3 +412,18 @@ def test_entry_point_loads_the_provider(otlp_sink):
     span, res = got["from-entry-point"][0]
     assert res["service.name"] == {"stringValue": "ep-svc"}
     assert attrs(span)["otel.scope.name"] == {"stringValue": "ep"}
+
+
+def test_exporter_env_and_otlp_default(otlp_sink, monkeypatch):
+    w = Wire(otlp_sink)
+    assert w.provider.opentracing_tracer.config("reporter.protocols") == "otlp"
+    w.close()
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
+    p = TracerProvider(options={"reporter.otlp_endpoint": "http://127.0.0.1:%d/v1/traces" % otlp_sink.port},
+                       shutdown_on_exit=False)
+    with p.get_tracer("x").start_as_current_span("discarded"):
+        pass
+    assert p.force_flush(2000)
+    assert p.metrics()["spans_discarded"] == 1
+    p.shutdown()
+    assert not [r for r in otlp_sink.requests if b"discarded" in r[2]]

@@ -2,11 +2,12 @@
 constructor arguments turned into core options and span limits.
 
 Why here and not in the core: the core already reads OTEL_SERVICE_NAME,
-OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_PROPAGATORS and the
-OTLP endpoints through its key table (core/src/config_keys.c). What is left is
-what only this face means: the span limits (enforced in Python before a value
-reaches the core), OTEL_SDK_DISABLED, OTEL_TRACES_EXPORTER, and the face's
-defaults (OTLP reporting, W3C propagation inside the core tracer).
+OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER(_ARG), OTEL_TRACES_EXPORTER and
+the OTEL_EXPORTER_OTLP_* variables through its key table
+(core/src/config_keys.c). What is left is what only this face means: the span
+limits (enforced in Python before a value reaches the core), OTEL_SDK_DISABLED
+as no-op tracers, and the face's defaults (OTLP reporting unless the
+environment picks a reporter, W3C propagation inside the core tracer).
 """
 import logging
 import os
@@ -16,14 +17,10 @@ _log = logging.getLogger("tracewire.otel")
 # OTel SDK defaults (specification: "Span Limits")
 _DEFAULT_COUNT = 128
 
-_EXPORTERS = {
-    "otlp": "otlp",
-    "jaeger": "udp",          # the Jaeger agent (Thrift compact over UDP)
-    "jaeger_thrift": "http",  # the Jaeger collector (Thrift over HTTP)
-    "console": "log",
-    "logging": "log",
-    "none": "none",
-}
+# Variables with which the environment picks the reporter itself (the core
+# reads them through its key table); without any, this face reports OTLP.
+_REPORTER_VARS = ("OTEL_TRACES_EXPORTER", "JAEGER_ENDPOINT", "JAEGER_AGENT_HOST",
+                  "JAEGER_AGENT_PORT")
 
 
 def _env_int(name, default):
@@ -88,21 +85,15 @@ def core_options(service_name=None, resource=None, sampler=None, sampler_arg=Non
     """The core tracer's options for this face (applied after the environment,
     so only what the caller or an OTel-only variable decided is set here)."""
     opts = {
-        # the core tracer's own inject/extract is used by this face only to turn
-        # an OTel SpanContext (from a propagator or a link) into a core context
-        "propagation": "w3c",
+        # the face turns an OTel SpanContext (from a propagator or a link) into
+        # a core context through the core's W3C extract, whatever
+        # OTEL_PROPAGATORS says (OTel's own propagators carry the context)
+        "propagation.extract": "w3c,jaeger,b3,b3multi",
         # OTel has no value length limit by default: the face applies its own
         "max_tag_value_length": str(1 << 24),
     }
-    exporter = os.environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
-    protocols = []
-    for name in filter(None, (e.strip() for e in exporter.split(","))):
-        if name in _EXPORTERS:
-            protocols.append(_EXPORTERS[name])
-        else:
-            _log.warning("tracewire.otel: OTEL_TRACES_EXPORTER %r is not known; "
-                         "known: %s", name, ", ".join(sorted(_EXPORTERS)))
-    opts["reporter.protocols"] = ",".join(protocols) if protocols else "otlp"
+    if not any(os.environ.get(v, "").strip() for v in _REPORTER_VARS):
+        opts["reporter.protocols"] = "otlp"
     for k, v in _resource_attributes(resource).items():
         if k == "service.name":
             if service_name is None:
