@@ -67,6 +67,7 @@ tally "clean venvs" $sp $sf $((SECONDS - t0))
 
 # ---------------------------------------------------------------- sdist
 t0=$SECONDS sp=0 sf=0
+rm -rf python/tracewire.egg-info   # a stale SOURCES.txt there would leak into the sdist
 step sdist "$py" -m build --sdist --no-isolation -o "$out/sdist" .
 sdist=$(ls "$out"/sdist/tracewire-*.tar.gz 2>/dev/null | head -1)
 # built from the sdist alone (unpacked away from the tree), as pip would for a user

@@ -93,6 +93,8 @@ def test_sdist_holds_everything_the_build_needs(out):
     need += [str(p.relative_to(TOP)) for p in (TOP / "python" / "tracewire").glob("*.py")]
     missing = [n for n in need if root + n not in names]
     assert not missing
+    junk = [n for n in names if n.startswith((root + "build/", root + ".venv/", root + "tests/"))]
+    assert not junk, junk[:5]
     pkg_info = email.message_from_bytes(tarfile.open(sdists[0]).extractfile(root + "PKG-INFO").read())
     assert pkg_info["Version"] == VERSION
 
