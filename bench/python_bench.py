@@ -15,6 +15,9 @@ and the ratios jaeger/tracewire and otel/tracewire. Scenarios:
   10 tags     start + 10 tags of 20-char keys and 20-char values + finish
   memory      bytes per buffered finished span (RSS delta over 50 000 spans, each
               tracer in its own child process; in-memory reporter/exporter)
+Then the OpenTelemetry API twice: tracewire.otel (the OTel face on the core)
+beside the OTel SDK, the same OTel calls (otel_main, otel_active): plain, current
+span, with export (OTLP/HTTP to a local sink for both), unsampled, memory.
 Numbers depend on the machine and its load: never assert on them.
 """
 import argparse
@@ -53,6 +56,15 @@ def jaeger_tracer(sampled=True, reporter=None):
     from jaeger_client.sampler import ConstSampler
     return Tracer(service_name="bench", reporter=reporter or NullReporter(),
                   sampler=ConstSampler(sampled))
+
+
+def twotel_tracer(sampled=True, protocols="none", **extra):
+    from tracewire.otel import TracerProvider
+    opts = {"reporter.protocols": protocols, "sampler.type": "const",
+            "sampler.param": "1" if sampled else "0"}
+    opts.update(extra)
+    tp = TracerProvider(service_name="bench", options=opts, shutdown_on_exit=False, disabled=False)
+    return tp, tp.get_tracer("bench")
 
 
 def otel_tracer(sampled=True, processor=None):
@@ -271,7 +283,10 @@ def rss_bytes():
 
 def mem_main(name, n):
     import tracemalloc
-    if name == "tracewire":
+    if name == "tracewire.otel":
+        _tp, t = twotel_tracer(protocols="memory")
+        def run(k): otel_main(t, k)
+    elif name == "tracewire":
         t = tw_tracer(protocols="memory")
         def run(k): ot_main(t, k)
     elif name == "jaeger-client":
@@ -397,6 +412,43 @@ def main():
               mem["otel-sdk"]["rss_per_span"] / max(1, mem["tracewire"]["rss_per_span"]),
               mem["tracewire"]["pyheap_per_span"], mem["jaeger-client"]["pyheap_per_span"],
               mem["otel-sdk"]["pyheap_per_span"]))
+
+    # the OpenTelemetry API: tracewire.otel vs the OTel SDK
+    print("OpenTelemetry API (same calls): tracewire.otel vs opentelemetry-sdk %s" % _sdk_version())
+
+    def orow(name, tw, ot, note=""):
+        print("  %-16s tracewire.otel %8.0f ns  otel-sdk %8.0f ns (%5.1fx) %s"
+              % (name, tw, ot, ot / tw, note), flush=True)
+
+    _twp, twt = twotel_tracer()
+    orow("main", best_ns(otel_main, twt, n_tw // 2, reps), best_ns(otel_main, ot, n_py, reps))
+    orow("current span", best_ns(otel_active, twt, n_tw // 2, reps), best_ns(otel_active, ot, n_py, reps))
+    _twp0, twt0 = twotel_tracer(sampled=False)
+    orow("unsampled", best_ns(otel_main, twt0, n_tw // 2, reps), best_ns(otel_main, ot0, n_py, reps))
+    orow("10 tags 20+20", best_ns(otel_tags10, twt, n_tw // 4, reps), best_ns(otel_tags10, ot, n_py, reps))
+    s = Sink("http")
+    twp, twr = twotel_tracer(protocols="otlp", **{
+        "reporter.otlp_endpoint": "http://127.0.0.1:%d/v1/traces" % s.port})
+    t_rep = best_ns(otel_main, twr, n_rep, 1)
+    twp.shutdown()
+    m = twp.metrics()
+    got = s.stop()["spans"]
+    orow("export (OTLP)", t_rep, o_rep,
+         "(tracewire.otel: %d finished, %d received at the sink; otel-sdk %.1f%% not received)"
+         % (m["spans_finished"], got, 100 * o_drop))
+    mo = measure_memory("tracewire.otel", nm)
+    print("  %-16s tracewire.otel %8.0f B   otel-sdk %8.0f B  (%5.1fx)  (Python heap: %.0f / %.0f B)" % (
+        "memory/span", mo["rss_per_span"], mem["otel-sdk"]["rss_per_span"],
+        mem["otel-sdk"]["rss_per_span"] / max(1, mo["rss_per_span"]),
+        mo["pyheap_per_span"], mem["otel-sdk"]["pyheap_per_span"]))
+
+
+def _sdk_version():
+    try:
+        from importlib.metadata import version
+        return version("opentelemetry-sdk")
+    except Exception:
+        return "?"
 
 
 if __name__ == "__main__":

@@ -35,7 +35,9 @@ Mapping onto the core's records (and so onto OTLP, Jaeger Thrift):
 Bad input is dropped with a warning through logging ("tracewire.otel"), as
 the SDK does: nothing raises into the application.
 """
+import asyncio
 import atexit
+import functools
 import json
 import logging
 import threading
@@ -46,7 +48,6 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import SpanContext, SpanKind, TraceFlags, TraceState
 from opentelemetry.trace.status import Status, StatusCode
-from opentelemetry.util._decorator import _agnosticcontextmanager
 
 from .. import _core
 from . import _config
@@ -59,6 +60,7 @@ _KIND_TAG = {
     SpanKind.PRODUCER: "producer",
     SpanKind.CONSUMER: "consumer",
 }
+_INTERNAL = SpanKind.INTERNAL
 _SCALARS = (bool, str, bytes, int, float)
 _TEXT_MAP = opentracing.Format.TEXT_MAP
 _ns = 1e-9
@@ -147,25 +149,32 @@ def _clean_attributes(attributes, max_count, max_len, what):
 class Span(trace_api.Span):
     """An OTel span recording into a core span. Made by ``Tracer.start_span``."""
 
-    __slots__ = ("_s", "_tracer", "_attrs", "_nevents", "_nlinks", "_status", "_sc",
-                 "_ts", "_rec", "_ended", "_record_exception", "_set_status_on_exception",
-                 "_kind")
+    # Set on every span (slots: fast). The rest start as these class-level
+    # defaults and land in the instance dict only when they change, so a
+    # plain span costs five stores.
+    __slots__ = ("_s", "_tracer", "_lim", "_ts", "_rec")
+    _kind = SpanKind.INTERNAL
+    _attrs = None
+    _nevents = 0
+    _status = None
+    _sc = None
+    _ended = False
+    _record_exception = True
+    _set_status_on_exception = True
 
     def __init__(self, core_span, tracer, kind=SpanKind.INTERNAL, trace_state=None,
                  record_exception=True, set_status_on_exception=True, recording=None):
         self._s = core_span
         self._tracer = tracer
-        self._kind = kind
-        self._attrs = None
-        self._nevents = 0
-        self._nlinks = 0
-        self._status = None
-        self._sc = None
+        self._lim = tracer._limits
         self._ts = trace_state
         self._rec = core_span.is_sampled() if recording is None else recording
-        self._ended = False
-        self._record_exception = record_exception
-        self._set_status_on_exception = set_status_on_exception
+        if kind is not SpanKind.INTERNAL:
+            self._kind = kind
+        if not record_exception:
+            self._record_exception = False
+        if not set_status_on_exception:
+            self._set_status_on_exception = False
 
     # -- what the API asks
     def get_span_context(self):
@@ -207,7 +216,7 @@ class Span(trace_api.Span):
         if type(key) is not str or not key:
             _log.warning("Invalid attribute key %r: dropped", key)
             return
-        lim = self._tracer._limits
+        lim = self._lim
         t = type(value)
         if t is str:
             if lim.max_span_attribute_length is not None:
@@ -240,7 +249,7 @@ class Span(trace_api.Span):
     def add_event(self, name, attributes=None, timestamp=None):
         if not self._rec or self._ended:
             return
-        lim = self._tracer._limits
+        lim = self._lim
         if self._nevents >= lim.max_events:
             _log.warning("Event %r dropped: the limit of %d events per span was reached",
                          name, lim.max_events)
@@ -393,10 +402,11 @@ class Tracer(trace_api.Tracer):
         else:
             core_parent, ts = self._core_parent(parent)
         tags = self._base_tags
-        kt = _KIND_TAG.get(kind)
-        if kt is not None:
-            tags = dict(tags)
-            tags["span.kind"] = kt
+        if kind is not _INTERNAL:
+            kt = _KIND_TAG.get(kind)
+            if kt is not None:
+                tags = dict(tags)
+                tags["span.kind"] = kt
         refs = None
         if links:
             refs = self._references(links)
@@ -437,15 +447,70 @@ class Tracer(trace_api.Tracer):
                 refs.append(opentracing.follows_from(c))
         return refs or None
 
-    @_agnosticcontextmanager
     def start_as_current_span(self, name, context=None, kind=SpanKind.INTERNAL, attributes=None,
                               links=None, start_time=None, record_exception=True,
                               set_status_on_exception=True, end_on_exit=True):
-        span = self.start_span(name, context, kind, attributes, links, start_time,
-                               record_exception, set_status_on_exception)
-        with trace_api.use_span(span, end_on_exit=end_on_exit, record_exception=record_exception,
-                                set_status_on_exception=set_status_on_exception) as s:
-            yield s
+        """A context manager and decorator (sync and async functions), as the
+        API's: the span is current inside, ended on exit unless end_on_exit is
+        False; an exception escaping is recorded and sets ERROR, as
+        ``trace.use_span`` does."""
+        return _CurrentSpan(self, (name, context, kind, attributes, links, start_time,
+                                   record_exception, set_status_on_exception),
+                            end_on_exit, record_exception, set_status_on_exception)
+
+
+class _CurrentSpan:
+    """start_as_current_span's result: trace.use_span's behaviour without a
+    generator per span (the API's _agnosticcontextmanager costs more than the
+    span itself)."""
+
+    __slots__ = ("_tracer", "_args", "_end", "_rec_exc", "_set_status", "_span", "_token")
+
+    def __init__(self, tracer, args, end_on_exit, record_exception, set_status_on_exception):
+        self._tracer = tracer
+        self._args = args
+        self._end = end_on_exit
+        self._rec_exc = record_exception
+        self._set_status = set_status_on_exception
+
+    def __enter__(self):
+        span = self._span = self._tracer.start_span(*self._args)
+        self._token = _attach(_set_span(span))
+        return span
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        _detach(self._token)
+        span = self._span
+        if isinstance(exc_val, Exception) and span.is_recording():
+            if self._rec_exc:
+                span.record_exception(exc_val)
+            if self._set_status:
+                span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc_val).__name__, exc_val)))
+        if self._end:
+            span.end()
+        return False
+
+    def _recreate(self):
+        return _CurrentSpan(self._tracer, self._args, self._end, self._rec_exc, self._set_status)
+
+    def __call__(self, func):
+        if asyncio.iscoroutinefunction(func):
+            @functools.wraps(func)
+            async def async_wrapper(*args, **kwargs):
+                with self._recreate():
+                    return await func(*args, **kwargs)
+            return async_wrapper
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with self._recreate():
+                return func(*args, **kwargs)
+        return wrapper
+
+
+_attach = context_api.attach
+_detach = context_api.detach
+_set_span = trace_api.set_span_in_context
 
 
 _EMPTY_TS = TraceState()
