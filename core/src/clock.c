@@ -25,7 +25,7 @@
  * time (try-lock), others fall back to clock_gettime meanwhile. Unsampled
  * spans never read the clock.
  */
-#include "internal.h"
+#include "process_state.h"
 
 #include <stdio.h>
 #include <stdlib.h>

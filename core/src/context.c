@@ -14,7 +14,7 @@
  * parent id as big-endian u64, flags as one byte, a big-endian u32 baggage
  * count, then per item a u32 key length, key, u32 value length, value.
  */
-#include "internal.h"
+#include "context.h"
 #include "trace_flags.h"
 
 #include <stdlib.h>

@@ -12,7 +12,7 @@
  * kind per interval, whatever the span rate.
  */
 #include "diag.h"
-#include "internal.h"
+#include "config.h"
 
 #include <inttypes.h>
 #include <stdarg.h>

@@ -20,7 +20,9 @@
 #ifndef TW_EXPORTER_H
 #define TW_EXPORTER_H
 
-#include "internal.h"
+#include "encoders.h"
+#include "reporter.h"
+#include "transport.h"
 
 /* Per-span outcome bits of one batch, set by exporters, read by the
  * reporter when it counts each span exactly once. */

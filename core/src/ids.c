@@ -15,7 +15,6 @@
  * Global state: twp_fork_gen (documented above). Per-thread: twp_tls, the
  * core's one TLS block (the generator here, span.c's free lists beside it).
  */
-#include "internal.h"
 #include "ids.h"
 
 #include <stdint.h>
@@ -68,11 +67,6 @@ __attribute__((noinline, cold)) void twp_rng_reseed(unsigned gen)
 uint64_t twp_random_id(void)
 {
     return twp_random_id_inline(&twp_tls);
-}
-
-void twp_random_id2(uint64_t *a, uint64_t *b)
-{
-    twp_random_id2_inline(&twp_tls, a, b);
 }
 
 void twp_ids_after_fork(void)

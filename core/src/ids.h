@@ -3,7 +3,8 @@
 #ifndef TW_IDS_H
 #define TW_IDS_H
 
-#include "internal.h"
+#include "process_state.h"
+#include "span_data.h"
 
 typedef struct twp_rng {
     uint64_t s[4];    /* xoshiro256** state */

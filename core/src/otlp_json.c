@@ -26,7 +26,7 @@
  * escaped per RFC 8259; bytes that are not valid UTF-8 become U+FFFD so the
  * body always parses.
  */
-#include "internal.h"
+#include "encoders.h"
 #include "trace_flags.h"
 
 #include <math.h>

@@ -62,10 +62,12 @@
  * still holds them); the child's counters start at zero (tracer.c), so
  * summing the metrics of a parent and its children counts each span once.
  */
-#include "internal.h"
 #include "diag.h"
 #include "exporter.h"
+#include "reporter.h"
 #include "sampling_poll.h"
+
+#include <pthread.h>
 
 #include <errno.h>
 #include <inttypes.h>

@@ -12,8 +12,8 @@
  *                             memory reporter a deep copy (and counts nothing,
  *                             so the counters describe the real delivery)
  */
-#include "internal.h"
 #include "exporter.h"
+#include "reporter.h"
 
 #include <stdlib.h>
 

@@ -10,7 +10,10 @@
  */
 #include <math.h>
 
-#include "internal.h"
+#include "encoders.h"
+#include "reporter.h"
+
+#include <pthread.h>
 #include "trace_flags.h"
 
 #include <inttypes.h>

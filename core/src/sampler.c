@@ -24,7 +24,10 @@
  * shared one). Listed operations are looked up by binary search (at most
  * 10000 are accepted).
  */
-#include "internal.h"
+#include "process_state.h"
+#include "sampler.h"
+
+#include <pthread.h>
 
 #include <jansson.h>
 #include <math.h>

@@ -3,8 +3,9 @@
 #ifndef TW_SAMPLING_POLL_H
 #define TW_SAMPLING_POLL_H
 
-#include "internal.h"
 #include "diag.h"
+#include "reporter.h"
+#include "transport.h"
 
 typedef struct twp_sampling_poll {
     char *url;                        /* sampler_url?service=NAME; NULL = not polling */

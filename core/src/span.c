@@ -350,7 +350,7 @@ static size_t clip(const char *s, size_t len, size_t max, bool utf8)
     return n;
 }
 
-/* n bytes from the arena, unaligned: the common case inline, growth in util.c. */
+/* n bytes from the arena, unaligned: the common case inline, growth in buf.c. */
 static inline char *arena_take(twp_arena *a, size_t n)
 {
     if (__builtin_expect(a->cur != NULL && a->used <= a->cap && n <= a->cap - a->used, 1)) {

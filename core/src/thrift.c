@@ -15,7 +15,7 @@
  * fields are always written (the Go decoders reject a missing one); optional
  * lists are left out when empty.
  */
-#include "internal.h"
+#include "encoders.h"
 #include "trace_flags.h"
 
 #include <string.h>

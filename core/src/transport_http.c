@@ -30,9 +30,11 @@
  * inherited handles share sockets with the parent: they are abandoned (leaked,
  * a few KB once per fork) and fresh ones are built on the next request.
  */
-#include "internal.h"
+#include "transport.h"
 #include "http_options.h"
 #include "otlp_proto.h"
+
+#include <pthread.h>
 
 #include <stdio.h>
 #include <stdlib.h>

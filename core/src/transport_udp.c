@@ -27,7 +27,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE   /* getaddrinfo_a */
 #endif
-#include "internal.h"
+#include "transport.h"
 
 #include <errno.h>
 #include <netdb.h>

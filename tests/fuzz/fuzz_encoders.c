@@ -11,7 +11,7 @@
  * the log line ends in a newline; the OTLP protobuf body is one
  * resource_spans field whose length is exactly the rest of the body, and its
  * gzip member is non-empty.
- * requires: core/src/otlp_json.c core/src/thrift.c core/src/reporter_log.c core/src/otlp_proto.c core/src/gzip.c */
+ * requires: core/src/otlp_json.c core/src/thrift.c core/src/exporter_log.c core/src/otlp_proto.c core/src/gzip.c */
 #include "fz_common.h"
 #include "otlp_proto.h"
 

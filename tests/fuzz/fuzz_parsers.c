@@ -9,15 +9,18 @@
  * Checks: only documented statuses, ids follow the twp_ids rules, every
  * decoded baggage item is readable, tracestate normalisation is idempotent.
  * requires: core/src/propagation_jaeger.c core/src/propagation_w3c.c
- * requires: core/src/propagation_b3.c core/src/percent.c */
+ * requires: core/src/propagation_b3.c core/src/text.c */
 #include "fz_common.h"
+#include "trace_flags.h"
 
 static void check_ids(tw_status st, const twp_ids *ids)
 {
     FZ_CHECK(st == TW_OK || st == TW_ERR_CORRUPTED);
     if (st != TW_OK)
         return;
-    FZ_CHECK((ids->flags & ~(TW_FLAG_SAMPLED | TW_FLAG_DEBUG)) == 0);
+    /* Jaeger's sampled/debug bits, and a traceparent's other trace-flags
+     * bits kept for re-emission (trace_flags.h) */
+    FZ_CHECK((ids->flags & ~(TW_FLAG_SAMPLED | TW_FLAG_DEBUG | TWP_FLAG_W3C_MASK)) == 0);
     if (ids->has_ids) {
         FZ_CHECK(ids->trace_hi != 0 || ids->trace_lo != 0);
         FZ_CHECK(ids->span_id != 0);

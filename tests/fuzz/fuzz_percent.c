@@ -1,9 +1,9 @@
-/* fuzz_percent.c — percent-decoding and the hex/text helpers of percent.c.
+/* fuzz_percent.c — percent-decoding and the hex/text helpers of text.c.
  * The first input byte picks options, the rest is the text. Checks:
  * decoding never writes more than n bytes, in-place decoding equals
  * out-of-place, encode -> decode gives back the input for both encode sets,
  * and hex parse -> print -> parse is the identity.
- * requires: core/src/percent.c */
+ * requires: core/src/text.c */
 #include "fz_common.h"
 
 static void check_encode_roundtrip(const char *s, size_t n, twp_pct_set set)

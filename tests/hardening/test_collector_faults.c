@@ -16,7 +16,7 @@
  * finished = reported + dropped exactly, and per fault what the collector
  * saw (ok: every span reported; faults: nothing reported, failures counted).
  */
-#include "hz.h"
+#include "harness.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
  * 50 ms rare: a full queue never blocks the caller), and finished = reported
  * + dropped after close.
  */
-#include "hz.h"
+#include "harness.h"
 
 #include <string.h>
 

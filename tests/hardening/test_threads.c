@@ -12,7 +12,7 @@
  *       start fails for any reason other than the documented ones, and after
  *       close finished = reported + dropped exactly, in every round.
  */
-#include "hz.h"
+#include "harness.h"
 
 #include <string.h>
 

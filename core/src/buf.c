@@ -1,4 +1,4 @@
-/* util.c — small building blocks shared by every file of the core.
+/* buf.c — the core's two allocators.
  *
  * twp_buf is the growable byte buffer the encoders write into: appends never
  * leave it invalid, and a failed allocation is sticky (b->failed) so an encoder
@@ -7,40 +7,11 @@
  * twp_arena is the bump allocator behind a span record: the first chunk is the
  * record's inline memory, later chunks come from malloc and are chained so
  * releasing the arena is one walk. Nothing in an arena is freed individually.
- *
- * tw_strerror maps the one status enum to words (curl's *_strerror habit), and
- * tw_free releases what the library hands out as "free with tw_free".
  */
-#include "internal.h"
+#include "buf.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ status */
-
-const char *tw_strerror(tw_status st)
-{
-    switch (st) {
-    case TW_OK:              return "success";
-    case TW_ERR_INVALID_ARG: return "invalid argument";
-    case TW_ERR_NOMEM:       return "out of memory";
-    case TW_ERR_FINISHED:    return "the span is already finished";
-    case TW_ERR_NOT_FOUND:   return "no trace context found";
-    case TW_ERR_CORRUPTED:   return "malformed trace context or data";
-    case TW_ERR_UNSUPPORTED: return "unsupported format, option or protocol";
-    case TW_ERR_TOO_LARGE:   return "input exceeds a size bound";
-    case TW_ERR_CLOSED:      return "the tracer is closed";
-    case TW_ERR_TIMEOUT:     return "timed out; queued spans remain or were dropped";
-    case TW_ERR_IO:          return "network or I/O failure";
-    case TW_ERR_CONFIG:      return "invalid configuration value";
-    }
-    return "unknown tracewire status";
-}
-
-void tw_free(void *p)
-{
-    free(p);
-}
 
 /* ------------------------------------------------------------ byte buffer */
 

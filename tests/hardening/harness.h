@@ -1,4 +1,4 @@
-/* hz.h — helpers for the fault and load tests (tests/hardening).
+/* harness.h — helpers for the fault and load tests (tests/hardening).
  *
  * Real peers on loopback, written here so each fault can be switched on:
  *   hz_http_server  a collector that answers 202/200, 500, garbage, hangs

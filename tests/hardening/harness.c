@@ -1,6 +1,6 @@
-/* hz.c — loopback peers, latency recording and counter checks for the
- * hardening tests (see hz.h). */
-#include "hz.h"
+/* harness.c — loopback peers, latency recording and counter checks for the
+ * hardening tests (see harness.h; the hz_ prefix is short for hardening). */
+#include "harness.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

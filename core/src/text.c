@@ -1,4 +1,5 @@
-/* percent.c — percent-encoding and the small text helpers the codecs share.
+/* text.c — the text codecs the propagation formats share: percent-encoding,
+ * hex ids, RFC 7230 token characters, trimming, ASCII case-insensitive compare.
  *
  * Two encode sets cover every format: Jaeger's uberctx-* values use URL
  * encoding (only RFC 3986 unreserved characters stay literal, so Go's
@@ -8,7 +9,7 @@
  * through, so a malformed header is reported rather than half-understood.
  * Everything works on (pointer, length); nothing needs a NUL.
  */
-#include "internal.h"
+#include "text.h"
 
 #include <string.h>
 

@@ -1,0 +1,50 @@
+/* encoders.h — span encoders: pure functions over buffers (thrift.c,
+ * otlp_json.c, exporter_log.c's line format; otlp_proto.h has the protobuf
+ * one). They know no socket. Private to core/.
+ */
+#ifndef TW_ENCODERS_H
+#define TW_ENCODERS_H
+
+#include "span_data.h"
+
+/* Jaeger ClientStats, cumulative since the tracer started. */
+typedef struct twp_client_stats {
+    int64_t full_queue_dropped, too_large_dropped, failed_to_emit;
+} twp_client_stats;
+
+/* Optional Batch fields. stats NULL: ClientStats left out. */
+typedef struct twp_batch_meta {
+    bool has_seq_no;
+    int64_t seq_no;
+    const twp_client_stats *stats;
+} twp_batch_meta;
+
+/* thrift.c — every function appends to b and returns false only when b could
+ * not grow (b stays valid, its content is then unspecified). */
+bool twp_thrift_compact_span(twp_buf *b, const twp_span_data *s);          /* Span struct */
+bool twp_thrift_compact_process(twp_buf *b, const twp_process *p);         /* Process struct */
+/* Agent.emitBatch oneway message (compact) around pre-encoded structs: proc is
+ * one Process, spans is nspans Span structs back to back. */
+bool twp_thrift_compact_emit_batch_raw(twp_buf *b, int32_t seqid, const void *proc,
+                                       size_t proc_len, const void *spans, size_t spans_len,
+                                       uint32_t nspans, const twp_batch_meta *m);
+bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process *p,
+                                   twp_span_data *const *spans, size_t n,
+                                   const twp_batch_meta *m);
+bool twp_thrift_binary_span(twp_buf *b, const twp_span_data *s);
+/* A bare Batch struct (binary protocol), the body of POST /api/traces. */
+bool twp_thrift_binary_batch(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
+                             size_t n, const twp_batch_meta *m);
+/* Upper bound of an emitBatch message minus its Process and Span structs
+ * (header, list header, seqNo, ClientStats, stops); jaeger-client-go uses 70. */
+#define TWP_EMIT_BATCH_OVERHEAD 80u
+
+/* otlp_json.c — an ExportTraceServiceRequest (OTLP/HTTP JSON) with one
+ * ResourceSpans for p and the n spans. Appends to b. TW_ERR_NOMEM on OOM. */
+tw_status twp_otlp_json_encode(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
+                               size_t n);
+
+/* exporter_log.c — one human-readable line per span (with trailing newline). */
+bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *s);
+
+#endif

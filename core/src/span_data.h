@@ -1,0 +1,81 @@
+/* span_data.h — the finished-span record, private to core/.
+ *
+ * twp_span_data is the contract between the span model (span.c), the
+ * reporters (reporter.c, reporter_memory.c) and the encoders (thrift.c,
+ * otlp_json.c, otlp_proto.c, exporter_log.c). A span owns one record; every
+ * string it points at lives in the record's arena, so handing a finished
+ * span to the queue moves one pointer and freeing it is one arena release.
+ */
+#ifndef TW_SPAN_DATA_H
+#define TW_SPAN_DATA_H
+
+#include "buf.h"
+
+/* ------------------------------------------------------------ span record */
+
+typedef struct twp_value {
+    tw_value_type type;
+    uint32_t key_len;
+    uint32_t len;         /* STRING/BINARY byte length */
+    const char *key;      /* arena */
+    union { const char *str; int64_t i64; double f64; int b; } v;   /* str: arena */
+} twp_value;
+
+typedef struct twp_log {
+    int64_t ts_us;
+    twp_value *fields;    /* arena */
+    uint32_t nfields;
+} twp_log;
+
+typedef struct twp_ref {
+    tw_ref_type type;
+    uint64_t trace_hi, trace_lo, span_id;
+} twp_ref;
+
+typedef struct twp_span_data {
+    struct twp_span_data *next;     /* queue / free-list link */
+    uint64_t trace_hi, trace_lo;    /* trace_hi 0 in 64-bit mode */
+    uint64_t span_id, parent_id;    /* parent_id 0 = root */
+    unsigned flags;                 /* TW_FLAG_* */
+    tw_span_kind kind;
+    int64_t start_us, duration_us;
+    const char *op;                 /* arena */
+    uint32_t op_len;
+    const char *tracestate;         /* arena, may be NULL: W3C tracestate to re-emit (OTLP) */
+    twp_value *tags;  uint32_t ntags, cap_tags;   /* array in arena, grows by copy */
+    twp_log *logs;    uint32_t nlogs, cap_logs;
+    twp_ref *refs;    uint32_t nrefs;
+    size_t approx_size;             /* bytes of strings held, for batching bounds */
+    twp_arena arena;
+    char inline_mem[384];           /* first arena chunk */
+    /* appended by the span model (H1): the first tags live here, so a span
+     * with up to 8 tags (sampler tags included) needs no extra allocation.
+     * tags points here until it grows into the arena. */
+    twp_value inline_tags[8];
+} twp_span_data;
+
+/* ------------------------------------------------------------ process */
+
+/* What every batch carries about the emitting process. Owned by the tracer. */
+typedef struct twp_process {
+    const char *service_name;
+    twp_value *tags;                /* hostname, ip, client-uuid, jaeger.version + config tags */
+    size_t ntags;
+} twp_process;
+
+/* span.c: returns a record to its per-thread cache (or frees it). */
+void twp_span_data_free(twp_span_data *d);
+
+/* span.c: a fresh empty record (from a per-thread cache), and a deep copy
+ * (used when two reporters each need their own). Both NULL on OOM. */
+twp_span_data *twp_span_data_new(void);
+twp_span_data *twp_span_data_clone(const twp_span_data *d);
+
+/* Span kind in records: twp_span_data.kind is the single source of truth. A
+ * "span.kind" tag set on a span updates kind and is NOT also stored in tags[];
+ * encoders that need a span.kind tag (Jaeger Thrift) derive it from kind. */
+/* Record strings: besides the arena, tag keys/values may point at static
+ * string literals (span.c writes the sampler.type/sampler.param tags that
+ * way); they outlive every record and are never freed. */
+
+#endif
