@@ -64,6 +64,7 @@
  */
 #include "diag.h"
 #include "exporter.h"
+#include "propagation.h"   /* the baggage bounds, for messages */
 #include "reporter.h"
 #include "sampling_poll.h"
 
