@@ -63,6 +63,9 @@ def test_wheel_carries_libcurl_and_jansson_not_sources(out):
         assert any(re.match(r"tracewire\.libs/libjansson-[0-9a-f]+\.so", n) for n in libs), libs
         assert any(re.match(r"tracewire/_core\.cpython-3\d+-x86_64-linux-gnu\.so$", n) for n in names)
         assert not [n for n in names if n.endswith((".c", ".h"))]
+        # every module of the package, subpackages included (tracewire.otel, …)
+        py = [str(p.relative_to(TOP / "python")) for p in (TOP / "python" / "tracewire").rglob("*.py")]
+        assert not [m for m in py if m not in names], [m for m in py if m not in names]
         assert "tracewire-%s.dist-info/licenses/LICENSE" % VERSION in names
 
 
@@ -90,7 +93,7 @@ def test_sdist_holds_everything_the_build_needs(out):
             "core/include/tracewire.h", "python/tracewire/pycompat.h", "python/tracewire/_core.h"]
     need += [str(p.relative_to(TOP)) for p in (TOP / "core" / "src").glob("*.[ch]")]
     need += [str(p.relative_to(TOP)) for p in (TOP / "python" / "tracewire").glob("*.[ch]")]
-    need += [str(p.relative_to(TOP)) for p in (TOP / "python" / "tracewire").glob("*.py")]
+    need += [str(p.relative_to(TOP)) for p in (TOP / "python" / "tracewire").rglob("*.py")]
     missing = [n for n in need if root + n not in names]
     assert not missing
     junk = [n for n in names if n.startswith((root + "build/", root + ".venv/", root + "tests/"))]
