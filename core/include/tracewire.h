@@ -551,9 +551,10 @@ TW_API int tw_carrier_text_foreach(void *carrier, tw_kv_fn visit, void *visit_ud
 /* ---------------------------------------------------------------- diagnostics */
 
 /* Failures that speak. The reporter thread tells the application when spans
- * do not reach the collector, in three kinds rate-limited separately: the
- * first event of a kind is reported at once, later ones of that kind are
- * summed into at most one summary per kind every 10 s. Nothing is reported
+ * do not reach the collector (or baggage was dropped), in four kinds
+ * rate-limited separately: the first event of a kind is reported at once,
+ * later ones of that kind are summed into at most one summary per kind
+ * every 10 s. Nothing is reported
  * from the thread that starts or finishes spans (finish() stays a queue push).
  *   TW_DIAG_SEND_FAILED  a sender could not deliver a batch (refused, 404,
  *                        500, unresolvable host, timeout...); the message
