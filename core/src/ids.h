@@ -22,6 +22,7 @@ typedef struct twp_tls_state {
         unsigned nspans, ndatas;
         bool registered, dead;
     } cache;
+    unsigned ctr_shard;   /* counter shard + 1 (counters.h); 0 = not assigned yet */
 } twp_tls_state;
 
 extern _Atomic unsigned twp_fork_gen;
@@ -77,6 +78,17 @@ static inline void twp_random_id2_inline(twp_tls_state *tls, uint64_t *a, uint64
     do {
         *b = twp_rng_next(r);
     } while (__builtin_expect(*b == 0, 0));
+}
+
+/* This thread's counter shard (counters.h twp_counters), assigned
+ * round-robin on first use so threads started together spread out. */
+unsigned twp_ctr_shard_assign(twp_tls_state *tls);   /* cold */
+static inline unsigned twp_ctr_shard_inline(twp_tls_state *tls)
+{
+    unsigned s = tls->ctr_shard;
+    if (__builtin_expect(s == 0, 0))
+        s = twp_ctr_shard_assign(tls);
+    return s - 1;
 }
 
 #endif

@@ -604,9 +604,10 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         s->ctx = c;
     }
 
-    TWP_INC(&t->ctr, spans_started, 1);
+    twp_ctr_shard *sh = &t->ctr.shard[twp_ctr_shard_inline(tls)];
+    atomic_fetch_add_explicit(&sh->spans_started, 1, memory_order_relaxed);
     if (flags & TW_FLAG_SAMPLED) {
-        TWP_INC(&t->ctr, spans_sampled, 1);
+        atomic_fetch_add_explicit(&sh->spans_sampled, 1, memory_order_relaxed);
         if (!start_us)
             s->start_us = start_us = tw_now_us();
         st = make_record(tls, s, flags, start_us);
@@ -689,7 +690,7 @@ tw_status tw_span_finish(tw_span *s, int64_t finish_us)
      * overflow is undefined; found by tests/fuzz/fuzz_span_api) */
     if (finish_us <= d->start_us || __builtin_sub_overflow(finish_us, d->start_us, &d->duration_us))
         d->duration_us = finish_us > d->start_us ? INT64_MAX : 0;
-    TWP_INC(&t->ctr, spans_finished, 1);
+    TWP_INC_SHARDED(&t->ctr, spans_finished, 1);
     t->reporter->ops->report(t->reporter, d);
     return TW_OK;
 }
@@ -805,7 +806,7 @@ static tw_status apply_priority(tw_span *s, const tw_field *f)
             tw_status st = make_record(&twp_tls, s, flags, start);
             if (st != TW_OK)
                 return st;
-            TWP_INC(&s->t->ctr, spans_sampled, 1);
+            TWP_INC_SHARDED(&s->t->ctr, spans_sampled, 1);
         }
         s->data->flags = flags;
     } else {

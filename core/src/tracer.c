@@ -21,6 +21,7 @@
  * releases live_lock. No handler starts a thread or allocates.
  */
 #include "tracer.h"
+#include "ids.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -280,7 +281,13 @@ tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out)
             return st;
         cfg = defaults;
     }
-    tw_tracer *t = calloc(1, sizeof(*t));
+    /* 64-byte aligned: the counter shards are one cache line each (calloc
+     * and a manual round-up rather than aligned_alloc: one allocator family
+     * for every block, as the allocation-failure test wraps it) */
+    void *mem = calloc(1, sizeof(tw_tracer) + 63);
+    tw_tracer *t = mem ? (tw_tracer *)(((uintptr_t)mem + 63) & ~(uintptr_t)63) : NULL;
+    if (t)
+        t->alloc_base = mem;
     if (!t) {
         tw_config_free(defaults);
         return TW_ERR_NOMEM;
@@ -288,7 +295,7 @@ tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out)
     tw_status st = twp_config_copy(&t->cfg, cfg);
     tw_config_free(defaults);
     if (st != TW_OK) {
-        free(t);
+        free(t->alloc_base);
         return st;
     }
     t->max_tag_len = (size_t)(t->cfg.max_tag_value_length > 0 ? t->cfg.max_tag_value_length : 1024);
@@ -301,7 +308,7 @@ tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out)
         twp_sampler_free(t->sampler);
         twp_arena_release(&t->proc_arena);
         twp_config_clear(&t->cfg);
-        free(t);
+        free(t->alloc_base);
         return st;
     }
     pthread_once(&atfork_once, atfork_register);
@@ -339,7 +346,7 @@ void tw_tracer_free(tw_tracer *t)
     twp_sampler_free(t->sampler);
     twp_arena_release(&t->proc_arena);
     twp_config_clear(&t->cfg);
-    free(t);
+    free(t->alloc_base);
 }
 
 const char *tw_tracer_service_name(const tw_tracer *t)
@@ -361,12 +368,39 @@ void tw_tracer_counters(const tw_tracer *t, tw_counters *out)
         return;
     twp_counters *c = (twp_counters *)&t->ctr;
 #define R(f) out->f = atomic_load_explicit(&c->f, memory_order_relaxed)
-    R(spans_started); R(spans_sampled); R(spans_finished); R(spans_reported);
+#define S(f) out->f = TWP_SHARDED_SUM(c, f)
+    S(spans_started); S(spans_sampled); S(spans_finished); S(spans_discarded);
+    R(spans_reported);
     R(dropped_queue_full); R(dropped_too_large); R(dropped_send_failed); R(dropped_on_close);
     R(send_failures); R(batches_sent); R(bytes_sent); R(sampler_updates);
     R(baggage_dropped);
-    R(spans_discarded);
 #undef R
+#undef S
+}
+
+/* ------------------------------------------------------------ counter shards */
+
+static _Atomic unsigned next_shard;
+
+unsigned twp_ctr_shard_assign(twp_tls_state *tls)
+{
+    unsigned s = atomic_fetch_add_explicit(&next_shard, 1, memory_order_relaxed) % TWP_CTR_SHARDS;
+    tls->ctr_shard = s + 1;
+    return s + 1;
+}
+
+unsigned twp_ctr_shard_index(void)
+{
+    return twp_ctr_shard_inline(&twp_tls);
+}
+
+uint64_t twp_ctr_sum(const twp_counters *c, size_t offset)
+{
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < TWP_CTR_SHARDS; i++)
+        sum += atomic_load_explicit((_Atomic uint64_t *)((char *)&c->shard[i] + offset),
+                                    memory_order_relaxed);
+    return sum;
 }
 
 /* Dropped baggage is counted on the caller's thread (inject/extract run on

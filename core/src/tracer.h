@@ -21,6 +21,7 @@ struct tw_tracer {
     _Atomic unsigned sampling_kick_gen;  /* fork generation whose reporter was started
                                             for remote polling (span.c), 0 = none */
     struct tw_tracer *live_prev, *live_next;   /* atfork list (tracer.c) */
+    void *alloc_base;              /* the block this 64-byte aligned struct lies in */
 };
 
 #endif
