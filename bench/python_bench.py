@@ -14,7 +14,11 @@ and the ratios jaeger/tracewire and otel/tracewire. Scenarios:
   inject+extract  HTTP headers into a new dict and back
   10 tags     start + 10 tags of 20-char keys and 20-char values + finish
   memory      bytes per buffered finished span (RSS delta over 50 000 spans, each
-              tracer in its own child process; in-memory reporter/exporter)
+              tracer in its own child process; in-memory reporter/exporter sized to
+              keep every span; spans made/kept/dropped are printed, and the figure
+              divides by the spans kept)
+  main, 4 threads  main from 4 threads on one tracer, CPU ns per span summed over
+              the threads (time.thread_time_ns), the 1-thread figure beside it
 Then the OpenTelemetry API twice: tracewire.otel (the OTel face on the core)
 beside the OTel SDK, the same OTel calls (otel_main, otel_active): plain, current
 span, with export (OTLP/HTTP to a local sink for both), unsampled, memory.
@@ -167,6 +171,32 @@ def best_ns(fn, tracer, n, repeats):
     return best
 
 
+def threads_ns(fn, tracer, n, nthreads, repeats):
+    """CPU ns per span with nthreads threads each running fn(tracer, n) at
+    once: the threads' own CPU time (time.thread_time_ns) summed, over all
+    their spans; best of repeats. Under the GIL the threads take turns, so
+    this shows what sharing one tracer costs each span (locks, contended
+    counters), not a speed-up."""
+    fn(tracer, min(n, 2000))
+    best = float("inf")
+    for _ in range(repeats):
+        cpu = [0] * nthreads
+        bar = threading.Barrier(nthreads)
+
+        def work(i):
+            bar.wait()
+            c0 = time.thread_time_ns()
+            fn(tracer, n)
+            cpu[i] = time.thread_time_ns() - c0
+        ts = [threading.Thread(target=work, args=(i,)) for i in range(nthreads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        best = min(best, sum(cpu) / (n * nthreads))
+    return best
+
+
 def empty_loop(_t, n):
     for _ in range(n):
         pass
@@ -283,22 +313,37 @@ def rss_bytes():
 
 def mem_main(name, n):
     import tracemalloc
+    warm = 1000
+    # tracewire's memory reporter keeps at most reporter.queue_size spans and
+    # drops the rest: sized to hold every span made here, or the figure would
+    # divide the memory of the few kept spans by all of them
+    qs = {"reporter.queue_size": str(n + warm)}
     if name == "tracewire.otel":
-        _tp, t = twotel_tracer(protocols="memory")
+        tp, t = twotel_tracer(protocols="memory", **qs)
         def run(k): otel_main(t, k)
+        def kept(): return tp.metrics()["spans_reported"] - warm
+        def dropped(): return sum(v for k, v in tp.metrics().items() if k.startswith("dropped_"))
     elif name == "tracewire":
-        t = tw_tracer(protocols="memory")
+        t = tw_tracer(protocols="memory", **qs)
         def run(k): ot_main(t, k)
+        def kept(): return t.metrics()["spans_reported"] - warm
+        def dropped(): return sum(v for k, v in t.metrics().items() if k.startswith("dropped_"))
     elif name == "jaeger-client":
         from jaeger_client.reporter import InMemoryReporter
-        t = jaeger_tracer(reporter=InMemoryReporter())
+        rep = InMemoryReporter()
+        t = jaeger_tracer(reporter=rep)
         def run(k): ot_main(t, k)
+        def kept(): return len(rep.get_spans()) - warm
+        def dropped(): return 0   # unbounded list
     else:
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
         from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-        _tp, t = otel_tracer(processor=SimpleSpanProcessor(InMemorySpanExporter()))
+        exp = InMemorySpanExporter()
+        _tp, t = otel_tracer(processor=SimpleSpanProcessor(exp))
         def run(k): otel_main(t, k)
-    run(1000)
+        def kept(): return len(exp.get_finished_spans()) - warm
+        def dropped(): return 0   # unbounded list
+    run(warm)
     gc.collect()
     tracemalloc.start()
     r0 = rss_bytes()
@@ -307,7 +352,10 @@ def mem_main(name, n):
     gc.collect()
     m1 = tracemalloc.get_traced_memory()[0]
     r1 = rss_bytes()
-    print(json.dumps({"rss_per_span": (r1 - r0) / n, "pyheap_per_span": (m1 - m0) / n}), flush=True)
+    k = kept()
+    # per span actually held: a span that was dropped holds no memory
+    print(json.dumps({"rss_per_span": (r1 - r0) / max(1, k), "pyheap_per_span": (m1 - m0) / max(1, k),
+                      "made": n, "kept": k, "dropped": dropped()}), flush=True)
 
 
 def measure_memory(name, n):
@@ -412,6 +460,24 @@ def main():
               mem["otel-sdk"]["rss_per_span"] / max(1, mem["tracewire"]["rss_per_span"]),
               mem["tracewire"]["pyheap_per_span"], mem["jaeger-client"]["pyheap_per_span"],
               mem["otel-sdk"]["pyheap_per_span"]))
+    for k, v in mem.items():
+        note = "" if v["kept"] == v["made"] and not v["dropped"] else \
+            "  <- NOT ALL KEPT: the figure covers the kept spans only"
+        print("  %-16s %s: %d spans made, %d kept, %d dropped%s"
+              % ("", k, v["made"], v["kept"], v["dropped"], note))
+
+    # 4 Python threads on one tracer: CPU per span summed over the threads
+    # (time.thread_time_ns); beside it, the same tracer from one thread
+    n4 = n_tw // 4
+    t1 = threads_ns(ot_main, tw, n4, 1, reps)
+    t4 = threads_ns(ot_main, tw, n4, 4, reps)
+    j1 = threads_ns(ot_main, jg, n_py, 1, reps)
+    j4 = threads_ns(ot_main, jg, n_py, 4, reps)
+    o1 = threads_ns(otel_main, ot, n_py, 1, reps)
+    o4 = threads_ns(otel_main, ot, n_py, 4, reps)
+    row("main, 4 threads", t4, j4, o4,
+        "(CPU per span over 4 threads; 1 thread: tracewire %.0f, jaeger %.0f, otel %.0f ns)"
+        % (t1, j1, o1))
 
     # the OpenTelemetry API: tracewire.otel vs the OTel SDK
     print("OpenTelemetry API (same calls): tracewire.otel vs opentelemetry-sdk %s" % _sdk_version())
@@ -441,6 +507,10 @@ def main():
         "memory/span", mo["rss_per_span"], mem["otel-sdk"]["rss_per_span"],
         mem["otel-sdk"]["rss_per_span"] / max(1, mo["rss_per_span"]),
         mo["pyheap_per_span"], mem["otel-sdk"]["pyheap_per_span"]))
+    print("  %-16s tracewire.otel: %d spans made, %d kept, %d dropped%s"
+          % ("", mo["made"], mo["kept"], mo["dropped"],
+             "" if mo["kept"] == mo["made"] and not mo["dropped"] else
+             "  <- NOT ALL KEPT: the figure covers the kept spans only"))
 
 
 def _sdk_version():
