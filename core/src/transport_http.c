@@ -435,8 +435,14 @@ static void describe(char *out, size_t cap, int rc, long code, const char *errbu
 {
     if (rc == -1)
         snprintf(out, cap, "abandoned at the close() deadline");
-    else if (rc != CURLE_OK)
-        snprintf(out, cap, "%s", errbuf && *errbuf ? errbuf : curl_easy_strerror((CURLcode)rc));
+    else if (rc != CURLE_OK) {
+        /* Cut to cap on purpose (a log line); copied by hand because gcc -O3
+         * flags a "%s" that may truncate as an error under -Werror. */
+        const char *s = errbuf && *errbuf ? errbuf : curl_easy_strerror((CURLcode)rc);
+        size_t n = strnlen(s, cap - 1);
+        memcpy(out, s, n);
+        out[n] = '\0';
+    }
     else
         snprintf(out, cap, "HTTP %ld", code);
 }
