@@ -16,7 +16,8 @@
  *   - UDP to a port nobody listens on is a send failure, not "reported";
  *     protocol none is its own outcome (spans_discarded);
  *   - failures speak: the diagnostics hook hears the first failure of a kind
- *     at once and then one summary per interval.
+ *     at once and then one summary per interval (failed sends, a full queue,
+ *     failed remote-sampling polls).
  * Time bounds here are generous: they catch a hang, not a slow machine. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -544,6 +545,47 @@ static void full_queue_is_said_by_the_reporter_thread(void **state)
     close(lfd);
 }
 
+static void failed_sampling_poll_is_said_once(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = bound_socket(SOCK_STREAM, &port);
+    close(lfd);   /* no agent serves strategies there */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/sampling", port);
+    heard h = { PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {0}, {{0}} };
+    int ufd = bound_socket(SOCK_DGRAM, &port);   /* a live agent: only the poll fails */
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    tw_tracer *t = tracer_with_diag(&h, "reporter.protocols", "udp", "reporter.agent_port", ps,
+                         "sampler.type", "remote", "sampler.url", url, "sampler.refresh_ms", "50",
+                         NULL);
+    assert_int_equal(tw_tracer_flush(t, 0), TW_OK);   /* starts the worker: it polls at once */
+    double t0 = now_ms();
+    int calls = 0;
+    while (now_ms() - t0 < 2000) {
+        pthread_mutex_lock(&h.mu);
+        calls = h.calls[TW_DIAG_SAMPLING];
+        pthread_mutex_unlock(&h.mu);
+        if (calls)
+            break;
+        usleep(10000);
+    }
+    assert_int_equal(calls, 1);
+    usleep(300000);   /* several more failed polls (every 50 ms): rate-limited, silent */
+    pthread_mutex_lock(&h.mu);
+    assert_int_equal(h.calls[TW_DIAG_SAMPLING], 1);
+    assert_non_null(strstr(h.last[TW_DIAG_SAMPLING], "remote sampling: GET "));
+    assert_non_null(strstr(h.last[TW_DIAG_SAMPLING], "keeping the current strategy"));
+    pthread_mutex_unlock(&h.mu);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.sampler_updates, 0);
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 0);
+    tw_tracer_free(t);
+    close(ufd);
+}
+
 static void protocol_none_counts_discarded_not_reported(void **state)
 {
     (void)state;
@@ -571,6 +613,7 @@ int main(void)
         cmocka_unit_test(udp_to_a_closed_port_is_a_send_failure_that_speaks),
         cmocka_unit_test(refused_http_speaks_once_and_a_healthy_agent_never),
         cmocka_unit_test(full_queue_is_said_by_the_reporter_thread),
+        cmocka_unit_test(failed_sampling_poll_is_said_once),
         cmocka_unit_test(protocol_none_counts_discarded_not_reported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
