@@ -44,6 +44,17 @@ bool twp_thrift_binary_batch(twp_buf *b, const twp_process *p, twp_span_data *co
 tw_status twp_otlp_json_encode(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
                                size_t n);
 
+/* otlp_json.c — the OTLP Status both OTLP encoders write for a record: code
+ * 2 (ERROR) for error=true or otel.status_code=ERROR, with
+ * otel.status_description as msg (borrowed from the record); code 1 for
+ * otel.status_code=OK; 0 (unset, nothing written) otherwise. */
+typedef struct twp_otlp_status {
+    unsigned code;
+    const char *msg;
+    size_t msg_len;
+} twp_otlp_status;
+twp_otlp_status twp_otlp_status_of(const twp_span_data *s);
+
 /* exporter_log.c — one human-readable line per span (with trailing newline). */
 bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *s);
 

@@ -15,7 +15,10 @@
  *              parent's span id) becomes a link, with an
  *              "opentracing.ref_type" attribute (child_of / follows_from);
  *   error      a tag error=true (bool, or the string "true") sets status.code 2;
- *              the tag itself stays an attribute;
+ *              the tag itself stays an attribute; so do the OTel->Jaeger tags
+ *              otel.status_code (ERROR -> 2, OK -> 1 unless error=true) and
+ *              otel.status_description (an ERROR's status.message): how the
+ *              OpenTelemetry face (python/tracewire/otel) records a status;
  *   resource   service.name plus the process (tracer) tags;
  *   tracestate the record's W3C tracestate, verbatim;
  *   flags      the W3C trace-flags byte (sampled, random, unknown bits kept).
@@ -338,6 +341,33 @@ static bool is_error_tag(const twp_value *v)
     return false;
 }
 
+/* The OTLP Status of a record, for both encoders: error=true or
+ * otel.status_code=ERROR -> 2 (message: otel.status_description), else
+ * otel.status_code=OK -> 1, else 0 (unset). Later tags win over earlier ones. */
+twp_otlp_status twp_otlp_status_of(const twp_span_data *s)
+{
+    twp_otlp_status st = { 0, NULL, 0 };
+    bool error = false, err_code = false, ok_code = false;
+    for (uint32_t i = 0; i < s->ntags; i++) {
+        const twp_value *v = &s->tags[i];
+        if (keyeq(v, "error")) {
+            error = is_error_tag(v);
+        } else if (v->type == TW_VAL_STRING && keyeq(v, "otel.status_code")) {
+            err_code = v->len == 5 && memcmp(v->v.str, "ERROR", 5) == 0;
+            ok_code = v->len == 2 && memcmp(v->v.str, "OK", 2) == 0;
+        } else if (v->type == TW_VAL_STRING && keyeq(v, "otel.status_description")) {
+            st.msg = v->v.str;
+            st.msg_len = v->len;
+        }
+    }
+    st.code = (error || err_code) ? 2 : ok_code ? 1 : 0;
+    if (st.code != 2) {          /* a description belongs to an ERROR only */
+        st.msg = NULL;
+        st.msg_len = 0;
+    }
+    return st;
+}
+
 /* µs -> ns for the fixed64 OTLP time fields. Timestamps come from
  * applications (any int64): saturate instead of overflowing (signed overflow
  * is undefined; found by tests/fuzz/fuzz_encoders). */
@@ -397,13 +427,10 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
     ok = ok && LIT(b, ",\"startTimeUnixNano\":") && put_i64_str(b, us_to_ns(s->start_us)) &&
          LIT(b, ",\"endTimeUnixNano\":") &&
          put_i64_str(b, us_to_ns(end_us(s->start_us, s->duration_us)));
-    bool error = false;
     if (s->ntags) {
         bool first = true;
         ok = ok && LIT(b, ",\"attributes\":[") && put_kvs(b, s->tags, s->ntags, -1, &first) &&
              putch(b, ']');
-        for (uint32_t i = 0; i < s->ntags; i++)
-            error |= is_error_tag(&s->tags[i]);
     }
     if (s->nlogs) {
         ok = ok && LIT(b, ",\"events\":[");
@@ -429,8 +456,14 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
     }
     if (any_link)
         ok = ok && putch(b, ']');
-    if (error)
+    twp_otlp_status st = twp_otlp_status_of(s);
+    if (st.code == 2 && st.msg_len)
+        ok = ok && LIT(b, ",\"status\":{\"message\":") && put_str(b, st.msg, st.msg_len) &&
+             LIT(b, ",\"code\":2}");
+    else if (st.code == 2)
         ok = ok && LIT(b, ",\"status\":{\"code\":2}");
+    else if (st.code == 1)
+        ok = ok && LIT(b, ",\"status\":{\"code\":1}");
     return ok && putch(b, '}');
 }
 

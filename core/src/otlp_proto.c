@@ -13,7 +13,9 @@
  * tests check that. Ids are raw big-endian bytes (16 and 8), times fixed64
  * nanoseconds, kind UNSPECIFIED as INTERNAL, the "event" field of a log is
  * the event name, references other than the parent are links with an
- * opentracing.ref_type attribute, error=true sets Status{code: ERROR}, and
+ * opentracing.ref_type attribute, error=true sets Status{code: ERROR} (as do
+ * the OTel->Jaeger tags otel.status_code=ERROR|OK, otel.status_description
+ * giving an ERROR's message: twp_otlp_status in otlp_json.c), and
  * Span.flags carries the W3C trace-flags byte (otlp_proto.h). proto3
  * defaults (empty strings, zero ids) are left out, except inside AnyValue
  * whose oneof needs the field present even when it holds "" or 0.
@@ -375,16 +377,6 @@ static u8 *put_kvs(u8 *p, u8 tag, const twp_value *v, size_t n, long skip)
 #define keyeq(v, lit) \
     ((v)->key_len == sizeof(lit) - 1 && memcmp((v)->key, lit, sizeof(lit) - 1) == 0)
 
-static bool is_error_tag(const twp_value *v)
-{
-    if (!keyeq(v, "error"))
-        return false;
-    if (v->type == TW_VAL_BOOL)
-        return v->v.b != 0;
-    if (v->type == TW_VAL_STRING)
-        return v->len == 4 && memcmp(v->v.str, "true", 4) == 0;
-    return false;
-}
 
 /* µs -> ns, saturating (application timestamps are any int64); as otlp_json.c. */
 static uint64_t us_to_ns(int64_t us)
@@ -421,6 +413,8 @@ static size_t span_bound(const twp_span_data *s)
         n += kv_bound(&s->tags[i]);
     for (uint32_t i = 0; i < s->nlogs; i++)
         n += event_bound(&s->logs[i]);
+    twp_otlp_status st = twp_otlp_status_of(s);
+    n += 16 + 3 * st.msg_len;    /* Status: the message repeats a tag's text */
     return n;
 }
 
@@ -508,10 +502,7 @@ static u8 *put_span(u8 *p, const twp_span_data *s, size_t bound)
         *p++ = 0x41;
         p = put_le64(p, t1);
     }
-    bool error = false;
     p = put_kvs(p, 0x4A, s->tags, s->ntags, -1);
-    for (uint32_t i = 0; i < s->ntags; i++)
-        error |= is_error_tag(&s->tags[i]);
     for (uint32_t i = 0; i < s->nlogs; i++)
         p = put_event(p, &s->logs[i]);
     for (uint32_t i = 0; i < s->nrefs; i++) {
@@ -521,9 +512,18 @@ static u8 *put_span(u8 *p, const twp_span_data *s, size_t bound)
             continue;
         p = put_link(p, r);
     }
-    if (error) {                 /* Status{code: STATUS_CODE_ERROR (2)} */
+    twp_otlp_status st = twp_otlp_status_of(s);
+    if (st.code == 2 && st.msg_len == 0) {   /* Status{code: STATUS_CODE_ERROR (2)} */
         memcpy(p, "\x7A\x02\x18\x02", 4);
         p += 4;
+    } else if (st.code) {        /* Status{message 2, code 3} */
+        size_t ml = st.msg_len ? utf8_out_len(st.msg, st.msg_len) : 0;
+        *p++ = 0x7A;
+        p = put_varint(p, (ml ? 1 + vsize(ml) + ml : 0) + 2);
+        if (ml)
+            p = put_str_field(p, 0x12, st.msg, st.msg_len);
+        *p++ = 0x18;
+        *p++ = (u8)st.code;
     }
     unsigned f = twp_w3c_trace_flags(s->flags);
     if (f) {                     /* field 16, fixed32: a two-byte tag */

@@ -187,7 +187,10 @@ def test_limits_from_env_and_arguments(otlp_sink, monkeypatch, caplog):
     assert "limit" in " ".join(r.getMessage() for r in caplog.records)
 
 
-def test_events_links_status_exception(wire):
+@pytest.mark.parametrize("protocol", ["http/protobuf", "http/json"])
+def test_events_links_status_exception(otlp_sink, protocol):
+    """Both OTLP encoders: OTLP Status from the face's status tags."""
+    wire = Wire(otlp_sink, options={"reporter.otlp_protocol": protocol})
     t = wire.tracer()
     linked = t.start_span("linked")
     linked.end()
@@ -203,8 +206,12 @@ def test_events_links_status_exception(wire):
         bs.set_status("not a status")
         bs.set_status(StatusCode.UNSET)
     got = wire.spans(4)
+    wire.close()
+    ctype = {k.lower(): v for k, v in otlp_sink.requests[0][1].items()}["content-type"]
+    assert ctype == ("application/json" if protocol == "http/json" else "application/x-protobuf")
     f = got["failing"]
     assert f.status.code == 2
+    assert f.status.message == "KeyError: 'missing'"
     fa = attrs(f)
     assert fa["otel.status_code"] == {"stringValue": "ERROR"}
     assert fa["otel.status_description"] == {"stringValue": "KeyError: 'missing'"}
@@ -219,7 +226,7 @@ def test_events_links_status_exception(wire):
     assert len(f.links) == 1
     assert f.links[0].span_id == got["linked"].span_id and f.links[0].trace_id == got["linked"].trace_id
     o = got["ok"]
-    assert o.status.code != 2
+    assert o.status.code == 1 and not o.status.message
     assert attrs(o)["otel.status_code"] == {"stringValue": "OK"}
     assert "error" not in attrs(o)
     b = got["bad-status"]
