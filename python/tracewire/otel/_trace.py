@@ -19,10 +19,10 @@ tracestate are the core's own parsing of them.
 Mapping onto the core's records (and so onto OTLP, Jaeger Thrift):
   kind        the ``span.kind`` tag (client/server/producer/consumer) the core
               maps to the OTLP kind; INTERNAL is the core's default;
-  status      ERROR: tag ``error=true`` (the core's OTLP encoders set
-              Status{ERROR} from it; Jaeger shows the error) plus
+  status      ERROR: tag ``error=true`` (Jaeger shows the error) plus
               ``otel.status_code`` / ``otel.status_description`` tags, the
-              OTel->Jaeger convention; OK: ``otel.status_code=OK``;
+              OTel->Jaeger convention; OK: ``otel.status_code=OK``; the core's
+              OTLP encoders make Status{code, message} of them;
   events      a core log whose ``event`` field is the event name (the OTLP
               encoders make it Span.Event.name);
   links       FOLLOWS_FROM references (OTLP: links); link attributes are
