@@ -145,3 +145,69 @@ def test_unmodified_app_under_opentelemetry_instrument(otlp_sink, tmp_path):
     assert res["service.name"] == {"stringValue": "unmodified"}
     assert srv.parent_span_id == cli.span_id and srv.trace_id == cli.trace_id
     assert attrs(srv)["http.route"] == {"stringValue": "/hello"}
+
+
+def test_otel_service_calls_opentracing_service_and_back(otlp_sink):
+    """front (OTel face, Flask + requests instrumentations) -> back (the
+    opentracing face: extract, start_active_span, inject) -> front again: one
+    trace across the two faces and three hops, over W3C traceparent."""
+    import opentracing
+    import tracewire
+    url = "http://127.0.0.1:%d/v1/traces" % otlp_sink.port
+    pf = TracerProvider(service_name="front", options={"reporter.otlp_endpoint": url},
+                        shutdown_on_exit=False)
+    ot = tracewire.Tracer({"service_name": "ot-back", "reporter.protocols": "otlp",
+                           "reporter.otlp_endpoint": url})
+    ports = {}
+    back = flask.Flask("ot-back")
+
+    @back.route("/b")
+    def b():
+        ctx = ot.extract(opentracing.Format.HTTP_HEADERS, dict(flask.request.headers))
+        with ot.start_active_span("back-handler", child_of=ctx) as scope:
+            h = {}
+            ot.inject(scope.span, opentracing.Format.HTTP_HEADERS, h)
+            req = urllib.request.Request("http://127.0.0.1:%d/c" % ports["front"], headers=h)
+            return urllib.request.urlopen(req, timeout=10).read()
+
+    front = flask.Flask("front-mixed")
+
+    @front.route("/a")
+    def a():
+        return requests.get("http://127.0.0.1:%d/b" % ports["back"], timeout=10).text
+
+    @front.route("/c")
+    def c():
+        return "deep"
+
+    FlaskInstrumentor().instrument_app(front, tracer_provider=pf)
+    RequestsInstrumentor().instrument(tracer_provider=pf)
+    sb, sf = Server(back), Server(front)
+    ports.update(back=sb.port, front=sf.port)
+    try:
+        body = urllib.request.urlopen("http://127.0.0.1:%d/a" % sf.port, timeout=10).read()
+    finally:
+        RequestsInstrumentor().uninstrument()
+        sf.close()
+        sb.close()
+    assert body == b"deep"
+    assert pf.force_flush(5000) and ot.flush(5.0)
+    got = {}
+    for _ in range(20):
+        got = decode(otlp_sink.wait(2, timeout=1))
+        if len(got) >= 4:
+            break
+        otlp_sink.wait(len(otlp_sink.requests) + 1, timeout=0.5)
+    (sa, ra), = got["GET /a"]
+    (cl, _), = got["GET"]
+    (bh, rb), = got["back-handler"]
+    (sc, rc), = got["GET /c"]
+    assert len({sa.trace_id, cl.trace_id, bh.trace_id, sc.trace_id}) == 1
+    assert not sa.parent_span_id
+    assert cl.parent_span_id == sa.span_id
+    assert bh.parent_span_id == cl.span_id
+    assert sc.parent_span_id == bh.span_id
+    assert (ra["service.name"], rb["service.name"], rc["service.name"]) == (
+        {"stringValue": "front"}, {"stringValue": "ot-back"}, {"stringValue": "front"})
+    pf.shutdown()
+    ot.close()
