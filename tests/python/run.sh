@@ -27,6 +27,7 @@ if [ -n "${TW_SANITIZE:-}" ]; then
     cat "$log"; echo "python: sanitized build failed"; exit 1
   fi
   cp python/tracewire/*.py "$out/tracewire/"
+  cp -r python/tracewire/otel "$out/tracewire/"
   export PYTHONPATH="$out"
   export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
   # CPython itself is not leak-clean at exit: leaks are not checked here
