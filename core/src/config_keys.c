@@ -543,6 +543,11 @@ static tw_status get_otlp_compression(const tw_config *c, char *buf, size_t cap)
 #define F(field) offsetof(tw_config, field)
 #define NATIVE(name, codec, flags, field, lo, hi, def, env, doc) \
     {name, codec, flags, F(field), lo, hi, 0, NULL, def, NULL, env, doc, NULL, NULL}
+/* a native row whose default differs under the jaeger_client profile
+ * (tracewire.Config): jaeger_client 4.8's default, checked against the
+ * installed jaeger_client by tests/python/test_fidelity_defaults.py */
+#define NATIVE_J(name, codec, flags, field, lo, hi, def, def_j, env, doc) \
+    {name, codec, flags, F(field), lo, hi, 0, NULL, def, def_j, env, doc, NULL, NULL}
 #define ALIAS(name, target, flags, scale, doc) \
     {name, TWK_SPECIAL, TWK_ALIAS | (flags), 0, 0, 0, scale, target, NULL, NULL, NULL, doc, NULL, NULL}
 #define SPECIAL(name, target, flags, set, get, doc) \
@@ -566,12 +571,14 @@ const twp_config_key twp_config_keys[] = {
     SPECIAL("tags.", "tags", TWK_PREFIX | JC, set_tag_item, NULL,
             "one process tag (jaeger_client's tags dict); no ',' in it, no '=' in its name"),
 
-    NATIVE("sampler.type", TWK_SAMPLER, JC, sampler_type, 0, 0, "const",
+    /* jaeger_client without a sampler key: RemoteControlledSampler, initial
+     * ProbabilisticSampler(0.001), polling the agent's sampling port */
+    NATIVE_J("sampler.type", TWK_SAMPLER, JC, sampler_type, 0, 0, "const", "remote",
            "OTEL_TRACES_SAMPLER, JAEGER_SAMPLER_TYPE, OTEL_SDK_DISABLED (parentbased_always_off)",
            "const | probabilistic | ratelimiting | rate_limiting | remote | always_on | "
            "always_off | traceidratio | parentbased_always_on | parentbased_always_off | "
            "parentbased_traceidratio | parentbased_jaeger_remote"),
-    NATIVE("sampler.param", TWK_DOUBLE, JC, sampler_param, 0, 1e9, "1",
+    NATIVE_J("sampler.param", TWK_DOUBLE, JC, sampler_param, 0, 1e9, "1", "0.001",
            "OTEL_TRACES_SAMPLER_ARG, JAEGER_SAMPLER_PARAM",
            "number (true/false: 1/0, as jaeger_client's const sampler takes); <= 1 when probabilistic"),
 
@@ -641,9 +648,15 @@ const twp_config_key twp_config_keys[] = {
     SPECIAL("endpoint", "reporter.endpoint", 0, set_endpoint, NULL,
             "reporter.otlp_endpoint when protocols has otlp and not http, else reporter.endpoint"),
 
+    /* jaeger_client's reporter_queue_size (100) bounds a tornado queue its
+     * ioloop drains span by span; here the bound counts every span not yet
+     * sent while the worker polls every 2 ms, so 100 would drop bursts
+     * jaeger_client carries: kept at 10000 under both profiles (README). */
     NATIVE("reporter.queue_size", TWK_INT, 0, queue_size, 1, 10000000, "10000", NULL, "spans"),
+    /* jaeger_client: reporter_batch_size 10 spans per UDP datagram */
     ALIAS("reporter_queue_size", "reporter.queue_size", JC, 0, "same as reporter.queue_size"),
-    NATIVE("reporter.batch_size", TWK_INT, 0, batch_size, 1, 100000, "100", NULL, "spans per batch"),
+    NATIVE_J("reporter.batch_size", TWK_INT, 0, batch_size, 1, 100000, "100", "10", NULL,
+             "spans per batch"),
     ALIAS("reporter_batch_size", "reporter.batch_size", JC, 0, "same as reporter.batch_size"),
     NATIVE("reporter.flush_interval_ms", TWK_INT, 0, flush_interval_ms, 1, 3600000, "1000", NULL, "ms"),
     ALIAS("reporter_flush_interval", "reporter.flush_interval_ms", JC, 1000, "seconds"),
@@ -660,7 +673,8 @@ const twp_config_key twp_config_keys[] = {
     /* the general key before the specific ones, so these win */
     SPECIAL("propagation", "propagation.inject", JC, set_propagation, NULL,
             "native: sets inject and extract; jaeger_client profile: sets inject, \"b3\" = X-B3-* headers"),
-    NATIVE("propagation.inject", TWK_FORMATS, 0, inject_formats, 0, 0, "jaeger,w3c",
+    /* jaeger_client writes uber-trace-id + uberctx-* only (B3 with "b3") */
+    NATIVE_J("propagation.inject", TWK_FORMATS, 0, inject_formats, 0, 0, "jaeger,w3c", "jaeger",
            "OTEL_PROPAGATORS, JAEGER_PROPAGATION", "comma list of jaeger | w3c | b3 | b3multi | none"),
     NATIVE("propagation.extract", TWK_FORMATS, TWK_EXTRACT, extract_formats, 0, 0,
            "jaeger,w3c,b3,b3multi", "OTEL_PROPAGATORS, JAEGER_PROPAGATION", "same names"),
@@ -668,7 +682,10 @@ const twp_config_key twp_config_keys[] = {
            "Jaeger context header (lower-cased)"),
     NATIVE("baggage_header_prefix", TWK_HEADER, JC, baggage_header_prefix, 0, 0, "uberctx-", NULL,
            "Jaeger baggage header prefix (lower-cased)"),
-    NATIVE("trace_id_128bit", TWK_BOOL, 0, trace_id_128bit, 0, 0, "true", "JAEGER_TRACEID_128BIT",
+    /* jaeger_client: 64-bit ids unless generate_128bit_trace_id (a 3.x
+     * service drops the high half of a 128-bit id) */
+    NATIVE_J("trace_id_128bit", TWK_BOOL, 0, trace_id_128bit, 0, 0, "true", "false",
+             "JAEGER_TRACEID_128BIT",
            "true | false"),
     ALIAS("generate_128bit_trace_id", "trace_id_128bit", JC, 0, "same as trace_id_128bit"),
     NATIVE("max_tag_value_length", TWK_INT, JC, max_tag_value_length, 1, 1 << 24, "1024", NULL,

@@ -459,7 +459,7 @@ def test_w3c_propagation_list():
     h = {}
     t.inject(s, Format.HTTP_HEADERS, h)
     assert set(h) >= {"traceparent"} and "uber-trace-id" not in h
-    assert h["traceparent"].split("-")[1] == s.context.trace_id_hex
+    assert h["traceparent"].split("-")[1] == s.context.trace_id_hex.rjust(32, "0")
 
 
 @pytest.mark.parametrize("flags,sampled", [("03", True), ("02", False), ("ff", True),

@@ -81,7 +81,7 @@ def test_thread_local_manager_is_per_thread():
 
 
 def test_tracer_shared_across_threads_with_udp(udp_sink):
-    tracer = tracewire.Config({"protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
+    tracer = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
                               service_name="mt").new_tracer()
 
     def run():
@@ -122,7 +122,7 @@ def test_forked_child_reports_its_own_spans(udp_sink):
     """A tracer made before fork (gunicorn --preload) works in the child: the
     reporter starts lazily there and the child's spans reach the agent."""
     import os
-    tracer = tracewire.Config({"protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
+    tracer = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
                               service_name="forked").new_tracer()
     with tracer.start_active_span("parent-before-fork"):
         pass

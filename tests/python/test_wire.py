@@ -79,7 +79,7 @@ def check_jaeger_batch(batch, parent, child, service):
 
 
 def test_udp_compact_thrift_decoded_by_jaeger_agent_types(udp_sink):
-    tracer = tracewire.Config({"protocol": "udp",
+    tracer = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "udp",
                                "local_agent": {"reporting_host": "127.0.0.1",
                                                "reporting_port": udp_sink.port}},
                               service_name="wire-udp").new_tracer()
@@ -101,7 +101,7 @@ def test_udp_compact_thrift_decoded_by_jaeger_agent_types(udp_sink):
 
 
 def test_http_binary_thrift_decoded_as_batch(http_sink):
-    tracer = tracewire.Config({"protocol": "http",
+    tracer = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "http",
                                "endpoint": "http://127.0.0.1:%d/api/traces" % http_sink.port},
                               service_name="wire-http").new_tracer()
     parent, child = make_spans(tracer)
@@ -136,7 +136,7 @@ def test_otlp_decoded_by_opentelemetry_proto(otlp_sink, encoding):
     options = {"reporter.otlp_protocol": encoding.split("+")[0]}
     if encoding.endswith("+gzip"):
         options["reporter.otlp_compression"] = "gzip"
-    tracer = tracewire.Config({"protocol": "otlp", "options": options,
+    tracer = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "otlp", "options": options,
                                "endpoint": "http://127.0.0.1:%d/v1/traces" % otlp_sink.port},
                               service_name="wire-otlp").new_tracer()
     parent, child = make_spans(tracer)
@@ -184,7 +184,7 @@ def test_otlp_decoded_by_opentelemetry_proto(otlp_sink, encoding):
 
 
 def test_many_spans_over_udp_are_all_reported(udp_sink):
-    tracer = tracewire.Config({"protocol": "udp", "reporter_batch_size": 50,
+    tracer = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "udp", "reporter_batch_size": 50,
                                "local_agent": {"reporting_port": udp_sink.port}},
                               service_name="wire-many").new_tracer()
     for i in range(500):
@@ -207,7 +207,7 @@ def test_many_spans_over_udp_are_all_reported(udp_sink):
 
 
 def test_close_flushes_with_timeout(udp_sink):
-    tracer = tracewire.Config({"protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
+    tracer = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "udp", "local_agent": {"reporting_port": udp_sink.port}},
                               service_name="wire-close").new_tracer()
     tracer.start_span("last").finish()
     assert tracer.close(timeout=5.0) is True
@@ -222,7 +222,8 @@ def test_initialize_tracer_delivers_pending_spans_at_exit(udp_sink):
     import sys
     code = (
         "import tracewire, opentracing\n"
-        "tracewire.Config({'protocol': 'udp', 'reporter_flush_interval': 60,\n"
+        "tracewire.Config({'sampler': {'type': 'const', 'param': 1}, 'protocol': 'udp',\n"
+        "                  'reporter_flush_interval': 60,\n"
         "                  'local_agent': {'reporting_port': %d}}, service_name='exit').initialize_tracer()\n"
         "with opentracing.tracer.start_active_span('last-words'):\n"
         "    pass\n" % udp_sink.port)
