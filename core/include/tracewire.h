@@ -167,6 +167,7 @@ TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
  *   trace_id_128bit         true|false [true]
  *   max_tag_value_length    bytes [1024]
  *   max_baggage_size        bytes per header [8192]
+ *   max_traceback_length    bytes of a log's "stack" field [4096]
  */
 TW_API tw_status tw_config_set(tw_config *cfg, const char *key, const char *value);
 

@@ -66,6 +66,8 @@ struct tw_config {
     char *otlp_headers;              /* "k=v,..." (values percent-encoded), OTLP sender */
     char *http_headers;              /* the same, Thrift HTTP sender */
     char *tls_ca, *tls_cert, *tls_key;   /* PEM files for https:// senders, or NULL */
+    int max_traceback_length;        /* bytes of a "stack" log field (jaeger_client's
+                                      * max_traceback_length); after the span-path fields */
 };
 
 /* config.c: struct copies for the tracer. init sets every non-string default

@@ -693,8 +693,11 @@ const twp_config_key twp_config_keys[] = {
     NATIVE("max_baggage_size", TWK_INT, 0, max_baggage_size, 1, 1 << 24, "8192", NULL,
            "bytes per header"),
 
-    /* jaeger_client keys tracewire accepts and does not act on yet (#20) */
-    IGNORED("max_traceback_length", JC, "accepted, not acted on"),
+    NATIVE("max_traceback_length", TWK_INT, JC, max_traceback_length, 1, 1 << 24, "4096", NULL,
+           "bytes of a log's \"stack\" field (the error log's traceback), as jaeger_client"),
+
+    /* jaeger_client keys tracewire accepts and does not act on (#20): each
+     * face names them in a warning (python/tracewire/config.py) */
     IGNORED("metrics", JC, "accepted, not acted on"),
     IGNORED("throttler", JC, "accepted, not acted on"),
     IGNORED("throttler.", JC | TWK_PREFIX, "accepted, not acted on"),

@@ -933,7 +933,12 @@ tw_status tw_span_log(tw_span *s, int64_t ts_us, const tw_field *fields, size_t 
     if (n && !vals)
         return TW_ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
-        tw_status st = fill_value(d, s->t->max_tag_len, &vals[i], &fields[i]);
+        /* a "stack" field (the opentracing error log's traceback) has its own
+         * bound, as jaeger_client truncates tracebacks to max_traceback_length */
+        const tw_field *f = &fields[i];
+        bool stack = f->key && f->key_len == 5 && memcmp(f->key, "stack", 5) == 0;
+        size_t cap = stack ? s->t->max_tb_len : s->t->max_tag_len;
+        tw_status st = fill_value(d, cap, &vals[i], f);
         if (st != TW_OK)
             return st;   /* the arena keeps the garbage; the log is not added */
     }

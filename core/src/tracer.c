@@ -299,6 +299,7 @@ tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out)
         return st;
     }
     t->max_tag_len = (size_t)(t->cfg.max_tag_value_length > 0 ? t->cfg.max_tag_value_length : 1024);
+    t->max_tb_len = (size_t)(t->cfg.max_traceback_length > 0 ? t->cfg.max_traceback_length : 4096);
     t->const_decision = t->cfg.sampler_type == TWP_SAMPLER_CONST ? t->cfg.sampler_param > 0 : -1;
     t->hook.apply = apply_strategy;
     t->hook.ud = t;

@@ -17,6 +17,7 @@ struct tw_tracer {
     twp_sampling_hook hook;
     _Atomic int closed;
     size_t max_tag_len;            /* cfg.max_tag_value_length, unsigned */
+    size_t max_tb_len;             /* cfg.max_traceback_length: a log's "stack" field */
     int const_decision;            /* const sampler: 0/1, else -1 (ask the sampler) */
     _Atomic unsigned sampling_kick_gen;  /* fork generation whose reporter was started
                                             for remote polling (span.c), 0 = none */

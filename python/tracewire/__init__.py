@@ -26,10 +26,15 @@ from ._core import (  # noqa: F401
     Tracer,
 )
 from .config import Config, install_global  # noqa: F401
+from ._fidelity import JaegerTracer, LogRecord, SamplerInfo  # noqa: F401
+from . import _fidelity
+
+_fidelity.install()     # Span.tags / .logs / .end_time (read-only, off the span path)
 
 __version__ = _core.VERSION
 
 __all__ = [
     "Config", "Tracer", "Span", "SpanContext", "Scope", "ThreadLocalScopeManager",
     "ContextVarsScopeManager", "Format", "install_global", "__version__",
+    "JaegerTracer", "LogRecord", "SamplerInfo",
 ]

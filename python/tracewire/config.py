@@ -18,8 +18,22 @@ import warnings
 import opentracing
 
 from . import _core
+from . import _fidelity
 
 logger = logging.getLogger("tracewire")
+jaeger_logger = logging.getLogger("jaeger_tracing")     # jaeger_client's logger
+
+# jaeger_client keys tracewire accepts and does not act on: each one present
+# is named in a warning (RuntimeWarning and the "jaeger_tracing" logger), with
+# or without validate=True. Their rows in core/src/config_keys.c are IGNORED.
+NOT_ACTED_ON = {
+    "throttler": "debug-span throttling (credits from the agent) is not implemented: "
+                 "debug spans (sampling.priority, jaeger-debug-id) are not throttled",
+    "baggage_restrictions": "baggage restrictions from the agent are not fetched: "
+                            "every baggage key is allowed (bounded by max_baggage_size)",
+    "debug_id_header": "the jaeger-debug-id correlation header is not read on extract",
+    "span_context_header_keys": "not a jaeger_client 4.8 key; not acted on",
+}
 
 _MAX_DEPTH = 3      # as the Lua face: deeper nesting is refused
 
@@ -79,7 +93,10 @@ class Config(object):
             raise ValueError("config must be a dict")
         self.config = config
         self._validate = validate
-        self._service_name = service_name or config.get("service_name")
+        self._metrics = metrics
+        self._metrics_factory = metrics_factory
+        # as jaeger_client: config['service_name'] wins over the argument
+        self._service_name = config.get("service_name", service_name) or service_name
         if not self._service_name and validate:
             raise ValueError("service_name required in the config or as a parameter")
         self._scope_manager = scope_manager
@@ -125,6 +142,11 @@ class Config(object):
         if unknown and self._validate:
             raise ValueError("Unknown or unsupported config keys: %s" % ", ".join(unknown))
         pairs = [(k, v) for k, v in pairs if k not in unknown]
+        for k in sorted({k.split(".")[0] for k, _ in pairs} & set(NOT_ACTED_ON)):
+            msg = "tracewire: jaeger_client config key %r is accepted and not acted on: %s" % (
+                k, NOT_ACTED_ON[k])
+            jaeger_logger.warning("%s", msg)
+            warnings.warn(msg, RuntimeWarning, stacklevel=4)
         if isinstance(raw, dict):
             pairs += flatten(raw, "", 1)    # raw core keys: always checked by the core
         elif raw is not None:
@@ -137,7 +159,23 @@ class Config(object):
     def new_tracer(self, io_loop=None):
         """A new Tracer with this config (not installed globally)."""
         del io_loop
-        return _core.Tracer(self._options, self._scope_manager)
+        tracer = _fidelity.JaegerTracer(self._options, self._scope_manager)
+        tracer._setup(self.metrics_factory)
+        return tracer
+
+    @property
+    def metrics_factory(self):
+        """jaeger_client's MetricsFactory the tracer feeds (None: no metrics).
+        As jaeger_client: ``metrics: False`` turns metrics off; a legacy
+        ``metrics`` object is wrapped as its LegacyMetricsFactory does."""
+        m = self.config.get("metrics", True)
+        if m is False or (isinstance(m, str) and m.lower() in ("false", "0", "no", "off")):
+            return None
+        if self._metrics_factory is not None:
+            return self._metrics_factory
+        if self._metrics is not None:
+            return _fidelity._legacy_factory(self._metrics)
+        return None
 
     def create_tracer(self, *args, **kwargs):
         return self.new_tracer()
