@@ -48,6 +48,11 @@ static size_t row_index(const twp_config_key *k)
     return (size_t)(k - twp_config_keys);
 }
 
+static bool is_explicit(const tw_config *c, size_t i)
+{
+    return (c->explicit_keys[i / 64] & (UINT64_C(1) << (i % 64))) != 0;
+}
+
 /* Applies the profile's defaults to the native rows: strings or not, and
  * (for a profile switch) only to rows nobody set explicitly. */
 static tw_status apply_defaults(tw_config *c, twp_config_profile p, bool strings, bool only_unset)
@@ -59,8 +64,13 @@ static tw_status apply_defaults(tw_config *c, twp_config_profile p, bool strings
             twp_config_key_owns_string(k) != strings)
             continue;
         /* a switch touches only rows whose default differs between profiles
-         * (none yet: #20 adds jaeger_client's) and that nobody set */
-        if (only_unset && (!k->def_jaeger || (c->explicit_keys[i / 64] & (UINT64_C(1) << (i % 64)))))
+         * (the def_jaeger column) and that nobody set */
+        if (only_unset && (!k->def_jaeger || is_explicit(c, i)))
+            continue;
+        /* a sampler type chosen explicitly keeps its own param (the param
+         * OTEL_SDK_DISABLED or always_off implied, or the native one) */
+        if (only_unset && strcmp(k->name, "sampler.param") == 0 &&
+            is_explicit(c, row_index(twp_config_key_find("sampler.type"))))
             continue;
         tw_status st = twp_config_key_set(c, k, k->name, def);
         if (st != TW_OK)
