@@ -17,6 +17,7 @@ once-a-second daemon thread that only reads the core's counters.
 """
 import collections
 import threading
+from typing import Any
 import weakref
 
 from . import _core
@@ -39,7 +40,7 @@ class SamplerInfo(object):
 
     __slots__ = ("type", "param")
 
-    def __init__(self, type_, param):
+    def __init__(self, type_: str, param: float) -> None:
         self.type = type_
         self.param = param
 
@@ -188,7 +189,7 @@ class JaegerTracer(_core.Tracer):
             th.start()
 
     @property
-    def sampler(self):
+    def sampler(self) -> SamplerInfo:
         return _sampler_of(self)
 
     def _feed_metrics(self):
@@ -196,12 +197,12 @@ class JaegerTracer(_core.Tracer):
         if feed is not None:
             feed.feed(self.metrics())
 
-    def flush(self, *args, **kwargs):
+    def flush(self, *args: Any, **kwargs: Any) -> bool:
         r = super().flush(*args, **kwargs)
         self._feed_metrics()
         return r
 
-    def close(self, *args, **kwargs):
+    def close(self, *args: Any, **kwargs: Any) -> bool:
         r = super().close(*args, **kwargs)
         self._feed_metrics()
         stop = getattr(self, "_stop", None)

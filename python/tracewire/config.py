@@ -12,6 +12,7 @@ environment (JAEGER_*, OTEL_*) first; keys given here win.
 """
 import atexit
 import logging
+from typing import Any, Dict, List, Optional, Tuple
 import threading
 import warnings
 
@@ -85,8 +86,9 @@ class Config(object):
     _initialized = False
     _initialized_lock = threading.Lock()
 
-    def __init__(self, config, metrics=None, service_name=None, metrics_factory=None,
-                 validate=False, scope_manager=None):
+    def __init__(self, config: Optional[Dict[str, Any]], metrics: Any = None,
+                 service_name: Optional[str] = None, metrics_factory: Any = None,
+                 validate: bool = False, scope_manager: Any = None) -> None:
         if config is None:
             config = {}
         if not isinstance(config, dict):
@@ -127,7 +129,7 @@ class Config(object):
     def scope_manager(self):
         return self._scope_manager
 
-    def options(self):
+    def options(self) -> List[Tuple[str, str]]:
         """The core options (tw_config_set key -> text) this config is
         handed to the core as: flattened, jaeger_client profile first."""
         return list(self._options)
@@ -156,7 +158,7 @@ class Config(object):
             head.append(("service_name", _text(self._service_name)))
         return head + pairs
 
-    def new_tracer(self, io_loop=None):
+    def new_tracer(self, io_loop: Any = None) -> "_fidelity.JaegerTracer":
         """A new Tracer with this config (not installed globally)."""
         del io_loop
         tracer = _fidelity.JaegerTracer(self._options, self._scope_manager)
@@ -177,10 +179,10 @@ class Config(object):
             return _fidelity._legacy_factory(self._metrics)
         return None
 
-    def create_tracer(self, *args, **kwargs):
+    def create_tracer(self, *args: Any, **kwargs: Any) -> "_fidelity.JaegerTracer":
         return self.new_tracer()
 
-    def initialize_tracer(self, io_loop=None):
+    def initialize_tracer(self, io_loop: Any = None) -> "Optional[_fidelity.JaegerTracer]":
         """Creates the process tracer and installs it as ``opentracing.tracer``.
         Only the first call in a process does: later calls log a warning and
         return None (as jaeger_client does)."""
