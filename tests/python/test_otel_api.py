@@ -434,3 +434,35 @@ def test_exporter_env_and_otlp_default(otlp_sink, monkeypatch):
     assert p.metrics()["spans_discarded"] == 1
     p.shutdown()
     assert not [r for r in otlp_sink.requests if b"discarded" in r[2]]
+
+
+def test_exception_options_and_end_on_exit(wire, caplog):
+    """SDK behaviours: record_exception / set_status_on_exception switched off,
+    end_on_exit=False, a span used as its own context manager records the
+    exception as escaped, an empty scope name is an error log, not a raise."""
+    t = wire.tracer()
+    with pytest.raises(ValueError):
+        with t.start_as_current_span("quiet", record_exception=False, set_status_on_exception=False):
+            raise ValueError("not recorded")
+    with t.start_as_current_span("kept-open", end_on_exit=False) as open_span:
+        pass
+    assert open_span.is_recording()
+    open_span.set_attribute("after", True)
+    open_span.end()
+    with pytest.raises(RuntimeError):
+        with t.start_span("own-cm") as s:
+            raise RuntimeError("escaped")
+    caplog.set_level(logging.ERROR, "tracewire.otel")
+    nameless = wire.provider.get_tracer("")
+    with nameless.start_as_current_span("nameless"):
+        pass
+    assert any("missing module name" in r.getMessage() for r in caplog.records)
+    got = wire.spans(4)
+    q = got["quiet"]
+    assert q.status.code == 0 and not q.events
+    assert attrs(got["kept-open"])["after"] == {"boolValue": True}
+    own = got["own-cm"]
+    assert own.status.code == 2 and own.status.message == "RuntimeError: escaped"
+    ev = attrs(own.events[0])
+    assert own.events[0].name == "exception" and ev["exception.escaped"] == {"stringValue": "True"}
+    assert "otel.scope.name" not in attrs(got["nameless"])
