@@ -448,7 +448,12 @@ tw_status tw_config_from_env(tw_config *cfg, const char **bad_var)
             continue;
         switch (e->how) {
         case TWE_SET:
-            apply(cfg, e->var, e->key, v, &bad, &st);
+            /* jaeger_client (and every Jaeger client) polls sampling on the
+             * agent host: under its profile JAEGER_AGENT_HOST moves both */
+            if (cfg->profile == TWP_PROFILE_JAEGER_CLIENT && strcmp(e->var, "JAEGER_AGENT_HOST") == 0)
+                apply(cfg, e->var, "local_agent.reporting_host", v, &bad, &st);
+            else
+                apply(cfg, e->var, e->key, v, &bad, &st);
             break;
         case TWE_RESOURCE_ATTRS: {
             char *svc = NULL;

@@ -476,6 +476,19 @@ tracer_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
         twpy_raise_status(t->st, s, "config");
         goto fail;
     }
+    /* options led by ("profile", name) (tracewire.Config's): the environment
+     * is read under that profile, as the key table means it there */
+    if (options && PyList_Check(options) && PyList_GET_SIZE(options) > 0) {
+        PyObject *first = PyList_GET_ITEM(options, 0);
+        if (PyTuple_Check(first) && PyTuple_GET_SIZE(first) == 2 &&
+            PyUnicode_Check(PyTuple_GET_ITEM(first, 0)) && PyUnicode_Check(PyTuple_GET_ITEM(first, 1)) &&
+            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(first, 0), "profile") == 0) {
+            const char *p = PyUnicode_AsUTF8(PyTuple_GET_ITEM(first, 1));
+            if (p == NULL)
+                goto fail;
+            (void)tw_config_set(cfg, "profile", p);   /* a bad name is refused below, named */
+        }
+    }
     const char *bad = NULL;
     if (tw_config_from_env(cfg, &bad) != TW_OK && bad != NULL) {
         if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,

@@ -341,3 +341,29 @@ def test_metrics_false_feeds_nothing():
     assert c.metrics_factory is None
     c.new_tracer().close(1)
     assert f.created == []
+
+
+# ---------------------------------------------------------------- environment under Config
+
+def test_jaeger_agent_host_moves_the_sampling_host_as_jaeger_client(monkeypatch):
+    monkeypatch.setenv("JAEGER_AGENT_HOST", "agent.example")
+    jc = jaeger_client.Config({}, service_name="env")
+    t = tracewire.Config({"protocol": "memory"}, service_name="env").new_tracer()
+    assert jc.local_agent_reporting_host == t.config("reporter.agent_host") == "agent.example"
+    assert t.config("sampler.url") == "http://agent.example:%d/sampling" % jc.local_agent_sampling_port
+    # the native face keeps its meaning: only the UDP agent
+    n = tracewire.Tracer({"reporter.protocols": "memory"})
+    assert n.config("reporter.agent_host") == "agent.example"
+    assert n.config("sampler.url") == "http://127.0.0.1:5778/sampling"
+
+
+def test_jaeger_propagation_b3_means_x_b3_under_config(monkeypatch):
+    """Jaeger clients read JAEGER_PROPAGATION=b3 as the X-B3-* headers (the
+    jaeger_client profile's meaning of b3); the native face keeps single b3."""
+    monkeypatch.setenv("JAEGER_PROPAGATION", "b3")
+    t = tracewire.Config({"protocol": "memory"}, service_name="env").new_tracer()
+    keys = carrier_keys(t, Format.HTTP_HEADERS)
+    assert {"x-b3-traceid", "x-b3-spanid", "x-b3-sampled"} <= keys and "b3" not in keys
+    assert t.config("propagation.extract") == "jaeger,w3c,b3,b3multi"
+    n = tracewire.Tracer({"reporter.protocols": "memory"})
+    assert "b3" in carrier_keys(n, Format.HTTP_HEADERS)
