@@ -123,6 +123,9 @@ typedef struct TracerObject {
     Py_ssize_t live_spans;        /* spans still holding a core tw_span */
     int free_pending;             /* free the core tracer when live_spans drops to 0 */
     uint64_t failures_seen;       /* flush(): failures already answered for (_core_diag.c) */
+    unsigned text_map_formats;    /* TEXT_MAP inject formats; 0: the configured ones. jaeger_client
+                                   * with propagation 'b3' writes X-B3-* for HTTP_HEADERS only and
+                                   * uber-trace-id for TEXT_MAP (its B3Codec serves HTTP_HEADERS) */
 } TracerObject;
 
 typedef struct SpanObject {

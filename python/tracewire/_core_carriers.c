@@ -124,7 +124,11 @@ twpy_tracer_inject(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     if (c == NULL)
         Py_RETURN_NONE;
     inject_ud iu = {a[2], PyDict_CheckExact(a[2]), st};
-    tw_status s = tw_tracer_inject(t->tracer, c, TW_PROP_DEFAULT, inject_set, &iu);
+    unsigned formats = TW_PROP_DEFAULT;
+    if (t->text_map_formats && (a[1] == st->fmt_text_map ||
+                                (PyUnicode_Check(a[1]) && PyUnicode_Compare(a[1], st->fmt_text_map) == 0)))
+        formats = t->text_map_formats;
+    tw_status s = tw_tracer_inject(t->tracer, c, formats, inject_set, &iu);
     if (PyErr_Occurred())
         return NULL;
     if (s != TW_OK)

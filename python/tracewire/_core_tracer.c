@@ -505,6 +505,14 @@ tracer_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
     }
     tw_config_free(cfg);
     cfg = NULL;
+    {
+        char prof[32], inj[64];
+        if (tw_tracer_config_get(t->tracer, "profile", prof, sizeof prof) == TW_OK &&
+            strcmp(prof, "jaeger_client") == 0 &&
+            tw_tracer_config_get(t->tracer, "propagation.inject", inj, sizeof inj) == TW_OK &&
+            strcmp(inj, "b3multi") == 0)
+            t->text_map_formats = TW_PROP_JAEGER;
+    }
     if (sm == NULL || sm == Py_None) {
         sm = PyObject_CallNoArgs((PyObject *)t->st->tlsm_type);
         if (sm == NULL)

@@ -78,9 +78,9 @@ def test_effective_values_equal_jaeger_client(config):
             assert any(i >= 2 ** 64 for i in jids) and any(i >= 2 ** 64 for i in tids)
         # what inject writes over HTTP headers: exactly jaeger_client's keys
         assert carrier_keys(tt, Format.HTTP_HEADERS) == carrier_keys(jt, Format.HTTP_HEADERS)
-        if config.get("propagation") != "b3":
-            # (jaeger_client's b3 codec serves HTTP_HEADERS only; README: TEXT_MAP differs)
-            assert carrier_keys(tt, Format.TEXT_MAP) == carrier_keys(jt, Format.TEXT_MAP)
+        # TEXT_MAP too (with 'b3', jaeger_client's B3Codec serves HTTP_HEADERS only:
+        # TEXT_MAP still gets uber-trace-id + uberctx-*)
+        assert carrier_keys(tt, Format.TEXT_MAP) == carrier_keys(jt, Format.TEXT_MAP)
         # sampler: jaeger_client's own object when configured, else remote with
         # an initial probabilistic sampler at DEFAULT_SAMPLING_PROBABILITY
         if jc.sampler is None:
