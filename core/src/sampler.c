@@ -91,20 +91,36 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* The limiters' time source. Tests set it (twp_sampler_set_clock_for_tests)
+ * so the credit arithmetic is checked against time they control, not against
+ * a scheduler that may stall the test for longer than a credit lasts. */
+static _Atomic(int64_t (*)(void)) rl_clock;
+
+void twp_sampler_set_clock_for_tests(int64_t (*now_ns)(void))
+{
+    atomic_store(&rl_clock, now_ns);
+}
+
+static inline int64_t rl_now(void)
+{
+    int64_t (*fn)(void) = atomic_load_explicit(&rl_clock, memory_order_relaxed);
+    return fn ? fn() : twp_mono_ns();
+}
+
 static void rl_init(ratelimiter *r, double rate)
 {
     atomic_flag_clear(&r->lock);
     r->rate = rate;
     r->max_balance = rate > 1 ? rate : 1;
     r->balance = rate > 0 ? 1 : 0;
-    r->last_ns = twp_mono_ns();
+    r->last_ns = rl_now();
 }
 
 __attribute__((noinline)) static bool rl_take(ratelimiter *r)
 {
     if (r->rate <= 0)
         return false;
-    int64_t now = twp_mono_ns();
+    int64_t now = rl_now();
     /* The critical section is a few instructions; if the holder was
      * preempted (2 cores, many threads) yield instead of burning the slice. */
     for (unsigned spins = 0; atomic_flag_test_and_set_explicit(&r->lock, memory_order_acquire);) {

@@ -21,6 +21,10 @@ tw_status twp_sampler_new(const tw_config *cfg, twp_sampler **out);
 void twp_sampler_free(twp_sampler *s);
 bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_t op_len,
                         twp_sample_result *res);
+/* Tests only: the rate limiters read now_ns() (monotonic nanoseconds)
+ * instead of the monotonic clock; NULL restores the clock. Process-wide; set
+ * it before creating the tracer whose limiters it should drive. */
+void twp_sampler_set_clock_for_tests(int64_t (*now_ns)(void));
 /* atfork: the rate limiters' spinlocks are reset in the child. */
 void twp_sampler_after_fork_child(twp_sampler *s);
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "sampler.h"
 #include "span_helpers.h"
 #include "tracer.h"
 
@@ -92,28 +93,93 @@ static void probabilistic_decision_follows_the_trace_id(void **state)
     twp_sampler_free(s);
 }
 
-static void ratelimiting_100_per_second_over_3_seconds(void **state)
+/* The rate limiters run on a clock these tests set (sampler.h), so their
+ * credit arithmetic is checked exactly, whatever the scheduler does to this
+ * process: a timed loop on a loaded 2-core box got stalled between span
+ * starts and saw 291 of the ~300 credits it expected. */
+static int64_t fake_ns;
+static int64_t fake_clock(void)
+{
+    return fake_ns;
+}
+
+static int use_fake_clock(void **state)
+{
+    (void)state;
+    fake_ns = 1000000000;   /* any start; only differences count */
+    twp_sampler_set_clock_for_tests(fake_clock);
+    return 0;
+}
+
+static int use_real_clock(void **state)
+{
+    (void)state;
+    twp_sampler_set_clock_for_tests(NULL);
+    return 0;
+}
+
+static void ratelimiting_100_per_second_credits_follow_the_clock(void **state)
 {
     (void)state;
     tw_tracer *t = none_tracer("ratelimiting", "100");
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /* one credit to start with, no more while time stands still */
+    assert_int_equal(count_sampled(t, "op", 50), 1);
+    /* then one per 10 ms: 9.5 ms is not enough, 10.5 ms is */
+    fake_ns += 9500000;
+    assert_int_equal(count_sampled(t, "op", 50), 0);
+    fake_ns += 1000000;
+    assert_int_equal(count_sampled(t, "op", 50), 1);
+    /* 3 s in 1 ms steps with 20 starts each: exactly 300 credits granted */
     int k = 0;
-    long calls = 0;
-    for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        double el = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
-        if (el >= 3.0)
-            break;
-        k += count_sampled(t, "op", 1);
-        calls++;
-        if ((calls & 63) == 0) {
-            struct timespec nap = {0, 200000};   /* be kind to the other core */
-            nanosleep(&nap, NULL);
-        }
+    for (int ms = 0; ms < 3000; ms++) {
+        fake_ns += 1000000;
+        k += count_sampled(t, "op", 20);
     }
-    printf("ratelimiting 100/s: %d sampled in 3 s (%ld starts)\n", k, calls);
-    assert_true(k >= 294 && k <= 306);
+    printf("ratelimiting 100/s: %d sampled in 3 s of limiter time\n", k);
+    assert_int_equal(k, 300);
+    /* idle for 10 s: the bucket holds max(rate, 1) = 100 credits, no more */
+    fake_ns += 10000000000;
+    assert_int_equal(count_sampled(t, "op", 500), 100);
+    assert_int_equal(count_sampled(t, "op", 50), 0);
+    /* a clock read that goes backwards grants nothing */
+    fake_ns -= 5000000000;
+    assert_int_equal(count_sampled(t, "op", 50), 0);
+    tw_tracer_free(t);
+
+    /* below one per second the bucket still holds one whole credit */
+    t = none_tracer("ratelimiting", "0.5");
+    assert_int_equal(count_sampled(t, "op", 10), 1);
+    fake_ns += 1900000000;
+    assert_int_equal(count_sampled(t, "op", 10), 0);
+    fake_ns += 200000000;
+    assert_int_equal(count_sampled(t, "op", 10), 1);
+    fake_ns += 60000000000;
+    assert_int_equal(count_sampled(t, "op", 10), 1);
+    tw_tracer_free(t);
+}
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The one check on the real clock, with bounds a stalled process cannot
+ * break: the limiter must refill (11 grants are reached; 30 s allows for any
+ * load), and never faster than 100/s of the time that really passed. */
+static void ratelimiting_on_the_real_clock_refills_at_its_rate(void **state)
+{
+    (void)state;
+    double t0 = mono_s();
+    tw_tracer *t = none_tracer("ratelimiting", "100");
+    int k = 0;
+    while (k < 11 && mono_s() - t0 < 30)
+        k += count_sampled(t, "op", 1);
+    double el = mono_s() - t0;
+    printf("ratelimiting 100/s: %d sampled in %.3f s of real time\n", k, el);
+    assert_int_equal(k, 11);
+    assert_true(k <= 1 + 100 * el + 1e-6);   /* the first credit, then 100/s */
     tw_tracer_free(t);
 }
 
@@ -292,7 +358,7 @@ static void remote_starts_probabilistic_and_follows_strategies(void **state)
     assert_int_equal(apply(t, "{\"strategyType\":\"RATE_LIMITING\","
                               "\"rateLimitingSampling\":{\"maxTracesPerSecond\":2}}"), TW_OK);
     k = count_sampled(t, "op", 1000);
-    assert_true(k >= 1 && k <= 2);
+    assert_int_equal(k, 1);   /* the limiters' clock stands still: its first credit */
 
     /* numeric strategyType (older agents) */
     assert_int_equal(apply(t, "{\"strategyType\":0,\"probabilisticSampling\":{\"samplingRate\":1}}"),
@@ -325,12 +391,15 @@ static void per_operation_strategies(void **state)
     assert_string_equal(jstr(tags, "sampler.type"), "probabilistic");
     json_decref(a);
 
-    /* default probability 0 with a lower bound: the bound guarantees some */
+    /* default probability 0 with a lower bound: the bound guarantees some
+     * (the limiter's clock stands still here: exactly its first credit) */
     assert_int_equal(apply(t,
         "{\"operationSampling\":{\"defaultSamplingProbability\":0,"
         "  \"defaultLowerBoundTracesPerSecond\":1,\"perOperationStrategies\":[]}}"), TW_OK);
     k = count_sampled(t, "rare", 1000);
-    assert_true(k >= 1 && k <= 2);
+    assert_int_equal(k, 1);
+    fake_ns += 1000000000;   /* one second: one more */
+    assert_int_equal(count_sampled(t, "rare", 1000), 1);
     a = recorded(t, 1);
     tags = json_object_get(json_array_get(a, 0), "tags");
     assert_string_equal(jstr(tags, "sampler.type"), "lowerbound");
@@ -372,10 +441,14 @@ static void unlisted_operations_each_get_the_lower_bound(void **state)
     assert_int_equal(apply(t,
         "{\"operationSampling\":{\"defaultSamplingProbability\":0,"
         "  \"defaultLowerBoundTracesPerSecond\":0.5,\"perOperationStrategies\":[]}}"), TW_OK);
-    /* each operation's own bucket starts with one credit, then 0.5/s */
+    /* each operation's own bucket starts with one credit, then 0.5/s (the
+     * limiters' clock is the test's) */
     assert_int_equal(count_sampled(t, "x", 100), 1);
     assert_int_equal(count_sampled(t, "y", 100), 1);
     assert_int_equal(count_sampled(t, "x", 100), 0);
+    fake_ns += 2100000000;
+    assert_int_equal(count_sampled(t, "x", 100), 1);
+    assert_int_equal(count_sampled(t, "y", 100), 1);
     /* far more operations than the table holds: still a decision each */
     char op[32];
     int k = 0;
@@ -383,7 +456,9 @@ static void unlisted_operations_each_get_the_lower_bound(void **state)
         snprintf(op, sizeof op, "op-%d", i);
         k += count_sampled(t, op, 1);
     }
-    assert_true(k >= 1998 && k <= 2001);   /* 2000 own buckets (+ x, y), then one shared */
+    /* 2000 own buckets (x, y and 1998 of these, one credit each), then one
+     * shared bucket: its one credit */
+    assert_int_equal(k, 1998 + 1);
     tw_tracer_free(t);
 }
 
@@ -513,16 +588,20 @@ int main(void)
         cmocka_unit_test(const_sampler_samples_all_or_nothing),
         cmocka_unit_test(probabilistic_ten_percent_over_200k_roots),
         cmocka_unit_test(probabilistic_decision_follows_the_trace_id),
-        cmocka_unit_test(ratelimiting_100_per_second_over_3_seconds),
+        cmocka_unit_test_setup_teardown(ratelimiting_100_per_second_credits_follow_the_clock,
+                                        use_fake_clock, use_real_clock),
+        cmocka_unit_test(ratelimiting_on_the_real_clock_refills_at_its_rate),
         cmocka_unit_test(root_spans_carry_sampler_tags),
         cmocka_unit_test(parent_decisions_are_honoured),
         cmocka_unit_test(parent_decisions_are_honoured_in_every_format),
         cmocka_unit_test(non_parent_based_otel_samplers_decide_themselves),
         cmocka_unit_test(debug_id_forces_sampling),
-        cmocka_unit_test(remote_starts_probabilistic_and_follows_strategies),
-        cmocka_unit_test(per_operation_strategies),
+        cmocka_unit_test_setup_teardown(remote_starts_probabilistic_and_follows_strategies,
+                                        use_fake_clock, use_real_clock),
+        cmocka_unit_test_setup_teardown(per_operation_strategies, use_fake_clock, use_real_clock),
         cmocka_unit_test(many_operations_are_each_found),
-        cmocka_unit_test(unlisted_operations_each_get_the_lower_bound),
+        cmocka_unit_test_setup_teardown(unlisted_operations_each_get_the_lower_bound,
+                                        use_fake_clock, use_real_clock),
         cmocka_unit_test(bad_strategy_json_changes_nothing),
         cmocka_unit_test(only_a_remote_sampler_follows_strategies),
         cmocka_unit_test(same_strategy_twice_is_a_no_op),
