@@ -4,6 +4,8 @@
  * swap, never across work). At most reporter.queue_size records are kept;
  * beyond that new spans are dropped and counted as dropped_queue_full, so a
  * test tracer left running cannot grow without bound.
+ * Kept records are compacted first (twp_span_data_compact: one exact-size
+ * block, about half a hot-path record's RSS).
  * twp_memory_reporter_json renders the list with jansson (one object per span,
  * oldest first) and optionally clears it. In a forked child the inherited
  * records are dropped, like any reporter's queue.
@@ -47,6 +49,7 @@ static void drop_all(memrep *m)
 static void mem_report(twp_reporter *r, twp_span_data *d)
 {
     memrep *m = (memrep *)r;
+    d = twp_span_data_compact(d);   /* kept until read: half the RSS (span.c) */
     d->next = NULL;
     pthread_mutex_lock(&m->lock);
     if (m->n >= m->cap) {

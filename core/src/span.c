@@ -165,6 +165,7 @@ static inline void data_reset(twp_span_data *d)
     d->arena.used = 0;
     d->arena.cap = sizeof(d->inline_mem);
     d->arena.chunks = NULL;
+    d->compact = false;
 }
 
 static inline twp_span_data *data_new(twp_tls_state *tls)
@@ -202,8 +203,119 @@ static inline void data_free(twp_tls_state *tls, twp_span_data *d)
 
 void twp_span_data_free(twp_span_data *d)
 {
-    if (d)
-        data_free(&twp_tls, d);
+    if (!d)
+        return;
+    if (d->compact) {
+        free(d);
+        return;
+    }
+    data_free(&twp_tls, d);
+}
+
+/* ------------------------------------------------------------ compact records */
+
+_Static_assert(offsetof(twp_span_data, inline_mem) % 8 == 0,
+               "the inline arena chunk must be 8-byte aligned (twp_arena_alloc)");
+
+/* Whether p lies in d's own memory (inline arena or a heap chunk): strings
+ * elsewhere are static literals the span model borrows (sampler tags). */
+static bool in_record(const twp_span_data *d, const char *p)
+{
+    if (p >= d->inline_mem && p < d->inline_mem + sizeof d->inline_mem)
+        return true;
+    for (const twp_arena_chunk *c = d->arena.chunks; c; c = c->next)
+        if (p >= c->mem && p < c->mem + c->cap)
+            return true;
+    return false;
+}
+
+static size_t str_need(const twp_span_data *d, const char *p, size_t n)
+{
+    return p && in_record(d, p) ? n + 1 : 0;
+}
+
+static size_t value_need(const twp_span_data *d, const twp_value *v)
+{
+    size_t n = str_need(d, v->key, v->key_len);
+    if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY)
+        n += str_need(d, v->v.str, v->len);
+    return n;
+}
+
+/* Copies a record-owned string to *pos (advancing it); borrows the rest. */
+static const char *str_move(const twp_span_data *d, const char *p, size_t n, char **pos)
+{
+    if (!p || !in_record(d, p))
+        return p;
+    char *q = *pos;
+    memcpy(q, p, n);
+    q[n] = '\0';
+    *pos = q + n + 1;
+    return q;
+}
+
+static void value_move(const twp_span_data *d, twp_value *dst, const twp_value *src, char **pos)
+{
+    *dst = *src;
+    dst->key = str_move(d, src->key, src->key_len, pos);
+    if (src->type == TW_VAL_STRING || src->type == TW_VAL_BINARY)
+        dst->v.str = str_move(d, src->v.str, src->len, pos);
+}
+
+twp_span_data *twp_span_data_compact(twp_span_data *d)
+{
+    if (!d || d->compact)
+        return d;
+    size_t hdr = (offsetof(twp_span_data, inline_mem) + 7u) & ~(size_t)7u;
+    size_t arrays = sizeof(twp_value) * d->ntags + sizeof(twp_log) * d->nlogs +
+                    sizeof(twp_ref) * d->nrefs;
+    size_t strings = str_need(d, d->op, d->op_len);
+    if (d->tracestate)
+        strings += str_need(d, d->tracestate, strlen(d->tracestate));
+    for (uint32_t i = 0; i < d->ntags; i++)
+        strings += value_need(d, &d->tags[i]);
+    for (uint32_t i = 0; i < d->nlogs; i++) {
+        arrays += sizeof(twp_value) * d->logs[i].nfields;
+        for (uint32_t j = 0; j < d->logs[i].nfields; j++)
+            strings += value_need(d, &d->logs[i].fields[j]);
+    }
+    twp_span_data *c = malloc(hdr + arrays + strings);
+    if (!c)
+        return d;
+    memcpy(c, d, offsetof(twp_span_data, inline_mem));
+    c->compact = true;
+    c->next = NULL;
+    c->arena.cur = NULL;
+    c->arena.used = c->arena.cap = 0;
+    c->arena.chunks = NULL;
+    char *arr = (char *)c + hdr;      /* 8-aligned: malloc's block + hdr */
+    char *pos = arr + arrays;         /* strings after every array */
+    c->tags = d->ntags ? (twp_value *)arr : NULL;
+    c->cap_tags = d->ntags;
+    arr += sizeof(twp_value) * d->ntags;
+    for (uint32_t i = 0; i < d->ntags; i++)
+        value_move(d, &c->tags[i], &d->tags[i], &pos);
+    c->logs = d->nlogs ? (twp_log *)arr : NULL;
+    c->cap_logs = d->nlogs;
+    arr += sizeof(twp_log) * d->nlogs;
+    for (uint32_t i = 0; i < d->nlogs; i++) {
+        const twp_log *sl = &d->logs[i];
+        twp_log *dl = &c->logs[i];
+        dl->ts_us = sl->ts_us;
+        dl->nfields = sl->nfields;
+        dl->fields = sl->nfields ? (twp_value *)arr : NULL;
+        arr += sizeof(twp_value) * sl->nfields;
+        for (uint32_t j = 0; j < sl->nfields; j++)
+            value_move(d, &dl->fields[j], &sl->fields[j], &pos);
+    }
+    c->refs = d->nrefs ? (twp_ref *)arr : NULL;
+    if (d->nrefs)
+        memcpy(c->refs, d->refs, sizeof(twp_ref) * d->nrefs);
+    c->op = str_move(d, d->op, d->op_len, &pos);
+    if (d->tracestate)
+        c->tracestate = str_move(d, d->tracestate, strlen(d->tracestate), &pos);
+    twp_span_data_free(d);
+    return c;
 }
 
 static bool copy_value(twp_arena *a, twp_value *dst, const twp_value *src)

@@ -41,13 +41,15 @@ typedef struct twp_span_data {
     int64_t start_us, duration_us;
     const char *op;                 /* arena */
     uint32_t op_len;
+    bool compact;                   /* made by twp_span_data_compact: one exact-size block,
+                                     * no inline_mem/inline_tags, no arena (in padding) */
     const char *tracestate;         /* arena, may be NULL: W3C tracestate to re-emit (OTLP) */
     twp_value *tags;  uint32_t ntags, cap_tags;   /* array in arena, grows by copy */
     twp_log *logs;    uint32_t nlogs, cap_logs;
     twp_ref *refs;    uint32_t nrefs;
     size_t approx_size;             /* bytes of strings held, for batching bounds */
     twp_arena arena;
-    char inline_mem[384];           /* first arena chunk */
+    char inline_mem[384];           /* first arena chunk (8-byte aligned: arena) */
     /* appended by the span model (H1): the first tags live here, so a span
      * with up to 8 tags (sampler tags included) needs no extra allocation.
      * tags points here until it grows into the arena. */
@@ -70,6 +72,15 @@ void twp_span_data_free(twp_span_data *d);
  * (used when two reporters each need their own). Both NULL on OOM. */
 twp_span_data *twp_span_data_new(void);
 twp_span_data *twp_span_data_clone(const twp_span_data *d);
+/* span.c: for a record that will wait long in a buffer (the memory
+ * reporter): a copy in one exact-size block -- header, arrays, then the
+ * strings (static literals such as the sampler tags' keys stay borrowed) --
+ * about half the RSS of a cached record, whose inline arena and tag array
+ * are sized for the hot path. Takes d: returns the copy and frees d, or
+ * returns d unchanged when the copy cannot be allocated. A compact record
+ * is read like any other, must not be written (its next link aside), and is freed (never cached)
+ * by twp_span_data_free. */
+twp_span_data *twp_span_data_compact(twp_span_data *d);
 
 /* Span kind in records: twp_span_data.kind is the single source of truth. A
  * "span.kind" tag set on a span updates kind and is NOT also stored in tags[];

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <cmocka.h>
+#include <malloc.h>
+#include <stdio.h>
 
 #include "span_helpers.h"
 
@@ -678,6 +680,116 @@ static void bad_arguments_are_rejected(void **state)
     tw_tracer_free(t);
 }
 
+/* twp_span_data_compact (what the memory reporter keeps): every field,
+ * array and string equal to the original's, record-owned strings copied out
+ * of the original's arena (inline and heap chunks), static ones borrowed. */
+static void values_equal(const twp_value *a, const twp_value *b)
+{
+    assert_int_equal(a->type, b->type);
+    assert_int_equal(a->key_len, b->key_len);
+    assert_memory_equal(a->key, b->key, a->key_len + 1);
+    if (a->type == TW_VAL_STRING || a->type == TW_VAL_BINARY) {
+        assert_int_equal(a->len, b->len);
+        assert_memory_equal(a->v.str, b->v.str, a->len + 1);
+    } else {
+        assert_memory_equal(&a->v, &b->v, sizeof a->v);
+    }
+}
+
+static void compact_record_equals_the_original(void **state)
+{
+    (void)state;
+    twp_span_data *d = twp_span_data_new();
+    assert_non_null(d);
+    d->trace_hi = 1; d->trace_lo = 2; d->span_id = 3; d->parent_id = 4;
+    d->flags = TW_FLAG_SAMPLED; d->kind = TW_KIND_SERVER;
+    d->start_us = 5; d->duration_us = 6;
+    d->op = twp_arena_strdup(&d->arena, "GET /x", 6);
+    d->op_len = 6;
+    d->tracestate = twp_arena_strdup(&d->arena, "a=b,c=d", 7);
+    static const char skey[] = "sampler.type";
+    char big[600];
+    memset(big, 'v', sizeof big);
+    /* 12 tags: past the 8 inline slots and, with the 600-byte value, past
+     * the inline arena into heap chunks; tag 0 borrows a static key/value */
+    d->tags[0] = (twp_value){.type = TW_VAL_STRING, .key = skey, .key_len = 12,
+                             .len = 5, .v.str = "const"};
+    d->ntags = 1;
+    for (int i = 1; i < 12; i++) {
+        if (d->ntags == d->cap_tags) {
+            twp_value *n = twp_arena_alloc(&d->arena, sizeof(twp_value) * d->cap_tags * 2);
+            assert_non_null(n);
+            memcpy(n, d->tags, sizeof(twp_value) * d->ntags);
+            d->tags = n;
+            d->cap_tags *= 2;
+        }
+        twp_value *v = &d->tags[d->ntags++];
+        char key[16];
+        int kl = snprintf(key, sizeof key, "key-%d", i);
+        v->key = twp_arena_strdup(&d->arena, key, (size_t)kl);
+        v->key_len = (uint32_t)kl;
+        if (i == 3) {
+            v->type = TW_VAL_STRING;
+            v->v.str = twp_arena_strdup(&d->arena, big, sizeof big);
+            v->len = sizeof big;
+        } else if (i % 2) {
+            v->type = TW_VAL_INT64;
+            v->v.i64 = -i;
+        } else {
+            v->type = TW_VAL_BINARY;
+            v->v.str = twp_arena_strdup(&d->arena, "\0\1\2", 3);
+            v->len = 3;
+        }
+    }
+    assert_non_null(d->arena.chunks);
+    d->logs = twp_arena_alloc(&d->arena, sizeof(twp_log) * 2);
+    d->nlogs = d->cap_logs = 2;
+    for (uint32_t i = 0; i < 2; i++) {
+        d->logs[i].ts_us = 100 + i;
+        d->logs[i].nfields = i + 1;
+        d->logs[i].fields = twp_arena_alloc(&d->arena, sizeof(twp_value) * (i + 1));
+        for (uint32_t j = 0; j <= i; j++)
+            d->logs[i].fields[j] = (twp_value){
+                .type = TW_VAL_STRING, .key = twp_arena_strdup(&d->arena, "event", 5),
+                .key_len = 5, .len = 2, .v.str = twp_arena_strdup(&d->arena, "hi", 2)};
+    }
+    d->refs = twp_arena_alloc(&d->arena, sizeof(twp_ref));
+    d->refs[0] = (twp_ref){TW_REF_FOLLOWS_FROM, 7, 8, 9};
+    d->nrefs = 1;
+    d->approx_size = 1234;
+
+    twp_span_data *orig = twp_span_data_clone(d);
+    assert_non_null(orig);
+    twp_span_data *c = twp_span_data_compact(d);   /* d is gone from here */
+    assert_true(c->compact);
+    assert_ptr_equal(twp_span_data_compact(c), c);
+    assert_int_equal(c->trace_hi, 1); assert_int_equal(c->trace_lo, 2);
+    assert_int_equal(c->span_id, 3); assert_int_equal(c->parent_id, 4);
+    assert_int_equal(c->flags, TW_FLAG_SAMPLED); assert_int_equal(c->kind, TW_KIND_SERVER);
+    assert_int_equal(c->start_us, 5); assert_int_equal(c->duration_us, 6);
+    assert_int_equal(c->approx_size, 1234);
+    assert_int_equal(c->op_len, 6);
+    assert_string_equal(c->op, "GET /x");
+    assert_string_equal(c->tracestate, "a=b,c=d");
+    assert_int_equal(c->ntags, 12);
+    for (uint32_t i = 0; i < 12; i++)
+        values_equal(&c->tags[i], &orig->tags[i]);
+    assert_ptr_equal(c->tags[0].key, skey);   /* not the record's: borrowed */
+    assert_true(c->tags[3].v.str > (const char *)c &&
+                c->tags[3].v.str < (const char *)c + malloc_usable_size(c));   /* copied */
+    assert_int_equal(c->nlogs, 2);
+    for (uint32_t i = 0; i < 2; i++) {
+        assert_int_equal(c->logs[i].ts_us, 100 + i);
+        assert_int_equal(c->logs[i].nfields, i + 1);
+        for (uint32_t j = 0; j <= i; j++)
+            values_equal(&c->logs[i].fields[j], &orig->logs[i].fields[j]);
+    }
+    assert_int_equal(c->nrefs, 1);
+    assert_memory_equal(&c->refs[0], &orig->refs[0], sizeof(twp_ref));
+    twp_span_data_free(c);
+    twp_span_data_free(orig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -702,6 +814,7 @@ int main(void)
         cmocka_unit_test(unfinished_span_is_discarded_on_free),
         cmocka_unit_test(any_bytes_in_tags_still_dump_as_json),
         cmocka_unit_test(bad_arguments_are_rejected),
+        cmocka_unit_test(compact_record_equals_the_original),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
