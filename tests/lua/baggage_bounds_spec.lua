@@ -90,7 +90,7 @@ describe("baggage bounds", function()
             s:finish()
             assert.is_true(t:flush(5))
             local n = 0
-            for _ = 1, 100 do                     -- the reporter thread says it, then
+            for _ = 1, 500 do                     -- (up to 10 s: ASan + a loaded CI) the reporter thread says it, then
                 n = n + t:diagnostics()            -- this thread emits it
                 if n > 0 then break end
                 socket.sleep(0.02)
