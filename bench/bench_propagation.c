@@ -1,6 +1,6 @@
 /* bench_propagation.c — ns per inject and per extract for each format, on a
  * context with two baggage items (a typical service hop). Prints figures;
- * never asserts on time. Build: linked like the C tests (needs internal.h),
+ * never asserts on time. Build: linked like the C tests (needs core/src private headers),
  * e.g.  cc -O2 -Icore/include -Icore/src bench/bench_propagation.c \
  *          build/release/core/libtracewire.a -lcurl -ljansson -lpthread -lm */
 #ifndef _GNU_SOURCE
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "propagation.h"
 
 typedef struct hdrs {
     char name[16][64], val[16][256];

@@ -28,7 +28,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "internal.h"
+#include "encoders.h"
 #include "otlp_proto.h"
 
 static double now_s(void)

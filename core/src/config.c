@@ -32,6 +32,8 @@
  * twp_env_rows.
  */
 #include "config_keys.h"
+#include "propagation.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
 #ifndef TW_CONFIG_KEYS_H
 #define TW_CONFIG_KEYS_H
 
-#include "internal.h"
+#include "config.h"
 
 #include <stddef.h>
 

@@ -13,7 +13,7 @@
  * joined: no context header is ever folded by a conforming sender. The walk
  * stops at the first empty line, so a body that follows is never read.
  */
-#include "internal.h"
+#include "text.h"
 
 #include <string.h>
 

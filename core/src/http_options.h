@@ -4,7 +4,7 @@
 #ifndef TW_HTTP_OPTIONS_H
 #define TW_HTTP_OPTIONS_H
 
-#include "internal.h"
+#include "transport.h"
 
 /* Every string is borrowed for the call (copied). NULL or "" = not set. */
 typedef struct twp_http_opts {

@@ -9,7 +9,7 @@
  * Tags go on sampled spans only: an unsampled span is never reported, so
  * building its tags would be wasted work on every request.
  */
-#include "internal.h"
+#include "buf.h"
 
 #include <stdlib.h>
 #include <string.h>

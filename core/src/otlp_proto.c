@@ -32,6 +32,7 @@
  * one pass over each string (an 8-bytes-at-a-time ASCII check, then memcpy).
  */
 #include "otlp_proto.h"
+#include "encoders.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
 #ifndef TW_OTLP_PROTO_H
 #define TW_OTLP_PROTO_H
 
-#include "internal.h"
+#include "span_data.h"
 #include "trace_flags.h"
 
 /* ------------------------------------------------------------ protobuf */

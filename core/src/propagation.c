@@ -9,7 +9,7 @@
  *     surrounding spaces/tabs. Single-valued headers repeated with the SAME
  *     value are accepted, with a different value they are CORRUPTED. List
  *     headers (tracestate, baggage, jaeger-baggage) repeated are joined with
- *     "," as HTTP does. Every value is size-bounded (internal.h TWP_MAX_*,
+ *     "," as HTTP does. Every value is size-bounded (propagation.h TWP_MAX_*,
  *     cfg->max_baggage_size per baggage header, uberctx-* counted together).
  *     Baggage over its bound is dropped, not rejected: a baggage header keeps
  *     its longest prefix of whole members that fits, uberctx-* items that do
@@ -38,7 +38,8 @@
  * yields a context with zero ids (flags = the B3 state if any); span.c
  * decides what a child of it is. Nothing relevant at all: TW_ERR_NOT_FOUND.
  */
-#include "internal.h"
+#include "propagation.h"
+#include "text.h"
 #include "trace_flags.h"
 
 #include <stdlib.h>

@@ -10,7 +10,8 @@
  * (twp_ids.has_ids false); ids without a state defer the decision
  * (sampled_known false). B3 has no baggage: inject writes ids and flags only.
  */
-#include "internal.h"
+#include "propagation.h"
+#include "text.h"
 
 #include <string.h>
 

@@ -21,7 +21,8 @@
  * value) and marked in missed[] for the caller to count: a bound is not a
  * reason to fail the request that carries the headers.
  */
-#include "internal.h"
+#include "propagation.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>

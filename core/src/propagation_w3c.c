@@ -27,7 +27,8 @@
  * would exceed 8192 bytes, never partially propagated). Skipped items are
  * marked in missed[] for the caller to count.
  */
-#include "internal.h"
+#include "propagation.h"
+#include "text.h"
 #include "trace_flags.h"
 
 #include <stdlib.h>

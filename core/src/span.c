@@ -26,7 +26,9 @@
 #include "tracer.h"
 #include "ids.h"
 #include "trace_flags.h"
+#include "propagation.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 

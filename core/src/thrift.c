@@ -157,7 +157,7 @@ static inline uint64_t dbl_bits(double d)
 
 /* ------------------------------------------------------------ span.kind */
 
-/* The record keeps the kind in s->kind only (internal.h); Jaeger carries it
+/* The record keeps the kind in s->kind only (span_data.h); Jaeger carries it
  * as a "span.kind" string tag, appended after the recorded tags. */
 static bool kind_tag(const twp_span_data *s, twp_value *out)
 {

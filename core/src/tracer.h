@@ -1,9 +1,14 @@
 /* tracer.h — the tracer struct, shared by tracer.c and span.c only.
- * Everything else reaches the tracer through tracewire.h / internal.h. */
+ * Everything else reaches the tracer through tracewire.h and the
+ * per-concept private headers. */
 #ifndef TW_TRACER_H
 #define TW_TRACER_H
 
-#include "internal.h"
+#include "config.h"
+#include "counters.h"
+#include "reporter.h"
+#include "sampler.h"
+#include "span_data.h"
 
 struct tw_tracer {
     tw_config cfg;                 /* deep copy, immutable after tw_tracer_new */

@@ -33,6 +33,8 @@
 #include "transport.h"
 #include "http_options.h"
 #include "otlp_proto.h"
+#include "process_state.h"
+#include "text.h"
 
 #include <pthread.h>
 

@@ -8,7 +8,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "internal.h"
+#include "buf.h"
 
 /* new tracer with protocols=memory plus the given NULL-terminated key, value
  * pairs; fails the test on any error. */

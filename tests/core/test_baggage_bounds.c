@@ -26,6 +26,7 @@
 
 #include "prop_carrier.h"
 #include "span_helpers.h"
+#include "propagation.h"
 
 #define TID_HI 0x4bf92f3577b34da6ULL
 #define TID_LO 0xa3ce929d0e0e4736ULL

@@ -19,7 +19,7 @@
 
 #include <string.h>
 
-#include "internal.h"
+#include "context.h"
 #include "tracer.h"
 
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)

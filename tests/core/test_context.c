@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "prop_carrier.h"
+#include "context.h"
 
 #define ITEM(k, v) { k, v, (uint32_t)(sizeof(k) - 1), (uint32_t)(sizeof(v) - 1) }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "text.h"
 
 static bool ref_hex(const char *s, size_t n, bool upper_ok, uint64_t *out)
 {

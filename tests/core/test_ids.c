@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "process_state.h"
 
 #define PER_PROC 1000000
 

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "internal.h"
+#include "encoders.h"
 
 static json_t *encode_one(twp_value *tags, uint32_t n)
 {

@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include "prop_carrier.h"
+#include "propagation.h"
+#include "text.h"
 
 static tw_config cfg;
 

@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "prop_carrier.h"
+#include "propagation.h"
+#include "text.h"
 
 #define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 #define TID "4bf92f3577b34da6a3ce929d0e0e4736"

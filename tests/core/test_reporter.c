@@ -36,7 +36,7 @@
 #include <pthread.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "buf.h"
 #include "diag.h"
 
 static double now_ms(void)

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <time.h>
 
 #include "sampler.h"
 #include "span_helpers.h"
 #include "tracer.h"
+#include "context.h"
 
 static bool sampled(const tw_span *s)
 {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "span_helpers.h"
+#include "context.h"
 
 static void every_tag_type_is_recorded_with_its_type(void **state)
 {

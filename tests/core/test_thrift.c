@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <cmocka.h>
 
-#include "internal.h"
+#include "encoders.h"
 
 static twp_value str_tag(const char *k, const char *v)
 {

@@ -14,6 +14,7 @@
  * requires: core/src/otlp_json.c core/src/thrift.c core/src/exporter_log.c core/src/otlp_proto.c core/src/gzip.c */
 #include "fz_common.h"
 #include "otlp_proto.h"
+#include "encoders.h"
 
 #include <jansson.h>
 

@@ -9,6 +9,8 @@
  * (status, ids, flags) — the head is only another carrier.
  * requires: core/src/http_head.c core/src/propagation.c tests/fuzz/fz_common.c */
 #include "fz_common.h"
+#include "propagation.h"
+#include "text.h"
 
 struct walk {
     const char *lo, *hi;

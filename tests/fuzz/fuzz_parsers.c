@@ -12,6 +12,7 @@
  * requires: core/src/propagation_b3.c core/src/text.c */
 #include "fz_common.h"
 #include "trace_flags.h"
+#include "propagation.h"
 
 static void check_ids(tw_status st, const twp_ids *ids)
 {

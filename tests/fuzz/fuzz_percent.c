@@ -5,6 +5,7 @@
  * and hex parse -> print -> parse is the identity.
  * requires: core/src/text.c */
 #include "fz_common.h"
+#include "text.h"
 
 static void check_encode_roundtrip(const char *s, size_t n, twp_pct_set set)
 {

@@ -11,6 +11,7 @@
  * requires: core/src/propagation.c tests/fuzz/fz_common.c */
 #include "fz_common.h"
 #include "envelope.h"
+#include "propagation.h"
 
 static void put_be32(unsigned char *p, uint32_t v)
 {

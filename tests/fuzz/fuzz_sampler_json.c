@@ -5,6 +5,7 @@
  * twice is accepted; decisions name a type and a finite parameter.
  * requires: core/src/sampler.c core/src/config.c */
 #include "fz_common.h"
+#include "sampler.h"
 
 #include <math.h>
 

@@ -10,6 +10,7 @@
  * spans_finished spans.
  * requires: core/src/tracer.c core/src/span.c */
 #include "fz_common.h"
+#include "context.h"
 
 #include <jansson.h>
 #include <math.h>

@@ -2,6 +2,7 @@
  * by the header-based fuzz targets (see fz_common.h). Needs config.c and
  * propagation; fz_context.c holds what only needs context.c. */
 #include "fz_common.h"
+#include "propagation.h"
 
 #include <string.h>
 

@@ -22,7 +22,7 @@
 #ifndef FZ_COMMON_H
 #define FZ_COMMON_H
 
-#include "internal.h"
+#include "buf.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,7 @@
 /* fz_context.c — exact-size copies and the context checks every target
  * uses (needs only context.c). */
 #include "fz_common.h"
+#include "context.h"
 
 char *fz_exact_copy(const uint8_t *data, size_t size)
 {
