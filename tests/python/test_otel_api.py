@@ -407,14 +407,20 @@ def test_entry_point_loads_the_provider(otlp_sink):
     code = ("from opentelemetry import trace\n"
             "p = trace.get_tracer_provider()\n"
             "print(type(p).__module__, type(p).__name__)\n"
-            "with trace.get_tracer('ep').start_as_current_span('from-entry-point'): pass\n"
+            "from opentelemetry import propagate\n"
+            "with trace.get_tracer('ep').start_as_current_span('from-entry-point'):\n"
+            "    h = {}\n"
+            "    propagate.inject(h)\n"
+            "    print(' '.join(sorted(h)))\n"
             "assert p.force_flush(5000)\n")
     env = dict(os.environ, OTEL_PYTHON_TRACER_PROVIDER="tracewire", OTEL_SERVICE_NAME="ep-svc",
+               OTEL_PROPAGATORS="tracecontext,tracewire_jaeger",
                OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="http://127.0.0.1:%d/v1/traces" % otlp_sink.port)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["tracewire.otel._trace", "TracerProvider"]
+    assert out.stdout.split() == ["tracewire.otel._trace", "TracerProvider", "traceparent",
+                                  "uber-trace-id"]
     got = decode(otlp_sink.wait(1))
     span, res = got["from-entry-point"][0]
     assert res["service.name"] == {"stringValue": "ep-svc"}
@@ -466,3 +472,39 @@ def test_exception_options_and_end_on_exit(wire, caplog):
     ev = attrs(own.events[0])
     assert own.events[0].name == "exception" and ev["exception.escaped"] == {"stringValue": "True"}
     assert "otel.scope.name" not in attrs(got["nameless"])
+
+
+@pytest.mark.parametrize("name,cls,field", [
+    ("tracewire_jaeger", "JaegerPropagator", "uber-trace-id"),
+    ("tracewire_b3", "B3SinglePropagator", "b3"),
+    ("tracewire_b3multi", "B3MultiPropagator", "x-b3-traceid"),
+])
+def test_core_propagators_round_trip_and_parent(wire, name, cls, field):
+    """Jaeger and B3 through the core's parsers as OTel propagators: inject
+    from an OTel span, extract on the other side, the child's parent on the
+    wire is the injected span; an entry point under the name for OTEL_PROPAGATORS."""
+    from importlib.metadata import entry_points
+    from tracewire.otel import propagators
+    eps = entry_points()
+    eps = eps.select(group="opentelemetry_propagator") if hasattr(eps, "select") \
+        else eps.get("opentelemetry_propagator", [])
+    assert {e.name: e.value for e in eps}[name] == "tracewire.otel.propagators:" + cls
+    prop = getattr(propagators, cls)()
+    t = wire.tracer()
+    with t.start_as_current_span("sender") as s:
+        carrier = {}
+        prop.inject(carrier)
+    sc = s.get_span_context()
+    assert field in {k.lower() for k in carrier}, carrier
+    assert {k.lower() for k in carrier} <= prop.fields
+    ctx = prop.extract(carrier)
+    remote = trace.get_current_span(ctx).get_span_context()
+    assert remote.is_remote and remote.span_id == sc.span_id and remote.trace_flags.sampled
+    assert remote.trace_id == sc.trace_id
+    with t.start_as_current_span("receiver", context=ctx):
+        pass
+    assert prop.extract({field: "garbage"}) is not None          # no raise: no parent
+    assert not trace.get_current_span(prop.extract({field: "garbage"})).get_span_context().is_valid
+    got = wire.spans(2)
+    assert got["receiver"].parent_span_id == got["sender"].span_id
+    assert got["receiver"].trace_id == got["sender"].trace_id
