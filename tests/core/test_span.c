@@ -12,6 +12,7 @@
 
 #include "span_helpers.h"
 #include "context.h"
+#include "span_data.h"
 
 static void every_tag_type_is_recorded_with_its_type(void **state)
 {
