@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "encoders.h"     /* twp_otlp_json_encode */
 #include "otlp_proto.h"
 
 static void print_hex(const char *type, const void *p, size_t n)
