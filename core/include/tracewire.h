@@ -549,6 +549,34 @@ TW_API tw_status tw_carrier_text_parse(const char *text, size_t len, tw_carrier_
  * Non-zero only for a NULL carrier. */
 TW_API int tw_carrier_text_foreach(void *carrier, tw_kv_fn visit, void *visit_ud);
 
+/* Writing carrier text: the one writer every face uses (Python
+ * format_carrier, Lua format_carrier, the Redis module's stored carriers).
+ * It writes the header-block form, "name: value" lines joined by "\n", and
+ * refuses what tw_carrier_text_parse would refuse, so whatever it writes
+ * parses back to the same entries. A plain struct the caller owns: buf
+ * (borrowed, cap bytes, cap >= 1) is kept NUL-terminated; len is the text's
+ * length; status is TW_OK until the first refusal, after which every put is
+ * a no-op (status and why, a static English reason, keep the first one). */
+typedef struct tw_carrier_text_writer {
+    char *buf;
+    size_t cap, len, n;        /* n: entries written */
+    tw_status status;
+    const char *why;
+} tw_carrier_text_writer;
+
+/* borrowed: w->buf = buf, w->cap = cap, empty text, status TW_OK. */
+TW_API void tw_carrier_text_writer_init(tw_carrier_text_writer *w, char *buf, size_t cap);
+
+/* A tw_kv_fn (ud: the tw_carrier_text_writer*), so tw_tracer_inject writes
+ * straight into it: appends one "name: value" line. Returns 0, or the
+ * writer's status (non-zero, also left in w->status): TW_ERR_CORRUPTED for a
+ * name outside [A-Za-z0-9._-] or empty, or a value holding a control
+ * character (a newline included); TW_ERR_TOO_LARGE beyond
+ * TW_CARRIER_TEXT_MAX_ENTRIES, TW_CARRIER_TEXT_MAX_BYTES or cap - 1 bytes.
+ * Blanks around a value are not kept (the parser drops them). */
+TW_API int tw_carrier_text_put(void *w, const char *name, size_t name_len, const char *val,
+                               size_t val_len);
+
 /* ---------------------------------------------------------------- diagnostics */
 
 /* Failures that speak. The reporter thread tells the application when spans

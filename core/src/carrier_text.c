@@ -8,6 +8,11 @@
  * characters, a control character in a value, or more entries or bytes than
  * the documented bounds is refused with a reason instead of half-read. The
  * Python and Lua helpers parse through their bindings with this same code.
+ *
+ * Writing is here too (tw_carrier_text_put), over the same character
+ * table, so the one writer every face uses cannot produce text the parser
+ * refuses: Python's and Lua's format_carrier and the Redis module's stored
+ * carriers (tw_tracer_inject straight into a writer).
  */
 #include "envelope.h"
 
@@ -97,5 +102,65 @@ int tw_carrier_text_foreach(void *carrier, tw_kv_fn visit, void *visit_ud)
     for (size_t i = 0; i < c->n; i++)
         if (visit(visit_ud, c->e[i].name, c->e[i].name_len, c->e[i].val, c->e[i].val_len))
             break;
+    return 0;
+}
+
+void tw_carrier_text_writer_init(tw_carrier_text_writer *w, char *buf, size_t cap)
+{
+    w->buf = buf;
+    w->cap = cap;
+    w->len = 0;
+    w->n = 0;
+    w->status = cap ? TW_OK : TW_ERR_INVALID_ARG;
+    w->why = cap ? NULL : "carrier buffer without room";
+    if (cap)
+        buf[0] = '\0';
+}
+
+static int refuse(tw_carrier_text_writer *w, tw_status st, const char *why)
+{
+    w->status = st;
+    w->why = why;
+    return (int)st;
+}
+
+int tw_carrier_text_put(void *ud, const char *name, size_t name_len, const char *val,
+                        size_t val_len)
+{
+    tw_carrier_text_writer *w = ud;
+    if (w->status != TW_OK)
+        return (int)w->status;
+    if (name_len == 0)
+        return refuse(w, TW_ERR_CORRUPTED, "carrier entry without a header name");
+    for (size_t k = 0; k < name_len; k++)
+        if (!(cls[(unsigned char)name[k]] & C_TOKEN))
+            return refuse(w, TW_ERR_CORRUPTED,
+                          "carrier header name holds a character outside [A-Za-z0-9._-]");
+    while (val_len && cls[(unsigned char)*val] == C_BLANK) { val++; val_len--; }
+    while (val_len && cls[(unsigned char)val[val_len - 1]] == C_BLANK) val_len--;
+    for (size_t k = 0; k < val_len; k++)
+        if (cls[(unsigned char)val[k]] & C_CTL)
+            return refuse(w, TW_ERR_CORRUPTED, "carrier header value holds a control character");
+    if (w->n == TW_CARRIER_TEXT_MAX_ENTRIES)
+        return refuse(w, TW_ERR_TOO_LARGE, too_many);
+    size_t add = (w->len ? 1 : 0) + name_len + 2 + val_len;
+    size_t room = w->cap - 1 < TW_CARRIER_TEXT_MAX_BYTES ? w->cap - 1 : TW_CARRIER_TEXT_MAX_BYTES;
+    if (add > room - w->len)
+        return refuse(w, TW_ERR_TOO_LARGE, w->cap - 1 < TW_CARRIER_TEXT_MAX_BYTES
+                                               ? "carrier text longer than its buffer"
+                                               : "carrier longer than 16384 bytes");
+    char *p = w->buf + w->len;
+    if (w->len)
+        *p++ = '\n';
+    memcpy(p, name, name_len);
+    p += name_len;
+    *p++ = ':';
+    *p++ = ' ';
+    if (val_len)
+        memcpy(p, val, val_len);
+    p += val_len;
+    *p = '\0';
+    w->len += add;
+    w->n++;
     return 0;
 }

@@ -1,7 +1,7 @@
 /* lqueue.c — the core's queue codecs for Lua: the Redis queue envelope and
  * the carrier text (tracewire.h, "queue envelope" and "carrier text").
  *
- * tracewire.redisq's wrap / unwrap / parse_carrier call these, so Lua reads
+ * tracewire.redisq's wrap / unwrap / parse_carrier / format_carrier call these, so Lua reads
  * and writes exactly the bytes the Redis module does, with the module's own
  * code (no CRC-32 or envelope parser in Lua). Module-level functions:
  *   envelope_encode(payload, carrier, enqueue_us) -> string
@@ -9,6 +9,8 @@
  *                        -> raw                            (a plain item)
  *                        -> nil, reason                    (corrupted)
  *   carrier_parse(text)  -> { lower-case name = value } | nil, reason
+ *   carrier_format({ name1, value1, name2, value2, ... })
+ *                        -> text | nil, reason   (the core's carrier text writer)
  * Bad arguments raise; bad data returns nil and the core's reason.
  */
 #include "twlua.h"
@@ -98,9 +100,41 @@ static int l_carrier_parse(lua_State *L)
     return 1;
 }
 
+/* carrier_format(flat): the names and values in the given order (redisq
+ * sorts them), through the same writer the Redis module stores carriers
+ * with; nil and the core's reason for a name or value carrier text cannot
+ * hold. Values may be strings or numbers (lua_tolstring's text). */
+static int l_carrier_format(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    size_t n = lua_rawlen(L, 1);
+    char *buf = twl_newuserdata(L, TW_CARRIER_TEXT_MAX_BYTES + 1);   /* 16 KiB, collected */
+    tw_carrier_text_writer w;
+    tw_carrier_text_writer_init(&w, buf, TW_CARRIER_TEXT_MAX_BYTES + 1);
+    for (size_t i = 1; i + 1 <= n; i += 2) {
+        lua_rawgeti(L, 1, (int)i);
+        lua_rawgeti(L, 1, (int)i + 1);
+        size_t nl, vl;
+        const char *name = lua_tolstring(L, -2, &nl);
+        const char *val = lua_tolstring(L, -1, &vl);
+        if (name == NULL || val == NULL)
+            return luaL_error(L, "carrier_format: entry %d is not a string or number", (int)(i + 1) / 2);
+        int st = tw_carrier_text_put(&w, name, nl, val, vl);
+        lua_pop(L, 2);
+        if (st != 0) {
+            lua_pushnil(L);
+            lua_pushstring(L, w.why);
+            return 2;
+        }
+    }
+    lua_pushlstring(L, buf, w.len);
+    return 1;
+}
+
 const luaL_Reg twl_queue_funcs[] = {
     {"envelope_encode", l_envelope_encode},
     {"envelope_decode", l_envelope_decode},
     {"carrier_parse", l_carrier_parse},
+    {"carrier_format", l_carrier_format},
     {NULL, NULL}
 };

@@ -72,14 +72,21 @@ end
 -- for text the module would refuse.
 M.parse_carrier = tw.carrier_parse
 
---- { name = value } -> header-block carrier text (sorted, so stable).
+--- { name = value } -> header-block carrier text (sorted, so stable); raises
+-- with the core's reason for a name or value carrier text cannot hold.
 function M.format_carrier(headers)
     local names = {}
     for k in pairs(headers) do names[#names + 1] = k end
     table.sort(names)
-    local lines = {}
-    for _, k in ipairs(names) do lines[#lines + 1] = k .. ": " .. tostring(headers[k]) end
-    return table.concat(lines, "\n")
+    local flat = {}
+    for _, k in ipairs(names) do
+        flat[#flat + 1] = tostring(k)
+        flat[#flat + 1] = tostring(headers[k])
+    end
+    -- the core's carrier text writer (the Redis module's and Python's too)
+    local text, why = tw.carrier_format(flat)
+    if text == nil then error("format_carrier: " .. why, 2) end
+    return text
 end
 
 --- The carrier text for a span (or span context) through tracer:inject.

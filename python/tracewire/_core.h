@@ -337,9 +337,11 @@ PyObject *twpy_tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t 
 
 /* ------------------------------------------------------------ _core_queue.c */
 
-/* module functions: envelope_encode, envelope_decode, carrier_parse */
+/* module functions: envelope_encode, envelope_decode, carrier_parse,
+ * carrier_format */
 PyObject *twpy_envelope_encode(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *twpy_envelope_decode(PyObject *m, PyObject *raw);
 PyObject *twpy_carrier_parse(PyObject *m, PyObject *text);
+PyObject *twpy_carrier_format(PyObject *m, PyObject *pairs);
 
 #endif /* TWPY_CORE_H */

@@ -56,6 +56,9 @@ static PyMethodDef module_methods[] = {
      "ValueError for a corrupted envelope"},
     {"carrier_parse", twpy_carrier_parse, METH_O,
      "carrier_parse(text) -> {lower-case name: value}; ValueError for text the core refuses"},
+    {"carrier_format", twpy_carrier_format, METH_O,
+     "carrier_format([(name, value), ...]) -> str: carrier text by the core's writer; "
+     "ValueError for a name or value carrier text cannot hold"},
     {NULL, NULL, 0, NULL},
 };
 

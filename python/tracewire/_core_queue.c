@@ -2,7 +2,7 @@
  * envelope and the carrier text (tracewire.h, "queue envelope" and "carrier
  * text").
  *
- * redis_queue.py's wrap / unwrap / parse_carrier call these, so Python reads
+ * redis_queue.py's wrap / unwrap / parse_carrier / format_carrier call these, so Python reads
  * and writes exactly the bytes the Redis module does, with the module's own
  * code: one codec for C, Python and Lua. Module-level functions, no type.
  * Byte inputs go through the buffer protocol (bytes, bytearray, memoryview),
@@ -148,4 +148,47 @@ twpy_carrier_parse(PyObject *m, PyObject *text)
 done:
     release(&view, tmp);
     return dict;
+}
+
+/* carrier_format(pairs) -> str: [(name, value), ...] (str each) through the
+ * core's carrier text writer, in the given order; ValueError with the core's
+ * reason for a name or value the text cannot hold (the parser would refuse
+ * it). */
+PyObject *
+twpy_carrier_format(PyObject *m, PyObject *pairs)
+{
+    (void)m;
+    PyObject *seq = PySequence_Fast(pairs, "carrier_format(pairs): a sequence of (name, value)");
+    if (seq == NULL)
+        return NULL;
+    PyObject *res = NULL;
+    char *buf = PyMem_Malloc(TW_CARRIER_TEXT_MAX_BYTES + 1);   /* 16 KiB: off the C stack */
+    if (buf == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    tw_carrier_text_writer w;
+    tw_carrier_text_writer_init(&w, buf, TW_CARRIER_TEXT_MAX_BYTES + 1);
+    for (Py_ssize_t i = 0; i < PySequence_Fast_GET_SIZE(seq); i++) {
+        PyObject *p = PySequence_Fast_GET_ITEM(seq, i);
+        if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 || !PyUnicode_Check(PyTuple_GET_ITEM(p, 0)) ||
+            !PyUnicode_Check(PyTuple_GET_ITEM(p, 1))) {
+            PyErr_SetString(PyExc_TypeError, "carrier_format(pairs): each pair is (str, str)");
+            goto done;
+        }
+        Py_ssize_t nl, vl;
+        const char *n = PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(p, 0), &nl);
+        const char *v = n ? PyUnicode_AsUTF8AndSize(PyTuple_GET_ITEM(p, 1), &vl) : NULL;
+        if (v == NULL)
+            goto done;
+        if (tw_carrier_text_put(&w, n, (size_t)nl, v, (size_t)vl) != 0) {
+            PyErr_SetString(PyExc_ValueError, w.why);
+            goto done;
+        }
+    }
+    res = PyUnicode_DecodeUTF8(buf, (Py_ssize_t)w.len, NULL);
+done:
+    PyMem_Free(buf);
+    Py_DECREF(seq);
+    return res;
 }

@@ -95,15 +95,17 @@ def parse_carrier(text: Union[str, bytes]) -> Dict[str, str]:
 
 
 def format_carrier(headers: Mapping[str, Any]) -> str:
-    """{name: value} -> the header-block carrier text TQ.PUSH accepts."""
-    lines = []
+    """{name: value} -> the header-block carrier text TQ.PUSH accepts, written
+    by the core's carrier text writer (the one the Redis module and Lua use).
+    List values are joined with ","; raises ValueError, with the core's
+    reason, for a name or value carrier text cannot hold (a newline, a name
+    outside [A-Za-z0-9._-])."""
+    pairs = []
     for k, v in headers.items():
         if isinstance(v, (list, tuple)):
             v = ",".join(str(x) for x in v)
-        if "\n" in str(k) or "\n" in str(v):
-            raise ValueError("carrier header holds a newline")
-        lines.append("%s: %s" % (k, v))
-    return "\n".join(lines)
+        pairs.append((str(k), str(v)))
+    return _core.carrier_format(pairs)
 
 
 # ------------------------------------------------------------------ tracing glue

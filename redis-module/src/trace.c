@@ -124,15 +124,6 @@ static int text_append(twrm_text *t, const char *s, size_t n)
     return 0;
 }
 
-static int inject_line(void *ud, const char *k, size_t klen, const char *v, size_t vlen)
-{
-    twrm_text *t = ud;
-    if (t->len && text_append(t, "\n", 1)) return 1;
-    if (text_append(t, k, klen) || text_append(t, ": ", 2) || text_append(t, v, vlen))
-        return 1;
-    return 0;
-}
-
 static tw_status span_named(tw_tracer *t, const char *op, const char *key, size_t key_len,
                             const tw_span_context *parent, int64_t start_us, tw_span **out)
 {
@@ -202,7 +193,9 @@ static const char *carrier_parent(tw_tracer *t, const char *carrier, size_t len,
     return st == TW_ERR_NOMEM ? "out of memory" : "malformed trace context in carrier";
 }
 
-/* Appends c as a header block to out. Returns 0, or -1 (out of memory). */
+/* Appends c as a header block to out (the fast path, or the core writer).
+ * Returns 0, or -1 (out of memory, or a carrier beyond the carrier text
+ * bounds, which no next hop would parse). */
 static int write_carrier(tw_tracer *t, const tw_span_context *c, int simple, twrm_text *out)
 {
     if (simple && fast_inject) {
@@ -213,9 +206,15 @@ static int write_carrier(tw_tracer *t, const tw_span_context *c, int simple, twr
         tw_span_context_to_traceparent(c, tp + 13);
         return text_append(out, tp, sizeof tp);
     }
-    if (tw_tracer_inject(t, c, TW_PROP_DEFAULT, inject_line, out) != TW_OK || out->failed)
+    /* the core's carrier text writer, the one Python and Lua use too; a
+     * carrier it refuses (over the carrier bounds) would be refused by the
+     * next hop's parse anyway */
+    char buf[TW_CARRIER_TEXT_MAX_BYTES + 1];
+    tw_carrier_text_writer w;
+    tw_carrier_text_writer_init(&w, buf, sizeof buf);
+    if (tw_tracer_inject(t, c, TW_PROP_DEFAULT, tw_carrier_text_put, &w) != TW_OK)
         return -1;
-    return 0;
+    return text_append(out, buf, w.len);
 }
 
 const char *twrm_trace_send_begin(tw_tracer *t, const char *key, size_t key_len,

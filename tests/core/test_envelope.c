@@ -1,7 +1,7 @@
 /* test_envelope.c — the core's queue codecs, which the Redis module, the
  * Python extension and the Lua module all call: the v1 queue envelope
- * (envelope.c), its CRC-32 (crc32.c) and the carrier text parser
- * (carrier_text.c). Plain CHECKs, a count printed at the end. */
+ * (envelope.c), its CRC-32 (crc32.c) and the carrier text parser and
+ * writer (carrier_text.c). Plain CHECKs, a count printed at the end. */
 #include "envelope.h"
 
 #include <stdio.h>
@@ -170,6 +170,51 @@ static void test_carrier_errors(void)
     CHECK(tw_carrier_text_parse(many, 64 * 6, &c, NULL) == TW_OK && c.n == 64);
 }
 
+/* The writer's text parses back to what was put; what the parser would
+ * refuse is refused at put time, the first refusal sticks. */
+static void test_carrier_writer(void)
+{
+    char buf[512];
+    tw_carrier_text_writer w;
+    tw_carrier_text_writer_init(&w, buf, sizeof buf);
+    CHECK(w.len == 0 && buf[0] == '\0');
+    CHECK(tw_carrier_text_put(&w, "traceparent", 11, "00-a-b-01", 9) == 0);
+    CHECK(tw_carrier_text_put(&w, "baggage", 7, " k=v;prop ", 10) == 0);
+    CHECK(strcmp(buf, "traceparent: 00-a-b-01\nbaggage: k=v;prop") == 0 && w.len == strlen(buf));
+    tw_carrier_text c;
+    CHECK(tw_carrier_text_parse(buf, w.len, &c, NULL) == TW_OK && c.n == 2);
+    CHECK(c.e[1].val_len == 8 && memcmp(c.e[1].val, "k=v;prop", 8) == 0);
+    size_t len = w.len;
+    CHECK(tw_carrier_text_put(&w, "k", 1, "a\nb", 3) == TW_ERR_CORRUPTED && w.why != NULL);
+    CHECK(tw_carrier_text_put(&w, "k", 1, "fine", 4) == TW_ERR_CORRUPTED);   /* sticky */
+    CHECK(w.len == len && strlen(buf) == len);
+
+    const char *bad_names[] = { "", "a b", "a:b", "n\x01" };
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        tw_carrier_text_writer_init(&w, buf, sizeof buf);
+        CHECK(tw_carrier_text_put(&w, bad_names[i], strlen(bad_names[i]), "v", 1) == TW_ERR_CORRUPTED);
+    }
+    tw_carrier_text_writer_init(&w, buf, 8);                 /* "k: 1234" fits, one more does not */
+    CHECK(tw_carrier_text_put(&w, "k", 1, "1234", 4) == 0 && w.len == 7);
+    tw_carrier_text_writer_init(&w, buf, 8);
+    CHECK(tw_carrier_text_put(&w, "k", 1, "12345", 5) == TW_ERR_TOO_LARGE && buf[0] == '\0');
+    tw_carrier_text_writer_init(&w, buf, sizeof buf);
+    int st = 0;
+    for (int i = 0; i < 65 && st == 0; i++) st = tw_carrier_text_put(&w, "h", 1, "", 0);
+    CHECK(st == TW_ERR_TOO_LARGE && w.n == 64);
+    CHECK(tw_carrier_text_parse(buf, w.len, &c, NULL) == TW_OK && c.n == 64);
+    char *big = malloc(TW_CARRIER_TEXT_MAX_BYTES * 2);
+    char *val = malloc(TW_CARRIER_TEXT_MAX_BYTES);
+    memset(val, 'a', TW_CARRIER_TEXT_MAX_BYTES);
+    tw_carrier_text_writer_init(&w, big, TW_CARRIER_TEXT_MAX_BYTES * 2);
+    CHECK(tw_carrier_text_put(&w, "k", 1, val, TW_CARRIER_TEXT_MAX_BYTES - 3) == 0);
+    CHECK(w.len == TW_CARRIER_TEXT_MAX_BYTES);
+    tw_carrier_text_writer_init(&w, big, TW_CARRIER_TEXT_MAX_BYTES * 2);
+    CHECK(tw_carrier_text_put(&w, "k", 1, val, TW_CARRIER_TEXT_MAX_BYTES - 2) == TW_ERR_TOO_LARGE);
+    free(val);
+    free(big);
+}
+
 int main(void)
 {
     test_crc_reference_vector();
@@ -179,6 +224,7 @@ int main(void)
     test_every_corruption_is_detected();
     test_carrier_forms();
     test_carrier_errors();
+    test_carrier_writer();
     printf("%d checks, %d failed\n", checks, failures);
     return failures != 0;
 }

@@ -94,4 +94,28 @@ describe("carrier text", function()
             assert.equal(c[2], err)
         end
     end)
+
+    it("formats through the core's writer, sorted, and parses back", function()
+        local text = redisq.format_carrier({ traceparent = "00-a-b-01", baggage = "k=v;p", ["X-B3-Flags"] = 1 })
+        assert.equal("X-B3-Flags: 1\nbaggage: k=v;p\ntraceparent: 00-a-b-01", text)
+        assert.same({ traceparent = "00-a-b-01", baggage = "k=v;p", ["x-b3-flags"] = "1" },
+                    redisq.parse_carrier(text))
+        assert.equal("", redisq.format_carrier({}))
+    end)
+
+    it("refuses to format what parse would refuse", function()
+        local many = {}
+        for i = 1, 65 do many["h" .. i] = "v" end
+        local cases = {
+            { { k = "a\nb" }, "carrier header value holds a control character" },
+            { { ["a b"] = "v" }, "carrier header name holds a character outside [A-Za-z0-9._-]" },
+            { { k = string.rep("x", 16384) }, "carrier longer than 16384 bytes" },
+            { many, "carrier has more than 64 headers" },
+        }
+        for _, c in ipairs(cases) do
+            local ok, err = pcall(redisq.format_carrier, c[1])
+            assert.is_false(ok)
+            assert.truthy(err:find(c[2], 1, true), err)
+        end
+    end)
 end)

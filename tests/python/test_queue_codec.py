@@ -89,3 +89,27 @@ def test_codec_arguments_are_checked():
         rq.unwrap("not bytes")
     with pytest.raises(TypeError):
         rq.parse_carrier(None)
+
+
+def test_format_carrier_is_the_core_writer_and_parses_back():
+    h = {"traceparent": "00-" + "1" * 32 + "-" + "2" * 16 + "-01", "baggage": "k=v;p", "X-B3-Flags": 1,
+         "multi": ["a", "b"], "k": "caf\u00e9"}
+    text = rq.format_carrier(h)
+    assert text == ("traceparent: 00-" + "1" * 32 + "-" + "2" * 16 + "-01\nbaggage: k=v;p\n"
+                    "X-B3-Flags: 1\nmulti: a,b\nk: caf\u00e9")
+    assert rq.parse_carrier(text) == {"traceparent": h["traceparent"], "baggage": "k=v;p",
+                                      "x-b3-flags": "1", "multi": "a,b", "k": "caf\u00e9"}
+    assert rq.format_carrier({}) == ""
+
+
+@pytest.mark.parametrize("headers,reason", [
+    ({"k": "a\nb"}, "carrier header value holds a control character"),
+    ({"a b": "v"}, "carrier header name holds a character outside [A-Za-z0-9._-]"),
+    ({"": "v"}, "carrier entry without a header name"),
+    ({"k": "x" * 16384}, "carrier longer than 16384 bytes"),
+    ({"h%d" % i: "v" for i in range(65)}, "carrier has more than 64 headers"),
+])
+def test_format_carrier_refuses_what_parse_would_refuse(headers, reason):
+    with pytest.raises(ValueError) as e:
+        rq.format_carrier(headers)
+    assert str(e.value) == reason
