@@ -588,7 +588,10 @@ TW_API int tw_carrier_text_put(void *w, const char *name, size_t name_len, const
  *   TW_DIAG_SEND_FAILED  a sender could not deliver a batch (refused, 404,
  *                        500, unresolvable host, timeout...); the message
  *                        names the sender, the endpoint, the cause and how
- *                        many spans no sender delivered.
+ *                        many spans no sender delivered. Also said early, as
+ *                        "sender stalled", when an HTTP send has moved no
+ *                        byte for 1 s (a collector that accepts and never
+ *                        answers), long before its timeout gives up.
  *   TW_DIAG_DROPPED      spans dropped for another reason: queue full, a span
  *                        too large for a datagram, close() deadline.
  *   TW_DIAG_SAMPLING     a remote-sampling poll failed or its answer was

@@ -37,6 +37,11 @@ typedef struct twp_batch {
     unsigned char *state;            /* n outcome bytes: exporters OR bits in */
     size_t n;
     _Atomic int64_t *abort_at_us;    /* close() deadline, monotonic us; 0 = none */
+    /* A send of this batch that moved no byte for a while (transport.h,
+     * TWP_HTTP_STALL_MS) says so early through stalled(stall_ud, why), on
+     * the reporter thread; NULL: not said. The HTTP exporters pass it on. */
+    twp_http_stall_fn stalled;
+    void *stall_ud;
 } twp_batch;
 
 /* What an exporter is built from; borrowed for the exporter's whole life

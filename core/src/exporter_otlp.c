@@ -48,6 +48,7 @@ static tw_status otlp_export(twp_exporter *e, const twp_batch *b, char *why, siz
         return TW_ERR_NOMEM;
     }
     twp_http_result res = { 0 };
+    twp_http_on_stall(x->http, b->stalled, b->stall_ud);
     st = twp_http_post(x->http, out->data, out->len, b->abort_at_us, &res);
     return twp_exporter_http_result(&x->env, x->url, b, st, &res, out->len, why, cap);
 }

@@ -37,6 +37,7 @@ static tw_status th_export(twp_exporter *e, const twp_batch *b, char *why, size_
         return TW_ERR_NOMEM;
     }
     twp_http_result res = { 0 };
+    twp_http_on_stall(x->http, b->stalled, b->stall_ud);
     tw_status st = twp_http_post(x->http, x->body.data, x->body.len, b->abort_at_us, &res);
     return twp_exporter_http_result(&x->env, x->url, b, st, &res, x->body.len, why, cap);
 }

@@ -134,6 +134,8 @@ typedef struct pipeline {
         char why[200];
     } failed[TWP_MAX_EXPORTERS];
     int nfailed;
+    const char *cur_sender;      /* the exporter sending now, for stall messages */
+    size_t cur_n;                /* ... and its batch size */
     uint64_t seen_queue_full, seen_too_large, seen_on_close;   /* counters already said */
     uint64_t seen_baggage;       /* baggage_dropped already said (propagation.c counts) */
 } pipeline;
@@ -183,6 +185,18 @@ static void finalize(pipeline *p, twp_span_data *s, unsigned st)
 
 /* ------------------------------------------------------------ sending */
 
+/* A send that moved no byte for TWP_HTTP_STALL_MS (a blackholed collector
+ * accepts the connection and never answers): said at once as a failed send,
+ * long before the export's timeout gives up. The give-up itself follows as
+ * a second SEND_FAILED event, so it lands in the kind's next summary. */
+static void on_stall(void *ud, const char *why)
+{
+    pipeline *p = ud;
+    twp_diag_event(&p->diag, TW_DIAG_SEND_FAILED, TW_ERR_TIMEOUT, 1, mono_us(),
+                   "tracewire: %s sender stalled: %s; %zu spans wait on it",
+                   p->cur_sender ? p->cur_sender : "?", why, p->cur_n);
+}
+
 /* Sends the first k pending spans (k <= max_batch) through every exporter
  * and finalizes them: each span gets exactly one outcome. */
 static void send_batch(pipeline *p, size_t k)
@@ -197,9 +211,11 @@ static void send_batch(pipeline *p, size_t k)
     p->npend -= k;
     p->pend_since_us = mono_us();
     p->nfailed = 0;
-    twp_batch b = { p->arr, p->state, k, &p->abort_at_us };
+    twp_batch b = { p->arr, p->state, k, &p->abort_at_us, p->diag.fn ? on_stall : NULL, p };
+    p->cur_n = k;
     for (size_t e = 0; e < p->nexp; e++) {
         struct send_failure *f = &p->failed[p->nfailed];
+        p->cur_sender = p->exp[e]->ops->name;
         f->why[0] = '\0';
         tw_status st = p->exp[e]->ops->export(p->exp[e], &b, f->why, sizeof f->why);
         if (st != TW_OK) {

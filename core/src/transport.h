@@ -58,6 +58,14 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len,
  * On failure err (cap bytes, may be NULL) says why in words. */
 tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_at_us,
                        twp_buf *body, long *code, char *err, size_t cap);
+/* A stalled POST speaks early: once per transfer that has moved no byte
+ * (connect, upload, answer) for TWP_HTTP_STALL_MS, fn(ud, why) is called on
+ * the thread running twp_http_post, while the transfer keeps waiting for its
+ * timeout. why: one line, borrowed for the call. fn NULL: silent (default).
+ * Applies to the following posts until changed. */
+#define TWP_HTTP_STALL_MS 1000
+typedef void (*twp_http_stall_fn)(void *ud, const char *why);
+void twp_http_on_stall(twp_http *h, twp_http_stall_fn fn, void *ud);
 /* In a forked child: forget (leak) inherited curl state, never touch its
  * sockets; the next post builds a new handle. */
 void twp_http_after_fork_child(twp_http *h);

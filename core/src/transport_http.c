@@ -26,6 +26,13 @@
  * TLS: libcurl's defaults verify peer and host name against the system CA
  * store; a CA file replaces the store, a client certificate and key are
  * presented when given.
+ * A collector that accepts the connection and never answers (blackholed)
+ * would only be reported when the export's budget runs out; so the poll loop
+ * also watches the bytes moved, and once nothing moved for TWP_HTTP_STALL_MS
+ * it tells the caller's stall hook (the reporter turns it into a diagnostic)
+ * and keeps waiting. Watched in the 20 ms loop rather than through
+ * CURLOPT_XFERINFOFUNCTION, which libcurl slows to about once a second when
+ * nothing moves -- exactly the case to see early.
  * curl_global_init runs once per process (pthread_once). In a forked child the
  * inherited handles share sockets with the parent: they are abandoned (leaked,
  * a few KB once per fork) and fresh ones are built on the next request.
@@ -38,6 +45,7 @@
 
 #include <pthread.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,7 +70,18 @@ struct twp_http {
     CURL *easy;
     twp_buf resp;
     char errbuf[CURL_ERROR_SIZE];   /* curl's detailed message of the last failure */
+    twp_http_stall_fn stall_fn;     /* NULL: stalls are not said */
+    void *stall_ud;
 };
+
+/* What run_transfer needs to say a stall (NULL: not watched). */
+typedef struct stall_watch {
+    twp_http_stall_fn fn;
+    void *ud;
+    const char *url;
+    size_t body_len;
+    int64_t budget_end_us;
+} stall_watch;
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_FAILED_INIT;
@@ -299,6 +318,12 @@ void twp_http_free(twp_http *h)
     free(h);
 }
 
+void twp_http_on_stall(twp_http *h, twp_http_stall_fn fn, void *ud)
+{
+    h->stall_fn = fn;
+    h->stall_ud = fn ? ud : NULL;
+}
+
 void twp_http_after_fork_child(twp_http *h)
 {
     if (!h)
@@ -356,11 +381,15 @@ static tw_status ensure_handles(twp_http *h)
 
 /* Runs one transfer on (multi, easy). Returns the CURLcode, or -1 when the
  * abort deadline passed first (the transfer is then cancelled). */
-static int run_transfer(CURLM *multi, CURL *easy, _Atomic int64_t *abort_at)
+static int run_transfer(CURLM *multi, CURL *easy, _Atomic int64_t *abort_at,
+                        const stall_watch *w)
 {
     if (curl_multi_add_handle(multi, easy) != CURLM_OK)
         return CURLE_FAILED_INIT;
     int rc = CURLE_OK;
+    curl_off_t moved = -1;
+    int64_t moved_at = now_us();
+    bool said = !w || !w->fn;
     for (;;) {
         int running = 0;
         if (curl_multi_perform(multi, &running) != CURLM_OK) {
@@ -385,6 +414,25 @@ static int run_transfer(CURLM *multi, CURL *easy, _Atomic int64_t *abort_at)
         if (aborted(abort_at)) {
             rc = -1;
             break;
+        }
+        if (!said) {
+            curl_off_t up = 0, down = 0;
+            curl_easy_getinfo(easy, CURLINFO_SIZE_UPLOAD_T, &up);
+            curl_easy_getinfo(easy, CURLINFO_SIZE_DOWNLOAD_T, &down);
+            int64_t t = now_us();
+            if (up + down != moved) {
+                moved = up + down;
+                moved_at = t;
+            } else if (t - moved_at >= (int64_t)TWP_HTTP_STALL_MS * 1000) {
+                char why[256];
+                int64_t left = (w->budget_end_us - t) / 1000;
+                snprintf(why, sizeof why,
+                         "no answer from %.120s for %d ms (%" CURL_FORMAT_CURL_OFF_T " of %zu "
+                         "bytes sent); still waiting, up to %" PRId64 " ms more",
+                         w->url, TWP_HTTP_STALL_MS, up, w->body_len, left > 0 ? left : 0);
+                said = true;
+                w->fn(w->ud, why);
+            }
         }
         if (curl_multi_poll(multi, NULL, 0, 20, NULL) != CURLM_OK) {
             rc = CURLE_FAILED_INIT;
@@ -500,7 +548,8 @@ tw_status twp_http_post(twp_http *h, const void *body, size_t len, _Atomic int64
         h->resp.len = 0;
         h->errbuf[0] = '\0';
         res->attempts++;
-        int rc = run_transfer(h->multi, h->easy, abort_at_us);
+        stall_watch w = { h->stall_fn, h->stall_ud, h->url, len, budget_end };
+        int rc = run_transfer(h->multi, h->easy, abort_at_us, &w);
         if (rc == -1) {
             res->failures++;
             describe(res->error, sizeof res->error, rc, 0, NULL);
@@ -567,7 +616,7 @@ tw_status twp_http_get(const char *url, int timeout_ms, _Atomic int64_t *abort_a
     curl_easy_setopt(e, CURLOPT_WRITEDATA, body);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "tracewire/" TW_VERSION);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, errbuf);
-    int rc = run_transfer(multi, e, abort_at_us);
+    int rc = run_transfer(multi, e, abort_at_us, NULL);
     if (rc == -1) {
         st = TW_ERR_TIMEOUT;
     } else if (rc != CURLE_OK) {

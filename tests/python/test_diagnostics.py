@@ -247,3 +247,115 @@ def test_interpreter_exit_with_pending_failures_neither_hangs_nor_is_silent():
                            timeout=30)
         assert p.returncode == 0, p.stderr
         assert "http sender failed" in p.stderr, p.stderr
+
+
+class Blackhole:
+    """A real TCP listener that accepts every connection and never answers (nor
+    reads): a collector behind a black hole, as a hung proxy or a stopped
+    process's still-open socket looks to the client."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def _sink_404():
+    s = HttpSink(status=404)
+    return s, "http://127.0.0.1:%d/wrong/path" % s.port, ("HTTP 404",)
+
+
+def _sink_500():
+    s = HttpSink(status=500)
+    return s, "http://127.0.0.1:%d/api/traces" % s.port, ("HTTP 500",)
+
+
+def _refused():
+    return None, "http://127.0.0.1:%d/api/traces" % closed_port(), ("Failed to connect",)
+
+
+def _unresolvable():
+    return None, "http://no-such-collector.invalid:14268/api/traces", ("no-such-collector.invalid",)
+
+
+def _blackhole():
+    b = Blackhole()
+    return b, "http://127.0.0.1:%d/api/traces" % b.port, ("stalled", "no answer from")
+
+
+@pytest.mark.parametrize("make", [_sink_404, _refused, _unresolvable, _blackhole, _sink_500],
+                         ids=["404-path", "refused-port", "unresolvable-host", "blackholed-tcp",
+                              "http-500"])
+def test_failure_noise_matrix(records, make):
+    """#20's failure-noise table: each broken collector gives one jaeger_tracing
+    record within 2 s of the send, naming the endpoint and the cause; flush()
+    says False; the failures that follow are held back and said as one summary
+    (here: at close, the 10 s interval not being over)."""
+    peer, url, needles = make()
+    try:
+        t = http_tracer(url, **{"reporter.retries": "0", "reporter.timeout_ms": "3000"})
+        t0 = time.time()   # the records' clock (LogRecord.created)
+        finish_some(t)
+        assert t.flush(2.0) is False   # the blackhole's flush waits the whole 2 s
+        got = records.wait(1, 0.5)
+        assert len(got) == 1, [r.getMessage() for r in got]
+        r = got[0]
+        msg = r.getMessage()
+        assert r.created - t0 <= 2.0, (r.created - t0, msg)
+        assert r.name == "jaeger_tracing" and r.levelno == logging.ERROR, msg
+        assert r.tracewire_kind == "send_failed" and r.tracewire_count == 1, msg
+        assert r.thread != threading.get_ident()
+        assert "http sender" in msg and url.split("/")[2] in msg, msg
+        for n in needles:
+            assert n in msg, msg
+        # more failures: held back by the rate limit, not one line each
+        finish_some(t, 2)
+        assert t.flush(5.0) is False
+        assert len(records.records) == 1, [x.getMessage() for x in records.records]
+        t.close(10.0)
+        got = records.wait(2, 2.0)
+        assert len(got) == 2, [x.getMessage() for x in got]
+        s = got[1]
+        assert s.name == "jaeger_tracing" and s.tracewire_kind == "send_failed"
+        assert s.tracewire_count >= 1
+        assert "more failed sends" in s.getMessage(), s.getMessage()
+        m = t.metrics()
+        assert m["spans_reported"] == 0
+        assert m["dropped_send_failed"] + m["dropped_on_close"] == 5, m
+    finally:
+        if peer is not None:
+            peer.close()
+
+
+def test_failure_noise_matrix_healthy_collector_says_nothing(records):
+    sink = HttpSink(status=202)
+    try:
+        t = http_tracer("http://127.0.0.1:%d/api/traces" % sink.port,
+                        **{"reporter.retries": "0", "reporter.timeout_ms": "3000"})
+        finish_some(t)
+        assert t.flush(2.0) is True
+        finish_some(t, 2)
+        assert t.flush(5.0) is True
+        assert t.close(10.0) is True
+        time.sleep(0.3)
+        assert records.records == []
+        assert t.metrics()["spans_reported"] == 5
+    finally:
+        sink.close()
