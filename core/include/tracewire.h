@@ -627,6 +627,18 @@ typedef void (*tw_diag_fn)(void *ud, tw_diag_kind kind, tw_status status,
  * such tracer has been freed. Default: none (failures are only counted). */
 TW_API tw_status tw_config_set_diagnostics(tw_config *cfg, tw_diag_fn fn, void *ud);
 
+/* The logging exporter's span lines (reporter.protocols "log", jaeger_client's
+ * `logging: True`): written to stderr by default; with a hook set, handed to
+ * fn instead, one call per span, so a binding can route them to its host's
+ * log (Python: logging "jaeger_tracing", as jaeger_client's LoggingReporter).
+ * line: "<service> op=<name> trace=<hex> span=<hex> ..." -- the stderr line
+ * without its "tracewire: span " prefix and newline -- len bytes,
+ * NUL-terminated, borrowed for the call. Threads and limits: as the
+ * diagnostics hook's (the reporter thread; must not block for long). ud is
+ * borrowed until every tracer created from cfg afterwards has been freed. */
+typedef void (*tw_span_log_fn)(void *ud, const char *line, size_t len);
+TW_API tw_status tw_config_set_span_log(tw_config *cfg, tw_span_log_fn fn, void *ud);
+
 /* ---------------------------------------------------------------- gateways */
 
 #define TW_PROP_ALL (TW_PROP_JAEGER | TW_PROP_W3C | TW_PROP_B3_MULTI | TW_PROP_B3_SINGLE)

@@ -60,6 +60,8 @@ struct tw_config {
                                       * config_keys.c asserts the table fits */
     tw_diag_fn diag_fn;              /* tw_config_set_diagnostics; NULL = off */
     void *diag_ud;                   /* borrowed */
+    tw_span_log_fn span_log_fn;      /* tw_config_set_span_log; NULL = stderr */
+    void *span_log_ud;               /* borrowed */
     /* OTLP/HTTP and the HTTP senders (issue #14) */
     bool otlp_json;                  /* reporter.otlp_protocol http/json (default http/protobuf) */
     bool otlp_gzip;                  /* reporter.otlp_compression gzip (default none) */

@@ -7,6 +7,9 @@
  * non-ASCII bytes in names and values are escaped as \xNN so one span stays
  * one line. A span counts as delivered by this exporter only when it is the
  * sole one (a log line beside a real sender is a mirror, not a delivery).
+ * A binding may take the lines instead of stderr (tw_config_set_span_log):
+ * Python hands them to logging "jaeger_tracing", as jaeger_client's
+ * LoggingReporter does with `logging: True`.
  */
 #include "exporter.h"
 #include "trace_flags.h"
@@ -92,10 +95,30 @@ typedef struct log_exporter {
     twp_buf msg;
 } log_exporter;
 
+#define LINE_PREFIX_LEN 16   /* "tracewire: span " */
+
 static tw_status log_export(twp_exporter *e, const twp_batch *b, char *why, size_t cap)
 {
     log_exporter *x = (log_exporter *)e;
     x->msg.len = 0;
+    const tw_config *cfg = x->env.cfg;
+    if (cfg->span_log_fn) {   /* the host's log, one line per span, no stderr */
+        for (size_t i = 0; i < b->n; i++) {
+            x->msg.len = 0;
+            if (!twp_log_format_span(&x->msg, x->env.proc, b->spans[i]) ||
+                !twp_buf_putc(&x->msg, '\0')) {
+                snprintf(why, cap, "out of memory formatting a span line");
+                return TW_ERR_NOMEM;
+            }
+            size_t len = x->msg.len - 2;                /* without "\n\0" */
+            x->msg.data[len] = '\0';
+            cfg->span_log_fn(cfg->span_log_ud, x->msg.data + LINE_PREFIX_LEN,
+                             len - LINE_PREFIX_LEN);
+            if (x->env.sole)
+                b->state[i] |= TWP_SPAN_DELIVERED;
+        }
+        return TW_OK;
+    }
     for (size_t i = 0; i < b->n; i++)
         (void)twp_log_format_span(&x->msg, x->env.proc, b->spans[i]);
     size_t off = 0;
@@ -127,6 +150,15 @@ static void log_free(twp_exporter *e)
     log_exporter *x = (log_exporter *)e;
     twp_buf_free(&x->msg);
     free(x);
+}
+
+tw_status tw_config_set_span_log(tw_config *cfg, tw_span_log_fn fn, void *ud)
+{
+    if (!cfg)
+        return TW_ERR_INVALID_ARG;
+    cfg->span_log_fn = fn;
+    cfg->span_log_ud = fn ? ud : NULL;
+    return TW_OK;
 }
 
 static const twp_exporter_ops log_ops = { "log", log_export, log_after_fork_child, log_free };

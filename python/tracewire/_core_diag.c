@@ -21,6 +21,9 @@
  *   - fork: a hook that was waiting for the GIL in the parent does not exist
  *     in the child, so its in-flight mark is cleared there (pthread_atfork);
  *     the child's own reporter thread takes the GIL normally.
+ * The logging exporter's span lines (`logging: True`, reporter.protocols
+ * "log") take the same route, as logger.info("Reporting span %s", line),
+ * jaeger_client's LoggingReporter call, instead of raw stderr.
  * Exceptions raised by logging (a broken handler) are printed as unraisable,
  * never propagated into the core.
  */
@@ -120,9 +123,50 @@ static void route(void *ud, tw_diag_kind kind, tw_status st, const char *msg, ui
     atomic_fetch_sub(&in_flight, 1);
 }
 
+/* logging "jaeger_tracing" .info("Reporting span %s", line): jaeger_client's
+ * LoggingReporter's logger, level and format (its span text differs: ours
+ * names service, operation, ids, tags). */
+static void log_span(const char *line, size_t len)
+{
+    PyObject *logging = NULL, *logger = NULL, *r = NULL;
+    logging = PyImport_ImportModule("logging");
+    if (logging)
+        logger = PyObject_CallMethod(logging, "getLogger", "s", "jaeger_tracing");
+    if (logger)
+        r = PyObject_CallMethod(logger, "info", "ss#", "Reporting span %s", line,
+                                (Py_ssize_t)len);
+    if (!r && PyErr_Occurred())
+        PyErr_WriteUnraisable(NULL);
+    Py_XDECREF(r);
+    Py_XDECREF(logger);
+    Py_XDECREF(logging);
+}
+
+/* The span-line hook: the same exit handling as route() (at interpreter exit
+ * the line goes to stderr as the core would have written it). */
+static void route_span(void *ud, const char *line, size_t len)
+{
+    (void)ud;
+    atomic_fetch_add(&in_flight, 1);
+    if (atomic_load(&closing) || finalizing()) {
+        atomic_fetch_sub(&in_flight, 1);
+        char buf[1024];
+        int n = snprintf(buf, sizeof buf, "tracewire: span %.*s\n",
+                         (int)(len < 900 ? len : 900), line);
+        if (n > 0)
+            (void)!write(STDERR_FILENO, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+        return;
+    }
+    PyGILState_STATE g = PyGILState_Ensure();
+    log_span(line, len);
+    PyGILState_Release(g);
+    atomic_fetch_sub(&in_flight, 1);
+}
+
 void twpy_diag_attach(tw_config *cfg)
 {
     (void)tw_config_set_diagnostics(cfg, route, NULL);
+    (void)tw_config_set_span_log(cfg, route_span, NULL);
 }
 
 /* atexit: stop taking the GIL, let hooks inside Python finish (bounded: a

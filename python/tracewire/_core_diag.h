@@ -7,7 +7,8 @@
 
 #include "tracewire.h"
 
-/* Routes cfg's diagnostics to logging.getLogger("jaeger_tracing"). */
+/* Routes cfg's diagnostics, and the log exporter's span lines, to
+ * logging.getLogger("jaeger_tracing"). */
 void twpy_diag_attach(tw_config *cfg);
 
 /* Py_mod_exec slot: registers the interpreter-exit handler. 0 or -1. */
