@@ -513,6 +513,88 @@ static void refused_http_speaks_once_and_a_healthy_agent_never(void **state)
     close(ufd);
 }
 
+/* A collector that completes the TCP handshake and never answers: the send
+ * is said as stalled after TWP_HTTP_STALL_MS without a byte moved, long
+ * before its 5 s timeout gives up; the give-up then waits for the summary. */
+static void blackholed_collector_speaks_before_the_timeout(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = bound_socket(SOCK_STREAM, &port);
+    assert_int_equal(listen(lfd, 16), 0);   /* the kernel accepts; nobody answers */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/traces", port);
+    heard h = { PTHREAD_MUTEX_INITIALIZER, {0}, {0}, {0}, {{0}} };
+    tw_tracer *t = tracer_with_diag(&h, "reporter.protocols", "http", "reporter.endpoint", url,
+                                    "reporter.retries", "0", "reporter.timeout_ms", "5000",
+                                    NULL);
+    emit(t, 3);
+    double t0 = now_ms();
+    assert_int_equal(tw_tracer_flush(t, 2000), TW_ERR_TIMEOUT);   /* still in flight */
+    pthread_mutex_lock(&h.mu);
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 1);
+    assert_int_equal(h.status[TW_DIAG_SEND_FAILED], TW_ERR_TIMEOUT);
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "http sender stalled: no answer from"));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], url));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "3 spans wait on it"));
+    pthread_mutex_unlock(&h.mu);
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.dropped_send_failed, 0);   /* not given up yet */
+    assert_int_equal(tw_tracer_close(t, 10000), TW_OK);
+    assert_true(now_ms() - t0 >= 4500);           /* the timeout did run out */
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.dropped_send_failed, 3);
+    assert_balanced(&c);
+    /* close's summary: the give-up, with its cause */
+    assert_int_equal(h.calls[TW_DIAG_SEND_FAILED], 2);
+    assert_int_equal(h.count[TW_DIAG_SEND_FAILED], 2);
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "1 more failed sends"));
+    assert_non_null(strstr(h.last[TW_DIAG_SEND_FAILED], "3 of 3 spans not delivered"));
+    tw_tracer_free(t);
+    close(lfd);
+}
+
+typedef struct span_lines {
+    int n;
+    char first[512];
+} span_lines;
+
+static void take_span_line(void *ud, const char *line, size_t len)
+{
+    span_lines *l = ud;
+    if (l->n++ == 0)
+        snprintf(l->first, sizeof l->first, "%.*s", (int)len, line);
+    assert_int_equal(strlen(line), len);
+}
+
+/* With a span-log hook the log exporter's lines go to it (the Python route),
+ * one per span, without the stderr prefix; counted delivered when sole. */
+static void log_lines_go_to_the_span_log_hook(void **state)
+{
+    (void)state;
+    tw_config *cfg;
+    assert_int_equal(tw_config_new(&cfg), TW_OK);
+    span_lines l = { 0, "" };
+    assert_int_equal(tw_config_set_span_log(cfg, take_span_line, &l), TW_OK);
+    assert_int_equal(tw_config_set(cfg, "reporter.protocols", "log"), TW_OK);
+    assert_int_equal(tw_config_set(cfg, "service_name", "hooked"), TW_OK);
+    tw_tracer *t;
+    assert_int_equal(tw_tracer_new(cfg, &t), TW_OK);
+    tw_config_free(cfg);
+    emit(t, 4);
+    assert_int_equal(tw_tracer_close(t, 5000), TW_OK);
+    assert_int_equal(l.n, 4);
+    assert_true(strncmp(l.first, "hooked op=", 10) == 0);
+    assert_non_null(strstr(l.first, " trace="));
+    assert_null(strchr(l.first, '\n'));
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 4);
+    tw_tracer_free(t);
+    assert_int_equal(tw_config_set_span_log(NULL, take_span_line, NULL), TW_ERR_INVALID_ARG);
+}
+
 static void full_queue_is_said_by_the_reporter_thread(void **state)
 {
     (void)state;
@@ -612,6 +694,8 @@ int main(void)
         cmocka_unit_test(diag_first_at_once_then_one_summary_per_interval),
         cmocka_unit_test(udp_to_a_closed_port_is_a_send_failure_that_speaks),
         cmocka_unit_test(refused_http_speaks_once_and_a_healthy_agent_never),
+        cmocka_unit_test(blackholed_collector_speaks_before_the_timeout),
+        cmocka_unit_test(log_lines_go_to_the_span_log_hook),
         cmocka_unit_test(full_queue_is_said_by_the_reporter_thread),
         cmocka_unit_test(failed_sampling_poll_is_said_once),
         cmocka_unit_test(protocol_none_counts_discarded_not_reported),
