@@ -657,6 +657,12 @@ typedef int (*tw_header_name_fn)(void *ud, const char *name, size_t len, int is_
 TW_API tw_status tw_tracer_header_names(tw_tracer *t, unsigned formats, tw_header_name_fn visit,
                                         void *ud);
 
+/* The same without a tracer, under the default names (uber-trace-id,
+ * "uberctx-"); TW_PROP_DEFAULT means TW_PROP_ALL. For carriers kept apart
+ * from any tracer: the Redis module's stream entry fields and the Python and
+ * Lua stream helpers read exactly these back as the carrier. */
+TW_API tw_status tw_header_names(unsigned formats, tw_header_name_fn visit, void *ud);
+
 /* An HTTP request as a gateway received it, for tw_span_set_http_request: a
  * plain descriptor, every pointer borrowed for the call. */
 typedef struct tw_http_request {

@@ -617,8 +617,28 @@ tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach e
     return st;
 }
 
-/* The names come from the table extract matches against (HEADERS) and the
- * configured Jaeger names, so a gateway clears exactly what the core reads. */
+/* The header names of formats, with the Jaeger trace id header and baggage
+ * prefix given (a tracer's configured ones, or the defaults). The names come
+ * from the table extract matches against (HEADERS), so a gateway clears, and
+ * a stream reads back, exactly what the core reads. */
+static tw_status header_names(unsigned formats, const char *uber, const char *prefix,
+                              tw_header_name_fn visit, void *ud)
+{
+    if (formats & ~ALL_FORMATS)
+        return TW_ERR_UNSUPPORTED;
+    for (int i = 0; i < H_COUNT; i++) {
+        if (!(formats & HEADERS[i].format))
+            continue;
+        const char *n = HEADERS[i].name ? HEADERS[i].name : uber;   /* H_UBER: configured */
+        size_t len = HEADERS[i].name ? HEADERS[i].len : strlen(uber);
+        if (visit(ud, n, len, 0))
+            return TW_OK;
+    }
+    if (formats & TW_PROP_JAEGER)
+        visit(ud, prefix, strlen(prefix), 1);
+    return TW_OK;
+}
+
 tw_status tw_tracer_header_names(tw_tracer *t, unsigned formats, tw_header_name_fn visit, void *ud)
 {
     if (!t || !visit)
@@ -626,25 +646,19 @@ tw_status tw_tracer_header_names(tw_tracer *t, unsigned formats, tw_header_name_
     const tw_config *cfg = twp_tracer_config(t);
     if (formats == TW_PROP_DEFAULT)
         formats = cfg->extract_formats | cfg->inject_formats;
-    if (formats & ~ALL_FORMATS)
-        return TW_ERR_UNSUPPORTED;
-    for (int i = 0; i < H_COUNT; i++) {
-        if (!(formats & HEADERS[i].format))
-            continue;
-        const char *n = HEADERS[i].name;
-        size_t len = HEADERS[i].len;
-        if (!n) {               /* H_UBER: the configured trace id header */
-            n = cfg->trace_id_header && *cfg->trace_id_header ? cfg->trace_id_header
-                                                               : "uber-trace-id";
-            len = strlen(n);
-        }
-        if (visit(ud, n, len, 0))
-            return TW_OK;
-    }
-    if (formats & TW_PROP_JAEGER) {
-        const char *p = cfg->baggage_header_prefix && *cfg->baggage_header_prefix
-                            ? cfg->baggage_header_prefix : "uberctx-";
-        visit(ud, p, strlen(p), 1);
-    }
-    return TW_OK;
+    return header_names(formats,
+                        cfg->trace_id_header && *cfg->trace_id_header ? cfg->trace_id_header
+                                                                      : "uber-trace-id",
+                        cfg->baggage_header_prefix && *cfg->baggage_header_prefix
+                            ? cfg->baggage_header_prefix
+                            : "uberctx-",
+                        visit, ud);
+}
+
+tw_status tw_header_names(unsigned formats, tw_header_name_fn visit, void *ud)
+{
+    if (!visit)
+        return TW_ERR_INVALID_ARG;
+    return header_names(formats == TW_PROP_DEFAULT ? TW_PROP_ALL : formats, "uber-trace-id",
+                        "uberctx-", visit, ud);
 }

@@ -216,3 +216,20 @@ int twl_tracer_header_names(lua_State *L)
         return twl_status_error(L, st, "header_names");
     return 2;
 }
+
+/* tracewire.header_names() -> names, prefixes: as tracer:header_names("all")
+ * but without a tracer, under the default names (uber-trace-id, "uberctx-"):
+ * the stream entry fields redisq reads back as the carrier, the list the
+ * Redis module uses. */
+int twl_header_names(lua_State *L)
+{
+    names_ud n = { L, 0, 0, 0 };
+    lua_createtable(L, 0, 16);
+    n.names = lua_gettop(L);
+    lua_createtable(L, 1, 0);
+    n.prefixes = lua_gettop(L);
+    tw_status st = tw_header_names(TW_PROP_ALL, add_name, &n);
+    if (st != TW_OK)
+        return twl_status_error(L, st, "header_names");
+    return 2;
+}

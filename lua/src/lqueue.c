@@ -136,5 +136,6 @@ const luaL_Reg twl_queue_funcs[] = {
     {"envelope_decode", l_envelope_decode},
     {"carrier_parse", l_carrier_parse},
     {"carrier_format", l_carrier_format},
+    {"header_names", twl_header_names},        /* lhttp.c: the stream carrier fields */
     {NULL, NULL}
 };

@@ -97,6 +97,7 @@ int twl_span_finish_http(lua_State *L);
  * tracer:header_names([which]) (lhttp.c) */
 int twl_span_set_http_request(lua_State *L);
 int twl_tracer_header_names(lua_State *L);
+int twl_header_names(lua_State *L);
 
 /* lqueue.c: envelope_encode, envelope_decode, carrier_parse (module functions) */
 extern const luaL_Reg twl_queue_funcs[];

@@ -230,10 +230,17 @@ end
 -- entry fields (traceparent, tracestate, baggage), so these only assemble
 -- the commands and split the replies.
 
+-- Stream entry fields read back as the carrier: every header name the core
+-- injects or extracts (tw_header_names, the Redis module's and Python's list).
+local carrier_names, carrier_prefixes = tw.header_names()
+
 local function is_carrier_field(name)
     local n = name:lower()
-    return n == "traceparent" or n == "tracestate" or n == "baggage" or n == "uber-trace-id"
-        or n == "b3" or n:sub(1, 8) == "uberctx-" or n:sub(1, 5) == "x-b3-"
+    if carrier_names[n] then return true end
+    for _, p in ipairs(carrier_prefixes) do
+        if #n > #p and n:sub(1, #p) == p then return true end
+    end
+    return false
 end
 
 --- One entry of an XREADGROUP/XRANGE reply ({f1, v1, f2, v2, ...}) ->

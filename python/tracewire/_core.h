@@ -338,10 +338,11 @@ PyObject *twpy_tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t 
 /* ------------------------------------------------------------ _core_queue.c */
 
 /* module functions: envelope_encode, envelope_decode, carrier_parse,
- * carrier_format */
+ * carrier_format, header_names */
 PyObject *twpy_envelope_encode(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *twpy_envelope_decode(PyObject *m, PyObject *raw);
 PyObject *twpy_carrier_parse(PyObject *m, PyObject *text);
 PyObject *twpy_carrier_format(PyObject *m, PyObject *pairs);
+PyObject *twpy_header_names(PyObject *m, PyObject *unused);
 
 #endif /* TWPY_CORE_H */

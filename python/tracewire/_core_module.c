@@ -59,6 +59,9 @@ static PyMethodDef module_methods[] = {
     {"carrier_format", twpy_carrier_format, METH_O,
      "carrier_format([(name, value), ...]) -> str: carrier text by the core's writer; "
      "ValueError for a name or value carrier text cannot hold"},
+    {"header_names", twpy_header_names, METH_NOARGS,
+     "header_names() -> ((name, is_prefix), ...): every propagation header name the core "
+     "reads or writes, default names"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -192,3 +192,37 @@ done:
     Py_DECREF(seq);
     return res;
 }
+
+static int
+add_header_name(void *ud, const char *name, size_t len, int is_prefix)
+{
+    PyObject *item = Py_BuildValue("(s#O)", name, (Py_ssize_t)len, is_prefix ? Py_True : Py_False);
+    if (item == NULL || PyList_Append((PyObject *)ud, item) < 0) {
+        Py_XDECREF(item);
+        return 1;
+    }
+    Py_DECREF(item);
+    return 0;
+}
+
+/* header_names() -> ((name, is_prefix), ...): every header name the core
+ * injects or extracts, under the default names (tw_header_names): the
+ * stream entry fields redis_queue reads back as the carrier, the list the
+ * Redis module uses. */
+PyObject *
+twpy_header_names(PyObject *m, PyObject *unused)
+{
+    (void)m;
+    (void)unused;
+    PyObject *list = PyList_New(0);
+    if (list == NULL)
+        return NULL;
+    tw_header_names(TW_PROP_ALL, add_header_name, list);
+    if (PyErr_Occurred()) {
+        Py_DECREF(list);
+        return NULL;
+    }
+    PyObject *t = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return t;
+}

@@ -200,13 +200,16 @@ def ack(client: Any, key: str, payload: Union[bytes, str]) -> bool:
 # alike (the cluster client routes TQ.* by the module's key declarations: one
 # stream per call, or keys sharing a {hash tag}).
 
-#: Entry field names that hold the trace context (read back as the carrier).
-CARRIER_FIELDS = ("traceparent", "tracestate", "baggage", "uber-trace-id", "b3")
+#: Entry field names that hold the trace context (read back as the carrier):
+#: every header name the core injects or extracts, from the core
+#: (tw_header_names, the list the Redis module uses), plus the prefixes below.
+CARRIER_FIELDS = tuple(n for n, is_prefix in _core.header_names() if not is_prefix)
+_CARRIER_PREFIXES = tuple(n for n, is_prefix in _core.header_names() if is_prefix)
 
 
 def _is_carrier_field(name: str) -> bool:
     n = name.lower()
-    return n in CARRIER_FIELDS or n.startswith("uberctx-") or n.startswith("x-b3-")
+    return n in CARRIER_FIELDS or any(len(n) > len(p) and n.startswith(p) for p in _CARRIER_PREFIXES)
 
 
 class StreamEntry(NamedTuple):

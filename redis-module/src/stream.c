@@ -55,15 +55,28 @@ static int arg_is(RedisModuleString *s, const char *word)
 }
 
 /* Field names read back as the carrier: every header name the core injects
- * or extracts. */
+ * or extracts, from the core (tw_header_names), the list the Python and Lua
+ * stream helpers use too. */
+typedef struct field_probe {
+    const char *n;
+    size_t l;
+    int found;
+} field_probe;
+
+static int probe_name(void *ud, const char *name, size_t len, int is_prefix)
+{
+    field_probe *p = ud;
+    if (is_prefix ? (p->l > len && strncasecmp(p->n, name, len) == 0)
+                  : (p->l == len && strncasecmp(p->n, name, len) == 0))
+        p->found = 1;
+    return p->found;
+}
+
 static int is_carrier_field(const char *n, size_t l)
 {
-    static const char *const names[] = { "traceparent", "tracestate", "baggage", "uber-trace-id",
-                                         "b3" };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (l == strlen(names[i]) && strncasecmp(n, names[i], l) == 0)
-            return 1;
-    return (l > 8 && strncasecmp(n, "uberctx-", 8) == 0) || (l > 5 && strncasecmp(n, "x-b3-", 5) == 0);
+    field_probe p = { n, l, 0 };
+    tw_header_names(TW_PROP_ALL, probe_name, &p);
+    return p.found;
 }
 
 /* ---------------------------------------------------------------- TQ.XADD */

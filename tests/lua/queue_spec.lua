@@ -119,3 +119,20 @@ describe("carrier text", function()
         end
     end)
 end)
+
+describe("stream carrier fields", function()
+    it("are the core's header names", function()
+        local names, prefixes = tw.header_names()
+        local got = {}
+        for n in pairs(names) do got[#got + 1] = n end
+        table.sort(got)
+        assert.same({ "b3", "baggage", "jaeger-baggage", "jaeger-debug-id", "traceparent", "tracestate",
+                      "uber-trace-id", "x-b3-flags", "x-b3-parentspanid", "x-b3-sampled", "x-b3-spanid",
+                      "x-b3-traceid" }, got)
+        assert.same({ "uberctx-" }, prefixes)
+        local e = redisq.stream_entry("s", "1700000000000-0",
+            { "X-B3-Sampled", "1", "uberctx-k", "v", "uberctx-", "bare", "body", "x" })
+        assert.equal("X-B3-Sampled: 1\nuberctx-k: v", e.carrier)
+        assert.same({ { "uberctx-", "bare" }, { "body", "x" } }, e.fields)
+    end)
+end)

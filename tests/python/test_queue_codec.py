@@ -113,3 +113,13 @@ def test_format_carrier_refuses_what_parse_would_refuse(headers, reason):
     with pytest.raises(ValueError) as e:
         rq.format_carrier(headers)
     assert str(e.value) == reason
+
+
+def test_stream_carrier_fields_are_the_cores_header_names():
+    assert set(rq.CARRIER_FIELDS) == {
+        "uber-trace-id", "jaeger-debug-id", "jaeger-baggage", "traceparent", "tracestate", "baggage",
+        "b3", "x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid", "x-b3-sampled", "x-b3-flags"}
+    e = rq.stream_entry("s", "1700000000000-0", [b"X-B3-Sampled", b"1", b"uberctx-k", b"v",
+                                                 b"uberctx-", b"bare", b"body", b"x"])
+    assert e.carrier == "X-B3-Sampled: 1\nuberctx-k: v"
+    assert e.fields == {b"uberctx-": b"bare", b"body": b"x"}
