@@ -26,7 +26,7 @@ if [ -n "${TW_SANITIZE:-}" ]; then
   if ! TW_WERROR=1 "$py" setup.py -q build_ext -b "$out" -t "$out-tmp" --force >"$log" 2>&1; then
     cat "$log"; echo "python: sanitized build failed"; exit 1
   fi
-  cp python/tracewire/*.py "$out/tracewire/"
+  cp python/tracewire/*.py python/tracewire/*.pyi python/tracewire/py.typed "$out/tracewire/"
   cp -r python/tracewire/otel "$out/tracewire/"
   export PYTHONPATH="$out"
   export LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
