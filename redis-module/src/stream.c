@@ -257,29 +257,6 @@ static int64_t id_us(const char *id, size_t len)
     return (int64_t)ms * 1000;
 }
 
-static void append(twrm_text *t, const char *s, size_t n)
-{
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap * 2;
-        while (cap < t->len + n + 1) cap *= 2;
-        char *p = malloc(cap);
-        if (p == NULL) {
-            t->failed = 1;
-            return;
-        }
-        memcpy(p, t->p, t->len);
-        if (t->p != t->inline_buf)
-            free(t->p);
-        t->p = p;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    t->p[t->len] = '\0';
-}
-
 /* Reports the wait spans of one stream's delivered entries. */
 static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, const xrg_args *xa,
                            RedisModuleCallReply *keyrep, RedisModuleCallReply *entries,
@@ -301,6 +278,7 @@ static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, const 
     }
     RedisModuleString *group = argv[xa->group], *consumer = argv[xa->group + 1];
     size_t n = RedisModule_CallReplyLength(entries);
+    char carrier_buf[TW_CARRIER_TEXT_MAX_BYTES + 1];
     for (size_t e = 0; e < n; e++) {
         RedisModuleCallReply *ent = RedisModule_CallReplyArrayElement(entries, e);
         if (ent == NULL || RedisModule_CallReplyType(ent) != REDISMODULE_REPLY_ARRAY
@@ -312,8 +290,12 @@ static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, const 
         RedisModuleCallReply *fv = RedisModule_CallReplyArrayElement(ent, 1);
         if (id == NULL || fv == NULL || RedisModule_CallReplyType(fv) != REDISMODULE_REPLY_ARRAY)
             continue;                     /* a pending entry deleted since: [id, nil] */
-        twrm_text carrier;
-        twrm_text_init(&carrier);
+        /* the carrier fields as carrier text, by the core's writer (the one
+         * TQ.PUSH's stored carriers and the Python/Lua helpers use); a field
+         * it refuses makes a carrier no parse would read: delivered as
+         * traced, no wait span, as a malformed carrier always was */
+        tw_carrier_text_writer w;
+        tw_carrier_text_writer_init(&w, carrier_buf, sizeof carrier_buf);
         size_t nf = RedisModule_CallReplyLength(fv);
         for (size_t f = 0; f + 1 < nf; f += 2) {
             size_t fl, vl;
@@ -321,11 +303,7 @@ static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, const 
             const char *v = RedisModule_CallReplyStringPtr(RedisModule_CallReplyArrayElement(fv, f + 1), &vl);
             if (fn == NULL || v == NULL || !is_carrier_field(fn, fl))
                 continue;
-            if (carrier.len)
-                append(&carrier, "\n", 1);
-            append(&carrier, fn, fl);
-            append(&carrier, ": ", 2);
-            append(&carrier, v, vl);
+            tw_carrier_text_put(&w, fn, fl, v, vl);
         }
         long long count = history ? delivery_count(ctx, key, klen, group, id, idlen) : -1;
         if (count > 0) {
@@ -338,17 +316,16 @@ static void stream_entries(RedisModuleCtx *ctx, RedisModuleString **argv, const 
                                   id, idlen, "TIME", (long long)(now / 1000), "RETRYCOUNT", count,
                                   "JUSTID");
         }
-        if (carrier.len == 0 || carrier.failed) {
+        if (w.n == 0 && w.status == TW_OK) {
             twrm_g.xdelivered_plain++;
         } else {
             if (history)
                 twrm_g.xredelivered++;
-            if (twrm_g.spans)
-                twrm_trace_stream_wait(twrm_g.tracer, key, klen, carrier.p, carrier.len,
+            if (twrm_g.spans && w.status == TW_OK)
+                twrm_trace_stream_wait(twrm_g.tracer, key, klen, w.buf, w.len,
                                        id_us(id, idlen), now, id, idlen, history ? count : -1);
             twrm_g.xdelivered++;
         }
-        twrm_text_free(&carrier);
     }
 }
 
