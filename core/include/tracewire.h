@@ -591,7 +591,9 @@ TW_API int tw_carrier_text_put(void *w, const char *name, size_t name_len, const
  *                        many spans no sender delivered. Also said early, as
  *                        "sender stalled", when an HTTP send has moved no
  *                        byte for 1 s (a collector that accepts and never
- *                        answers), long before its timeout gives up.
+ *                        answers), long before its timeout gives up; the
+ *                        give-up follows as one more event of this kind
+ *                        (so such a send counts twice in summaries).
  *   TW_DIAG_DROPPED      spans dropped for another reason: queue full, a span
  *                        too large for a datagram, close() deadline.
  *   TW_DIAG_SAMPLING     a remote-sampling poll failed or its answer was
