@@ -115,13 +115,20 @@ local function item_of(reply, err)
     }
 end
 
+-- The carrier text of a push/xadd: opts.carrier (text or header table), else
+-- opts.span's context through opts.tracer, else "" (untraced).
+local function carrier_arg(opts)
+    local carrier = opts.carrier
+    if type(carrier) == "table" then return M.format_carrier(carrier) end
+    if carrier == nil then return opts.span and M.carrier_of(opts.tracer, opts.span) or "" end
+    return carrier
+end
+
 --- TQ.PUSH key carrier items...; items is a string or an array of strings.
 -- opts.carrier (text or header table), else opts.span with opts.tracer.
 function M.push(client, key, items, opts)
     opts = opts or {}
-    local carrier = opts.carrier
-    if type(carrier) == "table" then carrier = M.format_carrier(carrier) end
-    if carrier == nil then carrier = opts.span and M.carrier_of(opts.tracer, opts.span) or "" end
+    local carrier = carrier_arg(opts)
     if type(items) ~= "table" then items = { items } end
     return call(client, "TQ.PUSH", key, carrier, (table.unpack or unpack)(items))
 end
@@ -267,9 +274,7 @@ end
 -- opts.tracer), maxlen | minid, approximate (true), limit, nomkstream.
 function M.xadd(client, key, fields, opts)
     opts = opts or {}
-    local carrier = opts.carrier
-    if type(carrier) == "table" then carrier = M.format_carrier(carrier) end
-    if carrier == nil then carrier = opts.span and M.carrier_of(opts.tracer, opts.span) or "" end
+    local carrier = carrier_arg(opts)
     local args = { "TQ.XADD", key }
     if opts.nomkstream then args[#args + 1] = "NOMKSTREAM" end
     if opts.maxlen or opts.minid then
