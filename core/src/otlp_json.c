@@ -30,6 +30,7 @@
  * body always parses.
  */
 #include "encoders.h"
+#include "text.h"
 #include "trace_flags.h"
 
 #include <math.h>
@@ -82,35 +83,6 @@ static bool put_span_id(twp_buf *b, uint64_t id)
 /* int64 as a quoted decimal string (OTLP JSON's int64 rule) */
 static bool put_i64_str(twp_buf *b, int64_t v);
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    unsigned char c = s[0];
-    size_t len;
-    unsigned char lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
 
 static bool put_str(twp_buf *b, const char *str, size_t n)
 {
@@ -141,7 +113,7 @@ static bool put_str(twp_buf *b, const char *str, size_t n)
             }
             i++;
         } else {
-            size_t l = utf8_len(s + i, n - i);
+            size_t l = twp_utf8_seq(s + i, n - i);
             if (l) {
                 memcpy(p, s + i, l);
                 p += l;

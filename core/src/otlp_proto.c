@@ -33,6 +33,7 @@
  */
 #include "otlp_proto.h"
 #include "encoders.h"
+#include "text.h"
 
 #include <string.h>
 
@@ -91,36 +92,6 @@ static inline u8 *close_len(u8 *at, size_t slot, u8 *p)
 
 /* ------------------------------------------------------------ UTF-8 */
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid: the same
- * rules as otlp_json.c (no overlongs, no surrogates, nothing past U+10FFFF). */
-static size_t utf8_seq(const u8 *s, size_t n)
-{
-    u8 c = s[0];
-    size_t len;
-    u8 lo = 0x80, hi = 0xBF;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 0;
-    if (n < len || s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    return len;
-}
 
 /* Bytes s takes once each invalid byte becomes U+FFFD (3 bytes); equal to n
  * exactly when s is valid UTF-8. */
@@ -144,7 +115,7 @@ static size_t utf8_out_len(const char *str, size_t n)
             i++;
             continue;
         }
-        size_t l = utf8_seq(s + i, n - i);
+        size_t l = twp_utf8_seq(s + i, n - i);
         out += l ? l : 3;
         i += l ? l : 1;
     }
@@ -161,7 +132,7 @@ static u8 *put_utf8(u8 *p, const char *str, size_t n, size_t out_len)
     }
     const u8 *s = (const u8 *)str;
     for (size_t i = 0; i < n;) {
-        size_t l = s[i] < 0x80 ? 1 : utf8_seq(s + i, n - i);
+        size_t l = s[i] < 0x80 ? 1 : twp_utf8_seq(s + i, n - i);
         if (l) {
             memcpy(p, s + i, l);
             p += l;

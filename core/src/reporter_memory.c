@@ -14,6 +14,7 @@
 
 #include "encoders.h"
 #include "reporter.h"
+#include "text.h"
 
 #include <pthread.h>
 #include "trace_flags.h"
@@ -173,30 +174,6 @@ static const char *kind_name(tw_span_kind k)
     }
 }
 
-/* Length of the valid UTF-8 sequence at p (1..4), or 0 if invalid. */
-static size_t utf8_seq(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0];
-    size_t len;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) { len = 2; min = 0x80; }
-    else if (c >= 0xe0 && c <= 0xef) { len = 3; min = 0x800; }
-    else if (c >= 0xf0 && c <= 0xf4) { len = 4; min = 0x10000; }
-    else return 0;
-    if (n < len)
-        return 0;
-    unsigned cp = c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
 
 /* new: a NUL-terminated copy with invalid UTF-8 bytes replaced by U+FFFD;
  * NUL bytes too unless keep_nul (JSON object keys cannot hold them). */
@@ -207,7 +184,7 @@ static char *utf8_clean(const char *s, size_t n, bool keep_nul, size_t *out_len)
         return NULL;
     size_t o = 0;
     for (size_t i = 0; i < n;) {
-        size_t k = (s[i] || keep_nul) ? utf8_seq((const unsigned char *)s + i, n - i) : 0;
+        size_t k = (s[i] || keep_nul) ? twp_utf8_seq((const unsigned char *)s + i, n - i) : 0;
         if (k) {
             memcpy(out + o, s + i, k);
             o += k;

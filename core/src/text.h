@@ -34,4 +34,9 @@ void twp_trim_ows(const char **s, size_t *n);  /* strips spaces and tabs at both
 /* ASCII case-insensitive equality of (a, an) and (b, bn). */
 bool twp_ascii_ieq(const char *a, size_t an, const char *b, size_t bn);
 
+/* Length (1..4) of the valid UTF-8 sequence at s, or 0 if invalid: no
+ * overlongs, no surrogates, nothing past U+10FFFF; ASCII is 1. One validator
+ * for every encoder that replaces bad bytes with U+FFFD. */
+size_t twp_utf8_seq(const unsigned char *s, size_t n);
+
 #endif
