@@ -13,7 +13,15 @@
  *            count the spans they receive
  *            (by the operation name's encoding), which gives the delivered
  *            fraction; finish() p50/p99 while loaded.
- * Usage: bench_reporter [rate_per_s] [seconds]
+ *   cost     (bench_reporter --cost N PORT) N nginx-like server spans
+ *            (tw_span_set_http_request/_status + peer.address, as the native
+ *            module makes them) through a real tracer reporting over UDP to
+ *            PORT, as fast as the application thread makes them, then
+ *            close(). Meant for callgrind --separate-threads=yes:
+ *            bench/reporter_callgrind.sh runs it twice and prints the
+ *            reporter thread's and the application thread's instructions per
+ *            span (the difference of two span counts, so set-up cancels).
+ * Usage: bench_reporter [rate_per_s] [seconds] | bench_reporter --cost N PORT
  * Env: TW_BENCH_BATCH / TW_BENCH_QUEUE override reporter.batch_size / queue_size.
  */
 #include <arpa/inet.h>
@@ -370,8 +378,47 @@ static void bench_e2e(const char *name, double rate, double secs)
     sink_stop(&s);
 }
 
+static int bench_cost(long n, const char *port)
+{
+    tw_config *c;
+    tw_tracer *t;
+    if (tw_config_new(&c) || tw_config_set(c, "reporter.protocols", "udp") ||
+        tw_config_set(c, "reporter.agent_port", port) ||
+        tw_config_set(c, "service_name", "nginx-bench") ||
+        tw_config_set(c, "reporter.queue_size", "1000000") ||
+        (getenv("TW_BENCH_BATCH") && tw_config_set(c, "reporter.batch_size", getenv("TW_BENCH_BATCH"))) ||
+        tw_tracer_new(c, &t)) {
+        fprintf(stderr, "tracer setup failed\n");
+        return 1;
+    }
+    tw_config_free(c);
+    tw_http_request rq = { "GET", 3, "/static/x.txt", 13, "127.0.0.1:8080", 14, "http", 4,
+                           "nginx", 5 };
+    for (long i = 0; i < n; i++) {
+        tw_span *sp;
+        if (tw_span_start(t, "GET /static/x.txt", 17, NULL, 0, 0, &sp) != TW_OK)
+            continue;
+        tw_span_set_http_request(sp, &rq);
+        tw_span_set_tag_str(sp, "peer.address", "127.0.0.1:53124");
+        tw_span_set_http_status(sp, 200);
+        tw_span_finish(sp, 0);
+        tw_span_free(sp);
+    }
+    tw_status st = tw_tracer_close(t, 10000);
+    tw_counters k;
+    tw_tracer_counters(t, &k);
+    printf("cost: %ld spans, reported %" PRIu64 ", dropped %" PRIu64 ", batches %" PRIu64
+           ", close %s\n", n, k.spans_reported,
+           k.dropped_queue_full + k.dropped_send_failed + k.dropped_too_large + k.dropped_on_close,
+           k.batches_sent, st == TW_OK ? "ok" : "timeout");
+    tw_tracer_free(t);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 3 && !strcmp(argv[1], "--cost"))
+        return bench_cost(atol(argv[2]), argv[3]);
     double rate = argc > 1 ? atof(argv[1]) : 100000;
     double secs = argc > 2 ? atof(argv[2]) : 3;
     bench_encode();

@@ -28,6 +28,16 @@ bool twp_thrift_compact_process(twp_buf *b, const twp_process *p);         /* Pr
 bool twp_thrift_compact_emit_batch_raw(twp_buf *b, int32_t seqid, const void *proc,
                                        size_t proc_len, const void *spans, size_t spans_len,
                                        uint32_t nspans, const twp_batch_meta *m);
+/* The same message built in place around spans already encoded in a buffer
+ * (exporter_udp.c: no copy of the spans): head_at writes the head (through
+ * the span list header) for nspans spans so that it ends exactly at end, and
+ * returns where it starts -- the caller keeps TWP_EMIT_BATCH_HEAD_MAX +
+ * proc_len bytes free before end; the tail (seqNo, ClientStats, stops) is
+ * appended to b after the spans. */
+#define TWP_EMIT_BATCH_HEAD_MAX 32u
+char *twp_thrift_compact_emit_batch_head_at(char *end, int32_t seqid, const void *proc,
+                                           size_t proc_len, uint32_t nspans);
+bool twp_thrift_compact_emit_batch_tail(twp_buf *b, const twp_batch_meta *m);
 bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process *p,
                                    twp_span_data *const *spans, size_t n,
                                    const twp_batch_meta *m);

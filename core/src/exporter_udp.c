@@ -1,11 +1,14 @@
 /* exporter_udp.c — Jaeger Thrift compact emitBatch datagrams to the agent.
  *
- * Each span is encoded once (thrift.c) into one buffer; when the next span
- * would push the datagram past reporter.max_packet_size (process + spans +
- * TWP_EMIT_BATCH_OVERHEAD), the group so far leaves as one emitBatch and
- * the span's bytes move to the front of the buffer for the next group. A
- * span that cannot fit alone is refused (tooLarge). The process struct is
- * encoded once per exporter. Batches carry seqNo (one sequence per exporter:
+ * Each span is encoded once (thrift.c) straight into the datagram buffer,
+ * after room left for the message head; when the next span would push the
+ * datagram past reporter.max_packet_size (process + spans +
+ * TWP_EMIT_BATCH_OVERHEAD), the group so far leaves as one emitBatch -- the
+ * head (with the process struct, encoded once per exporter) written into
+ * that room just before the spans, the tail appended after them, so the
+ * spans are never copied -- and the span's bytes move to the front of the
+ * room for the next group. A span that cannot fit alone is refused
+ * (tooLarge). Batches carry seqNo (one sequence per exporter:
  * the agent reads gaps as lost batches) and cumulative ClientStats; when UDP
  * is the only exporter, spans of this batch already refused for size are
  * announced in ClientStats at once. The socket is transport_udp.c's: a
@@ -21,7 +24,10 @@ typedef struct udp_exporter {
     twp_exporter base;
     twp_exporter_env env;
     twp_udp udp;
-    twp_buf proc_bytes, spans_buf, msg;
+    twp_buf proc_bytes;
+    twp_buf msg;                  /* [room for the head][span structs][tail] */
+    twp_buf spill;                /* the span that opens the next datagram */
+    size_t room;                  /* bytes kept for the head: process + HEAD_MAX */
     int64_t seq;
     int64_t batch_too_large;      /* spans of this batch refused for size */
     size_t max_packet;
@@ -39,8 +45,9 @@ static void fail(udp_exporter *u, tw_status st, const char *what)
     }
 }
 
-/* One datagram around the span structs in spans_buf, which belong to
- * spans [from, to) minus those refused or not encoded. */
+/* One datagram around the span structs in msg after the room, which belong
+ * to spans [from, to) minus those refused or not encoded. Leaves msg empty
+ * (its length at the room). */
 static void flush_group(udp_exporter *u, const twp_batch *b, size_t from, size_t to,
                         size_t nspans)
 {
@@ -49,19 +56,23 @@ static void flush_group(udp_exporter *u, const twp_batch *b, size_t from, size_t
     twp_client_stats cs;
     twp_exporter_client_stats(&u->env, u->env.sole ? u->batch_too_large : 0, &cs);
     twp_batch_meta m = { true, ++u->seq, &cs };
-    u->msg.len = 0;
-    if (!twp_thrift_compact_emit_batch_raw(&u->msg, (int32_t)u->seq, u->proc_bytes.data,
-                                           u->proc_bytes.len, u->spans_buf.data,
-                                           u->spans_buf.len, (uint32_t)nspans, &m)) {
+    bool ok = twp_thrift_compact_emit_batch_tail(&u->msg, &m);
+    char *start = ok ? twp_thrift_compact_emit_batch_head_at(u->msg.data + u->room, (int32_t)u->seq,
+                                                             u->proc_bytes.data, u->proc_bytes.len,
+                                                             (uint32_t)nspans)
+                     : NULL;
+    size_t len = ok ? (size_t)(u->msg.data + u->msg.len - start) : 0;
+    u->msg.len = u->room;
+    if (!ok) {
         fail(u, TW_ERR_NOMEM, "out of memory encoding a batch");
         return;
     }
-    if (twp_udp_send(&u->udp, u->msg.data, u->msg.len) != TW_OK) {
+    if (twp_udp_send(&u->udp, start, len) != TW_OK) {
         fail(u, TW_ERR_IO, u->udp.error[0] ? u->udp.error : "send failed");
         return;
     }
     TWP_INC(u->env.ctr, batches_sent, 1);
-    TWP_INC(u->env.ctr, bytes_sent, u->msg.len);
+    TWP_INC(u->env.ctr, bytes_sent, len);
     for (size_t i = from; i < to; i++)
         if (!(b->state[i] & (TWP_SPAN_TOO_LARGE | TWP_SPAN_PRIVATE)))
             b->state[i] |= TWP_SPAN_DELIVERED;
@@ -80,28 +91,43 @@ static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size
         return u->failed;
     }
     size_t fixed = u->proc_bytes.len + TWP_EMIT_BATCH_OVERHEAD;
-    u->spans_buf.len = 0;
+    u->room = u->proc_bytes.len + TWP_EMIT_BATCH_HEAD_MAX;
+    u->msg.len = 0;
+    if (!twp_buf_reserve(&u->msg, u->room)) {
+        fail(u, TW_ERR_NOMEM, "out of memory encoding a batch");
+        return u->failed;
+    }
+    u->msg.len = u->room;
     u->batch_too_large = 0;
     size_t gstart = 0, gcount = 0;
     for (size_t i = 0; i < b->n; i++) {
-        size_t before = u->spans_buf.len;
-        if (!twp_thrift_compact_span(&u->spans_buf, b->spans[i])) {
-            u->spans_buf.len = before;
+        size_t before = u->msg.len;
+        if (!twp_thrift_compact_span(&u->msg, b->spans[i])) {
+            u->msg.len = before;
             b->state[i] |= TWP_SPAN_PRIVATE;
             continue;
         }
-        size_t sz = u->spans_buf.len - before;
+        size_t sz = u->msg.len - before;
         if (fixed + sz > u->max_packet) {
-            u->spans_buf.len = before;
+            u->msg.len = before;
             b->state[i] |= TWP_SPAN_TOO_LARGE;
             u->batch_too_large++;
             continue;
         }
-        if (fixed + before + sz > u->max_packet) {
-            u->spans_buf.len = before;
+        if (fixed + (before - u->room) + sz > u->max_packet) {
+            /* the span opens the next datagram: keep its bytes aside while
+             * the tail of this one is written where they are */
+            u->spill.len = 0;
+            if (!twp_buf_append(&u->spill, u->msg.data + before, sz)) {
+                u->msg.len = before;
+                b->state[i] |= TWP_SPAN_PRIVATE;
+                continue;
+            }
+            u->msg.len = before;
             flush_group(u, b, gstart, i, gcount);
-            memmove(u->spans_buf.data, u->spans_buf.data + before, sz);
-            u->spans_buf.len = sz;
+            /* msg held room + sz bytes before: no growth, no failure */
+            memcpy(u->msg.data + u->room, u->spill.data, sz);
+            u->msg.len = u->room + sz;
             gstart = i;
             gcount = 0;
         }
@@ -116,7 +142,7 @@ static void udp_after_fork_child(twp_exporter *e)
     udp_exporter *u = (udp_exporter *)e;
     /* buffers may be mid-update by a thread that no longer exists: leak them */
     twp_buf_init(&u->proc_bytes);
-    twp_buf_init(&u->spans_buf);
+    twp_buf_init(&u->spill);
     twp_buf_init(&u->msg);
     twp_udp_after_fork_child(&u->udp);
     u->seq = 0;   /* a new emitter: its batches count from 1 */
@@ -127,7 +153,7 @@ static void udp_free(twp_exporter *e)
     udp_exporter *u = (udp_exporter *)e;
     twp_udp_free(&u->udp);
     twp_buf_free(&u->proc_bytes);
-    twp_buf_free(&u->spans_buf);
+    twp_buf_free(&u->spill);
     twp_buf_free(&u->msg);
     free(u);
 }
@@ -144,7 +170,7 @@ tw_status twp_exporter_udp_new(const twp_exporter_env *env, twp_exporter **out)
     u->env = *env;
     u->max_packet = (size_t)(env->cfg->max_packet_size > 0 ? env->cfg->max_packet_size : 65000);
     twp_buf_init(&u->proc_bytes);
-    twp_buf_init(&u->spans_buf);
+    twp_buf_init(&u->spill);
     twp_buf_init(&u->msg);
     tw_status st = twp_udp_init(&u->udp, env->cfg->agent_host,
                                 env->cfg->agent_port > 0 ? env->cfg->agent_port : 6831);

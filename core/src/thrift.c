@@ -32,9 +32,53 @@ enum { BT_BOOL = 2, BT_DOUBLE = 4, BT_I32 = 8, BT_I64 = 10, BT_STRING = 11, BT_S
 
 /* ------------------------------------------------------------ raw writers */
 
+/* Varints: one or two bytes inline (lengths, types, small counts); longer
+ * ones (ids, timestamps) go through put_varint_long. */
+static char *put_varint_long(char *p, uint64_t v);
+
 static inline char *put_varint(char *p, uint64_t v)
 {
-    while (v >= 0x80) {
+    if (v < 0x80) {
+        *p = (char)v;
+        return p + 1;
+    }
+    if (v < 0x4000) {
+        p[0] = (char)(v | 0x80);
+        p[1] = (char)(v >> 7);
+        return p + 2;
+    }
+    return put_varint_long(p, v);
+}
+
+/* The low 56 bits of v spread into eight 7-bit groups, one per byte, little
+ * end first: the first eight bytes of v's varint without continuation bits.
+ * Straight-line shifts instead of a byte loop with a branch per byte: a
+ * random 64-bit id is a 10-byte varint, and a span has two to eight of them. */
+static inline uint64_t spread7(uint64_t v)
+{
+    return (v & 0x7fULL) | ((v << 1) & 0x7f00ULL) | ((v << 2) & 0x7f0000ULL) |
+           ((v << 3) & 0x7f000000ULL) | ((v << 4) & 0x7f00000000ULL) |
+           ((v << 5) & 0x7f0000000000ULL) | ((v << 6) & 0x7f000000000000ULL) |
+           ((v << 7) & 0x7f00000000000000ULL);
+}
+
+/* v >= 0x4000. Writes 8 bytes at p even when the varint is shorter (the
+ * bytes past it are garbage the next write covers): every caller reserved
+ * VMAX bytes per varint. */
+static char *put_varint_long(char *p, uint64_t v)
+{
+    uint64_t w = spread7(v);
+    if (v < (1ULL << 56)) {
+        unsigned n = (unsigned)(64 - __builtin_clzll(v) + 6) / 7;   /* 3..8 bytes */
+        w |= 0x8080808080808080ULL & ((1ULL << (8 * (n - 1))) - 1);
+        memcpy(p, &w, 8);
+        return p + n;
+    }
+    w |= 0x8080808080808080ULL;
+    memcpy(p, &w, 8);
+    p += 8;
+    v >>= 56;
+    if (v >= 0x80) {
         *p++ = (char)(v | 0x80);
         v >>= 7;
     }
@@ -52,10 +96,41 @@ static inline uint32_t zz32(int32_t n)
     return ((uint32_t)n << 1) ^ (uint32_t)(n >> 31);
 }
 
+/* Short strings (tag keys and most values) are copied with two overlapping
+ * fixed-size moves rather than a call to memcpy, which costs more than the
+ * copy itself at these sizes. Never writes past p + n. */
 static inline char *put_bytes(char *p, const void *src, size_t n)
 {
-    if (n)
-        memcpy(p, src, n);
+    const char *s = src;
+    if (n <= 16) {
+        if (n >= 8) {
+            uint64_t a, b;
+            memcpy(&a, s, 8);
+            memcpy(&b, s + n - 8, 8);
+            memcpy(p, &a, 8);
+            memcpy(p + n - 8, &b, 8);
+        } else if (n >= 4) {
+            uint32_t a, b;
+            memcpy(&a, s, 4);
+            memcpy(&b, s + n - 4, 4);
+            memcpy(p, &a, 4);
+            memcpy(p + n - 4, &b, 4);
+        } else if (n) {
+            p[0] = s[0];
+            p[n >> 1] = s[n >> 1];
+            p[n - 1] = s[n - 1];
+        }
+        return p + n;
+    }
+    if (n <= 32) {
+        char a[16], b[16];
+        memcpy(a, s, 16);
+        memcpy(b, s + n - 16, 16);
+        memcpy(p, a, 16);
+        memcpy(p + n - 16, b, 16);
+        return p + n;
+    }
+    memcpy(p, src, n);
     return p + n;
 }
 
@@ -213,7 +288,8 @@ static size_t process_bound(const twp_process *p)
 
 /* ------------------------------------------------------------ compact structs */
 
-static char *c_tag(char *p, const twp_value *v)
+/* Any Tag struct; c_tag below writes the common string case inline. */
+static __attribute__((noinline)) char *c_tag_any(char *p, const twp_value *v)
 {
     p = c_bin(p, 1, v->key, v->key_len);
     p = c_i32(p, 1, (int32_t)v->type);
@@ -242,6 +318,26 @@ static char *c_tag(char *p, const twp_value *v)
     }
     *p++ = 0;
     return p;
+}
+
+/* The string Tag with a key and value shorter than 128 bytes (nearly every
+ * tag): fixed bytes around two short copies, no switch, no call. The bytes
+ * are those c_tag_any writes: key (field 1, delta 1), vType (field 2) = 0
+ * (STRING, zigzag 0), vStr (field 3, delta 1), stop. */
+static inline char *c_tag(char *p, const twp_value *v)
+{
+    if (v->type != TW_VAL_STRING || (v->key_len | v->len) >= 0x80)
+        return c_tag_any(p, v);
+    p[0] = (char)((1 << 4) | CT_BINARY);
+    p[1] = (char)v->key_len;
+    p = put_bytes(p + 2, v->key, v->key_len);
+    p[0] = (char)((1 << 4) | CT_I32);
+    p[1] = (char)zz32(TW_VAL_STRING);
+    p[2] = (char)((1 << 4) | CT_BINARY);
+    p[3] = (char)v->len;
+    p = put_bytes(p + 4, v->v.str, v->len);
+    *p = 0;
+    return p + 1;
 }
 
 static char *c_tag_list(char *p, int delta, const twp_value *v, uint32_t n,
@@ -325,28 +421,46 @@ bool twp_thrift_compact_process(twp_buf *b, const twp_process *pr)
     return true;
 }
 
-/* Message header through the Batch list header (field 2); the caller then
- * appends the span structs and calls c_batch_tail. */
-static bool c_batch_head(twp_buf *b, int32_t seqid, const void *proc, size_t proc_len,
-                         uint32_t nspans)
+/* The emitBatch message up to Batch.process's struct header. */
+static char *c_head_prefix(char *p, int32_t seqid)
 {
-    if (!twp_buf_reserve(b, 40 + proc_len))
-        return false;
-    char *p = b->data + b->len;
     *p++ = (char)0x82;
     *p++ = (char)0x81;                 /* ONEWAY << 5 | version 1 */
     p = put_varint(p, (uint32_t)seqid);  /* raw int32 bits, not zigzag */
     p = put_varint(p, 9);
     p = put_bytes(p, "emitBatch", 9);
     p = c_field(p, 1, CT_STRUCT);      /* emitBatch_args.batch */
-    p = c_field(p, 1, CT_STRUCT);      /* Batch.process */
+    return c_field(p, 1, CT_STRUCT);   /* Batch.process */
+}
+
+/* Message header through the Batch list header (field 2); the caller then
+ * appends the span structs and calls twp_thrift_compact_emit_batch_tail. */
+static bool c_batch_head(twp_buf *b, int32_t seqid, const void *proc, size_t proc_len,
+                         uint32_t nspans)
+{
+    if (!twp_buf_reserve(b, TWP_EMIT_BATCH_HEAD_MAX + 16 + proc_len))
+        return false;
+    char *p = c_head_prefix(b->data + b->len, seqid);
     p = put_bytes(p, proc, proc_len);
     p = c_list(p, 1, nspans, CT_STRUCT);
     b->len = (size_t)(p - b->data);
     return true;
 }
 
-static bool c_batch_tail(twp_buf *b, const twp_batch_meta *m)
+char *twp_thrift_compact_emit_batch_head_at(char *end, int32_t seqid, const void *proc,
+                                           size_t proc_len, uint32_t nspans)
+{
+    char pre[32], lst[24];   /* room for put_varint_long's 8-byte stores */
+    size_t pl = (size_t)(c_head_prefix(pre, seqid) - pre);
+    size_t ll = (size_t)(c_list(lst, 1, nspans, CT_STRUCT) - lst);
+    char *start = end - ll - proc_len - pl;
+    memcpy(start, pre, pl);
+    memcpy(start + pl, proc, proc_len);
+    memcpy(start + pl + proc_len, lst, ll);
+    return start;
+}
+
+bool twp_thrift_compact_emit_batch_tail(twp_buf *b, const twp_batch_meta *m)
 {
     if (!twp_buf_reserve(b, 64))
         return false;
@@ -375,7 +489,7 @@ bool twp_thrift_compact_emit_batch_raw(twp_buf *b, int32_t seqid, const void *pr
 {
     if (!c_batch_head(b, seqid, proc, proc_len, nspans) || !twp_buf_append(b, spans, spans_len))
         return false;
-    return c_batch_tail(b, m);
+    return twp_thrift_compact_emit_batch_tail(b, m);
 }
 
 bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process *pr,
@@ -389,7 +503,7 @@ bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process 
     twp_buf_free(&proc);
     for (size_t i = 0; ok && i < n; i++)
         ok = twp_thrift_compact_span(b, spans[i]);
-    return ok && c_batch_tail(b, m);
+    return ok && twp_thrift_compact_emit_batch_tail(b, m);
 }
 
 /* ------------------------------------------------------------ binary structs */

@@ -204,6 +204,134 @@ static void binary_batch_carries_seqno_and_client_stats(void **state)
     twp_buf_free(&b);
 }
 
+/* The reference varint, one byte per loop turn, as the compact spec reads. */
+static size_t ref_varint(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+/* The encoder's fast paths (multi-byte varints written a word at a time,
+ * short strings copied without memcpy, the inline string Tag) give the
+ * bytes of the plain reading at every length boundary. */
+static void compact_fast_paths_match_the_plain_encoding(void **state)
+{
+    (void)state;
+    static char text[300];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('a' + i % 26);
+    uint64_t vals[200];
+    size_t nv = 0;
+    for (int k = 0; k < 64; k++) {
+        vals[nv++] = 1ULL << k;
+        vals[nv++] = (1ULL << k) - 1;
+        vals[nv++] = ~(1ULL << k);
+    }
+    vals[nv++] = UINT64_MAX;
+    vals[nv++] = 0x8000000000000000ULL;
+    for (size_t i = 0; i < nv; i++) {
+        for (size_t slen = 0; slen <= 140; slen += (slen < 40 ? 1 : 43)) {
+            twp_span_data s;
+            init_span(&s);
+            s.trace_lo = vals[i];
+            s.span_id = vals[(i + 7) % nv];
+            s.start_us = (int64_t)vals[(i + 3) % nv];
+            twp_value t[2];
+            memset(t, 0, sizeof t);
+            t[0].type = TW_VAL_STRING;
+            t[0].key = text + 1;
+            t[0].key_len = (uint32_t)(slen % 131);
+            t[0].v.str = text + 5;
+            t[0].len = (uint32_t)slen;
+            t[1].type = TW_VAL_INT64;
+            t[1].key = "i";
+            t[1].key_len = 1;
+            t[1].v.i64 = (int64_t)vals[i];
+            s.tags = t;
+            s.ntags = 2;
+            twp_buf b;
+            twp_buf_init(&b);
+            assert_true(twp_thrift_compact_span(&b, &s));
+            unsigned char want[600];
+            size_t n = 0;
+#define ZZ(x) (((uint64_t)(x) << 1) ^ (uint64_t)((int64_t)(x) >> 63))
+            want[n++] = 0x16; n += ref_varint(want + n, ZZ(s.trace_lo));
+            want[n++] = 0x16; n += ref_varint(want + n, 0);
+            want[n++] = 0x16; n += ref_varint(want + n, ZZ(s.span_id));
+            want[n++] = 0x16; n += ref_varint(want + n, 0);
+            want[n++] = 0x18; want[n++] = 2; want[n++] = 'o'; want[n++] = 'p';
+            want[n++] = 0x25; want[n++] = 2;                        /* flags, delta 2 */
+            want[n++] = 0x16; n += ref_varint(want + n, ZZ(s.start_us));
+            want[n++] = 0x16; n += ref_varint(want + n, ZZ(1500));
+            want[n++] = 0x19; want[n++] = 0x2c;                     /* tags: 2 structs */
+            want[n++] = 0x18; n += ref_varint(want + n, t[0].key_len);
+            memcpy(want + n, t[0].key, t[0].key_len); n += t[0].key_len;
+            want[n++] = 0x15; want[n++] = 0;
+            want[n++] = 0x18; n += ref_varint(want + n, slen);
+            memcpy(want + n, t[0].v.str, slen); n += slen;
+            want[n++] = 0;
+            want[n++] = 0x18; want[n++] = 1; want[n++] = 'i';
+            want[n++] = 0x15; want[n++] = 6;
+            want[n++] = 0x46; n += ref_varint(want + n, ZZ(vals[i]));
+            want[n++] = 0;
+            want[n++] = 0;                                          /* end of Span */
+#undef ZZ
+            if (b.len != n || memcmp(b.data, want, n) != 0)
+                fprintf(stderr, "value %#llx, string of %zu\n", (unsigned long long)vals[i], slen);
+            assert_int_equal(b.len, n);
+            assert_memory_equal(b.data, want, n);
+            twp_buf_free(&b);
+        }
+    }
+}
+
+/* The in-place message (head written before spans already in the buffer,
+ * tail appended) is byte for byte the copied one. */
+static void compact_emit_batch_in_place_equals_raw(void **state)
+{
+    (void)state;
+    twp_value ptag = str_tag("hostname", "h");
+    twp_process proc = { "svc", &ptag, 1 };
+    twp_span_data s;
+    init_span(&s);
+    twp_buf pb;
+    twp_buf_init(&pb);
+    assert_true(twp_thrift_compact_process(&pb, &proc));
+    for (uint32_t nspans = 1; nspans <= 40; nspans += 13) {
+        for (int32_t seq = 1; seq < 300000; seq *= 37) {
+            twp_client_stats cs = { 1, 2, 300 };
+            twp_batch_meta m = { true, seq, &cs };
+            twp_buf sb, raw, msg;
+            twp_buf_init(&sb);
+            twp_buf_init(&raw);
+            twp_buf_init(&msg);
+            for (uint32_t i = 0; i < nspans; i++)
+                assert_true(twp_thrift_compact_span(&sb, &s));
+            assert_true(twp_thrift_compact_emit_batch_raw(&raw, seq, pb.data, pb.len, sb.data,
+                                                          sb.len, nspans, &m));
+            size_t room = pb.len + TWP_EMIT_BATCH_HEAD_MAX;
+            assert_true(twp_buf_reserve(&msg, room));
+            msg.len = room;
+            assert_true(twp_buf_append(&msg, sb.data, sb.len));
+            assert_true(twp_thrift_compact_emit_batch_tail(&msg, &m));
+            char *start = twp_thrift_compact_emit_batch_head_at(msg.data + room, seq, pb.data,
+                                                                pb.len, nspans);
+            assert_true(start >= msg.data);
+            assert_int_equal((size_t)(msg.data + msg.len - start), raw.len);
+            assert_memory_equal(start, raw.data, raw.len);
+            twp_buf_free(&sb);
+            twp_buf_free(&raw);
+            twp_buf_free(&msg);
+        }
+    }
+    twp_buf_free(&pb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -213,6 +341,8 @@ int main(void)
         cmocka_unit_test(compact_long_list_header_and_logs_without_tags),
         cmocka_unit_test(span_kind_becomes_a_string_tag),
         cmocka_unit_test(binary_batch_carries_seqno_and_client_stats),
+        cmocka_unit_test(compact_fast_paths_match_the_plain_encoding),
+        cmocka_unit_test(compact_emit_batch_in_place_equals_raw),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
