@@ -105,7 +105,8 @@ static void bench_encode(void)
         s->duration_us = 1234;
         s->op = "GET /api/v1/items";
         s->op_len = 17;
-        refs[i] = (twp_ref){ TW_REF_CHILD_OF, s->trace_hi, s->trace_lo, s->parent_id };
+        refs[i] = (twp_ref){ .type = TW_REF_CHILD_OF, .trace_hi = s->trace_hi,
+                             .trace_lo = s->trace_lo, .span_id = s->parent_id };
         s->refs = &refs[i];
         s->nrefs = 1;
         s->tags = tags;

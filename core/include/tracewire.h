@@ -70,7 +70,14 @@ typedef enum tw_value_type {
     TW_VAL_DOUBLE = 1,
     TW_VAL_BOOL   = 2,
     TW_VAL_INT64  = 3,
-    TW_VAL_BINARY = 4
+    TW_VAL_BINARY = 4,
+    /* An OTel homogeneous sequence: v.arr holds n items, all of one of the
+     * four scalar types above (BINARY excepted) or NULL. OTLP carries it as
+     * an arrayValue; Jaeger Thrift (which has no array tag) and the log
+     * exporter as a string tag holding its JSON text, the OTel rule for
+     * non-OTLP formats (specification/common/mapping-to-non-otlp.md). */
+    TW_VAL_ARRAY  = 5,
+    TW_VAL_NULL   = 6     /* only as an item of an ARRAY (OTel allows None there) */
 } tw_value_type;
 
 /* A typed key/value used for tags and log fields. A plain descriptor, not an
@@ -85,6 +92,7 @@ typedef struct tw_field {
         int64_t i64;
         double f64;
         int b;                                        /* BOOL: 0 or 1 */
+        struct { const struct tw_field *items; size_t n; } arr;   /* ARRAY: keys ignored */
     } v;
 } tw_field;
 
@@ -340,6 +348,33 @@ TW_API const tw_span_context *tw_span_get_context(const tw_span *s);
 TW_API const char *tw_span_operation_name(const tw_span *s, size_t *len);
 TW_API int tw_span_is_finished(const tw_span *s);
 TW_API int64_t tw_span_start_us(const tw_span *s);
+
+/* A link (OTel Span.add_link, also after start): a FOLLOWS_FROM reference to
+ * c with n attributes (copied; ARRAY values allowed; strings bounded as tag
+ * values). OTLP: Span.links[] with these attributes and no
+ * opentracing.ref_type attribute; Jaeger Thrift: a FOLLOWS_FROM SpanRef, the
+ * attributes dropped (SpanRef has no place for them, as in the OTel->Jaeger
+ * translator). Unsampled span: TW_OK, nothing kept. A context without ids:
+ * TW_ERR_INVALID_ARG. Finished: TW_ERR_FINISHED. */
+TW_API tw_status tw_span_add_link(tw_span *s, const tw_span_context *c,
+                                  const tw_field *attrs, size_t n);
+
+/* An OTel instrumentation scope (name, version, schema_url, attributes).
+ * borrowed: owned by the tracer, valid until tw_tracer_free; asking twice
+ * with equal name, version and schema_url and no attributes gives the same
+ * scope. At most 4096 scopes per tracer (then TW_ERR_TOO_LARGE). version and
+ * schema_url may be NULL (absent). */
+typedef struct tw_scope tw_scope;
+TW_API tw_status tw_tracer_scope(tw_tracer *t, const char *name, size_t name_len,
+                                 const char *version, size_t version_len,
+                                 const char *schema_url, size_t schema_url_len,
+                                 const tw_field *attrs, size_t n, const tw_scope **out);
+/* The span's scope (NULL: the tracer's own, "tracewire"). OTLP groups spans
+ * by scope (one ScopeSpans each, with its schema_url); Jaeger Thrift gets
+ * the tags otel.library.name / otel.library.version, the OTel->Jaeger
+ * mapping (specification/trace/sdk_exporters/jaeger.md). The scope must
+ * come from the span's tracer. Finished: TW_ERR_FINISHED. */
+TW_API tw_status tw_span_set_scope(tw_span *s, const tw_scope *scope);
 
 /* ---------------------------------------------------------------- contexts */
 

@@ -54,6 +54,15 @@ bool twp_thrift_binary_batch(twp_buf *b, const twp_process *p, twp_span_data *co
 tw_status twp_otlp_json_encode(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
                                size_t n);
 
+/* otlp_json.c — the JSON text of an array's items ([1,2], ["a",null], NaN
+ * as "NaN"): what Jaeger Thrift and the log line carry for an ARRAY value
+ * (the OTel rule for non-OTLP formats). Appends to b; false on OOM. */
+bool twp_json_array_text(twp_buf *b, const twp_value *items, uint32_t n);
+
+/* otlp_json.c — whether spans[i] is the first of spans[0..i] with its scope:
+ * both OTLP encoders write one ScopeSpans per scope, in first-seen order. */
+bool twp_scope_first(twp_span_data *const *spans, size_t i);
+
 /* otlp_json.c — the OTLP Status both OTLP encoders write for a record: code
  * 2 (ERROR) for error=true or otel.status_code=ERROR, with
  * otel.status_description as msg (borrowed from the record); code 1 for

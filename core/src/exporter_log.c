@@ -66,6 +66,10 @@ static bool put_value(twp_buf *b, const twp_value *v)
         return ok && put_fmt(b, "%s", v->v.b ? "true" : "false");
     case TW_VAL_INT64:
         return ok && put_fmt(b, "%" PRId64, v->v.i64);
+    case TW_VAL_ARRAY:
+        return ok && put_escaped(b, v->v.arr->json, v->v.arr->json_len);
+    case TW_VAL_NULL:
+        break;
     }
     return ok;
 }

@@ -251,6 +251,14 @@ static bool put_double(twp_buf *b, double d)
 static bool put_any(twp_buf *b, const twp_value *v)
 {
     switch (v->type) {
+    case TW_VAL_ARRAY: {
+        bool ok = LIT(b, "{\"arrayValue\":{\"values\":[");
+        for (uint32_t i = 0; ok && i < v->v.arr->n; i++)
+            ok = (i == 0 || putch(b, ',')) && put_any(b, &v->v.arr->items[i]);
+        return ok && LIT(b, "]}}");
+    }
+    case TW_VAL_NULL:            /* an empty AnyValue: OTLP's null */
+        return LIT(b, "{}");
     case TW_VAL_DOUBLE:
         return LIT(b, "{\"doubleValue\":") && put_double(b, v->v.f64) && putch(b, '}');
     case TW_VAL_BOOL:
@@ -265,6 +273,32 @@ static bool put_any(twp_buf *b, const twp_value *v)
         return LIT(b, "{\"stringValue\":") && put_str(b, v->v.str, v->len) &&
                putch(b, '}');
     }
+}
+
+/* JSON scalars of the items, for Jaeger's string form of an array. */
+bool twp_json_array_text(twp_buf *b, const twp_value *items, uint32_t n)
+{
+    bool ok = putch(b, '[');
+    for (uint32_t i = 0; ok && i < n; i++) {
+        const twp_value *v = &items[i];
+        ok = i == 0 || putch(b, ',');
+        switch (v->type) {
+        case TW_VAL_STRING: ok = ok && put_str(b, v->v.str, v->len); break;
+        case TW_VAL_BOOL:   ok = ok && (v->v.b ? LIT(b, "true") : LIT(b, "false")); break;
+        case TW_VAL_INT64: {
+            char t[24];
+            char *e = t + sizeof t, *q = v->v.i64 < 0 ? u64_digits(e, 0 - (uint64_t)v->v.i64)
+                                                       : u64_digits(e, (uint64_t)v->v.i64);
+            if (v->v.i64 < 0)
+                *--q = '-';
+            ok = ok && app(b, q, (size_t)(e - q));
+            break;
+        }
+        case TW_VAL_DOUBLE: ok = ok && put_double(b, v->v.f64); break;
+        default:            ok = ok && LIT(b, "null"); break;
+        }
+    }
+    return ok && putch(b, ']');
 }
 
 static bool put_kv(twp_buf *b, const twp_value *v)
@@ -418,12 +452,18 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
             continue;
         ok = (any_link ? putch(b, ',') : LIT(b, ",\"links\":[")) &&
              LIT(b, "{\"traceId\":") && put_trace_id(b, r->trace_hi, r->trace_lo) &&
-             LIT(b, ",\"spanId\":") && put_span_id(b, r->span_id) &&
-             LIT(b, ",\"attributes\":[{\"key\":\"opentracing.ref_type\","
-                    "\"value\":{\"stringValue\":") &&
-             (r->type == TW_REF_FOLLOWS_FROM ? LIT(b, "\"follows_from\"")
-                                             : LIT(b, "\"child_of\"")) &&
-             LIT(b, "}}]}");
+             LIT(b, ",\"spanId\":") && put_span_id(b, r->span_id);
+        if (r->link) {           /* an OTel link: its own attributes only */
+            bool first = true;
+            ok = ok && LIT(b, ",\"attributes\":[") &&
+                 put_kvs(b, r->attrs, r->nattrs, -1, &first) && LIT(b, "]}");
+        } else {
+            ok = ok && LIT(b, ",\"attributes\":[{\"key\":\"opentracing.ref_type\","
+                              "\"value\":{\"stringValue\":") &&
+                 (r->type == TW_REF_FOLLOWS_FROM ? LIT(b, "\"follows_from\"")
+                                                 : LIT(b, "\"child_of\"")) &&
+                 LIT(b, "}}]}");
+        }
         any_link = true;
     }
     if (any_link)
@@ -439,6 +479,30 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
     return ok && putch(b, '}');
 }
 
+bool twp_scope_first(twp_span_data *const *spans, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (spans[j]->scope == spans[i]->scope)
+            return false;
+    return true;
+}
+
+/* InstrumentationScope: a span's scope, or tracewire's own for NULL. */
+static bool put_scope(twp_buf *b, const twp_scope *sc)
+{
+    if (!sc)
+        return LIT(b, "{\"name\":\"tracewire\",\"version\":\"" TW_VERSION "\"}");
+    bool ok = LIT(b, "{\"name\":") && put_str(b, sc->name, sc->name_len);
+    if (sc->version)
+        ok = ok && LIT(b, ",\"version\":") && put_str(b, sc->version, sc->version_len);
+    if (sc->nattrs) {
+        bool first = true;
+        ok = ok && LIT(b, ",\"attributes\":[") &&
+             put_kvs(b, sc->attrs, sc->nattrs, -1, &first) && putch(b, ']');
+    }
+    return ok && putch(b, '}');
+}
+
 tw_status twp_otlp_json_encode(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
                                size_t n)
 {
@@ -447,10 +511,24 @@ tw_status twp_otlp_json_encode(twp_buf *b, const twp_process *p, twp_span_data *
     bool ok = LIT(b, "{\"resourceSpans\":[{\"resource\":{\"attributes\":["
                      "{\"key\":\"service.name\",\"value\":{\"stringValue\":") &&
               put_cstr(b, svc) && LIT(b, "}}") && put_kvs(b, p->tags, p->ntags, -1, &first) &&
-              LIT(b, "]},\"scopeSpans\":[{\"scope\":{\"name\":\"tracewire\",\"version\":\""
-                     TW_VERSION "\"},\"spans\":[");
-    for (size_t i = 0; ok && i < n; i++)
-        ok = (i == 0 || putch(b, ',')) && put_span(b, spans[i]);
-    ok = ok && LIT(b, "]}]}]}");
+              LIT(b, "]},\"scopeSpans\":[");
+    /* one ScopeSpans per scope, in the order scopes first appear */
+    bool first_group = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (!twp_scope_first(spans, i))
+            continue;
+        const twp_scope *sc = spans[i]->scope;
+        ok = (first_group || putch(b, ',')) && LIT(b, "{\"scope\":") && put_scope(b, sc) &&
+             LIT(b, ",\"spans\":[");
+        first_group = false;
+        for (size_t j = i; ok && j < n; j++)
+            if (spans[j]->scope == sc)
+                ok = (j == i || putch(b, ',')) && put_span(b, spans[j]);
+        ok = ok && putch(b, ']');
+        if (sc && sc->schema_url)
+            ok = ok && LIT(b, ",\"schemaUrl\":") && put_str(b, sc->schema_url, sc->schema_url_len);
+        ok = ok && putch(b, '}');
+    }
+    ok = ok && LIT(b, "]}]}");
     return ok ? TW_OK : TW_ERR_NOMEM;
 }

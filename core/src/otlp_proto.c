@@ -198,39 +198,46 @@ static inline u8 *put_str_field(u8 *p, u8 tag, const char *s, size_t n)
 static inline size_t kv_bound(const twp_value *v)
 {
     size_t n = 40 + 3 * (size_t)v->key_len;
-    if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY ||
-        (v->type != TW_VAL_DOUBLE && v->type != TW_VAL_BOOL && v->type != TW_VAL_INT64))
+    if (v->type == TW_VAL_ARRAY) {          /* ArrayValue: an AnyValue per item */
+        for (uint32_t i = 0; i < v->v.arr->n; i++)
+            n += 16 + 3 * (size_t)v->v.arr->items[i].len;
+    } else if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY ||
+        (v->type != TW_VAL_DOUBLE && v->type != TW_VAL_BOOL && v->type != TW_VAL_INT64)) {
         n += 3 * (size_t)v->len;
+    }
     return n;
 }
 
-/* A KeyValue as field `tag` of its parent: { key = 1; AnyValue value = 2 } with
- * AnyValue's oneof string 1 / bool 2 / int 3 / double 4 / bytes 7. */
-static u8 *put_kv_exact(u8 *p, u8 tag, const twp_value *v)
+/* AnyValue content length of a scalar item (so: its UTF-8 output length). */
+static size_t any_len(const twp_value *v, size_t *so)
 {
-    size_t ko = utf8_out_len(v->key, v->key_len);
-    size_t key_field = ko ? 1 + vsize(ko) + ko : 0;   /* proto3: "" is left out */
-    size_t any, so = 0;
     switch (v->type) {
-    case TW_VAL_DOUBLE: any = 9; break;
-    case TW_VAL_BOOL:   any = 2; break;
-    case TW_VAL_INT64:  any = 1 + vsize((uint64_t)v->v.i64); break;
-    case TW_VAL_BINARY: any = 1 + vsize(v->len) + v->len; break;
+    case TW_VAL_DOUBLE: return 9;
+    case TW_VAL_BOOL:   return 2;
+    case TW_VAL_INT64:  return 1 + vsize((uint64_t)v->v.i64);
+    case TW_VAL_BINARY: return 1 + vsize(v->len) + v->len;
+    case TW_VAL_NULL:   return 0;
     case TW_VAL_STRING:
     default:
-        so = utf8_out_len(v->v.str, v->len);
-        any = 1 + vsize(so) + so;
+        *so = utf8_out_len(v->v.str, v->len);
+        return 1 + vsize(*so) + *so;
     }
-    size_t kv = key_field + 1 + vsize(any) + any;
-    *p++ = tag;
-    p = put_varint(p, kv);
-    if (ko) {
-        *p++ = 0x0A;
-        p = put_varint(p, ko);
-        p = put_utf8(p, v->key, v->key_len, ko);
+}
+
+/* ArrayValue { repeated AnyValue values = 1 } content length. */
+static size_t array_len(const twp_array *a)
+{
+    size_t n = 0, so = 0;
+    for (uint32_t i = 0; i < a->n; i++) {
+        size_t l = any_len(&a->items[i], &so);
+        n += 1 + vsize(l) + l;
     }
-    *p++ = 0x12;
-    p = put_varint(p, any);
+    return n;
+}
+
+/* A scalar AnyValue's content (no tag/length), so from any_len. */
+static u8 *put_any_body(u8 *p, const twp_value *v, size_t so)
+{
     switch (v->type) {
     case TW_VAL_DOUBLE: {
         uint64_t bits;
@@ -251,12 +258,51 @@ static u8 *put_kv_exact(u8 *p, u8 tag, const twp_value *v)
         if (v->len)
             memcpy(p, v->v.str, v->len);
         return p + v->len;
+    case TW_VAL_NULL:
+        return p;
     case TW_VAL_STRING:
     default:
         *p++ = 0x0A;
         p = put_varint(p, so);
         return put_utf8(p, v->v.str, v->len, so);
     }
+}
+
+/* A KeyValue as field `tag` of its parent: { key = 1; AnyValue value = 2 } with
+ * AnyValue's oneof string 1 / bool 2 / int 3 / double 4 / bytes 7. */
+static u8 *put_kv_exact(u8 *p, u8 tag, const twp_value *v)
+{
+    size_t ko = utf8_out_len(v->key, v->key_len);
+    size_t key_field = ko ? 1 + vsize(ko) + ko : 0;   /* proto3: "" is left out */
+    size_t any, so = 0, arr = 0;
+    if (v->type == TW_VAL_ARRAY) {          /* AnyValue.array_value (5) */
+        arr = array_len(v->v.arr);
+        any = 1 + vsize(arr) + arr;
+    } else {
+        any = any_len(v, &so);
+    }
+    size_t kv = key_field + 1 + vsize(any) + any;
+    *p++ = tag;
+    p = put_varint(p, kv);
+    if (ko) {
+        *p++ = 0x0A;
+        p = put_varint(p, ko);
+        p = put_utf8(p, v->key, v->key_len, ko);
+    }
+    *p++ = 0x12;
+    p = put_varint(p, any);
+    if (v->type != TW_VAL_ARRAY)
+        return put_any_body(p, v, so);
+    *p++ = 0x2A;
+    p = put_varint(p, arr);
+    for (uint32_t i = 0; i < v->v.arr->n; i++) {
+        const twp_value *it = &v->v.arr->items[i];
+        size_t iso = 0, l = any_len(it, &iso);
+        *p++ = 0x0A;             /* ArrayValue.values */
+        p = put_varint(p, l);
+        p = put_any_body(p, it, iso);
+    }
+    return p;
 }
 
 /* The common case in one pass: a non-empty key and a value short enough
@@ -376,9 +422,19 @@ static size_t event_bound(const twp_log *l)
 
 #define LINK_BOUND 96u
 
+static size_t link_bound(const twp_ref *r)
+{
+    size_t n = LINK_BOUND;
+    for (uint32_t i = 0; i < r->nattrs; i++)
+        n += kv_bound(&r->attrs[i]);
+    return n;
+}
+
 static size_t span_bound(const twp_span_data *s)
 {
-    size_t n = 128 + 3 * (size_t)s->op_len + LINK_BOUND * (size_t)s->nrefs;
+    size_t n = 128 + 3 * (size_t)s->op_len;
+    for (uint32_t i = 0; i < s->nrefs; i++)
+        n += link_bound(&s->refs[i]);
     if (s->tracestate)
         n += 3 * strlen(s->tracestate);
     for (uint32_t i = 0; i < s->ntags; i++)
@@ -425,6 +481,21 @@ static const char KV_CHILD[] = "\x22\x22\x0a\x14opentracing.ref_type\x12\x0a\x0a
 /* Span.Link (Span field 13): trace_id 1, span_id 2, attributes 4. */
 static u8 *put_link(u8 *p, const twp_ref *r)
 {
+    if (r->link) {               /* an OTel link: its own attributes only */
+        *p++ = 0x6A;
+        u8 *at = p;
+        size_t slot = vsize(link_bound(r));
+        p += slot;
+        *p++ = 0x0A;
+        *p++ = 16;
+        p = put_be64(p, r->trace_hi);
+        p = put_be64(p, r->trace_lo);
+        *p++ = 0x12;
+        *p++ = 8;
+        p = put_be64(p, r->span_id);
+        p = put_kvs(p, 0x22, r->attrs, r->nattrs, -1);
+        return close_len(at, slot, p);
+    }
     const bool follows = r->type == TW_REF_FOLLOWS_FROM;
     const size_t attr = follows ? sizeof KV_FOLLOWS - 1 : sizeof KV_CHILD - 1;
     *p++ = 0x6A;
@@ -513,6 +584,47 @@ static u8 *put_span(u8 *p, const twp_span_data *s, size_t bound)
 
 static const char SCOPE[] = "\x0A\x09" "tracewire" "\x12";   /* + version length, version */
 
+/* Upper bound of an InstrumentationScope's content. */
+static size_t scope_bound(const twp_scope *sc)
+{
+    if (!sc)
+        return sizeof SCOPE - 1 + 1 + sizeof TW_VERSION - 1;
+    size_t n = 24 + 3 * ((size_t)sc->name_len + sc->version_len);
+    for (uint32_t i = 0; i < sc->nattrs; i++)
+        n += kv_bound(&sc->attrs[i]);
+    return n;
+}
+
+/* ScopeSpans.scope (1) and, after the spans, schema_url (3): the fields a
+ * group holds besides its spans. name 1, version 2, attributes 3. */
+static u8 *put_scope(u8 *q, const twp_scope *sc)
+{
+    *q++ = 0x0A;
+    if (!sc) {
+        const size_t vlen = sizeof TW_VERSION - 1;
+        *q++ = (u8)(sizeof SCOPE - 1 + 1 + vlen);
+        memcpy(q, SCOPE, sizeof SCOPE - 1);
+        q += sizeof SCOPE - 1;
+        *q++ = (u8)vlen;
+        memcpy(q, TW_VERSION, vlen);
+        return q + vlen;
+    }
+    u8 *at = q;
+    size_t slot = vsize(scope_bound(sc));
+    q += slot;
+    if (sc->name_len)
+        q = put_str_field(q, 0x0A, sc->name, sc->name_len);
+    if (sc->version_len)
+        q = put_str_field(q, 0x12, sc->version, sc->version_len);
+    q = put_kvs(q, 0x1A, sc->attrs, sc->nattrs, -1);
+    return close_len(at, slot, q);
+}
+
+static size_t schema_bound(const twp_scope *sc)
+{
+    return sc && sc->schema_url_len ? 16 + 3 * (size_t)sc->schema_url_len : 0;
+}
+
 tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data *const *spans,
                                 size_t n)
 {
@@ -527,21 +639,19 @@ tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data 
     size_t res_bound = 16 + kv_bound(&svc_kv);
     for (size_t i = 0; i < p->ntags; i++)
         res_bound += kv_bound(&p->tags[i]);
-    const size_t vlen = sizeof TW_VERSION - 1;
-    size_t scope_len = sizeof SCOPE - 1 + 1 + vlen;
     /* the first spans' bounds are kept for the write loop */
     size_t kept[256];
-    size_t spans_bound = 0;
+    size_t rs_bound = 6 + res_bound;                          /* ResourceSpans content */
     for (size_t i = 0; i < n; i++) {
         size_t sb = span_bound(spans[i]);
         if (i < 256)
             kept[i] = sb;
-        spans_bound += sb;
+        rs_bound += sb;
+        if (twp_scope_first(spans, i))                        /* its ScopeSpans' own bytes */
+            rs_bound += 6 + 6 + scope_bound(spans[i]->scope) + schema_bound(spans[i]->scope);
     }
-    size_t ss_bound = 2 + scope_len + spans_bound;            /* ScopeSpans content */
-    size_t rs_bound = 6 + res_bound + 6 + ss_bound;           /* ResourceSpans content */
 
-    size_t head = 1 + 5 + 1 + 5 + res_bound + 1 + 5 + 2 + scope_len;
+    size_t head = 1 + 5 + 1 + 5 + res_bound;
     if (!twp_buf_reserve(b, head))
         return TW_ERR_NOMEM;
     size_t base = b->len;
@@ -560,30 +670,47 @@ tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data 
         if (!overridden_later(p->tags, p->ntags, i, -1))
             q = put_kv(q, 0x0A, &p->tags[i]);
     q = close_len(res_at, res_slot, q);
-    /* ResourceSpans.scope_spans (2): ScopeSpans.scope (1) {name 1, version 2} */
-    *q++ = 0x12;
-    size_t ss_at = (size_t)(q - (u8 *)b->data), ss_slot = vsize(ss_bound);
-    q += ss_slot;
-    *q++ = 0x0A;
-    *q++ = (u8)scope_len;
-    memcpy(q, SCOPE, sizeof SCOPE - 1);
-    q += sizeof SCOPE - 1;
-    *q++ = (u8)vlen;
-    memcpy(q, TW_VERSION, vlen);
-    q += vlen;
     b->len = (size_t)(q - (u8 *)b->data);
 
+    /* ResourceSpans.scope_spans (2): one per scope, in first-seen order */
     for (size_t i = 0; i < n; i++) {
-        size_t sb = i < 256 ? kept[i] : span_bound(spans[i]);
-        if (!twp_buf_reserve(b, sb + 8))
+        if (!twp_scope_first(spans, i))
+            continue;
+        const twp_scope *sc = spans[i]->scope;
+        size_t ss_bound = 6 + scope_bound(sc) + schema_bound(sc);
+        for (size_t j = i; j < n; j++)
+            if (spans[j]->scope == sc)
+                ss_bound += j < 256 ? kept[j] : span_bound(spans[j]);
+        if (!twp_buf_reserve(b, 1 + 5 + 6 + scope_bound(sc)))
             return TW_ERR_NOMEM;
-        q = put_span((u8 *)b->data + b->len, spans[i], sb);
+        q = (u8 *)b->data + b->len;
+        *q++ = 0x12;
+        size_t ss_at = (size_t)(q - (u8 *)b->data), ss_slot = vsize(ss_bound);
+        q += ss_slot;
+        q = put_scope(q, sc);
         b->len = (size_t)(q - (u8 *)b->data);
+        for (size_t j = i; j < n; j++) {
+            if (spans[j]->scope != sc)
+                continue;
+            size_t sb = j < 256 ? kept[j] : span_bound(spans[j]);
+            if (!twp_buf_reserve(b, sb + 8))
+                return TW_ERR_NOMEM;
+            q = put_span((u8 *)b->data + b->len, spans[j], sb);
+            b->len = (size_t)(q - (u8 *)b->data);
+        }
+        if (sc && sc->schema_url_len) {
+            if (!twp_buf_reserve(b, schema_bound(sc)))
+                return TW_ERR_NOMEM;
+            q = put_str_field((u8 *)b->data + b->len, 0x1A, sc->schema_url, sc->schema_url_len);
+            b->len = (size_t)(q - (u8 *)b->data);
+        }
+        u8 *d = (u8 *)b->data;
+        q = close_len(d + ss_at, ss_slot, d + b->len);
+        b->len = (size_t)(q - d);
     }
 
     u8 *d = (u8 *)b->data;
-    q = close_len(d + ss_at, ss_slot, d + b->len);
-    q = close_len(d + rs_at, rs_slot, q);
+    q = close_len(d + rs_at, rs_slot, d + b->len);
     b->len = (size_t)(q - d);
     return TW_OK;
 }

@@ -218,10 +218,23 @@ static json_t *text_json(const char *s, size_t n)
 
 /* Typed value: string -> string, int64 -> integer, double -> real (non-finite
  * as "NaN" / "Infinity" / "-Infinity"),
- * bool -> true/false, binary -> {"binary": "<hex>"}. */
+ * bool -> true/false, binary -> {"binary": "<hex>"}, array -> array of its
+ * items (null items as null). */
 static json_t *value_json(const twp_value *v)
 {
     switch (v->type) {
+    case TW_VAL_ARRAY: {
+        json_t *a = json_array();
+        for (uint32_t i = 0; a && i < v->v.arr->n; i++) {
+            json_t *it = value_json(&v->v.arr->items[i]);
+            if (!it || json_array_append_new(a, it) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    }
+    case TW_VAL_NULL:   return json_null();
     case TW_VAL_STRING: return text_json(v->v.str, v->len);
     case TW_VAL_INT64:  return json_integer(v->v.i64);
     case TW_VAL_DOUBLE:
@@ -284,6 +297,8 @@ static json_t *span_json(const twp_span_data *d, bool hex128)
                               r->type == TW_REF_FOLLOWS_FROM ? "follows_from" : "child_of",
                               "trace_id", trace_hex(r->trace_hi, r->trace_lo, hex128),
                               "span_id", id_hex(r->span_id));
+        if (o && r->link)        /* an OTel link (tw_span_add_link) and its attributes */
+            json_object_set_new(o, "attributes", fields_json(r->attrs, r->nattrs));
         if (!o || json_array_append_new(refs, o) != 0)
             goto fail;
     }
@@ -306,6 +321,17 @@ static json_t *span_json(const twp_span_data *d, bool hex128)
                           "references", refs, "tags", tags, "logs", logs);
     if (o && d->tracestate)
         json_object_set_new(o, "tracestate", json_string(d->tracestate));
+    if (o && d->scope) {         /* the OTel instrumentation scope (tw_span_set_scope) */
+        const twp_scope *sc = d->scope;
+        json_t *so = json_pack("{s:o}", "name", text_json(sc->name, sc->name_len));
+        if (so && sc->version)
+            json_object_set_new(so, "version", text_json(sc->version, sc->version_len));
+        if (so && sc->schema_url)
+            json_object_set_new(so, "schema_url", text_json(sc->schema_url, sc->schema_url_len));
+        if (so && sc->nattrs)
+            json_object_set_new(so, "attributes", fields_json(sc->attrs, sc->nattrs));
+        json_object_set_new(o, "scope", so);
+    }
     return o;
 fail:
     json_decref(refs);

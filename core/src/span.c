@@ -27,6 +27,7 @@
 #include "ids.h"
 #include "trace_flags.h"
 #include "propagation.h"
+#include "encoders.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -76,6 +77,7 @@ struct tw_span {
     int64_t start_us;
     tw_span_kind kind;
     bool finished;
+    const twp_scope *scope;       /* tw_span_set_scope; copied into a record made later */
     char *op;                     /* == op_inline or heap */
     char op_inline[OP_INLINE];
     struct tw_span *next_free;
@@ -162,6 +164,7 @@ static inline void data_reset(twp_span_data *d)
     d->nlogs = d->cap_logs = 0;
     d->refs = NULL;
     d->nrefs = 0;
+    d->scope = NULL;
     d->approx_size = 0;
     d->arena.cur = d->inline_mem;
     d->arena.used = 0;
@@ -244,6 +247,12 @@ static size_t value_need(const twp_span_data *d, const twp_value *v)
     return n;
 }
 
+/* An ARRAY value's block, 8-aligned in the compact record's array region. */
+static size_t array_need(const twp_value *v)
+{
+    return v->type == TW_VAL_ARRAY ? (v->v.arr->size + 7u) & ~(size_t)7u : 0;
+}
+
 /* Copies a record-owned string to *pos (advancing it); borrows the rest. */
 static const char *str_move(const twp_span_data *d, const char *p, size_t n, char **pos)
 {
@@ -256,12 +265,29 @@ static const char *str_move(const twp_span_data *d, const char *p, size_t n, cha
     return q;
 }
 
-static void value_move(const twp_span_data *d, twp_value *dst, const twp_value *src, char **pos)
+static void value_move(const twp_span_data *d, twp_value *dst, const twp_value *src, char **pos,
+                       char **arr)
 {
     *dst = *src;
     dst->key = str_move(d, src->key, src->key_len, pos);
-    if (src->type == TW_VAL_STRING || src->type == TW_VAL_BINARY)
+    if (src->type == TW_VAL_STRING || src->type == TW_VAL_BINARY) {
         dst->v.str = str_move(d, src->v.str, src->len, pos);
+    } else if (src->type == TW_VAL_ARRAY) {
+        dst->v.arr = twp_array_copy(*arr, src->v.arr);
+        *arr += array_need(src);
+    }
+}
+
+const twp_array *twp_array_copy(void *dst, const twp_array *a)
+{
+    memcpy(dst, a, a->size);
+    twp_array *c = dst;
+    ptrdiff_t delta = (const char *)dst - (const char *)a;
+    c->json += delta;
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->items[i].type == TW_VAL_STRING)
+            c->items[i].v.str += delta;
+    return c;
 }
 
 twp_span_data *twp_span_data_compact(twp_span_data *d)
@@ -274,12 +300,23 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
     size_t strings = str_need(d, d->op, d->op_len);
     if (d->tracestate)
         strings += str_need(d, d->tracestate, strlen(d->tracestate));
-    for (uint32_t i = 0; i < d->ntags; i++)
+    for (uint32_t i = 0; i < d->ntags; i++) {
         strings += value_need(d, &d->tags[i]);
+        arrays += array_need(&d->tags[i]);
+    }
     for (uint32_t i = 0; i < d->nlogs; i++) {
         arrays += sizeof(twp_value) * d->logs[i].nfields;
-        for (uint32_t j = 0; j < d->logs[i].nfields; j++)
+        for (uint32_t j = 0; j < d->logs[i].nfields; j++) {
             strings += value_need(d, &d->logs[i].fields[j]);
+            arrays += array_need(&d->logs[i].fields[j]);
+        }
+    }
+    for (uint32_t i = 0; i < d->nrefs; i++) {
+        arrays += sizeof(twp_value) * d->refs[i].nattrs;
+        for (uint32_t j = 0; j < d->refs[i].nattrs; j++) {
+            strings += value_need(d, &d->refs[i].attrs[j]);
+            arrays += array_need(&d->refs[i].attrs[j]);
+        }
     }
     twp_span_data *c = malloc(hdr + arrays + strings);
     if (!c)
@@ -295,11 +332,13 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
     c->tags = d->ntags ? (twp_value *)arr : NULL;
     c->cap_tags = d->ntags;
     arr += sizeof(twp_value) * d->ntags;
-    for (uint32_t i = 0; i < d->ntags; i++)
-        value_move(d, &c->tags[i], &d->tags[i], &pos);
     c->logs = d->nlogs ? (twp_log *)arr : NULL;
     c->cap_logs = d->nlogs;
     arr += sizeof(twp_log) * d->nlogs;
+    c->refs = d->nrefs ? (twp_ref *)arr : NULL;
+    arr += sizeof(twp_ref) * d->nrefs;
+    for (uint32_t i = 0; i < d->ntags; i++)
+        value_move(d, &c->tags[i], &d->tags[i], &pos, &arr);
     for (uint32_t i = 0; i < d->nlogs; i++) {
         const twp_log *sl = &d->logs[i];
         twp_log *dl = &c->logs[i];
@@ -308,11 +347,17 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
         dl->fields = sl->nfields ? (twp_value *)arr : NULL;
         arr += sizeof(twp_value) * sl->nfields;
         for (uint32_t j = 0; j < sl->nfields; j++)
-            value_move(d, &dl->fields[j], &sl->fields[j], &pos);
+            value_move(d, &dl->fields[j], &sl->fields[j], &pos, &arr);
     }
-    c->refs = d->nrefs ? (twp_ref *)arr : NULL;
-    if (d->nrefs)
-        memcpy(c->refs, d->refs, sizeof(twp_ref) * d->nrefs);
+    for (uint32_t i = 0; i < d->nrefs; i++) {
+        c->refs[i] = d->refs[i];
+        if (!d->refs[i].nattrs)
+            continue;
+        c->refs[i].attrs = (twp_value *)arr;
+        arr += sizeof(twp_value) * d->refs[i].nattrs;
+        for (uint32_t j = 0; j < d->refs[i].nattrs; j++)
+            value_move(d, &c->refs[i].attrs[j], &d->refs[i].attrs[j], &pos, &arr);
+    }
     c->op = str_move(d, d->op, d->op_len, &pos);
     if (d->tracestate)
         c->tracestate = str_move(d, d->tracestate, strlen(d->tracestate), &pos);
@@ -330,6 +375,11 @@ static bool copy_value(twp_arena *a, twp_value *dst, const twp_value *src)
         dst->v.str = twp_arena_strdup(a, src->v.str, src->len);
         if (!dst->v.str)
             return false;
+    } else if (src->type == TW_VAL_ARRAY) {
+        void *m = twp_arena_alloc(a, src->v.arr->size);
+        if (!m)
+            return false;
+        dst->v.arr = twp_array_copy(m, src->v.arr);
     }
     return true;
 }
@@ -349,6 +399,7 @@ twp_span_data *twp_span_data_clone(const twp_span_data *s)
     d->start_us = s->start_us;
     d->duration_us = s->duration_us;
     d->approx_size = s->approx_size;
+    d->scope = s->scope;
     d->op_len = s->op_len;
     if (!(d->op = twp_arena_strdup(a, s->op ? s->op : "", s->op_len)))
         goto fail;
@@ -386,6 +437,18 @@ twp_span_data *twp_span_data_clone(const twp_span_data *s)
             goto fail;
         memcpy(d->refs, s->refs, sizeof(twp_ref) * s->nrefs);
         d->nrefs = s->nrefs;
+        for (uint32_t i = 0; i < s->nrefs; i++) {
+            uint32_t na = s->refs[i].nattrs;
+            if (!na)
+                continue;
+            d->refs[i].nattrs = 0;
+            if (!(d->refs[i].attrs = twp_arena_alloc(a, sizeof(twp_value) * na)))
+                goto fail;
+            for (uint32_t j = 0; j < na; j++)
+                if (!copy_value(a, &d->refs[i].attrs[j], &s->refs[i].attrs[j]))
+                    goto fail;
+            d->refs[i].nattrs = na;
+        }
     }
     return d;
 fail:
@@ -488,6 +551,11 @@ fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
         if (!f->v.str.ptr && f->v.str.len)
             return TW_ERR_INVALID_ARG;
         n = clip(f->v.str.ptr, f->v.str.len, max, f->type == TW_VAL_STRING);
+    } else if (f->type == TW_VAL_ARRAY) {
+        tw_status st = twp_value_fill(&d->arena, max, v, f);
+        if (st == TW_OK)
+            d->approx_size += f->key_len + v->v.arr->size;
+        return st;
     } else if ((unsigned)f->type > TW_VAL_BINARY) {
         return TW_ERR_INVALID_ARG;
     }
@@ -541,6 +609,13 @@ static tw_status record_tag_str(tw_span *s, const char *k, const char *v, size_t
 
 /* ------------------------------------------------------------ start */
 
+/* Capacity of a refs array holding n: the next power of two. tw_span_add_link
+ * relies on it (an array whose count is a power of two is full). */
+static uint32_t ref_cap(uint32_t n)
+{
+    return n <= 1 ? 1 : 1u << (32 - __builtin_clz(n - 1));
+}
+
 static bool ctx_has_ids(const tw_span_context *c)
 {
     return (c->trace_hi | c->trace_lo) != 0 && c->span_id != 0;
@@ -559,6 +634,7 @@ static tw_status make_record(twp_tls_state *tls, tw_span *s, unsigned flags, int
     d->parent_id = c->parent_id;
     d->flags = flags;
     d->kind = s->kind;
+    d->scope = s->scope;
     d->start_us = start_us;
     char *op = arena_take(&d->arena, (size_t)s->op_len + 1);
     if (!op)
@@ -638,6 +714,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     s->nretired = s->cap_retired = 0;
     s->kind = TW_KIND_UNSPECIFIED;
     s->finished = false;
+    s->scope = NULL;
     s->start_us = start_us;
     s->op = s->op_inline;
     if (!handle_set_op(s, name, name_len)) {
@@ -729,7 +806,8 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             goto fail;
         twp_span_data *d = s->data;
         if (nvalid) {
-            d->refs = twp_arena_alloc(&d->arena, sizeof(twp_ref) * nvalid);
+            /* a power-of-two capacity: tw_span_add_link grows it by doubling */
+            d->refs = twp_arena_alloc(&d->arena, sizeof(twp_ref) * ref_cap((uint32_t)nvalid));
             if (!d->refs) {
                 st = TW_ERR_NOMEM;
                 goto fail;
@@ -739,6 +817,9 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
                 if (!c || !ctx_has_ids(c))
                     continue;
                 twp_ref *r = &d->refs[d->nrefs++];
+                r->nattrs = 0;
+                r->attrs = NULL;
+                r->link = false;
                 r->type = refs[i].type == TW_REF_FOLLOWS_FROM ? TW_REF_FOLLOWS_FROM : TW_REF_CHILD_OF;
                 r->trace_hi = c->trace_hi;
                 r->trace_lo = c->trace_lo;
@@ -937,7 +1018,7 @@ static tw_status apply_priority(tw_span *s, const tw_field *f)
  * (that would go through the PLT and block inlining). */
 static inline __attribute__((always_inline)) tw_status set_tag_impl(tw_span *s, const tw_field *tag)
 {
-    if (!s || !tag || (!tag->key && tag->key_len) || (unsigned)tag->type > TW_VAL_BINARY ||
+    if (!s || !tag || (!tag->key && tag->key_len) || (unsigned)tag->type > TW_VAL_ARRAY ||
         ((tag->type == TW_VAL_STRING || tag->type == TW_VAL_BINARY) && !tag->v.str.ptr &&
          tag->v.str.len))
         return TW_ERR_INVALID_ARG;
@@ -1027,7 +1108,7 @@ tw_status tw_span_log(tw_span *s, int64_t ts_us, const tw_field *fields, size_t 
     if (s->finished)
         return TW_ERR_FINISHED;
     for (size_t i = 0; i < n; i++)
-        if ((!fields[i].key && fields[i].key_len) || (unsigned)fields[i].type > TW_VAL_BINARY ||
+        if ((!fields[i].key && fields[i].key_len) || (unsigned)fields[i].type > TW_VAL_ARRAY ||
             ((fields[i].type == TW_VAL_STRING || fields[i].type == TW_VAL_BINARY) &&
              !fields[i].v.str.ptr && fields[i].v.str.len))
             return TW_ERR_INVALID_ARG;
@@ -1163,4 +1244,197 @@ int tw_span_is_finished(const tw_span *s)
 int64_t tw_span_start_us(const tw_span *s)
 {
     return s ? s->start_us : 0;
+}
+
+/* ------------------------------------------------------------ arrays */
+
+static bool array_item_ok(const tw_field *f)
+{
+    switch (f->type) {
+    case TW_VAL_STRING: return f->v.str.ptr || !f->v.str.len;
+    case TW_VAL_BOOL:
+    case TW_VAL_INT64:
+    case TW_VAL_DOUBLE:
+    case TW_VAL_NULL:   return true;
+    default:            return false;
+    }
+}
+
+/* An ARRAY: checks it is homogeneous (NULL items aside), writes its JSON
+ * text (twp_json_array_text, the OTLP JSON writer's scalars) and lays out the
+ * twp_array block described in span_data.h. Off the hot path: one temporary
+ * item array and one buffer for the text. */
+static tw_status fill_array(twp_arena *a, size_t max, twp_value *v, const tw_field *f)
+{
+    size_t n = f->v.arr.n;
+    const tw_field *in = f->v.arr.items;
+    if ((!in && n) || n > UINT32_MAX / 64)
+        return TW_ERR_INVALID_ARG;
+    tw_value_type et = TW_VAL_NULL;
+    size_t strings = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!array_item_ok(&in[i]))
+            return TW_ERR_INVALID_ARG;
+        if (in[i].type == TW_VAL_NULL)
+            continue;
+        if (et == TW_VAL_NULL)
+            et = in[i].type;
+        else if (in[i].type != et)
+            return TW_ERR_INVALID_ARG;   /* OTel: homogeneous sequences only */
+        if (in[i].type == TW_VAL_STRING)
+            strings += clip(in[i].v.str.ptr, in[i].v.str.len, max, true) + 1;
+    }
+    twp_value *tmp = n ? malloc(sizeof(twp_value) * n) : NULL;
+    if (n && !tmp)
+        return TW_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        twp_value *it = &tmp[i];
+        memset(it, 0, sizeof *it);
+        it->type = in[i].type;
+        it->key = "";
+        switch (in[i].type) {
+        case TW_VAL_STRING:
+            it->v.str = in[i].v.str.ptr ? in[i].v.str.ptr : "";
+            it->len = (uint32_t)clip(it->v.str, in[i].v.str.len, max, true);
+            break;
+        case TW_VAL_BOOL:   it->v.b = in[i].v.b ? 1 : 0; break;
+        case TW_VAL_INT64:  it->v.i64 = in[i].v.i64; break;
+        case TW_VAL_DOUBLE: it->v.f64 = in[i].v.f64; break;
+        default:            break;
+        }
+    }
+    twp_buf jb;
+    twp_buf_init(&jb);
+    tw_status st = TW_ERR_NOMEM;
+    if (!twp_json_array_text(&jb, tmp, (uint32_t)n) || jb.len > UINT32_MAX)
+        goto out;
+    size_t hdr = offsetof(twp_array, items) + sizeof(twp_value) * n;
+    size_t size = hdr + jb.len + 1 + strings;
+    twp_array *arr = twp_arena_alloc(a, size);
+    char *key = arr ? twp_arena_strdup(a, f->key_len ? f->key : "", f->key_len) : NULL;
+    if (!key)
+        goto out;
+    arr->n = (uint32_t)n;
+    arr->size = size;
+    arr->json_len = (uint32_t)jb.len;
+    char *q = (char *)arr + hdr;
+    memcpy(q, jb.data, jb.len);
+    q[jb.len] = '\0';
+    arr->json = q;
+    q += jb.len + 1;
+    for (size_t i = 0; i < n; i++) {
+        arr->items[i] = tmp[i];
+        if (tmp[i].type == TW_VAL_STRING) {
+            memcpy(q, tmp[i].v.str, tmp[i].len);
+            q[tmp[i].len] = '\0';
+            arr->items[i].v.str = q;
+            q += tmp[i].len + 1;
+        }
+    }
+    v->type = TW_VAL_ARRAY;
+    v->key = key;
+    v->key_len = (uint32_t)f->key_len;
+    v->len = arr->json_len;
+    v->v.arr = arr;
+    st = TW_OK;
+out:
+    twp_buf_free(&jb);
+    free(tmp);
+    return st;
+}
+
+tw_status twp_value_fill(twp_arena *a, size_t max, twp_value *v, const tw_field *f)
+{
+    if (!f || (!f->key && f->key_len) || f->key_len > UINT32_MAX)
+        return TW_ERR_INVALID_ARG;
+    if (f->type == TW_VAL_ARRAY)
+        return fill_array(a, max, v, f);
+    if ((unsigned)f->type > TW_VAL_BINARY ||
+        ((f->type == TW_VAL_STRING || f->type == TW_VAL_BINARY) && !f->v.str.ptr && f->v.str.len))
+        return TW_ERR_INVALID_ARG;
+    memset(v, 0, sizeof *v);
+    v->type = f->type;
+    v->key_len = (uint32_t)f->key_len;
+    if (!(v->key = twp_arena_strdup(a, f->key_len ? f->key : "", f->key_len)))
+        return TW_ERR_NOMEM;
+    switch (f->type) {
+    case TW_VAL_STRING:
+    case TW_VAL_BINARY: {
+        size_t n = clip(f->v.str.ptr, f->v.str.len, max, f->type == TW_VAL_STRING);
+        if (!(v->v.str = twp_arena_strdup(a, n ? f->v.str.ptr : "", n)))
+            return TW_ERR_NOMEM;
+        v->len = (uint32_t)n;
+        break;
+    }
+    case TW_VAL_INT64:  v->v.i64 = f->v.i64; break;
+    case TW_VAL_DOUBLE: v->v.f64 = f->v.f64; break;
+    default:            v->v.b = f->v.b ? 1 : 0; break;
+    }
+    return TW_OK;
+}
+
+/* ------------------------------------------------------------ links, scope */
+
+static bool field_ok(const tw_field *f)
+{
+    return (f->key || !f->key_len) && (unsigned)f->type <= TW_VAL_ARRAY &&
+           !((f->type == TW_VAL_STRING || f->type == TW_VAL_BINARY) && !f->v.str.ptr &&
+             f->v.str.len);
+}
+
+tw_status tw_span_add_link(tw_span *s, const tw_span_context *c, const tw_field *attrs, size_t n)
+{
+    if (!s || !c || (!attrs && n) || n > UINT32_MAX)
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    if (!ctx_has_ids(c))
+        return TW_ERR_INVALID_ARG;
+    for (size_t i = 0; i < n; i++)
+        if (!field_ok(&attrs[i]))
+            return TW_ERR_INVALID_ARG;
+    twp_span_data *d = s->data;
+    if (!d)
+        return TW_OK;
+    if (d->nrefs == UINT32_MAX)
+        return TW_ERR_TOO_LARGE;
+    if (d->nrefs == 0 || (d->nrefs & (d->nrefs - 1)) == 0) {   /* full (ref_cap) */
+        twp_ref *nr = twp_arena_alloc(&d->arena, sizeof(twp_ref) * ref_cap(d->nrefs + 1));
+        if (!nr)
+            return TW_ERR_NOMEM;
+        if (d->nrefs)
+            memcpy(nr, d->refs, sizeof(twp_ref) * d->nrefs);
+        d->refs = nr;
+    }
+    twp_value *vals = n ? twp_arena_alloc(&d->arena, sizeof(twp_value) * n) : NULL;
+    if (n && !vals)
+        return TW_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        tw_status st = fill_value(d, s->t->max_tag_len, &vals[i], &attrs[i]);
+        if (st != TW_OK)
+            return st;   /* the arena keeps the garbage; the link is not added */
+    }
+    twp_ref *r = &d->refs[d->nrefs++];
+    memset(r, 0, sizeof *r);
+    r->type = TW_REF_FOLLOWS_FROM;
+    r->trace_hi = c->trace_hi;
+    r->trace_lo = c->trace_lo;
+    r->span_id = c->span_id;
+    r->attrs = vals;
+    r->nattrs = (uint32_t)n;
+    r->link = true;
+    d->approx_size += 40;
+    return TW_OK;
+}
+
+tw_status tw_span_set_scope(tw_span *s, const tw_scope *scope)
+{
+    if (!s || (scope && scope->owner != s->t))
+        return TW_ERR_INVALID_ARG;
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    s->scope = scope;
+    if (s->data)
+        s->data->scope = scope;
+    return TW_OK;
 }

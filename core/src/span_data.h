@@ -13,13 +13,31 @@
 
 /* ------------------------------------------------------------ span record */
 
+struct twp_array;
+
 typedef struct twp_value {
     tw_value_type type;
     uint32_t key_len;
     uint32_t len;         /* STRING/BINARY byte length */
     const char *key;      /* arena */
-    union { const char *str; int64_t i64; double f64; int b; } v;   /* str: arena */
+    union { const char *str; int64_t i64; double f64; int b;
+            const struct twp_array *arr; } v;   /* str, arr: arena */
 } twp_value;
+
+/* An ARRAY value: one 8-aligned block holding this header, the items (keys
+ * empty), the array's JSON text (what Jaeger Thrift and the log line carry)
+ * and the items' strings. Self-contained: twp_array_copy relocates it. */
+typedef struct twp_array {
+    uint32_t n;           /* items */
+    uint32_t json_len;
+    size_t size;          /* bytes of the whole block */
+    const char *json;     /* in the block, NUL-terminated */
+    twp_value items[];
+} twp_array;
+
+/* span.c: copies the block a to dst (a->size bytes, 8-aligned) and fixes its
+ * inner pointers; returns dst. */
+const twp_array *twp_array_copy(void *dst, const twp_array *a);
 
 typedef struct twp_log {
     int64_t ts_us;
@@ -29,8 +47,24 @@ typedef struct twp_log {
 
 typedef struct twp_ref {
     tw_ref_type type;
+    uint32_t nattrs;                /* link attributes (tw_span_add_link) */
     uint64_t trace_hi, trace_lo, span_id;
+    twp_value *attrs;               /* arena; NULL for an opentracing reference */
+    bool link;                      /* an OTel link (tw_span_add_link): OTLP gets no
+                                     * opentracing.ref_type attribute */
 } twp_ref;
+
+/* An instrumentation scope (tw_scope): made and owned by the tracer (scope.c),
+ * immutable, outlives every record that points at it. */
+typedef struct tw_scope {
+    struct tw_scope *next;          /* the tracer's list */
+    const void *owner;              /* the tw_tracer that made it */
+    const char *name, *version, *schema_url;     /* version, schema_url may be NULL */
+    uint32_t name_len, version_len, schema_url_len;
+    uint32_t nattrs;
+    twp_value *attrs;
+    twp_arena arena;                /* owns the strings and attrs */
+} twp_scope;
 
 typedef struct twp_span_data {
     struct twp_span_data *next;     /* queue / free-list link */
@@ -47,6 +81,7 @@ typedef struct twp_span_data {
     twp_value *tags;  uint32_t ntags, cap_tags;   /* array in arena, grows by copy */
     twp_log *logs;    uint32_t nlogs, cap_logs;
     twp_ref *refs;    uint32_t nrefs;
+    const twp_scope *scope;         /* NULL: tracewire's own; else borrowed from the tracer */
     size_t approx_size;             /* bytes of strings held, for batching bounds */
     twp_arena arena;
     char inline_mem[384];           /* first arena chunk (8-byte aligned: arena) */

@@ -248,6 +248,37 @@ static bool kind_tag(const twp_span_data *s, twp_value *out)
     return true;
 }
 
+/* The span's instrumentation scope as the OTel->Jaeger mapping has it
+ * (specification/trace/sdk_exporters/jaeger.md): tags otel.library.name and
+ * otel.library.version, appended like span.kind. Writes up to 2 into out. */
+static uint32_t scope_tags(const twp_span_data *s, twp_value *out)
+{
+    const twp_scope *sc = s->scope;
+    if (!sc || !sc->name_len)
+        return 0;
+    memset(out, 0, 2 * sizeof *out);
+    out[0].type = TW_VAL_STRING;
+    out[0].key = "otel.library.name";
+    out[0].key_len = 17;
+    out[0].v.str = sc->name;
+    out[0].len = sc->name_len;
+    if (!sc->version_len)
+        return 1;
+    out[1].type = TW_VAL_STRING;
+    out[1].key = "otel.library.version";
+    out[1].key_len = 20;
+    out[1].v.str = sc->version;
+    out[1].len = sc->version_len;
+    return 2;
+}
+
+/* The tags a span carries beyond its recorded ones: span.kind, scope. */
+static uint32_t extra_tags(const twp_span_data *s, twp_value out[3])
+{
+    uint32_t n = kind_tag(s, &out[0]) ? 1 : 0;
+    return n + scope_tags(s, &out[n]);
+}
+
 /* ------------------------------------------------------------ sizes */
 
 /* Upper bound of one Tag struct in either protocol (binary is the larger:
@@ -255,8 +286,8 @@ static bool kind_tag(const twp_span_data *s, twp_value *out)
 static size_t tag_bound(const twp_value *v)
 {
     size_t n = 24u + v->key_len;
-    if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY)
-        n += v->len;
+    if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY || v->type == TW_VAL_ARRAY)
+        n += v->len;          /* ARRAY: its JSON text, a string tag */
     else
         n += 12;
     return n;
@@ -275,6 +306,8 @@ static size_t span_bound(const twp_span_data *s)
     size_t n = 11 * 16 + 32 + s->op_len;
     n += 16 + (size_t)s->nrefs * 48;
     n += tags_bound(s->tags, s->ntags) + 64;   /* + span.kind */
+    if (s->scope)
+        n += 96 + (size_t)s->scope->name_len + s->scope->version_len;
     n += 16;
     for (uint32_t i = 0; i < s->nlogs; i++)
         n += 24 + tags_bound(s->logs[i].fields, s->logs[i].nfields);
@@ -292,8 +325,11 @@ static size_t process_bound(const twp_process *p)
 static __attribute__((noinline)) char *c_tag_any(char *p, const twp_value *v)
 {
     p = c_bin(p, 1, v->key, v->key_len);
-    p = c_i32(p, 1, (int32_t)v->type);
+    p = c_i32(p, 1, v->type == TW_VAL_ARRAY ? TW_VAL_STRING : (int32_t)v->type);
     switch (v->type) {
+    case TW_VAL_ARRAY:
+        p = c_bin(p, 1, v->v.arr->json, v->v.arr->json_len);
+        break;
     case TW_VAL_DOUBLE: {
         uint64_t u = dbl_bits(v->v.f64);
         p = c_field(p, 2, CT_DOUBLE);
@@ -341,13 +377,13 @@ static inline char *c_tag(char *p, const twp_value *v)
 }
 
 static char *c_tag_list(char *p, int delta, const twp_value *v, uint32_t n,
-                        const twp_value *extra)
+                        const twp_value *extra, uint32_t nextra)
 {
-    p = c_list(p, delta, n + (extra != NULL), CT_STRUCT);
+    p = c_list(p, delta, n + nextra, CT_STRUCT);
     for (uint32_t i = 0; i < n; i++)
         p = c_tag(p, &v[i]);
-    if (extra)
-        p = c_tag(p, extra);
+    for (uint32_t i = 0; i < nextra; i++)
+        p = c_tag(p, &extra[i]);
     return p;
 }
 
@@ -375,17 +411,17 @@ static char *c_span(char *p, const twp_span_data *s)
     p = c_i64(p, 1, (uint64_t)s->start_us);
     p = c_i64(p, 1, (uint64_t)s->duration_us);
     last = 9;
-    twp_value kt;
-    bool has_kind = kind_tag(s, &kt);
-    if (s->ntags || has_kind) {
-        p = c_tag_list(p, 1, s->tags, s->ntags, has_kind ? &kt : NULL);
+    twp_value xt[3];
+    uint32_t nx = extra_tags(s, xt);
+    if (s->ntags || nx) {
+        p = c_tag_list(p, 1, s->tags, s->ntags, xt, nx);
         last = 10;
     }
     if (s->nlogs) {
         p = c_list(p, 11 - last, s->nlogs, CT_STRUCT);
         for (uint32_t i = 0; i < s->nlogs; i++) {
             p = c_i64(p, 1, (uint64_t)s->logs[i].ts_us);
-            p = c_tag_list(p, 1, s->logs[i].fields, s->logs[i].nfields, NULL);
+            p = c_tag_list(p, 1, s->logs[i].fields, s->logs[i].nfields, NULL, 0);
             *p++ = 0;
         }
     }
@@ -398,7 +434,7 @@ static char *c_process(char *p, const twp_process *pr)
     const char *svc = pr->service_name ? pr->service_name : "";
     p = c_bin(p, 1, svc, strlen(svc));
     if (pr->ntags)
-        p = c_tag_list(p, 1, pr->tags, (uint32_t)pr->ntags, NULL);
+        p = c_tag_list(p, 1, pr->tags, (uint32_t)pr->ntags, NULL, 0);
     *p++ = 0;
     return p;
 }
@@ -511,8 +547,11 @@ bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process 
 static char *b_tag(char *p, const twp_value *v)
 {
     p = b_str(p, 1, v->key, v->key_len);
-    p = b_i32(p, 2, (int32_t)v->type);
+    p = b_i32(p, 2, v->type == TW_VAL_ARRAY ? TW_VAL_STRING : (int32_t)v->type);
     switch (v->type) {
+    case TW_VAL_ARRAY:
+        p = b_str(p, 3, v->v.arr->json, v->v.arr->json_len);
+        break;
     case TW_VAL_DOUBLE:
         p = b_u64(b_field(p, BT_DOUBLE, 4), dbl_bits(v->v.f64));
         break;
@@ -536,13 +575,13 @@ static char *b_tag(char *p, const twp_value *v)
 }
 
 static char *b_tag_list(char *p, int id, const twp_value *v, uint32_t n,
-                        const twp_value *extra)
+                        const twp_value *extra, uint32_t nextra)
 {
-    p = b_list(p, id, BT_STRUCT, n + (extra != NULL));
+    p = b_list(p, id, BT_STRUCT, n + nextra);
     for (uint32_t i = 0; i < n; i++)
         p = b_tag(p, &v[i]);
-    if (extra)
-        p = b_tag(p, extra);
+    for (uint32_t i = 0; i < nextra; i++)
+        p = b_tag(p, &extra[i]);
     return p;
 }
 
@@ -567,15 +606,15 @@ static char *b_span(char *p, const twp_span_data *s)
     p = b_i32(p, 7, (int32_t)(s->flags & TWP_FLAG_JAEGER_MASK));
     p = b_i64(p, 8, (uint64_t)s->start_us);
     p = b_i64(p, 9, (uint64_t)s->duration_us);
-    twp_value kt;
-    bool has_kind = kind_tag(s, &kt);
-    if (s->ntags || has_kind)
-        p = b_tag_list(p, 10, s->tags, s->ntags, has_kind ? &kt : NULL);
+    twp_value xt[3];
+    uint32_t nx = extra_tags(s, xt);
+    if (s->ntags || nx)
+        p = b_tag_list(p, 10, s->tags, s->ntags, xt, nx);
     if (s->nlogs) {
         p = b_list(p, 11, BT_STRUCT, s->nlogs);
         for (uint32_t i = 0; i < s->nlogs; i++) {
             p = b_i64(p, 1, (uint64_t)s->logs[i].ts_us);
-            p = b_tag_list(p, 2, s->logs[i].fields, s->logs[i].nfields, NULL);
+            p = b_tag_list(p, 2, s->logs[i].fields, s->logs[i].nfields, NULL, 0);
             *p++ = 0;
         }
     }
@@ -602,7 +641,7 @@ bool twp_thrift_binary_batch(twp_buf *b, const twp_process *pr, twp_span_data *c
     p = b_field(p, BT_STRUCT, 1);
     p = b_str(p, 1, svc, strlen(svc));
     if (pr->ntags)
-        p = b_tag_list(p, 2, pr->tags, (uint32_t)pr->ntags, NULL);
+        p = b_tag_list(p, 2, pr->tags, (uint32_t)pr->ntags, NULL, 0);
     *p++ = 0;
     p = b_list(p, 2, BT_STRUCT, (uint32_t)n);
     b->len = (size_t)(p - b->data);

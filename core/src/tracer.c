@@ -345,6 +345,7 @@ void tw_tracer_free(tw_tracer *t)
     tw_tracer_close(t, 2000);
     live_remove(t);
     t->reporter->ops->free(t->reporter);
+    twp_scopes_free(t);
     twp_sampler_free(t->sampler);
     twp_arena_release(&t->proc_arena);
     twp_config_clear(&t->cfg);

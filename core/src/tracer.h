@@ -28,6 +28,14 @@ struct tw_tracer {
                                             for remote polling (span.c), 0 = none */
     struct tw_tracer *live_prev, *live_next;   /* atfork list (tracer.c) */
     void *alloc_base;              /* the block this 64-byte aligned struct lies in */
+    twp_scope *scopes;             /* instrumentation scopes (scope.c), freed with the tracer */
+    uint32_t nscopes;
 };
+
+/* scope.c: frees the tracer's scopes (tw_tracer_free, after the reporter). */
+void twp_scopes_free(tw_tracer *t);
+/* span.c: fills v from f (key and value copied into a), strings clipped to
+ * max bytes; ARRAY values included. For records and scopes alike. */
+tw_status twp_value_fill(twp_arena *a, size_t max, twp_value *v, const tw_field *f);
 
 #endif

@@ -13,6 +13,7 @@
 #include "span_helpers.h"
 #include "context.h"
 #include "span_data.h"
+#include "tracer.h"
 
 static void every_tag_type_is_recorded_with_its_type(void **state)
 {
@@ -685,6 +686,7 @@ static void bad_arguments_are_rejected(void **state)
 /* twp_span_data_compact (what the memory reporter keeps): every field,
  * array and string equal to the original's, record-owned strings copied out
  * of the original's arena (inline and heap chunks), static ones borrowed. */
+static void values_equal(const twp_value *a, const twp_value *b);
 static void values_equal(const twp_value *a, const twp_value *b)
 {
     assert_int_equal(a->type, b->type);
@@ -693,6 +695,13 @@ static void values_equal(const twp_value *a, const twp_value *b)
     if (a->type == TW_VAL_STRING || a->type == TW_VAL_BINARY) {
         assert_int_equal(a->len, b->len);
         assert_memory_equal(a->v.str, b->v.str, a->len + 1);
+    } else if (a->type == TW_VAL_ARRAY) {
+        assert_ptr_not_equal(a->v.arr, b->v.arr);
+        assert_int_equal(a->v.arr->n, b->v.arr->n);
+        assert_int_equal(a->v.arr->size, b->v.arr->size);
+        assert_string_equal(a->v.arr->json, b->v.arr->json);
+        for (uint32_t i = 0; i < a->v.arr->n; i++)
+            values_equal(&a->v.arr->items[i], &b->v.arr->items[i]);
     } else {
         assert_memory_equal(&a->v, &b->v, sizeof a->v);
     }
@@ -756,7 +765,7 @@ static void compact_record_equals_the_original(void **state)
                 .key_len = 5, .len = 2, .v.str = twp_arena_strdup(&d->arena, "hi", 2)};
     }
     d->refs = twp_arena_alloc(&d->arena, sizeof(twp_ref));
-    d->refs[0] = (twp_ref){TW_REF_FOLLOWS_FROM, 7, 8, 9};
+    d->refs[0] = (twp_ref){.type = TW_REF_FOLLOWS_FROM, .trace_hi = 7, .trace_lo = 8, .span_id = 9};
     d->nrefs = 1;
     d->approx_size = 1234;
 
@@ -796,6 +805,98 @@ static void compact_record_equals_the_original(void **state)
     twp_span_data_free(orig);
 }
 
+/* OTel values (tw_span_add_link, ARRAY, scope) through the API, the
+ * memory reporter's compact copy, and a clone + compact of one record. */
+static void otel_arrays_links_and_scope_are_recorded_and_copied(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer(NULL);
+    const tw_scope *sc;
+    assert_int_equal(tw_tracer_scope(t, "lib", 3, "1.0", 3, NULL, 0, NULL, 0, &sc), TW_OK);
+    tw_span *a, *b;
+    assert_int_equal(tw_span_start(t, "a", 1, NULL, 0, 0, &a), TW_OK);
+    assert_int_equal(tw_span_start(t, "b", 1, NULL, 0, 0, &b), TW_OK);
+    tw_field items[3] = {{.type = TW_VAL_STRING}, {.type = TW_VAL_NULL}, {.type = TW_VAL_STRING}};
+    items[0].v.str.ptr = "x";
+    items[0].v.str.len = 1;
+    items[2].v.str.ptr = "yy";
+    items[2].v.str.len = 2;
+    tw_field f = {.key = "arr", .key_len = 3, .type = TW_VAL_ARRAY};
+    f.v.arr.items = items;
+    f.v.arr.n = 3;
+    assert_int_equal(tw_span_set_tag(a, &f), TW_OK);
+    assert_int_equal(tw_span_set_scope(a, sc), TW_OK);
+    /* 5 links: the refs array grows past its power-of-two capacities */
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(tw_span_add_link(a, tw_span_get_context(b), &f, 1), TW_OK);
+    assert_int_equal(tw_span_add_link(a, NULL, NULL, 0), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_add_link(a, tw_span_get_context(b), NULL, 1), TW_ERR_INVALID_ARG);
+    items[1].type = TW_VAL_INT64;              /* mixed: refused */
+    assert_int_equal(tw_span_set_tag(a, &f), TW_ERR_INVALID_ARG);
+    tw_tracer *other = mem_tracer(NULL);
+    const tw_scope *osc;
+    assert_int_equal(tw_tracer_scope(other, "lib", 3, "1.0", 3, NULL, 0, NULL, 0, &osc), TW_OK);
+    assert_int_equal(tw_span_set_scope(b, osc), TW_ERR_INVALID_ARG);   /* not b's tracer */
+    tw_tracer_free(other);
+    tw_span_finish(a, 0);
+    tw_span_finish(b, 0);
+    json_t *arr = recorded(t, 1);
+    json_t *sa = span_named(arr, "a");
+    char *dump = json_dumps(json_object_get(json_object_get(sa, "tags"), "arr"), 0);
+    assert_string_equal(dump, "[\"x\", null, \"yy\"]");
+    free(dump);
+    json_t *refs = json_object_get(sa, "references");
+    assert_int_equal(json_array_size(refs), 5);
+    dump = json_dumps(json_object_get(json_array_get(refs, 4), "attributes"), 0);
+    assert_string_equal(dump, "{\"arr\": [\"x\", null, \"yy\"]}");
+    free(dump);
+    json_t *jsc = json_object_get(sa, "scope");
+    assert_string_equal(json_string_value(json_object_get(jsc, "name")), "lib");
+    assert_string_equal(json_string_value(json_object_get(jsc, "version")), "1.0");
+    assert_null(json_object_get(span_named(arr, "b"), "scope"));
+    json_decref(arr);
+    tw_span_free(a);
+    tw_span_free(b);
+
+    /* clone and compact of a record holding an ARRAY tag and link attributes */
+    items[1].type = TW_VAL_NULL;
+    twp_span_data *d = twp_span_data_new();
+    assert_non_null(d);
+    d->op = "op";
+    d->op_len = 2;
+    d->scope = sc;
+    assert_int_equal(twp_value_fill(&d->arena, 64, &d->tags[0], &f), TW_OK);
+    d->ntags = 1;
+    d->refs = twp_arena_alloc(&d->arena, sizeof(twp_ref));
+    memset(d->refs, 0, sizeof(twp_ref));
+    d->refs[0].link = true;
+    d->refs[0].span_id = 9;
+    d->refs[0].attrs = twp_arena_alloc(&d->arena, sizeof(twp_value) * 2);
+    assert_int_equal(twp_value_fill(&d->arena, 64, &d->refs[0].attrs[0], &f), TW_OK);
+    tw_field k = {.key = "k", .key_len = 1, .type = TW_VAL_INT64};
+    k.v.i64 = 5;
+    assert_int_equal(twp_value_fill(&d->arena, 64, &d->refs[0].attrs[1], &k), TW_OK);
+    d->refs[0].nattrs = 2;
+    d->nrefs = 1;
+    twp_span_data *orig = twp_span_data_clone(d);
+    assert_non_null(orig);
+    assert_ptr_equal(orig->scope, sc);
+    values_equal(&orig->tags[0], &d->tags[0]);
+    twp_span_data *c = twp_span_data_compact(d);
+    assert_true(c->compact);
+    assert_ptr_equal(c->scope, sc);
+    values_equal(&c->tags[0], &orig->tags[0]);
+    assert_int_equal(c->refs[0].nattrs, 2);
+    assert_true(c->refs[0].link);
+    values_equal(&c->refs[0].attrs[0], &orig->refs[0].attrs[0]);
+    values_equal(&c->refs[0].attrs[1], &orig->refs[0].attrs[1]);
+    assert_true((const char *)c->tags[0].v.arr > (const char *)c &&
+                (const char *)c->tags[0].v.arr < (const char *)c + malloc_usable_size(c));
+    twp_span_data_free(c);
+    twp_span_data_free(orig);
+    tw_tracer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -821,6 +922,7 @@ int main(void)
         cmocka_unit_test(any_bytes_in_tags_still_dump_as_json),
         cmocka_unit_test(bad_arguments_are_rejected),
         cmocka_unit_test(compact_record_equals_the_original),
+        cmocka_unit_test(otel_arrays_links_and_scope_are_recorded_and_copied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -67,7 +67,7 @@ static void compact_emit_batch_matches_golden_vector(void **state)
     twp_process proc = { "svc", &ptag, 1 };
     twp_span_data s;
     init_span(&s);
-    twp_ref ref = { TW_REF_FOLLOWS_FROM, 0, 1, 9 };
+    twp_ref ref = { .type = TW_REF_FOLLOWS_FROM, .trace_hi = 0, .trace_lo = 1, .span_id = 9 };
     s.refs = &ref;
     s.nrefs = 1;
     twp_value tags[3];

@@ -15,6 +15,7 @@
 #include "fz_common.h"
 #include "otlp_proto.h"
 #include "encoders.h"
+#include "tracer.h"     /* twp_value_fill */
 
 #include <jansson.h>
 
@@ -36,8 +37,30 @@ static void value(rd *r, twp_arena *a, twp_value *v)
 {
     memset(v, 0, sizeof *v);
     v->key = str(r, a, &v->key_len);
-    v->type = (tw_value_type)(u8(r) % 5);
+    v->type = (tw_value_type)(u8(r) % 6);
     switch (v->type) {
+    case TW_VAL_ARRAY: {        /* up to 3 items of one type (or NULL), built by the core */
+        tw_field items[3], f = {.key = v->key, .key_len = v->key_len, .type = TW_VAL_ARRAY};
+        tw_value_type et = (tw_value_type)(u8(r) % 4);
+        uint32_t n = u8(r) % 4, l;
+        memset(items, 0, sizeof items);
+        for (uint32_t i = 0; i < n; i++) {
+            items[i].type = u8(r) % 5 == 0 ? TW_VAL_NULL : et;
+            if (items[i].type == TW_VAL_STRING) {
+                items[i].v.str.ptr = str(r, a, &l);
+                items[i].v.str.len = l;
+            } else {
+                items[i].v.i64 = (int64_t)u64(r);    /* any bits: NaN doubles too */
+            }
+        }
+        f.v.arr.items = items;
+        f.v.arr.n = n;
+        if (twp_value_fill(a, 64, v, &f) != TW_OK) {
+            memset(v, 0, sizeof *v);
+            v->key = "";
+        }
+        break;
+    }
     case TW_VAL_STRING:
     case TW_VAL_BINARY:
         v->v.str = str(r, a, &v->len);
@@ -52,6 +75,8 @@ static void value(rd *r, twp_arena *a, twp_value *v)
         break;
     case TW_VAL_INT64:
         v->v.i64 = (int64_t)u64(r);
+        break;
+    case TW_VAL_NULL:           /* never drawn (% 6): only an array's item */
         break;
     }
 }
@@ -107,6 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (!d->refs)
             goto out;
         for (uint32_t i = 0; i < nrefs; i++) {
+            memset(&d->refs[i], 0, sizeof d->refs[i]);
             d->refs[i].type = (tw_ref_type)(u8(&r) & 1);
             d->refs[i].trace_hi = u64(&r);
             d->refs[i].trace_lo = u64(&r);

@@ -196,6 +196,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 FZ_CHECK(was ? st == TW_ERR_FINISHED : st == TW_OK);
             }
             break;
+        case 11: {                  /* OTel: an ARRAY tag, a link with it, a scope */
+            if (!s)
+                break;
+            tw_field items[4];
+            size_t n = u8(&r) % 5;
+            memset(items, 0, sizeof items);
+            for (size_t j = 0; j < n; j++) {
+                items[j].type = (tw_value_type)(u8(&r) % 7);   /* mixed, nested, BINARY: refused */
+                if (items[j].type == TW_VAL_STRING || items[j].type == TW_VAL_BINARY)
+                    items[j].v.str.ptr = str(&r, &items[j].v.str.len);
+                else if (items[j].type == TW_VAL_ARRAY)
+                    items[j].v.arr.items = items, items[j].v.arr.n = 1;
+                else
+                    items[j].v.i64 = (int64_t)u64(&r);
+            }
+            tw_field f = {.type = TW_VAL_ARRAY};
+            f.key = str(&r, &f.key_len);
+            f.v.arr.items = items;
+            f.v.arr.n = n;
+            FZ_CHECK(write_ok(tw_span_set_tag(s, &f), s));
+            FZ_CHECK(write_ok(tw_span_log(s, 0, &f, 1), s));
+            tw_span *o = spans[(i + 1) & 3];
+            if (o)
+                FZ_CHECK(write_ok(tw_span_add_link(s, tw_span_get_context(o), &f, 1), s));
+            const tw_scope *sc;
+            k = str(&r, &kl);
+            if (tw_tracer_scope(t, k, kl, u8(&r) & 1 ? k : NULL, kl / 2, NULL, 0, &f, u8(&r) & 1,
+                                &sc) == TW_OK)
+                FZ_CHECK(write_ok(tw_span_set_scope(s, sc), s));
+            break;
+        }
         default:                    /* free (unfinished spans are discarded) */
             tw_span_free(s);
             spans[i] = NULL;

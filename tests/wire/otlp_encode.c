@@ -145,9 +145,10 @@ static int full(void)
         { 1700000000000300LL, NULL, 0 },
     };
     twp_ref refs[] = {
-        { TW_REF_CHILD_OF, 0x0af7651916cd43ddULL, 0x8448eb211c80319cULL, 0x00f067aa0ba902b7ULL },
-        { TW_REF_FOLLOWS_FROM, 0, 1, 9 },
-        { TW_REF_CHILD_OF, 5, 6, 7 },
+        { .type = TW_REF_CHILD_OF, .trace_hi = 0x0af7651916cd43ddULL,
+          .trace_lo = 0x8448eb211c80319cULL, .span_id = 0x00f067aa0ba902b7ULL },
+        { .type = TW_REF_FOLLOWS_FROM, .trace_hi = 0, .trace_lo = 1, .span_id = 9 },
+        { .type = TW_REF_CHILD_OF, .trace_hi = 5, .trace_lo = 6, .span_id = 7 },
     };
     twp_value t1[] = { bval("error", 1), S("span.kind.ignored", "x") };
     twp_value t2[] = { ival("n", 42) };
@@ -269,7 +270,8 @@ static int random_spans(int n, unsigned seed)
         s[i].refs = calloc(nr + 1, sizeof(twp_ref));
         s[i].nrefs = nr;
         for (uint32_t k = 0; k < nr; k++)
-            s[i].refs[k] = (twp_ref){ (tw_ref_type)(rnd() % 2), rnd(), rnd(), rnd() };
+            s[i].refs[k] = (twp_ref){ .type = (tw_ref_type)(rnd() % 2), .trace_hi = rnd(),
+                                      .trace_lo = rnd(), .span_id = rnd() };
         if (rnd() % 4 == 0)
             s[i].tracestate = "a=1,b=2";
         arr[i] = &s[i];

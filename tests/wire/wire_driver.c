@@ -18,6 +18,11 @@
  *   fork N CHILDREN  the parent and CHILDREN forked children each finish N
  *             spans; every process prints its counters.
  *   rate N RATE      N spans offered at RATE spans/s (for delivered fraction).
+ *   otel      the OTel face's core features: two instrumentation scopes (one
+ *             with version, schema_url and attributes) and the default one,
+ *             ARRAY attributes of every item type (and NULL items, an empty
+ *             array, an array in an event), links added after start with
+ *             and without attributes; prints one JSON line per span.
  *   w3c       extracts traceparent (flags 03: sampled + random) + tracestate
  *             (the W3C example ids) and
  *             finishes one SERVER child span of that remote parent.
@@ -352,6 +357,115 @@ static void scenario_w3c(tw_tracer *t)
     close_and_report(t, "w3c", 5000);
 }
 
+static tw_field item_s(const char *v)
+{
+    tw_field f = {.type = TW_VAL_STRING};
+    f.v.str.ptr = v;
+    f.v.str.len = strlen(v);
+    return f;
+}
+
+static tw_field arr(const char *k, const tw_field *items, size_t n)
+{
+    tw_field f = {.key = k, .key_len = strlen(k), .type = TW_VAL_ARRAY};
+    f.v.arr.items = items;
+    f.v.arr.n = n;
+    return f;
+}
+
+static void print_otel(const char *op, tw_span *s)
+{
+    char ids[256];
+    hex_ids(tw_span_get_context(s), ids);
+    printf("{\"type\":\"span\",\"op\":\"%s\",%s}\n", op, ids);
+}
+
+static void scenario_otel(tw_tracer *t)
+{
+    tw_status st;
+    const tw_scope *lib, *plain, *again;
+    tw_field sattr[2] = {{.key = "lib.attr", .key_len = 8, .type = TW_VAL_INT64},
+                         {.key = "lib.tags", .key_len = 8}};
+    sattr[0].v.i64 = 7;
+    tw_field tags[2] = {item_s("a"), item_s("b")};
+    sattr[1] = arr("lib.tags", tags, 2);
+    if ((st = tw_tracer_scope(t, "my.lib", 6, "1.2.3", 5, "https://opentelemetry.io/schemas/1.21.0",
+                              39, sattr, 2, &lib)) ||
+        (st = tw_tracer_scope(t, "plain.lib", 9, NULL, 0, NULL, 0, NULL, 0, &plain)) ||
+        (st = tw_tracer_scope(t, "plain.lib", 9, NULL, 0, NULL, 0, NULL, 0, &again)))
+        die("scope", st);
+    if (plain != again)
+        die("scope interning", TW_ERR_INVALID_ARG);
+
+    tw_span *a, *b, *c, *d;
+    if ((st = tw_span_start(t, "otel-a", 6, NULL, 0, 1700000000000000LL, &a)))
+        die("start", st);
+    tw_span_ref pref = {TW_REF_CHILD_OF, tw_span_get_context(a)};
+    if ((st = tw_span_start(t, "otel-b", 6, &pref, 1, 1700000000000010LL, &b)) ||
+        (st = tw_span_start(t, "otel-c", 6, &pref, 1, 1700000000000020LL, &c)) ||
+        (st = tw_span_start(t, "otel-d", 6, &pref, 1, 1700000000000030LL, &d)))
+        die("start", st);
+    if ((st = tw_span_set_scope(a, lib)) || (st = tw_span_set_scope(b, plain)) ||
+        (st = tw_span_set_scope(d, lib)))
+        die("set_scope", st);
+
+    tw_field strs[3] = {item_s("x"), item_s("\xc3\xa9\"q"), item_s("")};
+    tw_field ints[3] = {{.type = TW_VAL_INT64}, {.type = TW_VAL_INT64}, {.type = TW_VAL_INT64}};
+    ints[0].v.i64 = 1;
+    ints[1].v.i64 = -2;
+    ints[2].v.i64 = 4611686018427387904LL;
+    tw_field dbls[2] = {{.type = TW_VAL_DOUBLE}, {.type = TW_VAL_DOUBLE}};
+    dbls[0].v.f64 = 1.5;
+    dbls[1].v.f64 = -0.25;
+    tw_field bools[2] = {{.type = TW_VAL_BOOL}, {.type = TW_VAL_BOOL}};
+    bools[0].v.b = 1;
+    tw_field nulls[3] = {item_s("n"), {.type = TW_VAL_NULL}, item_s("m")};
+    tw_field attrs[6] = {arr("arr.str", strs, 3), arr("arr.int", ints, 3),
+                         arr("arr.double", dbls, 2), arr("arr.bool", bools, 2),
+                         arr("arr.empty", NULL, 0), arr("arr.null", nulls, 3)};
+    for (int i = 0; i < 6; i++)
+        if ((st = tw_span_set_tag(a, &attrs[i])))
+            die("array tag", st);
+    /* mixed types and a nested array are refused, nothing recorded */
+    tw_field mixed[2] = {item_s("s"), {.type = TW_VAL_INT64}};
+    tw_field bad = arr("arr.mixed", mixed, 2);
+    if (tw_span_set_tag(a, &bad) != TW_ERR_INVALID_ARG)
+        die("mixed array accepted", TW_ERR_INVALID_ARG);
+    tw_field nested = arr("arr.nested", attrs, 1);
+    if (tw_span_set_tag(a, &nested) != TW_ERR_INVALID_ARG)
+        die("nested array accepted", TW_ERR_INVALID_ARG);
+    tw_field ev[2] = {{.key = "event", .key_len = 5, .type = TW_VAL_STRING}, arr("ev.ints", ints, 3)};
+    ev[0].v.str.ptr = "with-array";
+    ev[0].v.str.len = 10;
+    if ((st = tw_span_log(a, 1700000000000005LL, ev, 2)))
+        die("log", st);
+
+    /* links after start: b links to c (with attributes) and to d (none) */
+    tw_field lattr[2] = {{.key = "link.kind", .key_len = 9, .type = TW_VAL_STRING},
+                         arr("link.ids", ints, 2)};
+    lattr[0].v.str.ptr = "retry";
+    lattr[0].v.str.len = 5;
+    if ((st = tw_span_add_link(b, tw_span_get_context(c), lattr, 2)) ||
+        (st = tw_span_add_link(b, tw_span_get_context(d), NULL, 0)))
+        die("add_link", st);
+    tw_span_finish(d, 1700000000000040LL);
+    tw_span_finish(c, 1700000000000050LL);
+    tw_span_finish(b, 1700000000000060LL);
+    tw_span_finish(a, 1700000000000070LL);
+    if (tw_span_add_link(b, tw_span_get_context(c), NULL, 0) != TW_ERR_FINISHED ||
+        tw_span_set_scope(b, lib) != TW_ERR_FINISHED)
+        die("write after finish accepted", TW_ERR_INVALID_ARG);
+    print_otel("otel-a", a);
+    print_otel("otel-b", b);
+    print_otel("otel-c", c);
+    print_otel("otel-d", d);
+    tw_span_free(a);
+    tw_span_free(b);
+    tw_span_free(c);
+    tw_span_free(d);
+    close_and_report(t, "otel", 5000);
+}
+
 static void scenario_fork(tw_tracer *t, int n, int children)
 {
     /* the parent reports before forking: its worker thread and queue exist at
@@ -427,6 +541,8 @@ int main(int argc, char **argv)
         scenario_big(t);
     else if (!strcmp(sc, "w3c"))
         scenario_w3c(t);
+    else if (!strcmp(sc, "otel"))
+        scenario_otel(t);
     else if (!strcmp(sc, "fork"))
         scenario_fork(t, atoi(argv[2]), atoi(argv[3]));
     else {
