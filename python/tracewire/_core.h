@@ -283,6 +283,15 @@ void twpy_fl_init(fieldlist *fl);
 void twpy_fl_free(fieldlist *fl);
 int twpy_fl_add(void *ud, PyObject *k, PyObject *v);       /* a pair_fn */
 
+/* ------------------------------------------------------------ _core_attrs.c */
+
+/* Module functions of the OTel face (arrays, links after start, scopes). */
+PyObject *twpy_otel_set_attribute(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *twpy_otel_add_event(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *twpy_otel_add_link(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *twpy_otel_scope(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
+PyObject *twpy_otel_set_scope(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
+
 /* ------------------------------------------------------------ _core_context.c */
 
 extern PyType_Spec twpy_ctx_spec;

@@ -62,6 +62,16 @@ static PyMethodDef module_methods[] = {
     {"header_names", twpy_header_names, METH_NOARGS,
      "header_names() -> ((name, is_prefix), ...): every propagation header name the core "
      "reads or writes, default names"},
+    {"otel_set_attribute", (PyCFunction)(void (*)(void))twpy_otel_set_attribute, METH_FASTCALL,
+     "otel_set_attribute(span, key, value): an attribute; list/tuple -> an OTel array"},
+    {"otel_add_event", (PyCFunction)(void (*)(void))twpy_otel_add_event, METH_FASTCALL,
+     "otel_add_event(span, name, attributes, timestamp): an event (sequences -> arrays)"},
+    {"otel_add_link", (PyCFunction)(void (*)(void))twpy_otel_add_link, METH_FASTCALL,
+     "otel_add_link(span, context, attributes): a link with attributes, also after start"},
+    {"otel_scope", (PyCFunction)(void (*)(void))twpy_otel_scope, METH_FASTCALL,
+     "otel_scope(tracer, name, version, schema_url, attributes) -> scope handle"},
+    {"otel_set_scope", (PyCFunction)(void (*)(void))twpy_otel_set_scope, METH_FASTCALL,
+     "otel_set_scope(span, scope): the span's instrumentation scope"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -38,11 +38,13 @@ def test_otel_face_and_opentracing_face_one_trace_in_jaeger(jaeger):
     assert ta["http.route"][1] == "/a" and ta["http.method"][1] == "GET"
     assert ta["span.kind"][1] == "server" and tc["span.kind"][1] == "client"
     assert tc["http.url"][1].endswith("/b")
-    # the per-span otel.scope.name tag is shadowed in Jaeger by the OTLP
-    # InstrumentationScope, which the core writes as tracewire's own (a known
-    # limit: the OTLP encoders do not group spans by scope yet)
-    assert tw["otel.scope.name"][1] == "tracewire"
-    assert tw["items"][1] == "[1, 2, 3]"
+    # Jaeger shows each span's OTLP InstrumentationScope as otel.scope.* tags:
+    # the instrumentations' own, and emit_otel's tracer for "work"
+    assert tw["otel.scope.name"][1] == "emit_otel" and tw["otel.scope.version"][1] == "1.0"
+    assert ta["otel.scope.name"][1] == "opentelemetry.instrumentation.flask"
+    assert tc["otel.scope.name"][1] == "opentelemetry.instrumentation.requests"
+    # an OTLP array attribute: Jaeger stores it as its JSON text
+    assert json.loads(tw["items"][1]) == [1, 2, 3]
     assert [f["value"] for lg in work.get("logs") or [] for f in lg["fields"]
             if f["key"] == "event"] == ["checkpoint"]
     assert tags_of(bh)["face"][1] == "opentracing"

@@ -30,7 +30,8 @@ from test_wire import _hex_ids_to_base64
 
 
 def decode(requests):
-    """Every span of the OTLP requests: {name: (span, resource attrs, scope)}."""
+    """Every span of the OTLP requests: {name: [(span, resource attrs)]}; each
+    span's ScopeSpans (scope, schema_url) goes into SCOPES[name]."""
     out = {}
     for _path, headers, body in requests:
         h = {k.lower(): v for k, v in headers.items()}
@@ -47,7 +48,17 @@ def decode(requests):
             for ss in rs.scope_spans:
                 for s in ss.spans:
                     out.setdefault(s.name, []).append((s, res))
+                    SCOPES[s.name] = (ss.scope, ss.schema_url)
     return out
+
+
+SCOPES = {}
+
+
+def scope_of(name):
+    """(scope name, version, {attrs}, schema_url) of the span named name."""
+    sc, url = SCOPES[name]
+    return sc.name, sc.version, attrs(sc), url
 
 
 def attrs(msg):
@@ -109,8 +120,9 @@ def test_names_parents_kind_scope_resource(otlp_sink):
     assert c.parent_span_id == r.span_id and c.trace_id == r.trace_id
     assert p.parent_span_id == r.span_id
     assert (r.kind, c.kind, p.kind) == (2, 3, 4)
-    assert attrs(r)["otel.scope.name"] == {"stringValue": "my.library"}
-    assert attrs(r)["otel.scope.version"] == {"stringValue": "2.5"}
+    # the instrumentation scope is the span's OTLP ScopeSpans, not a tag
+    assert scope_of("root") == ("my.library", "2.5", {}, "")
+    assert "otel.scope.name" not in attrs(r)
     assert r.flags & 0xFF == 1          # W3C sampled
     res = decode(otlp_sink.requests)["root"][0][1]
     assert res["service.name"] == {"stringValue": "otel-res"}
@@ -142,10 +154,12 @@ def test_attributes_of_every_type(wire, caplog):
     assert a["i"] == {"intValue": "-3"}
     assert a["f"] == {"doubleValue": 1.5}
     assert a["b"] == {"boolValue": True}
-    assert json.loads(a["strs"]["stringValue"]) == ["a", "b"]
-    assert json.loads(a["ints"]["stringValue"]) == [1, 2, 3]
-    assert json.loads(a["floats"]["stringValue"]) == [0.5, None]
-    assert json.loads(a["bools"]["stringValue"]) == [True, False]
+    # homogeneous sequences are OTLP arrays of typed values (None: an empty AnyValue)
+    assert a["strs"] == {"arrayValue": {"values": [{"stringValue": "a"}, {"stringValue": "b"}]}}
+    assert a["ints"] == {"arrayValue": {"values": [{"intValue": "1"}, {"intValue": "2"},
+                                                   {"intValue": "3"}]}}
+    assert a["floats"] == {"arrayValue": {"values": [{"doubleValue": 0.5}, {}]}}
+    assert a["bools"] == {"arrayValue": {"values": [{"boolValue": True}, {"boolValue": False}]}}
     assert a["bytes"] == {"stringValue": "raw"}
     assert a["x"] == {"intValue": "1"} and a["y"] == {"stringValue": "z"}
     for k in ("obj", "mixed", "dict", ""):
@@ -180,7 +194,9 @@ def test_limits_from_env_and_arguments(otlp_sink, monkeypatch, caplog):
     sp = w.spans(3)["limited"]
     w.close()
     a = attrs(sp)
-    assert set(a) == {"k0", "k1", "k2", "otel.scope.name", "otel.scope.version"}
+    # a root span (links do not parent it); the core's Jaeger sampler tags aside
+    assert not sp.parent_span_id
+    assert set(a) - {"sampler.type", "sampler.param"} == {"k0", "k1", "k2"}
     assert a["k0"] == {"stringValue": "repl"} and a["k1"] == {"stringValue": "abcd"}
     assert [e.name for e in sp.events] == ["e0", "e1"]
     assert len(sp.links) == 1
@@ -218,13 +234,14 @@ def test_events_links_status_exception(otlp_sink, protocol):
     ev = {e.name: e for e in f.events}
     assert ev["checkpoint"].time_unix_nano == 1700000000500000000
     assert attrs(ev["checkpoint"])["n"] == {"intValue": "7"}
-    assert json.loads(attrs(ev["checkpoint"])["tags"]["stringValue"]) == ["a"]
+    assert attrs(ev["checkpoint"])["tags"] == {"arrayValue": {"values": [{"stringValue": "a"}]}}
     exc = attrs(ev["exception"])
     assert exc["exception.type"] == {"stringValue": "KeyError"}
     assert exc["exception.message"] == {"stringValue": "'missing'"}
     assert "raise KeyError" in exc["exception.stacktrace"]["stringValue"]
     assert len(f.links) == 1
     assert f.links[0].span_id == got["linked"].span_id and f.links[0].trace_id == got["linked"].trace_id
+    assert attrs(f.links[0]) == {"why": {"stringValue": "x"}}     # the link's own attributes
     o = got["ok"]
     assert o.status.code == 1 and not o.status.message
     assert attrs(o)["otel.status_code"] == {"stringValue": "OK"}
@@ -424,7 +441,7 @@ def test_entry_point_loads_the_provider(otlp_sink):
     got = decode(otlp_sink.wait(1))
     span, res = got["from-entry-point"][0]
     assert res["service.name"] == {"stringValue": "ep-svc"}
-    assert attrs(span)["otel.scope.name"] == {"stringValue": "ep"}
+    assert scope_of("from-entry-point")[0] == "ep"
 
 
 def test_exporter_env_and_otlp_default(otlp_sink, monkeypatch):
@@ -471,7 +488,7 @@ def test_exception_options_and_end_on_exit(wire, caplog):
     assert own.status.code == 2 and own.status.message == "RuntimeError: escaped"
     ev = attrs(own.events[0])
     assert own.events[0].name == "exception" and ev["exception.escaped"] == {"stringValue": "True"}
-    assert "otel.scope.name" not in attrs(got["nameless"])
+    assert scope_of("nameless")[:2] == ("", "")
 
 
 @pytest.mark.parametrize("name,cls,field", [

@@ -25,7 +25,7 @@ from werkzeug.serving import make_server
 
 from tracewire.otel import TracerProvider
 
-from test_otel_api import attrs, decode
+from test_otel_api import attrs, decode, scope_of
 
 
 class Server:
@@ -97,7 +97,10 @@ def test_flask_and_requests_instrumented_one_trace(two_services, otlp_sink):
     assert fa["http.method"] == {"stringValue": "GET"}
     assert fa["http.route"] == {"stringValue": "/order"}
     assert fa["http.status_code"] == {"intValue": "200"}
-    assert fa["otel.scope.name"] == {"stringValue": "opentelemetry.instrumentation.flask"}
+    # each instrumentation's spans under its own OTLP scope, with its version
+    assert scope_of("GET /order")[0] == "opentelemetry.instrumentation.flask"
+    assert scope_of("GET")[0] == "opentelemetry.instrumentation.requests"
+    assert scope_of("GET /order")[1] and scope_of("GET")[1]
     assert ca["http.method"] == {"stringValue": "GET"}
     url = ca["http.url"]["stringValue"]
     assert url.startswith("http://127.0.0.1:") and url.endswith("/items/7")

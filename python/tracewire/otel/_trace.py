@@ -25,20 +25,22 @@ Mapping onto the core's records (and so onto OTLP, Jaeger Thrift):
               OTLP encoders make Status{code, message} of them;
   events      a core log whose ``event`` field is the event name (the OTLP
               encoders make it Span.Event.name);
-  links       FOLLOWS_FROM references (OTLP: links); link attributes are
-              not carried (the core's references have none);
-  sequences   homogeneous sequences are JSON arrays in a string attribute
-              (the core has no array value type; this is the OTel spec's
-              mapping for non-OTLP formats);
-  scope       tags ``otel.scope.name`` / ``otel.scope.version`` on each span
-              (the core's OTLP scope is tracewire's own).
+  links       core links (``tw_span_add_link``), at start and after, with
+              their attributes: OTLP ``links[]``; Jaeger Thrift a FOLLOWS_FROM
+              reference (the attributes have no place there);
+  sequences   homogeneous sequences are core ARRAY values: OTLP
+              ``arrayValue``; Jaeger Thrift a string tag with the JSON array
+              (the OTel rule for non-OTLP formats);
+  scope       each Tracer is a core instrumentation scope (name, version,
+              schema_url, attributes): OTLP groups spans by it in
+              ``scopeSpans``; Jaeger gets ``otel.library.name`` /
+              ``otel.library.version`` tags.
 Bad input is dropped with a warning through logging ("tracewire.otel"), as
 the SDK does: nothing raises into the application.
 """
 import asyncio
 import atexit
 import functools
-import json
 import logging
 import threading
 import traceback
@@ -68,7 +70,8 @@ _ns = 1e-9
 
 def _clean_value(key, value, max_len):
     """An attribute value as the core takes it, or None (dropped, warned).
-    Scalars stay scalars; homogeneous sequences become a JSON array string."""
+    Scalars stay scalars; homogeneous sequences become a tuple (a core ARRAY
+    through _core.otel_set_attribute / otel_add_event / otel_add_link)."""
     t = type(value)
     if t is str:
         return value if max_len is None else value[:max_len]
@@ -112,11 +115,12 @@ def _clean_value(key, value, max_len):
                 return None
             if et is str and max_len is not None:
                 el = el[:max_len]
-            out.append(el)
-        try:
-            return json.dumps(out, allow_nan=True)
-        except (TypeError, ValueError):
-            return None
+            elif et is int and not -(1 << 63) <= el < (1 << 63):
+                _log.warning("Attribute %r: integer %d in a sequence does not fit in 64 bits: "
+                             "dropped", key, el)
+                return None
+            out.append(et(el) if type(el) is not et else el)
+        return tuple(out)
     _log.warning("Invalid type %s for attribute %r value. Expected one of bool, str, bytes, int, "
                  "float or a sequence of those: dropped", type(value).__name__, key)
     return None
@@ -156,6 +160,7 @@ class Span(trace_api.Span):
     _kind = SpanKind.INTERNAL
     _attrs = None
     _nevents = 0
+    _nlinks = 0
     _status = None
     _sc = None
     _ended = False
@@ -202,7 +207,7 @@ class Span(trace_api.Span):
 
     @property
     def attributes(self):
-        """The attributes recorded so far (a copy; sequences as their JSON text)."""
+        """The attributes recorded so far (a copy; sequences as tuples, as the SDK)."""
         return dict(self._attrs or {})
 
     @property
@@ -233,7 +238,10 @@ class Span(trace_api.Span):
                          key, lim.max_attributes)
             return
         attrs[key] = value
-        self._s.set_tag(key, value)
+        if type(value) is tuple:
+            _otel_set_attribute(self._s, key, value)
+        else:
+            self._s.set_tag(key, value)
 
     def set_attributes(self, attributes):
         if not attributes:
@@ -258,7 +266,7 @@ class Span(trace_api.Span):
             name = str(name)
         fields = _clean_attributes(attributes, lim.max_event_attributes,
                                    lim.max_attribute_length, "event")
-        fields["event"] = name
+        fields.pop("event", None)     # the core's event name field
         ts = None
         if timestamp is not None:
             try:
@@ -266,12 +274,28 @@ class Span(trace_api.Span):
             except (TypeError, ValueError):
                 _log.warning("Event %r: invalid timestamp %r, using now", name, timestamp)
         self._nevents += 1
-        self._s.log_kv(fields, ts)
+        _otel_add_event(self._s, name, fields, ts)
 
     def add_link(self, context, attributes=None):
-        # The core takes references only at the start of a span.
-        _log.warning("tracewire.otel: add_link after the span started is not supported "
-                     "(pass links= to start_span): link dropped")
+        """A link, also after start (API 1.23+): OTLP links[] with attributes."""
+        if not self._rec or self._ended:
+            return
+        if not isinstance(context, SpanContext):
+            _log.warning("Invalid link context %r: dropped", context)
+            return
+        if not context.is_valid:
+            return      # the SDK drops links to invalid contexts silently
+        lim = self._lim
+        if self._nlinks >= lim.max_links:
+            _log.warning("Link dropped: the limit of %d links per span was reached", lim.max_links)
+            return
+        c = self._tracer._provider._core_context(context)
+        if c is None:
+            return
+        attrs = _clean_attributes(attributes, lim.max_link_attributes,
+                                  lim.max_attribute_length, "link")
+        self._nlinks += 1
+        _otel_add_link(self._s, c, attrs or None)
 
     def update_name(self, name):
         if self._ended:
@@ -366,7 +390,7 @@ class Span(trace_api.Span):
 class Tracer(trace_api.Tracer):
     """Made by ``TracerProvider.get_tracer``: one instrumentation scope."""
 
-    def __init__(self, provider, name, version=None, schema_url=None, attributes=None):
+    def __init__(self, provider, name, version=None, schema_url=None, attributes=None, scope=True):
         self._provider = provider
         self._core = provider._core
         self._limits = provider._limits
@@ -374,13 +398,14 @@ class Tracer(trace_api.Tracer):
         self.instrumentation_scope_version = version
         self.schema_url = schema_url
         self.scope_attributes = dict(attributes or {})
-        # the per-span tags that name the scope (copied into each span's tags)
-        base = {}
-        if name:
-            base["otel.scope.name"] = name
-            if version:
-                base["otel.scope.version"] = version
-        self._base_tags = base
+        self._scope = None
+        if scope:
+            # the core's instrumentation scope: OTLP scopeSpans, Jaeger otel.library.*
+            attrs = _clean_attributes(attributes, None, None, "scope")
+            try:
+                self._scope = _core.otel_scope(self._core, name, version, schema_url, attrs or None)
+            except Exception:  # noqa: BLE001  a scope the core refuses: spans keep tracewire's
+                _log.warning("Instrumentation scope %r could not be made", name, exc_info=True)
 
     def _core_parent(self, parent):
         """(core parent or None, trace_state) for an OTel span from a context."""
@@ -401,51 +426,43 @@ class Tracer(trace_api.Tracer):
             core_parent, ts = None, None
         else:
             core_parent, ts = self._core_parent(parent)
-        tags = self._base_tags
+        tags = None
         if kind is not _INTERNAL:
             kt = _KIND_TAG.get(kind)
             if kt is not None:
-                tags = dict(tags)
-                tags["span.kind"] = kt
-        refs = None
-        if links:
-            refs = self._references(links)
+                tags = {"span.kind": kt}
         st = None
         if start_time is not None:
             try:
                 st = int(start_time) * _ns
             except (TypeError, ValueError):
                 _log.warning("start_span: invalid start_time %r, using now", start_time)
-        s = self._core.start_span(name, child_of=core_parent, references=refs, tags=tags or None,
+        s = self._core.start_span(name, child_of=core_parent, tags=tags,
                                   start_time=st, ignore_active_span=True)
         span = Span(s, self, kind, ts if ts is not None else _EMPTY_TS,
                     record_exception, set_status_on_exception)
-        if attributes and span._rec:
-            span.set_attributes(attributes)
+        if span._rec:
+            if self._scope is not None:
+                _otel_set_scope(s, self._scope)
+            if attributes:
+                span.set_attributes(attributes)
+            if links:
+                self._add_links(span, links)
         return span
 
-    def _references(self, links):
-        refs = []
-        lim = self._limits
+    @staticmethod
+    def _add_links(span, links):
         try:
             it = iter(links)
         except TypeError:
             _log.warning("links must be a sequence of Link: ignored")
-            return None
+            return
         for link in it:
             ctx = getattr(link, "context", None)
             if not isinstance(ctx, SpanContext):
                 _log.warning("Invalid link %r: dropped", link)
                 continue
-            if not ctx.is_valid:
-                continue
-            if len(refs) >= lim.max_links:
-                _log.warning("Link dropped: the limit of %d links per span was reached", lim.max_links)
-                break
-            c = self._provider._core_context(ctx)
-            if c is not None:
-                refs.append(opentracing.follows_from(c))
-        return refs or None
+            span.add_link(ctx, getattr(link, "attributes", None))
 
     def start_as_current_span(self, name, context=None, kind=SpanKind.INTERNAL, attributes=None,
                               links=None, start_time=None, record_exception=True,
@@ -510,6 +527,10 @@ class _CurrentSpan:
 
 _attach = context_api.attach
 _detach = context_api.detach
+_otel_set_attribute = _core.otel_set_attribute
+_otel_add_event = _core.otel_add_event
+_otel_add_link = _core.otel_add_link
+_otel_set_scope = _core.otel_set_scope
 _set_span = trace_api.set_span_in_context
 
 
@@ -593,7 +614,7 @@ class TracerProvider(trace_api.TracerProvider):
         self._sm = OtelContextScopeManager()
         self._core = _core.Tracer(_config.core_options(service_name, resource, sampler, sampler_arg,
                                                        options), self._sm)
-        self._sm._tracer = Tracer(self, "")
+        self._sm._tracer = Tracer(self, "", scope=False)
         if shutdown_on_exit:
             self._atexit = atexit.register(self.shutdown)
 
