@@ -3,7 +3,9 @@
 # opentelemetry-sdk, for the scenarios of bench/python_bench.py. Unlike wall
 # time this does not move with the machine's load: each figure is the
 # difference between two runs of N1 and N2 iterations, divided by N2-N1, so
-# interpreter start-up and imports cancel out. Takes a few minutes.
+# interpreter start-up and imports cancel out (start-up itself varies by about
+# 2M instructions from run to run, hence 100,000 iterations apart for
+# tracewire: about ±20 per op). Takes a few minutes.
 #   bench/python_instructions.sh [scenario ...]   (main active unsampled prop tags10 threads4)
 #   TW_TRACERS="tracewire" bench/python_instructions.sh main   # only these tracers
 # threads4 is main from 4 threads on one tracer (python_bench's 4-thread run):
@@ -39,14 +41,14 @@ else:
     fn(t, n)
 PY
 count() {  # count N SCENARIO TRACER -> total instructions
-  valgrind --tool=callgrind --callgrind-out-file=/dev/null "$py" "$driver" "$1" "$2" "$3" "$top/bench" 2>&1 \
+  PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null "$py" "$driver" "$1" "$2" "$3" "$top/bench" 2>&1 \
     | awk '/Collected/ {gsub(",", "", $4); print $4}'
 }
 printf '%-10s %14s %14s %14s   ratios (jaeger, otel)\n' scenario tracewire jaeger-client otel-sdk
 for sc in "${scenarios[@]}"; do
   declare -A per=([tracewire]=0 [jaeger-client]=0 [otel-sdk]=0)
   for tr in "${tracers[@]}"; do
-    if [ "$tr" = tracewire ]; then n1=5000 n2=15000; else n1=500 n2=1500; fi
+    if [ "$tr" = tracewire ]; then n1=10000 n2=110000; else n1=1000 n2=6000; fi
     a=$(count $n1 "$sc" "$tr"); b=$(count $n2 "$sc" "$tr")
     per[$tr]=$(( (b - a) / (n2 - n1) ))
   done

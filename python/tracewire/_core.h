@@ -59,6 +59,8 @@ enum { K_OPERATION_NAME, K_CHILD_OF, K_REFERENCES, K_TAGS, K_START_TIME,
        K_FINISH_TIME, K_KEY_VALUES, K_TIMESTAMP, K_SPAN, K_TIMEOUT, K_OPTIONS,
        K_SCOPE_MANAGER, K_CLEAR, K_COUNT };
 
+#define TWPY_POOL_MAX 32
+
 typedef struct modstate {
     /* C base types */
     PyTypeObject *span_base, *ctx_base, *scope_base, *tracer_base, *tlsm_base, *cvsm_base;
@@ -75,6 +77,12 @@ typedef struct modstate {
     PyObject *kw[K_COUNT];
     PyObject *hdr_cache[8];       /* recently injected header names (str, hash cached) */
     unsigned hdr_next;
+    /* freed Span and Scope objects of the exact public types, kept for reuse
+     * (twpy_pool_take / GC_FUNCS_POOLED): a span's allocation and free are
+     * a third of its cost in the interpreter. Refcount 0, untracked, fields
+     * zero; freed by module_clear while their types live. GIL-protected. */
+    PyObject *span_pool[TWPY_POOL_MAX], *scope_pool[TWPY_POOL_MAX];
+    int span_pooled, scope_pooled;
 } modstate;
 
 extern struct PyModuleDef twpy_core_module;   /* _core_module.c */
@@ -149,6 +157,8 @@ typedef struct ScopeObject {
     PyObject *prev;               /* the scope active before this one, or NULL */
     int finish_on_close;
     int closed;
+    int kind;                     /* the manager's SM_THREAD or SM_CONTEXTVARS */
+    modstate *st;
 } ScopeObject;
 
 typedef struct ManagerObject {
@@ -232,7 +242,58 @@ head_clear(PyObject *o)
 #define GC_SLOTS(X) GC_SLOTS_NOMEMBERS(X) {Py_tp_members, twpy_common_members},
 #endif
 
-#define GC_FUNCS(X, T) \
+/* An object of the exact public type tp: reused from pool[0..*n) when one
+ * is there (fields zero), else allocated; tracked either way. */
+static inline PyObject *
+twpy_pool_take(PyTypeObject *tp, PyObject **pool, int *n)
+{
+    if (*n > 0) {
+        PyObject *o = pool[--*n];
+        PyObject_Init(o, tp);     /* type (a reference to it), refcount 1 */
+        PyObject_GC_Track(o);
+        return o;
+    }
+    return tp->tp_alloc(tp, 0);
+}
+
+/* The managed dict's values pointer (3.11's pre-header, next to the dict):
+ * made only by object.__new__, which our types never run; checked anyway
+ * before an object is pooled. */
+static inline int
+head_values_unset(PyObject *o)
+{
+#if TW_OT_DIRECT
+    return ((PyObject **)o)[-4] == NULL;
+#else
+    (void)o;
+    return 1;
+#endif
+}
+
+/* As GC_FUNCS_LAYOUT, but an object of the exact public type (st->FIELD##_type)
+ * goes back to st->FIELD##_pool when there is room. The module (so st) lives
+ * while we hold tp: tp or its C base keeps the module (ht_module). */
+#define GC_FUNCS_POOLED_LAYOUT(X, T, FIELD) \
+    static void X##_dealloc(T *self) \
+    { \
+        PyTypeObject *tp = Py_TYPE(self); \
+        modstate *st_ = X##_state(self); \
+        PyObject_GC_UnTrack(self); \
+        if (self->weakreflist) \
+            PyObject_ClearWeakRefs((PyObject *)self); \
+        X##_cleanup(self); \
+        Py_CLEAR(*head_dictptr((PyObject *)self)); \
+        if (st_ && tp == st_->FIELD##_type && st_->FIELD##_pooled < TWPY_POOL_MAX \
+            && head_values_unset((PyObject *)self)) { \
+            memset((char *)self + sizeof(PyObject), 0, sizeof(T) - sizeof(PyObject)); \
+            st_->FIELD##_pool[st_->FIELD##_pooled++] = (PyObject *)self; \
+        } else { \
+            tp->tp_free(self); \
+        } \
+        Py_DECREF(tp); \
+    }
+
+#define GC_FUNCS_COMMON(X, T) \
     static int X##_traverse(T *self, visitproc visit, void *arg) \
     { \
         Py_VISIT(Py_TYPE(self)); \
@@ -246,8 +307,10 @@ head_clear(PyObject *o)
         X##_cleanup(self); \
         head_clear((PyObject *)self); \
         return 0; \
-    } \
-    GC_FUNCS_LAYOUT(X, T)
+    }
+#define GC_FUNCS(X, T) GC_FUNCS_COMMON(X, T) GC_FUNCS_LAYOUT(X, T)
+/* X##_state(self) must give the module state (or NULL) before cleanup. */
+#define GC_FUNCS_POOLED(X, T, FIELD) GC_FUNCS_COMMON(X, T) GC_FUNCS_POOLED_LAYOUT(X, T, FIELD)
 
 /* ------------------------------------------------------------ _core_values.c */
 
@@ -261,8 +324,73 @@ int twpy_parse_args(modstate *st, const char *fname, PyObject *const *args, Py_s
 int twpy_seconds_to_us(PyObject *o, int64_t *us);
 /* UTF-8 view of o (borrowed from o or from the new reference put in *tmp). */
 const char *twpy_utf8_of(PyObject *o, Py_ssize_t *len, PyObject **tmp);
-/* Python value -> tw_field; tmps[0..1] receive new references the field points into. */
+/* Python value -> tw_field; tmps[0..1] receive new references the field points into.
+ * Tries twpy_key_fast / twpy_value_fast first, so both paths agree. */
 int twpy_field_from_py(tw_field *f, PyObject *key, PyObject *val, PyObject **tmps);
+
+/* The hot-path conversions, inline so every face (Span.set_tag, the OTel
+ * span's attributes) pays no call: no temporary object is made. A str's text
+ * is borrowed from the str itself: the compact ASCII data, or the UTF-8 copy
+ * CPython caches in the str (PyUnicode_AsUTF8AndSize, made once per str
+ * object). Each returns 1 when f is filled, 0 when the value needs the
+ * general path (twpy_field_from_py: str(), bytes, big ints, lone surrogates;
+ * no exception set), never -1. */
+static inline int
+twpy_str_fast(PyObject *o, const char **p, size_t *n)
+{
+    if (PyUnicode_IS_COMPACT_ASCII(o)) {
+        *p = (const char *)PyUnicode_DATA(o);
+        *n = (size_t)PyUnicode_GET_LENGTH(o);
+        return 1;
+    }
+    Py_ssize_t len;
+    const char *u = PyUnicode_AsUTF8AndSize(o, &len);
+    if (u == NULL) {              /* lone surrogates: the general path replaces them */
+        PyErr_Clear();
+        return 0;
+    }
+    *p = u;
+    *n = (size_t)len;
+    return 1;
+}
+
+/* An exact str key. */
+static inline int
+twpy_key_fast(tw_field *f, PyObject *k)
+{
+    return PyUnicode_CheckExact(k) && twpy_str_fast(k, &f->key, &f->key_len);
+}
+
+/* An exact str, bool, int within int64 or float value. */
+static inline int
+twpy_value_fast(tw_field *f, PyObject *v)
+{
+    PyTypeObject *vt = Py_TYPE(v);
+    if (vt == &PyUnicode_Type) {
+        f->type = TW_VAL_STRING;
+        return twpy_str_fast(v, &f->v.str.ptr, &f->v.str.len);
+    }
+    if (vt == &PyLong_Type) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow)             /* beyond int64: its decimal text, by the general path */
+            return 0;
+        f->type = TW_VAL_INT64;
+        f->v.i64 = x;
+        return 1;
+    }
+    if (vt == &PyFloat_Type) {
+        f->type = TW_VAL_DOUBLE;
+        f->v.f64 = PyFloat_AS_DOUBLE(v);
+        return 1;
+    }
+    if (vt == &PyBool_Type) {
+        f->type = TW_VAL_BOOL;
+        f->v.b = v == Py_True;
+        return 1;
+    }
+    return 0;
+}
 
 /* Calls fn(key, value) for each pair of a dict, of obj.items(), or of a
  * list/tuple of pairs. */
@@ -322,6 +450,9 @@ PyObject *twpy_scope_activate(modstate *st, PyObject *mgr, int kind, PyObject *s
 /* ------------------------------------------------------------ _core_span.c */
 
 extern PyType_Spec twpy_span_spec;
+/* A new Span of the public type holding sp (owned; NULL: a span that records
+ * nothing) and a reference to t; NULL with an exception (sp freed). */
+PyObject *twpy_span_wrap(TracerObject *t, tw_span *sp);
 /* A pair_fn setting one tag on the SpanObject ud. */
 int twpy_tag_pair(void *ud, PyObject *k, PyObject *v);
 /* The opentracing 2.x error record on span (ours or foreign) for an exception. */

@@ -237,6 +237,11 @@ module_clear(PyObject *m)
     modstate *st = PyModule_GetState(m);
     if (st == NULL)
         return 0;
+    /* pooled objects first: freeing one reads its type */
+    while (st->span_pooled > 0)
+        PyObject_GC_Del(st->span_pool[--st->span_pooled]);
+    while (st->scope_pooled > 0)
+        PyObject_GC_Del(st->scope_pool[--st->scope_pooled]);
 #define C(f) Py_CLEAR(st->f);
     STATE_OBJECTS(C)
 #undef C

@@ -102,12 +102,28 @@ twpy_manager_kind(modstate *st, PyObject *mgr)
 PyObject *
 twpy_scope_activate(modstate *st, PyObject *mgr, int kind, PyObject *span, int finish_on_close)
 {
-    ScopeObject *sc = (ScopeObject *)st->scope_type->tp_alloc(st->scope_type, 0);
+    ScopeObject *sc = (ScopeObject *)twpy_pool_take(st->scope_type, st->scope_pool,
+                                                    &st->scope_pooled);
     if (sc == NULL)
         return NULL;
+    sc->st = st;
+    sc->kind = kind;
     sc->manager = Py_NewRef(mgr);
     sc->span = Py_NewRef(span);
     sc->finish_on_close = finish_on_close;
+    if (kind == SM_THREAD && ((ManagerObject *)mgr)->has_key) {
+        /* one read and one write of the key: its reference to the scope
+         * active so far moves to sc->prev, and it takes one to sc */
+        Py_tss_t *key = &((ManagerObject *)mgr)->key;
+        PyObject *prev = PyThread_tss_get(key);
+        if (PyThread_tss_set(key, sc) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "thread-specific storage failed");
+            goto fail;
+        }
+        sc->prev = prev;
+        Py_INCREF(sc);
+        return (PyObject *)sc;
+    }
     sc->prev = twpy_manager_active(st, mgr, kind);
     if (sc->prev == NULL && PyErr_Occurred())
         goto fail;
@@ -260,7 +276,25 @@ scope_close_impl(modstate *st, ScopeObject *sc)
 {
     if (sc->closed || sc->manager == NULL)
         return 0;
-    int kind = twpy_manager_kind(st, sc->manager);
+    int kind = sc->kind;
+    if (kind == SM_THREAD && ((ManagerObject *)sc->manager)->has_key) {
+        /* the mirror of twpy_scope_activate: sc->prev's reference moves to
+         * the key, the key's reference to sc is dropped (our caller holds
+         * another) */
+        Py_tss_t *key = &((ManagerObject *)sc->manager)->key;
+        if (PyThread_tss_get(key) != (PyObject *)sc)
+            return 0;             /* only the active scope closes (opentracing) */
+        if (PyThread_tss_set(key, sc->prev) != 0) {
+            PyErr_SetString(PyExc_RuntimeError, "thread-specific storage failed");
+            return -1;
+        }
+        sc->closed = 1;
+        sc->prev = NULL;
+        Py_DECREF(sc);
+        if (sc->finish_on_close && sc->span && twpy_call_finish(st, sc->span) < 0)
+            return -1;
+        return 0;
+    }
     PyObject *cur = twpy_manager_active(st, sc->manager, kind);
     if (cur == NULL && PyErr_Occurred())
         return -1;
@@ -280,7 +314,7 @@ static PyObject *
 scope_close(PyObject *self, PyObject *unused)
 {
     (void)unused;
-    modstate *st = state_of(self);
+    modstate *st = ((ScopeObject *)self)->st;
     if (st == NULL || scope_close_impl(st, (ScopeObject *)self) < 0)
         return NULL;
     Py_RETURN_NONE;
@@ -296,7 +330,7 @@ scope_enter(PyObject *self, PyObject *unused)
 static PyObject *
 scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
-    modstate *st = state_of(self);
+    modstate *st = ((ScopeObject *)self)->st;
     if (st == NULL)
         return NULL;
     if (nargs != 3) {
@@ -342,7 +376,13 @@ scope_cleanup(ScopeObject *self)
     Py_CLEAR(self->prev);
 }
 
-GC_FUNCS(scope, ScopeObject)
+static inline modstate *
+scope_state(ScopeObject *self)
+{
+    return self->st;
+}
+
+GC_FUNCS_POOLED(scope, ScopeObject, scope)
 
 static PyMethodDef scope_methods[] = {
     {"close", scope_close, METH_NOARGS,

@@ -1,8 +1,8 @@
 /* _core_span.c — Span: tags, logs, baggage, finish, and the error record.
  *
- * set_tag has a fast path for the common values (ASCII str key; ASCII str,
- * int64, float or bool value) that hands borrowed pointers straight to the
- * core. A span holds its Tracer; when the core span is freed (cleanup) the
+ * set_tag has a fast path for the common values (str key; str, int64, float
+ * or bool value: twpy_key_fast / twpy_value_fast) that hands borrowed
+ * pointers straight to the core. A span holds its Tracer; when the core span is freed (cleanup) the
  * span tells the tracer, whose core object may be waiting for its last span.
  */
 #include "_core.h"
@@ -107,43 +107,16 @@ span_set_tag(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "set_tag(key, value)");
         return NULL;
     }
-    PyObject *k = args[0], *v = args[1];
-    /* fast path: ASCII str key; str, int (fits int64), float or bool value */
-    if (so->span && PyUnicode_CheckExact(k) && PyUnicode_IS_COMPACT_ASCII(k)) {
-        tw_field f;
-        PyTypeObject *vt = Py_TYPE(v);
-        f.key = (const char *)PyUnicode_DATA(k);
-        f.key_len = (size_t)PyUnicode_GET_LENGTH(k);
-        if (vt == &PyUnicode_Type && PyUnicode_IS_COMPACT_ASCII(v)) {
-            f.type = TW_VAL_STRING;
-            f.v.str.ptr = (const char *)PyUnicode_DATA(v);
-            f.v.str.len = (size_t)PyUnicode_GET_LENGTH(v);
-        } else if (vt == &PyLong_Type) {
-            int overflow = 0;
-            long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
-            if (overflow || (x == -1 && PyErr_Occurred())) {
-                PyErr_Clear();
-                goto slow;
-            }
-            f.type = TW_VAL_INT64;
-            f.v.i64 = x;
-        } else if (vt == &PyFloat_Type) {
-            f.type = TW_VAL_DOUBLE;
-            f.v.f64 = PyFloat_AS_DOUBLE(v);
-        } else if (vt == &PyBool_Type) {
-            f.type = TW_VAL_BOOL;
-            f.v.b = v == Py_True;
-        } else {
-            goto slow;
-        }
+    /* fast path: str key; str, int (fits int64), float or bool value, all
+     * borrowed straight into the core's call */
+    tw_field f;
+    if (so->span && twpy_key_fast(&f, args[0]) && twpy_value_fast(&f, args[1])) {
         tw_status st = tw_span_set_tag(so->span, &f);
         if (st != TW_OK && st != TW_ERR_FINISHED)
             return twpy_raise_status(so->st, st, "set_tag");
-        return Py_NewRef(self);
-    }
-slow:
-    if (span_set_tag_py(so, k, v) < 0)
+    } else if (span_set_tag_py(so, args[0], args[1]) < 0) {
         return NULL;
+    }
     return Py_NewRef(self);
 }
 
@@ -434,7 +407,29 @@ span_cleanup(SpanObject *self)
     }
 }
 
-GC_FUNCS(span, SpanObject)
+static inline modstate *
+span_state(SpanObject *self)
+{
+    return self->st;
+}
+
+GC_FUNCS_POOLED(span, SpanObject, span)
+
+PyObject *
+twpy_span_wrap(TracerObject *t, tw_span *sp)
+{
+    modstate *st = t->st;
+    SpanObject *so = (SpanObject *)twpy_pool_take(st->span_type, st->span_pool, &st->span_pooled);
+    if (so == NULL) {
+        tw_span_free(sp);
+        return NULL;
+    }
+    so->span = sp;
+    so->st = st;
+    so->tracer = (TracerObject *)Py_NewRef((PyObject *)t);
+    t->live_spans++;
+    return (PyObject *)so;
+}
 
 static int
 span_init(PyObject *self, PyObject *args, PyObject *kw)

@@ -172,26 +172,63 @@ span_new_from(TracerObject *t, PyObject *const *a)
     }
     if (s != TW_OK)
         sp = NULL;                /* closed tracer: a span that records nothing */
-    SpanObject *so = (SpanObject *)st->span_type->tp_alloc(st->span_type, 0);
-    if (so == NULL) {
-        tw_span_free(sp);
+    PyObject *so = twpy_span_wrap(t, sp);
+    if (so == NULL)
         goto done;
-    }
-    so->span = sp;
-    so->st = st;
-    so->tracer = (TracerObject *)Py_NewRef((PyObject *)t);
-    t->live_spans++;
     if (tags && tags != Py_None && twpy_foreach_pair(tags, twpy_tag_pair, so, st) != 0) {
         Py_DECREF(so);
         goto done;
     }
-    result = (PyObject *)so;
+    result = so;
 done:
     Py_XDECREF(name_tmp);
     Py_XDECREF(rb.keep);
     if (rb.r != rb.stack)
         PyMem_Free(rb.r);
     return result;
+}
+
+/* start_span(name) and start_active_span(name), the common calls: a str
+ * name, the tracer's own thread-local manager, and no active scope or one of
+ * ours holding one of our spans. Everything span_new_from would do, without
+ * its general argument handling; anything else goes there. The active scope
+ * and its span are borrowed: the thread's key holds the scope, the scope its
+ * span, and no Python code runs before the core has copied the parent. */
+static PyObject *
+span_new_simple(TracerObject *t, PyObject *name)
+{
+    modstate *st = t->st;
+    tw_span_ref ref;
+    size_t nref = 0;
+    const char *nm;
+    size_t nlen;
+    if (t->sm_kind != SM_THREAD || t->tracer == NULL || t->scope_manager == NULL
+        || !PyUnicode_CheckExact(name)
+        || !((ManagerObject *)t->scope_manager)->has_key || !twpy_str_fast(name, &nm, &nlen))
+        goto general;
+    PyObject *scope = PyThread_tss_get(&((ManagerObject *)t->scope_manager)->key);
+    if (scope != NULL) {
+        if (!Py_IS_TYPE(scope, st->scope_type))
+            goto general;
+        SpanObject *parent = (SpanObject *)((ScopeObject *)scope)->span;
+        if (parent == NULL || !Py_IS_TYPE((PyObject *)parent, st->span_type))
+            goto general;
+        if (parent->span) {
+            ref.type = TW_REF_CHILD_OF;
+            ref.ctx = tw_span_get_context(parent->span);
+            nref = 1;
+        }
+    }
+    tw_span *sp = NULL;
+    tw_status s = tw_span_start(t->tracer, nm, nlen, &ref, nref, 0, &sp);
+    if (s == TW_ERR_NOMEM)
+        return PyErr_NoMemory();
+    if (s != TW_OK)
+        sp = NULL;                /* closed tracer: a span that records nothing */
+    return twpy_span_wrap(t, sp);
+general:;
+    PyObject *a[6] = {name, NULL, NULL, NULL, NULL, NULL};
+    return span_new_from(t, a);
 }
 
 static PyObject *
@@ -201,12 +238,10 @@ tracer_start_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObj
                               K_START_TIME, K_IGNORE_ACTIVE_SPAN};
     TracerObject *t = (TracerObject *)self;
     PyObject *a[6];
-    if (kwnames == NULL && nargs == 1) {      /* start_span(name) */
-        a[0] = args[0];
-        a[1] = a[2] = a[3] = a[4] = a[5] = NULL;
-    } else if (twpy_parse_args(t->st, "start_span", args, nargs, kwnames, idx, 6, a) < 0) {
+    if (kwnames == NULL && nargs == 1)        /* start_span(name) */
+        return span_new_simple(t, args[0]);
+    if (twpy_parse_args(t->st, "start_span", args, nargs, kwnames, idx, 6, a) < 0)
         return NULL;
-    }
     return span_new_from(t, a);
 }
 
@@ -218,16 +253,17 @@ tracer_start_active_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs
                               K_START_TIME, K_IGNORE_ACTIVE_SPAN, K_FINISH_ON_CLOSE};
     TracerObject *t = (TracerObject *)self;
     PyObject *a[7];
-    if (kwnames == NULL && nargs == 1) {      /* start_active_span(name) */
-        a[0] = args[0];
-        a[1] = a[2] = a[3] = a[4] = a[5] = a[6] = NULL;
-    } else if (twpy_parse_args(t->st, "start_active_span", args, nargs, kwnames, idx, 7, a) < 0) {
-        return NULL;
-    }
     int foc = 1;
-    if (a[6] && (foc = PyObject_IsTrue(a[6])) < 0)
-        return NULL;
-    PyObject *span = span_new_from(t, a);
+    PyObject *span;
+    if (kwnames == NULL && nargs == 1) {      /* start_active_span(name) */
+        span = span_new_simple(t, args[0]);
+    } else {
+        if (twpy_parse_args(t->st, "start_active_span", args, nargs, kwnames, idx, 7, a) < 0)
+            return NULL;
+        if (a[6] && (foc = PyObject_IsTrue(a[6])) < 0)
+            return NULL;
+        span = span_new_from(t, a);
+    }
     if (span == NULL)
         return NULL;
     PyObject *scope;

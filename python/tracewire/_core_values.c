@@ -120,7 +120,8 @@ twpy_utf8_of(PyObject *o, Py_ssize_t *len, PyObject **tmp)
     return PyBytes_AS_STRING(b);
 }
 
-/* Python value -> tw_field. tmps receives up to two new references the field
+/* Python value -> tw_field: the inline fast conversions (_core.h) first, then
+ * everything else. tmps receives up to two new references the field
  * points into; the caller releases them after the core call. bool is tested
  * before int (bool is an int); ints beyond int64 become their decimal text;
  * bytes become BINARY; None and other objects become str(obj). */
@@ -129,10 +130,14 @@ twpy_field_from_py(tw_field *f, PyObject *key, PyObject *val, PyObject **tmps)
 {
     Py_ssize_t n;
     tmps[0] = tmps[1] = NULL;
-    f->key = twpy_utf8_of(key, &n, &tmps[0]);
-    if (f->key == NULL)
-        return -1;
-    f->key_len = (size_t)n;
+    if (!twpy_key_fast(f, key)) {
+        f->key = twpy_utf8_of(key, &n, &tmps[0]);
+        if (f->key == NULL)
+            return -1;
+        f->key_len = (size_t)n;
+    }
+    if (twpy_value_fast(f, val))
+        return 0;
     if (PyBool_Check(val)) {
         f->type = TW_VAL_BOOL;
         f->v.b = val == Py_True;
