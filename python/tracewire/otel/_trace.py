@@ -333,8 +333,11 @@ class Span(trace_api.Span):
         try:
             stacktrace = "".join(traceback.format_exception(
                 type(exception), value=exception, tb=getattr(exception, "__traceback__", None)))
-            attrs = {
-                "exception.type": type(exception).__name__,
+            et = type(exception)
+            module = et.__module__
+            attrs = {   # fully qualified outside builtins, as the SDK writes it
+                "exception.type": ("%s.%s" % (module, et.__qualname__)
+                                   if module and module != "builtins" else et.__qualname__),
                 "exception.message": str(exception),
                 "exception.stacktrace": stacktrace,
                 "exception.escaped": str(escaped),
