@@ -176,6 +176,22 @@ TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
  *   max_tag_value_length    bytes [1024]
  *   max_baggage_size        bytes per header [8192]
  *   max_traceback_length    bytes of a log's "stack" field [4096]
+ *   debug_id_header         header whose value, in a carrier without a trace
+ *                           context, starts a sampled+debug trace tagged with
+ *                           it (jaeger_client's) [jaeger-debug-id]
+ *   throttler               debug-span throttling with credits from the agent
+ *                           (jaeger_client's); setting a throttler.* key
+ *                           turns it on unless it was set itself [false]
+ *   throttler.port          agent port of /credits (host: reporter.agent_host) [5778]
+ *   throttler.refresh_interval_ms [5000]
+ *   baggage_restrictions    allowed baggage keys and value lengths from the
+ *                           agent (jaeger-client-go's); the same rule for
+ *                           baggage_restrictions.* keys [false]
+ *   baggage_restrictions.host_port  of /baggageRestrictions (empty:
+ *                           reporter.agent_host:5778) []
+ *   baggage_restrictions.refresh_interval_ms [60000]
+ *   baggage_restrictions.deny_baggage_on_initialization_failure  true: no
+ *                           baggage until restrictions arrived [false]
  */
 TW_API tw_status tw_config_set(tw_config *cfg, const char *key, const char *value);
 
@@ -269,6 +285,17 @@ typedef struct tw_counters {
                                    * the balance below) */
     uint64_t spans_discarded;     /* reporter.protocols=none: accepted and
                                    * discarded by design, never "reported" */
+    /* The agent's controls (issue #20; jaeger_client's metric names in
+     * brackets). Throttler: debug spans refused for want of a credit
+     * [jaeger:throttled_debug_spans]; credit requests that succeeded / failed
+     * [jaeger:throttler_update result=ok|err]. Baggage restrictions (only
+     * when on): baggage writes allowed / denied [baggage_updates], values cut
+     * to the allowed length [baggage_truncations], restriction fetches that
+     * succeeded / failed [baggage_restrictions_updates]. */
+    uint64_t throttled_debug_spans;
+    uint64_t throttler_updates_ok, throttler_updates_err;
+    uint64_t baggage_updates_ok, baggage_updates_err, baggage_truncations;
+    uint64_t baggage_restrictions_updates_ok, baggage_restrictions_updates_err;
 } tw_counters;
 /* Once the queue is drained: spans_finished = spans_reported +
  * spans_discarded + every dropped_*. In a forked child every counter starts
@@ -335,7 +362,11 @@ TW_API tw_status tw_span_set_kind(tw_span *s, tw_span_kind kind);
  * one is always allowed. The items together may exceed max_baggage_size;
  * inject then sends whole items, in order, while each header stays within
  * max_baggage_size bytes (8192 by default: W3C Baggage's limit), and counts
- * the items it left out in baggage_dropped (see tw_tracer_inject). */
+ * the items it left out in baggage_dropped (see tw_tracer_inject).
+ * With baggage_restrictions on, a key the agent does not allow is not set
+ * (TW_OK: logged on a sampled span with invalid=true and counted in
+ * baggage_updates_err), and a value longer than the key's allowed length is
+ * cut to it (logged with truncated=true, counted in baggage_truncations). */
 TW_API tw_status tw_span_set_baggage(tw_span *s, const char *key, size_t key_len,
                                      const char *val, size_t val_len);
 
@@ -636,12 +667,18 @@ TW_API int tw_carrier_text_put(void *w, const char *name, size_t name_len, const
  *   TW_DIAG_BAGGAGE      baggage items dropped over max_baggage_size or 180
  *                        items (inject left them out, or extract dropped
  *                        them and kept the trace); counted in
- *                        baggage_dropped, said by the reporter thread. */
+ *                        baggage_dropped, said by the reporter thread.
+ *   TW_DIAG_THROTTLER    a throttler credit request failed (transport,
+ *                        status or body); the credits stay as they were.
+ *   TW_DIAG_BAGGAGE_RESTRICTIONS  a baggage restrictions fetch failed; the
+ *                        restrictions stay as they were. */
 typedef enum tw_diag_kind {
     TW_DIAG_SEND_FAILED = 1,
     TW_DIAG_DROPPED = 2,
     TW_DIAG_SAMPLING = 3,
-    TW_DIAG_BAGGAGE = 4
+    TW_DIAG_BAGGAGE = 4,
+    TW_DIAG_THROTTLER = 5,
+    TW_DIAG_BAGGAGE_RESTRICTIONS = 6
 } tw_diag_kind;
 
 /* The hook. status: the tw_status of the (latest) failure. message: one line

@@ -173,6 +173,23 @@ void tw_config_free(tw_config *cfg)
 
 /* ------------------------------------------------------------ set / get */
 
+/* A key "G.x" whose group switch G (a bool row) nobody set turns G on: a
+ * face flattening jaeger_client's {"throttler": {"port": 1}} passes only
+ * throttler.port, and the group's presence is what turns it on. */
+static void group_switch_on(tw_config *c, const twp_config_key *k)
+{
+    const char *dot = strchr(k->name, '.');
+    char g[64];
+    if (!dot || (size_t)(dot - k->name) >= sizeof g)
+        return;
+    memcpy(g, k->name, (size_t)(dot - k->name));
+    g[dot - k->name] = '\0';
+    const twp_config_key *gk = twp_config_key_find(g);
+    if (gk && gk->codec == TWK_BOOL && !(gk->flags & TWK_ALIAS) &&
+        !is_explicit(c, row_index(gk)))
+        *(bool *)(void *)((char *)c + gk->off) = true;
+}
+
 tw_status tw_config_set(tw_config *cfg, const char *key, const char *value)
 {
     if (!cfg || !key || !value)
@@ -197,6 +214,7 @@ tw_status tw_config_set(tw_config *cfg, const char *key, const char *value)
     if (native && !(native->flags & TWK_ALIAS)) {
         size_t i = row_index(native);
         cfg->explicit_keys[i / 64] |= UINT64_C(1) << (i % 64);
+        group_switch_on(cfg, native);
     }
     return TW_OK;
 }

@@ -70,6 +70,15 @@ struct tw_config {
     char *tls_ca, *tls_cert, *tls_key;   /* PEM files for https:// senders, or NULL */
     int max_traceback_length;        /* bytes of a "stack" log field (jaeger_client's
                                       * max_traceback_length); after the span-path fields */
+    /* the agent's other controls (issue #20): jaeger_client's debug id header,
+     * its debug-span throttler and jaeger-client-go's baggage restrictions */
+    char *debug_id_header;           /* lower-cased; default jaeger-debug-id */
+    bool throttler;                  /* also set by any throttler.* key (config.c) */
+    int throttler_port, throttler_refresh_ms;
+    bool baggage_restrictions;       /* also set by any baggage_restrictions.* key */
+    char *baggage_restrictions_host_port;   /* "host:port"; empty: agent_host:5778 */
+    int baggage_restrictions_refresh_ms;
+    bool baggage_restrictions_deny;  /* deny_baggage_on_initialization_failure */
 };
 
 /* config.c: struct copies for the tracer. init sets every non-string default

@@ -696,14 +696,40 @@ const twp_config_key twp_config_keys[] = {
     NATIVE("max_traceback_length", TWK_INT, JC, max_traceback_length, 1, 1 << 24, "4096", NULL,
            "bytes of a log's \"stack\" field (the error log's traceback), as jaeger_client"),
 
+    /* jaeger_client's debug id header: a carrier holding it (and no trace
+     * context) starts a debug trace tagged with its value (span.c) */
+    NATIVE("debug_id_header", TWK_HEADER, JC, debug_id_header, 0, 0, "jaeger-debug-id", NULL,
+           "header (lower-cased) whose value, in a carrier without a trace context, starts a "
+           "sampled+debug trace tagged <debug_id_header>=value"),
+    /* jaeger_client's throttler group (throttler.c): present = on */
+    NATIVE("throttler", TWK_BOOL, JC, throttler, 0, 0, "false", NULL,
+           "debug-span throttling with credits from the agent; setting any throttler.* key "
+           "turns it on unless it was set"),
+    NATIVE("throttler.port", TWK_INT, JC, throttler_port, 1, 65535, "5778", NULL,
+           "agent port of GET /credits (host: reporter.agent_host)"),
+    NATIVE("throttler.refresh_interval_ms", TWK_INT, 0, throttler_refresh_ms, 1, 86400000,
+           "5000", NULL, "ms between credit requests"),
+    ALIAS("throttler.refresh_interval", "throttler.refresh_interval_ms", JC, 1000, "seconds"),
+    /* jaeger-client-go's baggage_restrictions group (baggage_restrictions.c;
+     * jaeger_client 4.8 has no restriction manager): present = on */
+    NATIVE("baggage_restrictions", TWK_BOOL, 0, baggage_restrictions, 0, 0, "false", NULL,
+           "baggage keys and value lengths from the agent; setting any baggage_restrictions.* "
+           "key turns it on unless it was set"),
+    NATIVE("baggage_restrictions.host_port", TWK_STR, 0, baggage_restrictions_host_port, 0, 0,
+           "", NULL, "host:port of GET /baggageRestrictions (empty: reporter.agent_host:5778)"),
+    NATIVE("baggage_restrictions.refresh_interval_ms", TWK_INT, 0,
+           baggage_restrictions_refresh_ms, 1, 86400000, "60000", NULL,
+           "ms between restriction requests"),
+    ALIAS("baggage_restrictions.refresh_interval", "baggage_restrictions.refresh_interval_ms",
+          0, 1000, "seconds"),
+    NATIVE("baggage_restrictions.deny_baggage_on_initialization_failure", TWK_BOOL, 0,
+           baggage_restrictions_deny, 0, 0, "false", NULL,
+           "true: no baggage is set until restrictions arrived; false: any key, values cut "
+           "at 2048 bytes"),
+
     /* jaeger_client keys tracewire accepts and does not act on (#20): each
      * face names them in a warning (python/tracewire/config.py) */
     IGNORED("metrics", JC, "accepted, not acted on"),
-    IGNORED("throttler", JC, "accepted, not acted on"),
-    IGNORED("throttler.", JC | TWK_PREFIX, "accepted, not acted on"),
-    IGNORED("debug_id_header", 0, "accepted, not acted on"),
-    IGNORED("baggage_restrictions", 0, "accepted, not acted on"),
-    IGNORED("baggage_restrictions.", TWK_PREFIX, "accepted, not acted on"),
     IGNORED("span_context_header_keys", 0, "accepted, not acted on"),
     IGNORED("span_context_header_keys.", TWK_PREFIX, "accepted, not acted on"),
 };

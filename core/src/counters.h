@@ -37,6 +37,10 @@ typedef struct twp_counters {
     _Atomic uint64_t dropped_queue_full, dropped_too_large, dropped_send_failed, dropped_on_close;
     _Atomic uint64_t send_failures, batches_sent, bytes_sent, sampler_updates;
     _Atomic uint64_t baggage_dropped;   /* propagation.c via tw_tracer_inject/extract */
+    /* the agent's controls (throttler.c, baggage_restrictions.c, span.c) */
+    _Atomic uint64_t throttled_debug_spans, throttler_updates_ok, throttler_updates_err;
+    _Atomic uint64_t baggage_updates_ok, baggage_updates_err, baggage_truncations;
+    _Atomic uint64_t baggage_restrictions_updates_ok, baggage_restrictions_updates_err;
     twp_ctr_shard shard[TWP_CTR_SHARDS];
 } twp_counters;
 

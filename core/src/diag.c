@@ -39,6 +39,8 @@ static const char *what(tw_diag_kind kind)
     case TW_DIAG_DROPPED: return "spans dropped";
     case TW_DIAG_SAMPLING: return "failed sampling polls";
     case TW_DIAG_BAGGAGE: return "baggage items dropped";
+    case TW_DIAG_THROTTLER: return "failed throttler credit requests";
+    case TW_DIAG_BAGGAGE_RESTRICTIONS: return "failed baggage restriction fetches";
     }
     return "events";
 }

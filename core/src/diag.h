@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#define TWP_DIAG_KINDS 5                 /* indexed by tw_diag_kind (0 unused) */
+#define TWP_DIAG_KINDS 7                 /* indexed by tw_diag_kind (0 unused) */
 #define TWP_DIAG_INTERVAL_US 10000000    /* at most one summary per kind per 10 s */
 #define TWP_DIAG_MSG 320
 

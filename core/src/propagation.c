@@ -34,7 +34,9 @@
  *     new keys are dropped and counted).
  *     tracestate is only read when traceparent is present (W3C rule).
  *
- * A carrier with baggage, a jaeger-debug-id or a B3 sampling state but no ids
+ * A carrier with baggage, a debug id (debug_id_header, jaeger-debug-id by
+ * default; a context header too, so it beats a same-named baggage prefix) or
+ * a B3 sampling state but no ids
  * yields a context with zero ids (flags = the B3 state if any); span.c
  * decides what a child of it is. Nothing relevant at all: TW_ERR_NOT_FOUND.
  */
@@ -120,7 +122,7 @@ enum {
 };
 
 typedef struct header_def {
-    const char *name;    /* NULL: H_UBER, named by the config */
+    const char *name;    /* NULL: H_UBER and H_DEBUG_ID, named by the config */
     size_t len;
     unsigned format;
     bool list;           /* repeated values are joined with "," */
@@ -129,7 +131,7 @@ typedef struct header_def {
 #define N(lit) lit, sizeof(lit) - 1
 static const header_def HEADERS[H_COUNT] = {
     [H_UBER]        = { NULL,                0, TW_PROP_JAEGER,    false },
-    [H_DEBUG_ID]    = { N("jaeger-debug-id"),   TW_PROP_JAEGER,    false },
+    [H_DEBUG_ID]    = { NULL,                0, TW_PROP_JAEGER,    false },
     [H_JBAGGAGE]    = { N("jaeger-baggage"),    TW_PROP_JAEGER,    true  },
     [H_TRACEPARENT] = { N("traceparent"),       TW_PROP_W3C,       false },
     [H_TRACESTATE]  = { N("tracestate"),        TW_PROP_W3C,       true  },
@@ -159,10 +161,10 @@ typedef struct raw_item {        /* one uberctx-* header: key lower-cased, value
 
 typedef struct collector {
     unsigned formats;
-    const char *uber_name, *prefix;
-    size_t uber_name_len, prefix_len;
+    const char *uber_name, *prefix, *dbg_name;
+    size_t uber_name_len, prefix_len, dbg_name_len;
     size_t baggage_bound;
-    unsigned char uber_first, prefix_first;   /* lower-cased first letters */
+    unsigned char uber_first, prefix_first, dbg_first;   /* lower-cased first letters */
     slot s[H_COUNT];
     raw_item *uber;              /* grows; at most TWP_MAX_BAGGAGE_ITEMS */
     size_t nuber, cap_uber, uber_bytes;
@@ -307,6 +309,8 @@ static int classify(const collector *c, const char *k, size_t kl)
 {
     if ((c->formats & TW_PROP_JAEGER) && twp_ascii_ieq(k, kl, c->uber_name, c->uber_name_len))
         return H_UBER;
+    if ((c->formats & TW_PROP_JAEGER) && twp_ascii_ieq(k, kl, c->dbg_name, c->dbg_name_len))
+        return H_DEBUG_ID;
     for (int i = 0; i < H_COUNT; i++) {
         if (!HEADERS[i].name || !(c->formats & HEADERS[i].format))
             continue;
@@ -332,7 +336,8 @@ static int visit(void *ud, const char *k, size_t kl, const char *v, size_t vl)
     if (kl == 0)
         return 0;
     unsigned char f = (unsigned char)(k[0] | 0x20);
-    if (f != 'j' && f != 't' && f != 'b' && f != 'x' && f != c->uber_first && f != c->prefix_first)
+    if (f != 'j' && f != 't' && f != 'b' && f != 'x' && f != c->uber_first &&
+        f != c->prefix_first && f != c->dbg_first)
         return 0;
     twp_trim_ows(&v, &vl);
     int id = classify(c, k, kl);
@@ -485,7 +490,12 @@ tw_status twp_extract_counted(const tw_config *cfg, unsigned formats, tw_carrier
     c->prefix = cfg->baggage_header_prefix && *cfg->baggage_header_prefix
                     ? cfg->baggage_header_prefix : "uberctx-";
     c->prefix_len = strlen(c->prefix);
+    /* debug_id_header (jaeger_client's, default jaeger-debug-id) */
+    c->dbg_name = cfg->debug_id_header && *cfg->debug_id_header ? cfg->debug_id_header
+                                                                : "jaeger-debug-id";
+    c->dbg_name_len = strlen(c->dbg_name);
     c->uber_first = (unsigned char)(c->uber_name[0] | 0x20);
+    c->dbg_first = (unsigned char)(c->dbg_name[0] | 0x20);
     c->prefix_first = (unsigned char)(c->prefix[0] | 0x20);
     c->baggage_bound = cfg->max_baggage_size > 0 ? (size_t)cfg->max_baggage_size
                                                   : TWP_DEFAULT_BAGGAGE_SIZE;
@@ -617,20 +627,22 @@ tw_status tw_tracer_extract(tw_tracer *t, unsigned formats, tw_carrier_foreach e
     return st;
 }
 
-/* The header names of formats, with the Jaeger trace id header and baggage
- * prefix given (a tracer's configured ones, or the defaults). The names come
- * from the table extract matches against (HEADERS), so a gateway clears, and
- * a stream reads back, exactly what the core reads. */
-static tw_status header_names(unsigned formats, const char *uber, const char *prefix,
-                              tw_header_name_fn visit, void *ud)
+/* The header names of formats, with the Jaeger trace id header, debug id
+ * header and baggage prefix given (a tracer's configured ones, or the
+ * defaults). The names come from the table extract matches against
+ * (HEADERS), so a gateway clears, and a stream reads back, exactly what the
+ * core reads. */
+static tw_status header_names(unsigned formats, const char *uber, const char *dbg,
+                              const char *prefix, tw_header_name_fn visit, void *ud)
 {
     if (formats & ~ALL_FORMATS)
         return TW_ERR_UNSUPPORTED;
     for (int i = 0; i < H_COUNT; i++) {
         if (!(formats & HEADERS[i].format))
             continue;
-        const char *n = HEADERS[i].name ? HEADERS[i].name : uber;   /* H_UBER: configured */
-        size_t len = HEADERS[i].name ? HEADERS[i].len : strlen(uber);
+        /* H_UBER, H_DEBUG_ID: configured */
+        const char *n = HEADERS[i].name ? HEADERS[i].name : i == H_UBER ? uber : dbg;
+        size_t len = HEADERS[i].name ? HEADERS[i].len : strlen(n);
         if (visit(ud, n, len, 0))
             return TW_OK;
     }
@@ -649,6 +661,8 @@ tw_status tw_tracer_header_names(tw_tracer *t, unsigned formats, tw_header_name_
     return header_names(formats,
                         cfg->trace_id_header && *cfg->trace_id_header ? cfg->trace_id_header
                                                                       : "uber-trace-id",
+                        cfg->debug_id_header && *cfg->debug_id_header ? cfg->debug_id_header
+                                                                      : "jaeger-debug-id",
                         cfg->baggage_header_prefix && *cfg->baggage_header_prefix
                             ? cfg->baggage_header_prefix
                             : "uberctx-",
@@ -660,5 +674,5 @@ tw_status tw_header_names(unsigned formats, tw_header_name_fn visit, void *ud)
     if (!visit)
         return TW_ERR_INVALID_ARG;
     return header_names(formats == TW_PROP_DEFAULT ? TW_PROP_ALL : formats, "uber-trace-id",
-                        "uberctx-", visit, ud);
+                        "jaeger-debug-id", "uberctx-", visit, ud);
 }

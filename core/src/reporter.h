@@ -41,6 +41,9 @@ struct twp_reporter { const twp_reporter_ops *ops; };
 typedef struct twp_sampling_hook {
     tw_status (*apply)(void *ud, const char *body, size_t len);
     void *ud;
+    /* the agent's other controls the same thread polls (NULL: off), borrowed */
+    struct twp_throttler *throttler;
+    struct twp_restrictions *restrictions;
 } twp_sampling_hook;
 
 /* new: builds the reporter(s) the config names (composite when several).

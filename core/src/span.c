@@ -727,7 +727,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     unsigned flags = 0;
     bool root = parent == NULL;
     twp_sample_result sr;
-    bool sampler_tags = false;
+    bool sampler_tags = false, debug_id_tag = false;
     const tw_span_context *inherit = parent ? parent : seed;
     if (parent) {
         hi = parent->trace_hi;
@@ -747,7 +747,13 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         if (flags & TW_FLAG_DEBUG)
             flags |= TW_FLAG_SAMPLED;
     } else if (seed && !parent && seed->debug_id) {
-        flags = TW_FLAG_SAMPLED | TW_FLAG_DEBUG;
+        /* jaeger_client: a debug id alone makes a debug trace if the
+         * throttler lets it, else an unsampled one (the sampler is not
+         * asked); the reporter thread must run to fetch credits */
+        if (t->throttler)
+            remote_sampling_kick(t);
+        debug_id_tag = !t->throttler || twp_throttler_allow(t->throttler, name, name_len);
+        flags = debug_id_tag ? TW_FLAG_SAMPLED | TW_FLAG_DEBUG : 0;
     } else if (t->const_decision >= 0) {
         /* a const sampler never changes: no call, no strategy load */
         if (t->const_decision) {
@@ -848,8 +854,10 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             d->ntags = 2;
             d->approx_size += 12 + v[0].len + 13 + 16;
         }
-        if (seed && !parent && seed->debug_id) {
-            st = record_tag_str(s, "jaeger-debug-id", seed->debug_id, seed->debug_id_len);
+        if (debug_id_tag) {
+            const char *k = cfg->debug_id_header && *cfg->debug_id_header ? cfg->debug_id_header
+                                                                         : "jaeger-debug-id";
+            st = record_tag_str(s, k, seed->debug_id, seed->debug_id_len);
             if (st != TW_OK)
                 goto fail;
         }
@@ -971,9 +979,13 @@ static bool parse_kind(const char *v, size_t n, tw_span_kind *k)
     return false;
 }
 
-/* sampling.priority: > 0 forces sampled+debug, 0 unsamples. */
-static tw_status apply_priority(tw_span *s, const tw_field *f)
+/* sampling.priority: > 0 forces sampled+debug, 0 unsamples. As
+ * jaeger_client, the tag itself is recorded (*record) only when it made the
+ * span a debug span: not on a span that already is one, nor when the
+ * throttler has no credit for the operation (the span stays as it was). */
+static tw_status apply_priority(tw_span *s, const tw_field *f, bool *record)
 {
+    *record = false;
     double p;
     switch (f->type) {
     case TW_VAL_INT64:  p = (double)f->v.i64; break;
@@ -995,6 +1007,14 @@ static tw_status apply_priority(tw_span *s, const tw_field *f)
     }
     unsigned flags = s->ctx->flags;
     if (p > 0) {
+        if (flags & TW_FLAG_DEBUG)
+            return TW_OK;
+        if (s->t->throttler) {
+            remote_sampling_kick(s->t);
+            if (!twp_throttler_allow(s->t->throttler, s->op, s->op_len))
+                return TW_OK;
+        }
+        *record = true;
         flags |= TW_FLAG_SAMPLED | TW_FLAG_DEBUG;
         if (!s->data) {
             int64_t start = s->start_us ? s->start_us : tw_now_us();
@@ -1033,8 +1053,9 @@ static inline __attribute__((always_inline)) tw_status set_tag_impl(tw_span *s, 
             return TW_OK;
         }
     } else if (tag->key_len == 17 && key_is(tag, "sampling.priority", 17)) {
-        tw_status st = apply_priority(s, tag);
-        if (st != TW_OK || !s->data)
+        bool record;
+        tw_status st = apply_priority(s, tag, &record);
+        if (st != TW_OK || !s->data || !record)
             return st;
     }
     if (!s->data)
@@ -1184,37 +1205,65 @@ tw_status tw_span_set_baggage(tw_span *s, const char *key, size_t key_len,
         return TW_ERR_INVALID_ARG;
     if (s->finished)
         return TW_ERR_FINISHED;
+    /* baggage restrictions from the agent (baggage_restrictions.c): a
+     * denied key is not set, a long value is cut, and both are logged on a
+     * sampled span as jaeger-client-go's baggage setter does */
+    bool denied = false, truncated = false;
+    if (s->t->restrictions) {
+        size_t allowed;
+        remote_sampling_kick(s->t);
+        if (!twp_restrictions_allow(s->t->restrictions, key, key_len, &allowed)) {
+            denied = true;
+            TWP_INC(&s->t->ctr, baggage_updates_err, 1);
+        } else if (val_len > allowed) {
+            val_len = allowed;
+            truncated = true;
+            TWP_INC(&s->t->ctr, baggage_truncations, 1);
+        }
+    }
     size_t max = (size_t)s->t->cfg.max_baggage_size;
     if (key_len > max || val_len > max - key_len)
         return TW_ERR_TOO_LARGE;
     /* A new key beyond the bound extract applies is refused: every set keeps
      * the replaced context alive (retired), so an unbounded item count made
      * memory grow with the square of the calls (10k items: 1.9 GB). */
-    const char *old;
-    size_t old_len;
-    if (s->ctx->nbaggage >= TWP_MAX_BAGGAGE_ITEMS
-        && tw_span_context_baggage(s->ctx, key, key_len, &old, &old_len) != TW_OK)
-        return TW_ERR_TOO_LARGE;
-    tw_span_context *n;
-    tw_status st = twp_context_with_baggage(s->ctx, key, key_len, val_len ? val : "", val_len, &n);
-    if (st != TW_OK)
-        return st;
-    st = swap_context(s, n);
+    const char *old = NULL;
+    size_t old_len = 0;
+    bool had = tw_span_context_baggage(s->ctx, key, key_len, &old, &old_len) == TW_OK;
+    tw_status st = TW_OK;
+    if (!denied) {
+        if (s->ctx->nbaggage >= TWP_MAX_BAGGAGE_ITEMS && !had)
+            return TW_ERR_TOO_LARGE;
+        tw_span_context *n;
+        st = twp_context_with_baggage(s->ctx, key, key_len, val_len ? val : "", val_len, &n);
+        if (st != TW_OK)
+            return st;
+        st = swap_context(s, n);
+        if (st == TW_OK && s->t->restrictions)
+            TWP_INC(&s->t->ctr, baggage_updates_ok, 1);
+    }
     if (st != TW_OK || !s->data)
         return st;
-    /* Jaeger clients log every baggage write on sampled spans. */
-    tw_field f[3] = {
-        {.key = "event", .key_len = 5, .type = TW_VAL_STRING},
-        {.key = "key", .key_len = 3, .type = TW_VAL_STRING},
-        {.key = "value", .key_len = 5, .type = TW_VAL_STRING},
-    };
-    f[0].v.str.ptr = "baggage";
-    f[0].v.str.len = 7;
-    f[1].v.str.ptr = key;
-    f[1].v.str.len = key_len;
-    f[2].v.str.ptr = val_len ? val : "";
-    f[2].v.str.len = val_len;
-    return tw_span_log(s, 0, f, 3);
+    /* Jaeger clients log every baggage write on sampled spans: event, key,
+     * value, and override when it replaced a non-empty value (jaeger_client);
+     * truncated / invalid as jaeger-client-go's restricted setter (a denied
+     * key logs no override: it replaced nothing). */
+    tw_field f[5];
+    size_t nf = 0;
+#define LOGF(k, p, n) \
+    f[nf++] = (tw_field){.key = k, .key_len = sizeof k - 1, .type = TW_VAL_STRING, \
+                         .v.str = {.ptr = (p), .len = (n)}}
+    LOGF("event", "baggage", 7);
+    LOGF("key", key, key_len);
+    LOGF("value", val_len ? val : "", val_len);
+    if (had && old_len && !denied)
+        LOGF("override", "true", 4);
+    if (truncated)
+        LOGF("truncated", "true", 4);
+    if (denied)
+        LOGF("invalid", "true", 4);
+#undef LOGF
+    return tw_span_log(s, 0, f, nf);
 }
 
 /* ------------------------------------------------------------ readers */

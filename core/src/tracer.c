@@ -73,6 +73,8 @@ static void fork_child(void)
         if (t->reporter->ops->after_fork_child)
             t->reporter->ops->after_fork_child(t->reporter);
         twp_sampler_after_fork_child(t->sampler);
+        twp_throttler_after_fork(t->throttler);
+        twp_restrictions_after_fork(t->restrictions);
         /* a child keeps its own books from zero: the parent still counts
          * (and delivers) what it had queued, so summing workers' metrics
          * counts every span once */
@@ -257,6 +259,17 @@ static tw_status build_process(tw_tracer *t)
     return TW_OK;
 }
 
+/* A string process tag's value (arena, NUL-terminated), or NULL. */
+static const char *proc_tag_value(const tw_tracer *t, const char *key)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i < t->proc.ntags; i++)
+        if (t->proc.tags[i].key_len == kl && memcmp(t->proc.tags[i].key, key, kl) == 0 &&
+            t->proc.tags[i].type == TW_VAL_STRING)
+            return t->proc.tags[i].v.str;
+    return NULL;
+}
+
 /* ------------------------------------------------------------ lifecycle */
 
 static tw_status apply_strategy(void *ud, const char *body, size_t len)
@@ -304,9 +317,20 @@ tw_status tw_tracer_new(const tw_config *cfg, tw_tracer **out)
     t->const_decision = t->cfg.sampler_type == TWP_SAMPLER_CONST ? t->cfg.sampler_param > 0 : -1;
     t->hook.apply = apply_strategy;
     t->hook.ud = t;
-    if ((st = build_process(t)) != TW_OK ||
+    /* the agent's controls before the reporter, whose thread polls them */
+    if ((st = build_process(t)) == TW_OK &&
+        (st = twp_throttler_new(&t->cfg, t->cfg.service_name, proc_tag_value(t, "client-uuid"),
+                                &t->ctr, &t->throttler)) == TW_OK &&
+        (st = twp_restrictions_new(&t->cfg, t->cfg.service_name, &t->ctr,
+                                   &t->restrictions)) == TW_OK) {
+        t->hook.throttler = t->throttler;
+        t->hook.restrictions = t->restrictions;
+    }
+    if (st != TW_OK ||
         (st = twp_sampler_new(&t->cfg, &t->sampler)) != TW_OK ||
         (st = twp_reporter_new(&t->cfg, &t->proc, &t->ctr, &t->hook, &t->reporter)) != TW_OK) {
+        twp_throttler_free(t->throttler);
+        twp_restrictions_free(t->restrictions);
         twp_sampler_free(t->sampler);
         twp_arena_release(&t->proc_arena);
         twp_config_clear(&t->cfg);
@@ -346,6 +370,8 @@ void tw_tracer_free(tw_tracer *t)
     live_remove(t);
     t->reporter->ops->free(t->reporter);
     twp_scopes_free(t);
+    twp_throttler_free(t->throttler);
+    twp_restrictions_free(t->restrictions);
     twp_sampler_free(t->sampler);
     twp_arena_release(&t->proc_arena);
     twp_config_clear(&t->cfg);
@@ -377,6 +403,9 @@ void tw_tracer_counters(const tw_tracer *t, tw_counters *out)
     R(dropped_queue_full); R(dropped_too_large); R(dropped_send_failed); R(dropped_on_close);
     R(send_failures); R(batches_sent); R(bytes_sent); R(sampler_updates);
     R(baggage_dropped);
+    R(throttled_debug_spans); R(throttler_updates_ok); R(throttler_updates_err);
+    R(baggage_updates_ok); R(baggage_updates_err); R(baggage_truncations);
+    R(baggage_restrictions_updates_ok); R(baggage_restrictions_updates_err);
 #undef R
 #undef S
 }

@@ -4,11 +4,13 @@
 #ifndef TW_TRACER_H
 #define TW_TRACER_H
 
+#include "baggage_restrictions.h"
 #include "config.h"
 #include "counters.h"
 #include "reporter.h"
 #include "sampler.h"
 #include "span_data.h"
+#include "throttler.h"
 
 struct tw_tracer {
     tw_config cfg;                 /* deep copy, immutable after tw_tracer_new */
@@ -20,6 +22,8 @@ struct tw_tracer {
     twp_sampler *sampler;
     twp_reporter *reporter;
     twp_sampling_hook hook;
+    twp_throttler *throttler;      /* NULL: debug spans are not throttled */
+    twp_restrictions *restrictions;   /* NULL: every baggage key is allowed */
     _Atomic int closed;
     size_t max_tag_len;            /* cfg.max_tag_value_length, unsigned */
     size_t max_tb_len;             /* cfg.max_traceback_length: a log's "stack" field */

@@ -66,6 +66,8 @@ static const char *kind_name(tw_diag_kind k)
     case TW_DIAG_DROPPED: return "dropped";
     case TW_DIAG_SAMPLING: return "sampling";
     case TW_DIAG_BAGGAGE: return "baggage";
+    case TW_DIAG_THROTTLER: return "throttler";
+    case TW_DIAG_BAGGAGE_RESTRICTIONS: return "baggage_restrictions";
     }
     return "unknown";
 }

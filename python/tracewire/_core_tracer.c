@@ -382,7 +382,7 @@ tracer_metrics(PyObject *self, PyObject *unused)
         return NULL;
     tw_tracer_counters(t->tracer, &c);
     return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsK}",
+        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}",
         "spans_started", (unsigned long long)c.spans_started,
         "spans_sampled", (unsigned long long)c.spans_sampled,
         "spans_finished", (unsigned long long)c.spans_finished,
@@ -396,7 +396,16 @@ tracer_metrics(PyObject *self, PyObject *unused)
         "bytes_sent", (unsigned long long)c.bytes_sent,
         "sampler_updates", (unsigned long long)c.sampler_updates,
         "baggage_dropped", (unsigned long long)c.baggage_dropped,
-        "spans_discarded", (unsigned long long)c.spans_discarded);
+        "spans_discarded", (unsigned long long)c.spans_discarded,
+        "throttled_debug_spans", (unsigned long long)c.throttled_debug_spans,
+        "throttler_updates_ok", (unsigned long long)c.throttler_updates_ok,
+        "throttler_updates_err", (unsigned long long)c.throttler_updates_err,
+        "baggage_updates_ok", (unsigned long long)c.baggage_updates_ok,
+        "baggage_updates_err", (unsigned long long)c.baggage_updates_err,
+        "baggage_truncations", (unsigned long long)c.baggage_truncations,
+        "baggage_restrictions_updates_ok", (unsigned long long)c.baggage_restrictions_updates_ok,
+        "baggage_restrictions_updates_err",
+        (unsigned long long)c.baggage_restrictions_updates_err);
 }
 
 static PyObject *

@@ -128,6 +128,25 @@ COUNTERS = (
     ("jaeger:sampler_updates", {"result": "ok"}, lambda c: c["sampler_updates"]),
     ("jaeger:sampler_updates", {"result": "err"}, None),
 )
+# jaeger_client's ThrottlerMetrics (throttler.py), made only when the
+# throttler is on, as jaeger_client makes them only for its RemoteThrottler.
+THROTTLER_COUNTERS = (
+    ("jaeger:throttled_debug_spans", None, lambda c: c["throttled_debug_spans"]),
+    ("jaeger:throttler_update", {"result": "ok"}, lambda c: c["throttler_updates_ok"]),
+    ("jaeger:throttler_update", {"result": "err"}, lambda c: c["throttler_updates_err"]),
+)
+# jaeger_client 4.8 has no baggage restrictions; jaeger-client-go's metrics
+# (jaeger_tracer_baggage_*), named in jaeger_client's style, made only when
+# the restrictions are on.
+RESTRICTION_COUNTERS = (
+    ("jaeger:baggage_updates", {"result": "ok"}, lambda c: c["baggage_updates_ok"]),
+    ("jaeger:baggage_updates", {"result": "err"}, lambda c: c["baggage_updates_err"]),
+    ("jaeger:baggage_truncations", None, lambda c: c["baggage_truncations"]),
+    ("jaeger:baggage_restrictions_updates", {"result": "ok"},
+     lambda c: c["baggage_restrictions_updates_ok"]),
+    ("jaeger:baggage_restrictions_updates", {"result": "err"},
+     lambda c: c["baggage_restrictions_updates_err"]),
+)
 GAUGES = (
     ("jaeger:reporter_queue_length", None,
      lambda c: max(0, c["spans_finished"] - c["spans_reported"] - c["dropped_queue_full"]
@@ -142,12 +161,12 @@ class _MetricsFeed(object):
     """Feeds a jaeger_client MetricsFactory from the core counters: counters
     get the increase since the last feed, gauges the current value."""
 
-    def __init__(self, factory):
+    def __init__(self, factory, extra=()):
         self._lock = threading.Lock()
         # a copy of the tags each time: PrometheusMetricsFactory adds its
         # service label to the dict it is given
         self._counters = [(factory.create_counter(name=n, tags=dict(t) if t else None), f)
-                          for n, t, f in COUNTERS]
+                          for n, t, f in tuple(COUNTERS) + tuple(extra)]
         self._gauges = [(factory.create_gauge(name=n, tags=dict(t) if t else None), f)
                         for n, t, f in GAUGES]
         self._last = [0] * len(self._counters)
@@ -180,8 +199,10 @@ class JaegerTracer(_core.Tracer):
     """The tracer ``tracewire.Config`` makes: ``tracewire.Tracer`` plus
     ``sampler`` and jaeger_client's ``metrics_factory``."""
 
-    def _setup(self, metrics_factory):
-        self._feed = _MetricsFeed(metrics_factory) if metrics_factory is not None else None
+    def _setup(self, metrics_factory, throttler=False, restrictions=False):
+        extra = (THROTTLER_COUNTERS if throttler else ()) + \
+            (RESTRICTION_COUNTERS if restrictions else ())
+        self._feed = _MetricsFeed(metrics_factory, extra) if metrics_factory is not None else None
         self._stop = threading.Event()
         if self._feed is not None:
             th = threading.Thread(target=_feed_loop, args=(weakref.ref(self), self._stop),

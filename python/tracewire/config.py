@@ -28,13 +28,14 @@ jaeger_logger = logging.getLogger("jaeger_tracing")     # jaeger_client's logger
 # is named in a warning (RuntimeWarning and the "jaeger_tracing" logger), with
 # or without validate=True. Their rows in core/src/config_keys.c are IGNORED.
 NOT_ACTED_ON = {
-    "throttler": "debug-span throttling (credits from the agent) is not implemented: "
-                 "debug spans (sampling.priority, jaeger-debug-id) are not throttled",
-    "baggage_restrictions": "baggage restrictions from the agent are not fetched: "
-                            "every baggage key is allowed (bounded by max_baggage_size)",
-    "debug_id_header": "the jaeger-debug-id correlation header is not read on extract",
     "span_context_header_keys": "not a jaeger_client 4.8 key; not acted on",
 }
+
+# Groups a jaeger client turns on by their mere presence (jaeger_client's
+# `throttler: {}`, jaeger-client-go's `baggage_restrictions: {}`): flattening
+# an empty dict yields no key, so the group's own switch is passed. A group
+# with keys needs nothing: the core turns it on when any of its keys is set.
+_ON_BY_PRESENCE = ("throttler", "baggage_restrictions")
 
 _MAX_DEPTH = 3      # as the Lua face: deeper nesting is refused
 
@@ -138,6 +139,7 @@ class Config(object):
         raw = self.config.get("options")
         pairs = flatten({k: v for k, v in self.config.items()
                          if k not in ("service_name", "options")})
+        pairs += [(g, "true") for g in _ON_BY_PRESENCE if self.config.get(g) == {}]
         # unknown keys: an error naming them under validate=True (as
         # jaeger_client), else left out (as jaeger_client ignores them)
         unknown = [k for k, _ in pairs if not _core.config_key_known(k)]
@@ -162,7 +164,8 @@ class Config(object):
         """A new Tracer with this config (not installed globally)."""
         del io_loop
         tracer = _fidelity.JaegerTracer(self._options, self._scope_manager)
-        tracer._setup(self.metrics_factory)
+        tracer._setup(self.metrics_factory, throttler=tracer.config("throttler") == "true",
+                      restrictions=tracer.config("baggage_restrictions") == "true")
         return tracer
 
     @property
