@@ -72,7 +72,7 @@ struct tw_config {
                                       * max_traceback_length); after the span-path fields */
     /* the agent's other controls (issue #20): jaeger_client's debug id header,
      * its debug-span throttler and jaeger-client-go's baggage restrictions */
-    char *debug_id_header;           /* lower-cased; default jaeger-debug-id */
+    char *debug_id_header;           /* as given (extract matches it ignoring case) */
     bool throttler;                  /* also set by any throttler.* key (config.c) */
     int throttler_port, throttler_refresh_ms;
     bool baggage_restrictions;       /* also set by any baggage_restrictions.* key */

@@ -697,10 +697,12 @@ const twp_config_key twp_config_keys[] = {
            "bytes of a log's \"stack\" field (the error log's traceback), as jaeger_client"),
 
     /* jaeger_client's debug id header: a carrier holding it (and no trace
-     * context) starts a debug trace tagged with its value (span.c) */
-    NATIVE("debug_id_header", TWK_HEADER, JC, debug_id_header, 0, 0, "jaeger-debug-id", NULL,
-           "header (lower-cased) whose value, in a carrier without a trace context, starts a "
-           "sampled+debug trace tagged <debug_id_header>=value"),
+     * context) starts a debug trace tagged with its value (span.c). Kept as
+     * given: jaeger_client matches it case-insensitively and names the tag
+     * exactly as configured. */
+    NATIVE("debug_id_header", TWK_HEADER, JC | TWK_ASIS, debug_id_header, 0, 0, "jaeger-debug-id",
+           NULL, "header (matched case-insensitively) whose value, in a carrier without a trace "
+           "context, starts a sampled+debug trace tagged <debug_id_header>=value"),
     /* jaeger_client's throttler group (throttler.c): present = on */
     NATIVE("throttler", TWK_BOOL, JC, throttler, 0, 0, "false", NULL,
            "debug-span throttling with credits from the agent; setting any throttler.* key "
@@ -842,7 +844,8 @@ tw_status twp_config_key_set(tw_config *c, const twp_config_key *k, const char *
     case TWK_HOST:
         return valid_host(v) ? set_str(FIELD(c, k, char *), v, false) : TW_ERR_CONFIG;
     case TWK_HEADER:
-        return valid_header_name(v) ? set_str(FIELD(c, k, char *), v, true) : TW_ERR_CONFIG;
+        return valid_header_name(v) ? set_str(FIELD(c, k, char *), v, !(k->flags & TWK_ASIS))
+                                    : TW_ERR_CONFIG;
     case TWK_TAGS:
         return valid_tags(v) ? set_str(FIELD(c, k, char *), v, false) : TW_ERR_CONFIG;
     case TWK_HEADERS:

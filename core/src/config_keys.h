@@ -25,7 +25,7 @@ typedef enum twp_key_codec {
     TWK_STR,        /* string field; see TWK_NONEMPTY / TWK_LOWER */
     TWK_URL,        /* string field: http:// or https:// */
     TWK_HOST,       /* string field: host name or address, <= 255 bytes */
-    TWK_HEADER,     /* string field: HTTP header token, stored lower-cased */
+    TWK_HEADER,     /* string field: HTTP header token, stored lower-cased (but TWK_ASIS) */
     TWK_TAGS,       /* string field: "k=v,k2=v2" */
     TWK_HEADERS,    /* string field: "name=value,..." HTTP headers, values percent-encoded */
     TWK_INT,        /* int field within [lo, hi] */
@@ -46,6 +46,7 @@ typedef enum twp_key_codec {
 #define TWK_NONEMPTY  0x08u  /* TWK_STR: the empty string is refused */
 #define TWK_BOTH      0x10u  /* TWK_FORMATS: sets inject and extract */
 #define TWK_EXTRACT   0x20u  /* TWK_FORMATS: sets extract (default: inject) */
+#define TWK_ASIS      0x40u  /* TWK_HEADER: stored as given, not lower-cased */
 
 typedef struct twp_config_key twp_config_key;
 struct twp_config_key {

@@ -240,9 +240,7 @@ def test_unknown_key_raises_naming_it_under_validate():
         jaeger_client.Config({"no_such_key": 1}, service_name="x", validate=True)
 
 
-@pytest.mark.parametrize("key,value", [("throttler", {"port": 5778, "refresh_interval": 5}),
-                                       ("baggage_restrictions", {"refresh_interval": 60}),
-                                       ("debug_id_header", "jaeger-debug-id")])
+@pytest.mark.parametrize("key,value", [("span_context_header_keys", {"trace_id": "x-id"})])
 @pytest.mark.parametrize("validate", [False, True])
 def test_keys_not_acted_on_are_named(key, value, validate, caplog):
     caplog.set_level(logging.WARNING, logger="jaeger_tracing")
@@ -256,7 +254,10 @@ def test_keys_not_acted_on_are_named(key, value, validate, caplog):
 def test_acted_on_keys_make_no_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        tracewire.Config({"max_traceback_length": 100, "metrics": True, "protocol": "memory"},
+        tracewire.Config({"max_traceback_length": 100, "metrics": True, "protocol": "memory",
+                          "throttler": {"port": 5778, "refresh_interval": 5},
+                          "baggage_restrictions": {"refresh_interval": 60},
+                          "debug_id_header": "jaeger-debug-id"},
                          service_name="x", validate=True)
 
 
