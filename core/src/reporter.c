@@ -1,9 +1,22 @@
 /* reporter.c — the pipeline reporter: bounded queue + one background thread.
  *
- * Caller's side (report): one atomic add reserves a slot in the bound
- * (queue_size counts every span accepted and not yet finalized, so memory is
- * bounded by queue_size records whatever the senders do), one CAS pushes the
- * record on a lock-free LIFO list. No lock, no encoding, no syscall in steady
+ * Caller's side (report): the queue is TWP_Q_SHARDS shards, each on its own
+ * cache line, and a thread always uses the one its counter shard index
+ * names (counters.h: assigned round-robin on first use), so two finishing
+ * threads never write the same cache line per span (issue #21: one shared
+ * list head and bound counter cost 3.6x the single-thread CPU per span with
+ * two threads). Per span the caller takes one slot from its shard's credit,
+ * counts the span in the shard's pushed and pushes the record on the shard's
+ * lock-free LIFO list with one CAS -- three uncontended atomics on one line.
+ * The bound: queue_size slots, each either in the shared pool, in a shard's
+ * credit, or held by a span accepted and not yet finalized, so memory stays
+ * bounded by queue_size records whatever the senders do. A shard whose
+ * credit is out refills from the pool in chunks (the only shared line a
+ * caller writes, once per chunk); when the pool is empty too, the caller
+ * takes a slot from any other shard's credit before it refuses the span, so
+ * a span is dropped (and counted in dropped_queue_full) only when every
+ * slot is held by a queued span or being moved. The worker gives slots back
+ * to the pool once per batch. No lock, no encoding, no syscall in steady
  * state. The only syscalls a caller can ever pay are the thread creation on
  * the first report in a process and one futex wake when the worker had gone
  * to deep sleep after 100 ms without spans.
@@ -14,7 +27,9 @@
  * observed rate fills a batch, every 2 ms at the fastest and, at a trickle,
  * at most every 50 ms (less when a 200k spans/s burst could fill half the
  * queue in that time); after 100 ms without spans it sleeps until woken.
- * Each poll takes everything at once, restores FIFO order and sends as soon
+ * Each poll takes every shard's list at once (an exchange per shard),
+ * restores each shard's FIFO order (one thread's spans leave in finish
+ * order; threads' spans interleave by shard) and sends as soon
  * as batch_size spans are pending (taking up to 4 x batch_size at once when
  * it has fallen behind, which cuts the number of HTTP requests exactly when
  * they are the bottleneck); a partial batch leaves when its oldest span is
@@ -64,6 +79,7 @@
  */
 #include "diag.h"
 #include "exporter.h"
+#include "ids.h"           /* twp_tls: the thread's shard index */
 #include "propagation.h"   /* the baggage bounds, for messages */
 #include "reporter.h"
 #include "sampling_poll.h"
@@ -88,6 +104,18 @@
  * fill half the queue, so callers need not wake the worker */
 #define BURST_RATE_PER_S 200000
 
+/* Queue shards: as many as the counters have, picked by the same index. */
+#define TWP_Q_SHARDS TWP_CTR_SHARDS
+/* Slots a shard takes from the pool at once: at most this, and at most
+ * queue_size / (4 x shards) so small queues are not parked in credits. */
+#define CHUNK_MAX 64
+
+typedef struct qshard {
+    _Alignas(64) _Atomic(twp_span_data *) head;   /* LIFO of pushed records */
+    _Atomic int64_t credit;         /* slots reserved from the pool, unused */
+    _Atomic uint64_t pushed;        /* records ever pushed here (flush targets) */
+} qshard;
+
 
 typedef struct pipeline {
     twp_reporter base;
@@ -98,9 +126,10 @@ typedef struct pipeline {
     size_t max_batch;                 /* spans per send under backlog: 4 x batch_size */
 
     /* shared with callers */
-    _Atomic(twp_span_data *) head;
-    _Atomic int64_t outstanding;      /* accepted and not yet finalized */
-    _Atomic uint64_t accepted, finalized;
+    qshard q[TWP_Q_SHARDS];
+    _Alignas(64) _Atomic int64_t pool; /* free slots no shard holds */
+    int64_t chunk;
+    _Alignas(64) _Atomic uint64_t finalized;   /* written by the worker (close: its caller) */
     _Atomic int deep_sleep;
     _Atomic int closed;
     _Atomic int started;              /* worker running in this process */
@@ -166,21 +195,61 @@ static void init_sync(pipeline *p)
 
 /* ------------------------------------------------------------ finalizing */
 
-static void finalize(pipeline *p, twp_span_data *s, unsigned st)
+/* Gives n records' outcomes to the counters (st[i], or all `all` when st is
+ * NULL), frees them and returns their slots to the pool. Under p->mu. */
+static void finalize_n(pipeline *p, twp_span_data **recs, const unsigned char *st, unsigned all,
+                       size_t n)
 {
-    {
-        if (st & TWP_SPAN_DELIVERED)
-            TWP_INC(p->ctr, spans_reported, 1);
-        else if (st & TWP_SPAN_ABANDONED)
-            TWP_INC(p->ctr, dropped_on_close, 1);
-        else if (st & TWP_SPAN_TOO_LARGE)
-            TWP_INC(p->ctr, dropped_too_large, 1);
-        else
-            TWP_INC(p->ctr, dropped_send_failed, 1);
+    uint64_t c[4] = { 0, 0, 0, 0 };   /* reported, on_close, too_large, send_failed */
+    for (size_t i = 0; i < n; i++) {
+        unsigned o = st ? st[i] : all;
+        c[(o & TWP_SPAN_DELIVERED) ? 0 : (o & TWP_SPAN_ABANDONED) ? 1
+          : (o & TWP_SPAN_TOO_LARGE) ? 2 : 3]++;
+        twp_span_data_free(recs[i]);
     }
-    twp_span_data_free(s);
-    atomic_fetch_sub(&p->outstanding, 1);
-    atomic_fetch_add(&p->finalized, 1);
+    if (c[0])
+        TWP_INC(p->ctr, spans_reported, c[0]);
+    if (c[1])
+        TWP_INC(p->ctr, dropped_on_close, c[1]);
+    if (c[2])
+        TWP_INC(p->ctr, dropped_too_large, c[2]);
+    if (c[3])
+        TWP_INC(p->ctr, dropped_send_failed, c[3]);
+    atomic_fetch_add(&p->pool, (int64_t)n);
+    atomic_fetch_add(&p->finalized, (uint64_t)n);
+}
+
+/* A list of records (linked by next), all abandoned: one outcome each. */
+static void finalize_list_abandoned(pipeline *p, twp_span_data *l)
+{
+    twp_span_data *buf[64];
+    size_t n = 0;
+    while (l) {
+        buf[n++] = l;
+        l = l->next;
+        if (n == 64 || !l) {
+            finalize_n(p, buf, NULL, TWP_SPAN_ABANDONED, n);
+            n = 0;
+        }
+    }
+}
+
+/* Records ever pushed (racy while callers push: a hint for the worker's
+ * schedule and a flush target; exact once they stopped). */
+static uint64_t pushed_total(pipeline *p)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < TWP_Q_SHARDS; i++)
+        n += atomic_load_explicit(&p->q[i].pushed, memory_order_relaxed);
+    return n;
+}
+
+static bool queues_empty(pipeline *p)
+{
+    for (int i = 0; i < TWP_Q_SHARDS; i++)
+        if (atomic_load(&p->q[i].head))
+            return false;
+    return true;
 }
 
 /* ------------------------------------------------------------ sending */
@@ -231,8 +300,7 @@ static void send_batch(pipeline *p, size_t k)
     /* under the mutex: a fork (whose prepare handler takes it) must never see
      * a span counted as reported but still outstanding */
     pthread_mutex_lock(&p->mu);
-    for (size_t i = 0; i < k; i++)
-        finalize(p, p->arr[i], p->state[i]);
+    finalize_n(p, p->arr, p->state, 0, k);
     pthread_mutex_unlock(&p->mu);
     /* after the books: whoever the hook wakes sees the counters settled */
     for (int i = 0; i < p->nfailed; i++) {
@@ -296,27 +364,31 @@ static void diag_drops(pipeline *p)
 
 static void take_queue(pipeline *p)
 {
-    twp_span_data *l = atomic_exchange(&p->head, NULL);
-    if (!l)
-        return;
-    twp_span_data *rev = NULL, *last = l;
-    size_t n = 0;
-    while (l) {
-        twp_span_data *next = l->next;
-        l->next = rev;
-        rev = l;
-        l = next;
-        n++;
+    for (int i = 0; i < TWP_Q_SHARDS; i++) {
+        if (!atomic_load_explicit(&p->q[i].head, memory_order_relaxed))
+            continue;   /* a push the load missed is taken on the next poll */
+        twp_span_data *l = atomic_exchange(&p->q[i].head, NULL);
+        if (!l)
+            continue;
+        twp_span_data *rev = NULL, *last = l;
+        size_t n = 0;
+        while (l) {
+            twp_span_data *next = l->next;
+            l->next = rev;
+            rev = l;
+            l = next;
+            n++;
+        }
+        last->next = NULL;
+        if (p->pend_tail)
+            p->pend_tail->next = rev;
+        else {
+            p->pend_head = rev;
+            p->pend_since_us = mono_us();
+        }
+        p->pend_tail = last;
+        p->npend += n;
     }
-    last->next = NULL;
-    if (p->pend_tail)
-        p->pend_tail->next = rev;
-    else {
-        p->pend_head = rev;
-        p->pend_since_us = mono_us();
-    }
-    p->pend_tail = last;
-    p->npend += n;
 }
 
 /* Caller must not hold p->mu. */
@@ -324,12 +396,8 @@ static void drop_all(pipeline *p)
 {
     take_queue(p);
     pthread_mutex_lock(&p->mu);
-    while (p->pend_head) {
-        twp_span_data *s = p->pend_head;
-        p->pend_head = s->next;
-        finalize(p, s, TWP_SPAN_ABANDONED);
-    }
-    p->pend_tail = NULL;
+    finalize_list_abandoned(p, p->pend_head);
+    p->pend_head = p->pend_tail = NULL;
     p->npend = 0;
     pthread_mutex_unlock(&p->mu);
 }
@@ -387,7 +455,7 @@ static void *worker(void *arg)
                 twp_sampling_poll_run(&p->poll, mono_us(), &p->abort_at_us, &p->diag);
         }
         diag_drops(p);
-        if (stopping && p->npend == 0 && atomic_load(&p->head) == NULL)
+        if (stopping && p->npend == 0 && queues_empty(p))
             twp_diag_flush(&p->diag, mono_us());   /* last words before the exit below */
 
         pthread_mutex_lock(&p->mu);
@@ -395,13 +463,13 @@ static void *worker(void *arg)
             p->flush_seen = flush_gen;
         if (p->flush_waiters)
             pthread_cond_broadcast(&p->progress);
-        if (stopping && p->npend == 0 && atomic_load(&p->head) == NULL)
+        if (stopping && p->npend == 0 && queues_empty(p))
             break;
         /* more to do right away: a stop or flush request, or a full batch
          * queued (a few new spans wait for the next poll, else a steady
          * trickle would keep this thread spinning) */
         if (p->stop != stopping || p->flush_req != p->flush_seen ||
-            atomic_load(&p->outstanding) >= (int64_t)p->batch_size)
+            pushed_total(p) - atomic_load(&p->finalized) >= (uint64_t)p->batch_size)
             continue;
         int64_t sleep_ms;
         if (mono_us() - last_span_us < IDLE_BEFORE_SLEEP_US) {
@@ -427,7 +495,7 @@ static void *worker(void *arg)
                     sleep_ms = left < 1 ? 1 : left;
             }
             atomic_store(&p->deep_sleep, 1);
-            if (atomic_load(&p->head)) {   /* a push raced with the flag: no sleep */
+            if (!queues_empty(p)) {   /* a push raced with the flag: no sleep */
                 atomic_store(&p->deep_sleep, 0);
                 continue;
             }
@@ -485,16 +553,46 @@ static void late_push(pipeline *p)
     pthread_mutex_unlock(&p->mu);
     if (worker_will_drain)
         return;
-    twp_span_data *l = atomic_exchange(&p->head, NULL);
-    if (!l)
-        return;
-    pthread_mutex_lock(&p->mu);   /* finalize under mu, as everywhere (fork) */
-    while (l) {
-        twp_span_data *n = l->next;
-        finalize(p, l, TWP_SPAN_ABANDONED);
-        l = n;
+    for (int i = 0; i < TWP_Q_SHARDS; i++) {
+        twp_span_data *l = atomic_exchange(&p->q[i].head, NULL);
+        if (!l)
+            continue;
+        pthread_mutex_lock(&p->mu);   /* finalize under mu, as everywhere (fork) */
+        finalize_list_abandoned(p, l);
+        pthread_mutex_unlock(&p->mu);
     }
-    pthread_mutex_unlock(&p->mu);
+}
+
+/* One slot of the bound for a span on shard q: from q's credit; else a chunk
+ * from the pool (the rest becomes q's credit); else one from any shard's
+ * credit (only when the pool is empty: near the bound, not per span).
+ * False: every slot is taken. */
+static bool take_slot(pipeline *p, qshard *q)
+{
+    int64_t c = atomic_load_explicit(&q->credit, memory_order_relaxed);
+    while (c > 0)
+        if (atomic_compare_exchange_weak_explicit(&q->credit, &c, c - 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return true;
+    int64_t avail = atomic_load_explicit(&p->pool, memory_order_relaxed);
+    while (avail > 0) {
+        int64_t take = avail < p->chunk ? avail : p->chunk;
+        if (atomic_compare_exchange_weak_explicit(&p->pool, &avail, avail - take,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            if (take > 1)
+                atomic_fetch_add_explicit(&q->credit, take - 1, memory_order_relaxed);
+            return true;
+        }
+    }
+    for (int i = 0; i < TWP_Q_SHARDS; i++) {
+        qshard *o = &p->q[i];
+        c = atomic_load_explicit(&o->credit, memory_order_relaxed);
+        while (c > 0)
+            if (atomic_compare_exchange_weak_explicit(&o->credit, &c, c - 1,
+                                                      memory_order_relaxed, memory_order_relaxed))
+                return true;
+    }
+    return false;
 }
 
 static void p_report(twp_reporter *r, twp_span_data *s)
@@ -507,22 +605,23 @@ static void p_report(twp_reporter *r, twp_span_data *s)
         twp_span_data_free(s);
         return;
     }
-    if (atomic_fetch_add(&p->outstanding, 1) >= p->queue_size) {
-        atomic_fetch_sub(&p->outstanding, 1);
+    qshard *q = &p->q[twp_ctr_shard_inline(&twp_tls)];
+    if (!take_slot(p, q)) {
         TWP_INC(p->ctr, dropped_queue_full, 1);
         twp_span_data_free(s);
         return;
     }
-    /* seq_cst: with the worker's store to deep_sleep then load of head, this
-     * push then load of deep_sleep is a Dekker pair -- one side sees the
-     * other, so a span never waits out a deep sleep (on x86 it is the same
-     * lock cmpxchg as release) */
-    twp_span_data *h = atomic_load_explicit(&p->head, memory_order_relaxed);
+    /* counted before the push, so finalized never passes the pushed sum */
+    atomic_fetch_add_explicit(&q->pushed, 1, memory_order_relaxed);
+    /* seq_cst: with the worker's store to deep_sleep then load of the
+     * heads, this push then load of deep_sleep is a Dekker pair -- one side
+     * sees the other, so a span never waits out a deep sleep (on x86 it is
+     * the same lock cmpxchg as release) */
+    twp_span_data *h = atomic_load_explicit(&q->head, memory_order_relaxed);
     do {
         s->next = h;
-    } while (!atomic_compare_exchange_weak_explicit(&p->head, &h, s, memory_order_seq_cst,
+    } while (!atomic_compare_exchange_weak_explicit(&q->head, &h, s, memory_order_seq_cst,
                                                     memory_order_relaxed));
-    atomic_fetch_add_explicit(&p->accepted, 1, memory_order_relaxed);
     /* seq_cst, against close()'s store of closed: if this load sees 0, the
      * push came first and the final drain (worker's or close()'s) takes it */
     if (atomic_load(&p->closed)) {
@@ -542,8 +641,8 @@ static tw_status p_flush(twp_reporter *r, int timeout_ms)
 {
     pipeline *p = (pipeline *)r;
     if (atomic_load(&p->closed))
-        return atomic_load(&p->outstanding) ? TW_ERR_TIMEOUT : TW_OK;
-    uint64_t target = atomic_load(&p->accepted);
+        return pushed_total(p) != atomic_load(&p->finalized) ? TW_ERR_TIMEOUT : TW_OK;
+    uint64_t target = pushed_total(p);
     if (twp_sampling_poll_enabled(&p->poll) || target != atomic_load(&p->finalized))
         ensure_started(p);
     if (!atomic_load(&p->started))
@@ -674,12 +773,17 @@ static void p_after_fork_child(twp_reporter *r)
     atomic_store(&p->deep_sleep, 0);
     atomic_store(&p->abort_at_us, 0);
     atomic_store(&p->create_retry_at_us, 0);
-    /* queued records are complete (a push is one CAS): free them */
-    twp_span_data *l = atomic_exchange(&p->head, NULL);
-    while (l) {
-        twp_span_data *n = l->next;
-        twp_span_data_free(l);
-        l = n;
+    /* queued records are complete (a push is one CAS): free them; every
+     * slot goes back to the pool */
+    for (int i = 0; i < TWP_Q_SHARDS; i++) {
+        twp_span_data *l = atomic_exchange(&p->q[i].head, NULL);
+        while (l) {
+            twp_span_data *n = l->next;
+            twp_span_data_free(l);
+            l = n;
+        }
+        atomic_store(&p->q[i].credit, 0);
+        atomic_store(&p->q[i].pushed, 0);
     }
     /* the worker's pending/in-flight records and buffers may be mid-update by
      * a thread that no longer exists: abandon (leak) them */
@@ -687,8 +791,7 @@ static void p_after_fork_child(twp_reporter *r)
     p->npend = 0;
     /* the parent keeps the books of what it queued; the child's counters
      * start at zero (tracer.c clears them) */
-    atomic_store(&p->outstanding, 0);
-    atomic_store(&p->accepted, 0);
+    atomic_store(&p->pool, p->queue_size);
     atomic_store(&p->finalized, 0);
     for (size_t i = 0; i < p->nexp; i++)
         p->exp[i]->ops->after_fork_child(p->exp[i]);
@@ -727,6 +830,9 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
         p->exp[i] = exporters[i];   /* owned from here, even on failure */
     p->nexp = nexp;
     p->queue_size = cfg->queue_size > 0 ? cfg->queue_size : 10000;
+    atomic_store(&p->pool, p->queue_size);
+    p->chunk = p->queue_size / (4 * TWP_Q_SHARDS);
+    p->chunk = p->chunk < 1 ? 1 : p->chunk > CHUNK_MAX ? CHUNK_MAX : p->chunk;
     p->batch_size = cfg->batch_size > 0 ? cfg->batch_size : 100;
     p->flush_ms = cfg->flush_interval_ms > 0 ? cfg->flush_interval_ms : 1000;
     p->max_packet = cfg->max_packet_size > 0 ? cfg->max_packet_size : 65000;

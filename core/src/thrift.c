@@ -52,14 +52,15 @@ static inline char *put_varint(char *p, uint64_t v)
 
 /* The low 56 bits of v spread into eight 7-bit groups, one per byte, little
  * end first: the first eight bytes of v's varint without continuation bits.
- * Straight-line shifts instead of a byte loop with a branch per byte: a
- * random 64-bit id is a 10-byte varint, and a span has two to eight of them. */
+ * Three halving steps (28-bit halves, 14-bit quarters, 7-bit eighths)
+ * instead of a byte loop with a branch per byte: a random 64-bit id is a
+ * 10-byte varint, and a span has two to eight of them. */
 static inline uint64_t spread7(uint64_t v)
 {
-    return (v & 0x7fULL) | ((v << 1) & 0x7f00ULL) | ((v << 2) & 0x7f0000ULL) |
-           ((v << 3) & 0x7f000000ULL) | ((v << 4) & 0x7f00000000ULL) |
-           ((v << 5) & 0x7f0000000000ULL) | ((v << 6) & 0x7f000000000000ULL) |
-           ((v << 7) & 0x7f00000000000000ULL);
+    uint64_t x = v & 0x00FFFFFFFFFFFFFFULL;
+    x = (x & 0x000000000FFFFFFFULL) | ((x & 0x00FFFFFFF0000000ULL) << 4);
+    x = (x & 0x00003FFF00003FFFULL) | ((x & 0x0FFFC0000FFFC000ULL) << 2);
+    return (x & 0x007F007F007F007FULL) | ((x & 0x3F803F803F803F80ULL) << 1);
 }
 
 /* v >= 0x4000. Writes 8 bytes at p even when the varint is shorter (the
@@ -237,6 +238,7 @@ static inline uint64_t dbl_bits(double d)
 static bool kind_tag(const twp_span_data *s, twp_value *out)
 {
     static const char *const names[] = { NULL, NULL, "server", "client", "producer", "consumer" };
+    static const uint8_t lens[] = { 0, 0, 6, 6, 8, 8 };
     if ((unsigned)s->kind >= sizeof names / sizeof names[0] || !names[s->kind])
         return false;
     memset(out, 0, sizeof *out);
@@ -244,7 +246,7 @@ static bool kind_tag(const twp_span_data *s, twp_value *out)
     out->key = "span.kind";
     out->key_len = 9;
     out->v.str = names[s->kind];
-    out->len = (uint32_t)strlen(names[s->kind]);
+    out->len = lens[s->kind];
     return true;
 }
 

@@ -193,6 +193,62 @@ static void stuck_collector_bounds_queue_and_close_returns(void **state)
     close(lfd);
 }
 
+typedef struct emitter {
+    tw_tracer *t;
+    int n;
+} emitter;
+
+static void *emit_thread(void *arg)
+{
+    emitter *e = arg;
+    emit(e->t, e->n);
+    return NULL;
+}
+
+/* The bound spans the queue's shards: threads one after another, each on a
+ * shard of its own, take slots in chunks from the shared pool; once the pool
+ * is empty they take what other shards reserved and left unused, so exactly
+ * queue_size spans are held (the sender is stuck) and every other is counted
+ * dropped_queue_full. Then 8 threads at once: the bound and the books hold. */
+static void queue_bound_is_exact_across_shards(void **state)
+{
+    (void)state;
+    int port;
+    int lfd = bound_socket(SOCK_STREAM, &port);
+    assert_int_equal(listen(lfd, 64), 0);   /* never accepted: requests hang */
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/api/traces", port);
+    tw_tracer *t = tracer("reporter.protocols", "http", "reporter.endpoint", url,
+                          "reporter.queue_size", "1000", "reporter.batch_size", "5",
+                          "reporter.timeout_ms", "60000", NULL);
+    for (int i = 0; i < 10; i++) {   /* 140 each: 10 chunks of 15, 10 slots left per shard */
+        emitter e = { t, 140 };
+        pthread_t th;
+        assert_int_equal(pthread_create(&th, NULL, emit_thread, &e), 0);
+        pthread_join(th, NULL);
+    }
+    tw_counters c;
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_finished, 1400);
+    assert_int_equal(c.dropped_queue_full, 400);   /* exactly queue_size held */
+    emitter e = { t, 500 };
+    pthread_t th[8];
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, emit_thread, &e), 0);
+    for (int i = 0; i < 8; i++)
+        pthread_join(th[i], NULL);
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_finished, 5400);
+    assert_int_equal(c.dropped_queue_full, 4400);   /* the queue was full already */
+    assert_int_equal(tw_tracer_close(t, 300), TW_ERR_TIMEOUT);
+    tw_tracer_counters(t, &c);
+    assert_int_equal(c.spans_reported, 0);
+    assert_int_equal(c.dropped_on_close, 1000);
+    assert_balanced(&c);
+    tw_tracer_free(t);
+    close(lfd);
+}
+
 static void refused_connection_counts_send_failed(void **state)
 {
     (void)state;
@@ -687,6 +743,7 @@ int main(void)
         cmocka_unit_test(udp_spans_all_arrive_and_counters_match),
         cmocka_unit_test(no_thread_before_first_span),
         cmocka_unit_test(stuck_collector_bounds_queue_and_close_returns),
+        cmocka_unit_test(queue_bound_is_exact_across_shards),
         cmocka_unit_test(refused_connection_counts_send_failed),
         cmocka_unit_test(four_threads_report_concurrently),
         cmocka_unit_test(finishes_racing_close_are_counted_before_free),
