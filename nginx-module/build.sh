@@ -44,6 +44,11 @@ if [ ! -f "$tree/.tw-configured-$key" ]; then
     || { tail -30 "$work/configure.log" >&2; echo "tracewire: nginx configure failed ($work/configure.log)" >&2; exit 1; }
   touch "$tree/.tw-configured-$key"
 fi
+# nginx's Makefile links the module from its own objects only: a changed
+# core library would not relink it (the old core stayed in the .so)
+if [ "$core_lib" -nt "$tree/objs/ngx_http_tracewire_module.so" ]; then
+  rm -f "$tree/objs/ngx_http_tracewire_module.so"
+fi
 make -s -C "$tree" -f objs/Makefile modules >"$work/make.log" 2>&1 \
   || { cat "$work/make.log" >&2; echo "tracewire: make modules failed" >&2; exit 1; }
 mkdir -p "$(dirname "$out")"
