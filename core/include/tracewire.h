@@ -756,12 +756,48 @@ typedef struct tw_http_request {
  * kind SERVER and, when s is sampled (an unsampled span records nothing),
  * the tags component, http.method and http.url (an absolute-form target as
  * it is; else scheme://host + target; the target alone without a host).
- * Copies. TW_ERR_FINISHED on a finished span. */
+ * Copies. TW_ERR_FINISHED on a finished span. (tw_http_span_start does this
+ * with the span's start.) */
 TW_API tw_status tw_span_set_http_request(tw_span *s, const tw_http_request *r);
 
-/* The response of that request: http.status_code and, for 5xx, error=true
- * (sampled spans only). TW_ERR_FINISHED on a finished span. */
+/* The response of that request: http.status_code (a negative status: none)
+ * and, for 5xx, error=true (sampled spans only). TW_ERR_FINISHED on a
+ * finished span. */
 TW_API tw_status tw_span_set_http_status(tw_span *s, int64_t status);
+
+/* The response of an HTTP request, for tw_http_span_finish: a plain
+ * descriptor, every pointer borrowed for the call. */
+typedef struct tw_http_response {
+    int64_t status;              /* http.status_code; negative: none (nothing was sent) */
+    const char *upstream_addr;   /* upstream.address (e.g. nginx's $upstream_addr); NULL: none */
+    size_t upstream_addr_len;
+    int64_t upstream_time_ms;    /* upstream.response_time_ms; negative: none */
+} tw_http_response;
+
+/* The longest name tw_http_span_start gives a span; longer ones are cut. */
+#define TW_HTTP_MAX_NAME 1024
+
+/* A gateway's server span in one call per request: named "METHOD /path"
+ * (r's target without its query, cut to TW_HTTP_MAX_NAME bytes), child of
+ * parent (borrowed; NULL: a new root), started at start_us (0: now), kind
+ * SERVER and, when sampled, tagged as tw_span_set_http_request does plus
+ * peer.address = peer (the client's address text; NULL: no tag). Copies
+ * what it keeps. *out is the new span, or NULL on error. */
+TW_API tw_status tw_http_span_start(tw_tracer *t, const tw_http_request *r, const char *peer,
+                                    size_t peer_len, const tw_span_context *parent,
+                                    int64_t start_us, tw_span **out);
+
+/* The response's tags on a sampled span: http.status_code, error=true for
+ * 5xx, upstream.address and upstream.response_time_ms (each when given).
+ * TW_OK and nothing done for an unsampled span; TW_ERR_FINISHED on a
+ * finished one. */
+TW_API tw_status tw_http_span_tag_response(tw_span *s, const tw_http_response *resp);
+
+/* tw_http_span_tag_response (resp NULL: none) then tw_span_finish(s,
+ * finish_us), in one call; its status is finish's (a tag lost to memory
+ * does not keep the span from being reported). */
+TW_API tw_status tw_http_span_finish(tw_span *s, const tw_http_response *resp,
+                                     int64_t finish_us);
 
 #ifdef __cplusplus
 }

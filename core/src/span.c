@@ -28,6 +28,7 @@
 #include "trace_flags.h"
 #include "propagation.h"
 #include "encoders.h"
+#include "span_tags.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -605,6 +606,108 @@ static tw_status record_tag_str(tw_span *s, const char *k, const char *v, size_t
     f.v.str.ptr = v;
     f.v.str.len = vlen;
     return record_tag(s, &f);
+}
+
+/* Fixed-key tags (span_tags.h): slots for n more, then each value written
+ * straight into the arena from its pieces. */
+static bool reserve_slots(twp_span_data *d, size_t n)
+{
+    if (d->cap_tags - d->ntags >= n)
+        return true;
+    size_t cap = d->cap_tags * 2u;
+    while (cap - d->ntags < n)
+        cap *= 2;
+    if (cap > UINT32_MAX)
+        return false;
+    twp_value *nv = twp_arena_alloc(&d->arena, sizeof(twp_value) * cap);
+    if (!nv)
+        return false;
+    memcpy(nv, d->tags, sizeof(twp_value) * d->ntags);
+    d->tags = nv;
+    d->cap_tags = (uint32_t)cap;
+    return true;
+}
+
+/* A value longer than the bound: copied up to one byte past it (clip() reads
+ * that byte to find where a UTF-8 sequence starts), then cut. Rare. */
+static __attribute__((noinline)) const char *
+fixed_long(twp_span_data *d, const twp_piece *pc, size_t np, size_t total, size_t max,
+           uint32_t *len)
+{
+    char *q = arena_take(&d->arena, max + 2);
+    if (!q)
+        return NULL;
+    size_t at = 0;
+    for (size_t j = 0; j < np && at <= max; j++) {
+        size_t k = pc[j].n < max + 1 - at ? pc[j].n : max + 1 - at;
+        if (k)
+            memcpy(q + at, pc[j].p, k);
+        at += k;
+    }
+    size_t n = clip(q, total, max, true);
+    q[n] = '\0';
+    *len = (uint32_t)n;
+    return q;
+}
+
+tw_status twp_span_tag_fixed(tw_span *s, const twp_fixed_tag *tags, size_t n)
+{
+    if (s->finished)
+        return TW_ERR_FINISHED;
+    twp_span_data *d = s->data;
+    if (!d)
+        return TW_OK;
+    if (!reserve_slots(d, n))
+        return TW_ERR_NOMEM;
+    size_t max = s->t->max_tag_len, size = 0;
+    twp_value *v = &d->tags[d->ntags];
+    for (const twp_fixed_tag *t = tags, *end = tags + n; t < end; t++, v++) {
+        v->type = t->type;
+        v->key = t->key;
+        v->key_len = t->key_len;
+        size += t->key_len + 8;
+        if (t->type != TW_VAL_STRING) {
+            v->len = 0;
+            if (t->type == TW_VAL_BOOL)
+                v->v.b = t->i64 != 0;
+            else
+                v->v.i64 = t->i64;
+            continue;
+        }
+        const twp_piece *pc = t->parts;
+        size_t total = 0;
+        for (size_t j = 0; j < t->nparts; j++)
+            total += pc[j].n;
+        if (__builtin_expect(total > max, 0)) {
+            if (!(v->v.str = fixed_long(d, pc, t->nparts, total, max, &v->len)))
+                goto nomem;
+        } else {
+            char *q = arena_take(&d->arena, total + 1);
+            if (!q)
+                goto nomem;
+            v->v.str = q;
+            v->len = (uint32_t)total;
+            for (size_t j = 0; j < t->nparts; j++) {
+                small_copy(q, pc[j].p, pc[j].n);
+                q += pc[j].n;
+            }
+            *q = '\0';
+        }
+        size += v->len;
+    }
+    d->ntags += (uint32_t)n;
+    d->approx_size += size;
+    return TW_OK;
+nomem:
+    /* the tags written so far stay */
+    d->ntags = (uint32_t)(v - d->tags);
+    d->approx_size += size;
+    return TW_ERR_NOMEM;
+}
+
+int twp_span_records(const tw_span *s)
+{
+    return s->data != NULL;
 }
 
 /* ------------------------------------------------------------ start */

@@ -1,6 +1,7 @@
 /* test_http_span.c — the gateway helpers every HTTP face shares: the server
  * span of a request (tw_span_set_http_request) and of its response
- * (tw_span_set_http_status) as the memory reporter records them, and the
+ * (tw_span_set_http_status), the one-call pair tw_http_span_start /
+ * tw_http_span_finish, as the memory reporter records them, and the
  * propagation header names a gateway clears (tw_tracer_header_names),
  * checked against what inject writes. */
 #include <stdarg.h>
@@ -114,6 +115,120 @@ static void unsampled_and_finished_spans_get_nothing(void **state)
     tw_tracer_free(t);
 }
 
+
+/* The one-call pair: a name borrowed from a contiguous request line, a
+ * parent, the start time, peer.address, and the response's tags. */
+static void one_call_start_and_finish(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1", NULL);
+    tw_span_context *parent;
+    assert_int_equal(tw_span_context_new(0x1122, 0x3344, 0x55, 0, TW_FLAG_SAMPLED, &parent), TW_OK);
+    const char *line = "POST /api/v1?x=1 HTTP/1.1";
+    tw_http_request r = req("POST", "/api/v1?x=1", "ex.com", NULL, "nginx");
+    r.method = line;                 /* "POST" and the target inside one line */
+    r.target = line + 5;
+    tw_span *s;
+    assert_int_equal(tw_http_span_start(t, &r, "10.1.2.3", 8, parent, 1700000000000000, &s), TW_OK);
+    tw_span_context_free(parent);
+    tw_http_response resp = {503, "10.0.0.2:80, 10.0.0.3:80", 24, 12};
+    assert_int_equal(tw_http_span_finish(s, &resp, 1700000000250000), TW_OK);
+    assert_int_equal(tw_http_span_finish(s, &resp, 0), TW_ERR_FINISHED);
+    tw_span_free(s);
+    json_t *a = recorded(t, 1);
+    assert_int_equal(json_array_size(a), 1);
+    json_t *sp = span_named(a, "POST /api/v1");
+    json_t *tags = json_object_get(sp, "tags");
+    assert_string_equal(jstr(sp, "kind"), "server");
+    assert_string_equal(jstr(sp, "trace_id"), "00000000000011220000000000003344");
+    assert_string_equal(jstr(sp, "parent_id"), "0000000000000055");
+    assert_int_equal(json_integer_value(json_object_get(sp, "start_us")), 1700000000000000);
+    assert_int_equal(json_integer_value(json_object_get(sp, "duration_us")), 250000);
+    assert_string_equal(jstr(tags, "component"), "nginx");
+    assert_string_equal(jstr(tags, "http.method"), "POST");
+    assert_string_equal(jstr(tags, "http.url"), "http://ex.com/api/v1?x=1");
+    assert_string_equal(jstr(tags, "peer.address"), "10.1.2.3");
+    assert_int_equal(json_integer_value(json_object_get(tags, "http.status_code")), 503);
+    assert_true(json_is_true(json_object_get(tags, "error")));
+    assert_string_equal(jstr(tags, "upstream.address"), "10.0.0.2:80, 10.0.0.3:80");
+    assert_int_equal(json_integer_value(json_object_get(tags, "upstream.response_time_ms")), 12);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+/* Method and target apart (HTTP/2), names cut to TW_HTTP_MAX_NAME, values
+ * cut to max_tag_value_length outside a UTF-8 sequence, no peer, no
+ * response figures. */
+static void one_call_bounds(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1",
+                              "max_tag_value_length", "12", NULL);
+    static char target[3000];
+    target[0] = '/';
+    memset(target + 1, 'p', sizeof target - 2);
+    target[sizeof target - 1] = '\0';
+    tw_http_request r = req("GET", target, NULL, NULL, NULL);
+    tw_span *s;
+    assert_int_equal(tw_http_span_start(t, &r, NULL, 0, NULL, 0, &s), TW_OK);
+    size_t nlen;
+    tw_span_operation_name(s, &nlen);
+    assert_int_equal(nlen, TW_HTTP_MAX_NAME);
+    tw_http_response resp = {-1, NULL, 0, -1};
+    assert_int_equal(tw_http_span_finish(s, &resp, 0), TW_OK);
+    tw_span_free(s);
+    /* "/é" repeated: a cut at 12 bytes would land inside the 6th "é" */
+    r = req("GET", "/\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", "h", NULL, NULL);
+    assert_int_equal(tw_http_span_start(t, &r, "0123456789abcdef", 16, NULL, 0, &s), TW_OK);
+    assert_int_equal(tw_http_span_finish(s, NULL, 0), TW_OK);
+    tw_span_free(s);
+    json_t *a = recorded(t, 1);
+    assert_int_equal(json_array_size(a), 2);
+    json_t *t0 = json_object_get(json_array_get(a, 0), "tags");
+    assert_int_equal(strlen(jstr(json_array_get(a, 0), "operation_name")), TW_HTTP_MAX_NAME);
+    assert_string_equal(jstr(t0, "http.url"), "/ppppppppppp");
+    assert_null(json_object_get(t0, "peer.address"));
+    assert_null(json_object_get(t0, "component"));
+    assert_null(json_object_get(t0, "http.status_code"));
+    assert_null(json_object_get(t0, "upstream.address"));
+    assert_null(json_object_get(t0, "upstream.response_time_ms"));
+    json_t *t1 = json_object_get(json_array_get(a, 1), "tags");
+    assert_string_equal(jstr(t1, "http.url"), "http://h/\xc3\xa9");   /* 11 bytes, whole chars */
+    assert_string_equal(jstr(t1, "peer.address"), "0123456789ab");
+    assert_null(json_object_get(t1, "http.status_code"));
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
+static void one_call_unsampled_and_bad_input(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
+    tw_http_request r = req("GET", "/p", "h", NULL, "nginx");
+    tw_span *s = (tw_span *)&r;
+    assert_int_equal(tw_http_span_start(NULL, &r, NULL, 0, NULL, 0, &s), TW_ERR_INVALID_ARG);
+    assert_null(s);
+    assert_int_equal(tw_http_span_start(t, NULL, NULL, 0, NULL, 0, &s), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_http_span_start(t, &r, NULL, 3, NULL, 0, &s), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_http_span_start(t, &r, NULL, 0, NULL, 0, NULL), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_http_span_start(t, &r, "1.2.3.4", 7, NULL, 0, &s), TW_OK);
+    size_t nlen;
+    assert_string_equal(tw_span_operation_name(s, &nlen), "GET /p");
+    tw_http_response resp = {500, NULL, 4, -1};
+    assert_int_equal(tw_http_span_finish(s, &resp, 0), TW_ERR_INVALID_ARG);   /* len without a pointer */
+    assert_int_equal(tw_http_span_tag_response(s, NULL), TW_ERR_INVALID_ARG);
+    resp.upstream_addr_len = 0;
+    assert_int_equal(tw_http_span_tag_response(s, &resp), TW_OK);
+    assert_int_equal(tw_http_span_finish(s, &resp, 0), TW_OK);
+    assert_int_equal(tw_http_span_tag_response(s, &resp), TW_ERR_FINISHED);
+    assert_int_equal(tw_http_span_finish(NULL, &resp, 0), TW_ERR_INVALID_ARG);
+    tw_span_free(s);
+    json_t *a = recorded(t, 1);
+    assert_int_equal(json_array_size(a), 0);
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
 typedef struct seen {
     char names[32][64];
     int n, prefixes;
@@ -192,6 +307,9 @@ int main(void)
         cmocka_unit_test(tags_the_request_and_response),
         cmocka_unit_test(url_without_host_or_absolute_is_the_target),
         cmocka_unit_test(unsampled_and_finished_spans_get_nothing),
+        cmocka_unit_test(one_call_start_and_finish),
+        cmocka_unit_test(one_call_bounds),
+        cmocka_unit_test(one_call_unsampled_and_bad_input),
         cmocka_unit_test(header_names_cover_what_inject_writes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
