@@ -39,8 +39,8 @@
 #define NGX_HTTP_TRACEWIRE_EXTRACT  0x01
 #define NGX_HTTP_TRACEWIRE_INJECT   0x02
 
-/* The longest operation name the module builds ("METHOD /path"). */
-#define NGX_HTTP_TRACEWIRE_MAX_NAME  1024
+/* The longest operation name: the core's bound for "METHOD /path". */
+#define NGX_HTTP_TRACEWIRE_MAX_NAME  TW_HTTP_MAX_NAME
 
 /* The core's diagnostics, queued by the reporter thread for the event loop
  * (ngx_http_tracewire_diag.c). */
@@ -69,7 +69,6 @@ typedef struct {
     ngx_array_t               *ctx_names;    /* ngx_str_t: every context header, */
     ngx_array_t               *ctx_prefixes; /* lower case (tw_tracer_header_names) */
     u_char                     ctx_first[256];  /* first bytes of those */
-    ngx_int_t                  upstream_addr_index;  /* $upstream_addr */
     ngx_http_tracewire_diag_t  diag;         /* this worker's */
 } ngx_http_tracewire_main_conf_t;
 

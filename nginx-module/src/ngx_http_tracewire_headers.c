@@ -164,7 +164,11 @@ ngx_http_tracewire_has_context(ngx_http_request_t *r,
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (ngx_http_tracewire_is_context_header(mcf, &h[i])) {
+            /* the first byte inline: most requests carry no context header */
+            if (h[i].key.len && h[i].lowcase_key
+                && mcf->ctx_first[h[i].lowcase_key[0]]
+                && ngx_http_tracewire_is_context_header(mcf, &h[i]))
+            {
                 return 1;
             }
         }

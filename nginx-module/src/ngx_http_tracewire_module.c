@@ -159,7 +159,6 @@ ngx_http_tracewire_create_main_conf(ngx_conf_t *cf)
                            "and was ignored", bad_var ? bad_var : "?");
     }
 
-    mcf->upstream_addr_index = NGX_ERROR;
 
     return mcf;
 }
@@ -395,7 +394,6 @@ ngx_http_tracewire_preconfiguration(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_tracewire_postconfiguration(ngx_conf_t *cf)
 {
-    ngx_str_t                        name = ngx_string("upstream_addr");
     ngx_http_handler_pt             *h;
     ngx_http_core_main_conf_t       *cmcf;
     ngx_http_tracewire_main_conf_t  *mcf;
@@ -403,11 +401,6 @@ ngx_http_tracewire_postconfiguration(ngx_conf_t *cf)
     mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_tracewire_module);
     if (!mcf->used) {
         return NGX_OK;      /* no location traces: no handler runs at all */
-    }
-
-    mcf->upstream_addr_index = ngx_http_get_variable_index(cf, &name);
-    if (mcf->upstream_addr_index == NGX_ERROR) {
-        return NGX_ERROR;
     }
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);

@@ -10,12 +10,16 @@
  * the rewrite phase of a location that has a content handler of its own,
  * so static locations never pay for injection.
  *
- * The HTTP tags come from the core (tw_span_set_http_request/_status), which
- * tags tracewire.nginx's spans too, so a span looks the same whichever module
- * made it: span.kind=server, component=nginx, http.method, http.url,
- * http.status_code, error (5xx); plus, here, peer.address, upstream.address
- * (as tracewire.nginx names it) and upstream.response_time_ms. Unsampled
- * spans get no tags at all: the core would discard them.
+ * Per request the module makes one core call to start the span and one to
+ * finish it (tw_http_span_start / tw_http_span_finish, core/src/http_span.c)
+ * with the request's fields read straight from nginx's structures (no
+ * variable lookups). The core names and tags the span the same way for
+ * tracewire.nginx's spans, so a span looks the same whichever module made
+ * it: span.kind=server, component=nginx, http.method, http.url,
+ * peer.address, http.status_code, error (5xx), upstream.address (as
+ * $upstream_addr) and upstream.response_time_ms. Unsampled spans get no
+ * tags at all (the core would discard them), so the response's figures are
+ * read only for sampled ones.
  *
  * Nothing here blocks: extract, span start and finish only touch memory
  * (finish queues the span for the worker's reporter thread).
@@ -94,9 +98,6 @@ ngx_http_tracewire_tag(tw_span *span, const char *key, size_t key_len,
     (void) tw_span_set_tag(span, &f);
 }
 
-#define ngx_http_tracewire_tag_lit(span, lit, val, len)                        \
-    ngx_http_tracewire_tag(span, lit, sizeof(lit) - 1, val, len)
-
 
 static ngx_inline int
 ngx_http_tracewire_sampled(tw_span *span)
@@ -105,20 +106,20 @@ ngx_http_tracewire_sampled(tw_span *span)
 }
 
 
+/* One core call: the request's fields as nginx already holds them (no
+ * variable lookups, nothing copied here; the core borrows "METHOD /path"
+ * from the request line when it is contiguous there, and copies only what
+ * a sampled span keeps). */
 static tw_span *
 ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *mcf,
     ngx_http_tracewire_loc_conf_t *lcf)
 {
-    u_char            *q;
-    size_t             path_len, name_len;
     int64_t            start_us;
     tw_span           *span;
     tw_status          st;
-    tw_span_ref        ref;
     tw_span_context   *parent;
     tw_http_request    req;
     ngx_http_core_srv_conf_t  *cscf;
-    u_char             name[NGX_HTTP_TRACEWIRE_MAX_NAME];
 
     parent = NULL;
     if ((lcf->context & NGX_HTTP_TRACEWIRE_EXTRACT)
@@ -129,39 +130,6 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
                                  ngx_http_tracewire_headers_foreach, r, &parent);
     }
 
-    /* "METHOD /path": the target without its query, bounded (a request
-     * nginx refused with 400 may have neither) */
-    q = r->unparsed_uri.len
-        ? ngx_strlchr(r->unparsed_uri.data, r->unparsed_uri.data + r->unparsed_uri.len, '?')
-        : NULL;
-    path_len = q ? (size_t) (q - r->unparsed_uri.data) : r->unparsed_uri.len;
-    name_len = ngx_min(r->method_name.len, sizeof(name) - 1);
-    if (name_len) {
-        ngx_memcpy(name, r->method_name.data, name_len);
-    }
-    name[name_len++] = ' ';
-    path_len = ngx_min(path_len, sizeof(name) - name_len);
-    if (path_len) {
-        ngx_memcpy(name + name_len, r->unparsed_uri.data, path_len);
-    }
-    name_len += path_len;
-
-    start_us = (int64_t) r->start_sec * 1000000 + (int64_t) r->start_msec * 1000;
-
-    ref.type = TW_REF_CHILD_OF;
-    ref.ctx = parent;
-    st = tw_span_start(mcf->tracer, (const char *) name, name_len,
-                       parent ? &ref : NULL, parent ? 1 : 0, start_us, &span);
-    tw_span_context_free(parent);
-
-    if (st != TW_OK) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tracewire: span not started: %s", tw_strerror(st));
-        return NULL;
-    }
-
-    /* kind, component, http.method, http.url: tagged by the core, the same
-     * way for every gateway face (tracewire.nginx too) */
     req.method = (const char *) r->method_name.data;
     req.method_len = r->method_name.len;
     req.target = (const char *) r->unparsed_uri.data;
@@ -188,12 +156,17 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
     req.component = "nginx";
     req.component_len = 5;
 
-    (void) tw_span_set_http_request(span, &req);
+    start_us = (int64_t) r->start_sec * 1000000 + (int64_t) r->start_msec * 1000;
 
-    if (ngx_http_tracewire_sampled(span)) {
-        ngx_http_tracewire_tag_lit(span, "peer.address",
-                                   r->connection->addr_text.data,
-                                   r->connection->addr_text.len);
+    st = tw_http_span_start(mcf->tracer, &req,
+                            (const char *) r->connection->addr_text.data,
+                            r->connection->addr_text.len, parent, start_us, &span);
+    tw_span_context_free(parent);
+
+    if (st != TW_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tracewire: span not started: %s", tw_strerror(st));
+        return NULL;
     }
 
     return span;
@@ -323,28 +296,81 @@ ngx_http_tracewire_rewrite_handler(ngx_http_request_t *r)
 }
 
 
+/* $upstream_addr without the variable: one upstream's address is borrowed
+ * as it is; several (retries: ", ", internal redirects: " : ") are joined
+ * in the request pool. */
+static ngx_int_t
+ngx_http_tracewire_upstream_addr(ngx_http_request_t *r, ngx_str_t *out)
+{
+    u_char                     *p;
+    size_t                      len;
+    ngx_uint_t                  i, n;
+    ngx_http_upstream_state_t  *state;
+
+    state = r->upstream_states->elts;
+    n = r->upstream_states->nelts;
+
+    if (n == 1) {
+        if (state[0].peer == NULL) {
+            return NGX_DECLINED;
+        }
+        *out = *state[0].peer;
+        return NGX_OK;
+    }
+
+    len = 0;
+    for (i = 0; i < n; i++) {
+        len += (state[i].peer ? state[i].peer->len : 0) + 3;
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+    out->data = p;
+
+    for (i = 0; ; ) {
+        if (state[i].peer) {
+            p = ngx_cpymem(p, state[i].peer->data, state[i].peer->len);
+        }
+        if (++i == n) {
+            break;
+        }
+        if (state[i].peer) {
+            *p++ = ',';
+            *p++ = ' ';
+        } else {
+            *p++ = ' ';
+            *p++ = ':';
+            *p++ = ' ';
+            if (++i == n) {
+                break;
+            }
+        }
+    }
+
+    out->len = p - out->data;
+
+    return out->len ? NGX_OK : NGX_DECLINED;
+}
+
+
+/* What only a sampled span needs: the response's figures (read from the
+ * request, no variables) and the configured name and tags. */
 static void
-ngx_http_tracewire_finish_tags(ngx_http_request_t *r,
-    ngx_http_tracewire_main_conf_t *mcf, ngx_http_tracewire_loc_conf_t *lcf,
-    tw_span *span)
+ngx_http_tracewire_response(ngx_http_request_t *r, ngx_http_tracewire_loc_conf_t *lcf,
+    tw_span *span, tw_http_response *resp)
 {
     ngx_str_t                   v;
-    ngx_uint_t                  i, status;
+    ngx_uint_t                  i;
     ngx_msec_t                  ms;
-    ngx_http_variable_value_t  *vv;
     ngx_http_upstream_state_t  *state;
     ngx_http_tracewire_tag_t   *tag;
 
-    /* what $status reports; http.status_code and error (5xx) by the core */
-    status = r->err_status ? r->err_status : r->headers_out.status;
-    if (status) {
-        (void) tw_span_set_http_status(span, (int64_t) status);
-    }
-
     if (r->upstream_states && r->upstream_states->nelts) {
-        vv = ngx_http_get_indexed_variable(r, mcf->upstream_addr_index);
-        if (vv && !vv->not_found && vv->len) {
-            ngx_http_tracewire_tag_lit(span, "upstream.address", vv->data, vv->len);
+        if (ngx_http_tracewire_upstream_addr(r, &v) == NGX_OK) {
+            resp->upstream_addr = (const char *) v.data;
+            resp->upstream_addr_len = v.len;
         }
 
         /* the sum over every upstream tried (retries, internal redirects) */
@@ -355,7 +381,7 @@ ngx_http_tracewire_finish_tags(ngx_http_request_t *r,
                 ms += state[i].response_time;
             }
         }
-        (void) tw_span_set_tag_int(span, "upstream.response_time_ms", (int64_t) ms);
+        resp->upstream_time_ms = (int64_t) ms;
     }
 
     if (lcf->span_name
@@ -381,6 +407,8 @@ ngx_int_t
 ngx_http_tracewire_log_handler(ngx_http_request_t *r)
 {
     tw_span                         *span;
+    ngx_uint_t                       status;
+    tw_http_response                 resp;
     ngx_http_tracewire_ctx_t        *ctx;
     ngx_http_tracewire_loc_conf_t   *lcf;
     ngx_http_tracewire_main_conf_t  *mcf;
@@ -415,13 +443,22 @@ ngx_http_tracewire_log_handler(ngx_http_request_t *r)
 
     ctx->finished = 1;
 
-    if (ngx_http_tracewire_sampled(span)) {
-        ngx_http_tracewire_finish_tags(r, mcf, lcf, span);
+    /* what $status reports; http.status_code and error (5xx) by the core */
+    status = r->err_status ? r->err_status : r->headers_out.status;
+    resp.status = status ? (int64_t) status : -1;
+    resp.upstream_addr = NULL;
+    resp.upstream_addr_len = 0;
+    resp.upstream_time_ms = -1;
+
+    if ((r->upstream_states || lcf->span_name || lcf->tags)
+        && ngx_http_tracewire_sampled(span))
+    {
+        ngx_http_tracewire_response(r, lcf, span, &resp);
     }
 
     /* the handle stays readable ($tracewire_* in access_log after this
      * handler) until the pool cleanup frees it */
-    (void) tw_span_finish(span, 0);
+    (void) tw_http_span_finish(span, &resp, 0);
 
     return NGX_OK;
 }

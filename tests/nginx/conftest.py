@@ -125,6 +125,8 @@ http {{
     tracewire on;
 
     upstream flask {{ server 127.0.0.1:{flask}; keepalive 4; }}
+    # the dead server first, always (never marked down), then the backup
+    upstream retry {{ server 127.0.0.1:{dead} max_fails=0; server 127.0.0.1:{raw} backup; }}
     map $http_x_trace_it $trace_it {{ default off; yes on; one 1; }}
 
     server {{
@@ -151,6 +153,11 @@ http {{
         location /down/      {{ proxy_pass http://127.0.0.1:{dead}; }}
         location /redirect/  {{ try_files /nonexistent @named; }}
         location @named      {{ proxy_pass http://127.0.0.1:{raw}; }}
+        # upstream.address as nginx's $upstream_addr writes it: a retry
+        # (", ") and an internal redirect to a second upstream (" : ")
+        location /retry/     {{ add_header X-Upstream-Addr $upstream_addr always; proxy_pass http://retry; }}
+        location /downredir/ {{ proxy_pass http://127.0.0.1:{dead}; error_page 502 = @redir; }}
+        location @redir      {{ add_header X-Upstream-Addr $upstream_addr always; proxy_pass http://127.0.0.1:{raw}; }}
         location /raw/ {{
             # what nginx itself still sees through its known-header pointers
             add_header X-Seen-UA $http_user_agent always;

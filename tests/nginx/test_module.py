@@ -206,6 +206,21 @@ def test_a_down_upstream_is_a_502_error_span_with_its_address(stack):
     assert t["upstream.address"][1].startswith("127.0.0.1:")
 
 
+@pytest.mark.parametrize("path,sep", [("/retry/x", ", "), ("/downredir/x", " : ")])
+def test_upstream_address_is_what_upstream_addr_says(stack, path, sep):
+    """The module joins r->upstream_states itself (no variable lookup): the
+    tag must read exactly as $upstream_addr, for retries and redirects."""
+    ngx, coll = stack
+    m = marker()
+    status, hdrs, _ = ngx.get(f"{path}?m={m}")
+    assert status == 200
+    want = hdrs["x-upstream-addr"]
+    assert sep in want, want
+    t = tags(nginx_span_for(coll, m).tags)
+    assert t["upstream.address"] == ("str", want)
+    assert t["upstream.response_time_ms"][0] == "long"
+
+
 def test_an_internal_redirect_keeps_one_span_and_injects_in_the_named_location(stack):
     """try_files falls back to a named location that proxies: nginx clears
     module contexts on the redirect; the span must survive it (one span)
