@@ -5,9 +5,9 @@
  * of every header (ngx.req.get_headers), reading nginx variables (each read
  * costs thousands of instructions in ngx_lua) and crossing into C once per
  * tag: the head string crosses once, the core's tw_http_head carrier feeds
- * extract, and the span and its name are made here; its tags are the
- * core's (tw_span_set_http_request / _status), the ones nginx.lua's general
- * path (span:set_http_request) and the native nginx module set too. Also
+ * extract, and the core's one-call pair (tw_http_span_start / _finish, the
+ * native nginx module's too) names, starts, tags and finishes the span; the
+ * general path (span:set_http_request) gets the same tags. Also
  * tracer:header_names, the propagation headers a gateway clears before it
  * injects. Nothing here is nginx-specific beyond the defaults.
  */
@@ -55,12 +55,10 @@ int twl_start_http_span(lua_State *L)
 {
     twl_tracer *tr = twl_check_tracer(L, 1);
     head_walk w;
-    const char *method, *target, *scheme, *component, *q;
-    size_t mlen, tlen, slen, clen, plen, nlen;
-    char name[TWL_MAX_NAME];
+    const char *method, *target;
+    size_t mlen, tlen;
     int64_t start_us;
     tw_span_context *parent = NULL;
-    tw_span_ref ref;
     tw_http_request req;
     tw_status st;
     twl_span *u;
@@ -71,8 +69,8 @@ int twl_start_http_span(lua_State *L)
     w.head.data = lua_tolstring(L, 2, &w.head.len);
     w.host = NULL;
     w.host_len = 0;
-    scheme = luaL_optlstring(L, 3, "http", &slen);
-    component = luaL_optlstring(L, 4, "nginx", &clen);
+    req.scheme = luaL_optlstring(L, 3, "http", &req.scheme_len);
+    req.component = luaL_optlstring(L, 4, "nginx", &req.component_len);
     start_us = twl_check_timestamp(L, 5, 5);
 
     if (tw_http_head_request_line(&w.head, &method, &mlen, &target, &tlen) != TW_OK) {
@@ -80,18 +78,6 @@ int twl_start_http_span(lua_State *L)
         lua_pushliteral(L, "tracewire: start_http_span: no valid HTTP/1.x request line");
         return 2;
     }
-    q = memchr(target, '?', tlen);
-    plen = q ? (size_t)(q - target) : tlen;
-    /* "METHOD /path", cut to the binding's name bound (a long URI must not
-     * turn a request into a Lua error) */
-    nlen = mlen < sizeof name ? mlen : sizeof name;
-    memcpy(name, method, nlen);
-    if (nlen < sizeof name)
-        name[nlen++] = ' ';
-    if (plen > sizeof name - nlen)
-        plen = sizeof name - nlen;
-    memcpy(name + nlen, target, plen);
-    nlen += plen;
 
     /* The userdata first, as in start_span: nothing below may raise while
      * parent (ours to free) is held. */
@@ -101,28 +87,20 @@ int twl_start_http_span(lua_State *L)
     twl_setmetatable(L, TWL_UV_SPAN);
     st = tw_tracer_extract(tr->box->t, TW_PROP_DEFAULT, walk_head, &w, &parent);
     found = st != TW_ERR_NOT_FOUND;
-    ref.type = TW_REF_CHILD_OF;
-    ref.ctx = parent;
-    st = tw_span_start(tr->box->t, name, nlen, parent ? &ref : NULL, parent ? 1 : 0, start_us, &u->s);
-    tw_span_context_free(parent);
-    if (st != TW_OK)
-        return twl_status_error(L, st, "start_http_span");
-    u->box = tr->box;
-    tr->box->refs++;
-
+    /* the core names it "METHOD /path" (borrowed from the head's request
+     * line), starts it and tags it, in one call */
     req.method = method;
     req.method_len = mlen;
     req.target = target;
     req.target_len = tlen;
     req.host = w.host;
     req.host_len = w.host_len;
-    req.scheme = scheme;
-    req.scheme_len = slen;
-    req.component = component;
-    req.component_len = clen;
-    st = tw_span_set_http_request(u->s, &req);
+    st = tw_http_span_start(tr->box->t, &req, NULL, 0, parent, start_us, &u->s);
+    tw_span_context_free(parent);
     if (st != TW_OK)
         return twl_status_error(L, st, "start_http_span");
+    u->box = tr->box;
+    tr->box->refs++;
     lua_pushboolean(L, found);
     return 2;
 }
@@ -147,8 +125,8 @@ int twl_span_finish_http(lua_State *L)
     if ((lua_Number)status != d)
         return luaL_argerror(L, 2, "HTTP status must be an integer");
     ts = twl_check_timestamp(L, 3, 3);
-    tw_span_set_http_status(u->s, (int64_t)status);     /* TW_ERR_FINISHED: finish says so */
-    return twl_push_finish(L, tw_span_finish(u->s, ts), "finish_http");
+    tw_http_response resp = {(int64_t)status, NULL, 0, -1};
+    return twl_push_finish(L, tw_http_span_finish(u->s, &resp, ts), "finish_http");
 }
 
 /* span:set_http_request(method, target[, host[, scheme="http"[, component="nginx"]]])

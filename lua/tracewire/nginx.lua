@@ -144,12 +144,19 @@ local function request_span(opts, headers)
     return span, code ~= "not_found"
 end
 
+-- peer.address (the client's address) needs an ngx.var read: sampled
+-- spans only, at the end, where the unsampled ones skip it
 local function finish_span(span, proxied)
-    -- finish_http tags sampled spans only; is_sampled() is one more C call
-    if proxied and upstream_address and span:is_sampled() then
-        local up = ngx.var.upstream_addr
-        if up then
-            span:set_tag("upstream.address", up)
+    if span:is_sampled() then
+        local peer = ngx.var.remote_addr
+        if peer then
+            span:set_tag("peer.address", peer)
+        end
+        if proxied and upstream_address then
+            local up = ngx.var.upstream_addr
+            if up then
+                span:set_tag("upstream.address", up)
+            end
         end
     end
     span:finish_http(ngx.status)
@@ -171,7 +178,7 @@ end
 -- finish() in log_by_lua.
 -- opts.operation_name: string or function() -> string (default "GET /path",
 -- the request path without its query). opts.tags: extra tags, e.g.
--- { ["peer.address"] = ngx.var.remote_addr }. opts.propagate=false: leave
+-- { ["http.route"] = "/api" }. opts.propagate=false: leave
 -- the upstream request headers alone (for locations that proxy nothing).
 -- opts.scheme: "http"/"https" for this request's http.url.
 function _M.start(opts)

@@ -263,6 +263,7 @@ def test_one_request_one_trace_nginx_span_parents_flask_span(stack):
     assert t["http.method"] == ("str", "GET")
     assert t["http.status_code"] == ("long", 200)
     assert t["http.url"][1].endswith(f"/api/hello?m={marker}")
+    assert t["peer.address"] == ("str", "127.0.0.1")
     assert "error" not in t
     # what the upstream received: the nginx span's context, in both formats
     assert seen["uber-trace-id"].split(":")[1].rjust(16, "0") == hexid(edge.spanId)
@@ -309,6 +310,7 @@ def test_http2_requests_take_the_general_path_with_the_same_span(stack):
     assert t["http.method"] == ("str", "GET")
     assert t["http.status_code"] == ("long", 200)
     assert t["http.url"][1] == f"http://127.0.0.1:{ngx.h2port}/api/h2?m={marker}"
+    assert t["peer.address"] == ("str", "127.0.0.1")
     assert seen["traceparent"] == f"00-{tid}-{hexid(edge.spanId)}-01"
     assert "http2 requests not supported" not in ngx.error_log()   # pcall kept it quiet
 
@@ -369,6 +371,7 @@ def test_log_span_traces_from_the_log_phase_alone(stack):
     t = tags(edge.tags)
     assert t["http.status_code"] == ("long", 200)
     assert t["span.kind"] == ("str", "server")
+    assert t["peer.address"] == ("str", "127.0.0.1")
     assert abs(edge.startTime / 1e6 - t0) < 5
     assert edge.duration >= 0
 
