@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
-# nginx requests/s with tracing off vs on (100% sampling), under wrk, against
-# a static file location (1 worker). Prints, per mode, req/s and the worker's
-# CPU time per request (utime+stime of the whole worker process, reporter
-# thread included: the steadier figure on a shared machine), best of the
-# rounds, and the overheads. Modes:
-#   off       the location has no Lua handlers (the lua module is still loaded)
+# nginx with tracing off vs on: the figures issue #15 asks for, in one run.
+#
+#   bash bench/nginx_bench.sh            # about 5 minutes on 2 CPUs
+#
+# prints (1) requests/s under wrk against a static file location (1 worker,
+# keep-alive, nginx pinned to CPU 1 and wrk + the agent sink to CPU 0) and
+# the worker's CPU time per request, best of the rounds, for: off, the
+# native module at 100% and 1% sampling (spans over UDP to a live sink), and
+# the Lua module (tracewire.nginx start()/finish(), 100%); then (2)
+# callgrind's user-space instructions per request for the same four modes
+# (bench/nginx_callgrind.sh: deterministic, the worker and reporter thread
+# both counted); then (3) one table: req/s, req/s loss vs off, instructions
+# per request and instructions added vs off, next to the goal (<= 5% req/s
+# loss, <= 1,500 instructions added, reporter included).
+#
+# Modes (TW_NGINX_MODES="..." picks any; "all" runs every one):
+#   off       the location has no Lua handlers (both modules are loaded)
+#   native    `tracewire on;` (the native module, default tracewire_context
+#             propagate): server span, tags, UDP reporting, no Lua at all
+#   native-1pct  as native, sampler probabilistic 0.01
+#   on        tracewire.nginx start()/finish() (the Lua module): extract,
+#             server span with its tags, inject into the request headers,
+#             status tags, finish -> UDP reporter
 #   lua-noop  empty rewrite_by_lua + log_by_lua (the cost of entering Lua at all)
-#   on        tracewire.nginx start()/finish(): extract, server span with 5 tags,
-#             inject into the request headers, status tags, finish -> UDP reporter
 #   on-1pct   as on, with probabilistic sampling at 1% (unsampled spans skip
 #             their tags but still propagate the decision)
 #   on-static as on, with start{propagate=false} (a location that proxies
@@ -18,16 +33,13 @@
 #   proxy-off / proxy-on  the location proxies (keepalive) to a static server
 #             block of the same worker, without / with start()+finish(); CPU
 #             per request then covers the proxy and the backend work
-# and the native module (nginx-module/, ngx_http_tracewire_module.so, loaded
-# in every mode; it does nothing where `tracewire` is off):
-#   native    `tracewire on;` (default tracewire_context propagate): the same
-#             server span, tags and UDP reporting as on, no Lua at all
-#   native-1pct  as native, sampler probabilistic 0.01
 #   native-proxy  as proxy-on, with the native module (the context is
 #             injected into the proxied request); compared with proxy-off
 # Usage: bench/nginx_bench.sh [duration_s=10] [rounds=3] [connections=32]
-# Builds the LuaJIT module and the native module into build/lua-bench unless
-# TW_LUA_BUILD=<dir>/lua and TW_NGINX_MODULE=<path to the .so> are given.
+# TW_NGINX_CALLGRIND=0 skips part (2); TW_CG_REQUESTS (1000) sets its
+# requests per mode. Builds the LuaJIT module and the native module into
+# build/lua-bench (Release) unless TW_LUA_BUILD=<dir>/lua and
+# TW_NGINX_MODULE=<path to the .so> are given.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 dur=${1:-10} rounds=${2:-3} conns=${3:-32}
@@ -155,7 +167,8 @@ bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
     END {printf "%.0f %.2f\n", r, c / hz * 1e6 / n}' <<<"$out"
 }
 
-modes=${TW_NGINX_MODES:-"off lua-noop on on-static on-1pct log-noop log-span native native-1pct proxy-off proxy-on native-proxy"}
+modes=${TW_NGINX_MODES:-"off native native-1pct on"}
+[ "$modes" = all ] && modes="off lua-noop on on-static on-1pct log-noop log-span native native-1pct proxy-off proxy-on native-proxy"
 declare -A rps cpu
 for r in $(seq "$rounds"); do
   for m in $modes; do
@@ -197,3 +210,40 @@ for m in $modes; do
 done
 echo "  agent sink received ${dgrams:-?} datagrams, ${bytes:-?} bytes"
 if grep -E '\[(error|alert|crit)\]' "$run/error.log" | head -5; then echo "(errors in nginx log above)"; fi
+
+# (2) instructions per request, the same builds, after the wall-clock runs
+# (never beside them: callgrind would take their CPU)
+declare -A I
+if [ "${TW_NGINX_CALLGRIND:-1}" = 1 ]; then
+  cg_modes=""
+  for m in off native native-1pct on; do
+    case " $modes " in *" $m "*) cg_modes+="$m " ;; esac
+  done
+  echo "callgrind, $cg_modes(bench/nginx_callgrind.sh ${TW_CG_REQUESTS:-1000}):"
+  cg=$(TW_LUA_BUILD="$lua_build" TW_NGINX_MODULE="$native" TW_CG_MODES="$cg_modes" \
+       bash "$top/bench/nginx_callgrind.sh" "${TW_CG_REQUESTS:-1000}" 2>/dev/null)
+  sed -n '/^nginx .* under callgrind/,$p' <<<"$cg" | sed 's/^/  /'
+  while read -r m v _; do I[${m%:}]=$v; done < <(grep -E '^[a-z0-9-]+: [0-9]+ instructions/request' <<<"$cg")
+fi
+
+# (3) the summary
+label() {
+  case $1 in
+    off) echo "off (no tracing)" ;;
+    native) echo "native module, 100% sampled" ;;
+    native-1pct) echo "native module, 1% sampled" ;;
+    on) echo "Lua tracewire.nginx, 100%" ;;
+    *) echo "$1" ;;
+  esac
+}
+echo
+echo "Summary (#15 goal for the native module at 100%: <= 5% req/s loss, <= 1,500 instructions added per request;"
+echo "req/s and CPU are the best rounds above, instructions callgrind's; 'vs off' is the change, negative = slower / fewer):"
+printf '  %-30s %9s %8s %10s %8s %10s %9s\n' mode "req/s" "vs off" "CPU us/req" "vs off" "instr/req" "added"
+for m in off native native-1pct on; do
+  case " $modes " in *" $m "*) ;; *) continue ;; esac
+  loss="" cpuv="" added=""
+  if [ "$m" != off ] && [ -n "${R[off]:-}" ]; then loss=$(pct "${R[$m]}" "${R[off]}"); cpuv=$(pct "${C[$m]}" "${C[off]}"); fi
+  if [ "$m" != off ] && [ -n "${I[$m]:-}" ] && [ -n "${I[off]:-}" ]; then added=$(printf '%+d' $(( I[$m] - I[off] ))); fi
+  printf '  %-30s %9s %8s %10s %8s %10s %9s\n' "$(label "$m")" "${R[$m]}" "$loss" "${C[$m]}" "$cpuv" "${I[$m]:-}" "$added"
+done

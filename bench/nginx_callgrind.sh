@@ -13,12 +13,22 @@
 # baselines: lua-noop / log-noop (empty Lua handlers), ngx-api (the ngx.*
 # calls the general path of start()+finish() makes, without tracewire) and
 # ngx-static (the ngx.* calls on-static makes: raw_header, ngx.ctx, ngx.status). See
-# bench/nginx_bench.sh. The native module (nginx-module/) is loaded in every
+# bench/nginx_bench.sh. thread-only: off, but with the native module's
+# reporter thread running (one traced request to another location started
+# it): what a second thread alone costs nginx (glibc's cancellation points
+# in every syscall wrapper, malloc's locking). The native module (nginx-module/) is loaded in every
 # mode and does nothing where `tracewire` is off: native (`tracewire on;`,
 # the same span, tags and UDP reporting, no Lua) and native-1pct. Spans go
 # over UDP to a live sink (a Python socket reading them). callgrind counts
 # every thread of nginx, so "on" figures include the reporter thread's
 # encoding and sending: its share per span is in the figure.
+# Default modes: off native native-1pct on (the figures #15 asks for;
+# bench/nginx_bench.sh runs this after its wall-clock part and prints both
+# in one table); TW_CG_MODES="..." picks others, "all" runs every one.
+# TW_CG_KEEP=<dir> keeps each mode's callgrind file there (<mode>.1) for
+# callgrind_annotate. The reporter sends once a second: the counters are
+# zeroed and dumped after TW_CG_SETTLE (2.5) seconds of quiet, so the window
+# holds the encoding and sending of exactly the measured requests' spans.
 # Usage: bench/nginx_callgrind.sh [requests=1000]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,25 +130,34 @@ http {
     tracewire_config sampler.param $nparam;
     tracewire_config reporter.protocols udp;
     tracewire_config reporter.agent_port $agent;
-    server { listen 127.0.0.1:$port; location /static/ { $handlers root $run/html; } }
+    server { listen 127.0.0.1:$port; location /static/ { $handlers root $run/html; }
+             location = /tw-thread { tracewire on; return 204; } }
 }
 EOF2
   rm -f "$run"/cg.out*
-  valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file \
+  valgrind --tool=callgrind --instr-atstart=no --smc-check=all-non-file ${TW_CG_VGOPTS:-} \
     --callgrind-out-file="$run/cg.out" nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log" \
     > "$run/vg.log" 2>&1 &
   vg_pid=$!
   for _ in $(seq 300); do curl -sf "http://127.0.0.1:$port/static/x.txt" >/dev/null && break; sleep 0.2; done
   callgrind_control -i on "$vg_pid" >/dev/null
   python3 "$run/client.py" "$port" "${TW_CG_WARMUP:-300}"   # warm-up (JIT, caches, reporter thread)
+  # thread-only: one traced request elsewhere starts the native module's
+  # reporter thread; the measured requests are not traced
+  [ "$1" = thread-only ] && curl -sf "http://127.0.0.1:$port/tw-thread" >/dev/null
+  # the reporter sends every flush interval (1 s): settle before zeroing and
+  # before dumping, so the window holds exactly the n requests' spans
+  sleep "${TW_CG_SETTLE:-2.5}"
   callgrind_control -z "$vg_pid" >/dev/null
   python3 "$run/client.py" "$port" "$n"
+  sleep "${TW_CG_SETTLE:-2.5}"
   callgrind_control -d "$vg_pid" >/dev/null
   kill "$vg_pid"
   for _ in $(seq 100); do kill -0 "$vg_pid" 2>/dev/null || break; sleep 0.2; done
   kill -KILL "$vg_pid" 2>/dev/null || true     # valgrind's slow shutdown: the counts are dumped
   wait "$vg_pid" 2>/dev/null || true; vg_pid=""
   local total
+  if [ -n "${TW_CG_KEEP:-}" ]; then mkdir -p "$TW_CG_KEEP"; for f in "$run"/cg.out.*; do cp "$f" "$TW_CG_KEEP/$1.${f##*/cg.out.}"; done; fi
   total=$(cat "$run"/cg.out.* 2>/dev/null | awk '/^summary:/ {s += $2} END {print s + 0}')
   echo $(( total / n ))
 }
@@ -150,7 +169,8 @@ measure_retry() {   # a run that counted nothing (valgrind slow to start) is ret
 }
 
 declare -A ir
-modes=${TW_CG_MODES:-off lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span native native-1pct}
+modes=${TW_CG_MODES:-off native native-1pct on}
+[ "$modes" = all ] && modes="off thread-only lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span native native-1pct"
 for m in $modes; do ir[$m]=$(measure_retry "$m"); echo "$m: ${ir[$m]} instructions/request"; done
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }
 echo "nginx $(nginx -v 2>&1 | cut -d/ -f2) under callgrind, $n keep-alive requests per mode, user-space instructions per request:"
