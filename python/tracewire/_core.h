@@ -34,6 +34,8 @@
  *   _core_tracer.c    Tracer (start_span, flush/close, metrics, config)
  *   _core_carriers.c  Tracer.inject / Tracer.extract over Python carriers
  *   _core_queue.c     the Redis queue envelope and carrier text codecs
+ *   _core_otel.c      the OpenTelemetry face's Span, Tracer and current-span
+ *                     context manager (tracewire.otel subclasses them)
  *   _core_module.c    the module: state, type creation, PyInit__core
  *   _core_diag.c      the core's diagnostics into logging "jaeger_tracing"
  *                     (own header _core_diag.h: it needs no module state)
@@ -57,7 +59,11 @@
 enum { K_OPERATION_NAME, K_CHILD_OF, K_REFERENCES, K_TAGS, K_START_TIME,
        K_IGNORE_ACTIVE_SPAN, K_FINISH_ON_CLOSE, K_SPAN_CONTEXT, K_FORMAT, K_CARRIER,
        K_FINISH_TIME, K_KEY_VALUES, K_TIMESTAMP, K_SPAN, K_TIMEOUT, K_OPTIONS,
-       K_SCOPE_MANAGER, K_CLEAR, K_COUNT };
+       K_SCOPE_MANAGER, K_CLEAR,
+       /* the OpenTelemetry face (_core_otel.c) */
+       K_NAME, K_CONTEXT, K_KIND, K_ATTRIBUTES, K_LINKS, K_RECORD_EXCEPTION,
+       K_SET_STATUS_ON_EXCEPTION, K_END_ON_EXIT, K_END_TIME, K_STATUS, K_DESCRIPTION, K_KEY,
+       K_VALUE, K_EXCEPTION, K_ESCAPED, K_COUNT };
 
 #define TWPY_POOL_MAX 32
 
@@ -83,6 +89,10 @@ typedef struct modstate {
      * zero; freed by module_clear while their types live. GIL-protected. */
     PyObject *span_pool[TWPY_POOL_MAX], *scope_pool[TWPY_POOL_MAX];
     int span_pooled, scope_pooled;
+    /* the OpenTelemetry face (_core_otel.c): its C types and the OTel API
+     * objects tracewire.otel gives once (otel_setup; NULL before) */
+    PyTypeObject *otel_span_base, *otel_tracer_base, *otel_cur_type;
+    void *otel;
 } modstate;
 
 extern struct PyModuleDef twpy_core_module;   /* _core_module.c */
@@ -419,6 +429,14 @@ PyObject *twpy_otel_add_event(PyObject *m, PyObject *const *args, Py_ssize_t nar
 PyObject *twpy_otel_add_link(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *twpy_otel_scope(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
 PyObject *twpy_otel_set_scope(PyObject *m, PyObject *const *args, Py_ssize_t nargs);
+/* The same on a core span, for the OTel face's C span (_core_otel.c): 0, or
+ * -1 with an exception. attrs: a mapping or None. */
+int twpy_attrs_set(modstate *st, tw_span *s, PyObject *key, PyObject *value);
+int twpy_attrs_log(modstate *st, tw_span *s, int64_t us, PyObject *name, PyObject *attrs);
+int twpy_attrs_link(modstate *st, tw_span *s, const tw_span_context *c, PyObject *attrs);
+/* The core scope of a handle made by otel_scope for the core tracer t, or
+ * NULL with an exception (not a handle, or another tracer's). */
+const tw_scope *twpy_scope_of(PyObject *handle, TracerObject *t);
 
 /* ------------------------------------------------------------ _core_context.c */
 
@@ -474,6 +492,14 @@ PyObject *twpy_tracer_inject(PyObject *self, PyObject *const *args, Py_ssize_t n
                              PyObject *kwnames);
 PyObject *twpy_tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames);
+
+/* ------------------------------------------------------------ _core_otel.c */
+
+extern PyType_Spec twpy_otel_span_spec, twpy_otel_tracer_spec, twpy_otel_current_spec;
+/* module function otel_setup(**objects) */
+PyObject *twpy_otel_setup(PyObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
+int twpy_otel_traverse(modstate *st, visitproc visit, void *arg);
+void twpy_otel_clear(modstate *st);
 
 /* ------------------------------------------------------------ _core_queue.c */
 

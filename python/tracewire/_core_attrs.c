@@ -135,17 +135,41 @@ span_arg(modstate *st, PyObject *o, tw_span **out)
     return 0;
 }
 
+/* 0 when s is fine, else -1 with the exception for s. */
+static int
+status_rc(modstate *st, tw_status s, const char *what)
+{
+    if (s != TW_OK && s != TW_ERR_FINISHED) {
+        if (s == TW_ERR_INVALID_ARG)
+            PyErr_Format(PyExc_ValueError, "%s: %s", what, tw_strerror(s));
+        else
+            twpy_raise_status(st, s, what);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 done(modstate *st, tw_status s, const char *what)
 {
-    if (s != TW_OK && s != TW_ERR_FINISHED) {
-        if (s == TW_ERR_INVALID_ARG) {
-            PyErr_Format(PyExc_ValueError, "%s: %s", what, tw_strerror(s));
-            return NULL;
-        }
-        return twpy_raise_status(st, s, what);
-    }
+    if (status_rc(st, s, what) < 0)
+        return NULL;
     Py_RETURN_NONE;
+}
+
+/* One attribute on a core span (list/tuple -> ARRAY): 0, or -1 with an exception. */
+int
+twpy_attrs_set(modstate *st, tw_span *s, PyObject *key, PyObject *value)
+{
+    attrlist al;
+    al_init(&al);
+    if (al_add(&al, key, value) != 0) {
+        al_free(&al);
+        return -1;
+    }
+    tw_status r = tw_span_set_tag(s, &al.fl.f[0]);
+    al_free(&al);
+    return status_rc(st, r, "set_attribute");
 }
 
 /* otel_set_attribute(span, key, value) */
@@ -160,22 +184,29 @@ twpy_otel_set_attribute(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
     }
     if (span_arg(st, args[0], &s) < 0)
         return NULL;
-    if (s == NULL)
+    if (s == NULL || twpy_attrs_set(st, s, args[1], args[2]) == 0)
         Py_RETURN_NONE;
-    attrlist al;
-    al_init(&al);
-    tw_status r = TW_OK;
-    if (al_add(&al, args[1], args[2]) != 0) {
-        al_free(&al);
-        return NULL;
-    }
-    r = tw_span_set_tag(s, &al.fl.f[0]);
-    al_free(&al);
-    return done(st, r, "set_attribute");
+    return NULL;
 }
 
-/* otel_add_event(span, name, attributes, timestamp_seconds_or_None):
- * a log whose first field is event=name (the encoders' event name). */
+/* An event on a core span: a log whose first field is event=name (the
+ * encoders' event name) then the attributes (a mapping; sequences ->
+ * ARRAY). 0, or -1 with an exception. */
+int
+twpy_attrs_log(modstate *st, tw_span *s, int64_t us, PyObject *name, PyObject *attrs)
+{
+    attrlist al;
+    al_init(&al);
+    if (twpy_fl_add(&al.fl, st->s_event, name) != 0 || al_fill(&al, attrs, st) != 0) {
+        al_free(&al);
+        return -1;
+    }
+    tw_status r = tw_span_log(s, us, al.fl.f, al.fl.n);
+    al_free(&al);
+    return status_rc(st, r, "add_event");
+}
+
+/* otel_add_event(span, name, attributes, timestamp_seconds_or_None) */
 PyObject *
 twpy_otel_add_event(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -188,17 +219,25 @@ twpy_otel_add_event(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
     }
     if (span_arg(st, args[0], &s) < 0 || twpy_seconds_to_us(args[3], &us) < 0)
         return NULL;
-    if (s == NULL)
+    if (s == NULL || twpy_attrs_log(st, s, us, args[1], args[2]) == 0)
         Py_RETURN_NONE;
+    return NULL;
+}
+
+/* A link from a core span to c with attributes (a mapping or None): 0, or
+ * -1 with an exception. */
+int
+twpy_attrs_link(modstate *st, tw_span *s, const tw_span_context *c, PyObject *attrs)
+{
     attrlist al;
     al_init(&al);
-    if (twpy_fl_add(&al.fl, st->s_event, args[1]) != 0 || al_fill(&al, args[2], st) != 0) {
+    if (al_fill(&al, attrs, st) != 0) {
         al_free(&al);
-        return NULL;
+        return -1;
     }
-    tw_status r = tw_span_log(s, us, al.fl.f, al.fl.n);
+    tw_status r = tw_span_add_link(s, c, al.fl.f, al.fl.n);
     al_free(&al);
-    return done(st, r, "add_event");
+    return status_rc(st, r, "add_link");
 }
 
 /* otel_add_link(span, context, attributes) */
@@ -222,21 +261,11 @@ twpy_otel_add_link(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "otel_add_link: a tracewire SpanContext is needed");
         return NULL;
     }
-    if (s == NULL) {
-        Py_XDECREF(keep);
-        Py_RETURN_NONE;
-    }
-    attrlist al;
-    al_init(&al);
-    if (al_fill(&al, args[2], st) != 0) {
-        al_free(&al);
-        Py_XDECREF(keep);
-        return NULL;
-    }
-    tw_status r = tw_span_add_link(s, c, al.fl.f, al.fl.n);
-    al_free(&al);
+    int rc = s == NULL ? 0 : twpy_attrs_link(st, s, c, args[2]);
     Py_XDECREF(keep);
-    return done(st, r, "add_link");
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* ------------------------------------------------------------ scopes */
@@ -303,6 +332,17 @@ out:
     Py_XDECREF(tv);
     Py_XDECREF(ts);
     return ret;
+}
+
+const tw_scope *
+twpy_scope_of(PyObject *handle, TracerObject *t)
+{
+    const tw_scope *sc = PyCapsule_GetPointer(handle, SCOPE_CAPSULE);
+    if (sc != NULL && PyCapsule_GetContext(handle) != (void *)t) {
+        PyErr_SetString(PyExc_ValueError, "the scope belongs to another tracer");
+        return NULL;
+    }
+    return sc;
 }
 
 /* otel_set_scope(span, scope) */

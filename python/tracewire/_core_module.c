@@ -12,6 +12,9 @@ static const char *const kw_text[K_COUNT] = {
     "ignore_active_span", "finish_on_close", "span_context", "format", "carrier",
     "finish_time", "key_values", "timestamp", "span", "timeout", "options",
     "scope_manager", "clear",
+    "name", "context", "kind", "attributes", "links", "record_exception",
+    "set_status_on_exception", "end_on_exit", "end_time", "status", "description", "key",
+    "value", "exception", "escaped",
 };
 
 #if !TW_OT_DIRECT
@@ -59,6 +62,9 @@ static PyMethodDef module_methods[] = {
     {"carrier_format", twpy_carrier_format, METH_O,
      "carrier_format([(name, value), ...]) -> str: carrier text by the core's writer; "
      "ValueError for a name or value carrier text cannot hold"},
+    {"otel_setup", (PyCFunction)(void (*)(void))twpy_otel_setup, METH_FASTCALL | METH_KEYWORDS,
+     "otel_setup(**objects): the OpenTelemetry API objects tracewire.otel's C types use "
+     "(called once by tracewire.otel)"},
     {"header_names", twpy_header_names, METH_NOARGS,
      "header_names() -> ((name, is_prefix), ...): every propagation header name the core "
      "reads or writes, default names"},
@@ -198,6 +204,17 @@ module_exec(PyObject *m)
         || PyModule_AddObjectRef(m, "Tracer", (PyObject *)st->tracer_type) < 0
         || PyModule_AddStringConstant(m, "VERSION", TW_VERSION) < 0)
         goto done;
+    /* the OpenTelemetry face's C types (plain bases: tracewire.otel subclasses them) */
+    if ((st->otel_span_base = (PyTypeObject *)PyType_FromModuleAndSpec(m, &twpy_otel_span_spec,
+                                                                       NULL)) == NULL
+        || (st->otel_tracer_base = (PyTypeObject *)PyType_FromModuleAndSpec(
+                m, &twpy_otel_tracer_spec, NULL)) == NULL
+        || (st->otel_cur_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+                m, &twpy_otel_current_spec, NULL)) == NULL
+        || PyModule_AddObjectRef(m, "OtelSpan", (PyObject *)st->otel_span_base) < 0
+        || PyModule_AddObjectRef(m, "OtelTracer", (PyObject *)st->otel_tracer_base) < 0
+        || PyModule_AddObjectRef(m, "OtelCurrentSpan", (PyObject *)st->otel_cur_type) < 0)
+        goto done;
     rc = 0;
 done:
     Py_XDECREF(ot_span);
@@ -215,7 +232,7 @@ done:
     X(format_tb) X(json_loads) X(fmt_text_map) X(fmt_http_headers) X(fmt_binary) \
     X(ref_child_of) X(s_finish) X(s_active) X(s_span) X(s_activate) X(s_context) \
     X(s_items) X(s_name) X(s_error) X(s_event) X(s_error_object) X(s_error_kind) \
-    X(s_message) X(s_stack)
+    X(s_message) X(s_stack) X(otel_span_base) X(otel_tracer_base) X(otel_cur_type)
 
 static int
 module_traverse(PyObject *m, visitproc visit, void *arg)
@@ -228,7 +245,7 @@ module_traverse(PyObject *m, visitproc visit, void *arg)
 #undef V
     for (int i = 0; i < 8; i++)
         Py_VISIT(st->hdr_cache[i]);
-    return 0;
+    return twpy_otel_traverse(st, visit, arg);
 }
 
 static int
@@ -249,6 +266,7 @@ module_clear(PyObject *m)
         Py_CLEAR(st->kw[i]);
     for (int i = 0; i < 8; i++)
         Py_CLEAR(st->hdr_cache[i]);
+    twpy_otel_clear(st);
     return 0;
 }
 

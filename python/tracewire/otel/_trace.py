@@ -1,13 +1,18 @@
 """The OpenTelemetry trace API (opentelemetry-api's TracerProvider, Tracer,
 Span) over the tracewire core.
 
-Design: an OTel ``Span`` here is a thin Python object around a core span
-(``tracewire._core.Span``, the opentracing face's span type) made by one core
-tracer per ``TracerProvider``. Everything recorded goes straight into the core
-span; Python keeps only what the OTel API needs to answer or to enforce: the
-attribute keys (for the count limit and replace-in-place), the event and link
-counts, the status (written at ``end`` because OTel lets OK replace ERROR and
-core tags cannot be taken back), and the ``SpanContext`` once asked for.
+Design: the OTel ``Span`` and ``Tracer`` are C types (_core_otel.c) over
+the core: a span holds its core span directly; the per-span calls
+(start_span, start_as_current_span, set_attribute(s), add_event,
+set_status, end, ...) run without a Python frame. They keep only what the
+OTel API needs to answer or to enforce: the attributes (for the count limit,
+replace-in-place and ``span.attributes``), the event and link counts, the
+status (written at ``end`` because OTel lets OK replace ERROR and core tags
+cannot be taken back), and the ``SpanContext`` once asked for. The rare paths
+(a foreign parent, links, record_exception, the decorator) are the Python
+functions below, which the C types call. isinstance with the API's Span and
+Tracer ABCs holds by ``register`` (a Python subclass would make every call
+take the interpreter's slow path).
 
 Context is OTel's own (``trace.set_span_in_context``, contextvars): the parent
 of a new span is whatever span the OTel context holds. One of ours gives its
@@ -17,8 +22,8 @@ context through the core's W3C extract, so trace id, span id, flags and
 tracestate are the core's own parsing of them.
 
 Mapping onto the core's records (and so onto OTLP, Jaeger Thrift):
-  kind        the ``span.kind`` tag (client/server/producer/consumer) the core
-              maps to the OTLP kind; INTERNAL is the core's default;
+  kind        the core span's kind (tw_span_set_kind: OTLP kind, Jaeger
+              ``span.kind``); INTERNAL is the core's default;
   status      ERROR: tag ``error=true`` (Jaeger shows the error) plus
               ``otel.status_code`` / ``otel.status_description`` tags, the
               OTel->Jaeger convention; OK: ``otel.status_code=OK``; the core's
@@ -56,16 +61,8 @@ from . import _config
 
 _log = logging.getLogger("tracewire.otel")
 
-_KIND_TAG = {
-    SpanKind.SERVER: "server",
-    SpanKind.CLIENT: "client",
-    SpanKind.PRODUCER: "producer",
-    SpanKind.CONSUMER: "consumer",
-}
-_INTERNAL = SpanKind.INTERNAL
 _SCALARS = (bool, str, bytes, int, float)
 _TEXT_MAP = opentracing.Format.TEXT_MAP
-_ns = 1e-9
 
 
 def _clean_value(key, value, max_len):
@@ -126,8 +123,16 @@ def _clean_value(key, value, max_len):
     return None
 
 
+# The OTel Span and Tracer are C types (_core_otel.c): their per-span calls
+# run without Python frames. isinstance with the API's ABCs holds by register.
+Span = _core.OtelSpan
+Tracer = _core.OtelTracer
+trace_api.Span.register(Span)
+trace_api.Tracer.register(Tracer)
+
+
 def _clean_attributes(attributes, max_count, max_len, what):
-    """A dict of cleaned attributes (for events and links), at most max_count."""
+    """A dict of cleaned attributes (for links and scopes), at most max_count."""
     out = {}
     if not attributes:
         return out
@@ -150,394 +155,162 @@ def _clean_attributes(attributes, max_count, max_len, what):
     return out
 
 
-class Span(trace_api.Span):
-    """An OTel span recording into a core span. Made by ``Tracer.start_span``."""
-
-    # Set on every span (slots: fast). The rest start as these class-level
-    # defaults and land in the instance dict only when they change, so a
-    # plain span costs five stores.
-    __slots__ = ("_s", "_tracer", "_lim", "_ts", "_rec")
-    _kind = SpanKind.INTERNAL
-    _attrs = None
-    _nevents = 0
-    _nlinks = 0
-    _status = None
-    _sc = None
-    _ended = False
-    _record_exception = True
-    _set_status_on_exception = True
-
-    def __init__(self, core_span, tracer, kind=SpanKind.INTERNAL, trace_state=None,
-                 record_exception=True, set_status_on_exception=True, recording=None):
-        self._s = core_span
-        self._tracer = tracer
-        self._lim = tracer._limits
-        self._ts = trace_state
-        self._rec = core_span.is_sampled() if recording is None else recording
-        if kind is not SpanKind.INTERNAL:
-            self._kind = kind
-        if not record_exception:
-            self._record_exception = False
-        if not set_status_on_exception:
-            self._set_status_on_exception = False
-
-    # -- what the API asks
-    def get_span_context(self):
-        sc = self._sc
-        if sc is None:
-            c = self._s.context
-            sc = self._sc = SpanContext(c.trace_id, c.span_id, False,
-                                        TraceFlags(c.flags & 1), self._ts)
-        return sc
-
-    def is_recording(self):
-        return self._rec and not self._ended
-
-    @property
-    def name(self):
-        return self._s.operation_name
-
-    @property
-    def kind(self):
-        return self._kind
-
-    @property
-    def status(self):
-        return self._status if self._status is not None else Status(StatusCode.UNSET)
-
-    @property
-    def attributes(self):
-        """The attributes recorded so far (a copy; sequences as tuples, as the SDK)."""
-        return dict(self._attrs or {})
-
-    @property
-    def core_span(self):
-        """The tracewire (opentracing) span underneath."""
-        return self._s
-
-    def set_attribute(self, key, value):
-        if not self._rec or self._ended:
-            return
-        if type(key) is not str or not key:
-            _log.warning("Invalid attribute key %r: dropped", key)
-            return
-        lim = self._lim
-        t = type(value)
-        if t is str:
-            if lim.max_span_attribute_length is not None:
-                value = value[:lim.max_span_attribute_length]
-        elif t is not int and t is not float and t is not bool:
-            value = _clean_value(key, value, lim.max_span_attribute_length)
-            if value is None:
-                return
-        attrs = self._attrs
-        if attrs is None:
-            attrs = self._attrs = {}
-        if key not in attrs and len(attrs) >= lim.max_attributes:
-            _log.warning("Span attribute %r dropped: the limit of %d attributes was reached",
-                         key, lim.max_attributes)
-            return
-        attrs[key] = value
-        if type(value) is tuple:
-            _otel_set_attribute(self._s, key, value)
-        else:
-            self._s.set_tag(key, value)
-
-    def set_attributes(self, attributes):
-        if not attributes:
-            return
+def _new_tracer(provider, name, version=None, schema_url=None, attributes=None, scope=True):
+    """A Tracer for one instrumentation scope (TracerProvider.get_tracer)."""
+    t = Tracer()
+    t._provider = provider
+    t._limits = lim = provider._limits
+    t.instrumentation_scope_name = name
+    t.instrumentation_scope_version = version
+    t.schema_url = schema_url
+    t.scope_attributes = dict(attributes or {})
+    t._scope = None
+    if scope:
+        # the core's instrumentation scope: OTLP scopeSpans, Jaeger otel.library.*
+        attrs = _clean_attributes(attributes, None, None, "scope")
         try:
-            items = attributes.items()
-        except AttributeError:
-            _log.warning("set_attributes needs a mapping, not %s: ignored", type(attributes).__name__)
-            return
-        for k, v in items:
-            self.set_attribute(k, v)
+            t._scope = _core.otel_scope(provider._core, name, version, schema_url, attrs or None)
+        except Exception:  # noqa: BLE001  a scope the core refuses: spans keep tracewire's
+            _log.warning("Instrumentation scope %r could not be made", name, exc_info=True)
+    t._setup(provider._core,
+             (lim.max_attributes, lim.max_events, lim.max_links, lim.max_event_attributes,
+              lim.max_span_attribute_length, lim.max_attribute_length),
+             t._scope)
+    return t
 
-    def add_event(self, name, attributes=None, timestamp=None):
-        if not self._rec or self._ended:
-            return
-        lim = self._lim
-        if self._nevents >= lim.max_events:
-            _log.warning("Event %r dropped: the limit of %d events per span was reached",
-                         name, lim.max_events)
-            return
-        if not isinstance(name, str):
-            name = str(name)
-        fields = _clean_attributes(attributes, lim.max_event_attributes,
-                                   lim.max_attribute_length, "event")
-        fields.pop("event", None)     # the core's event name field
-        ts = None
-        if timestamp is not None:
-            try:
-                ts = int(timestamp) * _ns
-            except (TypeError, ValueError):
-                _log.warning("Event %r: invalid timestamp %r, using now", name, timestamp)
-        self._nevents += 1
-        _otel_add_event(self._s, name, fields, ts)
 
-    def add_link(self, context, attributes=None):
-        """A link, also after start (API 1.23+): OTLP links[] with attributes."""
-        if not self._rec or self._ended:
-            return
-        if not isinstance(context, SpanContext):
-            _log.warning("Invalid link context %r: dropped", context)
-            return
-        if not context.is_valid:
-            return      # the SDK drops links to invalid contexts silently
-        lim = self._lim
-        if self._nlinks >= lim.max_links:
-            _log.warning("Link dropped: the limit of %d links per span was reached", lim.max_links)
-            return
-        c = self._tracer._provider._core_context(context)
-        if c is None:
-            return
-        attrs = _clean_attributes(attributes, lim.max_link_attributes,
-                                  lim.max_attribute_length, "link")
-        self._nlinks += 1
-        _otel_add_link(self._s, c, attrs or None)
+def _foreign_parent(tracer, parent):
+    """(core context or None, trace_state) for a parent span that is not ours
+    (a NonRecordingSpan from a propagator's extract, ...)."""
+    if not isinstance(parent, trace_api.Span):
+        return None, None
+    sc = parent.get_span_context()
+    if not sc.is_valid:
+        return None, None
+    return tracer._provider._core_context(sc), sc.trace_state
 
-    def update_name(self, name):
-        if self._ended:
-            _log.warning("Calling update_name() on an ended span.")
-            return
-        if not isinstance(name, str):
-            _log.warning("update_name needs a str, not %s: ignored", type(name).__name__)
-            return
-        self._s.set_operation_name(name)
 
-    def set_status(self, status, description=None):
-        if self._ended:
-            _log.warning("Setting status on an ended span.")
-            return
-        cur = self._status
-        if cur is not None and cur.status_code is StatusCode.OK:
-            return   # OK is final (specification: Set Status)
-        if isinstance(status, Status):
-            if description is not None:
-                _log.warning("Description %r ignored. Use either `Status` or "
-                             "`(StatusCode, Description)`", description)
-            new = status
-        elif isinstance(status, StatusCode):
-            new = Status(status, description)
-        else:
-            _log.warning("Invalid status %r: ignored", status)
-            return
-        if new.status_code is StatusCode.UNSET:
-            return
-        self._status = new
+def _start_links(span, links):
+    """start_span(links=...): each link as add_link after start (the core's
+    links carry attributes; they never parent the span)."""
+    try:
+        it = iter(links)
+    except TypeError:
+        _log.warning("links must be a sequence of Link: ignored")
+        return
+    for link in it:
+        ctx = getattr(link, "context", None)
+        if not isinstance(ctx, SpanContext):
+            _log.warning("Invalid link %r: dropped", link)
+            continue
+        span.add_link(ctx, getattr(link, "attributes", None))
 
-    def record_exception(self, exception, attributes=None, timestamp=None, escaped=False):
-        if not self._rec or self._ended:
-            return
+
+def _add_link(span, context, attributes=None):
+    """A link, also after start (API 1.23+): OTLP links[] with attributes."""
+    if not span.is_recording():
+        return
+    if not isinstance(context, SpanContext):
+        _log.warning("Invalid link context %r: dropped", context)
+        return
+    if not context.is_valid:
+        return      # the SDK drops links to invalid contexts silently
+    tracer = span._tracer
+    lim = tracer._limits
+    if span._nlinks >= lim.max_links:
+        _log.warning("Link dropped: the limit of %d links per span was reached", lim.max_links)
+        return
+    c = tracer._provider._core_context(context)
+    if c is None:
+        return
+    attrs = _clean_attributes(attributes, lim.max_link_attributes, lim.max_attribute_length, "link")
+    span._add_core_link(c, attrs or None)
+
+
+def _record_exception(span, exception, attributes=None, timestamp=None, escaped=False):
+    if not span.is_recording():
+        return
+    try:
+        stacktrace = "".join(traceback.format_exception(
+            type(exception), value=exception, tb=getattr(exception, "__traceback__", None)))
+        et = type(exception)
+        module = et.__module__
+        attrs = {   # fully qualified outside builtins, as the SDK writes it
+            "exception.type": ("%s.%s" % (module, et.__qualname__)
+                               if module and module != "builtins" else et.__qualname__),
+            "exception.message": str(exception),
+            "exception.stacktrace": stacktrace,
+            "exception.escaped": str(escaped),
+        }
+    except Exception:  # noqa: BLE001  a broken __str__ must not reach the app
+        _log.warning("record_exception: could not describe %r", type(exception), exc_info=True)
+        return
+    if attributes:
         try:
-            stacktrace = "".join(traceback.format_exception(
-                type(exception), value=exception, tb=getattr(exception, "__traceback__", None)))
-            et = type(exception)
-            module = et.__module__
-            attrs = {   # fully qualified outside builtins, as the SDK writes it
-                "exception.type": ("%s.%s" % (module, et.__qualname__)
-                                   if module and module != "builtins" else et.__qualname__),
-                "exception.message": str(exception),
-                "exception.stacktrace": stacktrace,
-                "exception.escaped": str(escaped),
-            }
-        except Exception:  # noqa: BLE001  a broken __str__ must not reach the app
-            _log.warning("record_exception: could not describe %r", type(exception), exc_info=True)
-            return
-        if attributes:
-            try:
-                attrs.update(attributes)
-            except (TypeError, ValueError):
-                _log.warning("record_exception: attributes must be a mapping: ignored")
-        self.add_event("exception", attrs, timestamp)
-
-    def end(self, end_time=None):
-        if self._ended:
-            _log.warning("Calling end() on an ended span.")
-            return
-        self._ended = True
-        s = self._s
-        st = self._status
-        if st is not None and self._rec:
-            if st.status_code is StatusCode.ERROR:
-                s.set_tag("error", True)
-                s.set_tag("otel.status_code", "ERROR")
-                if st.description:
-                    s.set_tag("otel.status_description", st.description)
-            else:
-                s.set_tag("otel.status_code", "OK")
-        if end_time is None:
-            s.finish()
-        else:
-            try:
-                s.finish(int(end_time) * _ns)
-            except (TypeError, ValueError):
-                _log.warning("end: invalid end_time %r, using now", end_time)
-                s.finish()
-
-    def __exit__(self, exc_type, exc_val, exc_tb):
-        if exc_val is not None and self._rec and not self._ended:
-            if self._record_exception:
-                self.record_exception(exc_val, escaped=True)
-            if self._set_status_on_exception:
-                self.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc_val).__name__, exc_val)))
-        self.end()
-
-    def __repr__(self):
-        c = self._s.context
-        return '%s(name="%s", context=%032x/%016x)' % (type(self).__name__, self._s.operation_name,
-                                                       c.trace_id, c.span_id)
+            attrs.update(attributes)
+        except (TypeError, ValueError):
+            _log.warning("record_exception: attributes must be a mapping: ignored")
+    span.add_event("exception", attrs, timestamp)
 
 
-class Tracer(trace_api.Tracer):
-    """Made by ``TracerProvider.get_tracer``: one instrumentation scope."""
-
-    def __init__(self, provider, name, version=None, schema_url=None, attributes=None, scope=True):
-        self._provider = provider
-        self._core = provider._core
-        self._limits = provider._limits
-        self.instrumentation_scope_name = name
-        self.instrumentation_scope_version = version
-        self.schema_url = schema_url
-        self.scope_attributes = dict(attributes or {})
-        self._scope = None
-        if scope:
-            # the core's instrumentation scope: OTLP scopeSpans, Jaeger otel.library.*
-            attrs = _clean_attributes(attributes, None, None, "scope")
-            try:
-                self._scope = _core.otel_scope(self._core, name, version, schema_url, attrs or None)
-            except Exception:  # noqa: BLE001  a scope the core refuses: spans keep tracewire's
-                _log.warning("Instrumentation scope %r could not be made", name, exc_info=True)
-
-    def _core_parent(self, parent):
-        """(core parent or None, trace_state) for an OTel span from a context."""
-        if type(parent) is Span:
-            return parent._s, parent._ts
-        sc = parent.get_span_context()
-        if not sc.is_valid:
-            return None, None
-        return self._provider._core_context(sc), sc.trace_state
-
-    def start_span(self, name, context=None, kind=SpanKind.INTERNAL, attributes=None, links=None,
-                   start_time=None, record_exception=True, set_status_on_exception=True):
-        if not isinstance(name, str):
-            _log.warning("Span name must be a str, not %s", type(name).__name__)
-            name = str(name) if name is not None else ""
-        parent = trace_api.get_current_span(context)
-        if parent is trace_api.INVALID_SPAN:
-            core_parent, ts = None, None
-        else:
-            core_parent, ts = self._core_parent(parent)
-        tags = None
-        if kind is not _INTERNAL:
-            kt = _KIND_TAG.get(kind)
-            if kt is not None:
-                tags = {"span.kind": kt}
-        st = None
-        if start_time is not None:
-            try:
-                st = int(start_time) * _ns
-            except (TypeError, ValueError):
-                _log.warning("start_span: invalid start_time %r, using now", start_time)
-        s = self._core.start_span(name, child_of=core_parent, tags=tags,
-                                  start_time=st, ignore_active_span=True)
-        span = Span(s, self, kind, ts if ts is not None else _EMPTY_TS,
-                    record_exception, set_status_on_exception)
-        if span._rec:
-            if self._scope is not None:
-                _otel_set_scope(s, self._scope)
-            if attributes:
-                span.set_attributes(attributes)
-            if links:
-                self._add_links(span, links)
-        return span
-
-    @staticmethod
-    def _add_links(span, links):
-        try:
-            it = iter(links)
-        except TypeError:
-            _log.warning("links must be a sequence of Link: ignored")
-            return
-        for link in it:
-            ctx = getattr(link, "context", None)
-            if not isinstance(ctx, SpanContext):
-                _log.warning("Invalid link %r: dropped", link)
-                continue
-            span.add_link(ctx, getattr(link, "attributes", None))
-
-    def start_as_current_span(self, name, context=None, kind=SpanKind.INTERNAL, attributes=None,
-                              links=None, start_time=None, record_exception=True,
-                              set_status_on_exception=True, end_on_exit=True):
-        """A context manager and decorator (sync and async functions), as the
-        API's: the span is current inside, ended on exit unless end_on_exit is
-        False; an exception escaping is recorded and sets ERROR, as
-        ``trace.use_span`` does."""
-        return _CurrentSpan(self, (name, context, kind, attributes, links, start_time,
-                                   record_exception, set_status_on_exception),
-                            end_on_exit, record_exception, set_status_on_exception)
-
-
-class _CurrentSpan:
-    """start_as_current_span's result: trace.use_span's behaviour without a
-    generator per span (the API's _agnosticcontextmanager costs more than the
-    span itself)."""
-
-    __slots__ = ("_tracer", "_args", "_end", "_rec_exc", "_set_status", "_span", "_token")
-
-    def __init__(self, tracer, args, end_on_exit, record_exception, set_status_on_exception):
-        self._tracer = tracer
-        self._args = args
-        self._end = end_on_exit
-        self._rec_exc = record_exception
-        self._set_status = set_status_on_exception
-
-    def __enter__(self):
-        span = self._span = self._tracer.start_span(*self._args)
-        self._token = _attach(_set_span(span))
-        return span
-
-    def __exit__(self, exc_type, exc_val, exc_tb):
-        _detach(self._token)
-        span = self._span
-        if isinstance(exc_val, Exception) and span.is_recording():
-            if self._rec_exc:
-                span.record_exception(exc_val)
-            if self._set_status:
-                span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc_val).__name__, exc_val)))
-        if self._end:
-            span.end()
-        return False
-
-    def _recreate(self):
-        return _CurrentSpan(self._tracer, self._args, self._end, self._rec_exc, self._set_status)
-
-    def __call__(self, func):
-        if asyncio.iscoroutinefunction(func):
-            @functools.wraps(func)
-            async def async_wrapper(*args, **kwargs):
-                with self._recreate():
-                    return await func(*args, **kwargs)
-            return async_wrapper
-
+def _decorate(cm, func):
+    """start_as_current_span(...) used as a decorator: a fresh context manager
+    (cm._recreate(), same arguments) around each call, sync or async."""
+    if asyncio.iscoroutinefunction(func):
         @functools.wraps(func)
-        def wrapper(*args, **kwargs):
-            with self._recreate():
-                return func(*args, **kwargs)
-        return wrapper
+        async def async_wrapper(*args, **kwargs):
+            with cm._recreate():
+                return await func(*args, **kwargs)
+        return async_wrapper
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with cm._recreate():
+            return func(*args, **kwargs)
+    return wrapper
 
 
-_attach = context_api.attach
-_detach = context_api.detach
-_otel_set_attribute = _core.otel_set_attribute
-_otel_add_event = _core.otel_add_event
-_otel_add_link = _core.otel_add_link
-_otel_set_scope = _core.otel_set_scope
-_set_span = trace_api.set_span_in_context
+def _on_exception(span, exc, record_exception, set_status_on_exception, escaped):
+    """An exception leaving start_as_current_span (trace.use_span's record) or
+    `with span:` (the SDK's Span.__exit__, escaped=True)."""
+    if record_exception:
+        span.record_exception(exc, escaped=True) if escaped else span.record_exception(exc)
+    if set_status_on_exception:
+        span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exc).__name__, exc)))
+
+
+def _warn(msg):
+    _log.warning("%s", msg)
 
 
 _EMPTY_TS = TraceState()
+
+
+def _setup_core():
+    """Gives the C types the OTel API objects they use. With the API's
+    contextvars runtime (the default) the C code reads and sets its ContextVar
+    directly; any other runtime goes through context.attach/detach."""
+    from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
+    from opentelemetry.context.context import Context
+    from opentelemetry.trace.propagation import _SPAN_KEY
+    rt = getattr(context_api, "_RUNTIME_CONTEXT", None)
+    var = rt._current_context if type(rt) is ContextVarsRuntimeContext else None
+    _core.otel_setup(
+        current_context_var=var, span_key=_SPAN_KEY, context_cls=Context,
+        set_span_in_context=trace_api.set_span_in_context, attach=context_api.attach,
+        detach=context_api.detach, get_current=context_api.get_current,
+        kind_internal=SpanKind.INTERNAL, kind_server=SpanKind.SERVER,
+        kind_client=SpanKind.CLIENT, kind_producer=SpanKind.PRODUCER,
+        kind_consumer=SpanKind.CONSUMER, status_cls=Status, status_code_cls=StatusCode,
+        code_unset=StatusCode.UNSET, code_ok=StatusCode.OK, code_error=StatusCode.ERROR,
+        span_context_cls=SpanContext, flags_default=TraceFlags(0), flags_sampled=TraceFlags(1),
+        empty_trace_state=_EMPTY_TS, invalid_span=trace_api.INVALID_SPAN,
+        clean_value=_clean_value, warn=_warn, on_exception=_on_exception, decorate=_decorate,
+        foreign_parent=_foreign_parent, start_links=_start_links, record_exception=_record_exception,
+        add_link=_add_link)
+
+
+_setup_core()
 
 
 class _BridgeScope(opentracing.Scope):
@@ -576,7 +349,7 @@ class OtelContextScopeManager(opentracing.ScopeManager):
     def activate(self, span, finish_on_close):
         tracer = self._tracer
         if tracer is not None and isinstance(span, _core.Span):
-            ospan = Span(span, tracer)
+            ospan = tracer._wrap(span)
         else:
             ospan = trace_api.NonRecordingSpan(trace_api.INVALID_SPAN_CONTEXT)
         token = context_api.attach(trace_api.set_span_in_context(ospan))
@@ -585,8 +358,8 @@ class OtelContextScopeManager(opentracing.ScopeManager):
     @property
     def active(self):
         cur = trace_api.get_current_span()
-        if type(cur) is Span:
-            return _BridgeScope(self, cur._s, None, False)
+        if isinstance(cur, Span):
+            return _BridgeScope(self, cur.core_span, None, False)
         return None
 
 
@@ -617,7 +390,7 @@ class TracerProvider(trace_api.TracerProvider):
         self._sm = OtelContextScopeManager()
         self._core = _core.Tracer(_config.core_options(service_name, resource, sampler, sampler_arg,
                                                        options), self._sm)
-        self._sm._tracer = Tracer(self, "", scope=False)
+        self._sm._tracer = _new_tracer(self, "", scope=False)
         if shutdown_on_exit:
             self._atexit = atexit.register(self.shutdown)
 
@@ -654,8 +427,8 @@ class TracerProvider(trace_api.TracerProvider):
         key = (instrumenting_module_name, instrumenting_library_version, schema_url)
         t = self._tracers.get(key) if not attributes else None
         if t is None:
-            t = Tracer(self, instrumenting_module_name, instrumenting_library_version, schema_url,
-                       attributes)
+            t = _new_tracer(self, instrumenting_module_name, instrumenting_library_version,
+                            schema_url, attributes)
             if not attributes:
                 with self._lock:
                     t = self._tracers.setdefault(key, t)
