@@ -14,7 +14,7 @@ static const char *const kw_text[K_COUNT] = {
     "scope_manager", "clear",
     "name", "context", "kind", "attributes", "links", "record_exception",
     "set_status_on_exception", "end_on_exit", "end_time", "status", "description", "key",
-    "value", "exception", "escaped",
+    "value",
 };
 
 #if !TW_OT_DIRECT

@@ -676,38 +676,34 @@ ospan_enter(PyObject *self, PyObject *unused)
 
 static PyObject *ospan_get_name(OtelSpanObject *o, void *c);
 
-/* record_exception / add_link: the face's Python (rare calls), span first. */
+/* record_exception / add_link: the face's Python (rare calls), with the
+ * span prepended to the caller's arguments (its defaults stay Python's). */
 static PyObject *
-ospan_delegate(PyObject *self, int which, const char *fname, const int *idx, int n,
-               PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+ospan_delegate(PyObject *self, int which, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
     modstate *st = o->tracer->core->st;
-    PyObject *a[5];
+    Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *a[9];
+    if (n > 8)
+        return PyErr_Format(PyExc_TypeError, "too many arguments");
     a[0] = self;
-    if (twpy_parse_args(st, fname, args, nargs, kwnames, idx, n, a + 1) < 0)
-        return NULL;
-    if (a[1] == NULL)
-        return PyErr_Format(PyExc_TypeError, "%s() missing its first argument", fname);
-    for (int i = 2; i <= n; i++)
-        if (a[i] == NULL)
-            a[i] = Py_None;
-    return PyObject_Vectorcall(ot_of(st)->o[which], a, (size_t)n + 1, NULL);
+    for (Py_ssize_t i = 0; i < n; i++)
+        a[i + 1] = args[i];
+    return PyObject_Vectorcall(ot_of(st)->o[which], a, (size_t)nargs + 1, kwnames);
 }
 
 static PyObject *
 ospan_record_exception(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const int idx[] = {K_EXCEPTION, K_ATTRIBUTES, K_TIMESTAMP, K_ESCAPED};
-    return ospan_delegate(self, OT_RECORD_EXCEPTION, "record_exception", idx, 4, args, nargs,
-                          kwnames);
+    return ospan_delegate(self, OT_RECORD_EXCEPTION, args, nargs, kwnames);
 }
 
 static PyObject *
 ospan_add_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const int idx[] = {K_CONTEXT, K_ATTRIBUTES};
-    return ospan_delegate(self, OT_ADD_LINK, "add_link", idx, 2, args, nargs, kwnames);
+    return ospan_delegate(self, OT_ADD_LINK, args, nargs, kwnames);
 }
 
 /* `with span:` (the API's Span.__exit__ as the SDK does it): an exception
