@@ -22,8 +22,10 @@
  * the span (the context pointer is borrowed from it); an extracted context
  * owns its tw_span_context. The GIL is released only around flush/close and
  * tracer teardown, whose core calls touch no span. The thread-local scope
- * manager keeps the active scope under a pthread key per manager (owned
- * reference), the contextvars one in a ContextVar.
+ * manager keeps the active scope in a static TLS slot (or a pthread key) per
+ * manager (owned reference), the contextvars one in a ContextVar. Freed
+ * Span, Scope and bound __enter__/__exit__ objects are pooled in module
+ * state for reuse (twpy_pool_take).
  *
  * One file per type, as the Lua binding (lua/src/) is split:
  *   _core_values.c    Python values -> core fields, the status -> exception
@@ -93,6 +95,11 @@ typedef struct modstate {
      * objects tracewire.otel gives once (otel_setup; NULL before) */
     PyTypeObject *otel_span_base, *otel_tracer_base, *otel_cur_type;
     void *otel;
+    /* __enter__/__exit__ of Span and Scope (_core_scope.c): descriptors whose
+     * bound objects come from bound_pool */
+    PyTypeObject *cm_desc_type, *cm_bound_type;
+    PyObject *bound_pool[TWPY_POOL_MAX];
+    int bound_pooled;
 } modstate;
 
 extern struct PyModuleDef twpy_core_module;   /* _core_module.c */
@@ -174,9 +181,54 @@ typedef struct ScopeObject {
 typedef struct ManagerObject {
     TW_OBJECT_HEAD
     PyObject *var;                /* contextvars manager: its ContextVar */
-    Py_tss_t key;                 /* thread-local manager: per-thread active scope (owned ref) */
-    int has_key;                  /* 0: key unavailable, the thread-state dict is used */
+    /* thread-local manager: the per-thread active scope (an owned reference)
+     * in one of the module's static TLS slots, else under a pthread key,
+     * else (tls == TLS_NONE) in the thread-state dict */
+    int tls;
+    int slot;                     /* TLS_SLOT: index into twpy_tls_active */
+    uint64_t owner;               /* TLS_SLOT: this manager's unique tag */
+    Py_tss_t key;                 /* TLS_KEY */
 } ManagerObject;
+
+enum { TLS_NONE = 0, TLS_SLOT = 1, TLS_KEY = 2 };
+
+/* A few thread-local managers (the tracer's default one, typically the only
+ * one) keep the active scope in static TLS: a load and a compare, where a
+ * pthread key costs a glibc call per read and per write (a tenth of an
+ * active span). A slot read counts only when written by its current
+ * owner; values left by a freed manager in other threads stay unreached,
+ * as a deleted pthread key's do. */
+#define TWPY_TLS_SLOTS 4
+typedef struct twpy_tls_slot {
+    uint64_t owner;
+    PyObject *scope;
+} twpy_tls_slot;
+extern __thread twpy_tls_slot twpy_tls_active[TWPY_TLS_SLOTS];
+
+/* Borrowed: the thread's active scope of m (tls != TLS_NONE), or NULL. */
+static inline PyObject *
+twpy_tlsm_get(ManagerObject *m)
+{
+    if (m->tls == TLS_SLOT) {
+        twpy_tls_slot *e = &twpy_tls_active[m->slot];
+        return e->owner == m->owner ? e->scope : NULL;
+    }
+    return (PyObject *)PyThread_tss_get(&m->key);
+}
+
+/* Stores scope (the caller moves a reference in, and out the old one it
+ * read); 0 or -1 (pthread key failure, no exception set). */
+static inline int
+twpy_tlsm_set(ManagerObject *m, PyObject *scope)
+{
+    if (m->tls == TLS_SLOT) {
+        twpy_tls_slot *e = &twpy_tls_active[m->slot];
+        e->owner = m->owner;
+        e->scope = scope;
+        return 0;
+    }
+    return PyThread_tss_set(&m->key, scope);
+}
 
 _Static_assert(offsetof(SpanObject, dict) == offsetof(TracerObject, dict)
                && offsetof(SpanObject, dict) == offsetof(ContextObject, dict)
@@ -457,6 +509,15 @@ PyObject *twpy_ctx_get_flags(ContextObject *self, void *c);
 /* ------------------------------------------------------------ _core_scope.c */
 
 extern PyType_Spec twpy_scope_spec, twpy_tlsm_spec, twpy_cvsm_spec;
+/* The context-manager protocol of Span and Scope. `with` looks __enter__ and
+ * __exit__ up on the type and binds each to the object: with method
+ * descriptors that is two new bound-method objects per `with`, a sixth of an
+ * active span's cost. Our own descriptors bind from a pool instead. */
+typedef PyObject *(*twpy_exit_fn)(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
+extern PyType_Spec twpy_cm_desc_spec, twpy_cm_bound_spec;
+/* Sets __enter__ (returns self) and __exit__ (exit_fn) on the C type tp. */
+int twpy_cm_install(modstate *st, PyTypeObject *tp, twpy_exit_fn exit_fn);
+PyObject *twpy_scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* New reference to the active scope, or NULL (none, or error if set). */
 PyObject *twpy_manager_active(modstate *st, PyObject *mgr, int kind);
 /* SM_THREAD, SM_CONTEXTVARS or SM_FOREIGN for a scope manager object. */
@@ -477,6 +538,7 @@ int twpy_tag_pair(void *ud, PyObject *k, PyObject *v);
 int twpy_record_error(modstate *st, PyObject *span, PyObject *et, PyObject *ev, PyObject *tb);
 /* span.finish() as the opentracing harness may have patched it; 0 or -1. */
 int twpy_call_finish(modstate *st, PyObject *span);
+PyObject *twpy_span_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 
 /* ------------------------------------------------------------ _core_tracer.c */
 

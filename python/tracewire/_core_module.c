@@ -196,6 +196,11 @@ module_exec(PyObject *m)
                      &st->cvsm_type) < 0
         || make_type(m, &twpy_tracer_spec, ot_tracer, "Tracer", &st->tracer_base, &st->tracer_type) < 0)
         goto done;
+    if ((st->cm_desc_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &twpy_cm_desc_spec, NULL)) == NULL
+        || (st->cm_bound_type = (PyTypeObject *)PyType_FromModuleAndSpec(m, &twpy_cm_bound_spec, NULL)) == NULL
+        || twpy_cm_install(st, st->span_base, twpy_span_exit) < 0
+        || twpy_cm_install(st, st->scope_base, twpy_scope_exit) < 0)
+        goto done;
     if (PyModule_AddObjectRef(m, "Span", (PyObject *)st->span_type) < 0
         || PyModule_AddObjectRef(m, "SpanContext", (PyObject *)st->ctx_type) < 0
         || PyModule_AddObjectRef(m, "Scope", (PyObject *)st->scope_type) < 0
@@ -232,7 +237,8 @@ done:
     X(format_tb) X(json_loads) X(fmt_text_map) X(fmt_http_headers) X(fmt_binary) \
     X(ref_child_of) X(s_finish) X(s_active) X(s_span) X(s_activate) X(s_context) \
     X(s_items) X(s_name) X(s_error) X(s_event) X(s_error_object) X(s_error_kind) \
-    X(s_message) X(s_stack) X(otel_span_base) X(otel_tracer_base) X(otel_cur_type)
+    X(s_message) X(s_stack) X(otel_span_base) X(otel_tracer_base) X(otel_cur_type) \
+    X(cm_desc_type) X(cm_bound_type)
 
 static int
 module_traverse(PyObject *m, visitproc visit, void *arg)
@@ -259,6 +265,8 @@ module_clear(PyObject *m)
         PyObject_GC_Del(st->span_pool[--st->span_pooled]);
     while (st->scope_pooled > 0)
         PyObject_GC_Del(st->scope_pool[--st->scope_pooled]);
+    while (st->bound_pooled > 0)
+        PyObject_GC_Del(st->bound_pool[--st->bound_pooled]);
 #define C(f) Py_CLEAR(st->f);
     STATE_OBJECTS(C)
 #undef C

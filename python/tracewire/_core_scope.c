@@ -1,13 +1,21 @@
 /* _core_scope.c — Scope and the two scope managers.
  *
- * The thread-local manager keeps the active scope under a Py_tss key per
- * manager (owned reference; the thread-state dict when no key could be
- * made), the contextvars manager in a ContextVar. A scope remembers the one
- * active before it and restores it on close; closing finishes the span when
- * asked, through span.finish as an attribute (the opentracing harness
- * patches it) unless the span cannot have been patched.
+ * The thread-local manager keeps the active scope (owned reference) in a
+ * static TLS slot of this module (TWPY_TLS_SLOTS managers at once), else
+ * under a Py_tss key per manager, else in the thread-state dict; the
+ * contextvars manager in a ContextVar. A scope remembers the one active
+ * before it and restores it on close; closing finishes the span when asked,
+ * through span.finish as an attribute (the opentracing harness patches it)
+ * unless the span cannot have been patched. Spans and scopes are context
+ * managers through our own __enter__/__exit__ descriptors (end of file),
+ * whose bound objects are pooled.
  */
 #include "_core.h"
+#include <stdatomic.h>
+
+__thread twpy_tls_slot twpy_tls_active[TWPY_TLS_SLOTS];
+static _Atomic unsigned tls_slots_used;      /* bit i: slot i has an owner */
+static _Atomic uint64_t tls_next_owner = 1;  /* never reused: a freed owner's values stay stale */
 
 /* ------------------------------------------------------------ scope managers */
 
@@ -19,8 +27,8 @@ twpy_manager_active(modstate *st, PyObject *mgr, int kind)
         return NULL;
     if (kind == SM_THREAD) {
         ManagerObject *mo = (ManagerObject *)mgr;
-        if (mo->has_key)
-            return Py_XNewRef((PyObject *)PyThread_tss_get(&mo->key));
+        if (mo->tls)
+            return Py_XNewRef(twpy_tlsm_get(mo));
         PyObject *d = PyThreadState_GetDict();
         if (d == NULL)
             return NULL;
@@ -53,10 +61,10 @@ manager_set_active(PyObject *mgr, int kind, PyObject *scope)
 {
     if (kind == SM_THREAD) {
         ManagerObject *mo = (ManagerObject *)mgr;
-        if (mo->has_key) {
-            PyObject *old = PyThread_tss_get(&mo->key);
+        if (mo->tls) {
+            PyObject *old = twpy_tlsm_get(mo);
             Py_XINCREF(scope);
-            if (PyThread_tss_set(&mo->key, scope) != 0) {
+            if (twpy_tlsm_set(mo, scope) != 0) {
                 Py_XDECREF(scope);
                 PyErr_SetString(PyExc_RuntimeError, "thread-specific storage failed");
                 return -1;
@@ -111,12 +119,12 @@ twpy_scope_activate(modstate *st, PyObject *mgr, int kind, PyObject *span, int f
     sc->manager = Py_NewRef(mgr);
     sc->span = Py_NewRef(span);
     sc->finish_on_close = finish_on_close;
-    if (kind == SM_THREAD && ((ManagerObject *)mgr)->has_key) {
-        /* one read and one write of the key: its reference to the scope
-         * active so far moves to sc->prev, and it takes one to sc */
-        Py_tss_t *key = &((ManagerObject *)mgr)->key;
-        PyObject *prev = PyThread_tss_get(key);
-        if (PyThread_tss_set(key, sc) != 0) {
+    if (kind == SM_THREAD && ((ManagerObject *)mgr)->tls) {
+        /* one read and one write of the thread's slot: its reference to the
+         * scope active so far moves to sc->prev, and it takes one to sc */
+        ManagerObject *mo = (ManagerObject *)mgr;
+        PyObject *prev = twpy_tlsm_get(mo);
+        if (twpy_tlsm_set(mo, (PyObject *)sc) != 0) {
             PyErr_SetString(PyExc_RuntimeError, "thread-specific storage failed");
             goto fail;
         }
@@ -185,10 +193,24 @@ mgr_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
             return NULL;
         }
     } else {
-        /* a pthread key per manager; if keys run out, the thread-state dict */
+        /* a static TLS slot; else a pthread key per manager; if keys run
+         * out, the thread-state dict */
         Py_tss_t init = Py_tss_NEEDS_INIT;
         m->key = init;
-        m->has_key = PyThread_tss_create(&m->key) == 0;
+        unsigned used = atomic_load(&tls_slots_used);
+        for (int i = 0; i < TWPY_TLS_SLOTS; i++) {
+            if (used & (1u << i))
+                continue;
+            if (atomic_compare_exchange_strong(&tls_slots_used, &used, used | (1u << i))) {
+                m->tls = TLS_SLOT;
+                m->slot = i;
+                m->owner = atomic_fetch_add(&tls_next_owner, 1);
+                break;
+            }
+            i = -1;               /* used was reloaded: look again */
+        }
+        if (m->tls == TLS_NONE && PyThread_tss_create(&m->key) == 0)
+            m->tls = TLS_KEY;
     }
     return (PyObject *)m;
 }
@@ -214,11 +236,14 @@ static void
 mgr_cleanup(ManagerObject *self)
 {
     Py_CLEAR(self->var);
-    if (self->has_key) {
-        PyObject *cur = PyThread_tss_get(&self->key);
-        (void)PyThread_tss_set(&self->key, NULL);
-        self->has_key = 0;
-        PyThread_tss_delete(&self->key);
+    if (self->tls) {
+        PyObject *cur = twpy_tlsm_get(self);
+        (void)twpy_tlsm_set(self, NULL);
+        if (self->tls == TLS_SLOT)
+            atomic_fetch_and(&tls_slots_used, ~(1u << self->slot));
+        else
+            PyThread_tss_delete(&self->key);
+        self->tls = TLS_NONE;
         Py_XDECREF(cur);
     }
 }
@@ -277,14 +302,14 @@ scope_close_impl(modstate *st, ScopeObject *sc)
     if (sc->closed || sc->manager == NULL)
         return 0;
     int kind = sc->kind;
-    if (kind == SM_THREAD && ((ManagerObject *)sc->manager)->has_key) {
+    if (kind == SM_THREAD && ((ManagerObject *)sc->manager)->tls) {
         /* the mirror of twpy_scope_activate: sc->prev's reference moves to
          * the key, the key's reference to sc is dropped (our caller holds
          * another) */
-        Py_tss_t *key = &((ManagerObject *)sc->manager)->key;
-        if (PyThread_tss_get(key) != (PyObject *)sc)
+        ManagerObject *mo = (ManagerObject *)sc->manager;
+        if (twpy_tlsm_get(mo) != (PyObject *)sc)
             return 0;             /* only the active scope closes (opentracing) */
-        if (PyThread_tss_set(key, sc->prev) != 0) {
+        if (twpy_tlsm_set(mo, sc->prev) != 0) {
             PyErr_SetString(PyExc_RuntimeError, "thread-specific storage failed");
             return -1;
         }
@@ -320,15 +345,8 @@ scope_close(PyObject *self, PyObject *unused)
     Py_RETURN_NONE;
 }
 
-static PyObject *
-scope_enter(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    return Py_NewRef(self);
-}
-
-static PyObject *
-scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+PyObject *
+twpy_scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     modstate *st = ((ScopeObject *)self)->st;
     if (st == NULL)
@@ -387,8 +405,6 @@ GC_FUNCS_POOLED(scope, ScopeObject, scope)
 static PyMethodDef scope_methods[] = {
     {"close", scope_close, METH_NOARGS,
      "Deactivates the scope (only the active one) and finishes the span if asked."},
-    {"__enter__", scope_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))scope_exit, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -422,3 +438,194 @@ PyType_Spec twpy_scope_spec = {
              | Py_TPFLAGS_DISALLOW_INSTANTIATION,
     .slots = scope_slots,
 };
+
+/* ------------------------------------------------------------ __enter__ / __exit__ */
+
+/* A descriptor on the type; binding it to an object makes a CMBound. */
+typedef struct CMDesc {
+    PyObject_HEAD
+    PyTypeObject *owner;          /* borrowed: the type holds us */
+    twpy_exit_fn exit_fn;         /* NULL: __enter__ */
+    modstate *st;
+    const char *name;
+} CMDesc;
+
+/* obj.__enter__ / obj.__exit__, called through vectorcall; a GC object
+ * (obj may hold it in its __dict__), reused from st->bound_pool. */
+typedef struct CMBound {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *self;
+    twpy_exit_fn exit_fn;
+    modstate *st;
+} CMBound;
+
+static PyObject *
+cm_invoke(PyObject *self, twpy_exit_fn fn, PyObject *const *args, Py_ssize_t nargs,
+          PyObject *kwnames)
+{
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments",
+                     fn ? "__exit__" : "__enter__");
+        return NULL;
+    }
+    if (fn)
+        return fn(self, args, nargs);
+    if (nargs != 0) {
+        PyErr_SetString(PyExc_TypeError, "__enter__() takes no arguments");
+        return NULL;
+    }
+    return Py_NewRef(self);
+}
+
+static PyObject *
+cm_bound_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CMBound *b = (CMBound *)callable;
+    return cm_invoke(b->self, b->exit_fn, args, PyVectorcall_NARGS(nargsf), kwnames);
+}
+
+static int
+cm_bound_traverse(CMBound *b, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(b));
+    Py_VISIT(b->self);
+    return 0;
+}
+
+static int
+cm_bound_clear(CMBound *b)
+{
+    Py_CLEAR(b->self);
+    return 0;
+}
+
+/* As GC_FUNCS_POOLED_LAYOUT: back to the pool while its type is the module's. */
+static void
+cm_bound_dealloc(CMBound *b)
+{
+    PyTypeObject *tp = Py_TYPE(b);
+    modstate *st = b->st;
+    PyObject *self = b->self;
+    PyObject_GC_UnTrack(b);
+    b->self = NULL;
+    if (st && tp == st->cm_bound_type && st->bound_pooled < TWPY_POOL_MAX)
+        st->bound_pool[st->bound_pooled++] = (PyObject *)b;
+    else
+        tp->tp_free(b);
+    Py_DECREF(tp);
+    Py_XDECREF(self);
+}
+
+static PyObject *
+cm_bound_repr(CMBound *b)
+{
+    return PyUnicode_FromFormat("<bound method %s of %R>", b->exit_fn ? "__exit__" : "__enter__",
+                                b->self ? b->self : Py_None);
+}
+
+static PyMemberDef cm_bound_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(CMBound, vectorcall), READONLY, NULL},
+    {"__self__", T_OBJECT, offsetof(CMBound, self), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot cm_bound_slots[] = {
+    {Py_tp_dealloc, cm_bound_dealloc},
+    {Py_tp_traverse, cm_bound_traverse},
+    {Py_tp_clear, cm_bound_clear},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_repr, cm_bound_repr},
+    {Py_tp_members, cm_bound_members},
+    {0, NULL},
+};
+
+PyType_Spec twpy_cm_bound_spec = {
+    .name = "tracewire._BoundContextMethod",
+    .basicsize = sizeof(CMBound),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL
+             | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = cm_bound_slots,
+};
+
+static PyObject *
+cm_desc_get(PyObject *self, PyObject *obj, PyObject *type)
+{
+    (void)type;
+    CMDesc *d = (CMDesc *)self;
+    if (obj == NULL || obj == Py_None)
+        return Py_NewRef(self);
+    if (!PyObject_TypeCheck(obj, d->owner)) {
+        PyErr_Format(PyExc_TypeError, "%s of '%s' objects does not apply to a '%.100s' object",
+                     d->name, d->owner->tp_name, Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    modstate *st = d->st;
+    CMBound *b = (CMBound *)twpy_pool_take(st->cm_bound_type, st->bound_pool, &st->bound_pooled);
+    if (b == NULL)
+        return NULL;
+    b->vectorcall = cm_bound_vectorcall;
+    b->self = Py_NewRef(obj);
+    b->exit_fn = d->exit_fn;
+    b->st = st;
+    return (PyObject *)b;
+}
+
+/* Type.__exit__(obj, et, ev, tb): the unbound call */
+static PyObject *
+cm_desc_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    CMDesc *d = (CMDesc *)self;
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    if (n < 1 || !PyObject_TypeCheck(PyTuple_GET_ITEM(args, 0), d->owner)) {
+        PyErr_Format(PyExc_TypeError, "%s needs a '%s' object", d->name, d->owner->tp_name);
+        return NULL;
+    }
+    if (kw != NULL && PyDict_GET_SIZE(kw) > 0) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", d->name);
+        return NULL;
+    }
+    return cm_invoke(PyTuple_GET_ITEM(args, 0), d->exit_fn, &PyTuple_GET_ITEM(args, 1), n - 1, NULL);
+}
+
+static void
+cm_desc_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyType_Slot cm_desc_slots[] = {
+    {Py_tp_dealloc, cm_desc_dealloc},
+    {Py_tp_descr_get, cm_desc_get},
+    {Py_tp_call, cm_desc_call},
+    {Py_tp_doc, "__enter__ / __exit__ of a tracewire Span or Scope"},
+    {0, NULL},
+};
+
+PyType_Spec twpy_cm_desc_spec = {
+    .name = "tracewire._ContextMethod",
+    .basicsize = sizeof(CMDesc),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = cm_desc_slots,
+};
+
+int
+twpy_cm_install(modstate *st, PyTypeObject *tp, twpy_exit_fn exit_fn)
+{
+    for (int i = 0; i < 2; i++) {
+        CMDesc *d = PyObject_New(CMDesc, st->cm_desc_type);
+        if (d == NULL)
+            return -1;
+        d->owner = tp;
+        d->exit_fn = i ? exit_fn : NULL;
+        d->st = st;
+        d->name = i ? "__exit__" : "__enter__";
+        int rc = PyObject_SetAttrString((PyObject *)tp, d->name, (PyObject *)d);
+        Py_DECREF(d);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}

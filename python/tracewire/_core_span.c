@@ -263,15 +263,8 @@ span_get_baggage_item(PyObject *self, PyObject *key)
     return PyUnicode_DecodeUTF8(v, (Py_ssize_t)vl, "replace");
 }
 
-static PyObject *
-span_enter(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    return Py_NewRef(self);
-}
-
-static PyObject *
-span_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+PyObject *
+twpy_span_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     SpanObject *so = (SpanObject *)self;
     modstate *st = so->st;
@@ -471,8 +464,6 @@ static PyMethodDef span_methods[] = {
     {"get_baggage_item", span_get_baggage_item, METH_O, "get_baggage_item(key) -> str or None"},
     {"is_sampled", span_is_sampled, METH_NOARGS, "True when the span is sampled"},
     {"is_debug", span_is_debug, METH_NOARGS, "True when the span is a debug span"},
-    {"__enter__", span_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))span_exit, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 

@@ -192,7 +192,7 @@ done:
  * name, the tracer's own thread-local manager, and no active scope or one of
  * ours holding one of our spans. Everything span_new_from would do, without
  * its general argument handling; anything else goes there. The active scope
- * and its span are borrowed: the thread's key holds the scope, the scope its
+ * and its span are borrowed: the thread's slot holds the scope, the scope its
  * span, and no Python code runs before the core has copied the parent. */
 static PyObject *
 span_new_simple(TracerObject *t, PyObject *name)
@@ -204,9 +204,9 @@ span_new_simple(TracerObject *t, PyObject *name)
     size_t nlen;
     if (t->sm_kind != SM_THREAD || t->tracer == NULL || t->scope_manager == NULL
         || !PyUnicode_CheckExact(name)
-        || !((ManagerObject *)t->scope_manager)->has_key || !twpy_str_fast(name, &nm, &nlen))
+        || !((ManagerObject *)t->scope_manager)->tls || !twpy_str_fast(name, &nm, &nlen))
         goto general;
-    PyObject *scope = PyThread_tss_get(&((ManagerObject *)t->scope_manager)->key);
+    PyObject *scope = twpy_tlsm_get((ManagerObject *)t->scope_manager);
     if (scope != NULL) {
         if (!Py_IS_TYPE(scope, st->scope_type))
             goto general;

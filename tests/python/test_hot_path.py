@@ -204,3 +204,78 @@ def test_module_teardown_frees_pooled_objects():
     del t
     gc.collect()
     assert r() is None
+
+
+def test_many_thread_local_managers_keep_their_own_active_scope():
+    # more managers than static TLS slots: the rest use pthread keys
+    tracers = [memory_tracer(tracewire.ThreadLocalScopeManager()) for _ in range(10)]
+    scopes = [t.start_active_span("m%d" % i) for i, t in enumerate(tracers)]
+    for t, sc in zip(tracers, scopes):
+        assert t.active_span is sc.span
+        child = t.start_span("child")
+        assert child.context.parent_id == sc.span.context.span_id
+        child.finish()
+    seen = []
+
+    def other_thread():
+        seen.extend(t.active_span for t in tracers)
+
+    th = threading.Thread(target=other_thread)
+    th.start()
+    th.join()
+    assert seen == [None] * 10            # per thread
+    for sc in reversed(scopes):
+        sc.close()
+    assert all(t.active_span is None for t in tracers)
+
+
+def test_a_freed_managers_slot_shows_nothing_to_its_successor():
+    for i in range(20):                   # slots freed and taken again
+        m = tracewire.ThreadLocalScopeManager()
+        t = memory_tracer(m)
+        assert m.active is None and t.active_span is None
+        scope = t.start_active_span("left-open-%d" % i)   # never closed
+        assert m.active is scope
+        del t, m, scope
+        gc.collect()
+
+
+def test_context_methods_behave_as_methods(tracer):
+    scope = tracer.start_active_span("cm")
+    assert scope.__enter__() is scope
+    assert scope.__exit__.__self__ is scope
+    with pytest.raises(TypeError):
+        scope.__enter__(1)
+    with pytest.raises(TypeError):
+        scope.__exit__(None, None, None, exc=None)
+    with pytest.raises(TypeError):
+        tracewire.Scope.__exit__(object(), None, None, None)
+    assert tracewire.Scope.__exit__(scope, None, None, None) is False
+    assert tracer.active_span is None and scope.span.finished
+    span = tracer.start_span("plain")
+    with pytest.raises(TypeError):
+        type(scope).__dict__.get("__exit__", tracewire.Scope.__exit__).__get__(span)
+    with span as entered:
+        assert entered is span
+    assert span.finished
+    # a bound method kept in the object's own dict is a cycle the GC collects
+    s2 = tracer.start_span("cycle")
+    s2.keep = s2.__exit__
+    r = weakref.ref(s2)
+    del s2
+    gc.collect()
+    assert r() is None
+
+
+def test_exit_with_an_exception_records_it_through_the_pooled_method(tracer):
+    for _ in range(3):
+        with pytest.raises(ValueError):
+            with tracer.start_active_span("err") as scope:
+                scope.span.set_tag("k", 1)
+                raise ValueError("boom")
+    recs = tracer.memory_spans()
+    assert len(recs) == 3
+    for rec in recs:
+        assert rec["tags"]["error"] is True and rec["tags"]["k"] == 1
+        assert rec["logs"][-1]["fields"]["error.kind"] == "ValueError"
+    assert tracer.active_span is None
