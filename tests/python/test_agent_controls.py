@@ -182,8 +182,11 @@ def test_throttler_credits_side_by_side():
         if path != "/credits":
             return 404, {}
         uuid = q["uuid"][0]
-        first = uuid not in granted
-        granted.setdefault(uuid, q)
+        # credits once per client, on its first request naming both
+        # operations (a first poll could come between the two asks)
+        first = uuid not in granted and set(q.get("operations", [])) >= {"op-a", "op-b"}
+        if first:
+            granted[uuid] = q
         credits = {"op-a": 2, "op-b": 1} if first else {}
         return 200, {"balances": [{"operation": op, "balance": credits.get(op, 0)}
                                   for op in q.get("operations", [])]}
@@ -203,7 +206,21 @@ def test_throttler_credits_side_by_side():
         # delay within one refresh interval, as jaeger_client)
         assert agent.wait(lambda r: r[0] == "/credits" and len(granted) >= 2, timeout=8), \
             "both clients asked for credits"
-        time.sleep(0.3)    # the answer applied
+        # the answers applied: tracewire counts an update after merging it,
+        # so every answered request of its uuid (a UUID; jaeger_client's is
+        # a decimal number) is counted once applied
+        (tw_uuid,) = [u for u in granted if "-" in u]
+
+        def tw_applied():
+            with agent.cond:
+                n = sum(1 for p, q in agent.requests if q.get("uuid") == [tw_uuid])
+            return tt.metrics()["throttler_updates_ok"] >= n
+        deadline = time.time() + 5
+        while time.time() < deadline and not (
+                tw_applied() and
+                jt.throttler.credits.get("op-a") == 2 and jt.throttler.credits.get("op-b") == 1):
+            time.sleep(0.02)
+        assert jt.throttler.credits == {"op-a": 2, "op-b": 1}
         for t in (jt, tt):
             for _ in range(3):
                 debug_span_via_priority(t, "op-a")  # 2 credits: 2 debug spans
@@ -223,9 +240,7 @@ def test_throttler_credits_side_by_side():
         # the requests: same path and parameters; uuid is each client's
         # client-uuid process tag (jaeger_client: a random decimal number,
         # tracewire: its UUID)
-        (jq,), (tq,) = [[q for p, q in agent.requests if p == "/credits" and
-                         q["uuid"][0] == str(tags(proc.tags)["client-uuid"])][:1]
-                        for proc in (jproc, tproc)]
+        jq, tq = [granted[str(tags(proc.tags)["client-uuid"])] for proc in (jproc, tproc)]
         assert sorted(jq) == sorted(tq) == ["operations", "service", "uuid"]
         assert jq["service"] == tq["service"] == ["thr"]
         assert jq["operations"] == tq["operations"] == ["op-a", "op-b"]

@@ -159,6 +159,9 @@ def test_server_is_alive_after_all_of_the_above(server):
     ["reporter.protocols=bogus"], ["no_equals_sign"], ["unknown.key=1"],
     ["tq.max_item_size=0"], ["tq.max_item_size=-5"], ["tq.max_item_size=12abc"],
     ["sampler.param=notanumber"],
+    # the agent's controls (#20) come through the same key table
+    ["throttler.port=70000"], ["baggage_restrictions.refresh_interval=soon"],
+    ["debug_id_header=no spaces"],
 ])
 def test_module_load_with_bad_arguments_fails_cleanly(make_server, args):
     srv = make_server("noload").start(module=False)
