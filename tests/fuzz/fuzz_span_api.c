@@ -7,8 +7,11 @@
  * timestamps as 8 raw bytes. Checks: only documented statuses (writes to a
  * finished span give TW_ERR_FINISHED), children inherit the trace id and the
  * baggage, and at the end the memory reporter's JSON parses and holds exactly
- * spans_finished spans.
- * requires: core/src/tracer.c core/src/span.c */
+ * spans_finished spans. Also a gateway's server span in one call each
+ * (tw_http_span_start / tw_http_span_finish): its name must be "METHOD
+ * path" whether the method and target lie in one request line (borrowed)
+ * or apart (copied).
+ * requires: core/src/tracer.c core/src/span.c core/src/http_span.c */
 #include "fz_common.h"
 #include "context.h"
 
@@ -225,6 +228,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (tw_tracer_scope(t, k, kl, u8(&r) & 1 ? k : NULL, kl / 2, NULL, 0, &f, u8(&r) & 1,
                                 &sc) == TW_OK)
                 FZ_CHECK(write_ok(tw_span_set_scope(s, sc), s));
+            break;
+        }
+        case 12: {                  /* a gateway's server span, one call (http_span.c) */
+            if (s)
+                break;
+            size_t ml, tl, hl, pl;
+            const char *m = str(&r, &ml), *tg = str(&r, &tl), *h = str(&r, &hl), *pe = str(&r, &pl);
+            unsigned fl = u8(&r);
+            char *line = NULL;
+            if (fl & 1) {           /* "METHOD target" in one line, as nginx keeps it */
+                line = malloc(ml + tl + 2);
+                if (!line)
+                    break;
+                memcpy(line, m, ml);
+                line[ml] = ' ';
+                memcpy(line + ml + 1, tg, tl);
+                m = line;
+                tg = line + ml + 1;
+            }
+            tw_http_request hr = {m, ml, tg, tl, fl & 2 ? h : NULL, fl & 2 ? hl : 0,
+                                  fl & 4 ? "https" : NULL, fl & 4 ? 5 : 0,
+                                  fl & 8 ? "nginx" : NULL, fl & 8 ? 5 : 0};
+            tw_span *p = spans[(i + 1) & 3];
+            st = tw_http_span_start(t, &hr, fl & 16 ? pe : NULL, fl & 16 ? pl : 0,
+                                    p ? tw_span_get_context(p) : NULL, 0, &spans[i]);
+            FZ_CHECK(st == TW_OK || st == TW_ERR_NOMEM);
+            FZ_CHECK((st == TW_OK) == (spans[i] != NULL));
+            if (st == TW_OK) {
+                const char *q = tl ? memchr(tg, '?', tl) : NULL;
+                size_t plen = q ? (size_t)(q - tg) : tl, wl = 0, nl;
+                char want[TW_HTTP_MAX_NAME];
+                for (size_t j = 0; j < ml && wl < sizeof want; j++)
+                    want[wl++] = m[j];
+                if (wl < sizeof want)
+                    want[wl++] = ' ';
+                for (size_t j = 0; j < plen && wl < sizeof want; j++)
+                    want[wl++] = tg[j];
+                const char *nm = tw_span_operation_name(spans[i], &nl);
+                FZ_CHECK(nl == wl && memcmp(nm, want, wl) == 0);
+            }
+            free(line);
+            break;
+        }
+        case 13: {                  /* its response, and finish */
+            if (!s)
+                break;
+            tw_http_response resp = {(int64_t)u64(&r), NULL, 0, (int64_t)u64(&r)};
+            resp.upstream_addr = u8(&r) & 1 ? str(&r, &resp.upstream_addr_len) : NULL;
+            bool was = tw_span_is_finished(s);
+            st = tw_http_span_finish(s, &resp, 0);
+            FZ_CHECK(was ? st == TW_ERR_FINISHED : st == TW_OK);
             break;
         }
         default:                    /* free (unfinished spans are discarded) */
