@@ -389,6 +389,16 @@ TW_API int64_t tw_span_start_us(const tw_span *s);
  * TW_ERR_INVALID_ARG. Finished: TW_ERR_FINISHED. */
 TW_API tw_status tw_span_add_link(tw_span *s, const tw_span_context *c,
                                   const tw_field *attrs, size_t n);
+/* The same from ids (the OTel face holds OTel SpanContexts, not core ones):
+ * trace_hi/trace_lo/span_id, the W3C trace-flags byte and tracestate (NULL or
+ * "" when none; copied, sent as OTLP Link.trace_state / Link.flags). As the
+ * OTel SDK keeps it, a link to an invalid context (zero ids) is recorded when
+ * it has attributes or a tracestate, else TW_ERR_INVALID_ARG; Jaeger Thrift
+ * leaves such a link out (a SpanRef needs ids). */
+TW_API tw_status tw_span_add_link_ids(tw_span *s, uint64_t trace_hi, uint64_t trace_lo,
+                                      uint64_t span_id, unsigned trace_flags,
+                                      const char *tracestate, size_t tracestate_len,
+                                      const tw_field *attrs, size_t n);
 
 /* An OTel instrumentation scope (name, version, schema_url, attributes).
  * borrowed: owned by the tracer, valid until tw_tracer_free; asking twice

@@ -455,6 +455,13 @@ static bool put_span(twp_buf *b, const twp_span_data *s)
              LIT(b, ",\"spanId\":") && put_span_id(b, r->span_id);
         if (r->link) {           /* an OTel link: its own attributes only */
             bool first = true;
+            if (r->tracestate)
+                ok = ok && LIT(b, ",\"traceState\":") && put_cstr(b, r->tracestate);
+            if (r->w3c_flags) {
+                char fl[8];
+                char *fp = u64_digits(fl + sizeof fl, r->w3c_flags);
+                ok = ok && LIT(b, ",\"flags\":") && app(b, fp, (size_t)(fl + sizeof fl - fp));
+            }
             ok = ok && LIT(b, ",\"attributes\":[") &&
                  put_kvs(b, r->attrs, r->nattrs, -1, &first) && LIT(b, "]}");
         } else {

@@ -425,6 +425,8 @@ static size_t event_bound(const twp_log *l)
 static size_t link_bound(const twp_ref *r)
 {
     size_t n = LINK_BOUND;
+    if (r->tracestate)
+        n += 16 + 3 * strlen(r->tracestate);
     for (uint32_t i = 0; i < r->nattrs; i++)
         n += kv_bound(&r->attrs[i]);
     return n;
@@ -434,7 +436,7 @@ static size_t span_bound(const twp_span_data *s)
 {
     size_t n = 128 + 3 * (size_t)s->op_len;
     for (uint32_t i = 0; i < s->nrefs; i++)
-        n += link_bound(&s->refs[i]);
+        n += s->refs[i].link ? link_bound(&s->refs[i]) : LINK_BOUND;
     if (s->tracestate)
         n += 3 * strlen(s->tracestate);
     for (uint32_t i = 0; i < s->ntags; i++)
@@ -493,7 +495,16 @@ static u8 *put_link(u8 *p, const twp_ref *r)
         *p++ = 0x12;
         *p++ = 8;
         p = put_be64(p, r->span_id);
+        if (r->tracestate)       /* trace_state 3 */
+            p = put_str_field(p, 0x1A, r->tracestate, strlen(r->tracestate));
         p = put_kvs(p, 0x22, r->attrs, r->nattrs, -1);
+        if (r->w3c_flags) {      /* flags 6, fixed32: the W3C trace-flags byte */
+            *p++ = 0x35;
+            *p++ = r->w3c_flags;
+            *p++ = 0;
+            *p++ = 0;
+            *p++ = 0;
+        }
         return close_len(at, slot, p);
     }
     const bool follows = r->type == TW_REF_FOLLOWS_FROM;

@@ -297,8 +297,11 @@ static json_t *span_json(const twp_span_data *d, bool hex128)
                               r->type == TW_REF_FOLLOWS_FROM ? "follows_from" : "child_of",
                               "trace_id", trace_hex(r->trace_hi, r->trace_lo, hex128),
                               "span_id", id_hex(r->span_id));
-        if (o && r->link)        /* an OTel link (tw_span_add_link) and its attributes */
+        if (o && r->link) {      /* an OTel link (tw_span_add_link) and its attributes */
             json_object_set_new(o, "attributes", fields_json(r->attrs, r->nattrs));
+            if (r->tracestate)
+                json_object_set_new(o, "tracestate", json_string(r->tracestate));
+        }
         if (!o || json_array_append_new(refs, o) != 0)
             goto fail;
     }

@@ -313,6 +313,8 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
         }
     }
     for (uint32_t i = 0; i < d->nrefs; i++) {
+        if (d->refs[i].tracestate)
+            strings += str_need(d, d->refs[i].tracestate, strlen(d->refs[i].tracestate));
         arrays += sizeof(twp_value) * d->refs[i].nattrs;
         for (uint32_t j = 0; j < d->refs[i].nattrs; j++) {
             strings += value_need(d, &d->refs[i].attrs[j]);
@@ -352,6 +354,9 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
     }
     for (uint32_t i = 0; i < d->nrefs; i++) {
         c->refs[i] = d->refs[i];
+        if (d->refs[i].tracestate)
+            c->refs[i].tracestate = str_move(d, d->refs[i].tracestate,
+                                             strlen(d->refs[i].tracestate), &pos);
         if (!d->refs[i].nattrs)
             continue;
         c->refs[i].attrs = (twp_value *)arr;
@@ -440,6 +445,9 @@ twp_span_data *twp_span_data_clone(const twp_span_data *s)
         d->nrefs = s->nrefs;
         for (uint32_t i = 0; i < s->nrefs; i++) {
             uint32_t na = s->refs[i].nattrs;
+            const char *ts = s->refs[i].tracestate;
+            if (ts && !(d->refs[i].tracestate = twp_arena_strdup(a, ts, strlen(ts))))
+                goto fail;
             if (!na)
                 continue;
             d->refs[i].nattrs = 0;
@@ -928,6 +936,8 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
                 twp_ref *r = &d->refs[d->nrefs++];
                 r->nattrs = 0;
                 r->attrs = NULL;
+                r->tracestate = NULL;
+                r->w3c_flags = 0;
                 r->link = false;
                 r->type = refs[i].type == TW_REF_FOLLOWS_FROM ? TW_REF_FOLLOWS_FROM : TW_REF_CHILD_OF;
                 r->trace_hi = c->trace_hi;
@@ -1536,11 +1546,26 @@ static bool field_ok(const tw_field *f)
 
 tw_status tw_span_add_link(tw_span *s, const tw_span_context *c, const tw_field *attrs, size_t n)
 {
-    if (!s || !c || (!attrs && n) || n > UINT32_MAX)
+    if (!c)
+        return TW_ERR_INVALID_ARG;
+    return tw_span_add_link_ids(s, c->trace_hi, c->trace_lo, c->span_id,
+                                c->flags & TW_FLAG_SAMPLED, c->tracestate, c->tracestate_len,
+                                attrs, n);
+}
+
+tw_status tw_span_add_link_ids(tw_span *s, uint64_t trace_hi, uint64_t trace_lo,
+                               uint64_t span_id, unsigned trace_flags,
+                               const char *tracestate, size_t tracestate_len,
+                               const tw_field *attrs, size_t n)
+{
+    if (!s || (!attrs && n) || n > UINT32_MAX || (!tracestate && tracestate_len) ||
+        tracestate_len > UINT32_MAX)
         return TW_ERR_INVALID_ARG;
     if (s->finished)
         return TW_ERR_FINISHED;
-    if (!ctx_has_ids(c))
+    /* the OTel SDK's rule (_is_valid_link): a valid context, or attributes,
+     * or a tracestate */
+    if (((trace_hi | trace_lo) == 0 || span_id == 0) && n == 0 && tracestate_len == 0)
         return TW_ERR_INVALID_ARG;
     for (size_t i = 0; i < n; i++)
         if (!field_ok(&attrs[i]))
@@ -1566,16 +1591,21 @@ tw_status tw_span_add_link(tw_span *s, const tw_span_context *c, const tw_field 
         if (st != TW_OK)
             return st;   /* the arena keeps the garbage; the link is not added */
     }
+    const char *ts = NULL;
+    if (tracestate_len && !(ts = twp_arena_strdup(&d->arena, tracestate, tracestate_len)))
+        return TW_ERR_NOMEM;
     twp_ref *r = &d->refs[d->nrefs++];
     memset(r, 0, sizeof *r);
     r->type = TW_REF_FOLLOWS_FROM;
-    r->trace_hi = c->trace_hi;
-    r->trace_lo = c->trace_lo;
-    r->span_id = c->span_id;
+    r->trace_hi = trace_hi;
+    r->trace_lo = trace_lo;
+    r->span_id = span_id;
+    r->tracestate = ts;
+    r->w3c_flags = (uint8_t)(trace_flags & 0xffu);
     r->attrs = vals;
     r->nattrs = (uint32_t)n;
     r->link = true;
-    d->approx_size += 40;
+    d->approx_size += 40 + tracestate_len;
     return TW_OK;
 }
 

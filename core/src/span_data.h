@@ -18,7 +18,8 @@ struct twp_array;
 typedef struct twp_value {
     tw_value_type type;
     uint32_t key_len;
-    uint32_t len;         /* STRING/BINARY byte length */
+    uint32_t len;         /* STRING/BINARY bytes, ARRAY JSON text bytes, 0 for scalars
+                           * (thrift.c sizes tags from it without a type test) */
     const char *key;      /* arena */
     union { const char *str; int64_t i64; double f64; int b;
             const struct twp_array *arr; } v;   /* str, arr: arena */
@@ -50,8 +51,11 @@ typedef struct twp_ref {
     uint32_t nattrs;                /* link attributes (tw_span_add_link) */
     uint64_t trace_hi, trace_lo, span_id;
     twp_value *attrs;               /* arena; NULL for an opentracing reference */
+    const char *tracestate;         /* arena, NULL: an OTel link's W3C tracestate */
+    uint8_t w3c_flags;              /* an OTel link's W3C trace-flags byte (OTLP Link.flags) */
     bool link;                      /* an OTel link (tw_span_add_link): OTLP gets no
-                                     * opentracing.ref_type attribute */
+                                     * opentracing.ref_type attribute; its ids may be
+                                     * zero (an invalid context with attributes) */
 } twp_ref;
 
 /* An instrumentation scope (tw_scope): made and owned by the tracer (scope.c),

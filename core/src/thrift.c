@@ -281,18 +281,30 @@ static uint32_t extra_tags(const twp_span_data *s, twp_value out[3])
     return n + scope_tags(s, &out[n]);
 }
 
+/* References a SpanRef can carry: all but an OTel link to an invalid
+ * context (zero ids: recorded for its attributes/tracestate, tw_span_add_link_ids). */
+static inline bool ref_ok(const twp_ref *r)
+{
+    return !r->link || ((r->trace_hi | r->trace_lo) != 0 && r->span_id != 0);
+}
+
+static uint32_t refs_ok(const twp_span_data *s)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < s->nrefs; i++)
+        n += ref_ok(&s->refs[i]);
+    return n;
+}
+
 /* ------------------------------------------------------------ sizes */
 
 /* Upper bound of one Tag struct in either protocol (binary is the larger:
  * 3+4+key, 3+4, 3+4+val, stop). */
 static size_t tag_bound(const twp_value *v)
 {
-    size_t n = 24u + v->key_len;
-    if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY || v->type == TW_VAL_ARRAY)
-        n += v->len;          /* ARRAY: its JSON text, a string tag */
-    else
-        n += 12;
-    return n;
+    /* len is the string, binary or (ARRAY) JSON text length, and 0 for the
+     * scalars (span.c and every record writer set it): no branch on the type */
+    return 24u + 12u + (size_t)v->key_len + v->len;
 }
 
 static size_t tags_bound(const twp_value *v, size_t n)
@@ -397,10 +409,13 @@ static char *c_span(char *p, const twp_span_data *s)
     p = c_i64(p, 1, s->parent_id);
     p = c_bin(p, 1, s->op, s->op_len);
     int last = 5;
-    if (s->nrefs) {
-        p = c_list(p, 1, s->nrefs, CT_STRUCT);
+    uint32_t nrefs = s->nrefs ? refs_ok(s) : 0;
+    if (nrefs) {
+        p = c_list(p, 1, nrefs, CT_STRUCT);
         for (uint32_t i = 0; i < s->nrefs; i++) {
             const twp_ref *r = &s->refs[i];
+            if (!ref_ok(r))
+                continue;
             p = c_i32(p, 1, (int32_t)r->type);
             p = c_i64(p, 1, r->trace_lo);
             p = c_i64(p, 1, r->trace_hi);
@@ -594,10 +609,13 @@ static char *b_span(char *p, const twp_span_data *s)
     p = b_i64(p, 3, s->span_id);
     p = b_i64(p, 4, s->parent_id);
     p = b_str(p, 5, s->op, s->op_len);
-    if (s->nrefs) {
-        p = b_list(p, 6, BT_STRUCT, s->nrefs);
+    uint32_t nrefs = s->nrefs ? refs_ok(s) : 0;
+    if (nrefs) {
+        p = b_list(p, 6, BT_STRUCT, nrefs);
         for (uint32_t i = 0; i < s->nrefs; i++) {
             const twp_ref *r = &s->refs[i];
+            if (!ref_ok(r))
+                continue;
             p = b_i32(p, 1, (int32_t)r->type);
             p = b_i64(p, 2, r->trace_lo);
             p = b_i64(p, 3, r->trace_hi);

@@ -486,6 +486,8 @@ PyObject *twpy_otel_set_scope(PyObject *m, PyObject *const *args, Py_ssize_t nar
 int twpy_attrs_set(modstate *st, tw_span *s, PyObject *key, PyObject *value);
 int twpy_attrs_log(modstate *st, tw_span *s, int64_t us, PyObject *name, PyObject *attrs);
 int twpy_attrs_link(modstate *st, tw_span *s, const tw_span_context *c, PyObject *attrs);
+int twpy_attrs_link_ids(modstate *st, tw_span *s, PyObject *trace_id, PyObject *span_id,
+                        PyObject *flags, PyObject *tracestate, PyObject *attrs);
 /* The core scope of a handle made by otel_scope for the core tracer t, or
  * NULL with an exception (not a handle, or another tracer's). */
 const tw_scope *twpy_scope_of(PyObject *handle, TracerObject *t);

@@ -240,30 +240,69 @@ twpy_attrs_link(modstate *st, tw_span *s, const tw_span_context *c, PyObject *at
     return status_rc(st, r, "add_link");
 }
 
-/* otel_add_link(span, context, attributes) */
+/* A link by the ids of an OTel SpanContext: trace_id (128-bit int), span_id,
+ * the W3C trace-flags int, tracestate (a header str or None), attributes (a
+ * mapping or None). A link to an invalid context is kept when it has
+ * attributes or a tracestate (the SDK's rule; the core checks it): 0, or -1
+ * with an exception (ValueError when the core refuses the link). */
+int
+twpy_attrs_link_ids(modstate *st, tw_span *s, PyObject *trace_id, PyObject *span_id,
+                    PyObject *flags, PyObject *tracestate, PyObject *attrs)
+{
+    PyObject *mask = PyLong_FromUnsignedLongLong(~0ULL), *lo = NULL, *hi = NULL, *sh = NULL;
+    if (mask == NULL)
+        return -1;
+    /* trace_id & mask, trace_id >> 64: range-checked ints without byte tricks */
+    lo = PyNumber_And(trace_id, mask);
+    sh = lo ? PyLong_FromLong(64) : NULL;
+    hi = sh ? PyNumber_Rshift(trace_id, sh) : NULL;
+    Py_DECREF(mask);
+    Py_XDECREF(sh);
+    if (hi == NULL) {
+        Py_XDECREF(lo);
+        return -1;
+    }
+    uint64_t trace_lo = PyLong_AsUnsignedLongLong(lo);
+    uint64_t trace_hi = PyErr_Occurred() ? 0 : PyLong_AsUnsignedLongLong(hi);
+    Py_DECREF(lo);
+    Py_DECREF(hi);
+    uint64_t sid = PyErr_Occurred() ? 0 : PyLong_AsUnsignedLongLong(span_id);
+    long fl = PyErr_Occurred() ? 0 : PyLong_AsLong(flags);
+    if (PyErr_Occurred())
+        return -1;
+    Py_ssize_t tsl = 0;
+    PyObject *tst = NULL;
+    const char *ts = tracestate == Py_None ? NULL : twpy_utf8_of(tracestate, &tsl, &tst);
+    if (ts == NULL && PyErr_Occurred())
+        return -1;
+    attrlist al;
+    al_init(&al);
+    if (al_fill(&al, attrs, st) != 0) {
+        al_free(&al);
+        Py_XDECREF(tst);
+        return -1;
+    }
+    tw_status r = tw_span_add_link_ids(s, trace_hi, trace_lo, sid, (unsigned)fl & 0xffu,
+                                       ts, ts ? (size_t)tsl : 0, al.fl.f, al.fl.n);
+    al_free(&al);
+    Py_XDECREF(tst);
+    return status_rc(st, r, "add_link");
+}
+
+/* otel_add_link(span, trace_id, span_id, trace_flags, tracestate, attributes) */
 PyObject *
 twpy_otel_add_link(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
 {
     modstate *st = PyModule_GetState(m);
     tw_span *s;
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "otel_add_link(span, context, attributes)");
+    if (nargs != 6) {
+        PyErr_SetString(PyExc_TypeError, "otel_add_link(span, trace_id, span_id, trace_flags, "
+                        "tracestate, attributes)");
         return NULL;
     }
     if (span_arg(st, args[0], &s) < 0)
         return NULL;
-    PyObject *keep = NULL;
-    const tw_span_context *c = twpy_ctx_of(st, args[1], &keep);
-    if (c == NULL) {
-        Py_XDECREF(keep);
-        if (PyErr_Occurred())
-            return NULL;
-        PyErr_SetString(PyExc_TypeError, "otel_add_link: a tracewire SpanContext is needed");
-        return NULL;
-    }
-    int rc = s == NULL ? 0 : twpy_attrs_link(st, s, c, args[2]);
-    Py_XDECREF(keep);
-    if (rc < 0)
+    if (s != NULL && twpy_attrs_link_ids(st, s, args[1], args[2], args[3], args[4], args[5]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

@@ -73,7 +73,8 @@ static PyMethodDef module_methods[] = {
     {"otel_add_event", (PyCFunction)(void (*)(void))twpy_otel_add_event, METH_FASTCALL,
      "otel_add_event(span, name, attributes, timestamp): an event (sequences -> arrays)"},
     {"otel_add_link", (PyCFunction)(void (*)(void))twpy_otel_add_link, METH_FASTCALL,
-     "otel_add_link(span, context, attributes): a link with attributes, also after start"},
+     "otel_add_link(span, trace_id, span_id, trace_flags, tracestate, attributes): a link "
+     "with attributes, also after start"},
     {"otel_scope", (PyCFunction)(void (*)(void))twpy_otel_scope, METH_FASTCALL,
      "otel_scope(tracer, name, version, schema_url, attributes) -> scope handle"},
     {"otel_set_scope", (PyCFunction)(void (*)(void))twpy_otel_set_scope, METH_FASTCALL,

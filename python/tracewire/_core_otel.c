@@ -479,6 +479,24 @@ ospan_add_core_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* _add_link_ids(trace_id, span_id, trace_flags, tracestate, attributes): the
+ * face's add_link by an OTel SpanContext's ids (no core context to build; an
+ * invalid context with attributes or a tracestate is kept, as the SDK does). */
+static PyObject *
+ospan_add_link_ids(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    OtelSpanObject *o = (OtelSpanObject *)self;
+    modstate *st = o->tracer->core->st;
+    if (nargs != 5)
+        return PyErr_Format(PyExc_TypeError,
+                            "_add_link_ids(trace_id, span_id, trace_flags, tracestate, attributes)");
+    tw_span *sp = sp_of(o);
+    if (sp && twpy_attrs_link_ids(st, sp, args[0], args[1], args[2], args[3], args[4]) < 0)
+        return NULL;        /* the face says it and does not count the link */
+    o->nlinks++;
+    Py_RETURN_NONE;
+}
+
 /* ------------------------------------------------------------ status, end, name */
 
 static PyObject *
@@ -1412,6 +1430,7 @@ static PyMethodDef ospan_methods[] = {
      "end(end_time=None): end_time in ns since the epoch"},
     {"update_name", ospan_update_name, METH_O, "update_name(name)"},
     {"_add_core_link", (PyCFunction)(void (*)(void))ospan_add_core_link, METH_FASTCALL, NULL},
+    {"_add_link_ids", (PyCFunction)(void (*)(void))ospan_add_link_ids, METH_FASTCALL, NULL},
     {"is_recording", ospan_is_recording, METH_NOARGS, "True until ended, when sampled"},
     {"get_span_context", ospan_get_span_context, METH_NOARGS, "the OTel SpanContext"},
     {"record_exception", (PyCFunction)(void (*)(void))ospan_record_exception,

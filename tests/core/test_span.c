@@ -831,6 +831,10 @@ static void otel_arrays_links_and_scope_are_recorded_and_copied(void **state)
         assert_int_equal(tw_span_add_link(a, tw_span_get_context(b), &f, 1), TW_OK);
     assert_int_equal(tw_span_add_link(a, NULL, NULL, 0), TW_ERR_INVALID_ARG);
     assert_int_equal(tw_span_add_link(a, tw_span_get_context(b), NULL, 1), TW_ERR_INVALID_ARG);
+    /* zero ids: only with attributes or a tracestate (the OTel SDK's rule) */
+    assert_int_equal(tw_span_add_link_ids(a, 0, 0, 0, 0, NULL, 0, NULL, 0), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_add_link_ids(a, 0, 0, 0, 0, NULL, 1, NULL, 0), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_span_add_link_ids(a, 0, 0, 0, 0, "x=y", 3, NULL, 0), TW_OK);
     items[1].type = TW_VAL_INT64;              /* mixed: refused */
     assert_int_equal(tw_span_set_tag(a, &f), TW_ERR_INVALID_ARG);
     tw_tracer *other = mem_tracer(NULL);
@@ -846,7 +850,9 @@ static void otel_arrays_links_and_scope_are_recorded_and_copied(void **state)
     assert_string_equal(dump, "[\"x\", null, \"yy\"]");
     free(dump);
     json_t *refs = json_object_get(sa, "references");
-    assert_int_equal(json_array_size(refs), 5);
+    assert_int_equal(json_array_size(refs), 6);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(refs, 5), "tracestate")),
+                        "x=y");
     dump = json_dumps(json_object_get(json_array_get(refs, 4), "attributes"), 0);
     assert_string_equal(dump, "{\"arr\": [\"x\", null, \"yy\"]}");
     free(dump);
@@ -871,6 +877,7 @@ static void otel_arrays_links_and_scope_are_recorded_and_copied(void **state)
     memset(d->refs, 0, sizeof(twp_ref));
     d->refs[0].link = true;
     d->refs[0].span_id = 9;
+    d->refs[0].tracestate = twp_arena_strdup(&d->arena, "a=b", 3);
     d->refs[0].attrs = twp_arena_alloc(&d->arena, sizeof(twp_value) * 2);
     assert_int_equal(twp_value_fill(&d->arena, 64, &d->refs[0].attrs[0], &f), TW_OK);
     tw_field k = {.key = "k", .key_len = 1, .type = TW_VAL_INT64};
@@ -888,6 +895,10 @@ static void otel_arrays_links_and_scope_are_recorded_and_copied(void **state)
     values_equal(&c->tags[0], &orig->tags[0]);
     assert_int_equal(c->refs[0].nattrs, 2);
     assert_true(c->refs[0].link);
+    assert_string_equal(orig->refs[0].tracestate, "a=b");
+    assert_string_equal(c->refs[0].tracestate, "a=b");
+    assert_true(c->refs[0].tracestate > (const char *)c &&
+                c->refs[0].tracestate < (const char *)c + malloc_usable_size(c));
     values_equal(&c->refs[0].attrs[0], &orig->refs[0].attrs[0]);
     values_equal(&c->refs[0].attrs[1], &orig->refs[0].attrs[1]);
     assert_true((const char *)c->tags[0].v.arr > (const char *)c &&

@@ -223,8 +223,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             tw_span *o = spans[(i + 1) & 3];
             if (o)
                 FZ_CHECK(write_ok(tw_span_add_link(s, tw_span_get_context(o), &f, 1), s));
-            const tw_scope *sc;
             k = str(&r, &kl);
+            FZ_CHECK(write_ok(tw_span_add_link_ids(s, u8(&r) & 1 ? u64(&r) : 0, u64(&r),
+                                                   u8(&r) & 1 ? u64(&r) : 0, u8(&r), k, kl,
+                                                   &f, u8(&r) & 1), s));
+            const tw_scope *sc;
             if (tw_tracer_scope(t, k, kl, u8(&r) & 1 ? k : NULL, kl / 2, NULL, 0, &f, u8(&r) & 1,
                                 &sc) == TW_OK)
                 FZ_CHECK(write_ok(tw_span_set_scope(s, sc), s));

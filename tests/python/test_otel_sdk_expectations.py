@@ -31,7 +31,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import SpanLimits as SdkSpanLimits
 from opentelemetry.test.test_base import TestBase
-from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+from opentelemetry.trace import Link, SpanKind, Status, StatusCode, TraceState
 
 from tracewire.otel import SpanLimits, TracerProvider
 
@@ -71,6 +71,7 @@ class _Event:
 class _Link:
     def __init__(self, ln):
         self.context = _Ctx(int.from_bytes(ln.trace_id, "big"), int.from_bytes(ln.span_id, "big"))
+        self.context.trace_state = ln.trace_state
         self.attributes = _attrs(ln.attributes)
 
 
@@ -164,7 +165,9 @@ def normal(spans):
             "attributes": dict(s.attributes),
             "events": [(e.name, exc(e.attributes)) for e in s.events],
             "links": [(by_id.get(ln.context.span_id, "%x" % ln.context.span_id),
-                       dict(ln.attributes)) for ln in s.links],
+                       dict(ln.attributes),
+                       getattr(ln.context.trace_state, "to_header", lambda: ln.context.trace_state)())
+                      for ln in s.links],
             "status": (s.status.status_code, s.status.description),
             "scope": (sc.name, sc.version or None, sc.schema_url or None, dict(sc.attributes or {})),
         }
@@ -280,6 +283,12 @@ def s_links(tracer):
         root.add_link(a.get_span_context(), {"added": "after start", "ids": [1, 2]})
         root.add_link(trace_api.INVALID_SPAN_CONTEXT)            # dropped
         root.add_link(None)                                      # dropped
+        # an invalid context is kept when it carries attributes or a tracestate
+        root.add_link(trace_api.INVALID_SPAN_CONTEXT, {"why": "attrs"})
+        root.add_link(trace_api.SpanContext(0, 0, False, trace_state=TraceState([("foo", "bar")])))
+        valid_ts = trace_api.SpanContext(a.get_span_context().trace_id, 0x42, True,
+                                         trace_state=TraceState([("k", "v")]))
+        root.add_link(valid_ts)
     with tracer.start_as_current_span("root2", links=[Link(trace_api.INVALID_SPAN_CONTEXT), None]):
         pass
     b.end()
@@ -292,9 +301,11 @@ def test_links_and_add_link_match_the_sdk(caplog):
     r = wire["root"]
     assert [ln.context.span_id for ln in r.links] == [
         wire["other1"].context.span_id, wire["other2"].context.span_id,
-        wire["other1"].context.span_id]
+        wire["other1"].context.span_id, 0, 0, 0x42]
     assert [ln.attributes for ln in r.links] == [{}, {"name": "neighbor"},
-                                                 {"added": "after start", "ids": (1, 2)}]
+                                                 {"added": "after start", "ids": (1, 2)},
+                                                 {"why": "attrs"}, {}, {}]
+    assert [ln.context.trace_state for ln in r.links[3:]] == ["", "foo=bar", "k=v"]
     assert r.parent is None, "links do not parent a span"
     assert wire["root2"].links == []
 
@@ -457,8 +468,8 @@ def test_limits_as_the_sdk_with_the_documented_eviction_difference():
     # ... and within an event or link the same rule: first two kept, or last two
     assert [a for _, a in t["events"]] == [{"a": 1, "b": 2}] * 2
     assert [a for _, a in s["events"]] == [{"b": 2, "c": 3}] * 2
-    assert [a for _, a in t["links"]] == [{"x": 1, "y": 2}] * 2
-    assert [a for _, a in s["links"]] == [{"y": 2, "z": 3}] * 2
+    assert [a for _, a, _ in t["links"]] == [{"x": 1, "y": 2}] * 2
+    assert [a for _, a, _ in s["links"]] == [{"y": 2, "z": 3}] * 2
     assert len(wire["limited"].links) == 2
 
 

@@ -91,9 +91,15 @@ def test_otlp_arrays_links_and_scopes(http_sink, encoding):
     links = [(ln.span_id, {k: _py(v) for k, v in _attrs(ln.attributes).items()})
              for ln in b.links]
     assert links == [(_id(recs["otel-c"]["span_id"]), {"link.kind": "retry", "link.ids": (1, -2)}),
-                     (_id(recs["otel-d"]["span_id"]), {})], links
-    for ln in b.links:
+                     (_id(recs["otel-d"]["span_id"]), {}),
+                     (_id(6), {}),
+                     (bytes(8), {"link.kind": "retry"})], links    # an invalid context, kept
+    # for its attribute, with zero ids as the SDK's OTLP exporter writes them
+    for ln in b.links[:2]:
         assert ln.trace_id == spans["otel-c"].trace_id
+    assert (b.links[2].trace_id, b.links[2].trace_state, b.links[2].flags) == (
+        (5).to_bytes(16, "big"), "k=v", 1)
+    assert b.links[3].trace_id == bytes(16) and b.links[3].trace_state == ""
     (c,) = of_type(lines, "counters")
     assert c["reported"] == 4
     assert_balanced(c)
@@ -130,8 +136,10 @@ def _check_thrift(spans, recs):
     # links -> FOLLOWS_FROM references (Thrift SpanRef has no attributes)
     refs = [(r.refType, r.spanId) for r in b.references]
     from conftest import s64
-    assert (1, s64(recs["otel-c"]["span_id"])) in refs
-    assert (1, s64(recs["otel-d"]["span_id"])) in refs
+    # the parent, c, d and the id link; the invalid-context link has no SpanRef
+    assert sorted(refs) == sorted([(0, s64(recs["otel-a"]["span_id"])),
+                                   (1, s64(recs["otel-c"]["span_id"])),
+                                   (1, s64(recs["otel-d"]["span_id"])), (1, 6)]), refs
 
 
 def test_thrift_udp_arrays_links_and_scopes(udp_sink):

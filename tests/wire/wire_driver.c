@@ -448,6 +448,13 @@ static void scenario_otel(tw_tracer *t)
     if ((st = tw_span_add_link(b, tw_span_get_context(c), lattr, 2)) ||
         (st = tw_span_add_link(b, tw_span_get_context(d), NULL, 0)))
         die("add_link", st);
+    /* by ids: a tracestate and flags; an invalid context kept for its
+     * attributes (the SDK's rule), and refused without any */
+    if ((st = tw_span_add_link_ids(b, 0, 5, 6, 1, "k=v", 3, NULL, 0)) ||
+        (st = tw_span_add_link_ids(b, 0, 0, 0, 0, NULL, 0, lattr, 1)))
+        die("add_link_ids", st);
+    if (tw_span_add_link_ids(b, 0, 0, 0, 0, NULL, 0, NULL, 0) != TW_ERR_INVALID_ARG)
+        die("empty invalid link accepted", TW_ERR_INVALID_ARG);
     tw_span_finish(d, 1700000000000040LL);
     tw_span_finish(c, 1700000000000050LL);
     tw_span_finish(b, 1700000000000060LL);

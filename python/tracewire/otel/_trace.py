@@ -211,20 +211,22 @@ def _add_link(span, context, attributes=None):
     if not span.is_recording():
         return
     if not isinstance(context, SpanContext):
-        _log.warning("Invalid link context %r: dropped", context)
+        if context is not None:
+            _log.warning("Invalid link context %r: dropped", context)
         return
-    if not context.is_valid:
-        return      # the SDK drops links to invalid contexts silently
-    tracer = span._tracer
-    lim = tracer._limits
+    ts = context.trace_state
+    if not (context.is_valid or attributes or ts):
+        return      # the SDK's rule: an invalid context is kept for attributes or a tracestate
+    lim = span._tracer._limits
     if span._nlinks >= lim.max_links:
         _log.warning("Link dropped: the limit of %d links per span was reached", lim.max_links)
         return
-    c = tracer._provider._core_context(context)
-    if c is None:
-        return
     attrs = _clean_attributes(attributes, lim.max_link_attributes, lim.max_attribute_length, "link")
-    span._add_core_link(c, attrs or None)
+    try:
+        span._add_link_ids(context.trace_id, context.span_id, int(context.trace_flags),
+                           ts.to_header() if ts else None, attrs or None)
+    except (TypeError, ValueError, OverflowError):
+        _log.warning("Link to %r dropped: not a usable span context", context, exc_info=True)
 
 
 def _record_exception(span, exception, attributes=None, timestamp=None, escaped=False):
