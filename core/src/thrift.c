@@ -335,10 +335,9 @@ static size_t process_bound(const twp_process *p)
 
 /* ------------------------------------------------------------ compact structs */
 
-/* Any Tag struct; c_tag below writes the common string case inline. */
-static __attribute__((noinline)) char *c_tag_any(char *p, const twp_value *v)
+/* A Tag struct after its key field: vType, the value's field, stop. */
+static __attribute__((noinline)) char *c_tag_value(char *p, const twp_value *v)
 {
-    p = c_bin(p, 1, v->key, v->key_len);
     p = c_i32(p, 1, v->type == TW_VAL_ARRAY ? TW_VAL_STRING : (int32_t)v->type);
     switch (v->type) {
     case TW_VAL_ARRAY:
@@ -370,22 +369,40 @@ static __attribute__((noinline)) char *c_tag_any(char *p, const twp_value *v)
     return p;
 }
 
-/* The string Tag with a key and value shorter than 128 bytes (nearly every
- * tag): fixed bytes around two short copies, no switch, no call. The bytes
- * are those c_tag_any writes: key (field 1, delta 1), vType (field 2) = 0
- * (STRING, zigzag 0), vStr (field 3, delta 1), stop. */
+/* A Tag struct. The common cases -- a key shorter than 128 bytes with a
+ * string value shorter than 128 bytes, an int64 or a bool -- are fixed
+ * bytes around short copies, no switch, no call; the bytes are those
+ * c_tag_value writes: key (field 1, delta 1), vType (field 2, zigzag:
+ * STRING 0, BOOL 4, INT64 6), the value (vStr delta 1, vBool delta 3 with
+ * the value in the type nibble, vLong delta 4), stop. */
 static inline char *c_tag(char *p, const twp_value *v)
 {
-    if (v->type != TW_VAL_STRING || (v->key_len | v->len) >= 0x80)
-        return c_tag_any(p, v);
+    if (v->key_len >= 0x80) {
+        p = c_bin(p, 1, v->key, v->key_len);
+        return c_tag_value(p, v);
+    }
     p[0] = (char)((1 << 4) | CT_BINARY);
     p[1] = (char)v->key_len;
     p = put_bytes(p + 2, v->key, v->key_len);
-    p[0] = (char)((1 << 4) | CT_I32);
-    p[1] = (char)zz32(TW_VAL_STRING);
-    p[2] = (char)((1 << 4) | CT_BINARY);
-    p[3] = (char)v->len;
-    p = put_bytes(p + 4, v->v.str, v->len);
+    if (v->type == TW_VAL_STRING && v->len < 0x80) {
+        p[0] = (char)((1 << 4) | CT_I32);
+        p[1] = (char)zz32(TW_VAL_STRING);
+        p[2] = (char)((1 << 4) | CT_BINARY);
+        p[3] = (char)v->len;
+        p = put_bytes(p + 4, v->v.str, v->len);
+    } else if (v->type == TW_VAL_INT64) {
+        p[0] = (char)((1 << 4) | CT_I32);
+        p[1] = (char)zz32(TW_VAL_INT64);
+        p[2] = (char)((4 << 4) | CT_I64);
+        p = put_varint(p + 3, zz64(v->v.i64));
+    } else if (v->type == TW_VAL_BOOL) {
+        p[0] = (char)((1 << 4) | CT_I32);
+        p[1] = (char)zz32(TW_VAL_BOOL);
+        p[2] = (char)((3 << 4) | (v->v.b ? CT_TRUE : CT_FALSE));
+        p += 3;
+    } else {
+        return c_tag_value(p, v);
+    }
     *p = 0;
     return p + 1;
 }

@@ -241,7 +241,7 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
             s.trace_lo = vals[i];
             s.span_id = vals[(i + 7) % nv];
             s.start_us = (int64_t)vals[(i + 3) % nv];
-            twp_value t[2];
+            twp_value t[3];
             memset(t, 0, sizeof t);
             t[0].type = TW_VAL_STRING;
             t[0].key = text + 1;
@@ -252,8 +252,12 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
             t[1].key = "i";
             t[1].key_len = 1;
             t[1].v.i64 = (int64_t)vals[i];
+            t[2].type = TW_VAL_BOOL;
+            t[2].key = "f";
+            t[2].key_len = 1;
+            t[2].v.b = 0;
             s.tags = t;
-            s.ntags = 2;
+            s.ntags = 3;
             twp_buf b;
             twp_buf_init(&b);
             assert_true(twp_thrift_compact_span(&b, &s));
@@ -268,7 +272,7 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
             want[n++] = 0x25; want[n++] = 2;                        /* flags, delta 2 */
             want[n++] = 0x16; n += ref_varint(want + n, ZZ(s.start_us));
             want[n++] = 0x16; n += ref_varint(want + n, ZZ(1500));
-            want[n++] = 0x19; want[n++] = 0x2c;                     /* tags: 2 structs */
+            want[n++] = 0x19; want[n++] = 0x3c;                     /* tags: 3 structs */
             want[n++] = 0x18; n += ref_varint(want + n, t[0].key_len);
             memcpy(want + n, t[0].key, t[0].key_len); n += t[0].key_len;
             want[n++] = 0x15; want[n++] = 0;
@@ -279,6 +283,9 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
             want[n++] = 0x15; want[n++] = 6;
             want[n++] = 0x46; n += ref_varint(want + n, ZZ(vals[i]));
             want[n++] = 0;
+            want[n++] = 0x18; want[n++] = 1; want[n++] = 'f';
+            want[n++] = 0x15; want[n++] = 4;
+            want[n++] = 0x32; want[n++] = 0;                        /* vBool false */
             want[n++] = 0;                                          /* end of Span */
 #undef ZZ
             if (b.len != n || memcmp(b.data, want, n) != 0)
