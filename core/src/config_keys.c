@@ -580,7 +580,8 @@ const twp_config_key twp_config_keys[] = {
            "parentbased_traceidratio | parentbased_jaeger_remote"),
     NATIVE_J("sampler.param", TWK_DOUBLE, JC, sampler_param, 0, 1e9, "1", "0.001",
            "OTEL_TRACES_SAMPLER_ARG, JAEGER_SAMPLER_PARAM",
-           "number (true/false: 1/0, as jaeger_client's const sampler takes); <= 1 when probabilistic"),
+           "number (true/false: 1/0, as jaeger_client's const sampler takes); <= 1 when probabilistic; "
+           "jaeger_client profile, const: only true/1 sample, no param samples none (as jaeger_client)"),
 
     NATIVE("reporter.protocols", TWK_PROTOCOLS, 0, protocols, 0, 0, "udp",
            "OTEL_TRACES_EXPORTER, OTEL_SDK_DISABLED (none), JAEGER_ENDPOINT (udp -> http), "
@@ -857,6 +858,16 @@ tw_status twp_config_key_set(tw_config *c, const twp_config_key *k, const char *
         *FIELD(c, k, int) = i;
         return TW_OK;
     case TWK_DOUBLE:
+        if (c->profile == TWP_PROFILE_JAEGER_CLIENT && c->sampler_type == TWP_SAMPLER_CONST &&
+            k->off == offsetof(tw_config, sampler_param)) {
+            /* jaeger_client: ConstSampler(get_boolean(param, False)) — only
+             * "true" and "1" sample; "2", "yes", "0.5" sample none there */
+            const char *s = v;
+            size_t n = strlen(v);
+            trim(&s, &n);
+            *FIELD(c, k, double) = (word_eq(s, n, "true") || word_eq(s, n, "1")) ? 1 : 0;
+            return TW_OK;
+        }
         if (parse_double(v, k->lo, k->hi, &d))
             ;
         else if (parse_bool(v, &b))
@@ -891,6 +902,9 @@ tw_status twp_config_key_set(tw_config *c, const twp_config_key *k, const char *
         c->parent_based = b;
         if (has_forced)
             c->sampler_param = d;
+        else if (c->profile == TWP_PROFILE_JAEGER_CLIENT && t == TWP_SAMPLER_CONST)
+            c->sampler_param = 0;   /* jaeger_client: const without param samples none (a
+                                     * sampler.param given too is a later row: it wins) */
         return TW_OK;
     }
     case TWK_PROFILE: {
