@@ -214,6 +214,18 @@ TW_API tw_status tw_config_set(tw_config *cfg, const char *key, const char *valu
  * TW_ERR_CONFIG is returned after all the good ones were applied. */
 TW_API tw_status tw_config_from_env(tw_config *cfg, const char **bad_var);
 
+/* tw_config_from_env read as the options about to be set mean it: first the
+ * profile the n pairs name (the last "profile" pair; none: cfg's own), then
+ * the environment. A face calls it between tw_config_new and
+ * tw_config_set_many with the same pairs, so a variable means the same under
+ * Python's tracewire.Config and Lua's profile = "jaeger_client" (e.g.
+ * JAEGER_AGENT_HOST moves the sampling host too, JAEGER_SAMPLER_TYPE=const
+ * without a param samples none). A bad profile name is left as it is for
+ * tw_config_set_many to refuse, named. Returns and *bad_var as
+ * tw_config_from_env; TW_ERR_INVALID_ARG for a NULL cfg or NULL arrays with n. */
+TW_API tw_status tw_config_from_env_for(tw_config *cfg, size_t n, const char *const *keys,
+                                        const char *const *values, const char **bad_var);
+
 /* Reads an option back as text into buf (NUL-terminated, truncated to cap). */
 TW_API tw_status tw_config_get(const tw_config *cfg, const char *key, char *buf, size_t cap);
 

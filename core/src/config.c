@@ -605,3 +605,23 @@ tw_status tw_config_from_env(tw_config *cfg, const char **bad_var)
         *bad_var = bad;
     return st;
 }
+
+tw_status tw_config_from_env_for(tw_config *cfg, size_t n, const char *const *keys,
+                                 const char *const *values, const char **bad_var)
+{
+    if (bad_var)
+        *bad_var = NULL;
+    if (!cfg || (n && (!keys || !values)))
+        return TW_ERR_INVALID_ARG;
+    const char *profile = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (keys[i] && values[i] && strcmp(keys[i], "profile") == 0)
+            profile = values[i];
+    /* the profile row's own set: its defaults for what nobody set yet */
+    if (profile) {
+        tw_status st = tw_config_set(cfg, "profile", profile);
+        if (st == TW_ERR_NOMEM)
+            return st;
+    }
+    return tw_config_from_env(cfg, bad_var);
+}

@@ -1,9 +1,10 @@
 /* ltracer.c — tracewire.new_tracer and the tracer methods.
  *
- * Configuration is translated, never interpreted: tw_config_from_env first,
- * then the Lua table flattened with dots ({sampler={type="const"}} ->
- * "sampler.type", {tags={region="eu"}} -> "tags.region") and handed to
- * tw_config_set_many, which applies the pairs in the core key table's order
+ * Configuration is translated, never interpreted: the Lua table is flattened
+ * with dots ({sampler={type="const"}} -> "sampler.type", {tags={region="eu"}}
+ * -> "tags.region"); tw_config_from_env_for reads the environment under the
+ * profile those pairs name (as the Python face does), then
+ * tw_config_set_many applies the pairs in the core key table's order
  * (a Lua table has no order of its own). Arrays become comma lists;
  * `options = {...}` holds raw core keys. Every alias — jaeger_client's keys
  * as tracewire.Config takes them (local_agent.reporting_port,
@@ -182,7 +183,7 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, int name_idx)
     int pairs;
     size_t n, bad = 0;
     tw_status st;
-    const char **kv;
+    const char **kv, *badvar = NULL;
     lua_newtable(L);
     pairs = lua_gettop(L);
     if (idx)
@@ -197,6 +198,13 @@ static void config_apply(lua_State *L, tw_config *cfg, int idx, int name_idx)
         kv[n + i] = lua_tostring(L, -1);
         lua_pop(L, 2);
     }
+    /* the environment as these pairs mean it (their profile first), as the
+     * Python face reads it: one core function for both */
+    st = tw_config_from_env_for(cfg, n, kv, kv + n, &badvar);
+    if (st == TW_ERR_CONFIG)
+        fprintf(stderr, "tracewire: ignoring malformed environment variable %s\n", badvar ? badvar : "?");
+    else if (st != TW_OK)
+        twl_status_error(L, st, "new_tracer (environment)");
     st = tw_config_set_many(cfg, n, kv, kv + n, &bad);
     if (st != TW_OK)
         config_error(L, st, kv[bad], kv[n + bad]);
@@ -217,7 +225,6 @@ int twl_new_tracer(lua_State *L)
 {
     int name_idx = 0, cfg_idx = 1;
     twl_tracer *u;
-    const char *bad = NULL;
     tw_status st;
 
     if (lua_type(L, 1) == LUA_TSTRING) {
@@ -238,11 +245,6 @@ int twl_new_tracer(lua_State *L)
     st = tw_config_new(&u->box->cfg);
     if (st != TW_OK)
         return twl_status_error(L, st, "new_tracer");
-    st = tw_config_from_env(u->box->cfg, &bad);
-    if (st == TW_ERR_CONFIG)
-        fprintf(stderr, "tracewire: ignoring malformed environment variable %s\n", bad ? bad : "?");
-    else if (st != TW_OK)
-        return twl_status_error(L, st, "new_tracer (environment)");
     config_apply(L, u->box->cfg, lua_istable(L, cfg_idx) ? cfg_idx : 0, name_idx);
     u->box->diag = twl_diag_new(L);
     if (u->box->diag == NULL)

@@ -432,8 +432,10 @@ tracer_memory_spans(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
     return r;
 }
 
-/* Options are collected as str pairs, then applied by one
- * tw_config_set_many: in the core key table's order, all or nothing. */
+/* Options are collected as str pairs; the environment is read under the
+ * profile they name (tw_config_from_env_for), then they are applied by one
+ * tw_config_set_many: in the core key table's order, all or nothing. A
+ * malformed variable is a RuntimeWarning naming it. */
 typedef struct config_pairs {
     PyObject *keys, *vals;    /* lists of str */
 } config_pairs;
@@ -460,7 +462,9 @@ config_apply(tw_config *cfg, PyObject *options, modstate *st)
     config_pairs cp = {PyList_New(0), PyList_New(0)};
     const char **kv = NULL;
     int rc = -1;
-    if (cp.keys == NULL || cp.vals == NULL || twpy_foreach_pair(options, config_pair, &cp, st) != 0)
+    if (cp.keys == NULL || cp.vals == NULL)
+        goto done;
+    if (options && options != Py_None && twpy_foreach_pair(options, config_pair, &cp, st) != 0)
         goto done;
     Py_ssize_t n = PyList_GET_SIZE(cp.keys);
     kv = PyMem_Malloc((size_t)(2 * n + 1) * sizeof *kv);
@@ -481,8 +485,18 @@ config_apply(tw_config *cfg, PyObject *options, modstate *st)
             goto done;
         }
     }
+    const char *badvar = NULL;
+    tw_status s = tw_config_from_env_for(cfg, (size_t)n, kv, kv + n, &badvar);
+    if (s == TW_ERR_NOMEM) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (s != TW_OK && badvar != NULL &&
+        PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                         "tracewire: ignoring malformed environment variable %s", badvar) < 0)
+        goto done;
     size_t bad = 0;
-    tw_status s = tw_config_set_many(cfg, (size_t)n, kv, kv + n, &bad);
+    s = tw_config_set_many(cfg, (size_t)n, kv, kv + n, &bad);
     if (s == TW_OK)
         rc = 0;
     else if (s == TW_ERR_UNSUPPORTED)
@@ -521,26 +535,7 @@ tracer_new(PyTypeObject *tp, PyObject *args, PyObject *kw)
         twpy_raise_status(t->st, s, "config");
         goto fail;
     }
-    /* options led by ("profile", name) (tracewire.Config's): the environment
-     * is read under that profile, as the key table means it there */
-    if (options && PyList_Check(options) && PyList_GET_SIZE(options) > 0) {
-        PyObject *first = PyList_GET_ITEM(options, 0);
-        if (PyTuple_Check(first) && PyTuple_GET_SIZE(first) == 2 &&
-            PyUnicode_Check(PyTuple_GET_ITEM(first, 0)) && PyUnicode_Check(PyTuple_GET_ITEM(first, 1)) &&
-            PyUnicode_CompareWithASCIIString(PyTuple_GET_ITEM(first, 0), "profile") == 0) {
-            const char *p = PyUnicode_AsUTF8(PyTuple_GET_ITEM(first, 1));
-            if (p == NULL)
-                goto fail;
-            (void)tw_config_set(cfg, "profile", p);   /* a bad name is refused below, named */
-        }
-    }
-    const char *bad = NULL;
-    if (tw_config_from_env(cfg, &bad) != TW_OK && bad != NULL) {
-        if (PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
-                             "tracewire: ignoring malformed environment variable %s", bad) < 0)
-            goto fail;
-    }
-    if (options && options != Py_None && config_apply(cfg, options, t->st) != 0)
+    if (config_apply(cfg, options, t->st) != 0)
         goto fail;
     twpy_diag_attach(cfg);   /* failures speak through logging "jaeger_tracing" */
     s = tw_tracer_new(cfg, &t->tracer);

@@ -270,6 +270,46 @@ static void jaeger_endpoint_switches_to_http(void **state)
     tw_config_free(c);
 }
 
+/* tw_config_from_env_for: the environment read under the profile the pairs
+ * name, then the pairs; what both faces do (Python Config, Lua profile=). */
+static void env_is_read_under_the_profile_the_options_name(void **state)
+{
+    (void)state;
+    setenv("JAEGER_AGENT_HOST", "agent.example", 1);
+    setenv("JAEGER_SAMPLER_TYPE", "const", 1);
+    const char *keys[] = {"service_name", "profile"};
+    const char *vals[] = {"svc", "jaeger_client"};
+    const char *bad = "x";
+    tw_config *c = fresh();
+    assert_int_equal(tw_config_from_env_for(c, 2, keys, vals, &bad), TW_OK);
+    assert_null(bad);
+    assert_int_equal(tw_config_set_many(c, 2, keys, vals, NULL), TW_OK);
+    expect(c, "profile", "jaeger_client");
+    expect(c, "reporter.agent_host", "agent.example");
+    expect(c, "sampler.url", "http://agent.example:5778/sampling");   /* jaeger_client's */
+    expect(c, "sampler.type", "const");
+    expect(c, "sampler.param", "0");        /* const without param: samples none */
+    expect(c, "trace_id_128bit", "false");
+    tw_config_free(c);
+    /* no profile among the pairs: the native meanings */
+    c = fresh();
+    assert_int_equal(tw_config_from_env_for(c, 1, keys, vals, NULL), TW_OK);
+    expect(c, "profile", "native");
+    expect(c, "sampler.url", "http://127.0.0.1:5778/sampling");
+    expect(c, "sampler.param", "1");
+    tw_config_free(c);
+    /* a bad profile name is left for set_many, which names it */
+    const char *bk[] = {"profile"}, *bv[] = {"nonsense"};
+    size_t at = 9;
+    c = fresh();
+    assert_int_equal(tw_config_from_env_for(c, 1, bk, bv, NULL), TW_OK);
+    assert_int_equal(tw_config_set_many(c, 1, bk, bv, &at), TW_ERR_CONFIG);
+    assert_int_equal(at, 0);
+    assert_int_equal(tw_config_from_env_for(NULL, 0, NULL, NULL, NULL), TW_ERR_INVALID_ARG);
+    assert_int_equal(tw_config_from_env_for(c, 1, NULL, NULL, NULL), TW_ERR_INVALID_ARG);
+    tw_config_free(c);
+}
+
 static void otel_variables_are_applied(void **state)
 {
     (void)state;
@@ -410,6 +450,7 @@ int main(void)
         cmocka_unit_test_setup(a_bad_variable_is_named_and_the_rest_applied, clean_env),
         cmocka_unit_test_setup(empty_environment_changes_nothing, clean_env),
         cmocka_unit_test_setup(tracer_copies_the_config, clean_env),
+        cmocka_unit_test_setup(env_is_read_under_the_profile_the_options_name, clean_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

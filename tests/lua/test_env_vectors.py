@@ -1,5 +1,6 @@
 """The shared environment vectors (tests/env_vectors.tsv) through the Lua face,
-under lua5.4 and LuaJIT: env_vectors.lua makes a tracer in a process whose
+under lua5.4 and LuaJIT and both profiles: env_vectors.lua makes a tracer
+(new_tracer{} or new_tracer{profile = "jaeger_client"}) in a process whose
 environment holds only the case's OTEL_* / JAEGER_* variables and prints every
 listed key; a malformed variable must be named on stderr (the Lua face's
 warning), and nothing else warned about. tests/python/test_env_vectors.py runs
@@ -13,16 +14,16 @@ import pytest
 from conftest import RUNTIMES, TOP, lua_env
 
 sys.path.insert(0, os.path.join(TOP, "tests"))
-from env_vectors import load  # noqa: E402
+from env_vectors import PROFILES, load  # noqa: E402
 
 KEYS, CASES = load()
 
 
-def run(runtime, env_vars):
+def run(runtime, env_vars, profile):
     cmd, abi_dir = RUNTIMES[runtime]
     env = lua_env(abi_dir)
     env.update(env_vars)
-    p = subprocess.run(cmd + [os.path.join(TOP, "tests", "lua", "env_vectors.lua"), *KEYS],
+    p = subprocess.run(cmd + [os.path.join(TOP, "tests", "lua", "env_vectors.lua"), profile, *KEYS],
                        env=env, capture_output=True, text=True, timeout=30)
     assert p.returncode == 0, p.stderr
     got = dict(line.split("\t", 1) for line in p.stdout.splitlines())
@@ -30,11 +31,14 @@ def run(runtime, env_vars):
     return got, warned
 
 
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_environment_vector(runtime, case):
-    base, _ = run(runtime, {})
-    want = {k: case["expect"].get(k, base[k]) for k in KEYS}
-    got, warned = run(runtime, case["env"])
+def test_environment_vector(runtime, case, profile):
+    base, _ = run(runtime, {}, profile)
+    assert base["profile"] == profile
+    want = {k: case["expect_by_profile"][profile].get(k, base[k]) for k in KEYS}
+    got, warned = run(runtime, case["env"], profile)
+    assert got.pop("profile") == profile
     assert got == want
     if case["warn"]:
         assert len(warned) == 1 and case["warn"] in warned[0], warned
