@@ -107,7 +107,13 @@ typedef enum tw_span_kind {
 
 typedef enum tw_ref_type {
     TW_REF_CHILD_OF = 0,      /* Jaeger SpanRefType numbering */
-    TW_REF_FOLLOWS_FROM = 1
+    TW_REF_FOLLOWS_FROM = 1,
+    /* CHILD_OF given as the parent, not as a reference (opentracing's
+     * child_of= argument, the active span): the same parent choice; the span
+     * lists it among its references too, except under the jaeger_client
+     * profile, where jaeger_client sends a parent alone as parentSpanId and
+     * only explicit references= as references (#20) */
+    TW_REF_PARENT = 2
 } tw_ref_type;
 
 #define TW_FLAG_SAMPLED 0x01u

@@ -2,6 +2,8 @@
  * on stderr, as the Jaeger clients' LoggingReporter prints:
  *   tracewire: span svc op=<name> trace=<hex> span=<hex> parent=<hex> flags=N
  *   kind=N start_us=N duration_us=N tags={k=v, ...} logs=N refs=N
+ * or, under the jaeger_client profile, jaeger_client's own span text:
+ *   tracewire: span <trace hex>:<span hex>:<parent hex>:<flags hex> svc.op
  * The lines are formatted and written by the reporter thread, so logging
  * costs the application's thread no syscall either. Control characters and
  * non-ASCII bytes in names and values are escaped as \xNN so one span stays
@@ -93,6 +95,25 @@ bool twp_log_format_span(twp_buf *b, const twp_process *p, const twp_span_data *
     return ok;
 }
 
+/* jaeger_client's LoggingReporter text (Span.__repr__): "trace:span:parent:flags
+ * service.operation", ids as variable-length lower-case hex (its
+ * span_context_to_string), a root's parent as 0 — what the jaeger_client
+ * profile (tracewire.Config with `logging: True`) prints after the same
+ * prefix, so the line users of the talk's step 3 know stays the same. */
+static bool log_format_span_jaeger(twp_buf *b, const twp_process *p, const twp_span_data *s)
+{
+    const char *svc = p && p->service_name ? p->service_name : "";
+    bool ok = twp_buf_append(b, "tracewire: span ", 16);
+    if (s->trace_hi)
+        ok = ok && put_fmt(b, "%" PRIx64 "%016" PRIx64, s->trace_hi, s->trace_lo);
+    else
+        ok = ok && put_fmt(b, "%" PRIx64, s->trace_lo);
+    ok = ok && put_fmt(b, ":%" PRIx64 ":%" PRIx64 ":%x ", s->span_id, s->parent_id,
+                       (unsigned)(s->flags & TWP_FLAG_JAEGER_MASK));
+    return ok && put_escaped(b, svc, strlen(svc)) && twp_buf_putc(b, '.') &&
+           put_escaped(b, s->op, s->op_len) && twp_buf_putc(b, '\n');
+}
+
 typedef struct log_exporter {
     twp_exporter base;
     twp_exporter_env env;
@@ -106,10 +127,12 @@ static tw_status log_export(twp_exporter *e, const twp_batch *b, char *why, size
     log_exporter *x = (log_exporter *)e;
     x->msg.len = 0;
     const tw_config *cfg = x->env.cfg;
+    bool (*format)(twp_buf *, const twp_process *, const twp_span_data *) =
+        cfg->profile == TWP_PROFILE_JAEGER_CLIENT ? log_format_span_jaeger : twp_log_format_span;
     if (cfg->span_log_fn) {   /* the host's log, one line per span, no stderr */
         for (size_t i = 0; i < b->n; i++) {
             x->msg.len = 0;
-            if (!twp_log_format_span(&x->msg, x->env.proc, b->spans[i]) ||
+            if (!format(&x->msg, x->env.proc, b->spans[i]) ||
                 !twp_buf_putc(&x->msg, '\0')) {
                 snprintf(why, cap, "out of memory formatting a span line");
                 return TW_ERR_NOMEM;
@@ -124,7 +147,7 @@ static tw_status log_export(twp_exporter *e, const twp_batch *b, char *why, size
         return TW_OK;
     }
     for (size_t i = 0; i < b->n; i++)
-        (void)twp_log_format_span(&x->msg, x->env.proc, b->spans[i]);
+        (void)format(&x->msg, x->env.proc, b->spans[i]);
     size_t off = 0;
     while (off < x->msg.len) {
         ssize_t n = write(STDERR_FILENO, x->msg.data + off, x->msg.len - off);

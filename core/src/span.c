@@ -805,7 +805,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             continue;
         }
         nvalid++;
-        if (refs[i].type == TW_REF_CHILD_OF) {
+        if (refs[i].type != TW_REF_FOLLOWS_FROM) {     /* CHILD_OF or PARENT */
             if (!parent)
                 parent = c;
         } else if (!follows) {
@@ -929,9 +929,10 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
                 st = TW_ERR_NOMEM;
                 goto fail;
             }
+            bool jc = t->cfg.profile == TWP_PROFILE_JAEGER_CLIENT;
             for (size_t i = 0; i < nrefs; i++) {
                 const tw_span_context *c = refs[i].ctx;
-                if (!c || !ctx_has_ids(c))
+                if (!c || !ctx_has_ids(c) || (jc && refs[i].type == TW_REF_PARENT))
                     continue;
                 twp_ref *r = &d->refs[d->nrefs++];
                 r->nattrs = 0;

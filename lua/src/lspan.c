@@ -133,7 +133,8 @@ int twl_span_start(lua_State *L)
             refs[0].ctx = twl_to_context(L, 6);
             if (refs[0].ctx == NULL)
                 return luaL_argerror(L, 3, "child_of must be a span or span context");
-            refs[0].type = TW_REF_CHILD_OF;
+            refs[0].type = TW_REF_PARENT;   /* a parent; listed as a reference
+                                              * except under profile jaeger_client */
             nrefs = 1;
         }
         if (!lua_isnil(L, 5)) {

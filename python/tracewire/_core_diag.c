@@ -126,8 +126,9 @@ static void route(void *ud, tw_diag_kind kind, tw_status st, const char *msg, ui
 }
 
 /* logging "jaeger_tracing" .info("Reporting span %s", line): jaeger_client's
- * LoggingReporter's logger, level and format (its span text differs: ours
- * names service, operation, ids, tags). */
+ * LoggingReporter's logger, level and format; under the jaeger_client
+ * profile (Config) the line is its span text too ("trace:span:parent:flags
+ * service.op", core/src/exporter_log.c), natively tracewire's longer one. */
 static void log_span(const char *line, size_t len)
 {
     PyObject *logging = NULL, *logger = NULL, *r = NULL;

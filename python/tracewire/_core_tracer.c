@@ -2,7 +2,9 @@
  * metrics, the in-memory reporter's spans, and construction from a config.
  *
  * Parent choice follows opentracing: child_of, then references, then the
- * active span unless ignore_active_span. The core tw_tracer is freed when the
+ * active span unless ignore_active_span. child_of and the active span go to
+ * the core as TW_REF_PARENT (a parent, not a reference: jaeger_client lists
+ * only references= among a span's references). The core tw_tracer is freed when the
  * Tracer is cleaned up, or later by the last span still holding a core span.
  */
 #include "_core.h"
@@ -109,7 +111,7 @@ span_new_from(TracerObject *t, PyObject *const *a)
     if (child_of && child_of != Py_None) {
         PyObject *keep = NULL;
         const tw_span_context *c = twpy_ctx_of(st, child_of, &keep);
-        if (refs_keep(&rb, keep) < 0 || refs_add(&rb, TW_REF_CHILD_OF, c) < 0)
+        if (refs_keep(&rb, keep) < 0 || refs_add(&rb, TW_REF_PARENT, c) < 0)
             goto done;
     }
     int have_refs = 0;
@@ -158,7 +160,7 @@ span_new_from(TracerObject *t, PyObject *const *a)
                     PyObject *keep = NULL;
                     const tw_span_context *c = twpy_ctx_of(st, pspan, &keep);
                     if (refs_keep(&rb, pspan) < 0 || refs_keep(&rb, keep) < 0
-                        || refs_add(&rb, TW_REF_CHILD_OF, c) < 0)
+                        || refs_add(&rb, TW_REF_PARENT, c) < 0)
                         goto done;
                 }
             }

@@ -164,6 +164,25 @@ describe("span", function()
         assert.equal(a:span_id(), ref.span_id)
     end)
 
+    it("lists child_of among references natively, not under profile jaeger_client", function()
+        -- jaeger_client sends a child_of parent as parentSpanId alone; explicit
+        -- references stay references under both profiles (as Python's Config)
+        for _, case in ipairs({ { nil, 1 }, { "jaeger_client", 0 } }) do
+            local tr = H.tracer{ profile = case[1] }
+            local p = tr:start_span("p")
+            local c = tr:start_span("c", { child_of = p })
+            local e = tr:start_span("e", { references = { { "child_of", p:context() } } })
+            c:finish(); e:finish(); p:finish()
+            local by = {}
+            for _, s in ipairs(H.spans(tr)) do by[s.operation_name] = s end
+            assert.equal(p:span_id(), by.c.parent_id)
+            assert.equal(case[2], #by.c.references)
+            assert.equal(1, #by.e.references)
+            assert.equal(p:span_id(), by.e.references[1].span_id)
+            tr:close()
+        end
+    end)
+
     it("rejects bad references", function()
         assert.has_error(function() t:start_span("x", { child_of = "abc" }) end)
         assert.has_error(function() t:start_span("x", { references = { { "sibling_of", t:start_span("y") } } }) end)

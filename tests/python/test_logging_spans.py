@@ -53,8 +53,11 @@ def test_logging_true_span_lines_go_through_python_logging(capfd):
         # CompositeReporter(reporter, LoggingReporter(logger)))
         jt = JcConfig({}, service_name="logsvc").create_tracer(
             reporter=LoggingReporter(logger), sampler=ConstSampler(True))
-        jt.start_span("jc-op").finish()
+        jspan = jt.start_span("jc-op")
+        jspan.finish()
         (jc_rec,) = h.spans(1)
+        assert jc_rec.getMessage() == "Reporting span %x:%x:0:1 logsvc.jc-op" % (
+            jspan.trace_id, jspan.span_id)
         h.records.clear()
 
         # the agent's port is closed: the UDP sender's failure is an ERROR
@@ -65,7 +68,8 @@ def test_logging_true_span_lines_go_through_python_logging(capfd):
                                service_name="logsvc")
         t = cfg.new_tracer()
         root = t.start_span("tw-root-op")
-        t.start_span("tw-child-op", child_of=root).finish()
+        child = t.start_span("tw-child-op", child_of=root)
+        child.finish()
         root.finish()
         t.flush(5)
         got = h.spans(2)
@@ -75,12 +79,13 @@ def test_logging_true_span_lines_go_through_python_logging(capfd):
             assert r.levelno == jc_rec.levelno == logging.INFO
             assert r.msg == jc_rec.msg == "Reporting span %s"
             assert r.thread != threading.get_ident()   # said by the reporter thread
+        # jaeger_client's span text (Span.__repr__): trace:span:parent:flags
+        # in variable-length hex, then service.operation
         lines = sorted(r.getMessage() for r in got)
-        assert lines[0].startswith("Reporting span logsvc op=tw-child-op trace="), lines
-        assert lines[1].startswith("Reporting span logsvc op=tw-root-op trace="), lines
-        child = lines[0]
-        root_id = "%016x" % root.context.span_id
-        assert " parent=" + root_id in child, (root_id, child)
+        assert lines == sorted([
+            "Reporting span %x:%x:%x:1 logsvc.tw-child-op" % (root.trace_id, child.span_id,
+                                                             root.span_id),
+            "Reporting span %x:%x:0:1 logsvc.tw-root-op" % (root.trace_id, root.span_id)]), lines
         t.close(5)
         # nothing written raw to stderr
         err = capfd.readouterr().err
