@@ -13,8 +13,9 @@
  * clients do. jaeger-baggage: "k=v, k2=v2" (incoming only, url-decoded).
  * jaeger-debug-id is collected by propagation.c and stored on the context.
  *
- * Inject writes ids zero-padded (16 hex, 32 for 128-bit trace ids), parent "0"
- * for a root, flags as hex, and skips baggage items whose key is not a token
+ * Inject writes ids zero-padded (16 hex, 32 for 128-bit trace ids) — under
+ * the jaeger_client profile without leading zeros, as jaeger_client's
+ * span_context_to_string ('{:x}') — parent "0" for a root, flags as hex, and skips baggage items whose key is not a token
  * or collides (case-insensitively) with an earlier one, and items beyond
  * max_baggage_size bytes in total or TWP_MAX_BAGGAGE_ITEMS items, so extract
  * always accepts what inject made. Skipped items are whole (never a cut
@@ -24,6 +25,8 @@
 #include "propagation.h"
 #include "text.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -210,21 +213,31 @@ tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_k
         const char *hname = cfg->trace_id_header ? cfg->trace_id_header : "uber-trace-id";
         char v[32 + 1 + 16 + 1 + 16 + 1 + 2 + 1];
         size_t o;
-        tw_span_context_trace_id_hex(c, v);
-        o = strlen(v);
-        v[o++] = ':';
-        twp_hex_put_u64(v + o, c->span_id);
-        o += 16;
-        v[o++] = ':';
-        if (c->parent_id) {
-            twp_hex_put_u64(v + o, c->parent_id);
-            o += 16;
+        unsigned flags = c->flags & (TW_FLAG_SAMPLED | TW_FLAG_DEBUG);
+        if (cfg->profile == TWP_PROFILE_JAEGER_CLIENT) {
+            int n = c->trace_hi ?
+                snprintf(v, sizeof v, "%" PRIx64 "%016" PRIx64 ":%" PRIx64 ":%" PRIx64 ":%x",
+                         c->trace_hi, c->trace_lo, c->span_id, c->parent_id, flags) :
+                snprintf(v, sizeof v, "%" PRIx64 ":%" PRIx64 ":%" PRIx64 ":%x",
+                         c->trace_lo, c->span_id, c->parent_id, flags);
+            o = (size_t)n;        /* fits: at most 32+1+16+1+16+1+1 characters */
         } else {
-            v[o++] = '0';
+            tw_span_context_trace_id_hex(c, v);
+            o = strlen(v);
+            v[o++] = ':';
+            twp_hex_put_u64(v + o, c->span_id);
+            o += 16;
+            v[o++] = ':';
+            if (c->parent_id) {
+                twp_hex_put_u64(v + o, c->parent_id);
+                o += 16;
+            } else {
+                v[o++] = '0';
+            }
+            v[o++] = ':';
+            v[o++] = "0123456789abcdef"[flags];
+            v[o] = '\0';
         }
-        v[o++] = ':';
-        v[o++] = "0123456789abcdef"[c->flags & (TW_FLAG_SAMPLED | TW_FLAG_DEBUG)];
-        v[o] = '\0';
         tw_status st = twp_setter_status(set(ud, hname, strlen(hname), v, o));
         if (st != TW_OK)
             return st;
