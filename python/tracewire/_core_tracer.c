@@ -216,7 +216,7 @@ span_new_simple(TracerObject *t, PyObject *name)
         if (parent == NULL || !Py_IS_TYPE((PyObject *)parent, st->span_type))
             goto general;
         if (parent->span) {
-            ref.type = TW_REF_CHILD_OF;
+            ref.type = TW_REF_PARENT;     /* the active span: a parent, not a reference */
             ref.ctx = tw_span_get_context(parent->span);
             nref = 1;
         }

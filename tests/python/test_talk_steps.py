@@ -603,3 +603,42 @@ def test_uber_trace_id_written_as_jaeger_client_writes_it(incoming, wide, fmt):
     trace = incoming.split(":")[0]
     want = "%s:<span>:%s:1" % (trace, incoming.split(":")[1])
     assert written["tracewire"] == written["jaeger_client"] == want
+
+
+def test_parents_are_not_references_as_in_jaeger_client():
+    """jaeger_client sends a parent given as child_of= or taken from the
+    active span as parentSpanId alone; only references= are references. The
+    native face lists every parent as a reference too."""
+    from opentracing import child_of, follows_from
+    from jaeger_client.reporter import InMemoryReporter
+    jrep = InMemoryReporter()
+    jt = jaeger_client.Config({}, service_name="refs").create_tracer(
+        reporter=jrep, sampler=jaeger_client.ConstSampler(True))
+    tt = tracewire.Config({"sampler": {"type": "const", "param": 1}, "protocol": "memory"},
+                          service_name="refs").new_tracer()
+    nt = tracewire.Tracer({"reporter.protocols": "memory", "sampler.type": "const"})
+
+    def make(tracer):
+        with tracer.start_active_span("root") as scope:
+            tracer.start_span("implicit").finish()                     # the active span
+            tracer.start_span("child_of", child_of=scope.span).finish()
+            tracer.start_span("explicit", references=[child_of(scope.span.context)]).finish()
+            tracer.start_span("both", child_of=scope.span,
+                              references=[follows_from(scope.span.context)]).finish()
+
+    counts = {}
+    for name, tracer in (("jaeger_client", jt), ("tracewire", tt), ("native", nt)):
+        make(tracer)
+        if name == "jaeger_client":
+            got = {s.operation_name: [r.type for r in (s.references or [])] for s in jrep.get_spans()}
+        else:
+            tracer.flush(5)
+            got = {s["operation_name"]: [r.get("type") for r in s["references"]]
+                   for s in tracer.memory_spans()}
+        counts[name] = {op: len(refs) for op, refs in got.items()}
+    want = {"root": 0, "implicit": 0, "child_of": 0, "explicit": 1, "both": 1}
+    assert counts["jaeger_client"] == want
+    assert counts["tracewire"] == want
+    assert counts["native"] == {"root": 0, "implicit": 1, "child_of": 1, "explicit": 1, "both": 2}
+    tt.close(1)
+    nt.close(1)
