@@ -128,6 +128,19 @@ make_type(PyObject *m, PyType_Spec *spec, PyObject *ot_base, const char *name,
     Py_XDECREF(nm);
     if (cls == NULL)
         return -1;
+    /* The interpreter's specialized calls of a C method (3.11+: ..._METHOD_
+     * DESCRIPTOR_FAST) require self's type to be the method's own type, and
+     * every other call checks it as a subtype: the C methods are bound again
+     * on the public class, so calls on its instances take the fast road. */
+    for (PyMethodDef *d = (*base)->tp_methods; d != NULL && d->ml_name != NULL; d++) {
+        PyObject *descr = PyDescr_NewMethod((PyTypeObject *)cls, d);
+        int rc = descr ? PyObject_SetAttrString(cls, d->ml_name, descr) : -1;
+        Py_XDECREF(descr);
+        if (rc < 0) {
+            Py_DECREF(cls);
+            return -1;
+        }
+    }
     *pub = (PyTypeObject *)cls;
     return 0;
 #endif

@@ -143,13 +143,13 @@ span_finish(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *k
 
 /* span.finish(), looked up as an attribute (the opentracing harness replaces
  * it on instances), with a direct call when it cannot have been replaced:
- * an exact tracewire Span without instance attributes. */
+ * an exact tracewire Span without instance attributes (in either layout the
+ * instance dict is at head_dictptr). */
 int
 twpy_call_finish(modstate *st, PyObject *span)
 {
     PyObject *r;
-    if (Py_IS_TYPE(span, st->span_type) && *head_dictptr(span) == NULL
-        && TW_OT_DIRECT)
+    if (Py_IS_TYPE(span, st->span_type) && *head_dictptr(span) == NULL)
         r = span_finish(span, NULL, 0, NULL);
     else
         r = PyObject_CallMethodNoArgs(span, st->s_finish);
