@@ -641,7 +641,7 @@ tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data 
 {
     const char *svc = p->service_name ? p->service_name : "";
     size_t svc_len = strlen(svc);
-    static const twp_value SVC_KEY = { TW_VAL_STRING, 12, 0, "service.name", { NULL } };
+    static const twp_value SVC_KEY = {.type = TW_VAL_STRING, .key_len = 12, .key = "service.name"};
     twp_value svc_kv = SVC_KEY;
     svc_kv.v.str = svc;
     svc_kv.len = (uint32_t)(svc_len > UINT32_MAX ? UINT32_MAX : svc_len);

@@ -295,7 +295,7 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
 {
     if (!d || d->compact)
         return d;
-    size_t hdr = (offsetof(twp_span_data, inline_mem) + 7u) & ~(size_t)7u;
+    size_t hdr = (TWP_SPAN_HEAD + 7u) & ~(size_t)7u;
     size_t arrays = sizeof(twp_value) * d->ntags + sizeof(twp_log) * d->nlogs +
                     sizeof(twp_ref) * d->nrefs;
     size_t strings = str_need(d, d->op, d->op_len);
@@ -324,19 +324,14 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
     twp_span_data *c = malloc(hdr + arrays + strings);
     if (!c)
         return d;
-    memcpy(c, d, offsetof(twp_span_data, inline_mem));
+    memcpy(c, d, TWP_SPAN_HEAD);
     c->compact = true;
     c->next = NULL;
-    c->arena.cur = NULL;
-    c->arena.used = c->arena.cap = 0;
-    c->arena.chunks = NULL;
     char *arr = (char *)c + hdr;      /* 8-aligned: malloc's block + hdr */
     char *pos = arr + arrays;         /* strings after every array */
     c->tags = d->ntags ? (twp_value *)arr : NULL;
-    c->cap_tags = d->ntags;
     arr += sizeof(twp_value) * d->ntags;
     c->logs = d->nlogs ? (twp_log *)arr : NULL;
-    c->cap_logs = d->nlogs;
     arr += sizeof(twp_log) * d->nlogs;
     c->refs = d->nrefs ? (twp_ref *)arr : NULL;
     arr += sizeof(twp_ref) * d->nrefs;
@@ -536,6 +531,14 @@ static size_t clip(const char *s, size_t len, size_t max, bool utf8)
     return n;
 }
 
+/* approx_size is 32 bits: it saturates (a span holding 4 GB of strings is
+ * "too large" for every sender anyway). */
+static inline void approx_add(twp_span_data *d, size_t n)
+{
+    uint64_t v = (uint64_t)d->approx_size + n;
+    d->approx_size = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
 /* n bytes from the arena, unaligned: the common case inline, growth in buf.c. */
 static inline char *arena_take(twp_arena *a, size_t n)
 {
@@ -552,7 +555,7 @@ static inline char *arena_take(twp_arena *a, size_t n)
 static inline __attribute__((always_inline)) tw_status
 fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
 {
-    if (f->key_len > UINT32_MAX)
+    if (f->key_len > TWP_MAX_KEY_LEN)
         return TW_ERR_TOO_LARGE;
     size_t n = 0;
     bool is_str = f->type == TW_VAL_STRING || f->type == TW_VAL_BINARY;
@@ -574,9 +577,9 @@ fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
         return TW_ERR_NOMEM;
     small_copy(p, f->key, klen);
     p[klen] = '\0';
-    v->type = f->type;
+    v->type = (uint8_t)f->type;
     v->key = p;
-    v->key_len = (uint32_t)klen;
+    v->key_len = (uint16_t)klen;
     v->len = 0;
     switch (f->type) {
     case TW_VAL_STRING:
@@ -592,7 +595,7 @@ fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
     case TW_VAL_DOUBLE: v->v.f64 = f->v.f64; break;
     default:            v->v.b = f->v.b ? 1 : 0; break;
     }
-    d->approx_size += klen + n + 8;
+    approx_add(d, klen + n + 8);
     return TW_OK;
 }
 
@@ -966,7 +969,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
                 v[1].v.f64 = sr.param;
             }
             d->ntags = 2;
-            d->approx_size += 12 + v[0].len + 13 + 16;
+            approx_add(d, 12 + v[0].len + 13 + 16);
         }
         if (debug_id_tag) {
             const char *k = cfg->debug_id_header && *cfg->debug_id_header ? cfg->debug_id_header
@@ -1496,7 +1499,7 @@ static tw_status fill_array(twp_arena *a, size_t max, twp_value *v, const tw_fie
     }
     v->type = TW_VAL_ARRAY;
     v->key = key;
-    v->key_len = (uint32_t)f->key_len;
+    v->key_len = (uint16_t)f->key_len;   /* <= TWP_MAX_KEY_LEN: twp_value_fill */
     v->len = arr->json_len;
     v->v.arr = arr;
     st = TW_OK;
@@ -1508,16 +1511,18 @@ out:
 
 tw_status twp_value_fill(twp_arena *a, size_t max, twp_value *v, const tw_field *f)
 {
-    if (!f || (!f->key && f->key_len) || f->key_len > UINT32_MAX)
+    if (!f || (!f->key && f->key_len))
         return TW_ERR_INVALID_ARG;
+    if (f->key_len > TWP_MAX_KEY_LEN)
+        return TW_ERR_TOO_LARGE;
     if (f->type == TW_VAL_ARRAY)
         return fill_array(a, max, v, f);
     if ((unsigned)f->type > TW_VAL_BINARY ||
         ((f->type == TW_VAL_STRING || f->type == TW_VAL_BINARY) && !f->v.str.ptr && f->v.str.len))
         return TW_ERR_INVALID_ARG;
     memset(v, 0, sizeof *v);
-    v->type = f->type;
-    v->key_len = (uint32_t)f->key_len;
+    v->type = (uint8_t)f->type;
+    v->key_len = (uint16_t)f->key_len;
     if (!(v->key = twp_arena_strdup(a, f->key_len ? f->key : "", f->key_len)))
         return TW_ERR_NOMEM;
     switch (f->type) {

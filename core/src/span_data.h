@@ -15,15 +15,18 @@
 
 struct twp_array;
 
+/* 24 bytes: key_len is 16 bits (span.c refuses longer tag keys with
+ * TW_ERR_TOO_LARGE), type one byte. */
 typedef struct twp_value {
-    tw_value_type type;
-    uint32_t key_len;
+    const char *key;      /* arena, the tracer's intern table, or a static literal */
+    union { const char *str; int64_t i64; double f64; int b;
+            const struct twp_array *arr; } v;   /* str, arr: arena (str: or static) */
     uint32_t len;         /* STRING/BINARY bytes, ARRAY JSON text bytes, 0 for scalars
                            * (thrift.c sizes tags from it without a type test) */
-    const char *key;      /* arena */
-    union { const char *str; int64_t i64; double f64; int b;
-            const struct twp_array *arr; } v;   /* str, arr: arena */
+    uint16_t key_len;
+    uint8_t type;         /* tw_value_type */
 } twp_value;
+#define TWP_MAX_KEY_LEN UINT16_MAX
 
 /* An ARRAY value: one 8-aligned block holding this header, the items (keys
  * empty), the array's JSON text (what Jaeger Thrift and the log line carry)
@@ -70,30 +73,38 @@ typedef struct tw_scope {
     twp_arena arena;                /* owns the strings and attrs */
 } twp_scope;
 
+/* The record. Its first TWP_SPAN_HEAD bytes (up to and including compact)
+ * are what every reader uses and all a compact record has; the fields after
+ * them exist only in a span model's (hot) record, which is still written. */
 typedef struct twp_span_data {
     struct twp_span_data *next;     /* queue / free-list link */
     uint64_t trace_hi, trace_lo;    /* trace_hi 0 in 64-bit mode */
     uint64_t span_id, parent_id;    /* parent_id 0 = root */
-    unsigned flags;                 /* TW_FLAG_* */
-    tw_span_kind kind;
     int64_t start_us, duration_us;
-    const char *op;                 /* arena */
-    uint32_t op_len;
-    bool compact;                   /* made by twp_span_data_compact: one exact-size block,
-                                     * no inline_mem/inline_tags, no arena (in padding) */
+    const char *op;                 /* arena or the tracer's intern table */
     const char *tracestate;         /* arena, may be NULL: W3C tracestate to re-emit (OTLP) */
-    twp_value *tags;  uint32_t ntags, cap_tags;   /* array in arena, grows by copy */
-    twp_log *logs;    uint32_t nlogs, cap_logs;
-    twp_ref *refs;    uint32_t nrefs;
+    twp_value *tags;                /* inline_tags, then arena (grows by copy) */
+    twp_log *logs;                  /* arena */
+    twp_ref *refs;                  /* arena */
     const twp_scope *scope;         /* NULL: tracewire's own; else borrowed from the tracer */
-    size_t approx_size;             /* bytes of strings held, for batching bounds */
+    uint32_t op_len;
+    uint32_t ntags, nlogs, nrefs;
+    uint32_t approx_size;           /* bytes of strings held (saturating) */
+    uint16_t flags;                 /* TW_FLAG_* and the W3C bits (trace_flags.h) */
+    uint8_t kind;                   /* tw_span_kind */
+    bool compact;                   /* made by twp_span_data_compact: one exact-size block
+                                     * of the head, arrays and strings; nothing below */
+    /* ---- hot records only (span.c) */
+    uint32_t cap_tags, cap_logs;
+    void *home;                     /* span.c: the per-thread cache it returns to */
     twp_arena arena;
-    char inline_mem[384];           /* first arena chunk (8-byte aligned: arena) */
-    /* appended by the span model (H1): the first tags live here, so a span
-     * with up to 8 tags (sampler tags included) needs no extra allocation.
-     * tags points here until it grows into the arena. */
+    /* the first tags live here, so a span with up to 8 tags (sampler tags
+     * included) needs no extra allocation; tags points here until it grows
+     * into the arena */
     twp_value inline_tags[8];
+    char inline_mem[192];           /* first arena chunk (8-byte aligned: arena) */
 } twp_span_data;
+#define TWP_SPAN_HEAD (offsetof(twp_span_data, compact) + 1)
 
 /* ------------------------------------------------------------ process */
 

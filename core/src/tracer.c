@@ -163,13 +163,15 @@ static tw_status proc_tag(tw_tracer *t, twp_value *arr, size_t *n, const char *k
                           const char *v, size_t vlen)
 {
     twp_value *slot = NULL;
+    if (klen > TWP_MAX_KEY_LEN)
+        return TW_ERR_TOO_LARGE;   /* a tag key of 64 KB: said by tw_tracer_new's status */
     for (size_t i = 0; i < *n; i++)
         if (arr[i].key_len == klen && memcmp(arr[i].key, k, klen) == 0)
             slot = &arr[i];
     if (!slot) {
         slot = &arr[(*n)++];
         slot->key = twp_arena_strdup(&t->proc_arena, k, klen);
-        slot->key_len = (uint32_t)klen;
+        slot->key_len = (uint16_t)klen;
         if (!slot->key)
             return TW_ERR_NOMEM;
     }

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "span_helpers.h"
 #include "context.h"
@@ -664,6 +665,17 @@ static void bad_arguments_are_rejected(void **state)
     tw_field nullstr = {.key = "k", .key_len = 1, .type = TW_VAL_STRING};
     nullstr.v.str.len = 3;
     assert_int_equal(tw_span_set_tag(s, &nullstr), TW_ERR_INVALID_ARG);
+    /* a record keeps 16-bit key lengths (span_data.h): a 64 KB key is refused
+     * by name, one byte less is kept whole */
+    char *huge = malloc(65536);
+    assert_non_null(huge);
+    memset(huge, 'k', 65536);
+    tw_field hk = {.key = huge, .key_len = 65536, .type = TW_VAL_INT64};
+    assert_int_equal(tw_span_set_tag(s, &hk), TW_ERR_TOO_LARGE);
+    assert_int_equal(tw_span_log(s, 0, &hk, 1), TW_ERR_TOO_LARGE);
+    hk.key_len = 65535;
+    assert_int_equal(tw_span_set_tag(s, &hk), TW_OK);
+    free(huge);
     /* unsampled spans validate the same way */
     tw_tracer *t0 = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
     tw_span *u = start(t0, "u", NULL);

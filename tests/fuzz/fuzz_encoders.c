@@ -36,7 +36,9 @@ static const char *str(rd *r, twp_arena *a, uint32_t *len)
 static void value(rd *r, twp_arena *a, twp_value *v)
 {
     memset(v, 0, sizeof *v);
-    v->key = str(r, a, &v->key_len);
+    uint32_t kl;
+    v->key = str(r, a, &kl);
+    v->key_len = (uint16_t)kl;   /* u8-sized: fits */
     v->type = (tw_value_type)(u8(r) % 6);
     switch (v->type) {
     case TW_VAL_ARRAY: {        /* up to 3 items of one type (or NULL), built by the core */
