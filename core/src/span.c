@@ -25,6 +25,7 @@
  */
 #include "tracer.h"
 #include "ids.h"
+#include "intern.h"
 #include "trace_flags.h"
 #include "propagation.h"
 #include "encoders.h"
@@ -240,9 +241,21 @@ static size_t str_need(const twp_span_data *d, const char *p, size_t n)
     return p && in_record(d, p) ? n + 1 : 0;
 }
 
+/* A key or name the process-wide string table holds (or takes now): the
+ * compact record points there instead of holding a copy. Operation names
+ * get half the table at most (their cardinality is the application's; keys
+ * keep room). */
+static const char *interned(const twp_span_data *d, const char *p, size_t n, bool name)
+{
+    if (!p || !in_record(d, p))
+        return NULL;
+    return twp_intern_get(&twp_strings, p, n, name ? TWP_INTERN_FULL / 2 : TWP_INTERN_FULL);
+}
+
 static size_t value_need(const twp_span_data *d, const twp_value *v)
 {
-    size_t n = str_need(d, v->key, v->key_len);
+    size_t n = v->key && interned(d, v->key, v->key_len, false) ? 0
+             : str_need(d, v->key, v->key_len);
     if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY)
         n += str_need(d, v->v.str, v->len);
     return n;
@@ -270,7 +283,8 @@ static void value_move(const twp_span_data *d, twp_value *dst, const twp_value *
                        char **arr)
 {
     *dst = *src;
-    dst->key = str_move(d, src->key, src->key_len, pos);
+    const char *k = interned(d, src->key, src->key_len, false);
+    dst->key = k ? k : str_move(d, src->key, src->key_len, pos);
     if (src->type == TW_VAL_STRING || src->type == TW_VAL_BINARY) {
         dst->v.str = str_move(d, src->v.str, src->len, pos);
     } else if (src->type == TW_VAL_ARRAY) {
@@ -298,7 +312,8 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
     size_t hdr = (TWP_SPAN_HEAD + 7u) & ~(size_t)7u;
     size_t arrays = sizeof(twp_value) * d->ntags + sizeof(twp_log) * d->nlogs +
                     sizeof(twp_ref) * d->nrefs;
-    size_t strings = str_need(d, d->op, d->op_len);
+    const char *op = interned(d, d->op, d->op_len, true);
+    size_t strings = op ? 0 : str_need(d, d->op, d->op_len);
     if (d->tracestate)
         strings += str_need(d, d->tracestate, strlen(d->tracestate));
     for (uint32_t i = 0; i < d->ntags; i++) {
@@ -359,7 +374,7 @@ twp_span_data *twp_span_data_compact(twp_span_data *d)
         for (uint32_t j = 0; j < d->refs[i].nattrs; j++)
             value_move(d, &c->refs[i].attrs[j], &d->refs[i].attrs[j], &pos, &arr);
     }
-    c->op = str_move(d, d->op, d->op_len, &pos);
+    c->op = op ? op : str_move(d, d->op, d->op_len, &pos);
     if (d->tracestate)
         c->tracestate = str_move(d, d->tracestate, strlen(d->tracestate), &pos);
     twp_span_data_free(d);
@@ -551,7 +566,10 @@ static inline char *arena_take(twp_arena *a, size_t n)
 }
 
 /* Fills v from f, copying key and string value into the record's arena in
- * one piece ("key\0value\0"). */
+ * one piece ("key\0value\0"). Keys are not interned here: a lookup costs
+ * about 40 instructions more than the copy, per key and span, on the path
+ * every traced request takes; records that wait long are interned when
+ * compacted (twp_span_data_compact). */
 static inline __attribute__((always_inline)) tw_status
 fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
 {
@@ -735,6 +753,17 @@ static bool ctx_has_ids(const tw_span_context *c)
     return (c->trace_hi | c->trace_lo) != 0 && c->span_id != 0;
 }
 
+/* The record's operation name, copied into its arena. NULL on OOM. */
+static const char *record_op(twp_span_data *d, const char *name, size_t len)
+{
+    char *op = arena_take(&d->arena, len + 1);
+    if (!op)
+        return NULL;
+    small_copy(op, name, len);
+    op[len] = '\0';
+    return op;
+}
+
 /* Creates the record of a span that becomes sampled (at start or later). */
 static tw_status make_record(twp_tls_state *tls, tw_span *s, unsigned flags, int64_t start_us)
 {
@@ -750,12 +779,8 @@ static tw_status make_record(twp_tls_state *tls, tw_span *s, unsigned flags, int
     d->kind = s->kind;
     d->scope = s->scope;
     d->start_us = start_us;
-    char *op = arena_take(&d->arena, (size_t)s->op_len + 1);
-    if (!op)
+    if (!(d->op = record_op(d, s->op, s->op_len)))
         goto nomem;
-    small_copy(op, s->op, s->op_len);
-    op[s->op_len] = '\0';
-    d->op = op;
     d->op_len = s->op_len;
     if (c->tracestate) {
         d->tracestate = twp_arena_strdup(&d->arena, c->tracestate, c->tracestate_len);
@@ -1292,7 +1317,7 @@ tw_status tw_span_set_operation_name(tw_span *s, const char *name, size_t name_l
     if (s->finished)
         return TW_ERR_FINISHED;
     if (s->data) {
-        const char *p = twp_arena_strdup(&s->data->arena, name_len ? name : "", name_len);
+        const char *p = record_op(s->data, name_len ? name : "", name_len);
         if (!p)
             return TW_ERR_NOMEM;
         s->data->op = p;

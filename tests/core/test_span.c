@@ -15,6 +15,7 @@
 #include "context.h"
 #include "span_data.h"
 #include "tracer.h"
+#include "intern.h"
 
 static void every_tag_type_is_recorded_with_its_type(void **state)
 {
@@ -798,6 +799,10 @@ static void compact_record_equals_the_original(void **state)
     for (uint32_t i = 0; i < 12; i++)
         values_equal(&c->tags[i], &orig->tags[i]);
     assert_ptr_equal(c->tags[0].key, skey);   /* not the record's: borrowed */
+    /* short keys and the name point into the process's string table */
+    assert_ptr_equal(c->tags[1].key, twp_intern_get(&twp_strings, "key-1", 5, 0));
+    assert_ptr_equal(c->op, twp_intern_get(&twp_strings, "GET /x", 6, 0));
+    assert_non_null(c->op);
     assert_true(c->tags[3].v.str > (const char *)c &&
                 c->tags[3].v.str < (const char *)c + malloc_usable_size(c));   /* copied */
     assert_int_equal(c->nlogs, 2);
