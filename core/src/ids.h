@@ -14,6 +14,7 @@ typedef struct twp_rng {
 /* All of the core's per-thread state in one block, so a span start in a
  * shared library (general-dynamic TLS) resolves one address, not two:
  * the id generator and span.c's handle/record free lists. */
+struct twp_home;
 typedef struct twp_tls_state {
     twp_rng rng;
     struct {
@@ -21,8 +22,17 @@ typedef struct twp_tls_state {
         twp_span_data *datas;
         unsigned nspans, ndatas;
         bool registered, dead;
+        struct twp_home *home;      /* where this thread's records come back (span.c) */
     } cache;
     unsigned ctr_shard;   /* counter shard + 1 (counters.h); 0 = not assigned yet */
+    /* span.c: records of other threads' homes this thread frees, gathered
+     * per home and handed back a chain at a time (cold: the reporter's
+     * thread) */
+    struct twp_ret {
+        struct twp_home *home;
+        twp_span_data *head, *tail;
+        unsigned n;
+    } ret[4];
 } twp_tls_state;
 
 extern _Atomic unsigned twp_fork_gen;

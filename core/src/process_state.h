@@ -22,6 +22,10 @@
 uint64_t twp_random_id(void);
 void twp_ids_after_fork(void);
 
+/* atfork child (tracer.c, after twp_ids_after_fork): the forking thread's
+ * record cache stays valid in the child (span.c). */
+void twp_span_after_fork(void);
+
 /* Monotonic nanoseconds (clock.c), for rate limiters. */
 int64_t twp_mono_ns(void);
 /* atfork child (tracer.c): releases the clock's re-anchor lock. */

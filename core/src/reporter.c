@@ -302,6 +302,7 @@ static void send_batch(pipeline *p, size_t k)
     pthread_mutex_lock(&p->mu);
     finalize_n(p, p->arr, p->state, 0, k);
     pthread_mutex_unlock(&p->mu);
+    twp_span_data_return_flush();   /* the records go home now (span.c) */
     /* after the books: whoever the hook wakes sees the counters settled */
     for (int i = 0; i < p->nfailed; i++) {
         struct send_failure *f = &p->failed[i];

@@ -87,26 +87,163 @@ struct tw_span {
 
 /* ------------------------------------------------------------ per-thread cache */
 
-/* per-thread free lists: twp_tls.cache (ids.h), next to the id generator */
+/* per-thread free lists: twp_tls.cache (ids.h), next to the id generator.
+ *
+ * Records and their homes. A record freed by the thread that made it goes
+ * back on that thread's list. A record freed elsewhere -- the reporter's
+ * thread, after sending it -- goes back to its maker too, through the
+ * maker's home: the freeing thread gathers records per home (twp_tls.ret,
+ * up to TWP_RET_CHAIN) and pushes each chain onto the home's return list
+ * with one CAS; the maker takes the whole list with one exchange when its
+ * own list runs dry. So a span costs no malloc/free pair, and the only
+ * shared cache line, the home's return list, is written once per chain by
+ * the returner and once per refill by the maker, never per span.
+ *
+ * Bounds: a thread keeps at most TWP_DATA_CACHE_MAX records on its list
+ * (extra ones from a refill or a free are released to malloc), so a burst
+ * that put thousands of records in flight leaves at most that many behind.
+ *
+ * Thread exit (the key destructor) closes the home: one exchange takes the
+ * return list and leaves a mark that makes later returners free their
+ * records instead; whoever settles the home's last record (refs: the
+ * records out when it closed, counted down by returners) marks it free, and
+ * the next new thread reuses it. Homes are never released: they stay on a
+ * push-only list (as many as threads ever ran at once, 128 bytes each).
+ * Fork: the child's forking thread keeps its home (its generation is
+ * renewed, twp_span_after_fork); records of every other home belong to
+ * threads that do not exist in the child, so returning them frees them
+ * (their homes are recognised by the stale generation, and never reused).
+ */
+
+#define TWP_DATA_CACHE_MAX 512u
+#define TWP_RET_CHAIN 32u
+#define HOME_CLOSED ((twp_span_data *)(uintptr_t)1)
+
+typedef struct twp_home {
+    _Alignas(64) _Atomic(twp_span_data *) ret;   /* returned records, or HOME_CLOSED */
+    struct twp_home *all_next;                  /* homes list (immutable once pushed) */
+    _Atomic int in_use;                         /* 0: settled, free for a new thread */
+    /* after close: records still out minus those settled since (freed with
+     * the home when it reaches 0); on a line of its own, as it is written
+     * by returners only after the owner is gone */
+    _Alignas(64) _Atomic int64_t refs;
+    int64_t owned;        /* owner-only: records allocated for this home, not freed */
+    unsigned gen;         /* fork generation of the owning thread */
+} twp_home;
 
 static pthread_key_t cache_key;
 static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static _Atomic(twp_home *) all_homes;
+
+static void ret_flush(twp_tls_state *tls, struct twp_ret *r);
+
+/* A home for this thread: a settled one reused, else a new one. NULL on OOM. */
+static twp_home *home_get(void)
+{
+    unsigned gen = atomic_load_explicit(&twp_fork_gen, memory_order_relaxed);
+    for (twp_home *h = atomic_load_explicit(&all_homes, memory_order_acquire); h; h = h->all_next) {
+        int free_ = 0;
+        if (h->gen == gen && atomic_load_explicit(&h->in_use, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&h->in_use, &free_, 1, memory_order_acquire,
+                                                    memory_order_relaxed)) {
+            atomic_store_explicit(&h->ret, NULL, memory_order_relaxed);
+            atomic_store_explicit(&h->refs, 0, memory_order_relaxed);
+            h->owned = 0;
+            return h;
+        }
+    }
+    twp_home *h = aligned_alloc(64, sizeof *h);   /* sizeof is a multiple of 64 */
+    if (!h)
+        return NULL;
+    memset(h, 0, sizeof *h);
+    h->gen = gen;
+    atomic_store_explicit(&h->in_use, 1, memory_order_relaxed);
+    twp_home *head = atomic_load_explicit(&all_homes, memory_order_relaxed);
+    do {
+        h->all_next = head;
+    } while (!atomic_compare_exchange_weak_explicit(&all_homes, &head, h, memory_order_release,
+                                                    memory_order_relaxed));
+    return h;
+}
+
+/* The home's last record is settled: free for the next new thread. */
+static void home_release(twp_home *h)
+{
+    atomic_store_explicit(&h->in_use, 0, memory_order_release);
+}
+
+/* Settles n records of a closed home; the last one releases it. */
+static void home_settle(twp_home *h, int64_t n)
+{
+    if (atomic_fetch_sub_explicit(&h->refs, n, memory_order_acq_rel) == n)
+        home_release(h);
+}
+
+/* Hands a chain of h's records back (any thread but the owner's). */
+static void home_push(twp_home *h, twp_span_data *first, twp_span_data *last, unsigned n)
+{
+    if (h->gen != atomic_load_explicit(&twp_fork_gen, memory_order_relaxed)) {
+        /* a thread of the parent process: gone in this child */
+        while (first) {
+            twp_span_data *next = first->next;
+            free(first);
+            first = next;
+        }
+        return;
+    }
+    twp_span_data *old = atomic_load_explicit(&h->ret, memory_order_relaxed);
+    do {
+        if (old == HOME_CLOSED) {
+            while (first) {
+                twp_span_data *next = first->next;
+                free(first);
+                first = next;
+            }
+            home_settle(h, n);
+            return;
+        }
+        last->next = old;
+    } while (!atomic_compare_exchange_weak_explicit(&h->ret, &old, first, memory_order_release,
+                                                    memory_order_relaxed));
+}
 
 static void cache_drain(void *unused)
 {
     (void)unused;
-    while (twp_tls.cache.spans) {
-        struct tw_span *n = twp_tls.cache.spans->next_free;
-        free(twp_tls.cache.spans);
-        twp_tls.cache.spans = n;
+    twp_tls_state *tls = &twp_tls;
+    tls->cache.dead = true;   /* thread is exiting: stop caching */
+    while (tls->cache.spans) {
+        struct tw_span *n = tls->cache.spans->next_free;
+        free(tls->cache.spans);
+        tls->cache.spans = n;
     }
-    while (twp_tls.cache.datas) {
-        twp_span_data *n = twp_tls.cache.datas->next;
-        free(twp_tls.cache.datas);
-        twp_tls.cache.datas = n;
+    for (unsigned i = 0; i < sizeof tls->ret / sizeof tls->ret[0]; i++)
+        ret_flush(tls, &tls->ret[i]);
+    twp_home *h = tls->cache.home;
+    twp_span_data *back = NULL;
+    if (h)
+        back = atomic_exchange_explicit(&h->ret, HOME_CLOSED, memory_order_acquire);
+    int64_t freed = 0;
+    for (twp_span_data *l = tls->cache.datas; l;) {
+        twp_span_data *n = l->next;
+        free(l);
+        l = n;
+        freed++;
     }
-    twp_tls.cache.nspans = twp_tls.cache.ndatas = 0;
-    twp_tls.cache.dead = true;   /* thread is exiting: stop caching */
+    for (twp_span_data *l = back; l;) {
+        twp_span_data *n = l->next;
+        free(l);
+        l = n;
+        freed++;
+    }
+    tls->cache.datas = NULL;
+    tls->cache.nspans = tls->cache.ndatas = 0;
+    if (h) {
+        tls->cache.home = NULL;
+        int64_t out = h->owned - freed;   /* still in flight: returners settle them */
+        if (atomic_fetch_add_explicit(&h->refs, out, memory_order_acq_rel) + out == 0)
+            home_release(h);
+    }
 }
 
 static bool cache_key_made;
@@ -145,6 +282,13 @@ static inline bool cache_usable(twp_tls_state *tls)
     return cache_register();
 }
 
+void twp_span_after_fork(void)
+{
+    /* the forking thread is the child's only thread: its home lives on */
+    if (twp_tls.cache.home)
+        twp_tls.cache.home->gen = atomic_load(&twp_fork_gen);
+}
+
 /* ------------------------------------------------------------ records */
 
 /* Field by field rather than memset: a ~180-byte memset compiles to
@@ -175,16 +319,56 @@ static inline void data_reset(twp_span_data *d)
     d->compact = false;
 }
 
+/* The thread's list ran dry: take what came back home, else malloc. */
+static __attribute__((noinline)) twp_span_data *data_refill(twp_tls_state *tls)
+{
+    twp_home *h = tls->cache.home;
+    if (TWP_CACHE_ON && !h && cache_usable(tls))
+        h = tls->cache.home = home_get();
+    if (h && !tls->cache.dead) {
+        twp_span_data *l = NULL;
+        if (atomic_load_explicit(&h->ret, memory_order_relaxed))
+            l = atomic_exchange_explicit(&h->ret, NULL, memory_order_acquire);
+        if (l) {
+            twp_span_data *d = l;
+            l = l->next;
+            /* keep up to the bound, release the rest */
+            while (l && tls->cache.ndatas < TWP_DATA_CACHE_MAX) {
+                twp_span_data *n = l->next;
+                l->next = tls->cache.datas;
+                tls->cache.datas = l;
+                tls->cache.ndatas++;
+                l = n;
+            }
+            while (l) {
+                twp_span_data *n = l->next;
+                free(l);
+                h->owned--;
+                l = n;
+            }
+            return d;
+        }
+    }
+    twp_span_data *d = malloc(sizeof(*d));
+    if (!d)
+        return NULL;
+    if (h && !tls->cache.dead) {
+        d->home = h;
+        h->owned++;
+    } else {
+        d->home = NULL;   /* plain malloc/free */
+    }
+    return d;
+}
+
 static inline twp_span_data *data_new(twp_tls_state *tls)
 {
     twp_span_data *d = tls->cache.datas;
-    if (d) {
+    if (__builtin_expect(d != NULL, 1)) {
         tls->cache.datas = d->next;
         tls->cache.ndatas--;
-    } else {
-        d = malloc(sizeof(*d));
-        if (!d)
-            return NULL;
+    } else if (!(d = data_refill(tls))) {
+        return NULL;
     }
     data_reset(d);
     return d;
@@ -195,17 +379,67 @@ twp_span_data *twp_span_data_new(void)
     return data_new(&twp_tls);
 }
 
+/* Pushes a gathered chain home. */
+static void ret_flush(twp_tls_state *tls, struct twp_ret *r)
+{
+    (void)tls;
+    if (r->n)
+        home_push(r->home, r->head, r->tail, r->n);
+    r->home = NULL;
+    r->head = r->tail = NULL;
+    r->n = 0;
+}
+
+/* A record of another thread's home: gathered, sent back a chain at a time. */
+static __attribute__((noinline)) void data_return(twp_tls_state *tls, twp_span_data *d)
+{
+    twp_home *h = d->home;
+    if (!TWP_CACHE_ON || !cache_usable(tls)) {   /* exiting thread: at once */
+        d->next = NULL;
+        home_push(h, d, d, 1);
+        return;
+    }
+    struct twp_ret *r = &tls->ret[((uintptr_t)h >> 6) & 3];
+    if (r->home != h) {
+        ret_flush(tls, r);
+        r->home = h;
+    }
+    d->next = r->head;
+    r->head = d;
+    if (!r->tail)
+        r->tail = d;
+    if (++r->n >= TWP_RET_CHAIN)
+        ret_flush(tls, r);
+}
+
+void twp_span_data_return_flush(void)
+{
+    twp_tls_state *tls = &twp_tls;
+    for (unsigned i = 0; i < sizeof tls->ret / sizeof tls->ret[0]; i++)
+        ret_flush(tls, &tls->ret[i]);
+}
+
 static inline void data_free(twp_tls_state *tls, twp_span_data *d)
 {
     if (d->arena.chunks)
         twp_arena_release(&d->arena);
-    if (TWP_CACHE_ON && tls->cache.ndatas < TWP_CACHE_MAX && cache_usable(tls)) {
-        d->next = tls->cache.datas;
-        tls->cache.datas = d;
-        tls->cache.ndatas++;
+    twp_home *h = d->home;
+    if (__builtin_expect(h != NULL && h == tls->cache.home, 1)) {
+        if (tls->cache.ndatas < TWP_DATA_CACHE_MAX && !tls->cache.dead) {
+            d->next = tls->cache.datas;
+            tls->cache.datas = d;
+            tls->cache.ndatas++;
+            return;
+        }
+        h->owned--;
+        free(d);
         return;
     }
-    free(d);
+    if (!h) {
+        free(d);
+        return;
+    }
+    data_return(tls, d);
 }
 
 void twp_span_data_free(twp_span_data *d)

@@ -115,8 +115,13 @@ typedef struct twp_process {
     size_t ntags;
 } twp_process;
 
-/* span.c: returns a record to its per-thread cache (or frees it). */
+/* span.c: returns a record to the per-thread cache of the thread that made
+ * it (or frees it). On another thread than the maker's, records are
+ * gathered per maker and handed back in chains; a thread that frees many
+ * records (a reporter) calls twp_span_data_return_flush after a batch so
+ * none waits for the next one. */
 void twp_span_data_free(twp_span_data *d);
+void twp_span_data_return_flush(void);
 
 /* span.c: a fresh empty record (from a per-thread cache), and a deep copy
  * (used when two reporters each need their own). Both NULL on OOM. */

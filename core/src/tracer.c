@@ -64,6 +64,7 @@ static void fork_child(void)
 {
     twp_ids_after_fork();
     twp_clock_after_fork();
+    twp_span_after_fork();
     for (tw_tracer *t = live_head; t; t = t->live_next) {
         if (t->client_uuid) {       /* a new emitter: its own client-uuid */
             char uuid[37];

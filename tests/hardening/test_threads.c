@@ -11,6 +11,14 @@
  *       they go on for a while after the close. Checked: no crash, no span
  *       start fails for any reason other than the documented ones, and after
  *       close finished = reported + dropped exactly, in every round.
+ *   test_threads records [ROUNDS]    span records crossing threads (span.c's
+ *       per-thread caches): each round 4 new threads make spans on a UDP
+ *       tracer (records freed by the reporter's thread go back to their
+ *       maker's home) and on a memory tracer (records compacted, keys and
+ *       names interned concurrently, new ones every round), then exit with
+ *       records still in flight (closed homes, reused by the next round's
+ *       threads). Checked: finished = reported + dropped on both tracers,
+ *       the memory tracer kept every span. Meant for TSan.
  */
 #include "harness.h"
 
@@ -261,12 +269,85 @@ static int close_race(int rounds)
     return hz_failures ? 1 : 0;
 }
 
+typedef struct rec_worker { tw_tracer *udp, *mem; int round, id, n, errors; } rec_worker;
+
+static void *rec_run(void *arg)
+{
+    rec_worker *w = arg;
+    char key[32], op[32];
+    snprintf(key, sizeof key, "k.r%d.t%d", w->round, w->id);
+    snprintf(op, sizeof op, "op.r%d.t%d", w->round, w->id);
+    for (int i = 0; i < w->n; i++) {
+        tw_tracer *t = i % 2 ? w->mem : w->udp;
+        tw_span *s;
+        if (tw_span_start(t, op, strlen(op), NULL, 0, 0, &s) != TW_OK) {
+            w->errors++;
+            continue;
+        }
+        tw_span_set_tag_str(s, "http.method", "GET");
+        tw_span_set_tag_int(s, key, i);
+        tw_span_set_tag_bool(s, "error", 0);
+        tw_span_finish(s, 0);
+        tw_span_free(s);
+    }
+    return NULL;   /* exits with UDP records still queued */
+}
+
+static int records(int rounds)
+{
+    hz_udp_sink sink;
+    if (hz_udp_start(&sink) != 0)
+        return 2;
+    enum { RT = 4, PER = 2000 };
+    printf("records: %d rounds, %d new threads each making %d spans (UDP and memory tracers)\n",
+           rounds, RT, PER);
+    tw_tracer *udp = udp_tracer(&sink, "1000000");
+    const char *mkv[] = { "service_name=hardening-records", "reporter.protocols=memory",
+                          "reporter.queue_size=1000000", "sampler.type=const", "sampler.param=1",
+                          NULL };
+    tw_tracer *mem = hz_tracer(mkv);
+    for (int r = 0; r < rounds; r++) {
+        rec_worker w[RT];
+        pthread_t th[RT];
+        for (int i = 0; i < RT; i++) {
+            w[i] = (rec_worker){ .udp = udp, .mem = mem, .round = r, .id = i, .n = PER };
+            pthread_create(&th[i], NULL, rec_run, &w[i]);
+        }
+        for (int i = 0; i < RT; i++) {
+            pthread_join(th[i], NULL);
+            HZ_CHECK(w[i].errors == 0, "round %d thread %d: %d span starts failed", r, i,
+                     w[i].errors);
+        }
+    }
+    tw_tracer_flush(udp, 10000);
+    tw_tracer_close(udp, 5000);
+    tw_tracer_close(mem, 5000);
+    tw_counters cu, cm;
+    bool bu = hz_check_balance(udp, "records udp", &cu);
+    bool bm = hz_check_balance(mem, "records memory", &cm);
+    uint64_t each = (uint64_t)rounds * RT * PER / 2;
+    HZ_CHECK(cu.spans_finished == each, "udp: %llu finished, want %llu",
+             (unsigned long long)cu.spans_finished, (unsigned long long)each);
+    HZ_CHECK(cm.spans_reported == each, "memory: %llu kept, want %llu",
+             (unsigned long long)cm.spans_reported, (unsigned long long)each);
+    printf("    udp: finished=%llu reported=%llu (balance %s); memory: kept=%llu (balance %s)\n",
+           (unsigned long long)cu.spans_finished, (unsigned long long)cu.spans_reported,
+           bu ? "exact" : "BROKEN", (unsigned long long)cm.spans_reported, bm ? "exact" : "BROKEN");
+    tw_tracer_free(udp);
+    tw_tracer_free(mem);
+    hz_udp_stop(&sink);
+    printf("  %s\n", hz_failures ? "FAILED" : "ok");
+    return hz_failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "concurrent") == 0)
         return concurrent(argc > 2 ? atoi(argv[2]) : 2000);
     if (argc >= 2 && strcmp(argv[1], "close-race") == 0)
         return close_race(argc > 2 ? atoi(argv[2]) : 10);
-    fprintf(stderr, "usage: %s concurrent [ITER] | close-race [ROUNDS]\n", argv[0]);
+    if (argc >= 2 && strcmp(argv[1], "records") == 0)
+        return records(argc > 2 ? atoi(argv[2]) : 20);
+    fprintf(stderr, "usage: %s concurrent [ITER] | close-race [ROUNDS] | records [ROUNDS]\n", argv[0]);
     return 2;
 }
