@@ -311,7 +311,6 @@ static inline void data_reset(twp_span_data *d)
     d->refs = NULL;
     d->nrefs = 0;
     d->scope = NULL;
-    d->approx_size = 0;
     d->arena.cur = d->inline_mem;
     d->arena.used = 0;
     d->arena.cap = sizeof(d->inline_mem);
@@ -648,7 +647,6 @@ twp_span_data *twp_span_data_clone(const twp_span_data *s)
     d->kind = s->kind;
     d->start_us = s->start_us;
     d->duration_us = s->duration_us;
-    d->approx_size = s->approx_size;
     d->scope = s->scope;
     d->op_len = s->op_len;
     if (!(d->op = twp_arena_strdup(a, s->op ? s->op : "", s->op_len)))
@@ -780,14 +778,6 @@ static size_t clip(const char *s, size_t len, size_t max, bool utf8)
     return n;
 }
 
-/* approx_size is 32 bits: it saturates (a span holding 4 GB of strings is
- * "too large" for every sender anyway). */
-static inline void approx_add(twp_span_data *d, size_t n)
-{
-    uint64_t v = (uint64_t)d->approx_size + n;
-    d->approx_size = v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
-}
-
 /* n bytes from the arena, unaligned: the common case inline, growth in buf.c. */
 static inline char *arena_take(twp_arena *a, size_t n)
 {
@@ -816,10 +806,7 @@ fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
             return TW_ERR_INVALID_ARG;
         n = clip(f->v.str.ptr, f->v.str.len, max, f->type == TW_VAL_STRING);
     } else if (f->type == TW_VAL_ARRAY) {
-        tw_status st = twp_value_fill(&d->arena, max, v, f);
-        if (st == TW_OK)
-            d->approx_size += f->key_len + v->v.arr->size;
-        return st;
+        return twp_value_fill(&d->arena, max, v, f);
     } else if ((unsigned)f->type > TW_VAL_BINARY) {
         return TW_ERR_INVALID_ARG;
     }
@@ -847,7 +834,6 @@ fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
     case TW_VAL_DOUBLE: v->v.f64 = f->v.f64; break;
     default:            v->v.b = f->v.b ? 1 : 0; break;
     }
-    approx_add(d, klen + n + 8);
     return TW_OK;
 }
 
@@ -1228,7 +1214,6 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
                 v[1].v.f64 = sr.param;
             }
             d->ntags = 2;
-            approx_add(d, 12 + v[0].len + 13 + 16);
         }
         if (debug_id_tag) {
             const char *k = cfg->debug_id_header && *cfg->debug_id_header ? cfg->debug_id_header
@@ -1870,7 +1855,6 @@ tw_status tw_span_add_link_ids(tw_span *s, uint64_t trace_hi, uint64_t trace_lo,
     r->attrs = vals;
     r->nattrs = (uint32_t)n;
     r->link = true;
-    d->approx_size += 40 + tracestate_len;
     return TW_OK;
 }
 

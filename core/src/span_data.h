@@ -89,7 +89,6 @@ typedef struct twp_span_data {
     const twp_scope *scope;         /* NULL: tracewire's own; else borrowed from the tracer */
     uint32_t op_len;
     uint32_t ntags, nlogs, nrefs;
-    uint32_t approx_size;           /* bytes of strings held (saturating) */
     uint16_t flags;                 /* TW_FLAG_* and the W3C bits (trace_flags.h) */
     uint8_t kind;                   /* tw_span_kind */
     bool compact;                   /* made by twp_span_data_compact: one exact-size block
