@@ -100,8 +100,12 @@ struct tw_span {
  * the returner and once per refill by the maker, never per span.
  *
  * Bounds: a thread keeps at most TWP_DATA_CACHE_MAX records on its list
- * (extra ones from a refill or a free are released to malloc), so a burst
- * that put thousands of records in flight leaves at most that many behind.
+ * (extra ones from a refill or a free are released to malloc). That bounds
+ * the idle records only: records in flight are as many as the reporter
+ * holds, and since a refill takes all that came back, a thread's records
+ * settle at about its in-flight count plus what it used since the last
+ * refill, at any rate. After a burst, the records still coming back wait on
+ * the return list until the thread's next refill trims them (or its exit).
  *
  * Thread exit (the key destructor) closes the home: one exchange takes the
  * return list and leaves a mark that makes later returners free their
@@ -115,7 +119,7 @@ struct tw_span {
  * (their homes are recognised by the stale generation, and never reused).
  */
 
-#define TWP_DATA_CACHE_MAX 512u
+#define TWP_DATA_CACHE_MAX 256u
 #define TWP_RET_CHAIN 32u
 #define HOME_CLOSED ((twp_span_data *)(uintptr_t)1)
 
