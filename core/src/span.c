@@ -458,6 +458,8 @@ void twp_span_data_free(twp_span_data *d)
 
 /* ------------------------------------------------------------ compact records */
 
+_Static_assert(TWP_SPAN_HEAD <= 120, "the compact head grew past 120 bytes (span_data.h)");
+_Static_assert(sizeof(twp_value) == 24, "twp_value grew past 24 bytes (span_data.h)");
 _Static_assert(offsetof(twp_span_data, inline_mem) % 8 == 0,
                "the inline arena chunk must be 8-byte aligned (twp_arena_alloc)");
 
@@ -1066,6 +1068,8 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     }
     if (!parent)
         parent = follows;
+    if (nvalid > TWP_MAX_REFS)
+        return TW_ERR_TOO_LARGE;   /* a record keeps 16-bit counts (span_data.h) */
 
     twp_tls_state *tls = &twp_tls;   /* one TLS lookup for the whole start */
     tw_span *s = handle_new(tls);
@@ -1501,6 +1505,8 @@ tw_status tw_span_log(tw_span *s, int64_t ts_us, const tw_field *fields, size_t 
     twp_span_data *d = s->data;
     if (!d)
         return TW_OK;
+    if (d->nlogs == TWP_MAX_LOGS)
+        return TW_ERR_TOO_LARGE;
     if (d->nlogs == d->cap_logs) {
         uint32_t cap = d->cap_logs ? d->cap_logs * 2 : 4;
         twp_log *nl = twp_arena_alloc(&d->arena, sizeof(twp_log) * cap);
@@ -1827,7 +1833,7 @@ tw_status tw_span_add_link_ids(tw_span *s, uint64_t trace_hi, uint64_t trace_lo,
     twp_span_data *d = s->data;
     if (!d)
         return TW_OK;
-    if (d->nrefs == UINT32_MAX)
+    if (d->nrefs == TWP_MAX_REFS)
         return TW_ERR_TOO_LARGE;
     if (d->nrefs == 0 || (d->nrefs & (d->nrefs - 1)) == 0) {   /* full (ref_cap) */
         twp_ref *nr = twp_arena_alloc(&d->arena, sizeof(twp_ref) * ref_cap(d->nrefs + 1));

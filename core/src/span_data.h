@@ -27,6 +27,8 @@ typedef struct twp_value {
     uint8_t type;         /* tw_value_type */
 } twp_value;
 #define TWP_MAX_KEY_LEN UINT16_MAX
+#define TWP_MAX_LOGS UINT16_MAX     /* per span */
+#define TWP_MAX_REFS UINT16_MAX     /* references and links per span */
 
 /* An ARRAY value: one 8-aligned block holding this header, the items (keys
  * empty), the array's JSON text (what Jaeger Thrift and the log line carry)
@@ -73,9 +75,12 @@ typedef struct tw_scope {
     twp_arena arena;                /* owns the strings and attrs */
 } twp_scope;
 
-/* The record. Its first TWP_SPAN_HEAD bytes (up to and including compact)
- * are what every reader uses and all a compact record has; the fields after
- * them exist only in a span model's (hot) record, which is still written. */
+/* The record. Its first TWP_SPAN_HEAD bytes (up to and including compact;
+ * 120, kept so: with 24-byte values a buffered span with 5 tags -- 2 sampler
+ * tags and 3 of the application's -- fits a 256-byte malloc chunk, issue
+ * #21) are what every reader uses and all a compact record has; the fields
+ * after them exist only in a span model's (hot) record, which is still
+ * written. */
 typedef struct twp_span_data {
     struct twp_span_data *next;     /* queue / free-list link */
     uint64_t trace_hi, trace_lo;    /* trace_hi 0 in 64-bit mode */
@@ -87,8 +92,8 @@ typedef struct twp_span_data {
     twp_log *logs;                  /* arena */
     twp_ref *refs;                  /* arena */
     const twp_scope *scope;         /* NULL: tracewire's own; else borrowed from the tracer */
-    uint32_t op_len;
-    uint32_t ntags, nlogs, nrefs;
+    uint32_t op_len, ntags;
+    uint16_t nlogs, nrefs;          /* span.c refuses more with TW_ERR_TOO_LARGE */
     uint16_t flags;                 /* TW_FLAG_* and the W3C bits (trace_flags.h) */
     uint8_t kind;                   /* tw_span_kind */
     bool compact;                   /* made by twp_span_data_compact: one exact-size block

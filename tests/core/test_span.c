@@ -677,6 +677,20 @@ static void bad_arguments_are_rejected(void **state)
     hk.key_len = 65535;
     assert_int_equal(tw_span_set_tag(s, &hk), TW_OK);
     free(huge);
+    /* ... and 16-bit log and reference counts */
+    for (int i = 0; i < 65535; i++)
+        assert_int_equal(tw_span_log(s, 1, NULL, 0), TW_OK);
+    assert_int_equal(tw_span_log(s, 1, NULL, 0), TW_ERR_TOO_LARGE);
+    tw_span_ref *many = malloc(sizeof *many * 65536);
+    assert_non_null(many);
+    for (int i = 0; i < 65536; i++)
+        many[i] = (tw_span_ref){TW_REF_FOLLOWS_FROM, tw_span_get_context(s)};
+    tw_span *m = (tw_span *)1;
+    assert_int_equal(tw_span_start(t, "m", 1, many, 65536, 0, &m), TW_ERR_TOO_LARGE);
+    assert_null(m);
+    assert_int_equal(tw_span_start(t, "m", 1, many, 65535, 0, &m), TW_OK);
+    finish_free(m);
+    free(many);
     /* unsampled spans validate the same way */
     tw_tracer *t0 = mem_tracer("sampler.type", "const", "sampler.param", "0", NULL);
     tw_span *u = start(t0, "u", NULL);
