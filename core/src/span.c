@@ -99,13 +99,14 @@ struct tw_span {
  * shared cache line, the home's return list, is written once per chain by
  * the returner and once per refill by the maker, never per span.
  *
- * Bounds: a thread keeps at most TWP_DATA_CACHE_MAX records on its list
- * (extra ones from a refill or a free are released to malloc). That bounds
- * the idle records only: records in flight are as many as the reporter
- * holds, and since a refill takes all that came back, a thread's records
- * settle at about its in-flight count plus what it used since the last
- * refill, at any rate. After a burst, the records still coming back wait on
- * the return list until the thread's next refill trims them (or its exit).
+ * Bounds: a record the thread frees itself joins its list only while the
+ * list holds fewer than TWP_DATA_CACHE_MAX; a refill keeps up to
+ * TWP_DATA_REFILL_MAX of what came back (a thread whose spans wait in the
+ * reporter's queue needs about that many in flight: trimming them at a
+ * refill would make it malloc them again at once), and releases the rest to
+ * malloc. So a thread holds at most its in-flight records plus
+ * TWP_DATA_REFILL_MAX idle ones (about 560 KB) after a burst; records still
+ * coming back then wait on the return list until its next refill (or exit).
  *
  * Thread exit (the key destructor) closes the home: one exchange takes the
  * return list and leaves a mark that makes later returners free their
@@ -120,6 +121,7 @@ struct tw_span {
  */
 
 #define TWP_DATA_CACHE_MAX 256u
+#define TWP_DATA_REFILL_MAX 1024u
 #define TWP_RET_CHAIN 32u
 #define HOME_CLOSED ((twp_span_data *)(uintptr_t)1)
 
@@ -336,7 +338,7 @@ static __attribute__((noinline)) twp_span_data *data_refill(twp_tls_state *tls)
             twp_span_data *d = l;
             l = l->next;
             /* keep up to the bound, release the rest */
-            while (l && tls->cache.ndatas < TWP_DATA_CACHE_MAX) {
+            while (l && tls->cache.ndatas < TWP_DATA_REFILL_MAX) {
                 twp_span_data *n = l->next;
                 l->next = tls->cache.datas;
                 tls->cache.datas = l;
