@@ -15,13 +15,15 @@
  * sampling.priority > 0 upgrades such a span: it gets a record started at that
  * moment (or at the explicit start time) and is reported like any other.
  *
- * Handles and records come from per-thread free lists (bounded, so a reporter
- * thread that frees every record never hoards more than TWP_CACHE_MAX), which
- * keeps malloc off the steady-state hot path. Lists are released by a
- * pthread key destructor at thread exit; a forked child inherits the forking
- * thread's lists (valid memory) and loses the other threads' (leaked, a few
- * KB at most). Under AddressSanitizer the lists are disabled so use-after-free
- * is caught.
+ * Handles and records come from per-thread free lists, which keeps malloc
+ * off the steady-state hot path; records freed on another thread go back to
+ * the list of the thread that made them (homes: see "per-thread cache"
+ * below). Lists are released by a pthread key destructor at thread exit; a
+ * forked child inherits the forking thread's lists (valid memory) and loses
+ * the other threads' (leaked, a few KB at most; their homes stay listed). A
+ * library unload (dlclose) drains the unloading thread's lists; homes are
+ * not released (128 bytes per thread that ever cached). Under
+ * AddressSanitizer the lists are disabled so use-after-free is caught.
  */
 #include "tracer.h"
 #include "ids.h"
