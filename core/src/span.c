@@ -918,13 +918,12 @@ tw_status twp_span_tag_fixed(tw_span *s, const twp_fixed_tag *tags, size_t n)
         return TW_OK;
     if (!reserve_slots(d, n))
         return TW_ERR_NOMEM;
-    size_t max = s->t->max_tag_len, size = 0;
+    size_t max = s->t->max_tag_len;
     twp_value *v = &d->tags[d->ntags];
     for (const twp_fixed_tag *t = tags, *end = tags + n; t < end; t++, v++) {
         v->type = t->type;
         v->key = t->key;
         v->key_len = t->key_len;
-        size += t->key_len + 8;
         if (t->type != TW_VAL_STRING) {
             v->len = 0;
             if (t->type == TW_VAL_BOOL)
@@ -952,15 +951,12 @@ tw_status twp_span_tag_fixed(tw_span *s, const twp_fixed_tag *tags, size_t n)
             }
             *q = '\0';
         }
-        size += v->len;
     }
     d->ntags += (uint32_t)n;
-    d->approx_size += size;
     return TW_OK;
 nomem:
     /* the tags written so far stay */
     d->ntags = (uint32_t)(v - d->tags);
-    d->approx_size += size;
     return TW_ERR_NOMEM;
 }
 
