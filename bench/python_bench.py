@@ -22,9 +22,16 @@ and the ratios jaeger/tracewire and otel/tracewire. Scenarios:
               then per tracer each thread's own CPU ns per span and the total
               throughput (all spans / wall time from the threads' start to the last
               one's end)
-Then the OpenTelemetry API twice: tracewire.otel (the OTel face on the core)
-beside the OTel SDK, the same OTel calls (otel_main, otel_active): plain, current
-span, with export (OTLP/HTTP to a local sink for both), unsampled, memory.
+Then the OpenTelemetry API: tracewire.otel (the OTel face on the core) beside
+the OTel SDK pinned in requirements-dev.txt (this interpreter) and the newest
+SDK (requirements-otel-newest.txt, in .venv-otel-newest: the same scenarios run
+there by `--sdk-json`), the same OTel calls: plain (otel_main), current span
+(otel_active), unsampled, 10 tags, with export (tracewire.otel: the core's OTLP
+exporter; the SDK: BatchSpanProcessor + OTLP/HTTP exporter; both to a local
+sink that counts the spans it receives) and memory per buffered span (the
+core's memory reporter; the SDK's SimpleSpanProcessor + InMemorySpanExporter).
+Each row prints the SDK/tracewire.otel ratios; the goal (issue #16) is 30x in
+each and at most 400 ns plain.
 Numbers depend on the machine and its load: never assert on them.
 """
 import argparse
@@ -40,8 +47,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.append(os.path.join(HERE, "..", "python"))  # an installed tracewire wins; else an in-place build
 
-import opentracing  # noqa: E402
-from opentracing import Format  # noqa: E402
+try:   # absent from the newest-SDK venv, which runs only the SDK's scenarios (--sdk-json)
+    import opentracing  # noqa: E402,F401
+    from opentracing import Format  # noqa: E402
+except ImportError:
+    opentracing = Format = None
 
 KEYS10 = ["key-%016d" % i for i in range(10)]
 VALS10 = ["value-%014d" % i for i in range(10)]
@@ -389,12 +399,21 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--sink")
     ap.add_argument("--mem")
+    ap.add_argument("--sdk-json", action="store_true",
+                    help="only the OTel SDK's figures of the OTel section, as JSON (run by the "
+                         "main run in the newest-SDK venv)")
+    ap.add_argument("--reps", type=int, default=9)
+    ap.add_argument("--n-py", type=int, default=4000)
+    ap.add_argument("--n-rep", type=int, default=20000)
     ap.add_argument("n", nargs="?", type=int, default=50000)
     a = ap.parse_args()
     if a.sink:
         return sink_main(a.sink, sys.stdout)
     if a.mem:
         return mem_main(a.mem, a.n)
+    if a.sdk_json:
+        print(json.dumps(sdk_figures(a.n_py, a.n_rep, a.n, a.reps)), flush=True)
+        return None
 
     import tracewire
     # many short repeats, best kept: on a shared machine the minimum finds the
@@ -501,38 +520,96 @@ def main():
         print("  %-16s %-13s per thread %s ns/span; %9.0f spans/s in all (1 thread: %.0f spans/s)"
               % ("", name, " ".join("%5.0f" % x for x in r4[1]), r4[2], r1[2]), flush=True)
 
-    # the OpenTelemetry API: tracewire.otel vs the OTel SDK
-    print("OpenTelemetry API (same calls): tracewire.otel vs opentelemetry-sdk %s" % _sdk_version())
+    # the OpenTelemetry API: tracewire.otel vs the OTel SDK, pinned and newest
+    otel_section(n_tw, n_py, n_rep, nm, reps)
 
-    def orow(name, tw, ot, note=""):
-        print("  %-16s tracewire.otel %8.0f ns  otel-sdk %8.0f ns (%5.1fx) %s"
-              % (name, tw, ot, ot / tw, note), flush=True)
 
+OTEL_ROWS = (("main", "plain"), ("active", "current span"), ("unsampled", "unsampled"),
+             ("tags10", "10 tags 20+20"), ("export", "with export"))
+
+
+def sdk_figures(n_py, n_rep, nm, reps):
+    """The OTel SDK's figures for the OTel section (this interpreter's SDK)."""
+    (_tp, ot), (_tp0, ot0) = otel_tracer(), otel_tracer(sampled=False)
+    out = {"version": _sdk_version(),
+           "main": best_ns(otel_main, ot, n_py, reps),
+           "active": best_ns(otel_active, ot, n_py, reps),
+           "unsampled": best_ns(otel_main, ot0, n_py, reps),
+           "tags10": best_ns(otel_tags10, ot, n_py, reps)}
+    s = Sink("http")
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    # both queues hold every span of the run: spans dropped on a full queue
+    # would cost less than spans exported, and this row measures export
+    otp, ott = otel_tracer(processor=BatchSpanProcessor(
+        OTLPSpanExporter(endpoint="http://127.0.0.1:%d/v1/traces" % s.port),
+        max_queue_size=n_rep + 2000))
+    out["export"] = best_ns(otel_main, ott, n_rep, 1)
+    finished = n_rep + min(n_rep, 2000)
+    otp.shutdown()
+    out["export_lost"] = 1 - s.stop()["spans"] / finished
+    out["mem"] = measure_memory("otel-sdk", nm)
+    return out
+
+
+NEWEST_VENV = os.path.join(HERE, "..", ".venv-otel-newest", "bin", "python")
+
+
+def newest_sdk_figures(n_py, n_rep, nm, reps):
+    """The same figures from the newest SDK, run in its own venv; None (said)
+    when that venv is missing (scripts/bootstrap makes it)."""
+    if not os.path.exists(NEWEST_VENV):
+        print("  (no %s: run scripts/bootstrap for the newest SDK's column)" % NEWEST_VENV)
+        return None
+    out = subprocess.check_output([NEWEST_VENV, __file__, "--sdk-json", "--reps", str(reps),
+                                   "--n-py", str(n_py), "--n-rep", str(n_rep), str(nm)], text=True)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def otel_section(n_tw, n_py, n_rep, nm, reps):
+    pinned = sdk_figures(n_py, n_rep, nm, reps)
+    newest = newest_sdk_figures(n_py, n_rep, nm, reps)
+    sdks = [pinned] + ([newest] if newest else [])
+    print("OpenTelemetry API (same calls): tracewire.otel vs opentelemetry-sdk %s"
+          % " and ".join("%s (%s)" % (d["version"], "pinned" if d is pinned else "newest")
+                         for d in sdks))
+    print("  goal (#16): >= 30x each SDK in every row, plain <= 400 ns")
+    tw = {}
     _twp, twt = twotel_tracer()
-    orow("main", best_ns(otel_main, twt, n_tw // 2, reps), best_ns(otel_main, ot, n_py, reps))
-    orow("current span", best_ns(otel_active, twt, n_tw // 2, reps), best_ns(otel_active, ot, n_py, reps))
+    tw["main"] = best_ns(otel_main, twt, n_tw // 2, reps)
+    tw["active"] = best_ns(otel_active, twt, n_tw // 2, reps)
     _twp0, twt0 = twotel_tracer(sampled=False)
-    orow("unsampled", best_ns(otel_main, twt0, n_tw // 2, reps), best_ns(otel_main, ot0, n_py, reps))
-    orow("10 tags 20+20", best_ns(otel_tags10, twt, n_tw // 4, reps), best_ns(otel_tags10, ot, n_py, reps))
+    tw["unsampled"] = best_ns(otel_main, twt0, n_tw // 2, reps)
+    tw["tags10"] = best_ns(otel_tags10, twt, n_tw // 4, reps)
     s = Sink("http")
     twp, twr = twotel_tracer(protocols="otlp", **{
-        "reporter.otlp_endpoint": "http://127.0.0.1:%d/v1/traces" % s.port})
-    t_rep = best_ns(otel_main, twr, n_rep, 1)
+        "reporter.otlp_endpoint": "http://127.0.0.1:%d/v1/traces" % s.port,
+        "reporter.queue_size": str(n_rep + 2000)})
+    tw["export"] = best_ns(otel_main, twr, n_rep, 1)
     twp.shutdown()
     m = twp.metrics()
     got = s.stop()["spans"]
-    orow("export (OTLP)", t_rep, o_rep,
-         "(tracewire.otel: %d finished, %d received at the sink; otel-sdk %.1f%% not received)"
-         % (m["spans_finished"], got, 100 * o_drop))
+    for key, label in OTEL_ROWS:
+        cols = "  ".join("sdk %s %8.0f ns (%5.1fx)" % (d["version"], d[key], d[key] / tw[key])
+                         for d in sdks)
+        note = ""
+        if key == "export":
+            note = " (tracewire.otel: %d finished, %d received at the sink; not received: %s)" % (
+                m["spans_finished"], got, ", ".join("sdk %s %.1f%%" % (d["version"], 100 * d["export_lost"])
+                                                  for d in sdks))
+        print("  %-16s tracewire.otel %8.0f ns  %s%s" % (label, tw[key], cols, note), flush=True)
     mo = measure_memory("tracewire.otel", nm)
-    print("  %-16s tracewire.otel %8.0f B   otel-sdk %8.0f B  (%5.1fx)  (Python heap: %.0f / %.0f B)" % (
-        "memory/span", mo["rss_per_span"], mem["otel-sdk"]["rss_per_span"],
-        mem["otel-sdk"]["rss_per_span"] / max(1, mo["rss_per_span"]),
-        mo["pyheap_per_span"], mem["otel-sdk"]["pyheap_per_span"]))
-    print("  %-16s tracewire.otel: %d spans made, %d kept, %d dropped%s"
-          % ("", mo["made"], mo["kept"], mo["dropped"],
-             "" if mo["kept"] == mo["made"] and not mo["dropped"] else
-             "  <- NOT ALL KEPT: the figure covers the kept spans only"))
+    cols = "  ".join("sdk %s %8.0f B (%5.1fx)" % (d["version"], d["mem"]["rss_per_span"],
+                                                d["mem"]["rss_per_span"] / max(1, mo["rss_per_span"]))
+                     for d in sdks)
+    print("  %-16s tracewire.otel %8.0f B   %s  (RSS per buffered span; Python heap: %s)" % (
+        "memory/span", mo["rss_per_span"], cols,
+        " / ".join("%.0f" % d["pyheap_per_span"] for d in [mo] + [x["mem"] for x in sdks])))
+    for name, v in [("tracewire.otel", mo)] + [("sdk " + d["version"], d["mem"]) for d in sdks]:
+        print("  %-16s %s: %d spans made, %d kept, %d dropped%s"
+              % ("", name, v["made"], v["kept"], v["dropped"],
+                 "" if v["kept"] == v["made"] and not v["dropped"] else
+                 "  <- NOT ALL KEPT: the figure covers the kept spans only"))
 
 
 def _sdk_version():

@@ -100,6 +100,9 @@ typedef struct modstate {
     PyTypeObject *cm_desc_type, *cm_bound_type;
     PyObject *bound_pool[TWPY_POOL_MAX];
     int bound_pooled;
+    /* freed OTel spans and current-span managers, kept for reuse as above */
+    PyObject *otel_span_pool[TWPY_POOL_MAX], *otel_cur_pool[TWPY_POOL_MAX];
+    int otel_span_pooled, otel_cur_pooled;
 } modstate;
 
 extern struct PyModuleDef twpy_core_module;   /* _core_module.c */

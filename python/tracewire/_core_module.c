@@ -281,6 +281,7 @@ module_clear(PyObject *m)
         PyObject_GC_Del(st->scope_pool[--st->scope_pooled]);
     while (st->bound_pooled > 0)
         PyObject_GC_Del(st->bound_pool[--st->bound_pooled]);
+    twpy_otel_clear(st);          /* its pools too, and the OTel objects it was given */
 #define C(f) Py_CLEAR(st->f);
     STATE_OBJECTS(C)
 #undef C
@@ -288,7 +289,6 @@ module_clear(PyObject *m)
         Py_CLEAR(st->kw[i]);
     for (int i = 0; i < 8; i++)
         Py_CLEAR(st->hdr_cache[i]);
-    twpy_otel_clear(st);
     return 0;
 }
 

@@ -214,11 +214,12 @@ find_key(OtelSpanObject *o, PyObject *key)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *k = kv[2 * i];
-        if (str_hash(k) == h && PyUnicode_Compare(k, key) == 0)
-            return i;
+        if (str_hash(k) == h) {
+            if (PyUnicode_Compare(k, key) == 0)
+                return i;
+            PyErr_Clear();
+        }
     }
-    if (PyErr_Occurred())
-        PyErr_Clear();
     return -1;
 }
 
@@ -246,8 +247,12 @@ span_attr(modstate *st, OtelSpanObject *o, PyObject *key, PyObject *value)
 {
     if (!key_ok(st, key, "span"))
         return 0;
-    PyObject *v = clean_value(st, key, value, o->tracer->max_len);
-    if (v == NULL)
+    PyTypeObject *vt = Py_TYPE(value);
+    PyObject *v;
+    if (vt == &PyLong_Type || vt == &PyFloat_Type || vt == &PyBool_Type
+        || (vt == &PyUnicode_Type && o->tracer->max_len < 0))
+        v = Py_NewRef(value);     /* as clean_value would give it back */
+    else if ((v = clean_value(st, key, value, o->tracer->max_len)) == NULL)
         return 0;
     Py_ssize_t i = find_key(o, key);
     if (i < 0) {
@@ -895,15 +900,24 @@ ospan_clear(OtelSpanObject *o)
     return 0;
 }
 
+/* A freed span goes back to the module's pool when there is room (fields
+ * zero, untracked, refcount 0): its allocation and free were a fifth of a
+ * span's cost. The module (so st) lives while we hold tp. */
 static void
 ospan_dealloc(OtelSpanObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
+    modstate *st = o->tracer ? o->tracer->core->st : NULL;
     PyObject_GC_UnTrack(o);
     if (o->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)o);
     ospan_clear(o);
-    tp->tp_free(o);
+    if (st && tp == st->otel_span_base && st->otel_span_pooled < TWPY_POOL_MAX) {
+        memset((char *)o + sizeof(PyObject), 0, sizeof *o - sizeof(PyObject));
+        st->otel_span_pool[st->otel_span_pooled++] = (PyObject *)o;
+    } else {
+        tp->tp_free(o);
+    }
     Py_DECREF(tp);
 }
 
@@ -929,7 +943,7 @@ context_span(otelstate *ot, PyObject *context)
     }
     PyObject *span;
     if (PyDict_Check(c)) {
-        span = PyDict_GetItemWithError(c, ot->o[OT_SPAN_KEY]);
+        span = PyDict_GET_SIZE(c) ? PyDict_GetItemWithError(c, ot->o[OT_SPAN_KEY]) : NULL;
         Py_XINCREF(span);
     } else {
         span = PyObject_GetItem(c, ot->o[OT_SPAN_KEY]);
@@ -1077,8 +1091,8 @@ start_span(OtelTracerObject *t, PyObject *const *a)
         if (s != TW_OK)
             sp = NULL;            /* closed tracer: a span that records nothing */
     }
-    PyTypeObject *tp = st->otel_span_base;
-    OtelSpanObject *o = (OtelSpanObject *)tp->tp_alloc(tp, 0);
+    OtelSpanObject *o = (OtelSpanObject *)twpy_pool_take(st->otel_span_base, st->otel_span_pool,
+                                                         &st->otel_span_pooled);
     if (o == NULL) {
         tw_span_free(sp);
         goto fail;
@@ -1158,10 +1172,13 @@ otracer_start_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
 static PyObject *
 current_new(modstate *st, OtelTracerObject *t, PyObject *const *a, int end_on_exit)
 {
-    CurrentObject *c = PyObject_New(CurrentObject, st->otel_cur_type);
-    if (c == NULL)
+    CurrentObject *c;
+    if (st->otel_cur_pooled > 0) {
+        c = (CurrentObject *)st->otel_cur_pool[--st->otel_cur_pooled];
+        PyObject_Init((PyObject *)c, st->otel_cur_type);   /* a type reference, refcount 1 */
+    } else if ((c = PyObject_New(CurrentObject, st->otel_cur_type)) == NULL) {
         return NULL;
-    Py_INCREF(st->otel_cur_type);
+    }
     c->tracer = (OtelTracerObject *)Py_NewRef((PyObject *)t);
     for (int i = 0; i < 8; i++)
         c->a[i] = Py_XNewRef(a[i]);
@@ -1287,12 +1304,16 @@ static void
 cur_dealloc(CurrentObject *c)
 {
     PyTypeObject *tp = Py_TYPE(c);
+    modstate *st = c->tracer ? c->tracer->core->st : NULL;
     Py_CLEAR(c->tracer);
     for (int i = 0; i < 8; i++)
         Py_CLEAR(c->a[i]);
     Py_CLEAR(c->span);
     Py_CLEAR(c->token);
-    PyObject_Free(c);
+    if (st && st->otel_cur_pooled < TWPY_POOL_MAX)
+        st->otel_cur_pool[st->otel_cur_pooled++] = (PyObject *)c;
+    else
+        PyObject_Free(c);
     Py_DECREF(tp);
 }
 
@@ -1358,8 +1379,8 @@ otracer_wrap(PyObject *self, PyObject *core)
     otelstate *ot = ot_of(st);
     if (!PyObject_TypeCheck(core, st->span_base))
         return PyErr_Format(PyExc_TypeError, "_wrap needs a tracewire Span");
-    PyTypeObject *tp = st->otel_span_base;
-    OtelSpanObject *o = (OtelSpanObject *)tp->tp_alloc(tp, 0);
+    OtelSpanObject *o = (OtelSpanObject *)twpy_pool_take(st->otel_span_base, st->otel_span_pool,
+                                                         &st->otel_span_pooled);
     if (o == NULL)
         return NULL;
     tw_span *sp = ((SpanObject *)core)->span;
@@ -1620,6 +1641,11 @@ twpy_otel_traverse(modstate *st, visitproc visit, void *arg)
 void
 twpy_otel_clear(modstate *st)
 {
+    /* pooled objects first: freeing one reads its type */
+    while (st->otel_span_pooled > 0)
+        PyObject_GC_Del(st->otel_span_pool[--st->otel_span_pooled]);
+    while (st->otel_cur_pooled > 0)
+        PyObject_Free(st->otel_cur_pool[--st->otel_cur_pooled]);
     otel_state_free((otelstate *)st->otel);
     st->otel = NULL;
 }
