@@ -288,15 +288,16 @@ def _warn(msg):
 _EMPTY_TS = TraceState()
 
 
-def _setup_core():
+def _setup_core(fast_context=True):
     """Gives the C types the OTel API objects they use. With the API's
     contextvars runtime (the default) the C code reads and sets its ContextVar
-    directly; any other runtime goes through context.attach/detach."""
+    directly; any other runtime (or fast_context=False, for tests) goes
+    through context.get_current/attach/detach."""
     from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
     from opentelemetry.context.context import Context
     from opentelemetry.trace.propagation import _SPAN_KEY
     rt = getattr(context_api, "_RUNTIME_CONTEXT", None)
-    var = rt._current_context if type(rt) is ContextVarsRuntimeContext else None
+    var = rt._current_context if fast_context and type(rt) is ContextVarsRuntimeContext else None
     _core.otel_setup(
         current_context_var=var, span_key=_SPAN_KEY, context_cls=Context,
         set_span_in_context=trace_api.set_span_in_context, attach=context_api.attach,
