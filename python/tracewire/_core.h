@@ -520,8 +520,12 @@ extern PyType_Spec twpy_scope_spec, twpy_tlsm_spec, twpy_cvsm_spec;
  * active span's cost. Our own descriptors bind from a pool instead. */
 typedef PyObject *(*twpy_exit_fn)(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 extern PyType_Spec twpy_cm_desc_spec, twpy_cm_bound_spec;
+typedef PyObject *(*twpy_enter_fn)(PyObject *self);
 /* Sets __enter__ (returns self) and __exit__ (exit_fn) on the C type tp. */
 int twpy_cm_install(modstate *st, PyTypeObject *tp, twpy_exit_fn exit_fn);
+/* The same with __enter__'s own body (the OTel face's current-span manager). */
+int twpy_cm_install_enter(modstate *st, PyTypeObject *tp, twpy_enter_fn enter_fn,
+                          twpy_exit_fn exit_fn);
 PyObject *twpy_scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* New reference to the active scope, or NULL (none, or error if set). */
 PyObject *twpy_manager_active(modstate *st, PyObject *mgr, int kind);
@@ -566,6 +570,8 @@ extern PyType_Spec twpy_otel_span_spec, twpy_otel_tracer_spec, twpy_otel_current
 /* module function otel_setup(**objects) */
 PyObject *twpy_otel_setup(PyObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 int twpy_otel_traverse(modstate *st, visitproc visit, void *arg);
+/* After the types are made: their __enter__/__exit__ (twpy_cm_install). */
+int twpy_otel_types_ready(modstate *st);
 void twpy_otel_clear(modstate *st);
 
 /* ------------------------------------------------------------ _core_queue.c */

@@ -232,7 +232,8 @@ module_exec(PyObject *m)
                 m, &twpy_otel_current_spec, NULL)) == NULL
         || PyModule_AddObjectRef(m, "OtelSpan", (PyObject *)st->otel_span_base) < 0
         || PyModule_AddObjectRef(m, "OtelTracer", (PyObject *)st->otel_tracer_base) < 0
-        || PyModule_AddObjectRef(m, "OtelCurrentSpan", (PyObject *)st->otel_cur_type) < 0)
+        || PyModule_AddObjectRef(m, "OtelCurrentSpan", (PyObject *)st->otel_cur_type) < 0
+        || twpy_otel_types_ready(st) < 0)
         goto done;
     rc = 0;
 done:

@@ -690,13 +690,6 @@ ospan_get_span_context(PyObject *self, PyObject *unused)
     return Py_XNewRef(o->sc);
 }
 
-static PyObject *
-ospan_enter(PyObject *self, PyObject *unused)
-{
-    (void)unused;
-    return Py_NewRef(self);
-}
-
 static PyObject *ospan_get_name(OtelSpanObject *o, void *c);
 
 /* record_exception / add_link: the face's Python (rare calls), with the
@@ -1210,9 +1203,8 @@ otracer_start_as_current_span(PyObject *self, PyObject *const *args, Py_ssize_t 
 }
 
 static PyObject *
-cur_enter(PyObject *self, PyObject *unused)
+cur_enter(PyObject *self)
 {
-    (void)unused;
     CurrentObject *c = (CurrentObject *)self;
     otelstate *ot = ot_of(c->tracer->core->st);
     if (c->span != NULL)
@@ -1459,8 +1451,6 @@ static PyMethodDef ospan_methods[] = {
      "record_exception(exception, attributes=None, timestamp=None, escaped=False)"},
     {"add_link", (PyCFunction)(void (*)(void))ospan_add_link, METH_FASTCALL | METH_KEYWORDS,
      "add_link(context, attributes=None)"},
-    {"__enter__", ospan_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))ospan_exit, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1544,8 +1534,6 @@ PyType_Spec twpy_otel_tracer_spec = {
 };
 
 static PyMethodDef cur_methods[] = {
-    {"__enter__", cur_enter, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)(void (*)(void))cur_exit, METH_FASTCALL, NULL},
     {"_recreate", cur_recreate, METH_NOARGS, NULL},
     {NULL, NULL, 0, NULL},
 };
@@ -1566,6 +1554,17 @@ PyType_Spec twpy_otel_current_spec = {
 };
 
 /* ------------------------------------------------------------ setup */
+
+/* `with` on a span or a current-span manager binds __enter__/__exit__ from the
+ * module's pool (_core_scope.c's descriptors), not as new bound methods. */
+int
+twpy_otel_types_ready(modstate *st)
+{
+    if (twpy_cm_install(st, st->otel_span_base, ospan_exit) < 0
+        || twpy_cm_install_enter(st, st->otel_cur_type, cur_enter, cur_exit) < 0)
+        return -1;
+    return 0;
+}
 
 static void
 otel_state_free(otelstate *ot)

@@ -446,6 +446,7 @@ typedef struct CMDesc {
     PyObject_HEAD
     PyTypeObject *owner;          /* borrowed: the type holds us */
     twpy_exit_fn exit_fn;         /* NULL: __enter__ */
+    twpy_enter_fn enter_fn;       /* __enter__'s own body; NULL: returns self */
     modstate *st;
     const char *name;
 } CMDesc;
@@ -457,12 +458,13 @@ typedef struct CMBound {
     vectorcallfunc vectorcall;
     PyObject *self;
     twpy_exit_fn exit_fn;
+    twpy_enter_fn enter_fn;
     modstate *st;
 } CMBound;
 
 static PyObject *
-cm_invoke(PyObject *self, twpy_exit_fn fn, PyObject *const *args, Py_ssize_t nargs,
-          PyObject *kwnames)
+cm_invoke(PyObject *self, twpy_exit_fn fn, twpy_enter_fn enter, PyObject *const *args,
+          Py_ssize_t nargs, PyObject *kwnames)
 {
     if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
         PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments",
@@ -475,14 +477,14 @@ cm_invoke(PyObject *self, twpy_exit_fn fn, PyObject *const *args, Py_ssize_t nar
         PyErr_SetString(PyExc_TypeError, "__enter__() takes no arguments");
         return NULL;
     }
-    return Py_NewRef(self);
+    return enter ? enter(self) : Py_NewRef(self);
 }
 
 static PyObject *
 cm_bound_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
     CMBound *b = (CMBound *)callable;
-    return cm_invoke(b->self, b->exit_fn, args, PyVectorcall_NARGS(nargsf), kwnames);
+    return cm_invoke(b->self, b->exit_fn, b->enter_fn, args, PyVectorcall_NARGS(nargsf), kwnames);
 }
 
 static int
@@ -567,6 +569,7 @@ cm_desc_get(PyObject *self, PyObject *obj, PyObject *type)
     b->vectorcall = cm_bound_vectorcall;
     b->self = Py_NewRef(obj);
     b->exit_fn = d->exit_fn;
+    b->enter_fn = d->enter_fn;
     b->st = st;
     return (PyObject *)b;
 }
@@ -585,7 +588,8 @@ cm_desc_call(PyObject *self, PyObject *args, PyObject *kw)
         PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments", d->name);
         return NULL;
     }
-    return cm_invoke(PyTuple_GET_ITEM(args, 0), d->exit_fn, &PyTuple_GET_ITEM(args, 1), n - 1, NULL);
+    return cm_invoke(PyTuple_GET_ITEM(args, 0), d->exit_fn, d->enter_fn, &PyTuple_GET_ITEM(args, 1),
+                     n - 1, NULL);
 }
 
 static void
@@ -614,12 +618,20 @@ PyType_Spec twpy_cm_desc_spec = {
 int
 twpy_cm_install(modstate *st, PyTypeObject *tp, twpy_exit_fn exit_fn)
 {
+    return twpy_cm_install_enter(st, tp, NULL, exit_fn);
+}
+
+int
+twpy_cm_install_enter(modstate *st, PyTypeObject *tp, twpy_enter_fn enter_fn,
+                      twpy_exit_fn exit_fn)
+{
     for (int i = 0; i < 2; i++) {
         CMDesc *d = PyObject_New(CMDesc, st->cm_desc_type);
         if (d == NULL)
             return -1;
         d->owner = tp;
         d->exit_fn = i ? exit_fn : NULL;
+        d->enter_fn = i ? NULL : enter_fn;
         d->st = st;
         d->name = i ? "__exit__" : "__enter__";
         int rc = PyObject_SetAttrString((PyObject *)tp, d->name, (PyObject *)d);
