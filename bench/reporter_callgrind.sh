@@ -56,7 +56,7 @@ awk -v r1="$r1" -v r2="$r2" -v a1="$a1" -v a2="$a2" -v n="$span" -v b="${TW_BENC
   printf "reporter thread:    %7.1f instructions/span (udp, batch_size %s)\n", (r2 - r1) / n, b
   printf "application thread: %7.1f instructions/span (start + http request/status + peer.address + finish)\n", (a2 - a1) / n }'
 if [ -n "${TW_CG_ANNOTATE:-}" ]; then
-  callgrind_annotate ${TW_CG_ANNOTATE_ARGS:-} "$run"/cg.out-02 2>/dev/null | head -${TW_CG_ANNOTATE_LINES:-40}
+  callgrind_annotate ${TW_CG_ANNOTATE_ARGS:-} "$run"/cg.out-0${TW_CG_THREAD:-2} 2>/dev/null | head -${TW_CG_ANNOTATE_LINES:-40}
 fi
 kill -TERM "$sink_pid"; wait "$sink_pid" 2>/dev/null || true; sink_pid=""
 tail -1 "$run/sink.out" | { read -r d b; echo "sink received $d datagrams, $b bytes (both runs)"; }
