@@ -68,6 +68,7 @@ static inline uint64_t spread7(uint64_t v)
  * VMAX bytes per varint. */
 static char *put_varint_long(char *p, uint64_t v)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint64_t w = spread7(v);
     if (v < (1ULL << 56)) {
         unsigned n = (unsigned)(64 - __builtin_clzll(v) + 6) / 7;   /* 3..8 bytes */
@@ -85,6 +86,15 @@ static char *put_varint_long(char *p, uint64_t v)
     }
     *p++ = (char)v;
     return p;
+#else
+    /* the word above is stored in host byte order: little-endian hosts only */
+    while (v >= 0x80) {
+        *p++ = (char)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (char)v;
+    return p;
+#endif
 }
 
 static inline uint64_t zz64(int64_t n)
