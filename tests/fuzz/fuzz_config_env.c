@@ -1,4 +1,5 @@
-/* fuzz_config_env.c — tw_config_from_env with a fuzzed environment.
+/* fuzz_config_env.c — tw_config_from_env(_for) with a fuzzed environment,
+ * under the native or the jaeger_client profile (the input's first byte).
  * Input: lines "NAME=value". NAME is one of the variables tw_config_from_env
  * reads, or a single character 'a'..'z', then 'A'.. that picks one by index. Every variable
  * is unset again after the run. Checks: TW_OK with no bad_var, or
@@ -81,7 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tw_config *cfg = NULL;
     if (tw_config_new(&cfg) == TW_OK) {
         const char *bad = (const char *)(uintptr_t)1;
-        tw_status st = tw_config_from_env(cfg, &bad);
+        /* read under either profile, as the faces do (tw_config_from_env_for:
+         * the profile the options name, then tw_config_from_env) */
+        const char *pk[] = {"profile"};
+        const char *pv[] = {size && (data[0] & 1) ? "jaeger_client" : "native"};
+        tw_status st = tw_config_from_env_for(cfg, 1, pk, pv, &bad);
         FZ_CHECK(st == TW_OK || st == TW_ERR_CONFIG || st == TW_ERR_NOMEM);
         if (st == TW_OK)
             FZ_CHECK(bad == NULL);
