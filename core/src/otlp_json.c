@@ -248,15 +248,27 @@ static bool put_double(twp_buf *b, double d)
     return n > 0 && app(b, t, (size_t)n);
 }
 
-static bool put_any(twp_buf *b, const twp_value *v)
+static inline __attribute__((always_inline)) bool put_scalar(twp_buf *b, const twp_value *v);
+
+/* An ARRAY's AnyValue: out of line, so put_scalar stays inlinable. */
+static __attribute__((noinline)) bool put_array(twp_buf *b, const twp_value *v)
+{
+    bool ok = LIT(b, "{\"arrayValue\":{\"values\":[");
+    for (uint32_t i = 0; ok && i < v->v.arr->n; i++)
+        ok = (i == 0 || putch(b, ',')) && put_scalar(b, &v->v.arr->items[i]);
+    return ok && LIT(b, "]}}");
+}
+
+static inline bool put_any(twp_buf *b, const twp_value *v)
+{
+    if (__builtin_expect(v->type == TW_VAL_ARRAY, 0))
+        return put_array(b, v);
+    return put_scalar(b, v);
+}
+
+static inline __attribute__((always_inline)) bool put_scalar(twp_buf *b, const twp_value *v)
 {
     switch (v->type) {
-    case TW_VAL_ARRAY: {
-        bool ok = LIT(b, "{\"arrayValue\":{\"values\":[");
-        for (uint32_t i = 0; ok && i < v->v.arr->n; i++)
-            ok = (i == 0 || putch(b, ',')) && put_any(b, &v->v.arr->items[i]);
-        return ok && LIT(b, "]}}");
-    }
     case TW_VAL_NULL:            /* an empty AnyValue: OTLP's null */
         return LIT(b, "{}");
     case TW_VAL_DOUBLE:

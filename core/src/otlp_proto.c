@@ -422,7 +422,7 @@ static size_t event_bound(const twp_log *l)
 
 #define LINK_BOUND 96u
 
-static size_t link_bound(const twp_ref *r)
+static __attribute__((noinline)) size_t link_bound(const twp_ref *r)
 {
     size_t n = LINK_BOUND;
     if (r->tracestate)
@@ -653,14 +653,23 @@ tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data 
     /* the first spans' bounds are kept for the write loop */
     size_t kept[256];
     size_t rs_bound = 6 + res_bound;                          /* ResourceSpans content */
+    size_t spans_bound = 0;
+    const twp_scope *sc0 = n ? spans[0]->scope : NULL;
+    bool one_scope = true;       /* the common batch: one ScopeSpans, no grouping pass */
     for (size_t i = 0; i < n; i++) {
         size_t sb = span_bound(spans[i]);
         if (i < 256)
             kept[i] = sb;
-        rs_bound += sb;
-        if (twp_scope_first(spans, i))                        /* its ScopeSpans' own bytes */
-            rs_bound += 6 + 6 + scope_bound(spans[i]->scope) + schema_bound(spans[i]->scope);
+        spans_bound += sb;
+        one_scope &= spans[i]->scope == sc0;
     }
+    rs_bound += spans_bound;
+    if (one_scope)                                            /* each ScopeSpans' own bytes */
+        rs_bound += 6 + 6 + scope_bound(sc0) + schema_bound(sc0);
+    else
+        for (size_t i = 0; i < n; i++)
+            if (twp_scope_first(spans, i))
+                rs_bound += 6 + 6 + scope_bound(spans[i]->scope) + schema_bound(spans[i]->scope);
 
     size_t head = 1 + 5 + 1 + 5 + res_bound;
     if (!twp_buf_reserve(b, head))
@@ -685,13 +694,16 @@ tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data 
 
     /* ResourceSpans.scope_spans (2): one per scope, in first-seen order */
     for (size_t i = 0; i < n; i++) {
-        if (!twp_scope_first(spans, i))
+        if (i && (one_scope || !twp_scope_first(spans, i)))
             continue;
         const twp_scope *sc = spans[i]->scope;
         size_t ss_bound = 6 + scope_bound(sc) + schema_bound(sc);
-        for (size_t j = i; j < n; j++)
-            if (spans[j]->scope == sc)
-                ss_bound += j < 256 ? kept[j] : span_bound(spans[j]);
+        if (one_scope)
+            ss_bound += spans_bound;
+        else
+            for (size_t j = i; j < n; j++)
+                if (spans[j]->scope == sc)
+                    ss_bound += j < 256 ? kept[j] : span_bound(spans[j]);
         if (!twp_buf_reserve(b, 1 + 5 + 6 + scope_bound(sc)))
             return TW_ERR_NOMEM;
         q = (u8 *)b->data + b->len;
@@ -701,7 +713,7 @@ tw_status twp_otlp_proto_encode(twp_buf *b, const twp_process *p, twp_span_data 
         q = put_scope(q, sc);
         b->len = (size_t)(q - (u8 *)b->data);
         for (size_t j = i; j < n; j++) {
-            if (spans[j]->scope != sc)
+            if (!one_scope && spans[j]->scope != sc)
                 continue;
             size_t sb = j < 256 ? kept[j] : span_bound(spans[j]);
             if (!twp_buf_reserve(b, sb + 8))

@@ -285,10 +285,22 @@ static uint32_t scope_tags(const twp_span_data *s, twp_value *out)
 }
 
 /* The tags a span carries beyond its recorded ones: span.kind, scope. */
-static uint32_t extra_tags(const twp_span_data *s, twp_value out[3])
+static inline __attribute__((always_inline)) uint32_t extra_tags(const twp_span_data *s,
+                                                                  twp_value out[3])
 {
     uint32_t n = kind_tag(s, &out[0]) ? 1 : 0;
-    return n + scope_tags(s, &out[n]);
+    return s->scope ? n + scope_tags(s, &out[n]) : n;
+}
+
+/* An ARRAY value's tag: a STRING tag holding its JSON text (kept off the
+ * scalar tags' path). */
+static __attribute__((noinline)) twp_value array_as_string(const twp_value *v)
+{
+    twp_value t = *v;
+    t.type = TW_VAL_STRING;
+    t.v.str = v->v.arr->json;
+    t.len = v->v.arr->json_len;
+    return t;
 }
 
 /* References a SpanRef can carry: all but an OTel link to an invalid
@@ -348,11 +360,13 @@ static size_t process_bound(const twp_process *p)
 /* A Tag struct after its key field: vType, the value's field, stop. */
 static __attribute__((noinline)) char *c_tag_value(char *p, const twp_value *v)
 {
-    p = c_i32(p, 1, v->type == TW_VAL_ARRAY ? TW_VAL_STRING : (int32_t)v->type);
+    twp_value as_str;
+    if (__builtin_expect(v->type == TW_VAL_ARRAY, 0)) {
+        as_str = array_as_string(v);
+        v = &as_str;
+    }
+    p = c_i32(p, 1, (int32_t)v->type);
     switch (v->type) {
-    case TW_VAL_ARRAY:
-        p = c_bin(p, 1, v->v.arr->json, v->v.arr->json_len);
-        break;
     case TW_VAL_DOUBLE: {
         uint64_t u = dbl_bits(v->v.f64);
         p = c_field(p, 2, CT_DOUBLE);
@@ -590,12 +604,14 @@ bool twp_thrift_compact_emit_batch(twp_buf *b, int32_t seqid, const twp_process 
 
 static char *b_tag(char *p, const twp_value *v)
 {
+    twp_value as_str;
+    if (__builtin_expect(v->type == TW_VAL_ARRAY, 0)) {
+        as_str = array_as_string(v);
+        v = &as_str;
+    }
     p = b_str(p, 1, v->key, v->key_len);
-    p = b_i32(p, 2, v->type == TW_VAL_ARRAY ? TW_VAL_STRING : (int32_t)v->type);
+    p = b_i32(p, 2, (int32_t)v->type);
     switch (v->type) {
-    case TW_VAL_ARRAY:
-        p = b_str(p, 3, v->v.arr->json, v->v.arr->json_len);
-        break;
     case TW_VAL_DOUBLE:
         p = b_u64(b_field(p, BT_DOUBLE, 4), dbl_bits(v->v.f64));
         break;
