@@ -488,7 +488,6 @@ PyObject *twpy_otel_set_scope(PyObject *m, PyObject *const *args, Py_ssize_t nar
  * -1 with an exception. attrs: a mapping or None. */
 int twpy_attrs_set(modstate *st, tw_span *s, PyObject *key, PyObject *value);
 int twpy_attrs_log(modstate *st, tw_span *s, int64_t us, PyObject *name, PyObject *attrs);
-int twpy_attrs_link(modstate *st, tw_span *s, const tw_span_context *c, PyObject *attrs);
 int twpy_attrs_link_ids(modstate *st, tw_span *s, PyObject *trace_id, PyObject *span_id,
                         PyObject *flags, PyObject *tracestate, PyObject *attrs);
 /* The core scope of a handle made by otel_scope for the core tracer t, or

@@ -224,22 +224,6 @@ twpy_otel_add_event(PyObject *m, PyObject *const *args, Py_ssize_t nargs)
     return NULL;
 }
 
-/* A link from a core span to c with attributes (a mapping or None): 0, or
- * -1 with an exception. */
-int
-twpy_attrs_link(modstate *st, tw_span *s, const tw_span_context *c, PyObject *attrs)
-{
-    attrlist al;
-    al_init(&al);
-    if (al_fill(&al, attrs, st) != 0) {
-        al_free(&al);
-        return -1;
-    }
-    tw_status r = tw_span_add_link(s, c, al.fl.f, al.fl.n);
-    al_free(&al);
-    return status_rc(st, r, "add_link");
-}
-
 /* A link by the ids of an OTel SpanContext: trace_id (128-bit int), span_id,
  * the W3C trace-flags int, tracestate (a header str or None), attributes (a
  * mapping or None). A link to an invalid context is kept when it has

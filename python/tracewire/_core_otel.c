@@ -465,25 +465,6 @@ ospan_add_event(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
     Py_RETURN_NONE;
 }
 
-/* _add_core_link(core_context, attributes): the face's add_link, once it
- * has checked the limits and cleaned the attributes. */
-static PyObject *
-ospan_add_core_link(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
-{
-    OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
-    if (nargs != 2)
-        return PyErr_Format(PyExc_TypeError, "_add_core_link(context, attributes)");
-    const tw_span_context *c = twpy_ctx_of(st, args[0], NULL);
-    tw_span *sp = sp_of(o);
-    if (c == NULL)
-        return PyErr_Format(PyExc_TypeError, "_add_core_link needs a tracewire SpanContext");
-    o->nlinks++;
-    if (sp && twpy_attrs_link(st, sp, c, args[1]) < 0)
-        ot_swallow(st, "add_link");
-    Py_RETURN_NONE;
-}
-
 /* _add_link_ids(trace_id, span_id, trace_flags, tracestate, attributes): the
  * face's add_link by an OTel SpanContext's ids (no core context to build; an
  * invalid context with attributes or a tracestate is kept, as the SDK does). */
@@ -1442,7 +1423,6 @@ static PyMethodDef ospan_methods[] = {
     {"end", (PyCFunction)(void (*)(void))ospan_end, METH_FASTCALL | METH_KEYWORDS,
      "end(end_time=None): end_time in ns since the epoch"},
     {"update_name", ospan_update_name, METH_O, "update_name(name)"},
-    {"_add_core_link", (PyCFunction)(void (*)(void))ospan_add_core_link, METH_FASTCALL, NULL},
     {"_add_link_ids", (PyCFunction)(void (*)(void))ospan_add_link_ids, METH_FASTCALL, NULL},
     {"is_recording", ospan_is_recording, METH_NOARGS, "True until ended, when sampled"},
     {"get_span_context", ospan_get_span_context, METH_NOARGS, "the OTel SpanContext"},
