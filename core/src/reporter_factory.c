@@ -28,7 +28,7 @@ typedef struct nullrep {
 static void null_report(twp_reporter *r, twp_span_data *d)
 {
     twp_counters *c = ((nullrep *)r)->ctr;
-    atomic_fetch_add_explicit(&c->shard[twp_ctr_shard_inline(&twp_tls)].spans_discarded, 1,
+    atomic_fetch_add_explicit(&c->shard[twp_ctr_shard_inline(twp_tls_get())].spans_discarded, 1,
                               memory_order_relaxed);
     twp_span_data_free(d);
 }

@@ -218,7 +218,7 @@ static void home_push(twp_home *h, twp_span_data *first, twp_span_data *last, un
 static void cache_drain(void *unused)
 {
     (void)unused;
-    twp_tls_state *tls = &twp_tls;
+    twp_tls_state *tls = twp_tls_get();
     tls->cache.dead = true;   /* thread is exiting: stop caching */
     while (tls->cache.spans) {
         struct tw_span *n = tls->cache.spans->next_free;
@@ -383,7 +383,7 @@ static inline twp_span_data *data_new(twp_tls_state *tls)
 
 twp_span_data *twp_span_data_new(void)
 {
-    return data_new(&twp_tls);
+    return data_new(twp_tls_get());
 }
 
 /* Pushes a gathered chain home. */
@@ -421,7 +421,7 @@ static __attribute__((noinline)) void data_return(twp_tls_state *tls, twp_span_d
 
 void twp_span_data_return_flush(void)
 {
-    twp_tls_state *tls = &twp_tls;
+    twp_tls_state *tls = twp_tls_get();
     for (unsigned i = 0; i < sizeof tls->ret / sizeof tls->ret[0]; i++)
         ret_flush(tls, &tls->ret[i]);
 }
@@ -457,7 +457,7 @@ void twp_span_data_free(twp_span_data *d)
         free(d);
         return;
     }
-    data_free(&twp_tls, d);
+    data_free(twp_tls_get(), d);
 }
 
 /* ------------------------------------------------------------ compact records */
@@ -1071,7 +1071,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     if (nvalid > TWP_MAX_REFS)
         return TW_ERR_TOO_LARGE;   /* a record keeps 16-bit counts (span_data.h) */
 
-    twp_tls_state *tls = &twp_tls;   /* one TLS lookup for the whole start */
+    twp_tls_state *tls = twp_tls_get();   /* one TLS lookup for the whole start */
     tw_span *s = handle_new(tls);
     if (!s)
         return TW_ERR_NOMEM;
@@ -1262,7 +1262,7 @@ tw_status tw_span_finish(tw_span *s, int64_t finish_us)
      * overflow is undefined; found by tests/fuzz/fuzz_span_api) */
     if (finish_us <= d->start_us || __builtin_sub_overflow(finish_us, d->start_us, &d->duration_us))
         d->duration_us = finish_us > d->start_us ? INT64_MAX : 0;
-    atomic_fetch_add_explicit(&t->ctr.shard[twp_ctr_shard_inline(&twp_tls)].spans_finished, 1,
+    atomic_fetch_add_explicit(&t->ctr.shard[twp_ctr_shard_inline(twp_tls_get())].spans_finished, 1,
                               memory_order_relaxed);
     t->reporter->ops->report(t->reporter, d);
     return TW_OK;
@@ -1272,7 +1272,7 @@ void tw_span_free(tw_span *s)
 {
     if (!s)
         return;
-    twp_tls_state *tls = &twp_tls;
+    twp_tls_state *tls = twp_tls_get();
     if (s->data)
         data_free(tls, s->data);
     if (s->ctx != &s->ictx)
@@ -1388,7 +1388,7 @@ static tw_status apply_priority(tw_span *s, const tw_field *f, bool *record)
         if (!s->data) {
             int64_t start = s->start_us ? s->start_us : tw_now_us();
             s->start_us = start;
-            tw_status st = make_record(&twp_tls, s, flags, start);
+            tw_status st = make_record(twp_tls_get(), s, flags, start);
             if (st != TW_OK)
                 return st;
             TWP_INC_SHARDED(&s->t->ctr, spans_sampled, 1);
