@@ -21,7 +21,8 @@ and the ratios jaeger/tracewire and otel/tracewire. Scenarios:
               over the threads (time.thread_time_ns), the 1-thread figure beside it;
               then per tracer each thread's own CPU ns per span and the total
               throughput (all spans / wall time from the threads' start to the last
-              one's end)
+              one's end); the newest OTel SDK's figures beside them, run in its venv
+              (--threads-json)
 Then the OpenTelemetry API: tracewire.otel (the OTel face on the core) beside
 the OTel SDK pinned in requirements-dev.txt (this interpreter) and the newest
 SDK (requirements-otel-newest.txt, in .venv-otel-newest: the same scenarios run
@@ -402,6 +403,9 @@ def main():
     ap.add_argument("--sdk-json", action="store_true",
                     help="only the OTel SDK's figures of the OTel section, as JSON (run by the "
                          "main run in the newest-SDK venv)")
+    ap.add_argument("--threads-json", action="store_true",
+                    help="only the OTel SDK's 1- and 4-thread main figures, as JSON (run by "
+                         "the main run in the newest-SDK venv)")
     ap.add_argument("--reps", type=int, default=9)
     ap.add_argument("--n-py", type=int, default=4000)
     ap.add_argument("--n-rep", type=int, default=20000)
@@ -411,6 +415,11 @@ def main():
         return sink_main(a.sink, sys.stdout)
     if a.mem:
         return mem_main(a.mem, a.n)
+    if a.threads_json:
+        _tp, ot = otel_tracer()
+        print(json.dumps({"version": _sdk_version(), "t1": threads_ns(otel_main, ot, a.n_py, 1, a.reps),
+                          "t4": threads_ns(otel_main, ot, a.n_py, 4, a.reps)}), flush=True)
+        return None
     if a.sdk_json:
         print(json.dumps(sdk_figures(a.n_py, a.n_rep, a.n, a.reps)), flush=True)
         return None
@@ -516,9 +525,18 @@ def main():
     row("main, 4 threads", t4[0], j4[0], o4[0],
         "(CPU per span over 4 threads; 1 thread: tracewire %.0f, jaeger %.0f, otel %.0f ns)"
         % (t1[0], j1[0], o1[0]))
-    for name, r4, r1 in (("tracewire", t4, t1), ("jaeger-client", j4, j1), ("otel-sdk", o4, o1)):
-        print("  %-16s %-13s per thread %s ns/span; %9.0f spans/s in all (1 thread: %.0f spans/s)"
-              % ("", name, " ".join("%5.0f" % x for x in r4[1]), r4[2], r1[2]), flush=True)
+    per_thread = [("tracewire", t4, t1), ("jaeger-client", j4, j1), ("otel-sdk " + _sdk_version(), o4, o1)]
+    if os.path.exists(NEWEST_VENV):
+        nw = json.loads(subprocess.check_output(
+            [NEWEST_VENV, __file__, "--threads-json", "--reps", str(reps), "--n-py", str(n_py)],
+            text=True).strip().splitlines()[-1])
+        per_thread.append(("otel-sdk " + nw["version"], nw["t4"], nw["t1"]))
+    else:
+        print("  (no %s: run scripts/bootstrap for the newest SDK's 4-thread figures)" % NEWEST_VENV)
+    for name, r4, r1 in per_thread:
+        print("  %-16s %-16s per thread %s ns/span; %9.0f spans/s in all (1 thread: %.0f spans/s, "
+              "%.0f ns/span)" % ("", name, " ".join("%5.0f" % x for x in r4[1]), r4[2], r1[2], r1[0]),
+              flush=True)
 
     # the OpenTelemetry API: tracewire.otel vs the OTel SDK, pinned and newest
     otel_section(n_tw, n_py, n_rep, nm, reps)
