@@ -251,6 +251,14 @@ TW_API tw_status tw_config_set_many(tw_config *cfg, size_t n, const char *const 
  * key, flattened with dots), else 0. */
 TW_API int tw_config_key_known(const char *key);
 
+/* 1 if key names a group switch: a bool key G of the key table that has
+ * keys "G.<x>" (throttler, baggage_restrictions), else 0. jaeger clients turn
+ * such a group on by its mere presence (jaeger_client's `throttler: {}`), so
+ * a face flattening a nested config passes key = "true" for a group given as
+ * an empty table; a group given with keys needs nothing (setting any G.<x>
+ * key turns G on, unless G itself was set). One rule for every face. */
+TW_API int tw_config_key_is_group(const char *key);
+
 /* ---------------------------------------------------------------- tracer */
 
 typedef struct tw_tracer tw_tracer;

@@ -173,9 +173,30 @@ void tw_config_free(tw_config *cfg)
 
 /* ------------------------------------------------------------ set / get */
 
-/* A key "G.x" whose group switch G (a bool row) nobody set turns G on: a
- * face flattening jaeger_client's {"throttler": {"port": 1}} passes only
- * throttler.port, and the group's presence is what turns it on. */
+/* A group switch: a native bool row G with rows "G.<x>" (throttler,
+ * baggage_restrictions). A jaeger client turns the group on by its presence:
+ * by any of its keys (group_switch_on), or, given empty, by the face passing
+ * G = true (tw_config_key_is_group). */
+static bool is_group_row(const twp_config_key *gk)
+{
+    if (!gk || gk->codec != TWK_BOOL || (gk->flags & TWK_ALIAS))
+        return false;
+    size_t n = strlen(gk->name);
+    for (size_t i = 0; i < twp_config_nkeys; i++)
+        if (strncmp(twp_config_keys[i].name, gk->name, n) == 0 && twp_config_keys[i].name[n] == '.')
+            return true;
+    return false;
+}
+
+int tw_config_key_is_group(const char *key)
+{
+    const twp_config_key *k = key ? twp_config_key_find(key) : NULL;
+    return is_group_row(k) && strcmp(k->name, key) == 0;    /* not via a prefix row */
+}
+
+/* A key "G.x" whose group switch G nobody set turns G on: a face flattening
+ * jaeger_client's {"throttler": {"port": 1}} passes only throttler.port, and
+ * the group's presence is what turns it on. */
 static void group_switch_on(tw_config *c, const twp_config_key *k)
 {
     const char *dot = strchr(k->name, '.');
@@ -185,8 +206,7 @@ static void group_switch_on(tw_config *c, const twp_config_key *k)
     memcpy(g, k->name, (size_t)(dot - k->name));
     g[dot - k->name] = '\0';
     const twp_config_key *gk = twp_config_key_find(g);
-    if (gk && gk->codec == TWK_BOOL && !(gk->flags & TWK_ALIAS) &&
-        !is_explicit(c, row_index(gk)))
+    if (is_group_row(gk) && !is_explicit(c, row_index(gk)))
         *(bool *)(void *)((char *)c + gk->off) = true;
 }
 

@@ -133,7 +133,17 @@ static void config_push_pair(lua_State *L, int pairs, const char *key, int idx)
     lua_rawseti(L, pairs, at + 2);
 }
 
-/* Flattens the table at idx into the pair list at `pairs`. */
+static int table_is_empty(lua_State *L, int idx)
+{
+    lua_pushnil(L);
+    if (lua_next(L, idx) == 0)
+        return 1;
+    lua_pop(L, 2);
+    return 0;
+}
+
+/* Flattens the table at idx into the pair list at `pairs`; an empty table
+ * naming a group switch (tw_config_key_is_group) turns the group on. */
 static void config_flatten(lua_State *L, int pairs, int idx, const char *prefix, int depth)
 {
     if (depth > 3)
@@ -157,6 +167,12 @@ static void config_flatten(lua_State *L, int pairs, int idx, const char *prefix,
                 config_flatten(L, pairs, vidx, "", depth + 1);    /* raw core keys */
             } else if (lua_rawlen(L, vidx) > 0) {
                 push_config_list(L, vidx, full);
+                config_push_pair(L, pairs, full, -1);
+                lua_pop(L, 1);
+            } else if (table_is_empty(L, vidx) && tw_config_key_is_group(full)) {
+                /* a group a jaeger client turns on by its presence
+                 * (throttler = {}); the core names the groups, for every face */
+                lua_pushliteral(L, "true");
                 config_push_pair(L, pairs, full, -1);
                 lua_pop(L, 1);
             } else {

@@ -34,24 +34,50 @@ mod_now(PyObject *m, PyObject *unused)
     return PyLong_FromLongLong((long long)tw_now_us());
 }
 
+/* A config key as the core takes it: str without NUL (else *k is NULL: no
+ * key of the table), or -1 with TypeError. */
+static int
+config_key_text(PyObject *key, const char **k)
+{
+    Py_ssize_t kl;
+    *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &kl) : NULL;
+    if (*k == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_TypeError, "config key must be str, not %.100s", Py_TYPE(key)->tp_name);
+        return -1;
+    }
+    if (strlen(*k) != (size_t)kl)
+        *k = NULL;
+    return 0;
+}
+
 static PyObject *
 mod_config_key_known(PyObject *m, PyObject *key)
 {
     (void)m;
-    Py_ssize_t kl;
-    const char *k = PyUnicode_Check(key) ? PyUnicode_AsUTF8AndSize(key, &kl) : NULL;
-    if (k == NULL) {
-        if (!PyErr_Occurred())
-            PyErr_Format(PyExc_TypeError, "config key must be str, not %.100s", Py_TYPE(key)->tp_name);
+    const char *k;
+    if (config_key_text(key, &k) < 0)
         return NULL;
-    }
-    return PyBool_FromLong(strlen(k) == (size_t)kl && tw_config_key_known(k));
+    return PyBool_FromLong(k && tw_config_key_known(k));
+}
+
+static PyObject *
+mod_config_key_is_group(PyObject *m, PyObject *key)
+{
+    (void)m;
+    const char *k;
+    if (config_key_text(key, &k) < 0)
+        return NULL;
+    return PyBool_FromLong(k && tw_config_key_is_group(k));
 }
 
 static PyMethodDef module_methods[] = {
     {"now_us", mod_now, METH_NOARGS, "now_us() -> int: the core's wall clock (µs)"},
     {"config_key_known", mod_config_key_known, METH_O,
      "config_key_known(key) -> bool: whether the core's key table has key (flattened with dots)"},
+    {"config_key_is_group", mod_config_key_is_group, METH_O,
+     "config_key_is_group(key) -> bool: whether key is a group switch (throttler, ...) that an "
+     "empty nested dict turns on (tw_config_key_is_group)"},
     {"envelope_encode", (PyCFunction)(void (*)(void))twpy_envelope_encode, METH_FASTCALL,
      "envelope_encode(payload, carrier, enqueue_us) -> bytes: a Redis queue envelope"},
     {"envelope_decode", twpy_envelope_decode, METH_O,

@@ -31,12 +31,6 @@ NOT_ACTED_ON = {
     "span_context_header_keys": "not a jaeger_client 4.8 key; not acted on",
 }
 
-# Groups a jaeger client turns on by their mere presence (jaeger_client's
-# `throttler: {}`, jaeger-client-go's `baggage_restrictions: {}`): flattening
-# an empty dict yields no key, so the group's own switch is passed. A group
-# with keys needs nothing: the core turns it on when any of its keys is set.
-_ON_BY_PRESENCE = ("throttler", "baggage_restrictions")
-
 _MAX_DEPTH = 3      # as the Lua face: deeper nesting is refused
 
 
@@ -54,7 +48,8 @@ def _text(v):
 def flatten(config, prefix="", depth=0, out=None):
     """A jaeger_client-style nested dict -> [(dotted key, text)]. Lists become
     comma lists; a top-level ``options`` dict holds raw core keys (no prefix);
-    None values are left out, as jaeger_client reads them as absent."""
+    None values are left out, as jaeger_client reads them as absent; an empty
+    dict naming a group switch (``throttler: {}``) turns the group on."""
     if out is None:
         out = []
     if depth > _MAX_DEPTH:
@@ -66,6 +61,10 @@ def flatten(config, prefix="", depth=0, out=None):
         if isinstance(v, dict):
             if depth == 0 and key == "options":
                 flatten(v, "", depth + 1, out)
+            elif not v and _core.config_key_is_group(key):
+                # a group a jaeger client turns on by its presence
+                # (`throttler: {}`); the core names the groups, for every face
+                out.append((key, "true"))
             else:
                 flatten(v, key + ".", depth + 1, out)
         elif isinstance(v, (list, tuple)):
@@ -139,7 +138,6 @@ class Config(object):
         raw = self.config.get("options")
         pairs = flatten({k: v for k, v in self.config.items()
                          if k not in ("service_name", "options")})
-        pairs += [(g, "true") for g in _ON_BY_PRESENCE if self.config.get(g) == {}]
         # unknown keys: an error naming them under validate=True (as
         # jaeger_client), else left out (as jaeger_client ignores them)
         unknown = [k for k, _ in pairs if not _core.config_key_known(k)]

@@ -330,6 +330,39 @@ static void set_many_is_order_free_and_all_or_nothing(void **state)
     tw_config_free(b);
 }
 
+/* The group switches, the one rule both faces ask for an empty nested table:
+ * bool rows with keys under them, nothing else. */
+static void group_switches_are_the_bool_rows_with_keys_under_them(void **state)
+{
+    (void)state;
+    assert_int_equal(tw_config_key_is_group("throttler"), 1);
+    assert_int_equal(tw_config_key_is_group("baggage_restrictions"), 1);
+    assert_int_equal(tw_config_key_is_group("throttler.port"), 0);
+    assert_int_equal(tw_config_key_is_group("sampler"), 0);         /* no such row */
+    assert_int_equal(tw_config_key_is_group("trace_id_128bit"), 0); /* bool, no keys under */
+    assert_int_equal(tw_config_key_is_group("tags"), 0);
+    assert_int_equal(tw_config_key_is_group("tags.throttler"), 0);
+    assert_int_equal(tw_config_key_is_group(""), 0);
+    assert_int_equal(tw_config_key_is_group(NULL), 0);
+    /* every group the function names is a bool row whose G.<x> keys turn it on */
+    size_t groups = 0;
+    for (size_t i = 0; i < twp_config_nkeys; i++) {
+        const twp_config_key *k = &twp_config_keys[i];
+        if (!tw_config_key_is_group(k->name))
+            continue;
+        groups++;
+        assert_int_equal(k->codec, TWK_BOOL);
+        tw_config *c;
+        char buf[16];
+        assert_int_equal(tw_config_new(&c), TW_OK);
+        assert_int_equal(tw_config_set(c, k->name, "true"), TW_OK);
+        assert_int_equal(tw_config_get(c, k->name, buf, sizeof buf), TW_OK);
+        assert_string_equal(buf, "true");
+        tw_config_free(c);
+    }
+    assert_int_equal(groups, 2);
+}
+
 /* jaeger_client's propagation under its profile; native sets both. */
 static void propagation_follows_the_profile(void **state)
 {
@@ -429,6 +462,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(env_rows_name_native_keys),
         cmocka_unit_test(header_documents_every_native_key),
         cmocka_unit_test(set_many_is_order_free_and_all_or_nothing),
+        cmocka_unit_test(group_switches_are_the_bool_rows_with_keys_under_them),
         cmocka_unit_test(propagation_follows_the_profile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,7 @@ local function typed(kind, text)
     if kind == "float" then return tonumber(text) + 0.0 end
     if kind == "bool" then assert(text == "true" or text == "false"); return text == "true" end
     if kind == "list" then return split(text, ",") end
+    if kind == "table" then assert(text == "{}"); return {} end
     error("bad type " .. kind)
 end
 

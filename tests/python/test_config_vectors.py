@@ -41,7 +41,8 @@ KEYS, CASES = load()
 def typed(kind, text):
     return {"str": lambda t: t, "int": int, "float": float,
             "bool": lambda t: {"true": True, "false": False}[t],
-            "list": lambda t: t.split(",")}[kind](text)
+            "list": lambda t: t.split(","),
+            "table": lambda t: {"{}": {}}[t]}[kind](text)
 
 
 def build(sets):
