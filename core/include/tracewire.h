@@ -330,6 +330,14 @@ typedef struct tw_counters {
 /* Snapshot of the counters (atomic reads; may be called from any thread). */
 TW_API void tw_tracer_counters(const tw_tracer *t, tw_counters *out);
 
+/* The counters by name, for faces that list them all (Python's metrics(),
+ * Lua's tracer:counters(), Redis INFO), so a counter the core adds appears in
+ * every face: for i below the number of counters, sets *name (static: the
+ * field's name in tw_counters) and *value (that field of c; 0 if c is NULL)
+ * and returns 1; for any larger i returns 0. Order: as in tw_counters.
+ *   for (size_t i = 0; tw_counters_at(&c, i, &name, &v); i++) ... */
+TW_API int tw_counters_at(const tw_counters *c, size_t i, const char **name, uint64_t *value);
+
 /* In-memory reporter ("memory" protocol) — for tests of every binding.
  * new: *json_out is a NUL-terminated JSON array of the spans recorded so far,
  * one object per span (trace_id, span_id, parent_id as hex, operation_name,

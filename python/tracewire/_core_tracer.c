@@ -383,31 +383,17 @@ tracer_metrics(PyObject *self, PyObject *unused)
     if (twpy_tracer_core(t) == NULL)
         return NULL;
     tw_tracer_counters(t->tracer, &c);
-    return Py_BuildValue(
-        "{sKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsKsK}",
-        "spans_started", (unsigned long long)c.spans_started,
-        "spans_sampled", (unsigned long long)c.spans_sampled,
-        "spans_finished", (unsigned long long)c.spans_finished,
-        "spans_reported", (unsigned long long)c.spans_reported,
-        "dropped_queue_full", (unsigned long long)c.dropped_queue_full,
-        "dropped_too_large", (unsigned long long)c.dropped_too_large,
-        "dropped_send_failed", (unsigned long long)c.dropped_send_failed,
-        "dropped_on_close", (unsigned long long)c.dropped_on_close,
-        "send_failures", (unsigned long long)c.send_failures,
-        "batches_sent", (unsigned long long)c.batches_sent,
-        "bytes_sent", (unsigned long long)c.bytes_sent,
-        "sampler_updates", (unsigned long long)c.sampler_updates,
-        "baggage_dropped", (unsigned long long)c.baggage_dropped,
-        "spans_discarded", (unsigned long long)c.spans_discarded,
-        "throttled_debug_spans", (unsigned long long)c.throttled_debug_spans,
-        "throttler_updates_ok", (unsigned long long)c.throttler_updates_ok,
-        "throttler_updates_err", (unsigned long long)c.throttler_updates_err,
-        "baggage_updates_ok", (unsigned long long)c.baggage_updates_ok,
-        "baggage_updates_err", (unsigned long long)c.baggage_updates_err,
-        "baggage_truncations", (unsigned long long)c.baggage_truncations,
-        "baggage_restrictions_updates_ok", (unsigned long long)c.baggage_restrictions_updates_ok,
-        "baggage_restrictions_updates_err",
-        (unsigned long long)c.baggage_restrictions_updates_err);
+    /* every counter the core names (tw_counters_at): a new one needs no edit here */
+    PyObject *d = PyDict_New();
+    const char *name;
+    uint64_t v;
+    for (size_t i = 0; d && tw_counters_at(&c, i, &name, &v); i++) {
+        PyObject *n = PyLong_FromUnsignedLongLong((unsigned long long)v);
+        if (n == NULL || PyDict_SetItemString(d, name, n) < 0)
+            Py_CLEAR(d);
+        Py_XDECREF(n);
+    }
+    return d;
 }
 
 static PyObject *

@@ -395,16 +395,11 @@ static void info_cb(RedisModuleInfoCtx *ctx, int for_crash_report)
         twrm_settings_counters(&c);
         RedisModule_InfoAddSection(ctx, "reporter");
         RedisModule_InfoAddFieldCString(ctx, "service_name", tw_tracer_service_name(twrm_g.tracer));
-        RedisModule_InfoAddFieldULongLong(ctx, "spans_started", c.spans_started);
-        RedisModule_InfoAddFieldULongLong(ctx, "spans_sampled", c.spans_sampled);
-        RedisModule_InfoAddFieldULongLong(ctx, "spans_finished", c.spans_finished);
-        RedisModule_InfoAddFieldULongLong(ctx, "spans_reported", c.spans_reported);
-        RedisModule_InfoAddFieldULongLong(ctx, "dropped_queue_full", c.dropped_queue_full);
-        RedisModule_InfoAddFieldULongLong(ctx, "dropped_send_failed", c.dropped_send_failed);
-        RedisModule_InfoAddFieldULongLong(ctx, "send_failures", c.send_failures);
-        RedisModule_InfoAddFieldULongLong(ctx, "batches_sent", c.batches_sent);
-        RedisModule_InfoAddFieldULongLong(ctx, "baggage_dropped", c.baggage_dropped);
-        RedisModule_InfoAddFieldULongLong(ctx, "dropped_on_close", c.dropped_on_close);
+        /* every counter the core names (tw_counters_at), under its name */
+        const char *name;
+        uint64_t v;
+        for (size_t i = 0; tw_counters_at(&c, i, &name, &v); i++)
+            RedisModule_InfoAddFieldULongLong(ctx, name, v);
         twrm_settings_info(ctx);
     }
 }

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -183,6 +184,22 @@ static void counters_follow_the_spans(void **state)
     assert_int_equal(json_array_size(a), c.spans_finished);
     json_decref(a);
     assert_int_equal(c.dropped_queue_full + c.dropped_send_failed + c.dropped_on_close, 0);
+    /* by name: every field, in struct order, with its value */
+    const char *name;
+    uint64_t v;
+    size_t n = 0;
+    for (; tw_counters_at(&c, n, &name, &v); n++) {
+        assert_int_equal(v, ((const uint64_t *)(const void *)&c)[n]);
+        if (n == 0)
+            assert_string_equal(name, "spans_started");
+        if (strcmp(name, "spans_sampled") == 0)
+            assert_int_equal(v, (uint64_t)sampled);
+    }
+    assert_int_equal(n, sizeof c / sizeof(uint64_t));
+    assert_string_equal(name, "baggage_restrictions_updates_err");
+    assert_int_equal(tw_counters_at(NULL, 0, &name, &v), 1);
+    assert_int_equal(v, 0);
+    assert_int_equal(tw_counters_at(&c, n + 100, &name, &v), 0);
     tw_tracer_counters(NULL, &c);
     assert_int_equal(c.spans_started, 0);
     tw_tracer_free(t);
