@@ -745,6 +745,13 @@ typedef void (*tw_diag_fn)(void *ud, tw_diag_kind kind, tw_status status,
  * such tracer has been freed. Default: none (failures are only counted). */
 TW_API tw_status tw_config_set_diagnostics(tw_config *cfg, tw_diag_fn fn, void *ud);
 
+/* 1 if a kind is a warning, 0 if an error, for a face choosing its log level
+ * (nginx's error log, ngx.log under OpenResty): spans or baggage lost
+ * (SEND_FAILED, DROPPED, BAGGAGE) are errors; a failed poll of the agent that
+ * keeps the current state (SAMPLING, THROTTLER, BAGGAGE_RESTRICTIONS) is a
+ * warning. Unknown kinds: 0. */
+TW_API int tw_diag_kind_is_warning(tw_diag_kind kind);
+
 /* The logging exporter's span lines (reporter.protocols "log", jaeger_client's
  * `logging: True`): written to stderr by default; with a hook set, handed to
  * fn instead, one call per span, so a binding can route them to its host's

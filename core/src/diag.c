@@ -108,3 +108,21 @@ tw_status tw_config_set_diagnostics(tw_config *cfg, tw_diag_fn fn, void *ud)
     cfg->diag_ud = fn ? ud : NULL;
     return TW_OK;
 }
+
+/* The severity is a property of the kind, so every face's log agrees: lost
+ * spans or baggage are errors; a failed poll of the agent keeps the state
+ * the tracer already has (strategy, credits, restrictions) and is a warning. */
+int tw_diag_kind_is_warning(tw_diag_kind kind)
+{
+    switch (kind) {
+    case TW_DIAG_SAMPLING:
+    case TW_DIAG_THROTTLER:
+    case TW_DIAG_BAGGAGE_RESTRICTIONS:
+        return 1;
+    case TW_DIAG_SEND_FAILED:
+    case TW_DIAG_DROPPED:
+    case TW_DIAG_BAGGAGE:
+        return 0;
+    }
+    return 0;
+}

@@ -71,9 +71,11 @@ ngx_http_tracewire_diag_drain(ngx_http_tracewire_main_conf_t *mcf, ngx_log_t *lo
     (void) pthread_mutex_unlock(&d->lock);
 
     for (i = 0; i < n; i++) {
-        /* lost spans are errors; a failed sampling poll only keeps the
-         * current strategy */
-        level = (msgs[i].kind == TW_DIAG_SAMPLING) ? NGX_LOG_WARN : NGX_LOG_ERR;
+        /* lost spans are errors; a failed poll of the agent (sampling,
+         * throttler, baggage restrictions) only keeps the current state:
+         * the core says which is which, for every face */
+        level = tw_diag_kind_is_warning(msgs[i].kind) ? NGX_LOG_WARN
+                                                      : NGX_LOG_ERR;
         ngx_log_error(level, log, 0, "%s", msgs[i].text);   /* "tracewire: ..." */
     }
 

@@ -53,6 +53,41 @@ describe("diagnostics", function()
         assert(ok, err)
     end)
 
+    it("logs a failed poll of the agent at ngx.WARN, lost spans at ngx.ERR", function()
+        -- the levels are the core's (tw_diag_kind_is_warning), the native
+        -- nginx module's too: throttler and restriction polls to a port
+        -- nobody listens on, spans to a refused UDP port
+        local got = {}
+        local saved = rawget(_G, "ngx")
+        _G.ngx = { ERR = 4, WARN = 5, log = function(level, msg) got[#got + 1] = { level, msg } end }
+        local ok, err = pcall(function()
+            local dead = closed_udp_port()
+            local t = failing_tracer{ debug_id_header = "x-dbg",
+                throttler = { port = dead, refresh_interval = 0.05 },
+                baggage_restrictions = { host_port = "127.0.0.1:" .. dead, refresh_interval = 0.05 } }
+            local ctx = t:extract("http_headers", { ["x-dbg"] = "d1" })
+            t:start_span("op", { child_of = ctx }):finish()   -- the throttler now knows "op"
+            t:start_span("op"):finish()
+            local deadline = os.time() + 10
+            local level = {}
+            while os.time() <= deadline and not (level.throttler and level.restrictions
+                                                  and level.send) do
+                t:flush(1)
+                t:diagnostics()
+                for _, g in ipairs(got) do
+                    if g[2]:find("throttler", 1, true) then level.throttler = g[1] end
+                    if g[2]:find("baggage restrictions", 1, true) then level.restrictions = g[1] end
+                    if g[2]:find("udp sender failed", 1, true) then level.send = g[1] end
+                end
+                t:start_span("op"):finish()
+            end
+            assert.same({ throttler = 5, restrictions = 5, send = 4 }, level)
+            t:close()
+        end)
+        _G.ngx = saved
+        assert(ok, err)
+    end)
+
     it("emits queued lines on the next tracer call", function()
         local got = {}
         local saved = rawget(_G, "ngx")
