@@ -28,6 +28,13 @@
  *                         stop finding the context mid-queue.
  * Both are accepted as registered configs at load time, as before.
  *
+ * Every other tw_config_set key is a MODULE LOAD argument only (README.md,
+ * "Settings at run time", says why for each group): the agent controls keep
+ * state in the tracer (throttler credits, fetched baggage restrictions) that a
+ * swap would start over; reporter.otlp_headers / http_headers may hold
+ * credentials that CONFIG GET would show; propagation.extract decides which
+ * stored carriers are read, like propagation-inject.
+ *
  * A value that the core refuses leaves the setting unchanged (CONFIG SET
  * answers the core's reason); if building the new tracer fails, Redis
  * restores the old values through the same callbacks.
@@ -63,6 +70,13 @@ static const struct setting {
     { "reporter-endpoint", "reporter.endpoint", TRACER, NULL },
     { "reporter-otlp-endpoint", "reporter.otlp_endpoint", TRACER, NULL },
     { "tags", "tags", TRACER, NULL },
+    { "sampler-url", "sampler.url", TRACER, NULL },
+    { "sampler-refresh-ms", "sampler.refresh_ms", TRACER, NULL },
+    { "reporter-otlp-protocol", "reporter.otlp_protocol", TRACER, NULL },
+    { "reporter-otlp-compression", "reporter.otlp_compression", TRACER, NULL },
+    { "reporter-timeout-ms", "reporter.timeout_ms", TRACER, NULL },
+    { "trace-id-128bit", "trace_id_128bit", TRACER, NULL },
+    { "debug-id-header", "debug_id_header", TRACER, NULL },
     { "propagation-inject", "propagation.inject", FIXED,
       "it is the format of every carrier the module stores and returns; consumers would stop "
       "finding the context mid-queue (set it in redis.conf or MODULE LOADEX and restart)" },

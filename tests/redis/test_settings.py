@@ -43,6 +43,13 @@ def test_config_get_and_info_show_every_setting(srv, collector):
         "tracewire.reporter-endpoint": got["tracewire.reporter-endpoint"],
         "tracewire.reporter-otlp-endpoint": got["tracewire.reporter-otlp-endpoint"],
         "tracewire.tags": "",
+        "tracewire.sampler-url": "http://127.0.0.1:5778/sampling",
+        "tracewire.sampler-refresh-ms": "60000",
+        "tracewire.reporter-otlp-protocol": "http/protobuf",
+        "tracewire.reporter-otlp-compression": "none",
+        "tracewire.reporter-timeout-ms": got["tracewire.reporter-timeout-ms"],
+        "tracewire.trace-id-128bit": "true",
+        "tracewire.debug-id-header": "jaeger-debug-id",
         "tracewire.propagation-inject": "w3c",
         "tracewire.spans": "on",
         "tracewire.max-item-size": "33554432",
@@ -83,7 +90,11 @@ def test_refused_values_change_nothing(srv):
     c = srv.client()
     for name, bad in [("sampler-type", "bogus"), ("sampler-param", "abc"),
                       ("reporter-protocols", "carrier-pigeon"), ("reporter-agent-port", "70000"),
-                      ("spans", "maybe"), ("max-item-size", "0"), ("max-item-size", "-5")]:
+                      ("spans", "maybe"), ("max-item-size", "0"), ("max-item-size", "-5"),
+                      ("sampler-url", "ftp://x/"), ("sampler-refresh-ms", "0"),
+                      ("reporter-otlp-protocol", "grpc"), ("reporter-otlp-compression", "zip"),
+                      ("reporter-timeout-ms", "-1"), ("trace-id-128bit", "maybe"),
+                      ("debug-id-header", "bad header")]:
         before = cfg(c, name)
         with pytest.raises(redis.ResponseError, match="tracewire.%s" % name):
             c.config_set("tracewire." + name, bad)
@@ -203,3 +214,42 @@ def test_load_time_configs_are_not_refused(make_server, collector):
     c = s.client()
     assert cfg(c, "service-name") == "redis-test"         # MODULE LOAD args win
     assert cfg(c, "sampler-param") == "0.5" and cfg(c, "spans") == "off"
+
+
+def test_trace_id_width_changes_on_the_next_command(srv, collector):
+    c = srv.client()
+    rq.push(c, "wide", b"x", carrier="")                     # a root: the tracer's own ids
+    c.config_set("tracewire.trace-id-128bit", "false")
+    rq.push(c, "narrow", b"x", carrier="")
+    (wide,), (narrow,) = sends(collector, "wide"), sends(collector, "narrow")
+    assert wide.traceIdHigh != 0 and narrow.traceIdHigh == 0
+    assert cfg(c, "trace-id-128bit") == "false"
+    assert c.info("tracewire")["tracewire_trace_id_128bit"] == "false"
+
+
+def test_debug_id_header_changes_on_the_next_command(srv, collector):
+    c = srv.client()
+    c.execute_command("CONFIG", "SET", "tracewire.sampler-param", "0",
+                      "tracewire.debug-id-header", "X-Dbg")
+    c.execute_command("TQ.PUSH", "dbg", b"x-dbg: corr-1\n", b"x")
+    c.execute_command("TQ.PUSH", "old", b"jaeger-debug-id: corr-2\n", b"x")   # not the header now
+    (send,) = sends(collector, "dbg")
+    assert send.flags == 3                                   # sampled + debug under const 0
+    assert tags(send).get("X-Dbg") == "corr-1"
+    assert sends(collector, "old", 0.3) == []
+    assert cfg(c, "debug-id-header") == "X-Dbg"
+
+
+def test_otlp_and_sampler_settings_reach_the_tracer(srv):
+    c = srv.client()
+    c.execute_command("CONFIG", "SET", "tracewire.reporter-otlp-protocol", "http/json",
+                      "tracewire.reporter-otlp-compression", "gzip",
+                      "tracewire.reporter-timeout-ms", "1500",
+                      "tracewire.sampler-url", "http://agent:5778/sampling",
+                      "tracewire.sampler-refresh-ms", "2000")
+    assert c.info("tracewire")["tracewire_tracer_replacements"] == 1
+    assert {n: cfg(c, n) for n in ("reporter-otlp-protocol", "reporter-otlp-compression",
+                                   "reporter-timeout-ms", "sampler-url", "sampler-refresh-ms")} == {
+        "reporter-otlp-protocol": "http/json", "reporter-otlp-compression": "gzip",
+        "reporter-timeout-ms": "1500", "sampler-url": "http://agent:5778/sampling",
+        "sampler-refresh-ms": "2000"}
