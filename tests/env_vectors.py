@@ -3,7 +3,9 @@
 Each case is run under both profiles (PROFILES) by the Python and Lua faces;
 case["expect_by_profile"][profile] is what every listed key must read under
 that profile (`expect` lines plus that profile's `expect@<profile>` lines).
-case["expect"] is the native profile's (the Redis face has no other)."""
+case["expect"] is the native profile's (the Redis face has no other).
+case["options"] are core options the tracer is also given; nested(options) is
+the same as a jaeger_client config dict."""
 import os
 
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "env_vectors.tsv")
@@ -21,10 +23,12 @@ def load():
             if cols[0] == "keys":
                 keys = cols[1:]
             elif cols[0] == "case":
-                cases.append({"name": cols[1], "env": {}, "warn": None,
+                cases.append({"name": cols[1], "env": {}, "options": {}, "warn": None,
                               "lines": {p: {} for p in ("",) + PROFILES}})
             elif cols[0] == "env":
                 cases[-1]["env"][cols[1]] = cols[2]
+            elif cols[0] == "option":
+                cases[-1]["options"][cols[1]] = cols[2]
             elif cols[0].partition("@")[0] == "expect":
                 only = cols[0].partition("@")[2]
                 assert not only or only in PROFILES, "bad profile in %r" % line
@@ -39,3 +43,15 @@ def load():
         c["expect_by_profile"] = {p: dict(lines[""], **lines[p]) for p in PROFILES}
         c["expect"] = c["expect_by_profile"]["native"]
     return keys, cases
+
+
+def nested(options):
+    """{"tags.k": v} -> {"tags": {"k": v}}: options as a jaeger_client config."""
+    out = {}
+    for key, value in options.items():
+        *path, last = key.split(".")
+        d = out
+        for p in path:
+            d = d.setdefault(p, {})
+        d[last] = value
+    return out

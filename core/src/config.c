@@ -16,7 +16,9 @@
  * OTEL_EXPORTER_OTLP_TRACES_ENDPOINT beats OTEL_EXPORTER_OTLP_ENDPOINT (to
  * which "/v1/traces" is appended, per the OTLP exporter spec). Tags from
  * OTEL_RESOURCE_ATTRIBUTES and JAEGER_TAGS are concatenated (JAEGER last, so
- * it wins a duplicate key when the tracer builds its process tags).
+ * it wins a duplicate key when the tracer builds its process tags); under the
+ * jaeger_client profile a JAEGER_TAGS tag also beats a tags.<name> key set
+ * after it, as jaeger_client's Config.tags (set_tag_item, config_keys.c).
  * JAEGER_ENDPOINT, like in Jaeger clients, also switches the reporter from the
  * UDP agent to the HTTP collector when protocols were left at the default;
  * an OTLP endpoint variable switches it to OTLP the same way (a new user who

@@ -315,12 +315,47 @@ static bool keep_other_tag(const char *s, size_t n, void *ud)
     return true;
 }
 
+/* The item "name=..." of a tags list, as written (trimmed), or n 0. */
+typedef struct tag_find { const char *name; size_t nl; const char *s; size_t n; } tag_find;
+
+static bool find_tag(const char *s, size_t n, void *ud)
+{
+    tag_find *f = ud;
+    const char *eq = memchr(s, '=', n);
+    size_t kl = eq ? (size_t)(eq - s) : 0;
+    while (kl && isspace((unsigned char)s[kl - 1]))
+        kl--;
+    if (eq && kl == f->nl && memcmp(s, f->name, kl) == 0) {
+        f->s = s;
+        f->n = n;     /* the last one: the one the tracer keeps */
+    }
+    return true;
+}
+
+/* jaeger_client 4.8's Config.tags is the config's tags dict updated by
+ * JAEGER_TAGS: the variable wins a tag of the same name. Under that profile a
+ * tags.<name> keeps the tag the environment put there (the config holds that
+ * very item of JAEGER_TAGS: tw_config_from_env ran), so the order the faces
+ * apply things in (environment first, keys after) does not decide it. */
+static bool env_tag_wins(const tw_config *c, const char *name, size_t nl)
+{
+    const char *ev = getenv("JAEGER_TAGS");
+    if (c->profile != TWP_PROFILE_JAEGER_CLIENT || !ev || !c->tags)
+        return false;
+    tag_find in_env = {name, nl, NULL, 0}, in_cfg = {name, nl, NULL, 0};
+    twp_config_each_item(ev, find_tag, &in_env);
+    twp_config_each_item(c->tags, find_tag, &in_cfg);
+    return in_env.n && in_env.n == in_cfg.n && memcmp(in_env.s, in_cfg.s, in_env.n) == 0;
+}
+
 static tw_status set_tag_item(tw_config *c, const char *key, const char *v)
 {
     const char *name = key + strlen("tags.");
     size_t nl = strlen(name), vl = strlen(v);
     if (!nl || strpbrk(name, ",=") || strchr(v, ','))
         return TW_ERR_CONFIG;
+    if (env_tag_wins(c, name, nl))
+        return TW_OK;
     const char *old = c->tags ? c->tags : "";
     tag_merge m = {name, nl, malloc(strlen(old) + nl + vl + 3), 0};
     if (!m.out)

@@ -12,6 +12,7 @@ environment (JAEGER_*, OTEL_*) first; keys given here win.
 """
 import atexit
 import logging
+import os
 from typing import Any, Dict, List, Optional, Tuple
 import threading
 import warnings
@@ -123,7 +124,15 @@ class Config(object):
 
     @property
     def tags(self):
-        return self.config.get("tags", {}) or {}
+        """The process tags, as jaeger_client's: the config's ``tags`` updated
+        by ``JAEGER_TAGS`` (the variable wins a tag of the same name; the core
+        does the same under the jaeger_client profile)."""
+        tags = dict(self.config.get("tags", {}) or {})
+        for kv in os.environ.get("JAEGER_TAGS", "").split(","):
+            key, eq, value = kv.partition("=")
+            if eq and key.strip():
+                tags[key.strip()] = value.strip()
+        return tags
 
     @property
     def scope_manager(self):

@@ -10,7 +10,8 @@ Lua face (new_tracer{} and new_tracer{profile = "jaeger_client"}).
 
 The variables jaeger_client 4.8 reads itself (JAEGER_AGENT_HOST,
 JAEGER_AGENT_PORT, JAEGER_TAGS, JAEGER_TRACEID_128BIT) are also checked
-against the installed jaeger_client.Config, case by case."""
+against the installed jaeger_client.Config (given the case's options as its
+config dict), case by case."""
 import os
 import sys
 import warnings
@@ -20,7 +21,7 @@ import pytest
 import tracewire
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from env_vectors import PROFILES, load  # noqa: E402
+from env_vectors import PROFILES, load, nested  # noqa: E402
 
 KEYS, CASES = load()
 
@@ -32,13 +33,14 @@ def no_env(monkeypatch):
             monkeypatch.delenv(k)
 
 
-def make(profile="jaeger_client"):
+def make(profile="jaeger_client", options=None):
+    options = options or {}
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
         if profile == "jaeger_client":
-            t = tracewire.Config({}, service_name="env-vectors").new_tracer()
+            t = tracewire.Config(nested(options), service_name="env-vectors").new_tracer()
         else:
-            t = tracewire.Tracer({"service_name": "env-vectors"})
+            t = tracewire.Tracer(dict(options, service_name="env-vectors"))
     assert t.config("profile") == profile
     return t, [str(x.message) for x in w if issubclass(x.category, RuntimeWarning)]
 
@@ -54,7 +56,7 @@ def test_environment_vector(case, profile, monkeypatch):
     want = {k: case["expect_by_profile"][profile].get(k, base.config(k)) for k in KEYS}
     for var, val in case["env"].items():
         monkeypatch.setenv(var, val)
-    t, warned = make(profile)
+    t, warned = make(profile, case["options"])
     got = {k: t.config(k) for k in KEYS}
     assert got == want
     if case["warn"]:
@@ -66,7 +68,8 @@ def test_environment_vector(case, profile, monkeypatch):
 # what jaeger_client 4.8's Config reads from the environment, and the core key
 # that holds the same value under the jaeger_client profile
 JC_READS = {"JAEGER_AGENT_HOST", "JAEGER_AGENT_PORT", "JAEGER_TAGS", "JAEGER_TRACEID_128BIT"}
-JC_CASES = [c for c in CASES if c["env"] and set(c["env"]) <= JC_READS]
+JC_CASES = [c for c in CASES if c["env"] and set(c["env"]) <= JC_READS and
+            all(k.startswith("tags.") for k in c["options"])]
 
 
 def test_jaeger_client_variables_have_cases():
@@ -78,12 +81,14 @@ def test_jaeger_client_reads_the_same(case, monkeypatch):
     import jaeger_client
     for var, val in case["env"].items():
         monkeypatch.setenv(var, val)
-    t, _ = make("jaeger_client")
-    jc = jaeger_client.Config({}, service_name="env-vectors")
+    t, _ = make("jaeger_client", case["options"])
+    jc = jaeger_client.Config(nested(case["options"]), service_name="env-vectors")
     assert t.config("trace_id_128bit") == str(jc.generate_128bit_trace_id).lower()
     assert int(t.config("reporter.agent_port")) == jc.local_agent_reporting_port
     tags = dict(kv.split("=", 1) for kv in t.config("tags").split(",") if kv)
     assert tags == jc.tags
+    # Config.tags reads as jaeger_client's (its config dict updated by JAEGER_TAGS)
+    assert tracewire.Config(nested(case["options"]), service_name="env-vectors").tags == jc.tags
     host = jc.local_agent_reporting_host
     # jaeger_client's default "localhost" is tracewire's 127.0.0.1 (documented
     # in python/README.md); a host from the environment is taken as written
