@@ -90,7 +90,7 @@ tw_status twp_inject_counted(const tw_config *cfg, const tw_span_context *c, uns
     if (st == TW_OK && (formats & TW_PROP_W3C))
         st = twp_w3c_inject(cfg, c, set, ud, missed);
     if (st == TW_OK && (formats & TW_PROP_B3_MULTI))
-        st = twp_b3_inject_multi(c, set, ud);
+        st = twp_b3_inject_multi(cfg, c, set, ud);
     if (st == TW_OK && (formats & TW_PROP_B3_SINGLE))
         st = twp_b3_inject_single(c, set, ud);
     if (missed) {

@@ -94,7 +94,7 @@ tw_status twp_jaeger_inject(const tw_config *cfg, const tw_span_context *c, tw_k
                             unsigned char *missed);
 tw_status twp_w3c_inject(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud,
                          unsigned char *missed);
-tw_status twp_b3_inject_multi(const tw_span_context *c, tw_kv_fn set, void *ud);
+tw_status twp_b3_inject_multi(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud);
 tw_status twp_b3_inject_single(const tw_span_context *c, tw_kv_fn set, void *ud);
 
 /* propagation.c: a tw_kv_fn setter's return as a status: 0 -> TW_OK, a

@@ -122,27 +122,47 @@ tw_status twp_b3_parse_multi(const twp_b3_headers *h, twp_ids *out)
 
 /* ---------------------------------------------------------------- inject */
 
-tw_status twp_b3_inject_multi(const tw_span_context *c, tw_kv_fn set, void *ud)
+/* Under the jaeger_client profile the headers are what jaeger_client 4.8's
+ * B3Codec writes: its spelling (X-B3-TraceId; a dict carrier is read by
+ * exact key), a trace id of 32 digits when generate_128bit_trace_id is on
+ * even for a 64-bit id, and no X-B3-Sampled on an unsampled span (it writes
+ * Flags 1 for debug, Sampled 1 for sampled, nothing else). One difference
+ * kept: a 128-bit id under a 64-bit config is written in 32 digits, where
+ * jaeger_client writes it without leading zeros (17 to 31 digits that B3
+ * readers other than jaeger_client's refuse; jaeger_client reads both). */
+tw_status twp_b3_inject_multi(const tw_config *cfg, const tw_span_context *c, tw_kv_fn set, void *ud)
 {
+    static const char *const lower[] = {"x-b3-traceid", "x-b3-spanid", "x-b3-parentspanid",
+                                        "x-b3-sampled", "x-b3-flags"};
+    static const char *const jc[] = {"X-B3-TraceId", "X-B3-SpanId", "X-B3-ParentSpanId",
+                                     "X-B3-Sampled", "X-B3-Flags"};
+    bool jaeger_client = cfg->profile == TWP_PROFILE_JAEGER_CLIENT;
+    const char *const *name = jaeger_client ? jc : lower;
     if (!c->trace_hi && !c->trace_lo)
         return TW_OK;
     char trace[33], span[17];
-    tw_span_context_trace_id_hex(c, trace);
+    if (jaeger_client && cfg->trace_id_128bit) {
+        twp_hex_put_u64(trace, c->trace_hi);
+        twp_hex_put_u64(trace + 16, c->trace_lo);
+        trace[32] = '\0';
+    } else {
+        tw_span_context_trace_id_hex(c, trace);
+    }
     tw_span_context_span_id_hex(c, span);
-    tw_status st = twp_setter_status(set(ud, "x-b3-traceid", 12, trace, strlen(trace)));
+    tw_status st = twp_setter_status(set(ud, name[0], 12, trace, strlen(trace)));
     if (st == TW_OK)
-        st = twp_setter_status(set(ud, "x-b3-spanid", 11, span, 16));
+        st = twp_setter_status(set(ud, name[1], 11, span, 16));
     if (st == TW_OK && c->parent_id) {
         char parent[17];
         twp_hex_put_u64(parent, c->parent_id);
         parent[16] = '\0';
-        st = twp_setter_status(set(ud, "x-b3-parentspanid", 17, parent, 16));
+        st = twp_setter_status(set(ud, name[2], 17, parent, 16));
     }
     if (st == TW_OK) {
         if (c->flags & TW_FLAG_DEBUG)
-            st = twp_setter_status(set(ud, "x-b3-flags", 10, "1", 1));
-        else
-            st = twp_setter_status(set(ud, "x-b3-sampled", 12,
+            st = twp_setter_status(set(ud, name[4], 10, "1", 1));
+        else if ((c->flags & TW_FLAG_SAMPLED) || !jaeger_client)
+            st = twp_setter_status(set(ud, name[3], 12,
                                        (c->flags & TW_FLAG_SAMPLED) ? "1" : "0", 1));
     }
     return st;

@@ -55,7 +55,11 @@ def pair(config):
 
 
 def carrier_keys(tracer, fmt):
-    span = tracer.start_span("op")
+    # a child of a sampled parent: sampled on both sides whatever the sampler
+    # (jaeger_client's is ConstSampler(True), a tracewire Config without a
+    # sampler key samples 0.001), so the keys compared are a sampled span's
+    parent = tracer.extract(Format.TEXT_MAP, {"uber-trace-id": "1:2:0:1"})
+    span = tracer.start_span("op", child_of=parent)
     span.set_baggage_item("k", "v")
     carrier = {}
     tracer.inject(span.context, fmt, carrier)
@@ -368,3 +372,48 @@ def test_jaeger_propagation_b3_means_x_b3_under_config(monkeypatch):
     assert t.config("propagation.extract") == "jaeger,w3c,b3,b3multi"
     n = tracewire.Tracer({"reporter.protocols": "memory"})
     assert "b3" in carrier_keys(n, Format.HTTP_HEADERS)
+
+
+# (trace id, span id, parent id, flags) with leading zero digits, 64- and
+# 128-bit trace ids, a root (parent 0), unsampled, sampled and debug
+B3_IDS = [
+    (0xabcdef, 0x1, 0x2, 1),
+    (0x0123456789abcdef, 0x00000000000000ff, 0, 1),
+    (0xfedcba9876543210, 0x0f00000000000001, 0x00ff000000000000, 0),
+    (0x42, 0x43, 0x44, 3),
+    ((0x00000000000000ab << 64) | 0x00000000000000cd, 0x1, 0x2, 1),
+    ((0xfedcba9876543210 << 64) | 0x1, 0x0000000000000abc, 0, 3),
+]
+
+
+@pytest.mark.parametrize("b128", [False, True], ids=["64-bit config", "128-bit config"])
+@pytest.mark.parametrize("trace_id,span_id,parent_id,flags", B3_IDS,
+                         ids=["%x:%x:%x:%x" % i for i in B3_IDS])
+def test_b3_headers_are_jaeger_clients(b128, trace_id, span_id, parent_id, flags):
+    """`propagation: b3` writes what jaeger_client 4.8's B3Codec writes for the
+    same context, key by key and byte by byte: its spelling (X-B3-TraceId),
+    16-digit span ids with their leading zeros, a 32-digit trace id under
+    generate_128bit_trace_id even for a 64-bit id, no ParentSpanId on a root,
+    X-B3-Flags 1 alone on a debug span, no X-B3-Sampled on an unsampled one.
+    The one difference kept (propagation_b3.c): a 128-bit id under a 64-bit
+    config has its 32 digits where jaeger_client drops leading zeros — the
+    same number, which jaeger_client reads back and other B3 readers need."""
+    jc, jt, tc, tt = pair({"propagation": "b3", "generate_128bit_trace_id": b128})
+    try:
+        want = {}
+        jt.inject(jaeger_client.SpanContext(trace_id, span_id, parent_id or None, flags),
+                  Format.HTTP_HEADERS, want)
+        uber = "%x:%x:%x:%x" % (trace_id, span_id, parent_id, flags)
+        ctx = tt.extract(Format.TEXT_MAP, {"uber-trace-id": uber})
+        got = {}
+        tt.inject(ctx, Format.HTTP_HEADERS, got)
+        # tracewire reads its own headers back to the same ids
+        back = tt.extract(Format.HTTP_HEADERS, dict(got))
+        assert (back.trace_id, back.span_id) == (trace_id, span_id)
+        if trace_id >> 64 and not b128:
+            assert int(got["X-B3-TraceId"], 16) == int(want["X-B3-TraceId"], 16) == trace_id
+            assert len(got["X-B3-TraceId"]) == 32
+            got["X-B3-TraceId"] = want["X-B3-TraceId"]
+        assert got == want
+    finally:
+        tt.close(1)
