@@ -140,7 +140,10 @@ tw_status tw_http_span_start(tw_tracer *t, const tw_http_request *r, const char 
         name = buf;
     }
 
-    tw_span_ref ref = {TW_REF_CHILD_OF, parent};
+    /* the extracted context as the parent, as opentracing's child_of=: under
+     * the jaeger_client profile parentSpanId alone, as jaeger_client sends a
+     * server span (natively also a CHILD_OF reference) */
+    tw_span_ref ref = {TW_REF_PARENT, parent};
     tw_span *s;
     tw_status st = tw_span_start(t, name, nlen, parent ? &ref : NULL, parent ? 1 : 0, start_us, &s);
     if (st != TW_OK)

@@ -38,6 +38,21 @@ describe("start_http_span", function()
         assert.equal(0, #r.references)
     end)
 
+    it("parents on the extracted context as child_of: no reference under profile jaeger_client", function()
+        -- jaeger_client sends a server span's parent as parentSpanId alone
+        -- (test_wire.py checks the same on decoded UDP datagrams)
+        for _, case in ipairs({ { nil, 1 }, { "jaeger_client", 0 } }) do
+            local tr = H.tracer{ profile = case[1] }
+            local s = tr:start_http_span("GET / HTTP/1.1\r\nuber-trace-id: a1:b2:0:1\r\n\r\n")
+            s:finish_http(200)
+            local r = H.one_span(tr)
+            assert.equal("00000000000000b2", r.parent_id)
+            assert.equal(case[2], #r.references)
+            if case[2] == 1 then assert.equal("00000000000000b2", r.references[1].span_id) end
+            tr:close()
+        end
+    end)
+
     it("keeps the target as the URL without Host or in absolute form", function()
         local t = H.tracer()
         t:start_http_span("GET /x HTTP/1.0\r\n\r\n"):finish_http(200)

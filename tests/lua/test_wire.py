@@ -166,3 +166,24 @@ def test_otlp_http(runtime, http_sink, encoding):
     assert len(child.events) == 1
     assert child.events[0].time_unix_nano == 1700000000500000 * 1000
     assert [l.span_id.hex() for l in linked.links] == [ids["child"]]
+
+
+@pytest.mark.parametrize("profile", ["native", "jaeger_client"])
+def test_http_span_parent_on_the_wire(runtime, udp_sink, profile):
+    """start_http_span's extracted parent is opentracing's child_of: under
+    profile jaeger_client only parentSpanId, as jaeger_client sends a server
+    span (tw_http_span_start, the same for the nginx module); natively it is
+    also a CHILD_OF reference."""
+    out = run_lua(runtime, "wire_http_span.lua", profile, str(udp_sink.port))
+    ids = last_json_line(out.stdout)
+    assert ids["ok"] and ids["found"] and ids["reported"] == 1, ids
+    spans = [s for d in udp_sink.drain() for s in decode_udp(d).spans]
+    assert len(spans) == 1
+    s = spans[0]
+    assert "%016x" % u64(s.spanId) == ids["span"]
+    assert (s.traceIdHigh, s.traceIdLow, s.parentSpanId) == (0, 0xa1, 0xb2)
+    refs = [(r.refType, r.traceIdLow, r.spanId) for r in s.references or []]
+    if profile == "jaeger_client":
+        assert refs == []
+    else:
+        assert refs == [(ttypes.SpanRefType.CHILD_OF, 0xa1, 0xb2)]

@@ -8,7 +8,8 @@ import uuid
 
 import pytest
 
-from conftest import (flask_spans, hexid, nginx_span_for, tags, trace_of, url_has)
+from conftest import (Collector, Nginx, UdpSink, flask_spans, hexid, nginx_span_for, tags, trace_of,
+                      url_has)
 
 TID, SID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 
@@ -418,3 +419,32 @@ def test_workers_survived_everything(stack):
     assert ngx.worker_pids() == ngx.workers
     log = ngx.error_log()
     assert "exited on signal" not in log and "[alert]" not in log and "[crit]" not in log
+
+
+@pytest.mark.parametrize("profile", ["native", "jaeger_client"])
+def test_the_incoming_parent_is_a_reference_except_under_jaeger_client(tmp_path, upstream, profile):
+    """tw_http_span_start takes the extracted context as opentracing's
+    child_of: natively the edge span also lists it as a CHILD_OF reference;
+    under `tracewire_config profile jaeger_client` it is parentSpanId alone,
+    as jaeger_client sends a server span (and as the Lua face does)."""
+    sink = UdpSink()
+    reporter = (f"    tracewire_config reporter.protocols udp;\n"
+                f"    tracewire_config reporter.agent_port {sink.port};\n"
+                f"    tracewire_config reporter.flush_interval_ms 100;\n"
+                f"    tracewire_config sampler.type const;\n"
+                f"    tracewire_config sampler.param 1;\n")
+    if profile == "jaeger_client":
+        reporter += "    tracewire_config profile jaeger_client;\n"
+    ngx = Nginx(tmp_path, sink.port, upstream[0], reporter=reporter)
+    try:
+        coll = Collector(sink)
+        m = marker()
+        status, _, _ = ngx.get("/static/x.txt?m=" + m, {"uber-trace-id": f"{TID}:{SID}:0:1"})
+        assert status == 200
+        edge = nginx_span_for(coll, m)
+        assert trace_of(edge) == TID and hexid(edge.parentSpanId) == SID
+        refs = [(r.refType, hexid(r.spanId)) for r in edge.references or []]
+        assert refs == ([] if profile == "jaeger_client" else [(0, SID)])   # 0: CHILD_OF
+    finally:
+        ngx.stop()
+        sink.close()
