@@ -604,6 +604,7 @@ def otel_section(n_tw, n_py, n_rep, nm, reps):
         "reporter.otlp_endpoint": "http://127.0.0.1:%d/v1/traces" % s.port,
         "reporter.queue_size": str(n_rep + 2000)})
     tw["export"] = best_ns(otel_main, twr, n_rep, 1)
+    twp.force_flush(30000)    # as the SDK's shutdown waits for its queue to drain
     twp.shutdown()
     m = twp.metrics()
     got = s.stop()["spans"]
