@@ -74,7 +74,9 @@ typedef struct OtelSpanObject {
     PyObject *weakreflist;
     tw_span *span;                /* owned when core is NULL */
     PyObject *core;               /* a _core.Span holding the tw_span, or NULL */
-    OtelTracerObject *tracer;
+    TracerObject *ct;             /* the core Tracer whose live_spans counts span, or NULL */
+    modstate *st;                 /* valid while the type lives */
+    OtelTracerObject *tracer;     /* NULL once cleaned up (then ended and not recording) */
     PyObject *ts;                 /* TraceState */
     PyObject *sc;                 /* the SpanContext, made when first asked */
     PyObject *status;             /* a Status, NULL: unset */
@@ -87,6 +89,7 @@ typedef struct OtelSpanObject {
 
 typedef struct CurrentObject {
     PyObject_HEAD
+    modstate *st;                 /* valid while the type lives */
     OtelTracerObject *tracer;
     PyObject *a[8];               /* start_span's arguments (strong, or NULL) */
     PyObject *span, *token;
@@ -289,7 +292,7 @@ static int
 attr_pair(void *ud, PyObject *k, PyObject *v)
 {
     OtelSpanObject *o = ud;
-    return span_attr(o->tracer->core->st, o, k, v);
+    return span_attr(o->st, o, k, v);
 }
 
 /* Applies a mapping of attributes; anything but MemoryError is said and dropped. */
@@ -336,7 +339,7 @@ static PyObject *
 ospan_set_attribute(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     PyObject *a[2];
     if (kwnames == NULL && nargs == 2) {
         a[0] = args[0];
@@ -357,7 +360,7 @@ static PyObject *
 ospan_set_attributes(PyObject *self, PyObject *attrs)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     if (attrs == Py_None || !writable(st, o, "attributes"))
         Py_RETURN_NONE;
     if (span_attrs(st, o, attrs) < 0)
@@ -416,7 +419,7 @@ ospan_add_event(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObjec
 {
     static const int idx[] = {K_NAME, K_ATTRIBUTES, K_TIMESTAMP};
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     PyObject *a[3];
     if (twpy_parse_args(st, "add_event", args, nargs, kwnames, idx, 3, a) < 0)
         return NULL;
@@ -472,7 +475,7 @@ static PyObject *
 ospan_add_link_ids(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     if (nargs != 5)
         return PyErr_Format(PyExc_TypeError,
                             "_add_link_ids(trace_id, span_id, trace_flags, tracestate, attributes)");
@@ -490,7 +493,7 @@ ospan_set_status(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObje
 {
     static const int idx[] = {K_STATUS, K_DESCRIPTION};
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     otelstate *ot = ot_of(st);
     PyObject *a[2];
     if (twpy_parse_args(st, "set_status", args, nargs, kwnames, idx, 2, a) < 0)
@@ -597,7 +600,7 @@ static PyObject *
 ospan_end(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     PyObject *a[1] = {NULL};
     if (nargs || kwnames) {
         static const int idx[] = {K_END_TIME};
@@ -613,7 +616,7 @@ static PyObject *
 ospan_update_name(PyObject *self, PyObject *name)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     if (o->ended) {
         ot_warn(st, "Calling update_name() on an ended span.");
         Py_RETURN_NONE;
@@ -651,7 +654,7 @@ ospan_get_span_context(PyObject *self, PyObject *unused)
     OtelSpanObject *o = (OtelSpanObject *)self;
     if (o->sc)
         return Py_NewRef(o->sc);
-    otelstate *ot = ot_of(o->tracer->core->st);
+    otelstate *ot = ot_of(o->st);
     tw_span *sp = sp_of(o);
     ContextObject view;
     memset(&view, 0, sizeof view);
@@ -664,7 +667,7 @@ ospan_get_span_context(PyObject *self, PyObject *unused)
         return NULL;
     }
     PyObject *args[5] = {tid, sid, Py_False, ot->o[(flags & TW_FLAG_SAMPLED) ? OT_FLAGS1 : OT_FLAGS0],
-                         o->ts};
+                         o->ts ? o->ts : ot->o[OT_EMPTY_TS]};
     o->sc = PyObject_Vectorcall(ot->o[OT_SPANCONTEXT_CLS], args, 5, NULL);
     Py_DECREF(tid);
     Py_DECREF(sid);
@@ -680,7 +683,7 @@ ospan_delegate(PyObject *self, int which, PyObject *const *args, Py_ssize_t narg
                PyObject *kwnames)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     Py_ssize_t n = nargs + (kwnames ? PyTuple_GET_SIZE(kwnames) : 0);
     PyObject *a[9];
     if (n > 8)
@@ -709,7 +712,7 @@ static PyObject *
 ospan_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     OtelSpanObject *o = (OtelSpanObject *)self;
-    modstate *st = o->tracer->core->st;
+    modstate *st = o->st;
     if (nargs != 3)
         return PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments");
     if (args[1] != Py_None && o->rec && !o->ended) {
@@ -758,7 +761,7 @@ static PyObject *
 ospan_get_kind(OtelSpanObject *o, void *c)
 {
     (void)c;
-    return Py_NewRef(ot_of(o->tracer->core->st)->o[OT_KIND0 + o->kind]);
+    return Py_NewRef(ot_of(o->st)->o[OT_KIND0 + o->kind]);
 }
 
 static PyObject *
@@ -767,7 +770,7 @@ ospan_get_status(OtelSpanObject *o, void *c)
     (void)c;
     if (o->status)
         return Py_NewRef(o->status);
-    otelstate *ot = ot_of(o->tracer->core->st);
+    otelstate *ot = ot_of(o->st);
     return PyObject_CallOneArg(ot->o[OT_STATUS_CLS], ot->o[OT_CODE_UNSET]);
 }
 
@@ -801,7 +804,7 @@ static PyObject *
 ospan_get_trace_state(OtelSpanObject *o, void *c)
 {
     (void)c;
-    return Py_NewRef(o->ts);
+    return Py_NewRef(o->ts ? o->ts : ot_of(o->st)->o[OT_EMPTY_TS]);
 }
 
 /* The _core.Span (the opentracing face's type) over this span's core span,
@@ -812,8 +815,10 @@ ospan_get_core_span(OtelSpanObject *o, void *c)
     (void)c;
     if (o->core)
         return Py_NewRef(o->core);
-    TracerObject *t = o->tracer->core;
-    modstate *st = t->st;
+    TracerObject *t = o->ct;
+    modstate *st = o->st;
+    if (t == NULL)
+        Py_RETURN_NONE;
     SpanObject *so = (SpanObject *)st->span_type->tp_alloc(st->span_type, 0);
     if (so == NULL)
         return NULL;
@@ -833,6 +838,7 @@ ospan_traverse(OtelSpanObject *o, visitproc visit, void *arg)
 {
     Py_VISIT(Py_TYPE(o));
     Py_VISIT(o->core);
+    Py_VISIT(o->ct);
     Py_VISIT(o->tracer);
     Py_VISIT(o->ts);
     Py_VISIT(o->sc);
@@ -851,14 +857,17 @@ ospan_clear(OtelSpanObject *o)
     o->span = NULL;
     tw_span_free(sp);             /* an unended span is discarded, as the core's GC path */
     Py_CLEAR(o->core);
-    OtelTracerObject *ot = o->tracer;
-    o->tracer = NULL;
-    if (ot) {
-        TracerObject *t = ot->core;
+    o->ended = 1;                 /* a cleaned-up span answers as an ended one */
+    o->rec = 0;
+    TracerObject *t = o->ct;
+    o->ct = NULL;
+    if (t) {
         if (o->counted && --t->live_spans == 0 && t->free_pending)
             twpy_tracer_release_core(t);
         o->counted = 0;
+        Py_DECREF(t);
     }
+    Py_CLEAR(o->tracer);
     Py_CLEAR(o->ts);
     Py_CLEAR(o->sc);
     Py_CLEAR(o->status);
@@ -870,7 +879,6 @@ ospan_clear(OtelSpanObject *o)
         PyMem_Free(o->kv);
     o->kv = o->kv_stack;
     o->cap = 4;
-    Py_XDECREF(ot);
     return 0;
 }
 
@@ -881,7 +889,7 @@ static void
 ospan_dealloc(OtelSpanObject *o)
 {
     PyTypeObject *tp = Py_TYPE(o);
-    modstate *st = o->tracer ? o->tracer->core->st : NULL;
+    modstate *st = o->st;
     PyObject_GC_UnTrack(o);
     if (o->weakreflist)
         PyObject_ClearWeakRefs((PyObject *)o);
@@ -992,6 +1000,8 @@ static PyObject *
 start_span(OtelTracerObject *t, PyObject *const *a)
 {
     TracerObject *ct = t->core;
+    if (ct == NULL)
+        return PyErr_Format(PyExc_RuntimeError, "tracewire.otel Tracer not set up");
     modstate *st = ct->st;
     otelstate *ot = ot_of(st);
     PyObject *name = a[A_NAME], *name_tmp = NULL, *ts = NULL, *keep = NULL;
@@ -1033,7 +1043,7 @@ start_span(OtelTracerObject *t, PyObject *const *a)
             r[nrefs].type = TW_REF_CHILD_OF;
             r[nrefs++].ctx = tw_span_get_context(psp);
         }
-        ts = Py_NewRef(po->ts);
+        ts = Py_XNewRef(po->ts);
     } else if (parent && parent != Py_None && parent != ot->o[OT_INVALID_SPAN]) {
         /* a foreign span (NonRecordingSpan from a propagator, another SDK's):
          * the face turns its SpanContext into a core context, (ctx, state) */
@@ -1073,6 +1083,8 @@ start_span(OtelTracerObject *t, PyObject *const *a)
     }
     o->span = sp;
     o->tracer = (OtelTracerObject *)Py_NewRef((PyObject *)t);
+    o->st = st;
+    o->ct = (TracerObject *)Py_NewRef((PyObject *)ct);
     ct->live_spans++;
     o->counted = 1;
     o->ts = ts ? ts : Py_NewRef(ot->o[OT_EMPTY_TS]);
@@ -1153,6 +1165,7 @@ current_new(modstate *st, OtelTracerObject *t, PyObject *const *a, int end_on_ex
     } else if ((c = PyObject_New(CurrentObject, st->otel_cur_type)) == NULL) {
         return NULL;
     }
+    c->st = st;
     c->tracer = (OtelTracerObject *)Py_NewRef((PyObject *)t);
     for (int i = 0; i < 8; i++)
         c->a[i] = Py_XNewRef(a[i]);
@@ -1187,7 +1200,7 @@ static PyObject *
 cur_enter(PyObject *self)
 {
     CurrentObject *c = (CurrentObject *)self;
-    otelstate *ot = ot_of(c->tracer->core->st);
+    otelstate *ot = ot_of(c->st);
     if (c->span != NULL)
         return PyErr_Format(PyExc_RuntimeError, "start_as_current_span: entered twice");
     /* the current Context, read once: the parent's and the one extended */
@@ -1219,7 +1232,7 @@ static PyObject *
 cur_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     CurrentObject *c = (CurrentObject *)self;
-    modstate *st = c->tracer->core->st;
+    modstate *st = c->st;
     otelstate *ot = ot_of(st);
     if (nargs != 3)
         return PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments");
@@ -1254,7 +1267,7 @@ cur_recreate(PyObject *self, PyObject *unused)
 {
     (void)unused;
     CurrentObject *c = (CurrentObject *)self;
-    return current_new(c->tracer->core->st, c->tracer, c->a, c->end_on_exit);
+    return current_new(c->st, c->tracer, c->a, c->end_on_exit);
 }
 
 /* As a decorator (sync and async functions): the face's _decorate. */
@@ -1266,7 +1279,7 @@ cur_call(PyObject *self, PyObject *args, PyObject *kw)
     if (kw != NULL || !PyArg_UnpackTuple(args, "start_as_current_span", 1, 1, &func))
         return PyErr_Format(PyExc_TypeError, "start_as_current_span(...) decorates one function");
     PyObject *cargs[2] = {self, func};
-    return PyObject_Vectorcall(ot_of(c->tracer->core->st)->o[OT_DECORATE], cargs, 2, NULL);
+    return PyObject_Vectorcall(ot_of(c->st)->o[OT_DECORATE], cargs, 2, NULL);
 }
 
 /* Not a GC object: a context manager lives for one `with` (or one decorated
@@ -1277,7 +1290,7 @@ static void
 cur_dealloc(CurrentObject *c)
 {
     PyTypeObject *tp = Py_TYPE(c);
-    modstate *st = c->tracer ? c->tracer->core->st : NULL;
+    modstate *st = c->st;
     Py_CLEAR(c->tracer);
     for (int i = 0; i < 8; i++)
         Py_CLEAR(c->a[i]);
@@ -1358,6 +1371,7 @@ otracer_wrap(PyObject *self, PyObject *core)
         return NULL;
     tw_span *sp = ((SpanObject *)core)->span;
     o->core = Py_NewRef(core);
+    o->st = st;
     o->tracer = (OtelTracerObject *)Py_NewRef((PyObject *)t);
     o->ts = Py_NewRef(ot->o[OT_EMPTY_TS]);
     o->kv = o->kv_stack;

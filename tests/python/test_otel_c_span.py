@@ -231,3 +231,23 @@ def test_opentracing_bridge_core_span(tp):
     got = spans(tp)
     assert got["ot-child"]["parent_id"] == got["otel-parent"]["span_id"]
     assert got["otel-grandchild"]["parent_id"] == got["ot-child"]["span_id"]
+
+
+def test_span_tracer_cycle_collected(tp):
+    """A span in a reference cycle with its Tracer: the garbage collector may
+    clear the Tracer first; the span's own reference to the core tracer keeps
+    the core span's teardown safe (the core frees a tracer after its spans)."""
+    import gc
+    for _ in range(3):
+        t = _trace._new_tracer(tp, "cycle")
+        s = t.start_span("in-cycle")
+        ended = t.start_span("ended-in-cycle")
+        ended.end()
+        t.keep = (s, ended)       # tracer -> spans -> tracer
+        del t, s, ended
+        gc.collect()
+    got = spans(tp)
+    assert "ended-in-cycle" in got and "in-cycle" not in got   # unended: discarded
+    after = tp.get_tracer("after").start_span("after")
+    after.end()
+    assert "after" in spans(tp)
