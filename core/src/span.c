@@ -202,6 +202,10 @@ static void home_push(twp_home *h, twp_span_data *first, twp_span_data *last, un
     twp_span_data *old = atomic_load_explicit(&h->ret, memory_order_relaxed);
     do {
         if (old == HOME_CLOSED) {
+            /* exactly our chain: a failed CAS left last->next pointing at
+             * the list the owner took when it closed (its records, which
+             * it frees itself) */
+            last->next = NULL;
             while (first) {
                 twp_span_data *next = first->next;
                 free(first);

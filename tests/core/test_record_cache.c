@@ -133,6 +133,52 @@ static void records_outliving_their_thread_are_freed(void **state)
     twp_span_data_return_flush();
 }
 
+/* A maker exits while another thread hands its records back one at a time.
+ * Its home already holds a returned chain when it closes, so a returner's
+ * push that loses the race to the close must free its own records only
+ * (it once freed the owner's list too: a double free, found by
+ * test_reporter's four producer threads about once in 200 runs). */
+typedef struct race { batch b; pthread_barrier_t *made, *go; } race;
+
+static void *make_then_exit(void *arg)
+{
+    race *r = arg;
+    for (int i = 0; i < N; i++)
+        r->b.d[i] = twp_span_data_new();
+    pthread_barrier_wait(r->made);
+    pthread_barrier_wait(r->go);
+    return NULL;   /* closes its home while records come back */
+}
+
+static void a_maker_exiting_while_records_come_back_frees_each_once(void **state)
+{
+    (void)state;
+    int rounds = 20000;
+    const char *env = getenv("TW_RACE_ROUNDS");
+    if (env && atoi(env) > 0)
+        rounds = atoi(env) * 100;
+    for (int round = 0; round < rounds; round++) {
+        pthread_barrier_t made, go;
+        pthread_barrier_init(&made, NULL, 2);
+        pthread_barrier_init(&go, NULL, 2);
+        race r = { .made = &made, .go = &go };
+        pthread_t th;
+        pthread_create(&th, NULL, make_then_exit, &r);
+        pthread_barrier_wait(&made);
+        for (int i = 0; i < N / 2; i++)   /* a chain waits on the home */
+            twp_span_data_free(r.b.d[i]);
+        twp_span_data_return_flush();
+        pthread_barrier_wait(&go);
+        for (int i = N / 2; i < N; i++) {   /* one push per record, racing the exit */
+            twp_span_data_free(r.b.d[i]);
+            twp_span_data_return_flush();
+        }
+        pthread_join(th, NULL);
+        pthread_barrier_destroy(&made);
+        pthread_barrier_destroy(&go);
+    }
+}
+
 typedef struct hold { batch b; pthread_barrier_t *made, *done; } hold;
 
 static void *make_and_wait(void *arg)
@@ -215,6 +261,7 @@ int main(void)
         cmocka_unit_test(records_freed_elsewhere_come_back_to_their_maker),
         cmocka_unit_test(records_outliving_their_thread_are_freed),
         cmocka_unit_test(fork_keeps_the_forking_threads_cache),
+        cmocka_unit_test(a_maker_exiting_while_records_come_back_frees_each_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
