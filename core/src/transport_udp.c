@@ -263,4 +263,8 @@ void twp_udp_after_fork_child(twp_udp *u)
 {
     u->lookup = NULL;   /* its helper thread is not in this process: leak, never free */
     twp_udp_close(u);
+    /* a fork during the parent's udp_open inherits its "retry in 5 s" mark:
+     * the child never tried, so it may open at once */
+    u->retry_at_us = 0;
+    u->error[0] = '\0';
 }
