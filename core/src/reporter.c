@@ -232,6 +232,9 @@ static void finalize_list_abandoned(pipeline *p, twp_span_data *l)
             n = 0;
         }
     }
+    /* home now: this may be an application thread (close, a late finish)
+     * whose next flush or exit could be far off */
+    twp_span_data_return_flush();
 }
 
 /* Records ever pushed (racy while callers push: a hint for the worker's
