@@ -275,6 +275,23 @@ __attribute__((destructor)) static void cache_key_unload(void)
     cache_drain(NULL);
     if (cache_key_made)
         pthread_key_delete(cache_key);
+    /* Homes are otherwise never freed (threads find free ones by walking the
+     * list); with the list's head unmapped they would be lost. Nothing of
+     * this library runs on other threads while it is unloaded, so every
+     * settled home can go; one still in use (a live thread's, or records
+     * still out) stays listed. */
+    twp_home *keep = NULL;
+    for (twp_home *h = atomic_exchange(&all_homes, NULL); h;) {
+        twp_home *next = h->all_next;
+        if (atomic_load(&h->in_use) == 0) {
+            free(h);
+        } else {
+            h->all_next = keep;
+            keep = h;
+        }
+        h = next;
+    }
+    atomic_store(&all_homes, keep);
 }
 
 /* Registers the thread-exit destructor the first time a thread caches. */
