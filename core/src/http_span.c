@@ -10,18 +10,22 @@
  * start, kind, request tags) and tw_http_span_finish (response tags, finish).
  *
  * Tags go on sampled spans only: an unsampled span is never reported, so
- * building its tags would be wasted work on every request. Their keys are
- * this file's literals, written through twp_span_tag_fixed (span_tags.h):
- * borrowed, not copied, and no special-key checks; http.url goes into the
- * record straight from scheme, host and target. The name is borrowed too
+ * building its tags would be wasted work on every request. This is the path
+ * of every traced request through a gateway, so the tags are written into
+ * the record directly (span_tags.h): keys are this file's literals,
+ * borrowed; the component and a standard method ("nginx", "GET", "POST",
+ * ...) are matched to literals and borrowed too, so a request copies only
+ * what is its own: http.url (straight from scheme, host and target, in one
+ * arena take with peer.address) and peer.address. The name is borrowed too
  * when the request line already holds "METHOD /path" contiguously (an
  * HTTP/1.x request line as nginx or a raw head keeps it): no temporary copy.
+ * The span starts with its kind (twp_span_start_kind): no second call.
  */
 #include "span_tags.h"
 
 #include <string.h>
 
-#define LIT(s) (s), (uint32_t)(sizeof(s) - 1)
+#define LIT(s) (s), (uint16_t)(sizeof(s) - 1)
 
 static int bad_request(const tw_http_request *r)
 {
@@ -30,57 +34,123 @@ static int bad_request(const tw_http_request *r)
            || (!r->component && r->component_len);
 }
 
-static void str_tag(twp_fixed_tag *t, const char *key, uint32_t key_len, const twp_piece *parts,
-                    size_t nparts)
+/* A literal equal to p[0..n), for the values most requests repeat; NULL
+ * when p is something else (then it is copied). Strings outlive every
+ * record (span_data.h), so a record may point at them. */
+static inline __attribute__((always_inline)) const char *http_literal(const char *p, size_t n)
 {
-    t->key = key;
-    t->key_len = key_len;
-    t->type = TW_VAL_STRING;
-    t->parts = parts;
-    t->nparts = nparts;
-    t->i64 = 0;
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0 ? lit : NULL)
+    switch (n) {
+    case 3: return p[0] == 'G' ? IS("GET") : IS("PUT");
+    case 4: return p[0] == 'P' ? IS("POST") : IS("HEAD");
+    case 5: return p[0] == 'n' ? IS("nginx") : p[0] == 'P' ? IS("PATCH") : IS("TRACE");
+    case 6: return IS("DELETE");
+    case 7: return p[0] == 'O' ? IS("OPTIONS") : IS("CONNECT");
+    default: return NULL;
+    }
+#undef IS
 }
 
-static void num_tag(twp_fixed_tag *t, const char *key, uint32_t key_len, tw_value_type type,
-                    int64_t v)
+/* The request's tags one by one, each string copied on its own (cut to
+ * max): a component or method that is no literal, or a value longer than
+ * max. Rare. */
+static __attribute__((noinline)) tw_status
+request_tags_slow(twp_span_data *d, twp_value *v, size_t max, const tw_http_request *r,
+                  const twp_piece *url, size_t nurl, const char *peer, size_t peer_len)
 {
-    t->key = key;
-    t->key_len = key_len;
-    t->type = type;
-    t->parts = NULL;
-    t->nparts = 0;
-    t->i64 = v;
+    twp_value *v0 = v;
+    tw_status st = TW_ERR_NOMEM;    /* the tags written so far stay */
+    const char *s;
+    uint32_t len;
+    if (r->component) {
+        twp_piece pc = {r->component, r->component_len};
+        if ((s = http_literal(r->component, r->component_len)))
+            len = (uint32_t)r->component_len;
+        else if (!(s = twp_record_copy(d, &pc, 1, max, &len)))
+            goto out;
+        twp_tag_str(v++, LIT("component"), s, len);
+    }
+    twp_piece pm = {r->method, r->method_len};
+    if ((s = http_literal(r->method, r->method_len)))
+        len = (uint32_t)r->method_len;
+    else if (!(s = twp_record_copy(d, &pm, 1, max, &len)))
+        goto out;
+    twp_tag_str(v++, LIT("http.method"), s, len);
+    if (!(s = twp_record_copy(d, url, nurl, max, &len)))
+        goto out;
+    twp_tag_str(v++, LIT("http.url"), s, len);
+    if (peer) {
+        twp_piece pc = {peer, peer_len};
+        if (!(s = twp_record_copy(d, &pc, 1, max, &len)))
+            goto out;
+        twp_tag_str(v++, LIT("peer.address"), s, len);
+    }
+    st = TW_OK;
+out:
+    d->ntags += (uint32_t)(v - v0);
+    return st;
 }
 
 /* component, http.method, http.url (an absolute-form target is a URL
  * already; else scheme://host + target; the target alone without a host),
- * peer.address when given. s has a record. */
-static tw_status request_tags(tw_span *s, const tw_http_request *r, const char *peer,
-                              size_t peer_len)
+ * peer.address when given, into record d. The common request (component
+ * and method literals, short URL and peer) takes one arena piece for both
+ * copies. */
+static tw_status request_tags(twp_span_data *d, size_t max, const tw_http_request *r,
+                              const char *peer, size_t peer_len)
 {
-    twp_piece comp = {r->component, r->component_len};
-    twp_piece method = {r->method ? r->method : "", r->method_len};
+    twp_value *v = twp_tags_room(d, 2u + (r->component != NULL) + (peer != NULL));
+    if (!v)
+        return TW_ERR_NOMEM;
     twp_piece url[4];
-    twp_piece pr = {peer, peer_len};
-    twp_fixed_tag tags[4];
-    size_t n = 0, nurl = 0;
-    if (r->component)
-        str_tag(&tags[n++], LIT("component"), &comp, 1);
-    str_tag(&tags[n++], LIT("http.method"), &method, 1);
+    size_t nurl = 0, ulen = r->target_len;
     if (r->host && r->target_len && r->target[0] == '/') {
-        url[nurl].p = r->scheme ? r->scheme : "http";
-        url[nurl++].n = r->scheme ? r->scheme_len : 4;
-        url[nurl].p = "://";
-        url[nurl++].n = 3;
-        url[nurl].p = r->host;
-        url[nurl++].n = r->host_len;
+        url[0].p = r->scheme ? r->scheme : "http";
+        url[0].n = r->scheme ? r->scheme_len : 4;
+        url[1].p = "://";
+        url[1].n = 3;
+        url[2].p = r->host;
+        url[2].n = r->host_len;
+        nurl = 3;
+        ulen += url[0].n + 3 + r->host_len;
     }
-    url[nurl].p = r->target ? r->target : "";
+    url[nurl].p = r->target;
     url[nurl++].n = r->target_len;
-    str_tag(&tags[n++], LIT("http.url"), url, nurl);
-    if (peer)
-        str_tag(&tags[n++], LIT("peer.address"), &pr, 1);
-    return twp_span_tag_fixed(s, tags, n);
+
+    const char *comp = r->component ? http_literal(r->component, r->component_len) : NULL;
+    const char *method = http_literal(r->method, r->method_len);
+    if (__builtin_expect(!method || (r->component && !comp) || ulen > max || peer_len > max, 0))
+        return request_tags_slow(d, v, max, r, url, nurl, peer, peer_len);
+    char *q = twp_arena_take(&d->arena, ulen + 1 + (peer ? peer_len + 1 : 0));
+    if (!q)
+        return TW_ERR_NOMEM;
+    twp_value *v0 = v;
+    if (comp)
+        twp_tag_static(v++, LIT("component"), comp, (uint32_t)r->component_len);
+    twp_tag_static(v++, LIT("http.method"), method, (uint32_t)r->method_len);
+    twp_tag_str(v++, LIT("http.url"), q, (uint32_t)ulen);
+    if (nurl == 4) {
+        if (url[0].n == 4 && memcmp(url[0].p, "http", 4) == 0) {
+            memcpy(q, "http://", 7);
+            q += 7;
+        } else {
+            twp_copy_short(q, url[0].p, url[0].n);
+            memcpy(q + url[0].n, "://", 3);
+            q += url[0].n + 3;
+        }
+        twp_copy_short(q, r->host, r->host_len);
+        q += r->host_len;
+    }
+    twp_copy_short(q, r->target, r->target_len);
+    q += r->target_len;
+    *q++ = '\0';
+    if (peer) {
+        twp_tag_str(v++, LIT("peer.address"), q, (uint32_t)peer_len);
+        twp_copy_short(q, peer, peer_len);
+        q[peer_len] = '\0';
+    }
+    d->ntags += (uint32_t)(v - v0);
+    return TW_OK;
 }
 
 tw_status tw_span_set_http_request(tw_span *s, const tw_http_request *r)
@@ -88,9 +158,11 @@ tw_status tw_span_set_http_request(tw_span *s, const tw_http_request *r)
     if (!s || bad_request(r))
         return TW_ERR_INVALID_ARG;
     tw_status st = tw_span_set_kind(s, TW_KIND_SERVER);
-    if (st != TW_OK || !twp_span_records(s))
+    size_t max;
+    twp_span_data *d;
+    if (st != TW_OK || !(d = twp_span_record(s, &max)))
         return st;
-    return request_tags(s, r, NULL, 0);
+    return request_tags(d, max, r, NULL, 0);
 }
 
 tw_status tw_span_set_http_status(tw_span *s, int64_t status)
@@ -145,11 +217,13 @@ tw_status tw_http_span_start(tw_tracer *t, const tw_http_request *r, const char 
      * server span (natively also a CHILD_OF reference) */
     tw_span_ref ref = {TW_REF_PARENT, parent};
     tw_span *s;
-    tw_status st = tw_span_start(t, name, nlen, parent ? &ref : NULL, parent ? 1 : 0, start_us, &s);
+    twp_span_data *d;
+    size_t max;
+    tw_status st = twp_span_start_kind(t, name, nlen, parent ? &ref : NULL, parent ? 1 : 0,
+                                       start_us, TW_KIND_SERVER, &s, &d, &max);
     if (st != TW_OK)
         return st;
-    if ((st = tw_span_set_kind(s, TW_KIND_SERVER)) != TW_OK
-        || (twp_span_records(s) && (st = request_tags(s, r, peer, peer_len)) != TW_OK)) {
+    if (d && (st = request_tags(d, max, r, peer, peer_len)) != TW_OK) {
         tw_span_free(s);
         return st;
     }
@@ -157,25 +231,47 @@ tw_status tw_http_span_start(tw_tracer *t, const tw_http_request *r, const char 
     return TW_OK;
 }
 
+/* http.status_code, error (5xx), upstream.address, upstream.response_time_ms
+ * into record d. */
+static inline __attribute__((always_inline)) tw_status
+response_tags(twp_span_data *d, size_t max, const tw_http_response *resp)
+{
+    twp_value *v = twp_tags_room(d, (resp->status >= 0) + (resp->status >= 500)
+                                        + (resp->upstream_addr != NULL)
+                                        + (resp->upstream_time_ms >= 0));
+    if (!v)
+        return TW_ERR_NOMEM;
+    twp_value *v0 = v;
+    tw_status st = TW_OK;
+    if (resp->status >= 0) {
+        twp_tag_int(v++, LIT("http.status_code"), resp->status);
+        if (resp->status >= 500)
+            twp_tag_bool(v++, LIT("error"), true);
+    }
+    if (resp->upstream_addr) {
+        twp_piece up = {resp->upstream_addr, resp->upstream_addr_len};
+        uint32_t len;
+        const char *a = twp_record_copy(d, &up, 1, max, &len);
+        if (a)
+            twp_tag_str(v++, LIT("upstream.address"), a, len);
+        else
+            st = TW_ERR_NOMEM;    /* the other tags are still written */
+    }
+    if (resp->upstream_time_ms >= 0)
+        twp_tag_int(v++, LIT("upstream.response_time_ms"), resp->upstream_time_ms);
+    d->ntags += (uint32_t)(v - v0);
+    return st;
+}
+
 tw_status tw_http_span_tag_response(tw_span *s, const tw_http_response *resp)
 {
     if (!s || !resp || (!resp->upstream_addr && resp->upstream_addr_len))
         return TW_ERR_INVALID_ARG;
-    if (!twp_span_records(s))
+    size_t max;
+    twp_span_data *d = twp_span_record(s, &max);
+    if (!d)
         return tw_span_is_finished(s) ? TW_ERR_FINISHED : TW_OK;
-    twp_piece up = {resp->upstream_addr, resp->upstream_addr_len};
-    twp_fixed_tag tags[4];
-    size_t n = 0;
-    if (resp->status >= 0) {
-        num_tag(&tags[n++], LIT("http.status_code"), TW_VAL_INT64, resp->status);
-        if (resp->status >= 500)
-            num_tag(&tags[n++], LIT("error"), TW_VAL_BOOL, 1);
-    }
-    if (resp->upstream_addr)
-        str_tag(&tags[n++], LIT("upstream.address"), &up, 1);
-    if (resp->upstream_time_ms >= 0)
-        num_tag(&tags[n++], LIT("upstream.response_time_ms"), TW_VAL_INT64, resp->upstream_time_ms);
-    return twp_span_tag_fixed(s, tags, n);
+    return response_tags(d, max, resp);
 }
 
 tw_status tw_http_span_finish(tw_span *s, const tw_http_response *resp, int64_t finish_us)
@@ -183,11 +279,14 @@ tw_status tw_http_span_finish(tw_span *s, const tw_http_response *resp, int64_t 
     if (!s)
         return TW_ERR_INVALID_ARG;
     if (resp) {
-        tw_status st = tw_http_span_tag_response(s, resp);
+        if (!resp->upstream_addr && resp->upstream_addr_len)
+            return TW_ERR_INVALID_ARG;
         /* a tag lost to memory still finishes the span; a finished span
          * says so below */
-        if (st == TW_ERR_INVALID_ARG)
-            return st;
+        size_t max;
+        twp_span_data *d = twp_span_record(s, &max);
+        if (d)
+            (void)response_tags(d, max, resp);
     }
     return tw_span_finish(s, finish_us);
 }

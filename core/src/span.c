@@ -46,30 +46,6 @@
 
 #define OP_INLINE 48
 
-/* memcpy for the short strings spans are made of (names, keys, values):
- * inline, reading only inside [src, src + n). Longer copies call memcpy. */
-static inline void small_copy(char *dst, const char *src, size_t n)
-{
-    if (n >= 8 && n <= 16) {
-        uint64_t a, b;
-        memcpy(&a, src, 8);
-        memcpy(&b, src + n - 8, 8);
-        memcpy(dst, &a, 8);
-        memcpy(dst + n - 8, &b, 8);
-    } else if (n >= 4 && n < 8) {
-        uint32_t a, b;
-        memcpy(&a, src, 4);
-        memcpy(&b, src + n - 4, 4);
-        memcpy(dst, &a, 4);
-        memcpy(dst + n - 4, &b, 4);
-    } else if (n < 4) {
-        for (size_t i = 0; i < n; i++)
-            dst[i] = src[i];
-    } else {
-        memcpy(dst, src, n);
-    }
-}
-
 struct tw_span {
     tw_tracer *t;
     twp_span_data *data;          /* sampled and unfinished only */
@@ -772,7 +748,7 @@ static inline __attribute__((always_inline)) bool handle_set_op(struct tw_span *
         if (!dst)
             return false;
     }
-    small_copy(dst, name, len);
+    twp_copy_short(dst, name, len);
     dst[len] = '\0';
     if (s->op != s->op_inline && s->op != dst)
         free(s->op);
@@ -783,18 +759,9 @@ static inline __attribute__((always_inline)) bool handle_set_op(struct tw_span *
 
 /* ------------------------------------------------------------ record writes */
 
-static twp_value *add_value_slot(twp_span_data *d)
+static inline twp_value *add_value_slot(twp_span_data *d)
 {
-    if (d->ntags == d->cap_tags) {
-        uint32_t cap = d->cap_tags * 2;
-        twp_value *n = twp_arena_alloc(&d->arena, sizeof(twp_value) * cap);
-        if (!n)
-            return NULL;
-        memcpy(n, d->tags, sizeof(twp_value) * d->ntags);
-        d->tags = n;
-        d->cap_tags = cap;
-    }
-    return &d->tags[d->ntags];
+    return twp_tags_room(d, 1);
 }
 
 /* Byte length after truncation to max, not splitting a UTF-8 sequence. */
@@ -807,17 +774,6 @@ static size_t clip(const char *s, size_t len, size_t max, bool utf8)
         while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
             n--;
     return n;
-}
-
-/* n bytes from the arena, unaligned: the common case inline, growth in buf.c. */
-static inline char *arena_take(twp_arena *a, size_t n)
-{
-    if (__builtin_expect(a->cur != NULL && a->used <= a->cap && n <= a->cap - a->used, 1)) {
-        char *p = a->cur + a->used;
-        a->used += n;
-        return p;
-    }
-    return twp_arena_alloc(a, n);
 }
 
 /* Fills v from f, copying key and string value into the record's arena in
@@ -842,10 +798,10 @@ fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
         return TW_ERR_INVALID_ARG;
     }
     size_t klen = f->key_len;
-    char *p = arena_take(&d->arena, klen + 1 + (is_str ? n + 1 : 0));
+    char *p = twp_arena_take(&d->arena, klen + 1 + (is_str ? n + 1 : 0));
     if (!p)
         return TW_ERR_NOMEM;
-    small_copy(p, f->key, klen);
+    twp_copy_short(p, f->key, klen);
     p[klen] = '\0';
     v->type = (uint8_t)f->type;
     v->key = p;
@@ -855,7 +811,7 @@ fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
     case TW_VAL_STRING:
     case TW_VAL_BINARY: {
         char *q = p + klen + 1;
-        small_copy(q, f->v.str.ptr, n);
+        twp_copy_short(q, f->v.str.ptr, n);
         q[n] = '\0';
         v->v.str = q;
         v->len = (uint32_t)n;
@@ -888,40 +844,40 @@ static tw_status record_tag_str(tw_span *s, const char *k, const char *v, size_t
     return record_tag(s, &f);
 }
 
-/* Fixed-key tags (span_tags.h): slots for n more, then each value written
- * straight into the arena from its pieces. */
-static bool reserve_slots(twp_span_data *d, size_t n)
+/* span_tags.h: the tag array grows into the arena (doubling), keeping the
+ * tags written so far. */
+twp_value *twp_tags_grow(twp_span_data *d, size_t n)
 {
-    if (d->cap_tags - d->ntags >= n)
-        return true;
     size_t cap = d->cap_tags * 2u;
     while (cap - d->ntags < n)
         cap *= 2;
     if (cap > UINT32_MAX)
-        return false;
+        return NULL;
     twp_value *nv = twp_arena_alloc(&d->arena, sizeof(twp_value) * cap);
     if (!nv)
-        return false;
+        return NULL;
     memcpy(nv, d->tags, sizeof(twp_value) * d->ntags);
     d->tags = nv;
     d->cap_tags = (uint32_t)cap;
-    return true;
+    return nv + d->ntags;
 }
 
-/* A value longer than the bound: copied up to one byte past it (clip() reads
- * that byte to find where a UTF-8 sequence starts), then cut. Rare. */
-static __attribute__((noinline)) const char *
-fixed_long(twp_span_data *d, const twp_piece *pc, size_t np, size_t total, size_t max,
-           uint32_t *len)
+const char *twp_record_copy(twp_span_data *d, const twp_piece *pc, size_t np, size_t max,
+                            uint32_t *len)
 {
-    char *q = arena_take(&d->arena, max + 2);
+    size_t total = 0;
+    for (size_t j = 0; j < np; j++)
+        total += pc[j].n;
+    /* a value longer than the bound: copied up to one byte past it (clip()
+     * reads that byte to find where a UTF-8 sequence starts), then cut */
+    size_t room = total > max ? max + 1 : total;
+    char *q = twp_arena_take(&d->arena, room + 1);
     if (!q)
         return NULL;
     size_t at = 0;
-    for (size_t j = 0; j < np && at <= max; j++) {
-        size_t k = pc[j].n < max + 1 - at ? pc[j].n : max + 1 - at;
-        if (k)
-            memcpy(q + at, pc[j].p, k);
+    for (size_t j = 0; j < np && at < room; j++) {
+        size_t k = pc[j].n < room - at ? pc[j].n : room - at;
+        twp_copy_short(q + at, pc[j].p, k);
         at += k;
     }
     size_t n = clip(q, total, max, true);
@@ -930,60 +886,10 @@ fixed_long(twp_span_data *d, const twp_piece *pc, size_t np, size_t total, size_
     return q;
 }
 
-tw_status twp_span_tag_fixed(tw_span *s, const twp_fixed_tag *tags, size_t n)
+twp_span_data *twp_span_record(const tw_span *s, size_t *max_tag_len)
 {
-    if (s->finished)
-        return TW_ERR_FINISHED;
-    twp_span_data *d = s->data;
-    if (!d)
-        return TW_OK;
-    if (!reserve_slots(d, n))
-        return TW_ERR_NOMEM;
-    size_t max = s->t->max_tag_len;
-    twp_value *v = &d->tags[d->ntags];
-    for (const twp_fixed_tag *t = tags, *end = tags + n; t < end; t++, v++) {
-        v->type = t->type;
-        v->key = t->key;
-        v->key_len = t->key_len;
-        if (t->type != TW_VAL_STRING) {
-            v->len = 0;
-            if (t->type == TW_VAL_BOOL)
-                v->v.b = t->i64 != 0;
-            else
-                v->v.i64 = t->i64;
-            continue;
-        }
-        const twp_piece *pc = t->parts;
-        size_t total = 0;
-        for (size_t j = 0; j < t->nparts; j++)
-            total += pc[j].n;
-        if (__builtin_expect(total > max, 0)) {
-            if (!(v->v.str = fixed_long(d, pc, t->nparts, total, max, &v->len)))
-                goto nomem;
-        } else {
-            char *q = arena_take(&d->arena, total + 1);
-            if (!q)
-                goto nomem;
-            v->v.str = q;
-            v->len = (uint32_t)total;
-            for (size_t j = 0; j < t->nparts; j++) {
-                small_copy(q, pc[j].p, pc[j].n);
-                q += pc[j].n;
-            }
-            *q = '\0';
-        }
-    }
-    d->ntags += (uint32_t)n;
-    return TW_OK;
-nomem:
-    /* the tags written so far stay */
-    d->ntags = (uint32_t)(v - d->tags);
-    return TW_ERR_NOMEM;
-}
-
-int twp_span_records(const tw_span *s)
-{
-    return s->data != NULL;
+    *max_tag_len = s->t->max_tag_len;
+    return s->data;
 }
 
 /* ------------------------------------------------------------ start */
@@ -1001,12 +907,12 @@ static bool ctx_has_ids(const tw_span_context *c)
 }
 
 /* The record's operation name, copied into its arena. NULL on OOM. */
-static const char *record_op(twp_span_data *d, const char *name, size_t len)
+static inline __attribute__((always_inline)) const char *record_op(twp_span_data *d, const char *name, size_t len)
 {
-    char *op = arena_take(&d->arena, len + 1);
+    char *op = twp_arena_take(&d->arena, len + 1);
     if (!op)
         return NULL;
-    small_copy(op, name, len);
+    twp_copy_short(op, name, len);
     op[len] = '\0';
     return op;
 }
@@ -1046,6 +952,8 @@ nomem:
  * and the thread would never start: so the first sampler decision in each
  * process (fork generation) starts it with a zero-timeout flush. Never at
  * tracer creation, so forking parents stay thread-free. */
+static const char const_type[] = "const";   /* the sampler.type tag of a const sampler */
+
 static void remote_sampling_kick(tw_tracer *t)
 {
     unsigned g = atomic_load_explicit(&twp_fork_gen, memory_order_relaxed);
@@ -1055,9 +963,11 @@ static void remote_sampling_kick(tw_tracer *t)
         t->reporter->ops->flush(t->reporter, 0);
 }
 
-tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
-                        const tw_span_ref *refs, size_t nrefs,
-                        int64_t start_us, tw_span **out)
+/* tw_span_start and twp_span_start_kind (span_tags.h): one body, inlined
+ * into both, so the gateway's entry sets the kind without a second call. */
+static inline __attribute__((always_inline)) tw_status
+span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *refs, size_t nrefs,
+           int64_t start_us, tw_span_kind kind, tw_span **out)
 {
     if (!out)
         return TW_ERR_INVALID_ARG;
@@ -1100,7 +1010,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     s->data = NULL;
     s->retired = NULL;
     s->nretired = s->cap_retired = 0;
-    s->kind = TW_KIND_UNSPECIFIED;
+    s->kind = kind;
     s->finished = false;
     s->scope = NULL;
     s->start_us = start_us;
@@ -1147,7 +1057,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
         if (t->const_decision) {
             flags = TW_FLAG_SAMPLED;
             sampler_tags = root;
-            sr.type = "const";
+            sr.type = const_type;
             sr.param = 1;
             sr.param_is_bool = true;
         }
@@ -1231,7 +1141,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
             v[0].key = "sampler.type";
             v[0].key_len = 12;
             v[0].v.str = sr.type;
-            v[0].len = (uint32_t)strlen(sr.type);
+            v[0].len = sr.type == const_type ? sizeof const_type - 1 : (uint32_t)strlen(sr.type);
             v[1].key = "sampler.param";
             v[1].key_len = 13;
             v[1].len = 0;
@@ -1256,6 +1166,24 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
     return TW_OK;
 fail:
     tw_span_free(s);
+    return st;
+}
+
+tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
+                        const tw_span_ref *refs, size_t nrefs,
+                        int64_t start_us, tw_span **out)
+{
+    return span_start(t, name, name_len, refs, nrefs, start_us, TW_KIND_UNSPECIFIED, out);
+}
+
+tw_status twp_span_start_kind(tw_tracer *t, const char *name, size_t name_len,
+                              const tw_span_ref *refs, size_t nrefs, int64_t start_us,
+                              tw_span_kind kind, tw_span **out, twp_span_data **rec,
+                              size_t *max_tag_len)
+{
+    tw_status st = span_start(t, name, name_len, refs, nrefs, start_us, kind, out);
+    *rec = st == TW_OK ? (*out)->data : NULL;
+    *max_tag_len = t->max_tag_len;
     return st;
 }
 

@@ -63,20 +63,33 @@ ngx_http_tracewire_get_ctx(ngx_http_request_t *r)
 }
 
 
+/* The context and its pool cleanup in one allocation, linked as
+ * ngx_pool_cleanup_add links one (which allocates the two apart). */
+typedef struct {
+    ngx_pool_cleanup_t         cln;
+    ngx_http_tracewire_ctx_t   ctx;
+} ngx_http_tracewire_ctx_block_t;
+
+
 static ngx_http_tracewire_ctx_t *
 ngx_http_tracewire_create_ctx(ngx_http_request_t *r)
 {
-    ngx_pool_cleanup_t        *cln;
-    ngx_http_tracewire_ctx_t  *ctx;
+    ngx_http_tracewire_ctx_t        *ctx;
+    ngx_http_tracewire_ctx_block_t  *b;
 
-    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_tracewire_ctx_t));
-    if (cln == NULL) {
+    b = ngx_palloc(r->pool, sizeof(ngx_http_tracewire_ctx_block_t));
+    if (b == NULL) {
         return NULL;
     }
 
-    ctx = cln->data;
+    ctx = &b->ctx;
     ngx_memzero(ctx, sizeof(ngx_http_tracewire_ctx_t));
-    cln->handler = ngx_http_tracewire_cleanup;
+
+    b->cln.handler = ngx_http_tracewire_cleanup;
+    b->cln.data = ctx;
+    b->cln.next = r->pool->cleanup;
+    r->pool->cleanup = &b->cln;
+
     ngx_http_set_ctx(r, ctx, ngx_http_tracewire_module);
 
     return ctx;
@@ -161,7 +174,9 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
     st = tw_http_span_start(mcf->tracer, &req,
                             (const char *) r->connection->addr_text.data,
                             r->connection->addr_text.len, parent, start_us, &span);
-    tw_span_context_free(parent);
+    if (parent) {
+        tw_span_context_free(parent);
+    }
 
     if (st != TW_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,

@@ -200,6 +200,55 @@ static void one_call_bounds(void **state)
     tw_tracer_free(t);
 }
 
+/* Methods and components: the usual ones are matched to literals (not
+ * copied), anything else -- look-alikes included -- is copied as given; a
+ * method longer than max_tag_value_length is cut like any value. The
+ * request's strings are overwritten before the spans are read, so a value
+ * borrowed from them by mistake would show. */
+static void one_call_methods_and_components(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1",
+                              "max_tag_value_length", "16", NULL);
+    static const char *const methods[] = {"GET", "PUT", "POST", "HEAD", "PATCH", "TRACE",
+                                          "DELETE", "OPTIONS", "CONNECT", "GEX", "Get",
+                                          "POSTS", "PROPFIND", "", "A-VERY-LONG-METHOD-NAME"};
+    static const char *const comps[] = {"nginx", "nginy", "edge", NULL, "nginx"};
+    size_t n = sizeof methods / sizeof methods[0];
+    for (size_t i = 0; i < n; i++) {
+        char m[64], c[16], host[16] = "e.io", target[16] = "/p?q";
+        snprintf(m, sizeof m, "%s", methods[i]);
+        const char *comp = comps[i % 5];
+        if (comp)
+            snprintf(c, sizeof c, "%s", comp);
+        tw_http_request r = req(m, target, host, "http", comp ? c : NULL);
+        tw_span *s;
+        assert_int_equal(tw_http_span_start(t, &r, "1.2.3.4", 7, NULL, 0, &s), TW_OK);
+        memset(m, 'x', sizeof m);
+        memset(c, 'x', sizeof c);
+        memset(host, 'x', sizeof host);
+        memset(target, 'x', sizeof target);
+        assert_int_equal(tw_http_span_finish(s, NULL, 0), TW_OK);
+        tw_span_free(s);
+    }
+    json_t *a = recorded(t, 1);
+    assert_int_equal(json_array_size(a), n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *tags = json_object_get(json_array_get(a, i), "tags");
+        char want[32];
+        snprintf(want, sizeof want, "%.16s", methods[i]);
+        assert_string_equal(jstr(tags, "http.method"), want);
+        if (comps[i % 5])
+            assert_string_equal(jstr(tags, "component"), comps[i % 5]);
+        else
+            assert_null(json_object_get(tags, "component"));
+        assert_string_equal(jstr(tags, "http.url"), "http://e.io/p?q");
+        assert_string_equal(jstr(tags, "peer.address"), "1.2.3.4");
+    }
+    json_decref(a);
+    tw_tracer_free(t);
+}
+
 static void one_call_unsampled_and_bad_input(void **state)
 {
     (void)state;
@@ -309,6 +358,7 @@ int main(void)
         cmocka_unit_test(unsampled_and_finished_spans_get_nothing),
         cmocka_unit_test(one_call_start_and_finish),
         cmocka_unit_test(one_call_bounds),
+        cmocka_unit_test(one_call_methods_and_components),
         cmocka_unit_test(one_call_unsampled_and_bad_input),
         cmocka_unit_test(header_names_cover_what_inject_writes),
     };
