@@ -56,6 +56,7 @@ struct tw_span {
     uint32_t op_len;
     int64_t start_us;
     tw_span_kind kind;
+    unsigned shard;               /* the starting thread's counter shard: finish counts there */
     bool finished;
     const twp_scope *scope;       /* tw_span_set_scope; copied into a record made later */
     char *op;                     /* == op_inline or heap */
@@ -297,16 +298,13 @@ void twp_span_after_fork(void)
 /* ------------------------------------------------------------ records */
 
 /* Field by field rather than memset: a ~180-byte memset compiles to
- * "rep stos", whose start-up cost dominated span start in profiles. */
-static inline void data_reset(twp_span_data *d)
+ * "rep stos", whose start-up cost dominated span start in profiles. The
+ * part a span's record gets no value for at start (make_record writes the
+ * rest itself). */
+static inline void data_reset_body(twp_span_data *d)
 {
     d->next = NULL;
-    d->trace_hi = d->trace_lo = d->span_id = d->parent_id = 0;
-    d->flags = 0;
-    d->kind = TW_KIND_UNSPECIFIED;
-    d->start_us = d->duration_us = 0;
-    d->op = NULL;
-    d->op_len = 0;
+    d->duration_us = 0;
     d->tracestate = NULL;
     d->tags = d->inline_tags;
     d->ntags = 0;
@@ -315,12 +313,23 @@ static inline void data_reset(twp_span_data *d)
     d->nlogs = d->cap_logs = 0;
     d->refs = NULL;
     d->nrefs = 0;
-    d->scope = NULL;
     d->arena.cur = d->inline_mem;
     d->arena.used = 0;
     d->arena.cap = sizeof(d->inline_mem);
     d->arena.chunks = NULL;
     d->compact = false;
+}
+
+static inline void data_reset(twp_span_data *d)
+{
+    d->trace_hi = d->trace_lo = d->span_id = d->parent_id = 0;
+    d->flags = 0;
+    d->kind = TW_KIND_UNSPECIFIED;
+    d->start_us = 0;
+    d->op = NULL;
+    d->op_len = 0;
+    d->scope = NULL;
+    data_reset_body(d);
 }
 
 /* The thread's list ran dry: take what came back home, else malloc. */
@@ -365,16 +374,23 @@ static __attribute__((noinline)) twp_span_data *data_refill(twp_tls_state *tls)
     return d;
 }
 
-static inline twp_span_data *data_new(twp_tls_state *tls)
+/* A record from the cache, not reset. */
+static inline twp_span_data *data_take(twp_tls_state *tls)
 {
     twp_span_data *d = tls->cache.datas;
     if (__builtin_expect(d != NULL, 1)) {
         tls->cache.datas = d->next;
         tls->cache.ndatas--;
-    } else if (!(d = data_refill(tls))) {
-        return NULL;
+        return d;
     }
-    data_reset(d);
+    return data_refill(tls);
+}
+
+static inline twp_span_data *data_new(twp_tls_state *tls)
+{
+    twp_span_data *d = data_take(tls);
+    if (d)
+        data_reset(d);
     return d;
 }
 
@@ -920,9 +936,10 @@ static inline __attribute__((always_inline)) const char *record_op(twp_span_data
 /* Creates the record of a span that becomes sampled (at start or later). */
 static tw_status make_record(twp_tls_state *tls, tw_span *s, unsigned flags, int64_t start_us)
 {
-    twp_span_data *d = data_new(tls);
+    twp_span_data *d = data_take(tls);
     if (!d)
         return TW_ERR_NOMEM;
+    data_reset_body(d);
     const tw_span_context *c = s->ctx;
     d->trace_hi = c->trace_hi;
     d->trace_lo = c->trace_lo;
@@ -964,16 +981,21 @@ static void remote_sampling_kick(tw_tracer *t)
 }
 
 /* tw_span_start and twp_span_start_kind (span_tags.h): one body, inlined
- * into both, so the gateway's entry sets the kind without a second call. */
+ * into both, so the gateway's entry sets the kind without a second call.
+ * checked: the caller vouches for the arguments (a span_tags.h caller
+ * passes a tracer, a name of at most TW_HTTP_MAX_NAME bytes, refs as
+ * tw_span_start takes them). */
 static inline __attribute__((always_inline)) tw_status
 span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *refs, size_t nrefs,
-           int64_t start_us, tw_span_kind kind, tw_span **out)
+           int64_t start_us, tw_span_kind kind, tw_span **out, bool checked)
 {
-    if (!out)
-        return TW_ERR_INVALID_ARG;
-    *out = NULL;
-    if (!t || (!name && name_len) || (!refs && nrefs) || name_len > UINT32_MAX)
-        return TW_ERR_INVALID_ARG;
+    if (!checked) {
+        if (!out)
+            return TW_ERR_INVALID_ARG;
+        *out = NULL;
+        if (!t || (!name && name_len) || (!refs && nrefs) || name_len > UINT32_MAX)
+            return TW_ERR_INVALID_ARG;
+    }
 
     /* Parent: first CHILD_OF with ids, else first FOLLOWS_FROM with ids (as
      * Jaeger clients do). A context without ids (baggage / debug id only,
@@ -1099,7 +1121,8 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
         s->ctx = c;
     }
 
-    twp_ctr_shard *sh = &t->ctr.shard[twp_ctr_shard_inline(tls)];
+    s->shard = twp_ctr_shard_inline(tls);
+    twp_ctr_shard *sh = &t->ctr.shard[s->shard];
     atomic_fetch_add_explicit(&sh->spans_started, 1, memory_order_relaxed);
     if (flags & TW_FLAG_SAMPLED) {
         atomic_fetch_add_explicit(&sh->spans_sampled, 1, memory_order_relaxed);
@@ -1173,7 +1196,7 @@ tw_status tw_span_start(tw_tracer *t, const char *name, size_t name_len,
                         const tw_span_ref *refs, size_t nrefs,
                         int64_t start_us, tw_span **out)
 {
-    return span_start(t, name, name_len, refs, nrefs, start_us, TW_KIND_UNSPECIFIED, out);
+    return span_start(t, name, name_len, refs, nrefs, start_us, TW_KIND_UNSPECIFIED, out, false);
 }
 
 tw_status twp_span_start_kind(tw_tracer *t, const char *name, size_t name_len,
@@ -1181,7 +1204,8 @@ tw_status twp_span_start_kind(tw_tracer *t, const char *name, size_t name_len,
                               tw_span_kind kind, tw_span **out, twp_span_data **rec,
                               size_t *max_tag_len)
 {
-    tw_status st = span_start(t, name, name_len, refs, nrefs, start_us, kind, out);
+    *out = NULL;
+    tw_status st = span_start(t, name, name_len, refs, nrefs, start_us, kind, out, true);
     *rec = st == TW_OK ? (*out)->data : NULL;
     *max_tag_len = t->max_tag_len;
     return st;
@@ -1211,7 +1235,9 @@ tw_status tw_span_finish(tw_span *s, int64_t finish_us)
      * overflow is undefined; found by tests/fuzz/fuzz_span_api) */
     if (finish_us <= d->start_us || __builtin_sub_overflow(finish_us, d->start_us, &d->duration_us))
         d->duration_us = finish_us > d->start_us ? INT64_MAX : 0;
-    atomic_fetch_add_explicit(&t->ctr.shard[twp_ctr_shard_inline(twp_tls_get())].spans_finished, 1,
+    /* the starting thread's shard: no thread-local lookup here (counters
+     * are sums over shards, whichever thread finishes) */
+    atomic_fetch_add_explicit(&t->ctr.shard[s->shard].spans_finished, 1,
                               memory_order_relaxed);
     t->reporter->ops->report(t->reporter, d);
     return TW_OK;

@@ -130,7 +130,9 @@ const char *twp_record_copy(twp_span_data *d, const twp_piece *pc, size_t np, si
 twp_span_data *twp_span_record(const tw_span *s, size_t *max_tag_len);
 
 /* tw_span_start with the span's kind set at once and its record returned
- * (*rec: NULL when unsampled). */
+ * (*rec: NULL when unsampled). The arguments are not checked again: t and
+ * out non-NULL, name non-NULL, name_len at most UINT32_MAX, refs as
+ * tw_span_start takes them. */
 tw_status twp_span_start_kind(tw_tracer *t, const char *name, size_t name_len,
                               const tw_span_ref *refs, size_t nrefs, int64_t start_us,
                               tw_span_kind kind, tw_span **out, twp_span_data **rec,
