@@ -96,8 +96,9 @@ out:
  * peer.address when given, into record d. The common request (component
  * and method literals, short URL and peer) takes one arena piece for both
  * copies. */
-static tw_status request_tags(twp_span_data *d, size_t max, const tw_http_request *r,
-                              const char *peer, size_t peer_len)
+static inline __attribute__((always_inline)) tw_status
+request_tags(twp_span_data *d, size_t max, const tw_http_request *r, const char *peer,
+             size_t peer_len)
 {
     twp_value *v = twp_tags_room(d, 2u + (r->component != NULL) + (peer != NULL));
     if (!v)

@@ -934,7 +934,8 @@ static inline __attribute__((always_inline)) const char *record_op(twp_span_data
 }
 
 /* Creates the record of a span that becomes sampled (at start or later). */
-static tw_status make_record(twp_tls_state *tls, tw_span *s, unsigned flags, int64_t start_us)
+static inline __attribute__((always_inline)) tw_status
+make_record(twp_tls_state *tls, tw_span *s, unsigned flags, int64_t start_us)
 {
     twp_span_data *d = data_take(tls);
     if (!d)
