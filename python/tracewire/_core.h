@@ -93,7 +93,7 @@ typedef struct modstate {
     int span_pooled, scope_pooled;
     /* the OpenTelemetry face (_core_otel.c): its C types and the OTel API
      * objects tracewire.otel gives once (otel_setup; NULL before) */
-    PyTypeObject *otel_span_base, *otel_tracer_base, *otel_cur_type;
+    PyTypeObject *otel_span_base, *otel_tracer_base, *otel_cur_type, *otel_curm_type;
     void *otel;
     /* __enter__/__exit__ of Span and Scope (_core_scope.c): descriptors whose
      * bound objects come from bound_pool */
@@ -525,6 +525,14 @@ int twpy_cm_install(modstate *st, PyTypeObject *tp, twpy_exit_fn exit_fn);
 /* The same with __enter__'s own body (the OTel face's current-span manager). */
 int twpy_cm_install_enter(modstate *st, PyTypeObject *tp, twpy_enter_fn enter_fn,
                           twpy_exit_fn exit_fn);
+/* `obj.__enter__` (is_exit 0) / `obj.__exit__` (1) made by the type itself,
+ * new reference: the OTel current-span manager hands out method objects
+ * that live inside it (_core_otel.c), no allocation per `with`. */
+typedef PyObject *(*twpy_bind_fn)(PyObject *self, int is_exit);
+/* As twpy_cm_install_enter, binding with bind_fn (the unbound calls
+ * Type.__enter__(obj) / Type.__exit__(obj, ...) still run enter_fn/exit_fn). */
+int twpy_cm_install_bind(modstate *st, PyTypeObject *tp, twpy_enter_fn enter_fn,
+                         twpy_exit_fn exit_fn, twpy_bind_fn bind_fn);
 PyObject *twpy_scope_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs);
 /* New reference to the active scope, or NULL (none, or error if set). */
 PyObject *twpy_manager_active(modstate *st, PyObject *mgr, int kind);
@@ -565,7 +573,8 @@ PyObject *twpy_tracer_extract(PyObject *self, PyObject *const *args, Py_ssize_t 
 
 /* ------------------------------------------------------------ _core_otel.c */
 
-extern PyType_Spec twpy_otel_span_spec, twpy_otel_tracer_spec, twpy_otel_current_spec;
+extern PyType_Spec twpy_otel_span_spec, twpy_otel_tracer_spec, twpy_otel_current_spec,
+    twpy_otel_curm_spec;
 /* module function otel_setup(**objects) */
 PyObject *twpy_otel_setup(PyObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames);
 int twpy_otel_traverse(modstate *st, visitproc visit, void *arg);

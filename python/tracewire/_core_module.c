@@ -256,6 +256,8 @@ module_exec(PyObject *m)
                 m, &twpy_otel_tracer_spec, NULL)) == NULL
         || (st->otel_cur_type = (PyTypeObject *)PyType_FromModuleAndSpec(
                 m, &twpy_otel_current_spec, NULL)) == NULL
+        || (st->otel_curm_type = (PyTypeObject *)PyType_FromModuleAndSpec(
+                m, &twpy_otel_curm_spec, NULL)) == NULL
         || PyModule_AddObjectRef(m, "OtelSpan", (PyObject *)st->otel_span_base) < 0
         || PyModule_AddObjectRef(m, "OtelTracer", (PyObject *)st->otel_tracer_base) < 0
         || PyModule_AddObjectRef(m, "OtelCurrentSpan", (PyObject *)st->otel_cur_type) < 0
@@ -279,7 +281,7 @@ done:
     X(ref_child_of) X(s_finish) X(s_active) X(s_span) X(s_activate) X(s_context) \
     X(s_items) X(s_name) X(s_error) X(s_event) X(s_error_object) X(s_error_kind) \
     X(s_message) X(s_stack) X(otel_span_base) X(otel_tracer_base) X(otel_cur_type) \
-    X(cm_desc_type) X(cm_bound_type)
+    X(otel_curm_type) X(cm_desc_type) X(cm_bound_type)
 
 static int
 module_traverse(PyObject *m, visitproc visit, void *arg)

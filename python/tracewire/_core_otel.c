@@ -45,6 +45,12 @@ enum { OT_CUR_CTXVAR, OT_SPAN_KEY, OT_CONTEXT_CLS, OT_SET_IN_CTX, OT_ATTACH,
 
 typedef struct otelstate {
     PyObject *o[OT_COUNT];
+    /* A Context {span key: a blank span} no one else can reach, kept by the
+     * last current-span `with` that ended (keep_spare): the next one on a
+     * Context holding nothing but a span fills both in place instead of
+     * making a new Context and span (the `with`'s allocations and frees). */
+    PyObject *spare;
+    struct OtelSpanObject *spare_span;  /* borrowed from spare; NULL: a used span is there */
 } otelstate;
 
 static const char *const ot_names[OT_S_STATUS_CODE] = {
@@ -87,13 +93,30 @@ typedef struct OtelSpanObject {
     PyObject *kv_stack[8];
 } OtelSpanObject;
 
+struct CurrentObject;
+
+/* A current-span manager's __enter__ / __exit__ as `with` binds them: a
+ * method object living inside its manager (CurrentObject.m), handed out by
+ * cur_bind instead of a new bound object per `with`. While its refcount is
+ * above 0 it holds one reference to its manager, so the manager (and this
+ * memory) outlives every reference to it; at 0 it lets go of the manager. */
+typedef struct CurMethod {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    struct CurrentObject *owner;  /* strong while the method is alive */
+} CurMethod;
+
 typedef struct CurrentObject {
     PyObject_HEAD
     modstate *st;                 /* valid while the type lives */
     OtelTracerObject *tracer;
     PyObject *a[8];               /* start_span's arguments (strong, or NULL) */
     PyObject *span, *token;
+    PyObject *ctx;                /* the Context attached (the fast context path), or NULL */
+    uint64_t ctx_ver;             /* its dict version then (keep_spare) */
     int end_on_exit;
+    int na;                       /* a[na..8) are NULL */
+    CurMethod m[2];               /* __enter__, __exit__ (refcount 0: not handed out) */
 } CurrentObject;
 
 enum { A_NAME, A_CONTEXT, A_KIND, A_ATTRIBUTES, A_LINKS, A_START_TIME, A_REC_EXC, A_SET_STATUS };
@@ -108,6 +131,21 @@ static inline tw_span *
 sp_of(OtelSpanObject *o)
 {
     return o->core ? ((SpanObject *)o->core)->span : o->span;
+}
+
+/* One of our objects back from refcount 0 (a pooled manager, a manager's
+ * method), its type reference kept while it was not alive: refcount 1, as a
+ * new object (on the interpreter's object list in a Py_TRACE_REFS build). */
+static inline void
+revive(PyObject *o)
+{
+#ifdef Py_TRACE_REFS
+    PyTypeObject *tp = Py_TYPE(o);
+    PyObject_Init(o, tp);
+    Py_DECREF(tp);
+#else
+    Py_SET_REFCNT(o, 1);
+#endif
 }
 
 /* Says msg through the face's logger; never raises (an exception from
@@ -372,10 +410,8 @@ ospan_set_attributes(PyObject *self, PyObject *attrs)
 
 /* Nanoseconds since the epoch (OTel's unit) -> core microseconds; 0 = now. */
 static int64_t
-ns_to_us(modstate *st, PyObject *ns, const char *what)
+ns_to_us_given(modstate *st, PyObject *ns, const char *what)
 {
-    if (ns == NULL || ns == Py_None)
-        return 0;
     int overflow = 0;
     long long x = PyLong_Check(ns) ? PyLong_AsLongLongAndOverflow(ns, &overflow) : -1;
     if (!PyLong_Check(ns) || overflow || x < 0) {
@@ -384,6 +420,13 @@ ns_to_us(modstate *st, PyObject *ns, const char *what)
         return 0;
     }
     return (int64_t)(x / 1000);
+}
+
+/* A time in ns as the core's us; 0 (now) for none, or, said, for a bad one. */
+static inline int64_t
+ns_to_us(modstate *st, PyObject *ns, const char *what)
+{
+    return ns == NULL || ns == Py_None ? 0 : ns_to_us_given(st, ns, what);
 }
 
 typedef struct event_acc {
@@ -882,9 +925,17 @@ ospan_clear(OtelSpanObject *o)
     return 0;
 }
 
+/* Every field zero (after ospan_clear), as start_span takes a span. */
+static inline void
+ospan_zero(OtelSpanObject *o)
+{
+    memset((char *)o + sizeof(PyObject), 0, sizeof *o - sizeof(PyObject));
+}
+
 /* A freed span goes back to the module's pool when there is room (fields
  * zero, untracked, refcount 0): its allocation and free were a fifth of a
  * span's cost. The module (so st) lives while we hold tp. */
+
 static void
 ospan_dealloc(OtelSpanObject *o)
 {
@@ -895,12 +946,21 @@ ospan_dealloc(OtelSpanObject *o)
         PyObject_ClearWeakRefs((PyObject *)o);
     ospan_clear(o);
     if (st && tp == st->otel_span_base && st->otel_span_pooled < TWPY_POOL_MAX) {
-        memset((char *)o + sizeof(PyObject), 0, sizeof *o - sizeof(PyObject));
+        ospan_zero(o);
         st->otel_span_pool[st->otel_span_pooled++] = (PyObject *)o;
     } else {
         tp->tp_free(o);
     }
     Py_DECREF(tp);
+}
+
+/* Cleared with every field zero: what start_span fills (a pooled span, or
+ * the spare Context's). */
+static void
+ospan_blank(OtelSpanObject *o)
+{
+    ospan_clear(o);
+    ospan_zero(o);
 }
 
 /* ------------------------------------------------------------ context */
@@ -936,6 +996,103 @@ context_span(otelstate *ot, PyObject *context)
     return span;
 }
 
+/* The dict's version (3.9-3.13 bump it on every change): a Context we made
+ * whose version is the same later holds still exactly what we put in. */
+#if PY_VERSION_HEX < 0x030E0000
+#define TWPY_DICT_VERSION 1
+static inline uint64_t
+dict_version(PyObject *d)
+{
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    return ((PyDictObject *)d)->ma_version_tag;
+#pragma GCC diagnostic pop
+}
+#else
+#define TWPY_DICT_VERSION 0
+static inline uint64_t
+dict_version(PyObject *d)
+{
+    (void)d;
+    return 0;
+}
+#endif
+
+/* Whether the Context cur holds nothing but (perhaps) a span: then a
+ * Context for a child is {span key: span}, what the spare one is made to. */
+static inline int
+only_span(otelstate *ot, PyObject *cur)
+{
+    if (PyDict_GET_SIZE(cur) == 0)
+        return 1;
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    return PyDict_GET_SIZE(cur) == 1 && PyDict_Next(cur, &pos, &k, &v) && k == ot->o[OT_SPAN_KEY];
+}
+
+/* Whether nothing but its holders' references can tell o apart from a new
+ * object: no weak reference to it and no instance attribute on it. */
+static int
+no_extras(PyObject *o)
+{
+    PyTypeObject *tp = Py_TYPE(o);
+    /* the interpreter's own rule for where the weakref list is (in the object,
+     * or before it for 3.12+'s managed weakrefs) */
+    if (tp->tp_weaklistoffset != 0 && *(PyObject **)((char *)o + tp->tp_weaklistoffset) != NULL)
+        return 0;
+    if (tp->tp_dictoffset != 0) {
+        PyObject **dp = _PyObject_GetDictPtr(o);
+        if (dp == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (*dp != NULL && (!PyDict_Check(*dp) || PyDict_GET_SIZE(*dp) != 0))
+            return 0;
+    }
+    return 1;
+}
+
+/* After a current-span `with` ended (its token reset, its span ended): ctx
+ * (stolen), the Context it attached at version ver, becomes the spare when
+ * no one else holds or marked it and it still is {span key: span}; span
+ * (the manager's reference) is blanked in it when the Context's is the only
+ * other reference, as the span pool would have it. */
+static void
+keep_spare(modstate *st, otelstate *ot, PyObject *ctx, uint64_t ver, OtelSpanObject *span)
+{
+    if (!TWPY_DICT_VERSION || ot->spare != NULL || Py_REFCNT(ctx) != 1
+        || dict_version(ctx) != ver || PyDict_GET_SIZE(ctx) != 1 || !no_extras(ctx)) {
+        Py_DECREF(ctx);
+        return;
+    }
+    OtelSpanObject *blank = NULL;
+    if (Py_REFCNT(span) == 2 && span->weakreflist == NULL
+        && Py_IS_TYPE((PyObject *)span, st->otel_span_base)) {
+        ospan_blank(span);          /* may run code (attribute values freed) */
+        blank = span;
+    }
+    if (ot->spare != NULL) {        /* that code took the place */
+        Py_DECREF(ctx);
+        return;
+    }
+    ot->spare = ctx;
+    ot->spare_span = blank;
+}
+
+/* A new Context: cur's items (cur a dict or NULL) and the span. */
+static PyObject *
+new_context(otelstate *ot, PyObject *span, PyObject *cur)
+{
+    PyTypeObject *ct = (PyTypeObject *)ot->o[OT_CONTEXT_CLS];
+    PyObject *ctx = ct->tp_new(ct, ot->o[OT_EMPTY_TUPLE], NULL);
+    if (ctx == NULL || (cur && PyDict_Size(cur) && PyDict_Update(ctx, cur) < 0)
+        || PyDict_SetItem(ctx, ot->o[OT_SPAN_KEY], span) < 0) {
+        Py_XDECREF(ctx);
+        return NULL;
+    }
+    return ctx;
+}
+
 /* attach(set_span_in_context(span, cur)): the token, new reference. cur is
  * the current Context when the caller has it already (NULL: read it). */
 static PyObject *
@@ -956,15 +1113,10 @@ attach_span(otelstate *ot, PyObject *span, PyObject *cur)
     } else {
         Py_INCREF(cur);
     }
-    PyTypeObject *ct = (PyTypeObject *)ot->o[OT_CONTEXT_CLS];
-    PyObject *ctx = ct->tp_new(ct, ot->o[OT_EMPTY_TUPLE], NULL);
-    if (ctx == NULL || (cur && PyDict_Size(cur) && PyDict_Update(ctx, cur) < 0)
-        || PyDict_SetItem(ctx, ot->o[OT_SPAN_KEY], span) < 0) {
-        Py_XDECREF(cur);
-        Py_XDECREF(ctx);
-        return NULL;
-    }
+    PyObject *ctx = new_context(ot, span, cur && PyDict_Check(cur) ? cur : NULL);
     Py_XDECREF(cur);
+    if (ctx == NULL)
+        return NULL;
     PyObject *tok = PyContextVar_Set(var, ctx);
     Py_DECREF(ctx);
     return tok;
@@ -994,10 +1146,11 @@ kind_index(otelstate *ot, PyObject *kind)
     return -1;
 }
 
-/* The new span (new reference); a[] as enum A_*. NULL only with an exception
- * the app must see (MemoryError, a broken tracewire). */
+/* The new span (new reference); a[] as enum A_*; made in into (a blank span,
+ * the spare Context's) when given, else taken from the pool. NULL only with
+ * an exception the app must see (MemoryError, a broken tracewire). */
 static PyObject *
-start_span(OtelTracerObject *t, PyObject *const *a)
+start_span(OtelTracerObject *t, PyObject *const *a, OtelSpanObject *into)
 {
     TracerObject *ct = t->core;
     if (ct == NULL)
@@ -1075,8 +1228,9 @@ start_span(OtelTracerObject *t, PyObject *const *a)
         if (s != TW_OK)
             sp = NULL;            /* closed tracer: a span that records nothing */
     }
-    OtelSpanObject *o = (OtelSpanObject *)twpy_pool_take(st->otel_span_base, st->otel_span_pool,
-                                                         &st->otel_span_pooled);
+    OtelSpanObject *o = into ? (OtelSpanObject *)Py_NewRef((PyObject *)into)
+        : (OtelSpanObject *)twpy_pool_take(st->otel_span_base, st->otel_span_pool,
+                                           &st->otel_span_pooled);
     if (o == NULL) {
         tw_span_free(sp);
         goto fail;
@@ -1150,26 +1304,38 @@ otracer_start_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
     } else if (twpy_parse_args(t->core->st, "start_span", args, nargs, kwnames, start_idx, 8, a) < 0) {
         return NULL;
     }
-    return start_span(t, a);
+    return start_span(t, a, NULL);
 }
 
 /* ------------------------------------------------------------ start_as_current_span */
 
+static PyObject *curm_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                                 PyObject *kwnames);
+
+/* A manager for start_span's arguments a[0..na) (the rest NULL). */
 static PyObject *
-current_new(modstate *st, OtelTracerObject *t, PyObject *const *a, int end_on_exit)
+current_new(modstate *st, OtelTracerObject *t, PyObject *const *a, int na, int end_on_exit)
 {
     CurrentObject *c;
     if (st->otel_cur_pooled > 0) {
         c = (CurrentObject *)st->otel_cur_pool[--st->otel_cur_pooled];
-        PyObject_Init((PyObject *)c, st->otel_cur_type);   /* a type reference, refcount 1 */
+        revive((PyObject *)c);      /* its type reference kept in the pool */
     } else if ((c = PyObject_New(CurrentObject, st->otel_cur_type)) == NULL) {
         return NULL;
+    } else {
+        /* what a pooled one has: no arguments, its methods not handed out
+         * (refcount 0, a reference to their type for the manager's life) */
+        memset((char *)c + sizeof(PyObject), 0, sizeof *c - sizeof(PyObject));
+        for (int i = 0; i < 2; i++) {
+            Py_SET_TYPE((PyObject *)&c->m[i], (PyTypeObject *)Py_NewRef(st->otel_curm_type));
+            c->m[i].vectorcall = curm_vectorcall;
+        }
     }
     c->st = st;
     c->tracer = (OtelTracerObject *)Py_NewRef((PyObject *)t);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < na; i++)
         c->a[i] = Py_XNewRef(a[i]);
-    c->span = c->token = NULL;
+    c->na = na;
     c->end_on_exit = end_on_exit;
     return (PyObject *)c;
 }
@@ -1182,18 +1348,15 @@ otracer_start_as_current_span(PyObject *self, PyObject *const *args, Py_ssize_t 
     PyObject *a[9];
     if (t->core == NULL)
         return PyErr_Format(PyExc_RuntimeError, "tracewire.otel Tracer not set up");
-    if (kwnames == NULL && nargs == 1) {
-        a[0] = args[0];
-        for (int i = 1; i < 9; i++)
-            a[i] = NULL;
-    } else if (twpy_parse_args(t->core->st, "start_as_current_span", args, nargs, kwnames,
-                               start_idx, 9, a) < 0) {
+    if (kwnames == NULL && nargs == 1)     /* the name alone: no parsing */
+        return current_new(t->core->st, t, args, 1, 1);
+    if (twpy_parse_args(t->core->st, "start_as_current_span", args, nargs, kwnames,
+                        start_idx, 9, a) < 0)
         return NULL;
-    }
     int end = 1;
     if (a[8] && (end = PyObject_IsTrue(a[8])) < 0)
         return NULL;
-    return current_new(t->core->st, t, a, end);
+    return current_new(t->core->st, t, a, 8, end);
 }
 
 static PyObject *
@@ -1201,31 +1364,57 @@ cur_enter(PyObject *self)
 {
     CurrentObject *c = (CurrentObject *)self;
     otelstate *ot = ot_of(c->st);
+    PyObject *var = ot->o[OT_CUR_CTXVAR];
     if (c->span != NULL)
         return PyErr_Format(PyExc_RuntimeError, "start_as_current_span: entered twice");
-    /* the current Context, read once: the parent's and the one extended */
-    PyObject *cur = NULL, *a[8], *span;
+    PyObject *cur = NULL, *a[8], *span, *tok, *ctx = NULL;
+    OtelSpanObject *into = NULL;
     memcpy(a, c->a, sizeof a);
-    if ((a[A_CONTEXT] == NULL || a[A_CONTEXT] == Py_None) && ot->o[OT_CUR_CTXVAR] != Py_None) {
-        if (PyContextVar_Get(ot->o[OT_CUR_CTXVAR], NULL, &cur) < 0)
-            return NULL;
-        if (cur && PyDict_Check(cur))
-            a[A_CONTEXT] = cur;
-    }
-    span = start_span(c->tracer, a);
-    if (span == NULL) {
+    /* the current Context, read once: the parent's and the one extended */
+    if ((a[A_CONTEXT] == NULL || a[A_CONTEXT] == Py_None) && var != Py_None
+        && PyContextVar_Get(var, NULL, &cur) < 0)
+        return NULL;
+    if (cur == NULL || !PyDict_Check(cur)) {
+        /* a given parent Context, another runtime (or an odd current
+         * Context): the API's way */
         Py_XDECREF(cur);
-        return NULL;
+        if ((span = start_span(c->tracer, a, NULL)) == NULL)
+            return NULL;
+        if ((tok = attach_span(ot, span, NULL)) == NULL) {
+            Py_DECREF(span);
+            return NULL;
+        }
+        c->span = span;
+        c->token = tok;
+        return Py_NewRef(span);
     }
-    PyObject *tok = attach_span(ot, span, cur && PyDict_Check(cur) ? cur : NULL);
-    Py_XDECREF(cur);
-    if (tok == NULL) {
-        Py_DECREF(span);
-        return NULL;
+    a[A_CONTEXT] = cur;
+    if (ot->spare != NULL && only_span(ot, cur)) {
+        ctx = ot->spare;            /* {span key: into or a used span} */
+        into = ot->spare_span;
+        ot->spare = NULL;
+        ot->spare_span = NULL;
     }
+    span = start_span(c->tracer, a, into);
+    if (span == NULL)
+        goto fail;
+    if (ctx == NULL)
+        ctx = new_context(ot, span, cur);
+    else if (into == NULL && PyDict_SetItem(ctx, ot->o[OT_SPAN_KEY], span) < 0)
+        Py_CLEAR(ctx);
+    if (ctx == NULL || (tok = PyContextVar_Set(var, ctx)) == NULL)
+        goto fail;
+    Py_DECREF(cur);
     c->span = span;
     c->token = tok;
+    c->ctx = ctx;
+    c->ctx_ver = dict_version(ctx);
     return Py_NewRef(span);
+fail:
+    Py_XDECREF(span);
+    Py_XDECREF(ctx);
+    Py_DECREF(cur);
+    return NULL;
 }
 
 static PyObject *
@@ -1236,10 +1425,10 @@ cur_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     otelstate *ot = ot_of(st);
     if (nargs != 3)
         return PyErr_Format(PyExc_TypeError, "__exit__ takes 3 arguments");
-    PyObject *span = c->span, *tok = c->token;
+    PyObject *span = c->span, *tok = c->token, *ctx = c->ctx;
     if (span == NULL)
         Py_RETURN_FALSE;
-    c->span = c->token = NULL;
+    c->span = c->token = c->ctx = NULL;
     detach_token(ot, tok);
     Py_DECREF(tok);
     OtelSpanObject *o = (OtelSpanObject *)span;
@@ -1255,6 +1444,8 @@ cur_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
             ot_swallow(st, "start_as_current_span");
     }
     int rc = c->end_on_exit ? span_end(st, o, NULL) : 0;
+    if (ctx != NULL)
+        keep_spare(st, ot, ctx, c->ctx_ver, o);
     Py_DECREF(span);
     if (rc < 0)
         return NULL;
@@ -1267,7 +1458,7 @@ cur_recreate(PyObject *self, PyObject *unused)
 {
     (void)unused;
     CurrentObject *c = (CurrentObject *)self;
-    return current_new(c->st, c->tracer, c->a, c->end_on_exit);
+    return current_new(c->st, c->tracer, c->a, c->na, c->end_on_exit);
 }
 
 /* As a decorator (sync and async functions): the face's _decorate. */
@@ -1282,6 +1473,16 @@ cur_call(PyObject *self, PyObject *args, PyObject *kw)
     return PyObject_Vectorcall(ot_of(c->st)->o[OT_DECORATE], cargs, 2, NULL);
 }
 
+/* A manager's memory back to the allocator, with its methods' type references. */
+static void
+cur_free(CurrentObject *c)
+{
+    PyTypeObject *mt = Py_TYPE((PyObject *)&c->m[0]);
+    PyObject_Free(c);
+    Py_DECREF(mt);
+    Py_DECREF(mt);
+}
+
 /* Not a GC object: a context manager lives for one `with` (or one decorated
  * call), and nothing it holds (its tracer, the call's arguments, its span and
  * context token) refers back to it, so it can be in no cycle; untracked it
@@ -1292,16 +1493,91 @@ cur_dealloc(CurrentObject *c)
     PyTypeObject *tp = Py_TYPE(c);
     modstate *st = c->st;
     Py_CLEAR(c->tracer);
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < c->na; i++)
         Py_CLEAR(c->a[i]);
+    c->na = 0;
     Py_CLEAR(c->span);
     Py_CLEAR(c->token);
-    if (st && st->otel_cur_pooled < TWPY_POOL_MAX)
-        st->otel_cur_pool[st->otel_cur_pooled++] = (PyObject *)c;
-    else
-        PyObject_Free(c);
+    Py_CLEAR(c->ctx);
+    if (st && st->otel_cur_pooled < TWPY_POOL_MAX) {
+        st->otel_cur_pool[st->otel_cur_pooled++] = (PyObject *)c;   /* with its type reference */
+        return;
+    }
+    cur_free(c);
     Py_DECREF(tp);
 }
+
+/* `with` binding __enter__ / __exit__ (_core_scope.c's descriptor asks us):
+ * the manager's own method object, no allocation. */
+static PyObject *
+cur_bind(PyObject *self, int is_exit)
+{
+    CurrentObject *c = (CurrentObject *)self;
+    CurMethod *m = &c->m[is_exit != 0];
+    if (Py_REFCNT(m) > 0)
+        return Py_NewRef((PyObject *)m);
+    revive((PyObject *)m);
+    m->owner = (CurrentObject *)Py_NewRef(self);
+    return (PyObject *)m;
+}
+
+static PyObject *
+curm_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    CurMethod *m = (CurMethod *)callable;
+    CurrentObject *c = m->owner;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    int is_exit = m == &c->m[1];
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0)
+        return PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments",
+                            is_exit ? "__exit__" : "__enter__");
+    if (is_exit)
+        return cur_exit((PyObject *)c, args, nargs);
+    if (nargs != 0)
+        return PyErr_Format(PyExc_TypeError, "__enter__() takes no arguments");
+    return cur_enter((PyObject *)c);
+}
+
+/* Refcount 0: the memory (and its type reference) stays in the manager; the
+ * manager's reference goes last (it may send the manager to the pool, or
+ * free it). */
+static void
+curm_dealloc(PyObject *self)
+{
+    CurMethod *m = (CurMethod *)self;
+    CurrentObject *c = m->owner;
+    m->owner = NULL;
+    Py_DECREF(c);
+}
+
+static PyObject *
+curm_repr(PyObject *self)
+{
+    CurMethod *m = (CurMethod *)self;
+    return PyUnicode_FromFormat("<bound method %s of %R>",
+                                m == &m->owner->m[1] ? "__exit__" : "__enter__", (PyObject *)m->owner);
+}
+
+static PyMemberDef curm_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(CurMethod, vectorcall), READONLY, NULL},
+    {"__self__", T_OBJECT, offsetof(CurMethod, owner), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot curm_slots[] = {
+    {Py_tp_dealloc, curm_dealloc},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_repr, curm_repr},
+    {Py_tp_members, curm_members},
+    {0, NULL},
+};
+
+PyType_Spec twpy_otel_curm_spec = {
+    .name = "tracewire._core.OtelCurrentSpanMethod",
+    .basicsize = sizeof(CurMethod),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = curm_slots,
+};
 
 /* ------------------------------------------------------------ tracer */
 
@@ -1555,7 +1831,7 @@ int
 twpy_otel_types_ready(modstate *st)
 {
     if (twpy_cm_install(st, st->otel_span_base, ospan_exit) < 0
-        || twpy_cm_install_enter(st, st->otel_cur_type, cur_enter, cur_exit) < 0)
+        || twpy_cm_install_bind(st, st->otel_cur_type, cur_enter, cur_exit, cur_bind) < 0)
         return -1;
     return 0;
 }
@@ -1567,6 +1843,8 @@ otel_state_free(otelstate *ot)
         return;
     for (int i = 0; i < OT_COUNT; i++)
         Py_CLEAR(ot->o[i]);
+    ot->spare_span = NULL;
+    Py_CLEAR(ot->spare);
     PyMem_Free(ot);
 }
 
@@ -1625,9 +1903,11 @@ int
 twpy_otel_traverse(modstate *st, visitproc visit, void *arg)
 {
     otelstate *ot = st->otel;
-    if (ot)
+    if (ot) {
         for (int i = 0; i < OT_COUNT; i++)
             Py_VISIT(ot->o[i]);
+        Py_VISIT(ot->spare);
+    }
     return 0;
 }
 
@@ -1637,8 +1917,12 @@ twpy_otel_clear(modstate *st)
     /* pooled objects first: freeing one reads its type */
     while (st->otel_span_pooled > 0)
         PyObject_GC_Del(st->otel_span_pool[--st->otel_span_pooled]);
-    while (st->otel_cur_pooled > 0)
-        PyObject_Free(st->otel_cur_pool[--st->otel_cur_pooled]);
+    while (st->otel_cur_pooled > 0) {
+        CurrentObject *c = (CurrentObject *)st->otel_cur_pool[--st->otel_cur_pooled];
+        PyTypeObject *tp = Py_TYPE(c);
+        cur_free(c);
+        Py_DECREF(tp);
+    }
     otel_state_free((otelstate *)st->otel);
     st->otel = NULL;
 }

@@ -447,6 +447,7 @@ typedef struct CMDesc {
     PyTypeObject *owner;          /* borrowed: the type holds us */
     twpy_exit_fn exit_fn;         /* NULL: __enter__ */
     twpy_enter_fn enter_fn;       /* __enter__'s own body; NULL: returns self */
+    twpy_bind_fn bind_fn;         /* the type binds itself (no CMBound); NULL: pool */
     modstate *st;
     const char *name;
 } CMDesc;
@@ -562,6 +563,8 @@ cm_desc_get(PyObject *self, PyObject *obj, PyObject *type)
                      d->name, d->owner->tp_name, Py_TYPE(obj)->tp_name);
         return NULL;
     }
+    if (d->bind_fn)
+        return d->bind_fn(obj, d->exit_fn != NULL);
     modstate *st = d->st;
     CMBound *b = (CMBound *)twpy_pool_take(st->cm_bound_type, st->bound_pool, &st->bound_pooled);
     if (b == NULL)
@@ -625,6 +628,13 @@ int
 twpy_cm_install_enter(modstate *st, PyTypeObject *tp, twpy_enter_fn enter_fn,
                       twpy_exit_fn exit_fn)
 {
+    return twpy_cm_install_bind(st, tp, enter_fn, exit_fn, NULL);
+}
+
+int
+twpy_cm_install_bind(modstate *st, PyTypeObject *tp, twpy_enter_fn enter_fn,
+                     twpy_exit_fn exit_fn, twpy_bind_fn bind_fn)
+{
     for (int i = 0; i < 2; i++) {
         CMDesc *d = PyObject_New(CMDesc, st->cm_desc_type);
         if (d == NULL)
@@ -632,6 +642,7 @@ twpy_cm_install_enter(modstate *st, PyTypeObject *tp, twpy_enter_fn enter_fn,
         d->owner = tp;
         d->exit_fn = i ? exit_fn : NULL;
         d->enter_fn = i ? NULL : enter_fn;
+        d->bind_fn = bind_fn;
         d->st = st;
         d->name = i ? "__exit__" : "__enter__";
         int rc = PyObject_SetAttrString((PyObject *)tp, d->name, (PyObject *)d);
