@@ -89,6 +89,7 @@ typedef struct OtelSpanObject {
     PyObject **kv;                /* attributes: key, value, key, value ... (owned refs) */
     Py_ssize_t nattrs, cap;
     Py_ssize_t nevents, nlinks;
+    uint64_t key_bloom;           /* bit (hash & 63) of each attribute key's hash */
     unsigned char rec, ended, kind, rec_exc, set_status_exc, counted;
     PyObject *kv_stack[8];
 } OtelSpanObject;
@@ -236,23 +237,22 @@ str_hash(PyObject *s)
     return h != -1 ? h : PyObject_Hash(s);
 }
 
-/* Index of key among the span's attributes, or -1. Identity first (literal
- * and interned keys), then equal strings (hash, then text). */
+/* Index of key (hash h, -1: none to be had) among the span's attributes,
+ * or -1. Identity first (literal and interned keys), then equal strings
+ * (hash, then text); a key whose hash bit is not in the span's key_bloom is
+ * new without a look (10 distinct attributes: no quadratic scan). */
 static Py_ssize_t
-find_key(OtelSpanObject *o, PyObject *key)
+find_key(OtelSpanObject *o, PyObject *key, Py_hash_t h)
 {
     PyObject **kv = o->kv;
     Py_ssize_t n = o->nattrs;
+    if (h != -1 && !(o->key_bloom & ((uint64_t)1 << (h & 63))))
+        return -1;
     for (Py_ssize_t i = 0; i < n; i++)
         if (kv[2 * i] == key)
             return i;
-    if (n == 0)
+    if (n == 0 || h == -1)
         return -1;
-    Py_hash_t h = str_hash(key);
-    if (h == -1) {
-        PyErr_Clear();
-        return -1;
-    }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *k = kv[2 * i];
         if (str_hash(k) == h) {
@@ -295,7 +295,10 @@ span_attr(modstate *st, OtelSpanObject *o, PyObject *key, PyObject *value)
         v = Py_NewRef(value);     /* as clean_value would give it back */
     else if ((v = clean_value(st, key, value, o->tracer->max_len)) == NULL)
         return 0;
-    Py_ssize_t i = find_key(o, key);
+    Py_hash_t h = str_hash(key);
+    if (h == -1)                  /* a str subclass's failing __hash__: identity only */
+        PyErr_Clear();
+    Py_ssize_t i = find_key(o, key, h);
     if (i < 0) {
         if (o->nattrs >= o->tracer->max_attrs) {
             ot_warn(st, "Span attribute %R dropped: the limit of %zd attributes was reached", key,
@@ -308,6 +311,8 @@ span_attr(modstate *st, OtelSpanObject *o, PyObject *key, PyObject *value)
             return -1;
         }
         i = o->nattrs++;
+        if (h != -1)
+            o->key_bloom |= (uint64_t)1 << (h & 63);
         o->kv[2 * i] = Py_NewRef(key);
         o->kv[2 * i + 1] = v;
     } else {
@@ -916,6 +921,7 @@ ospan_clear(OtelSpanObject *o)
     Py_CLEAR(o->status);
     Py_ssize_t n = o->nattrs;
     o->nattrs = 0;
+    o->key_bloom = 0;
     for (Py_ssize_t i = 0; i < 2 * n; i++)
         Py_DECREF(o->kv[i]);
     if (o->kv != o->kv_stack)
@@ -933,8 +939,9 @@ ospan_zero(OtelSpanObject *o)
 }
 
 /* A freed span goes back to the module's pool when there is room (fields
- * zero, untracked, refcount 0): its allocation and free were a fifth of a
- * span's cost. The module (so st) lives while we hold tp. */
+ * zero, untracked, refcount 0, its type reference kept): its allocation and
+ * free were a fifth of a span's cost. The module (so st) lives while we hold
+ * tp. */
 
 static void
 ospan_dealloc(OtelSpanObject *o)
@@ -947,11 +954,24 @@ ospan_dealloc(OtelSpanObject *o)
     ospan_clear(o);
     if (st && tp == st->otel_span_base && st->otel_span_pooled < TWPY_POOL_MAX) {
         ospan_zero(o);
-        st->otel_span_pool[st->otel_span_pooled++] = (PyObject *)o;
-    } else {
-        tp->tp_free(o);
+        st->otel_span_pool[st->otel_span_pooled++] = (PyObject *)o;   /* with its type reference */
+        return;
     }
+    tp->tp_free(o);
     Py_DECREF(tp);
+}
+
+/* A span from the pool (see ospan_dealloc), else a new one; tracked. */
+static inline OtelSpanObject *
+ospan_take(modstate *st)
+{
+    if (st->otel_span_pooled > 0) {
+        PyObject *o = st->otel_span_pool[--st->otel_span_pooled];
+        revive(o);
+        PyObject_GC_Track(o);
+        return (OtelSpanObject *)o;
+    }
+    return (OtelSpanObject *)st->otel_span_base->tp_alloc(st->otel_span_base, 0);
 }
 
 /* Cleared with every field zero: what start_span fills (a pooled span, or
@@ -1229,8 +1249,7 @@ start_span(OtelTracerObject *t, PyObject *const *a, OtelSpanObject *into)
             sp = NULL;            /* closed tracer: a span that records nothing */
     }
     OtelSpanObject *o = into ? (OtelSpanObject *)Py_NewRef((PyObject *)into)
-        : (OtelSpanObject *)twpy_pool_take(st->otel_span_base, st->otel_span_pool,
-                                           &st->otel_span_pooled);
+        : ospan_take(st);
     if (o == NULL) {
         tw_span_free(sp);
         goto fail;
@@ -1641,8 +1660,7 @@ otracer_wrap(PyObject *self, PyObject *core)
     otelstate *ot = ot_of(st);
     if (!PyObject_TypeCheck(core, st->span_base))
         return PyErr_Format(PyExc_TypeError, "_wrap needs a tracewire Span");
-    OtelSpanObject *o = (OtelSpanObject *)twpy_pool_take(st->otel_span_base, st->otel_span_pool,
-                                                         &st->otel_span_pooled);
+    OtelSpanObject *o = ospan_take(st);
     if (o == NULL)
         return NULL;
     tw_span *sp = ((SpanObject *)core)->span;
@@ -1915,8 +1933,12 @@ void
 twpy_otel_clear(modstate *st)
 {
     /* pooled objects first: freeing one reads its type */
-    while (st->otel_span_pooled > 0)
-        PyObject_GC_Del(st->otel_span_pool[--st->otel_span_pooled]);
+    while (st->otel_span_pooled > 0) {
+        PyObject *o = st->otel_span_pool[--st->otel_span_pooled];
+        PyTypeObject *tp = Py_TYPE(o);
+        PyObject_GC_Del(o);
+        Py_DECREF(tp);
+    }
     while (st->otel_cur_pooled > 0) {
         CurrentObject *c = (CurrentObject *)st->otel_cur_pool[--st->otel_cur_pooled];
         PyTypeObject *tp = Py_TYPE(c);
