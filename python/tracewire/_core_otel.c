@@ -17,7 +17,14 @@
  * default), the current Context is read from and set on that ContextVar
  * directly, with the span under the API's own _SPAN_KEY, exactly what
  * trace.set_span_in_context + context.attach/detach do, without their Python
- * frames. Any other runtime goes through the API's functions.
+ * frames. Any other runtime goes through the API's functions. A current-span
+ * `with` allocates nothing of its own: the manager comes from a pool, its
+ * __enter__/__exit__ method objects live inside it (CurMethod), and the
+ * Context it attaches is the spare one (keep_spare) refilled in place when
+ * the Context around it holds no more than a span: a new Context and its free
+ * were a third of the `with`'s own cost. The spare is kept only when nothing
+ * can tell it from a new object: no other reference, no weak reference, no
+ * instance attribute, its dict version unchanged since we filled it.
  *
  * Values: exact str/int/float/bool attribute values are handed to the core
  * through twpy_field_from_py (_core_values.c); anything else (sequences,
