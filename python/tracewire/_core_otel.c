@@ -58,6 +58,10 @@ typedef struct otelstate {
      * making a new Context and span (the `with`'s allocations and frees). */
     PyObject *spare;
     struct OtelSpanObject *spare_span;  /* borrowed from spare; NULL: a used span is there */
+    /* the state a later otel_setup replaced: kept (its spare dropped) until
+     * the module goes, since C code running when a handler of a warning it
+     * says calls otel_setup still reads the state it started with */
+    struct otelstate *retired;
 } otelstate;
 
 static const char *const ot_names[OT_S_STATUS_CODE] = {
@@ -1085,9 +1089,10 @@ no_extras(PyObject *o)
  * (the manager's reference) is blanked in it when the Context's is the only
  * other reference, as the span pool would have it. */
 static void
-keep_spare(modstate *st, otelstate *ot, PyObject *ctx, uint64_t ver, OtelSpanObject *span)
+keep_spare(modstate *st, PyObject *ctx, uint64_t ver, OtelSpanObject *span)
 {
-    if (!TWPY_DICT_VERSION || ot->spare != NULL || Py_REFCNT(ctx) != 1
+    otelstate *ot = ot_of(st);    /* read now: code run since may have replaced it */
+    if (!TWPY_DICT_VERSION || ot == NULL || ot->spare != NULL || Py_REFCNT(ctx) != 1
         || dict_version(ctx) != ver || PyDict_GET_SIZE(ctx) != 1 || !no_extras(ctx)) {
         Py_DECREF(ctx);
         return;
@@ -1097,8 +1102,9 @@ keep_spare(modstate *st, otelstate *ot, PyObject *ctx, uint64_t ver, OtelSpanObj
         && Py_IS_TYPE((PyObject *)span, st->otel_span_base)) {
         ospan_blank(span);          /* may run code (attribute values freed) */
         blank = span;
+        ot = ot_of(st);
     }
-    if (ot->spare != NULL) {        /* that code took the place */
+    if (ot == NULL || ot->spare != NULL) {    /* that code took the place */
         Py_DECREF(ctx);
         return;
     }
@@ -1385,6 +1391,21 @@ otracer_start_as_current_span(PyObject *self, PyObject *const *args, Py_ssize_t 
     return current_new(t->core->st, t, a, 8, end);
 }
 
+/* The manager's span attached the API's way (attach_span): a new reference
+ * to span (stolen) for __enter__ to return, or NULL. */
+static PyObject *
+enter_attached(CurrentObject *c, PyObject *span)
+{
+    PyObject *tok = attach_span(ot_of(c->st), span, NULL);
+    if (tok == NULL) {
+        Py_DECREF(span);
+        return NULL;
+    }
+    c->span = span;
+    c->token = tok;
+    return Py_NewRef(span);
+}
+
 static PyObject *
 cur_enter(PyObject *self)
 {
@@ -1406,13 +1427,7 @@ cur_enter(PyObject *self)
         Py_XDECREF(cur);
         if ((span = start_span(c->tracer, a, NULL)) == NULL)
             return NULL;
-        if ((tok = attach_span(ot, span, NULL)) == NULL) {
-            Py_DECREF(span);
-            return NULL;
-        }
-        c->span = span;
-        c->token = tok;
-        return Py_NewRef(span);
+        return enter_attached(c, span);
     }
     a[A_CONTEXT] = cur;
     if (ot->spare != NULL && only_span(ot, cur)) {
@@ -1424,6 +1439,12 @@ cur_enter(PyObject *self)
     span = start_span(c->tracer, a, into);
     if (span == NULL)
         goto fail;
+    if (ot_of(c->st) != ot) {
+        /* code run by start_span (a logging handler) set the face up anew */
+        Py_XDECREF(ctx);
+        Py_DECREF(cur);
+        return enter_attached(c, span);
+    }
     if (ctx == NULL)
         ctx = new_context(ot, span, cur);
     else if (into == NULL && PyDict_SetItem(ctx, ot->o[OT_SPAN_KEY], span) < 0)
@@ -1457,6 +1478,7 @@ cur_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     c->span = c->token = c->ctx = NULL;
     detach_token(ot, tok);
     Py_DECREF(tok);
+    ot = ot_of(st);               /* the API's detach may have run any code */
     OtelSpanObject *o = (OtelSpanObject *)span;
     PyObject *ev = args[1];
     if (ev != Py_None && PyObject_TypeCheck(ev, (PyTypeObject *)PyExc_Exception)
@@ -1471,7 +1493,7 @@ cur_exit(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
     }
     int rc = c->end_on_exit ? span_end(st, o, NULL) : 0;
     if (ctx != NULL)
-        keep_spare(st, ot, ctx, c->ctx_ver, o);
+        keep_spare(st, ctx, c->ctx_ver, o);
     Py_DECREF(span);
     if (rc < 0)
         return NULL;
@@ -1864,13 +1886,15 @@ twpy_otel_types_ready(modstate *st)
 static void
 otel_state_free(otelstate *ot)
 {
-    if (ot == NULL)
-        return;
-    for (int i = 0; i < OT_COUNT; i++)
-        Py_CLEAR(ot->o[i]);
-    ot->spare_span = NULL;
-    Py_CLEAR(ot->spare);
-    PyMem_Free(ot);
+    while (ot != NULL) {
+        otelstate *next = ot->retired;
+        for (int i = 0; i < OT_COUNT; i++)
+            Py_CLEAR(ot->o[i]);
+        ot->spare_span = NULL;
+        Py_CLEAR(ot->spare);
+        PyMem_Free(ot);
+        ot = next;
+    }
 }
 
 /* otel_setup(**objects): the OTel API objects this file uses, given once by
@@ -1919,8 +1943,13 @@ twpy_otel_setup(PyObject *m, PyObject *const *args, Py_ssize_t nargs, PyObject *
         return PyErr_Format(PyExc_TypeError, "otel_setup: context_cls or the context var is "
                             "not what tracewire.otel gives");
     }
-    otel_state_free((otelstate *)st->otel);
+    otelstate *old = st->otel;
+    ot->retired = old;
     st->otel = ot;
+    if (old != NULL) {
+        old->spare_span = NULL;
+        Py_CLEAR(old->spare);
+    }
     Py_RETURN_NONE;
 }
 
@@ -1928,7 +1957,7 @@ int
 twpy_otel_traverse(modstate *st, visitproc visit, void *arg)
 {
     otelstate *ot = st->otel;
-    if (ot) {
+    for (; ot != NULL; ot = ot->retired) {
         for (int i = 0; i < OT_COUNT; i++)
             Py_VISIT(ot->o[i]);
         Py_VISIT(ot->spare);

@@ -271,3 +271,42 @@ def test_custom_runtime_context_takes_the_api_path(tmp_path):
     assert r.returncode == 0, r.stderr
     # 5 current spans: each one attach and one detach through the runtime
     assert r.stdout.split() == ["['b',", "True,", "'b',", "True,", "True]", "5", "5"], r.stdout
+
+
+def test_face_set_up_anew_by_a_logging_handler_inside_enter():
+    """A warning during __enter__ (a bad span name) whose logging handler sets
+    the face up anew (tracewire.otel._trace._setup_core, replacing the objects
+    the C code holds): the `with` carries on with the new ones, the spare
+    Context taken before is dropped, nothing is read from the freed state
+    (the sanitized run of this suite would say so)."""
+    import logging
+    from tracewire.otel import TracerProvider, _trace
+
+    class Reset(logging.Handler):
+        def emit(self, record):
+            _trace._setup_core()
+
+    tp = TracerProvider(service_name="re", options={"reporter.protocols": "memory"},
+                        shutdown_on_exit=False)
+    t = tp.get_tracer("re")
+    for _ in range(2):                       # leaves a spare Context behind
+        with t.start_as_current_span("warm"):
+            pass
+    h = Reset()
+    log = logging.getLogger("tracewire.otel")
+    log.addHandler(h)
+    try:
+        with t.start_as_current_span(None) as s:     # warns: "Span name must be a str"
+            inside = trace_api.get_current_span() is s
+            with t.start_as_current_span("child"):
+                nested = _cur()
+        after = _cur()
+    finally:
+        log.removeHandler(h)
+    assert (inside, nested, after) == (True, "child", None)
+    with t.start_as_current_span("later"):
+        assert _cur() == "later"
+    assert tp.force_flush(5000)
+    got = {x["operation_name"]: x for x in tp.opentracing_tracer.memory_spans()}
+    assert got["child"]["parent_id"] == got[""]["span_id"]
+    tp.shutdown()
