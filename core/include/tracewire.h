@@ -153,6 +153,9 @@ TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
  *                           starts as probabilistic(sampler.param) and follows
  *                           the strategies polled from sampler.url
  *   sampler.param           number, or true/false for 1/0 [1]
+ *   sampler.tags            true: sampled roots carry sampler.type and
+ *                           sampler.param tags, as Jaeger clients'; false
+ *                           as the OTel SDK (tracewire.otel sets it) [true]
  *   sampler.url             remote sampling endpoint [http://127.0.0.1:5778/sampling]
  *   sampler.refresh_ms      remote poll interval [60000]
  *   reporter.protocols      comma list of udp | http | otlp | memory | log | none [udp]

@@ -79,6 +79,10 @@ struct tw_config {
     char *baggage_restrictions_host_port;   /* "host:port"; empty: agent_host:5778 */
     int baggage_restrictions_refresh_ms;
     bool baggage_restrictions_deny;  /* deny_baggage_on_initialization_failure */
+    /* sampler.tags: sampled roots carry sampler.type/sampler.param, as Jaeger
+     * clients write them; the OTel face turns it off (the OTel SDK's spans
+     * carry no sampler attributes) */
+    bool sampler_tags;
 };
 
 /* config.c: struct copies for the tracer. init sets every non-string default

@@ -617,6 +617,11 @@ const twp_config_key twp_config_keys[] = {
            "OTEL_TRACES_SAMPLER_ARG, JAEGER_SAMPLER_PARAM",
            "number (true/false: 1/0, as jaeger_client's const sampler takes); <= 1 when probabilistic; "
            "jaeger_client profile, const: only true/1 sample, no param samples none (as jaeger_client)"),
+    /* Jaeger clients tag a sampled root with the sampler that decided; the
+     * OTel SDK writes no such attributes, so the OTel face sets it false */
+    NATIVE("sampler.tags", TWK_BOOL, 0, sampler_tags, 0, 0, "true", NULL,
+           "true: a sampled root span carries sampler.type and sampler.param tags (as Jaeger "
+           "clients); the OTel face sets false (as the OTel SDK)"),
 
     NATIVE("reporter.protocols", TWK_PROTOCOLS, 0, protocols, 0, 0, "udp",
            "OTEL_TRACES_EXPORTER, OTEL_SDK_DISABLED (none), JAEGER_ENDPOINT (udp -> http), "

@@ -1079,7 +1079,7 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
         /* a const sampler never changes: no call, no strategy load */
         if (t->const_decision) {
             flags = TW_FLAG_SAMPLED;
-            sampler_tags = root;
+            sampler_tags = root && cfg->sampler_tags;
             sr.type = const_type;
             sr.param = 1;
             sr.param_is_bool = true;
@@ -1089,7 +1089,7 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
             remote_sampling_kick(t);
         if (twp_sampler_decide(t->sampler, lo, name, name_len, &sr)) {
             flags = TW_FLAG_SAMPLED;
-            sampler_tags = root;
+            sampler_tags = root && cfg->sampler_tags;
         }
     }
     /* W3C trace-flags other than sampled (random, reserved) describe the

@@ -12,10 +12,9 @@ Each scenario is one function over the OTel API. It runs twice:
 Both results are normalised to the same plain form (ids replaced by span
 names) and must be equal; each test also states the SDK test's expectation
 directly. Known, documented differences are written out where they apply:
-the core keeps microseconds (times are compared at that precision), root
-spans carry the core's Jaeger sampler tags, and the SDK evicts the oldest
-attribute at a count limit where tracewire drops the new one (the spec's
-rule; python/README.md).
+the core keeps microseconds (times are compared at that precision) and the
+SDK evicts the oldest attribute at a count limit where tracewire drops the
+new one (the spec's rule; python/README.md).
 
 The tests are a pytest port of the SDK's unittest cases, not copies: a
 TestBase subclass (WireTestBase) gives the in-memory checks of
@@ -25,6 +24,8 @@ over spans decoded from the wire.
 import gzip
 import logging
 import unittest
+
+import pytest
 
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
@@ -37,7 +38,6 @@ from tracewire.otel import SpanLimits, TracerProvider
 
 from conftest import HttpSink
 
-SAMPLER_TAGS = {"sampler.type", "sampler.param"}
 T0 = 1_700_000_000_123_456_000      # explicit times: whole microseconds (the core's unit)
 
 
@@ -91,7 +91,7 @@ class WireSpan:
         self.parent = (_Ctx(self.context.trace_id, int.from_bytes(sp.parent_span_id, "big"))
                        if sp.parent_span_id else None)
         self.attributes = {k: v for k, v in _attrs(sp.attributes).items()
-                           if k not in SAMPLER_TAGS and not k.startswith("otel.status_")
+                           if not k.startswith("otel.status_")
                            and k != "error"}
         self.events = [_Event(e) for e in sp.events]
         self.links = [_Link(ln) for ln in sp.links]
@@ -227,6 +227,45 @@ def test_attributes_and_sequences_match_the_sdk():
     assert len(a) == 12
     assert wire["root2"].attributes == {"attr-key": "val", "k2": "v2"}
 
+
+@pytest.mark.parametrize("sampler", ["always_on", "traceidratio", "parentbased_always_on",
+                                     "parentbased_traceidratio"])
+def test_sampled_roots_carry_no_sampler_attributes_as_in_the_sdk(sampler):
+    """The SDK's samplers return only the attributes start_span was given:
+    its root spans carry no sampler.type/sampler.param (which Jaeger clients
+    write, and tracewire's opentracing face keeps)."""
+    from opentelemetry.sdk.trace import TracerProvider as SdkProvider
+    from opentelemetry.sdk.trace import sampling
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    def scenario(tracer):
+        with tracer.start_as_current_span("root", attributes={"a": 1}):
+            with tracer.start_as_current_span("child"):
+                pass
+
+    sdk_sampler = {"always_on": sampling.ALWAYS_ON,
+                   "traceidratio": sampling.TraceIdRatioBased(1.0),
+                   "parentbased_always_on": sampling.ParentBased(sampling.ALWAYS_ON),
+                   "parentbased_traceidratio": sampling.ParentBasedTraceIdRatio(1.0)}[sampler]
+    memory = InMemorySpanExporter()
+    sdk = SdkProvider(sampler=sdk_sampler)
+    sdk.add_span_processor(SimpleSpanProcessor(memory))
+    scenario(sdk.get_tracer("s"))
+    sink = HttpSink(status=200, body=b'{"partialSuccess":{}}')
+    try:
+        tw = TracerProvider(service_name="sampler-attrs", shutdown_on_exit=False, sampler=sampler,
+                            sampler_arg=1.0 if "ratio" in sampler else None,
+                            options={"reporter.otlp_endpoint":
+                                     "http://127.0.0.1:%d/v1/traces" % sink.port})
+        scenario(tw.get_tracer("s"))
+        wire = WireExporter(tw, sink).get_finished_spans()
+        tw.shutdown()
+    finally:
+        sink.close()
+    want = {s.name: dict(s.attributes) for s in memory.get_finished_spans()}
+    assert want == {"root": {"a": 1}, "child": {}}
+    assert {s.name: s.attributes for s in wire} == want
 
 def s_invalid_attributes(tracer):
     class NoStr:

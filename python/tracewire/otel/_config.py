@@ -91,6 +91,9 @@ def core_options(service_name=None, resource=None, sampler=None, sampler_arg=Non
         "propagation.extract": "w3c,jaeger,b3,b3multi",
         # OTel has no value length limit by default: the face applies its own
         "max_tag_value_length": str(1 << 24),
+        # the SDK's spans carry no sampler attributes (its samplers return
+        # only the attributes start_span was given); Jaeger clients' do
+        "sampler.tags": "false",
     }
     if not any(os.environ.get(v, "").strip() for v in _REPORTER_VARS):
         opts["reporter.protocols"] = "otlp"
