@@ -1,17 +1,17 @@
 /* intern.h — the process's table of short strings (tag keys, operation
- * names) that compact span records point at instead of copying. Private to
- * core/.
+ * names) that packed span records (span_pack.c) refer to instead of
+ * holding a copy. Private to core/.
  *
- * Why: a buffered record's strings are mostly the same few keys and names
+ * Why: a buffered span's strings are mostly the same few keys and names
  * in every span ("http.method", "GET /api"): one shared copy each lets a
- * record hold only its values, which is what brings a buffered span under
- * 256 bytes (issue #21). The hot path does not look strings up (a lookup
- * costs more instructions than copying a short key into the record's
- * arena); twp_span_data_compact does, for records that wait long (the
- * memory reporter). The table is one per process (twp_strings), never
- * freed: an entry outlives every record that points at it, whichever
- * tracer made the record, and a forked child inherits it as it is (a slot
- * claimed by a thread that is gone in the child stays unused).
+ * packed span hold a 1-2 byte reference and its values only (issues #21,
+ * #16). The hot path does not look strings up (a lookup costs more
+ * instructions than copying a short key into the record's arena);
+ * twp_span_pack does, for spans that wait long (the memory reporter). The
+ * table is one per process (twp_strings), never freed: an entry outlives
+ * every packed span and unpacked record that refers to it, whichever
+ * tracer made it, and a forked child inherits it as it is (a slot claimed
+ * by a thread that is gone in the child stays unused).
  *
  * Shape: open addressing over a fixed array of slots, each holding up to
  * TWP_INTERN_MAX_LEN bytes inline. Lookups are lock-free reads of slots that

@@ -4,8 +4,9 @@
  * swap, never across work). At most reporter.queue_size records are kept;
  * beyond that new spans are dropped and counted as dropped_queue_full, so a
  * test tracer left running cannot grow without bound.
- * Kept records are compacted first (twp_span_data_compact: one exact-size
- * block, about half a hot-path record's RSS).
+ * Kept spans are packed (span_pack.c: one small block, about a third of a
+ * record's bytes, as a buffer of spans is this reporter's whole cost) and
+ * unpacked into a record again to be rendered.
  * twp_memory_reporter_json renders the list with jansson (one object per span,
  * oldest first) and optionally clears it. In a forked child the inherited
  * records are dropped, like any reporter's queue.
@@ -28,7 +29,7 @@
 typedef struct memrep {
     twp_reporter base;
     pthread_mutex_t lock;
-    twp_span_data *head, *tail;
+    twp_packed *head, *tail;
     size_t n, cap;
     twp_counters *ctr;
     bool count_reported;
@@ -37,11 +38,11 @@ typedef struct memrep {
 
 static void drop_all(memrep *m)
 {
-    twp_span_data *d = m->head;
-    while (d) {
-        twp_span_data *n = d->next;
-        twp_span_data_free(d);
-        d = n;
+    twp_packed *p = m->head;
+    while (p) {
+        twp_packed *n = p->next;
+        free(p);
+        p = n;
     }
     m->head = m->tail = NULL;
     m->n = 0;
@@ -50,21 +51,22 @@ static void drop_all(memrep *m)
 static void mem_report(twp_reporter *r, twp_span_data *d)
 {
     memrep *m = (memrep *)r;
-    d = twp_span_data_compact(d);   /* kept until read: half the RSS (span.c) */
-    d->next = NULL;
+    twp_packed *p = twp_span_pack(d);   /* kept until read: a third of the record */
+    twp_span_data_free(d);
     pthread_mutex_lock(&m->lock);
-    if (m->n >= m->cap) {
+    if (!p || m->n >= m->cap) {
+        /* no room: the reporter's bound, or no memory for the packed copy */
         pthread_mutex_unlock(&m->lock);
         if (m->count_reported)
             TWP_INC(m->ctr, dropped_queue_full, 1);
-        twp_span_data_free(d);
+        free(p);
         return;
     }
     if (m->tail)
-        m->tail->next = d;
+        m->tail->next = p;
     else
-        m->head = d;
-    m->tail = d;
+        m->head = p;
+    m->tail = p;
     m->n++;
     pthread_mutex_unlock(&m->lock);
     if (m->count_reported)
@@ -353,10 +355,12 @@ tw_status twp_memory_reporter_json(twp_reporter *r, int clear, char **json_out)
     if (!arr)
         return TW_ERR_NOMEM;
     tw_status st = TW_OK;
-    twp_span_data *taken = NULL;
+    twp_packed *taken = NULL;
     pthread_mutex_lock(&m->lock);
-    for (twp_span_data *d = m->head; d; d = d->next) {
-        json_t *o = span_json(d, m->hex128);
+    for (twp_packed *p = m->head; p; p = p->next) {
+        twp_span_data *d = twp_span_unpack(p);
+        json_t *o = d ? span_json(d, m->hex128) : NULL;
+        twp_span_data_free(d);
         if (!o || json_array_append_new(arr, o) != 0) {
             st = TW_ERR_NOMEM;
             break;
@@ -369,8 +373,8 @@ tw_status twp_memory_reporter_json(twp_reporter *r, int clear, char **json_out)
     }
     pthread_mutex_unlock(&m->lock);
     while (taken) {
-        twp_span_data *n = taken->next;
-        twp_span_data_free(taken);
+        twp_packed *n = taken->next;
+        free(taken);
         taken = n;
     }
     if (st == TW_OK) {

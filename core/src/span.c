@@ -27,7 +27,6 @@
  */
 #include "tracer.h"
 #include "ids.h"
-#include "intern.h"
 #include "trace_flags.h"
 #include "propagation.h"
 #include "encoders.h"
@@ -317,7 +316,6 @@ static inline void data_reset_body(twp_span_data *d)
     d->arena.used = 0;
     d->arena.cap = sizeof(d->inline_mem);
     d->arena.chunks = NULL;
-    d->compact = false;
 }
 
 static inline void data_reset(twp_span_data *d)
@@ -466,174 +464,29 @@ void twp_span_data_free(twp_span_data *d)
 {
     if (!d)
         return;
-    if (d->compact) {
-        free(d);
-        return;
-    }
     data_free(twp_tls_get(), d);
 }
 
-/* ------------------------------------------------------------ compact records */
+/* ------------------------------------------------------------ arrays */
 
-_Static_assert(TWP_SPAN_HEAD <= 120, "the compact head grew past 120 bytes (span_data.h)");
 _Static_assert(sizeof(twp_value) == 24, "twp_value grew past 24 bytes (span_data.h)");
 _Static_assert(offsetof(twp_span_data, inline_mem) % 8 == 0,
                "the inline arena chunk must be 8-byte aligned (twp_arena_alloc)");
 
-/* Whether p lies in d's own memory (inline arena or a heap chunk): strings
- * elsewhere are static literals the span model borrows (sampler tags). */
-static bool in_record(const twp_span_data *d, const char *p)
-{
-    if (p >= d->inline_mem && p < d->inline_mem + sizeof d->inline_mem)
-        return true;
-    for (const twp_arena_chunk *c = d->arena.chunks; c; c = c->next)
-        if (p >= c->mem && p < c->mem + c->cap)
-            return true;
-    return false;
-}
-
-static size_t str_need(const twp_span_data *d, const char *p, size_t n)
-{
-    return p && in_record(d, p) ? n + 1 : 0;
-}
-
-/* A key or name the process-wide string table holds (or takes now): the
- * compact record points there instead of holding a copy. Operation names
- * get half the table at most (their cardinality is the application's; keys
- * keep room). */
-static const char *interned(const twp_span_data *d, const char *p, size_t n, bool name)
-{
-    if (!p || !in_record(d, p))
-        return NULL;
-    return twp_intern_get(&twp_strings, p, n, name ? TWP_INTERN_FULL / 2 : TWP_INTERN_FULL);
-}
-
-static size_t value_need(const twp_span_data *d, const twp_value *v)
-{
-    size_t n = v->key && interned(d, v->key, v->key_len, false) ? 0
-             : str_need(d, v->key, v->key_len);
-    if (v->type == TW_VAL_STRING || v->type == TW_VAL_BINARY)
-        n += str_need(d, v->v.str, v->len);
-    return n;
-}
-
-/* An ARRAY value's block, 8-aligned in the compact record's array region. */
-static size_t array_need(const twp_value *v)
-{
-    return v->type == TW_VAL_ARRAY ? (v->v.arr->size + 7u) & ~(size_t)7u : 0;
-}
-
-/* Copies a record-owned string to *pos (advancing it); borrows the rest. */
-static const char *str_move(const twp_span_data *d, const char *p, size_t n, char **pos)
-{
-    if (!p || !in_record(d, p))
-        return p;
-    char *q = *pos;
-    memcpy(q, p, n);
-    q[n] = '\0';
-    *pos = q + n + 1;
-    return q;
-}
-
-static void value_move(const twp_span_data *d, twp_value *dst, const twp_value *src, char **pos,
-                       char **arr)
-{
-    *dst = *src;
-    const char *k = interned(d, src->key, src->key_len, false);
-    dst->key = k ? k : str_move(d, src->key, src->key_len, pos);
-    if (src->type == TW_VAL_STRING || src->type == TW_VAL_BINARY) {
-        dst->v.str = str_move(d, src->v.str, src->len, pos);
-    } else if (src->type == TW_VAL_ARRAY) {
-        dst->v.arr = twp_array_copy(*arr, src->v.arr);
-        *arr += array_need(src);
-    }
-}
-
 const twp_array *twp_array_copy(void *dst, const twp_array *a)
 {
     memcpy(dst, a, a->size);
-    twp_array *c = dst;
-    ptrdiff_t delta = (const char *)dst - (const char *)a;
-    c->json += delta;
-    for (uint32_t i = 0; i < c->n; i++)
-        if (c->items[i].type == TW_VAL_STRING)
-            c->items[i].v.str += delta;
-    return c;
+    return twp_array_moved(dst, (uintptr_t)a);
 }
 
-twp_span_data *twp_span_data_compact(twp_span_data *d)
+const twp_array *twp_array_moved(void *dst, uintptr_t was)
 {
-    if (!d || d->compact)
-        return d;
-    size_t hdr = (TWP_SPAN_HEAD + 7u) & ~(size_t)7u;
-    size_t arrays = sizeof(twp_value) * d->ntags + sizeof(twp_log) * d->nlogs +
-                    sizeof(twp_ref) * d->nrefs;
-    const char *op = interned(d, d->op, d->op_len, true);
-    size_t strings = op ? 0 : str_need(d, d->op, d->op_len);
-    if (d->tracestate)
-        strings += str_need(d, d->tracestate, strlen(d->tracestate));
-    for (uint32_t i = 0; i < d->ntags; i++) {
-        strings += value_need(d, &d->tags[i]);
-        arrays += array_need(&d->tags[i]);
-    }
-    for (uint32_t i = 0; i < d->nlogs; i++) {
-        arrays += sizeof(twp_value) * d->logs[i].nfields;
-        for (uint32_t j = 0; j < d->logs[i].nfields; j++) {
-            strings += value_need(d, &d->logs[i].fields[j]);
-            arrays += array_need(&d->logs[i].fields[j]);
-        }
-    }
-    for (uint32_t i = 0; i < d->nrefs; i++) {
-        if (d->refs[i].tracestate)
-            strings += str_need(d, d->refs[i].tracestate, strlen(d->refs[i].tracestate));
-        arrays += sizeof(twp_value) * d->refs[i].nattrs;
-        for (uint32_t j = 0; j < d->refs[i].nattrs; j++) {
-            strings += value_need(d, &d->refs[i].attrs[j]);
-            arrays += array_need(&d->refs[i].attrs[j]);
-        }
-    }
-    twp_span_data *c = malloc(hdr + arrays + strings);
-    if (!c)
-        return d;
-    memcpy(c, d, TWP_SPAN_HEAD);
-    c->compact = true;
-    c->next = NULL;
-    char *arr = (char *)c + hdr;      /* 8-aligned: malloc's block + hdr */
-    char *pos = arr + arrays;         /* strings after every array */
-    c->tags = d->ntags ? (twp_value *)arr : NULL;
-    arr += sizeof(twp_value) * d->ntags;
-    c->logs = d->nlogs ? (twp_log *)arr : NULL;
-    arr += sizeof(twp_log) * d->nlogs;
-    c->refs = d->nrefs ? (twp_ref *)arr : NULL;
-    arr += sizeof(twp_ref) * d->nrefs;
-    for (uint32_t i = 0; i < d->ntags; i++)
-        value_move(d, &c->tags[i], &d->tags[i], &pos, &arr);
-    for (uint32_t i = 0; i < d->nlogs; i++) {
-        const twp_log *sl = &d->logs[i];
-        twp_log *dl = &c->logs[i];
-        dl->ts_us = sl->ts_us;
-        dl->nfields = sl->nfields;
-        dl->fields = sl->nfields ? (twp_value *)arr : NULL;
-        arr += sizeof(twp_value) * sl->nfields;
-        for (uint32_t j = 0; j < sl->nfields; j++)
-            value_move(d, &dl->fields[j], &sl->fields[j], &pos, &arr);
-    }
-    for (uint32_t i = 0; i < d->nrefs; i++) {
-        c->refs[i] = d->refs[i];
-        if (d->refs[i].tracestate)
-            c->refs[i].tracestate = str_move(d, d->refs[i].tracestate,
-                                             strlen(d->refs[i].tracestate), &pos);
-        if (!d->refs[i].nattrs)
-            continue;
-        c->refs[i].attrs = (twp_value *)arr;
-        arr += sizeof(twp_value) * d->refs[i].nattrs;
-        for (uint32_t j = 0; j < d->refs[i].nattrs; j++)
-            value_move(d, &c->refs[i].attrs[j], &d->refs[i].attrs[j], &pos, &arr);
-    }
-    c->op = op ? op : str_move(d, d->op, d->op_len, &pos);
-    if (d->tracestate)
-        c->tracestate = str_move(d, d->tracestate, strlen(d->tracestate), &pos);
-    twp_span_data_free(d);
+    twp_array *c = dst;
+    uintptr_t delta = (uintptr_t)dst - was;   /* modulo 2^N: adding it moves a pointer */
+    c->json = (const char *)((uintptr_t)c->json + delta);
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->items[i].type == TW_VAL_STRING)
+            c->items[i].v.str = (const char *)((uintptr_t)c->items[i].v.str + delta);
     return c;
 }
 
@@ -796,7 +649,7 @@ static size_t clip(const char *s, size_t len, size_t max, bool utf8)
  * one piece ("key\0value\0"). Keys are not interned here: a lookup costs
  * about 40 instructions more than the copy, per key and span, on the path
  * every traced request takes; records that wait long are interned when
- * compacted (twp_span_data_compact). */
+ * packed (span_pack.c). */
 static inline __attribute__((always_inline)) tw_status
 fill_value(twp_span_data *d, size_t max, twp_value *v, const tw_field *f)
 {

@@ -42,8 +42,10 @@ typedef struct twp_array {
 } twp_array;
 
 /* span.c: copies the block a to dst (a->size bytes, 8-aligned) and fixes its
- * inner pointers; returns dst. */
+ * inner pointers; returns dst. twp_array_moved fixes them in a block whose
+ * bytes were copied to dst from address was (span_pack.c). */
 const twp_array *twp_array_copy(void *dst, const twp_array *a);
+const twp_array *twp_array_moved(void *dst, uintptr_t was);
 
 typedef struct twp_log {
     int64_t ts_us;
@@ -75,12 +77,10 @@ typedef struct tw_scope {
     twp_arena arena;                /* owns the strings and attrs */
 } twp_scope;
 
-/* The record. Its first TWP_SPAN_HEAD bytes (up to and including compact;
- * 120, kept so: with 24-byte values a buffered span with 5 tags -- 2 sampler
- * tags and 3 of the application's -- fits a 256-byte malloc chunk, issue
- * #21) are what every reader uses and all a compact record has; the fields
- * after them exist only in a span model's (hot) record, which is still
- * written. */
+/* The record, laid out for the span path: what every reader uses first,
+ * then what only the span model writes (capacities, the thread it returns
+ * to, the arena with its inline first chunk). A record that must wait long
+ * in a buffer is packed instead (twp_span_pack below). */
 typedef struct twp_span_data {
     struct twp_span_data *next;     /* queue / free-list link */
     uint64_t trace_hi, trace_lo;    /* trace_hi 0 in 64-bit mode */
@@ -96,9 +96,7 @@ typedef struct twp_span_data {
     uint16_t nlogs, nrefs;          /* span.c refuses more with TW_ERR_TOO_LARGE */
     uint16_t flags;                 /* TW_FLAG_* and the W3C bits (trace_flags.h) */
     uint8_t kind;                   /* tw_span_kind */
-    bool compact;                   /* made by twp_span_data_compact: one exact-size block
-                                     * of the head, arrays and strings; nothing below */
-    /* ---- hot records only (span.c) */
+    /* ---- the span model's (span.c) */
     uint32_t cap_tags, cap_logs;
     void *home;                     /* span.c: the per-thread cache it returns to */
     twp_arena arena;
@@ -108,7 +106,6 @@ typedef struct twp_span_data {
     twp_value inline_tags[8];
     char inline_mem[192];           /* first arena chunk (8-byte aligned: arena) */
 } twp_span_data;
-#define TWP_SPAN_HEAD (offsetof(twp_span_data, compact) + 1)
 
 /* ------------------------------------------------------------ process */
 
@@ -131,21 +128,28 @@ void twp_span_data_return_flush(void);
  * (used when two reporters each need their own). Both NULL on OOM. */
 twp_span_data *twp_span_data_new(void);
 twp_span_data *twp_span_data_clone(const twp_span_data *d);
-/* span.c: for a record that will wait long in a buffer (the memory
- * reporter): a copy in one exact-size block -- header, arrays, then the
- * strings (static literals such as the sampler tags' keys stay borrowed) --
- * about half the RSS of a cached record, whose inline arena and tag array
- * are sized for the hot path. Takes d: returns the copy and frees d, or
- * returns d unchanged when the copy cannot be allocated. A compact record
- * is read like any other, must not be written (its next link aside), and is freed (never cached)
- * by twp_span_data_free. */
-twp_span_data *twp_span_data_compact(twp_span_data *d);
+/* span_pack.c: a record packed for a long wait in a buffer (the memory
+ * reporter): one malloc'd block of about a third of a record's bytes (ids
+ * and times raw, counts as varints, keys and names as references into the
+ * process's string table, values by type; the format is in span_pack.c).
+ * twp_span_pack leaves d as it was (the caller frees it) and returns NULL
+ * on OOM; twp_span_unpack makes a fresh record (twp_span_data_new, freed
+ * with twp_span_data_free) equal to the packed one, or NULL on OOM. A
+ * packed span is freed with free(); next is the holder's list link. */
+typedef struct twp_packed {
+    struct twp_packed *next;
+    uint32_t len;                   /* bytes in b */
+    unsigned char b[];
+} twp_packed;
+twp_packed *twp_span_pack(const twp_span_data *d);
+twp_span_data *twp_span_unpack(const twp_packed *p);
 
 /* Span kind in records: twp_span_data.kind is the single source of truth. A
  * "span.kind" tag set on a span updates kind and is NOT also stored in tags[];
  * encoders that need a span.kind tag (Jaeger Thrift) derive it from kind. */
 /* Record strings: besides the arena, tag keys/values may point at static
  * string literals (span.c writes the sampler.type/sampler.param tags that
- * way); they outlive every record and are never freed. */
+ * way) or into the process's string table (an unpacked record's keys and
+ * name); both outlive every record and are never freed. */
 
 #endif

@@ -14,7 +14,7 @@
  *   test_threads records [ROUNDS]    span records crossing threads (span.c's
  *       per-thread caches): each round 4 new threads make spans on a UDP
  *       tracer (records freed by the reporter's thread go back to their
- *       maker's home) and on a memory tracer (records compacted, keys and
+ *       maker's home) and on a memory tracer (records packed, keys and
  *       names interned concurrently, new ones every round), then exit with
  *       records still in flight (closed homes, reused by the next round's
  *       threads). Checked: finished = reported + dropped on both tracers,
