@@ -342,6 +342,33 @@ span_attr(modstate *st, OtelSpanObject *o, PyObject *key, PyObject *value)
     return 0;
 }
 
+/* span_attr for what set_attribute mostly gets, in the caller: a new str key
+ * (its hash made, not in the bloom) and an int/float/bool (or unlimited str)
+ * value on a span of our own with room; anything else span_attr's way. */
+static inline int
+span_attr_fast(modstate *st, OtelSpanObject *o, PyObject *key, PyObject *value)
+{
+    PyTypeObject *vt = Py_TYPE(value);
+    tw_span *sp = o->span;
+    Py_hash_t h;
+    tw_field f;
+    if (Py_IS_TYPE(key, &PyUnicode_Type) && PyUnicode_GET_LENGTH(key) > 0
+        && (h = ((PyASCIIObject *)key)->hash) != -1
+        && !(o->key_bloom & ((uint64_t)1 << (h & 63)))
+        && (vt == &PyLong_Type || vt == &PyFloat_Type || vt == &PyBool_Type
+            || (vt == &PyUnicode_Type && o->tracer->max_len < 0))
+        && o->nattrs < o->tracer->max_attrs && o->nattrs < o->cap && sp != NULL
+        && o->core == NULL && twpy_key_fast(&f, key) && twpy_value_fast(&f, value)) {
+        Py_ssize_t i = o->nattrs++;
+        o->key_bloom |= (uint64_t)1 << (h & 63);
+        o->kv[2 * i] = Py_NewRef(key);
+        o->kv[2 * i + 1] = Py_NewRef(value);
+        tw_span_set_tag(sp, &f);
+        return 0;
+    }
+    return span_attr(st, o, key, value);
+}
+
 static int
 attr_pair(void *ud, PyObject *k, PyObject *v)
 {
@@ -405,7 +432,7 @@ ospan_set_attribute(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
         if (a[0] == NULL || a[1] == NULL)
             return PyErr_Format(PyExc_TypeError, "set_attribute(key, value)");
     }
-    if (writable(st, o, "attribute") && span_attr(st, o, a[0], a[1]) < 0)
+    if (writable(st, o, "attribute") && span_attr_fast(st, o, a[0], a[1]) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
