@@ -1225,7 +1225,10 @@ start_span(OtelTracerObject *t, PyObject *const *a, OtelSpanObject *into)
     Py_ssize_t nlen = 0;
     int kind = 0;
 
-    if (name != NULL && PyUnicode_Check(name)) {
+    if (name != NULL && PyUnicode_CheckExact(name) && PyUnicode_IS_COMPACT_ASCII(name)) {
+        nm = (const char *)PyUnicode_DATA(name);     /* twpy_utf8_of's first case, no call */
+        nlen = PyUnicode_GET_LENGTH(name);
+    } else if (name != NULL && PyUnicode_Check(name)) {
         nm = twpy_utf8_of(name, &nlen, &name_tmp);
     } else {
         ot_warn(st, "Span name must be a str, not %s", name ? Py_TYPE(name)->tp_name : "None");
@@ -1368,8 +1371,10 @@ otracer_start_span(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyOb
 
 /* ------------------------------------------------------------ start_as_current_span */
 
-static PyObject *curm_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
-                                 PyObject *kwnames);
+static PyObject *curm_enter(PyObject *callable, PyObject *const *args, size_t nargsf,
+                            PyObject *kwnames);
+static PyObject *curm_exit(PyObject *callable, PyObject *const *args, size_t nargsf,
+                           PyObject *kwnames);
 
 /* A manager for start_span's arguments a[0..na) (the rest NULL). */
 static PyObject *
@@ -1387,7 +1392,7 @@ current_new(modstate *st, OtelTracerObject *t, PyObject *const *a, int na, int e
         memset((char *)c + sizeof(PyObject), 0, sizeof *c - sizeof(PyObject));
         for (int i = 0; i < 2; i++) {
             Py_SET_TYPE((PyObject *)&c->m[i], (PyTypeObject *)Py_NewRef(st->otel_curm_type));
-            c->m[i].vectorcall = curm_vectorcall;
+            c->m[i].vectorcall = i ? curm_exit : curm_enter;
         }
     }
     c->st = st;
@@ -1597,20 +1602,20 @@ cur_bind(PyObject *self, int is_exit)
 }
 
 static PyObject *
-curm_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+curm_enter(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
-    CurMethod *m = (CurMethod *)callable;
-    CurrentObject *c = m->owner;
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    int is_exit = m == &c->m[1];
-    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0)
-        return PyErr_Format(PyExc_TypeError, "%s() takes no keyword arguments",
-                            is_exit ? "__exit__" : "__enter__");
-    if (is_exit)
-        return cur_exit((PyObject *)c, args, nargs);
-    if (nargs != 0)
+    (void)args;
+    if (PyVectorcall_NARGS(nargsf) != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0))
         return PyErr_Format(PyExc_TypeError, "__enter__() takes no arguments");
-    return cur_enter((PyObject *)c);
+    return cur_enter((PyObject *)((CurMethod *)callable)->owner);
+}
+
+static PyObject *
+curm_exit(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0)
+        return PyErr_Format(PyExc_TypeError, "__exit__() takes no keyword arguments");
+    return cur_exit((PyObject *)((CurMethod *)callable)->owner, args, PyVectorcall_NARGS(nargsf));
 }
 
 /* Refcount 0: the memory (and its type reference) stays in the manager; the

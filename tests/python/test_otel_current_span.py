@@ -310,3 +310,30 @@ def test_face_set_up_anew_by_a_logging_handler_inside_enter():
     got = {x["operation_name"]: x for x in tp.opentracing_tracer.memory_spans()}
     assert got["child"]["parent_id"] == got[""]["span_id"]
     tp.shutdown()
+
+
+def test_manager_methods_as_bound_methods():
+    """`with` binds the manager's own method objects: they behave as bound
+    methods (called by hand, kept past the manager, wrong arguments refused)."""
+    import pytest
+    from tracewire.otel import TracerProvider
+
+    tp = TracerProvider(service_name="m", options={"reporter.protocols": "none"},
+                        shutdown_on_exit=False)
+    t = tp.get_tracer("m")
+    cm = t.start_as_current_span("by-hand")
+    enter, exit_ = cm.__enter__, cm.__exit__
+    assert enter.__self__ is cm and exit_.__self__ is cm and enter is not exit_
+    assert "__enter__" in repr(enter) and "__exit__" in repr(exit_)
+    del cm                                  # the methods keep their manager
+    with pytest.raises(TypeError):
+        enter(1)
+    with pytest.raises(TypeError):
+        exit_()
+    span = enter()
+    assert trace_api.get_current_span() is span
+    assert exit_(None, None, None) is False
+    assert _cur() is None and not span.is_recording()
+    with pytest.raises(TypeError):
+        enter(x=1)
+    tp.shutdown()
