@@ -9,7 +9,9 @@
 # resolve and thread start cancel out. Issue #15 (the reporter's share of the
 # nginx figure) and #21.
 # Usage: bench/reporter_callgrind.sh [spans=20000] [build dir=build/release]
-# Env: TW_BENCH_BATCH sets reporter.batch_size.
+# Env: TW_BENCH_BATCH sets reporter.batch_size; TW_CG_KEEP=dir keeps the
+# callgrind files (cg.out-01 the application thread, -02 the reporter) for
+# callgrind_annotate.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-20000}
@@ -19,7 +21,7 @@ bin=$build/bench/bench_reporter
 command -v valgrind >/dev/null || { echo "valgrind not installed"; exit 1; }
 run=$(mktemp -d /tmp/tw-rep-cg.XXXXXX)
 sink_pid=""
-cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; rm -rf "$run"; }
+cleanup() { [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null; [ -n "${TW_CG_KEEP:-}" ] && cp "$run"/cg.out* "$TW_CG_KEEP"/ 2>/dev/null; rm -rf "$run"; }
 trap cleanup EXIT
 python3 - > "$run/sink.out" <<'PY' &
 import socket, signal, sys

@@ -24,12 +24,59 @@
 #include "reporter.h"
 #include "transport.h"
 
+#include <string.h>
+
 /* Per-span outcome bits of one batch, set by exporters, read by the
  * reporter when it counts each span exactly once. */
 #define TWP_SPAN_DELIVERED 0x01u   /* this exporter's destination accepted it */
 #define TWP_SPAN_TOO_LARGE 0x02u   /* refused for size (a UDP datagram bound) */
 #define TWP_SPAN_ABANDONED 0x04u   /* the send was abandoned at the close() deadline */
 #define TWP_SPAN_PRIVATE   0x80u   /* scratch bit an exporter may use within export() */
+
+/* Outcome bytes a word at a time (a batch has hundreds, and these loops
+ * ran per span): set bits in all of st[0..n), clear bits in all, and
+ * whether every byte is exactly v. */
+#define TWP_STATES_WORD(b) (0x0101010101010101ULL * (unsigned char)(b))
+static inline void twp_states_or(unsigned char *st, size_t n, unsigned bits)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, st + i, 8);
+        w |= TWP_STATES_WORD(bits);
+        memcpy(st + i, &w, 8);
+    }
+    for (; i < n; i++)
+        st[i] |= (unsigned char)bits;
+}
+
+static inline void twp_states_clear(unsigned char *st, size_t n, unsigned bits)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, st + i, 8);
+        w &= ~TWP_STATES_WORD(bits);
+        memcpy(st + i, &w, 8);
+    }
+    for (; i < n; i++)
+        st[i] &= (unsigned char)~bits;
+}
+
+static inline bool twp_states_all(const unsigned char *st, size_t n, unsigned v)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, st + i, 8);
+        if (w != TWP_STATES_WORD(v))
+            return false;
+    }
+    for (; i < n; i++)
+        if (st[i] != v)
+            return false;
+    return true;
+}
 
 /* One batch, borrowed for the call. */
 typedef struct twp_batch {

@@ -30,6 +30,7 @@ typedef struct udp_exporter {
     size_t room;                  /* bytes kept for the head: process + HEAD_MAX */
     int64_t seq;
     int64_t batch_too_large;      /* spans of this batch refused for size */
+    size_t group_skipped;         /* spans of the current group refused or not encoded */
     size_t max_packet;
     tw_status failed;             /* first failure of this batch, words in why */
     char *why;
@@ -73,6 +74,10 @@ static void flush_group(udp_exporter *u, const twp_batch *b, size_t from, size_t
     }
     TWP_INC(u->env.ctr, batches_sent, 1);
     TWP_INC(u->env.ctr, bytes_sent, len);
+    if (!u->group_skipped) {
+        twp_states_or(b->state + from, to - from, TWP_SPAN_DELIVERED);
+        return;
+    }
     for (size_t i = from; i < to; i++)
         if (!(b->state[i] & (TWP_SPAN_TOO_LARGE | TWP_SPAN_PRIVATE)))
             b->state[i] |= TWP_SPAN_DELIVERED;
@@ -84,8 +89,7 @@ static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size
     u->failed = TW_OK;
     u->why = why;
     u->cap = cap;
-    for (size_t i = 0; i < b->n; i++)
-        b->state[i] &= (unsigned char)~TWP_SPAN_PRIVATE;   /* PRIVATE: not encoded (OOM) */
+    twp_states_clear(b->state, b->n, TWP_SPAN_PRIVATE);   /* PRIVATE: not encoded (OOM) */
     if (u->proc_bytes.len == 0 && !twp_thrift_compact_process(&u->proc_bytes, u->env.proc)) {
         fail(u, TW_ERR_NOMEM, "out of memory encoding the process");
         return u->failed;
@@ -99,12 +103,22 @@ static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size
     }
     u->msg.len = u->room;
     u->batch_too_large = 0;
+    u->group_skipped = 0;
     size_t gstart = 0, gcount = 0;
     for (size_t i = 0; i < b->n; i++) {
+        const twp_span_data *s = b->spans[i];
         size_t before = u->msg.len;
-        if (!twp_thrift_compact_span(&u->msg, b->spans[i])) {
+        /* the span's budget is nearly always free already: no call */
+        size_t need = twp_thrift_compact_span_budget(s);
+        char *end = NULL;
+        if (need && (need <= u->msg.cap - before || twp_buf_reserve(&u->msg, need)))
+            end = twp_thrift_compact_span_at(u->msg.data + before, s);
+        if (end) {
+            u->msg.len = (size_t)(end - u->msg.data);
+        } else if (!twp_thrift_compact_span(&u->msg, s)) {
             u->msg.len = before;
             b->state[i] |= TWP_SPAN_PRIVATE;
+            u->group_skipped++;
             continue;
         }
         size_t sz = u->msg.len - before;
@@ -112,6 +126,7 @@ static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size
             u->msg.len = before;
             b->state[i] |= TWP_SPAN_TOO_LARGE;
             u->batch_too_large++;
+            u->group_skipped++;
             continue;
         }
         if (fixed + (before - u->room) + sz > u->max_packet) {
@@ -121,10 +136,12 @@ static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size
             if (!twp_buf_append(&u->spill, u->msg.data + before, sz)) {
                 u->msg.len = before;
                 b->state[i] |= TWP_SPAN_PRIVATE;
+                u->group_skipped++;
                 continue;
             }
             u->msg.len = before;
             flush_group(u, b, gstart, i, gcount);
+            u->group_skipped = 0;
             /* msg held room + sz bytes before: no growth, no failure */
             memcpy(u->msg.data + u->room, u->spill.data, sz);
             u->msg.len = u->room + sz;

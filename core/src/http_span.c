@@ -12,9 +12,11 @@
  * Tags go on sampled spans only: an unsampled span is never reported, so
  * building its tags would be wasted work on every request. This is the path
  * of every traced request through a gateway, so the tags are written into
- * the record directly (span_tags.h): keys are this file's literals,
- * borrowed; the component and a standard method ("nginx", "GET", "POST",
- * ...) are matched to literals and borrowed too, so a request copies only
+ * the record directly (span_tags.h): keys are the core's key slots
+ * (const_tags.h), borrowed; the component and a standard method ("nginx",
+ * "GET", "POST", ...) are matched to value slots and borrowed too (unless
+ * max_tag_value_length cuts them), so the Thrift compact encoder copies
+ * those tags' bytes whole (issue #15), and a request copies only
  * what is its own: http.url (straight from scheme, host and target, in one
  * arena take with peer.address) and peer.address. The name is borrowed too
  * when the request line already holds "METHOD /path" contiguously (an
@@ -22,10 +24,10 @@
  * The span starts with its kind (twp_span_start_kind): no second call.
  */
 #include "span_tags.h"
+#include "const_tags.h"
 
 #include <string.h>
 
-#define LIT(s) (s), (uint16_t)(sizeof(s) - 1)
 
 static int bad_request(const tw_http_request *r)
 {
@@ -34,21 +36,15 @@ static int bad_request(const tw_http_request *r)
            || (!r->component && r->component_len);
 }
 
-/* A literal equal to p[0..n), for the values most requests repeat; NULL
- * when p is something else (then it is copied). Strings outlive every
- * record (span_data.h), so a record may point at them. */
-static inline __attribute__((always_inline)) const char *http_literal(const char *p, size_t n)
+/* The value slot (const_tags.h) equal to p[0..n), for the values most
+ * requests repeat ("nginx", "GET", ...); NULL when p is something else or
+ * longer than max (then it is copied, and cut). Slots outlive every record
+ * (span_data.h), so a record may point at them, and the Thrift compact
+ * encoder copies a slot's Tag bytes whole. */
+static inline __attribute__((always_inline)) const char *http_literal(const char *p, size_t n,
+                                                                     size_t max)
 {
-#define IS(lit) (n == sizeof(lit) - 1 && memcmp(p, lit, sizeof(lit) - 1) == 0 ? lit : NULL)
-    switch (n) {
-    case 3: return p[0] == 'G' ? IS("GET") : IS("PUT");
-    case 4: return p[0] == 'P' ? IS("POST") : IS("HEAD");
-    case 5: return p[0] == 'n' ? IS("nginx") : p[0] == 'P' ? IS("PATCH") : IS("TRACE");
-    case 6: return IS("DELETE");
-    case 7: return p[0] == 'O' ? IS("OPTIONS") : IS("CONNECT");
-    default: return NULL;
-    }
-#undef IS
+    return n <= max ? twp_cval_find(p, n) : NULL;
 }
 
 /* The request's tags one by one, each string copied on its own (cut to
@@ -64,26 +60,26 @@ request_tags_slow(twp_span_data *d, twp_value *v, size_t max, const tw_http_requ
     uint32_t len;
     if (r->component) {
         twp_piece pc = {r->component, r->component_len};
-        if ((s = http_literal(r->component, r->component_len)))
+        if ((s = http_literal(r->component, r->component_len, max)))
             len = (uint32_t)r->component_len;
         else if (!(s = twp_record_copy(d, &pc, 1, max, &len)))
             goto out;
-        twp_tag_str(v++, LIT("component"), s, len);
+        twp_tag_str(v++, TWP_KEY(COMPONENT), s, len);
     }
     twp_piece pm = {r->method, r->method_len};
-    if ((s = http_literal(r->method, r->method_len)))
+    if ((s = http_literal(r->method, r->method_len, max)))
         len = (uint32_t)r->method_len;
     else if (!(s = twp_record_copy(d, &pm, 1, max, &len)))
         goto out;
-    twp_tag_str(v++, LIT("http.method"), s, len);
+    twp_tag_str(v++, TWP_KEY(HTTP_METHOD), s, len);
     if (!(s = twp_record_copy(d, url, nurl, max, &len)))
         goto out;
-    twp_tag_str(v++, LIT("http.url"), s, len);
+    twp_tag_str(v++, TWP_KEY(HTTP_URL), s, len);
     if (peer) {
         twp_piece pc = {peer, peer_len};
         if (!(s = twp_record_copy(d, &pc, 1, max, &len)))
             goto out;
-        twp_tag_str(v++, LIT("peer.address"), s, len);
+        twp_tag_str(v++, TWP_KEY(PEER_ADDRESS), s, len);
     }
     st = TW_OK;
 out:
@@ -118,8 +114,8 @@ request_tags(twp_span_data *d, size_t max, const tw_http_request *r, const char 
     url[nurl].p = r->target;
     url[nurl++].n = r->target_len;
 
-    const char *comp = r->component ? http_literal(r->component, r->component_len) : NULL;
-    const char *method = http_literal(r->method, r->method_len);
+    const char *comp = r->component ? http_literal(r->component, r->component_len, max) : NULL;
+    const char *method = http_literal(r->method, r->method_len, max);
     if (__builtin_expect(!method || (r->component && !comp) || ulen > max || peer_len > max, 0))
         return request_tags_slow(d, v, max, r, url, nurl, peer, peer_len);
     char *q = twp_arena_take(&d->arena, ulen + 1 + (peer ? peer_len + 1 : 0));
@@ -127,9 +123,9 @@ request_tags(twp_span_data *d, size_t max, const tw_http_request *r, const char 
         return TW_ERR_NOMEM;
     twp_value *v0 = v;
     if (comp)
-        twp_tag_static(v++, LIT("component"), comp, (uint32_t)r->component_len);
-    twp_tag_static(v++, LIT("http.method"), method, (uint32_t)r->method_len);
-    twp_tag_str(v++, LIT("http.url"), q, (uint32_t)ulen);
+        twp_tag_static(v++, TWP_KEY(COMPONENT), comp, (uint32_t)r->component_len);
+    twp_tag_static(v++, TWP_KEY(HTTP_METHOD), method, (uint32_t)r->method_len);
+    twp_tag_str(v++, TWP_KEY(HTTP_URL), q, (uint32_t)ulen);
     if (nurl == 4) {
         if (url[0].n == 4 && memcmp(url[0].p, "http", 4) == 0) {
             memcpy(q, "http://", 7);
@@ -146,7 +142,7 @@ request_tags(twp_span_data *d, size_t max, const tw_http_request *r, const char 
     q += r->target_len;
     *q++ = '\0';
     if (peer) {
-        twp_tag_str(v++, LIT("peer.address"), q, (uint32_t)peer_len);
+        twp_tag_str(v++, TWP_KEY(PEER_ADDRESS), q, (uint32_t)peer_len);
         twp_copy_short(q, peer, peer_len);
         q[peer_len] = '\0';
     }
@@ -245,21 +241,21 @@ response_tags(twp_span_data *d, size_t max, const tw_http_response *resp)
     twp_value *v0 = v;
     tw_status st = TW_OK;
     if (resp->status >= 0) {
-        twp_tag_int(v++, LIT("http.status_code"), resp->status);
+        twp_tag_int(v++, TWP_KEY(HTTP_STATUS_CODE), resp->status);
         if (resp->status >= 500)
-            twp_tag_bool(v++, LIT("error"), true);
+            twp_tag_bool(v++, TWP_KEY(ERROR), true);
     }
     if (resp->upstream_addr) {
         twp_piece up = {resp->upstream_addr, resp->upstream_addr_len};
         uint32_t len;
         const char *a = twp_record_copy(d, &up, 1, max, &len);
         if (a)
-            twp_tag_str(v++, LIT("upstream.address"), a, len);
+            twp_tag_str(v++, TWP_KEY(UPSTREAM_ADDRESS), a, len);
         else
             st = TW_ERR_NOMEM;    /* the other tags are still written */
     }
     if (resp->upstream_time_ms >= 0)
-        twp_tag_int(v++, LIT("upstream.response_time_ms"), resp->upstream_time_ms);
+        twp_tag_int(v++, TWP_KEY(UPSTREAM_RESPONSE_TIME_MS), resp->upstream_time_ms);
     d->ntags += (uint32_t)(v - v0);
     return st;
 }

@@ -201,12 +201,15 @@ static void finalize_n(pipeline *p, twp_span_data **recs, const unsigned char *s
                        size_t n)
 {
     uint64_t c[4] = { 0, 0, 0, 0 };   /* reported, on_close, too_large, send_failed */
-    for (size_t i = 0; i < n; i++) {
-        unsigned o = st ? st[i] : all;
-        c[(o & TWP_SPAN_DELIVERED) ? 0 : (o & TWP_SPAN_ABANDONED) ? 1
-          : (o & TWP_SPAN_TOO_LARGE) ? 2 : 3]++;
-        twp_span_data_free(recs[i]);
-    }
+#define OUTCOME(o) ((o) & TWP_SPAN_DELIVERED ? 0 : (o) & TWP_SPAN_ABANDONED ? 1 \
+                    : (o) & TWP_SPAN_TOO_LARGE ? 2 : 3)
+    if (st)
+        for (size_t i = 0; i < n; i++)
+            c[OUTCOME(st[i])]++;
+    else
+        c[OUTCOME(all)] = n;
+#undef OUTCOME
+    twp_span_data_free_n(recs, n);
     if (c[0])
         TWP_INC(p->ctr, spans_reported, c[0]);
     if (c[1])
@@ -296,14 +299,16 @@ static void send_batch(pipeline *p, size_t k)
             p->nfailed++;
         }
     }
+    /* the usual outcome, every span delivered, is told a word at a time */
+    bool all_ok = twp_states_all(p->state, k, TWP_SPAN_DELIVERED);
     size_t lost = 0;
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; !all_ok && i < k; i++)
         if (!(p->state[i] & (TWP_SPAN_DELIVERED | TWP_SPAN_TOO_LARGE | TWP_SPAN_ABANDONED)))
             lost++;
     /* under the mutex: a fork (whose prepare handler takes it) must never see
      * a span counted as reported but still outstanding */
     pthread_mutex_lock(&p->mu);
-    finalize_n(p, p->arr, p->state, 0, k);
+    finalize_n(p, p->arr, all_ok ? NULL : p->state, TWP_SPAN_DELIVERED, k);
     pthread_mutex_unlock(&p->mu);
     twp_span_data_return_flush();   /* the records go home now (span.c) */
     /* after the books: whoever the hook wakes sees the counters settled */

@@ -26,6 +26,7 @@
  */
 #include "process_state.h"
 #include "sampler.h"
+#include "const_tags.h"
 
 #include <pthread.h>
 
@@ -341,6 +342,12 @@ out:
     return found;
 }
 
+static inline void set_type(twp_sample_result *res, int slot)
+{
+    res->type = twp_cvals[slot].str;
+    res->type_len = (uint32_t)(unsigned char)twp_cvals[slot].hdr[3];
+}
+
 __attribute__((noinline)) static bool decide_perop(strategy *st, uint64_t trace_lo, const char *op,
                                                    size_t op_len, twp_sample_result *res)
 {
@@ -355,11 +362,11 @@ __attribute__((noinline)) static bool decide_perop(strategy *st, uint64_t trace_
     }
     res->param_is_bool = false;
     if (prob_take(boundary, trace_lo)) {
-        res->type = "probabilistic";
+        set_type(res, TWP_V_PROBABILISTIC);
         res->param = rate;
         return true;
     }
-    res->type = "lowerbound";
+    set_type(res, TWP_V_LOWERBOUND);
     res->param = st->lower_bound;
     if (st->lower_bound <= 0)
         return false;
@@ -374,17 +381,17 @@ bool twp_sampler_decide(twp_sampler *s, uint64_t trace_lo, const char *op, size_
     strategy *st = atomic_load_explicit(&s->cur, memory_order_acquire);
     switch (st->kind) {
     case ST_CONST:
-        res->type = "const";
+        set_type(res, TWP_V_CONST);
         res->param = st->param;
         res->param_is_bool = true;
         return st->param > 0;
     case ST_PROB:
-        res->type = "probabilistic";
+        set_type(res, TWP_V_PROBABILISTIC);
         res->param = st->param;
         res->param_is_bool = false;
         return prob_take(st->boundary, trace_lo);
     case ST_RATE:
-        res->type = "ratelimiting";
+        set_type(res, TWP_V_RATELIMITING);
         res->param = st->param;
         res->param_is_bool = false;
         return rl_take(&st->rl);

@@ -13,7 +13,10 @@ tw_status twp_sampler_apply_json(twp_sampler *s, const char *body, size_t len);
 /* sampler.c. One sampler per tracer; decide() may be called from any thread
  * concurrently with twp_sampler_apply_json. */
 typedef struct twp_sample_result {
-    const char *type;       /* static: const|probabilistic|ratelimiting|lowerbound */
+    const char *type;       /* const|probabilistic|ratelimiting|lowerbound: a value
+                             * slot's string (const_tags.h), so the sampler.type tag
+                             * borrows it and the encoder copies its bytes whole */
+    uint32_t type_len;
     double param;
     bool param_is_bool;     /* const sampler: param is a bool tag */
 } twp_sample_result;

@@ -31,6 +31,7 @@
 #include "propagation.h"
 #include "encoders.h"
 #include "span_tags.h"
+#include "const_tags.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -408,6 +409,26 @@ static void ret_flush(twp_tls_state *tls, struct twp_ret *r)
     r->n = 0;
 }
 
+/* Adds the chain head..tail of n records of home h (another thread's) to
+ * the chain gathered for h; a chain of TWP_RET_CHAIN or more goes home. The
+ * caller checked cache_usable. */
+static inline __attribute__((always_inline)) void ret_gather(twp_tls_state *tls, twp_home *h,
+                                                             twp_span_data *head,
+                                                             twp_span_data *tail, unsigned n)
+{
+    struct twp_ret *r = &tls->ret[((uintptr_t)h >> 6) & 3];
+    if (r->home != h) {
+        ret_flush(tls, r);
+        r->home = h;
+    }
+    tail->next = r->head;
+    r->head = head;
+    if (!r->tail)
+        r->tail = tail;
+    if ((r->n += n) >= TWP_RET_CHAIN)
+        ret_flush(tls, r);
+}
+
 /* A record of another thread's home: gathered, sent back a chain at a time. */
 static __attribute__((noinline)) void data_return(twp_tls_state *tls, twp_span_data *d)
 {
@@ -417,17 +438,7 @@ static __attribute__((noinline)) void data_return(twp_tls_state *tls, twp_span_d
         home_push(h, d, d, 1);
         return;
     }
-    struct twp_ret *r = &tls->ret[((uintptr_t)h >> 6) & 3];
-    if (r->home != h) {
-        ret_flush(tls, r);
-        r->home = h;
-    }
-    d->next = r->head;
-    r->head = d;
-    if (!r->tail)
-        r->tail = d;
-    if (++r->n >= TWP_RET_CHAIN)
-        ret_flush(tls, r);
+    ret_gather(tls, h, d, d, 1);
 }
 
 void twp_span_data_return_flush(void)
@@ -465,6 +476,44 @@ void twp_span_data_free(twp_span_data *d)
     if (!d)
         return;
     data_free(twp_tls_get(), d);
+}
+
+void twp_span_data_free_n(twp_span_data *const *d, size_t n)
+{
+    if (!n)
+        return;
+    twp_tls_state *tls = twp_tls_get();   /* once, not per record */
+    bool gather = TWP_CACHE_ON && cache_usable(tls);
+    twp_home *own = tls->cache.home;
+    /* a run of records of one home (a batch is mostly runs: one maker's
+     * spans in a row) is chained here and gathered once */
+    twp_home *rh = NULL;
+    twp_span_data *head = NULL, *tail = NULL;
+    unsigned rn = 0;
+    for (size_t i = 0; i < n; i++) {
+        twp_span_data *r = d[i];
+        if (!r)
+            continue;
+        /* the reporter's case: another thread's record, nothing to release */
+        twp_home *h;
+        if (__builtin_expect(gather && !r->arena.chunks && (h = r->home) != NULL && h != own, 1)) {
+            if (h == rh && rn < TWP_RET_CHAIN) {
+                r->next = head;
+                head = r;
+                rn++;
+                continue;
+            }
+            if (rn)
+                ret_gather(tls, rh, head, tail, rn);
+            rh = h;
+            head = tail = r;
+            rn = 1;
+        } else {
+            twp_span_data_free(r);
+        }
+    }
+    if (rn)
+        ret_gather(tls, rh, head, tail, rn);
 }
 
 /* ------------------------------------------------------------ arrays */
@@ -823,7 +872,6 @@ nomem:
  * and the thread would never start: so the first sampler decision in each
  * process (fork generation) starts it with a zero-timeout flush. Never at
  * tracer creation, so forking parents stay thread-free. */
-static const char const_type[] = "const";   /* the sampler.type tag of a const sampler */
 
 static void remote_sampling_kick(tw_tracer *t)
 {
@@ -933,7 +981,8 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
         if (t->const_decision) {
             flags = TW_FLAG_SAMPLED;
             sampler_tags = root && cfg->sampler_tags;
-            sr.type = const_type;
+            sr.type = twp_cvals[TWP_V_CONST].str;
+            sr.type_len = TWP_VLEN_CONST;
             sr.param = 1;
             sr.param_is_bool = true;
         }
@@ -1012,15 +1061,16 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
         }
         if (sampler_tags) {
             /* The record's first two tags; keys and the type name are static
-             * strings, which outlive any record, so nothing is copied. */
+             * strings (const_tags.h: the encoder copies their bytes whole),
+             * which outlive any record, so nothing is copied. */
             twp_value *v = d->tags;
             v[0].type = TW_VAL_STRING;
-            v[0].key = "sampler.type";
-            v[0].key_len = 12;
+            v[0].key = twp_ckeys[TWP_K_SAMPLER_TYPE].str;
+            v[0].key_len = TWP_KLEN_SAMPLER_TYPE;
             v[0].v.str = sr.type;
-            v[0].len = sr.type == const_type ? sizeof const_type - 1 : (uint32_t)strlen(sr.type);
-            v[1].key = "sampler.param";
-            v[1].key_len = 13;
+            v[0].len = sr.type_len;
+            v[1].key = twp_ckeys[TWP_K_SAMPLER_PARAM].str;
+            v[1].key_len = TWP_KLEN_SAMPLER_PARAM;
             v[1].len = 0;
             if (sr.param_is_bool) {
                 v[1].type = TW_VAL_BOOL;

@@ -1,10 +1,16 @@
 /* thrift.c — Jaeger Thrift encoders (compact for UDP, binary for HTTP).
  *
  * Plain functions over a twp_buf: no threads, no sockets, no allocation besides
- * growing the buffer. Each struct encoder first computes a worst-case size for
- * what it is about to write and reserves it once, then writes through a raw
- * cursor; that keeps the per-field cost to a few stores, which is what lets one
- * core encode well over a million small spans per second.
+ * growing the buffer. Each struct encoder first reserves room for the worst
+ * case of what it is about to write, then writes through a raw cursor; that
+ * keeps the per-field cost to a few stores, which is what lets one core
+ * encode well over a million small spans per second. A compact Span is first
+ * tried in a budget that needs no pass over its tags (a fixed allowance per
+ * tag, and the rare tag that could exceed it makes the span be encoded again
+ * into an exact bound); the core's own keys and constant values carry their
+ * bytes with them (const_tags.h) and are copied whole; ids and the start
+ * time are spread into varints two at a time. What the reporter thread
+ * spends per nginx span is measured by bench/reporter_callgrind.sh (#15).
  *
  * Wire facts (jaeger-idl jaeger.thrift / agent.thrift, Thrift compact and
  * binary protocol specs): i64 values are the two's-complement bit pattern of
@@ -15,10 +21,14 @@
  * fields are always written (the Go decoders reject a missing one); optional
  * lists are left out when empty.
  */
+#include "const_tags.h"
 #include "encoders.h"
 #include "trace_flags.h"
 
 #include <string.h>
+#if defined(__SSE2__) && defined(__x86_64__)
+#include <emmintrin.h>
+#endif
 
 /* compact type codes */
 enum { CT_TRUE = 1, CT_FALSE = 2, CT_I32 = 5, CT_I64 = 6, CT_DOUBLE = 7, CT_BINARY = 8,
@@ -102,6 +112,72 @@ static inline uint64_t zz64(int64_t n)
     return ((uint64_t)n << 1) ^ (uint64_t)(n >> 63);
 }
 
+/* Varints of the sizes ids and timestamps nearly always have, without the
+ * branch per size put_varint takes (little-endian hosts; elsewhere, and for
+ * other values, put_varint). w is spread7(v), which the caller may have
+ * computed two at a time (spread7x2). Both write up to 10 bytes (VMAX). */
+
+/* v >= 2^56 (a random 64-bit id, zigzagged: 255 in 256 of them): 9 or 10
+ * bytes. Byte 8 is v's top byte as it is -- its low 7 bits are group 8, its
+ * top bit is both group 9 and the continuation bit that says group 9
+ * follows -- and byte 9 is that top bit. */
+static inline char *put_varint_big(char *p, uint64_t v, uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (__builtin_expect(v >= (1ULL << 56), 1)) {
+        w |= 0x8080808080808080ULL;
+        uint64_t h = v >> 56;
+        uint16_t t = (uint16_t)(h | (h >> 7) << 8);
+        memcpy(p, &w, 8);
+        memcpy(p + 8, &t, 2);
+        return p + 9 + (h >> 7);
+    }
+#else
+    (void)w;
+#endif
+    return put_varint(p, v);
+}
+
+/* 2^49 <= v < 2^56 (a time in microseconds since 1970, zigzagged: from
+ * 1978 to 3111): exactly 8 bytes. */
+static inline char *put_varint_8(char *p, uint64_t v, uint64_t w)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (__builtin_expect((v >> 49) - 1 < 127, 1)) {
+        w |= 0x0080808080808080ULL;
+        memcpy(p, &w, 8);
+        return p + 8;
+    }
+#else
+    (void)w;
+#endif
+    return put_varint(p, v);
+}
+
+/* spread7 of a and b at once, in the two halves of an SSE2 register where
+ * the target has them (every x86-64): a span's three ids and start time
+ * are two such pairs, about half the instructions of four scalar spreads. */
+static inline void spread7x2(uint64_t a, uint64_t b, uint64_t *wa, uint64_t *wb)
+{
+#if defined(__SSE2__) && defined(__x86_64__)
+    const __m128i m1 = _mm_set1_epi64x(0x000000000FFFFFFFLL);
+    const __m128i m2 = _mm_set1_epi64x(0x00FFFFFFF0000000LL);
+    const __m128i m3 = _mm_set1_epi64x(0x00003FFF00003FFFLL);
+    const __m128i m4 = _mm_set1_epi64x(0x0FFFC0000FFFC000LL);
+    const __m128i m5 = _mm_set1_epi64x(0x007F007F007F007FLL);
+    const __m128i m6 = _mm_set1_epi64x(0x3F803F803F803F80LL);
+    __m128i x = _mm_set_epi64x((long long)b, (long long)a);
+    x = _mm_or_si128(_mm_and_si128(x, m1), _mm_slli_epi64(_mm_and_si128(x, m2), 4));
+    x = _mm_or_si128(_mm_and_si128(x, m3), _mm_slli_epi64(_mm_and_si128(x, m4), 2));
+    x = _mm_or_si128(_mm_and_si128(x, m5), _mm_slli_epi64(_mm_and_si128(x, m6), 1));
+    *wa = (uint64_t)_mm_cvtsi128_si64(x);
+    *wb = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(x, x));
+#else
+    *wa = spread7(a);
+    *wb = spread7(b);
+#endif
+}
+
 static inline uint32_t zz32(int32_t n)
 {
     return ((uint32_t)n << 1) ^ (uint32_t)(n >> 31);
@@ -133,16 +209,39 @@ static inline char *put_bytes(char *p, const void *src, size_t n)
         }
         return p + n;
     }
-    if (n <= 32) {
+    if (n <= 64) {   /* URLs: two pairs of overlapping 16-byte moves */
         char a[16], b[16];
         memcpy(a, s, 16);
         memcpy(b, s + n - 16, 16);
         memcpy(p, a, 16);
         memcpy(p + n - 16, b, 16);
+        if (n > 32) {
+            memcpy(a, s + 16, 16);
+            memcpy(b, s + n - 32, 16);
+            memcpy(p + 16, a, 16);
+            memcpy(p + n - 32, b, 16);
+        }
         return p + n;
     }
     memcpy(p, src, n);
     return p + n;
+}
+
+/* Little-endian stores of a few header bytes at once. */
+static inline void put_le16(char *p, uint16_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap16(v);
+#endif
+    memcpy(p, &v, 2);
+}
+
+static inline void put_le32(char *p, uint32_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap32(v);
+#endif
+    memcpy(p, &v, 4);
 }
 
 /* compact: short-form field header (every delta we write is 1..15) */
@@ -156,6 +255,14 @@ static inline char *c_i64(char *p, int delta, uint64_t v)
 {
     p = c_field(p, delta, CT_I64);
     return put_varint(p, zz64((int64_t)v));
+}
+
+/* c_i64 of a random id: put_varint_big */
+static inline char *c_id(char *p, int delta, uint64_t v)
+{
+    uint64_t z = zz64((int64_t)v);
+    p = c_field(p, delta, CT_I64);
+    return put_varint_big(p, z, spread7(z));
 }
 
 static inline char *c_i32(char *p, int delta, int32_t v)
@@ -245,18 +352,29 @@ static inline uint64_t dbl_bits(double d)
 
 /* The record keeps the kind in s->kind only (span_data.h); Jaeger carries it
  * as a "span.kind" string tag, appended after the recorded tags. */
+static const twp_cval *const kind_names[] = { NULL, NULL, &twp_cvals[TWP_V_SERVER],
+                                               &twp_cvals[TWP_V_CLIENT],
+                                               &twp_cvals[TWP_V_PRODUCER],
+                                               &twp_cvals[TWP_V_CONSUMER] };
+
+/* The value slot of s's span.kind tag, NULL when it has none. */
+static inline const twp_cval *kind_slot(const twp_span_data *s)
+{
+    return (unsigned)s->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[s->kind]
+                                                                       : NULL;
+}
+
 static bool kind_tag(const twp_span_data *s, twp_value *out)
 {
-    static const char *const names[] = { NULL, NULL, "server", "client", "producer", "consumer" };
-    static const uint8_t lens[] = { 0, 0, 6, 6, 8, 8 };
-    if ((unsigned)s->kind >= sizeof names / sizeof names[0] || !names[s->kind])
+    const twp_cval *k = kind_slot(s);
+    if (!k)
         return false;
     memset(out, 0, sizeof *out);
     out->type = TW_VAL_STRING;
-    out->key = "span.kind";
-    out->key_len = 9;
-    out->v.str = names[s->kind];
-    out->len = lens[s->kind];
+    out->key = twp_ckeys[TWP_K_SPAN_KIND].str;
+    out->key_len = TWP_KLEN_SPAN_KIND;
+    out->v.str = k->str;
+    out->len = (uint32_t)(unsigned char)k->hdr[3];
     return true;
 }
 
@@ -357,9 +475,16 @@ static size_t process_bound(const twp_process *p)
 
 /* ------------------------------------------------------------ compact structs */
 
-/* A Tag struct after its key field: vType, the value's field, stop. */
-static __attribute__((noinline)) char *c_tag_value(char *p, const twp_value *v)
+/* A Tag struct after its key field: vType, the value's field, stop. With
+ * miss (a span encoded into a budget, see twp_thrift_compact_span), a value
+ * of 128 bytes or more is not written: *miss is set and the caller encodes
+ * the span again into an exact reservation. */
+static __attribute__((noinline)) char *c_tag_value(char *p, const twp_value *v, bool *miss)
 {
+    if (miss && v->len >= 0x80) {
+        *miss = true;
+        return p;
+    }
     twp_value as_str;
     if (__builtin_expect(v->type == TW_VAL_ARRAY, 0)) {
         as_str = array_as_string(v);
@@ -393,39 +518,72 @@ static __attribute__((noinline)) char *c_tag_value(char *p, const twp_value *v)
     return p;
 }
 
+/* A whole Tag whose key is 128 bytes or longer (miss: as c_tag_value). */
+static __attribute__((noinline)) char *c_tag_long_key(char *p, const twp_value *v, bool *miss)
+{
+    if (miss) {
+        *miss = true;
+        return p;
+    }
+    p = c_bin(p, 1, v->key, v->key_len);
+    return c_tag_value(p, v, NULL);
+}
+
+/* One slot (const_tags.h): TWP_CSLOT bytes from its start, of which the
+ * caller counts only the slot's own; the rest is covered by what follows
+ * (every tag's reservation is at least 36 bytes plus its key and value). */
+static inline char *copy_slot(char *p, const char *slot)
+{
+    char a[16], b[16];
+    memcpy(a, slot, 16);
+    memcpy(b, slot + 16, 16);
+    memcpy(p, a, 16);
+    memcpy(p + 16, b, 16);
+    return p;
+}
+
 /* A Tag struct. The common cases -- a key shorter than 128 bytes with a
  * string value shorter than 128 bytes, an int64 or a bool -- are fixed
  * bytes around short copies, no switch, no call; the bytes are those
  * c_tag_value writes: key (field 1, delta 1), vType (field 2, zigzag:
  * STRING 0, BOOL 4, INT64 6), the value (vStr delta 1, vBool delta 3 with
- * the value in the type nibble, vLong delta 4), stop. */
-static inline char *c_tag(char *p, const twp_value *v)
+ * the value in the type nibble, vLong delta 4), stop. A key from the core's
+ * key slots (const_tags.h) is one slot copy with its header, and with a
+ * value from the value slots the whole Tag is two slot copies. */
+static inline __attribute__((always_inline)) char *c_tag(char *p, const twp_value *v,
+                                                         bool *miss)
 {
-    if (v->key_len >= 0x80) {
-        p = c_bin(p, 1, v->key, v->key_len);
-        return c_tag_value(p, v);
+    /* every field read before the first store: stores through char * may
+     * alias anything, so the compiler would reload each one after each */
+    const char *key = v->key, *str = v->v.str;
+    uint32_t key_len = v->key_len, len = v->len;
+    unsigned type = v->type;
+    if (twp_is_ckey(key)) {
+        p = copy_slot(p, key - 2) + 2 + key_len;
+        if (type == TW_VAL_STRING && twp_is_cval(str) && (uint32_t)(unsigned char)str[-1] == len)
+            return copy_slot(p, str - 4) + 5 + len;
+    } else if (__builtin_expect(key_len >= 0x80, 0)) {
+        return c_tag_long_key(p, v, miss);
+    } else {
+        put_le16(p, (uint16_t)(((1 << 4) | CT_BINARY) | key_len << 8));
+        p = put_bytes(p + 2, key, key_len);
     }
-    p[0] = (char)((1 << 4) | CT_BINARY);
-    p[1] = (char)v->key_len;
-    p = put_bytes(p + 2, v->key, v->key_len);
-    if (v->type == TW_VAL_STRING && v->len < 0x80) {
-        p[0] = (char)((1 << 4) | CT_I32);
-        p[1] = (char)zz32(TW_VAL_STRING);
-        p[2] = (char)((1 << 4) | CT_BINARY);
-        p[3] = (char)v->len;
-        p = put_bytes(p + 4, v->v.str, v->len);
-    } else if (v->type == TW_VAL_INT64) {
-        p[0] = (char)((1 << 4) | CT_I32);
-        p[1] = (char)zz32(TW_VAL_INT64);
-        p[2] = (char)((4 << 4) | CT_I64);
-        p = put_varint(p + 3, zz64(v->v.i64));
-    } else if (v->type == TW_VAL_BOOL) {
-        p[0] = (char)((1 << 4) | CT_I32);
-        p[1] = (char)zz32(TW_VAL_BOOL);
-        p[2] = (char)((3 << 4) | (v->v.b ? CT_TRUE : CT_FALSE));
+    if (type == TW_VAL_STRING && len < 0x80) {
+        /* vType STRING (zigzag 0), vStr's header, its length */
+        put_le32(p, (uint32_t)((1 << 4) | CT_I32) | (uint32_t)((1 << 4) | CT_BINARY) << 16 |
+                        len << 24);
+        p = put_bytes(p + 4, str, len);
+    } else if (type == TW_VAL_INT64) {
+        int64_t i64 = v->v.i64;
+        put_le32(p, (uint32_t)((1 << 4) | CT_I32) | zz32(TW_VAL_INT64) << 8 |
+                        (uint32_t)((4 << 4) | CT_I64) << 16);
+        p = put_varint(p + 3, zz64(i64));
+    } else if (type == TW_VAL_BOOL) {
+        put_le32(p, (uint32_t)((1 << 4) | CT_I32) | zz32(TW_VAL_BOOL) << 8 |
+                        (uint32_t)((3 << 4) | (v->v.b ? CT_TRUE : CT_FALSE)) << 16);
         p += 3;
     } else {
-        return c_tag_value(p, v);
+        return c_tag_value(p, v, miss);
     }
     *p = 0;
     return p + 1;
@@ -436,17 +594,46 @@ static char *c_tag_list(char *p, int delta, const twp_value *v, uint32_t n,
 {
     p = c_list(p, delta, n + nextra, CT_STRUCT);
     for (uint32_t i = 0; i < n; i++)
-        p = c_tag(p, &v[i]);
+        p = c_tag(p, &v[i], NULL);
     for (uint32_t i = 0; i < nextra; i++)
-        p = c_tag(p, &extra[i]);
+        p = c_tag(p, &extra[i], NULL);
     return p;
 }
 
-static char *c_span(char *p, const twp_span_data *s)
+/* The span's Tag list: its recorded tags, span.kind (two slot copies), the
+ * scope's tags. */
+static char *c_span_tags(char *p, const twp_span_data *s, bool *miss)
 {
-    p = c_i64(p, 1, s->trace_lo);
-    p = c_i64(p, 1, s->trace_hi);
-    p = c_i64(p, 1, s->span_id);
+    const twp_cval *kind = kind_slot(s);
+    twp_value sc[2];
+    uint32_t nsc = s->scope ? scope_tags(s, sc) : 0;
+    uint32_t n = s->ntags + (kind != NULL) + nsc;
+    if (!n)
+        return p;
+    p = c_list(p, 1, n, CT_STRUCT);
+    const twp_value *t = s->tags, *end = t + s->ntags;
+    for (; t < end; t++)
+        p = c_tag(p, t, miss);
+    if (kind) {
+        p = copy_slot(p, twp_ckeys[TWP_K_SPAN_KIND].hdr) + 2 + TWP_KLEN_SPAN_KIND;
+        p = copy_slot(p, kind->hdr) + 5 + (unsigned char)kind->hdr[3];
+    }
+    for (uint32_t i = 0; i < nsc; i++)
+        p = c_tag(p, &sc[i], miss);
+    return p;
+}
+
+static char *c_span(char *p, const twp_span_data *s, bool *miss)
+{
+    /* trace id, span id, start: zigzag and spread two at a time */
+    uint64_t z0 = zz64((int64_t)s->trace_lo), z1 = zz64((int64_t)s->trace_hi);
+    uint64_t z2 = zz64((int64_t)s->span_id), z3 = zz64(s->start_us);
+    uint64_t w0, w1, w2, w3;
+    spread7x2(z0, z1, &w0, &w1);
+    spread7x2(z2, z3, &w2, &w3);
+    p = put_varint_big(c_field(p, 1, CT_I64), z0, w0);
+    p = put_varint_big(c_field(p, 1, CT_I64), z1, w1);
+    p = put_varint_big(c_field(p, 1, CT_I64), z2, w2);
     p = c_i64(p, 1, s->parent_id);
     p = c_bin(p, 1, s->op, s->op_len);
     int last = 5;
@@ -458,21 +645,20 @@ static char *c_span(char *p, const twp_span_data *s)
             if (!ref_ok(r))
                 continue;
             p = c_i32(p, 1, (int32_t)r->type);
-            p = c_i64(p, 1, r->trace_lo);
-            p = c_i64(p, 1, r->trace_hi);
-            p = c_i64(p, 1, r->span_id);
+            p = c_id(p, 1, r->trace_lo);
+            p = c_id(p, 1, r->trace_hi);
+            p = c_id(p, 1, r->span_id);
             *p++ = 0;
         }
         last = 6;
     }
     p = c_i32(p, 7 - last, (int32_t)(s->flags & TWP_FLAG_JAEGER_MASK));
-    p = c_i64(p, 1, (uint64_t)s->start_us);
+    p = put_varint_8(c_field(p, 1, CT_I64), z3, w3);
     p = c_i64(p, 1, (uint64_t)s->duration_us);
     last = 9;
-    twp_value xt[3];
-    uint32_t nx = extra_tags(s, xt);
-    if (s->ntags || nx) {
-        p = c_tag_list(p, 1, s->tags, s->ntags, xt, nx);
+    char *q = c_span_tags(p, s, miss);
+    if (q != p) {
+        p = q;
         last = 10;
     }
     if (s->nlogs) {
@@ -497,11 +683,39 @@ static char *c_process(char *p, const twp_process *pr)
     return p;
 }
 
+/* A tag whose key and value are each shorter than 128 bytes takes at most
+ * 2 + 127 + 2 + 2 + 127 + 1 bytes (a double or int64 less), and a slot copy
+ * writes TWP_CSLOT: the budget per tag (encoders.h) of a span's first try.
+ * The fixed fields (ids, flags, times, list headers, stop) take under 160
+ * bytes; twp_thrift_compact_span_budget allows 256, three extra tags
+ * (span.kind, the scope's two) and span_bound's 48 per reference. */
+_Static_assert(TWP_THRIFT_TAG_BUDGET >= 2 + 127 + 2 + 2 + 127 + 1 &&
+               TWP_THRIFT_TAG_BUDGET >= TWP_CSLOT + 2 + 127, "tag budget too small");
+
+char *twp_thrift_compact_span_at(char *p, const twp_span_data *s)
+{
+    bool miss = false;
+    p = c_span(p, s, &miss);
+    return __builtin_expect(miss, 0) ? NULL : p;
+}
+
+/* Every span but one with logs (or with thousands of tags) is first encoded
+ * into its budget, which costs no pass over the tags; a tag that could need
+ * more (a key or value of 128 bytes or more) makes that try a miss, and the
+ * span is encoded again into span_bound's exact reservation. */
 bool twp_thrift_compact_span(twp_buf *b, const twp_span_data *s)
 {
+    size_t need = twp_thrift_compact_span_budget(s);
+    if (need && twp_buf_reserve(b, need)) {
+        char *p = twp_thrift_compact_span_at(b->data + b->len, s);
+        if (p) {
+            b->len = (size_t)(p - b->data);
+            return true;
+        }
+    }
     if (!twp_buf_reserve(b, span_bound(s)))
         return false;
-    char *p = c_span(b->data + b->len, s);
+    char *p = c_span(b->data + b->len, s, NULL);
     b->len = (size_t)(p - b->data);
     return true;
 }

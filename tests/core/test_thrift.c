@@ -1,15 +1,19 @@
 /* test_thrift.c — the Jaeger Thrift encoders reproduce the golden vectors of
  * /work/shared/notes/protocols.md byte for byte (compact emitBatch message and
  * binary bare Batch), and respect the structural rules those vectors do not
- * exercise (long list headers, optional fields left out, span.kind from kind). */
+ * exercise (long list headers, optional fields left out, span.kind from kind),
+ * and the compact encoder's shortcuts (constant tag slots, a span encoded
+ * into a budget, ids and times two at a time) give the plain bytes. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <cmocka.h>
 
+#include "const_tags.h"
 #include "encoders.h"
 
 static twp_value str_tag(const char *k, const char *v)
@@ -235,17 +239,21 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
     vals[nv++] = UINT64_MAX;
     vals[nv++] = 0x8000000000000000ULL;
     for (size_t i = 0; i < nv; i++) {
-        for (size_t slen = 0; slen <= 140; slen += (slen < 40 ? 1 : 43)) {
+        /* every length to 70 (the inline copies' boundaries), then past the
+         * 128 bytes a span's budget allows a key or value (a miss: encoded
+         * again into an exact reservation) */
+        for (size_t slen = 0; slen <= 290; slen += (slen < 70 ? 1 : 55)) {
             twp_span_data s;
             init_span(&s);
             s.trace_lo = vals[i];
+            s.trace_hi = vals[(i + 11) % nv];
             s.span_id = vals[(i + 7) % nv];
             s.start_us = (int64_t)vals[(i + 3) % nv];
             twp_value t[3];
             memset(t, 0, sizeof t);
             t[0].type = TW_VAL_STRING;
             t[0].key = text + 1;
-            t[0].key_len = (uint32_t)(slen % 131);
+            t[0].key_len = (uint32_t)(slen % 201);
             t[0].v.str = text + 5;
             t[0].len = (uint32_t)slen;
             t[1].type = TW_VAL_INT64;
@@ -261,11 +269,11 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
             twp_buf b;
             twp_buf_init(&b);
             assert_true(twp_thrift_compact_span(&b, &s));
-            unsigned char want[600];
+            unsigned char want[1200];
             size_t n = 0;
 #define ZZ(x) (((uint64_t)(x) << 1) ^ (uint64_t)((int64_t)(x) >> 63))
             want[n++] = 0x16; n += ref_varint(want + n, ZZ(s.trace_lo));
-            want[n++] = 0x16; n += ref_varint(want + n, 0);
+            want[n++] = 0x16; n += ref_varint(want + n, ZZ(s.trace_hi));
             want[n++] = 0x16; n += ref_varint(want + n, ZZ(s.span_id));
             want[n++] = 0x16; n += ref_varint(want + n, 0);
             want[n++] = 0x18; want[n++] = 2; want[n++] = 'o'; want[n++] = 'p';
@@ -295,6 +303,137 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
             twp_buf_free(&b);
         }
     }
+}
+
+/* One span with tags t[0..n): its compact bytes. */
+static void encode_tags(twp_buf *b, const twp_value *t, uint32_t n, tw_span_kind kind)
+{
+    twp_span_data s;
+    init_span(&s);
+    s.tags = (twp_value *)t;
+    s.ntags = n;
+    s.kind = (uint8_t)kind;
+    b->len = 0;
+    assert_true(twp_thrift_compact_span(b, &s));
+}
+
+/* The same tags with every key and string value copied to the heap, so no
+ * pointer is a slot's: the plain encoding to compare with. */
+static void encode_tags_copied(twp_buf *b, const twp_value *t, uint32_t n, tw_span_kind kind)
+{
+    twp_value c[8];
+    char *keep[16];
+    int nk = 0;
+    assert_true(n <= 8);
+    for (uint32_t i = 0; i < n; i++) {
+        c[i] = t[i];
+        char *k = malloc(t[i].key_len + 1u);
+        memcpy(k, t[i].key, t[i].key_len + 1u);
+        c[i].key = keep[nk++] = k;
+        if (t[i].type == TW_VAL_STRING || t[i].type == TW_VAL_BINARY) {
+            char *v = malloc(t[i].len + 1u);
+            memcpy(v, t[i].v.str, t[i].len);
+            v[t[i].len] = 0;
+            c[i].v.str = keep[nk++] = v;
+        }
+    }
+    encode_tags(b, c, n, kind);
+    while (nk)
+        free(keep[--nk]);
+}
+
+static void assert_same_bytes(const twp_buf *a, const twp_buf *b)
+{
+    assert_int_equal(a->len, b->len);
+    assert_memory_equal(a->data, b->data, a->len);
+}
+
+/* Every key slot with every value slot, with strings of every length around
+ * the 128-byte budget, and with the scalar types; a value slot whose record
+ * length differs from the slot's (a cut value) is encoded from the record;
+ * a slot value with a key that is not a slot; every span.kind. Each must give
+ * the bytes of the same tags held in plain heap strings. */
+static void constant_tag_slots_give_the_plain_bytes(void **state)
+{
+    (void)state;
+    static char text[300];
+    for (size_t i = 0; i < sizeof text; i++)
+        text[i] = (char)('A' + i % 23);
+    twp_buf a, b;
+    twp_buf_init(&a);
+    twp_buf_init(&b);
+    for (int k = 0; k < TWP_K_COUNT; k++) {
+        twp_value t[4];
+        memset(t, 0, sizeof t);
+        for (int j = 0; j < 4; j++) {
+            t[j].key = twp_ckeys[k].str;
+            t[j].key_len = (uint16_t)strlen(twp_ckeys[k].str);
+        }
+        assert_int_equal((unsigned char)twp_ckeys[k].hdr[0], 0x18);
+        assert_int_equal((unsigned char)twp_ckeys[k].hdr[1], t[0].key_len);
+        for (int v = 0; v < TWP_V_COUNT; v++) {
+            const char *val = twp_cvals[v].str;
+            uint32_t len = (uint32_t)strlen(val);
+            assert_int_equal((unsigned char)twp_cvals[v].hdr[3], len);
+            t[0].type = TW_VAL_STRING;
+            t[0].v.str = val;
+            t[0].len = len;
+            t[1] = t[0];
+            t[1].len = len - 1;              /* a cut value still pointing at the slot */
+            t[2].type = TW_VAL_BOOL;
+            t[2].v.b = v & 1;
+            t[3].type = TW_VAL_INT64;
+            t[3].v.i64 = -(int64_t)v * 99991;
+            for (tw_span_kind kind = TW_KIND_UNSPECIFIED; kind <= TW_KIND_CONSUMER; kind++) {
+                encode_tags(&a, t, 4, kind);
+                encode_tags_copied(&b, t, 4, kind);
+                assert_same_bytes(&a, &b);
+            }
+            /* the slot's bytes are the Tag's value part as the plain encoder writes it */
+            const char part[] = { 0x15, 0x00, 0x18, (char)len };
+            assert_non_null(memmem(a.data, a.len, part, sizeof part));
+        }
+        for (uint32_t len = 0; len <= 260; len += (len < 140 ? 1 : 40)) {
+            t[0].type = (len & 1) ? TW_VAL_BINARY : TW_VAL_STRING;
+            t[0].v.str = text + 3;
+            t[0].len = len;
+            t[1].type = TW_VAL_DOUBLE;
+            t[1].v.f64 = -2.5 * len;
+            t[1].len = 0;
+            encode_tags(&a, t, 2, TW_KIND_SERVER);
+            encode_tags_copied(&b, t, 2, TW_KIND_SERVER);
+            assert_same_bytes(&a, &b);
+        }
+    }
+    /* a value slot under an ordinary key */
+    twp_value t = { .key = "x-custom", .key_len = 8, .type = TW_VAL_STRING,
+                    .v.str = twp_cvals[TWP_V_NGINX].str, .len = TWP_VLEN_NGINX };
+    encode_tags(&a, &t, 1, TW_KIND_SERVER);
+    encode_tags_copied(&b, &t, 1, TW_KIND_SERVER);
+    assert_same_bytes(&a, &b);
+    twp_buf_free(&a);
+    twp_buf_free(&b);
+}
+
+/* twp_cval_find finds every value slot, by content, and nothing else. */
+static void every_value_slot_is_found(void **state)
+{
+    (void)state;
+    for (int v = 0; v < TWP_V_COUNT; v++) {
+        const char *s = twp_cvals[v].str;
+        size_t n = strlen(s);
+        char copy[32];
+        memcpy(copy, s, n + 1);
+        assert_ptr_equal(twp_cval_find(copy, n), s);
+        assert_null(twp_cval_find(copy, n - 1));
+        copy[n] = 'X';
+        assert_null(twp_cval_find(copy, n + 1));
+        copy[n - 1] ^= 0x20;                 /* GET -> GEt */
+        assert_null(twp_cval_find(copy, n));
+    }
+    assert_null(twp_cval_find(NULL, 0));
+    assert_null(twp_cval_find("", 0));
+    assert_null(twp_cval_find("PROPFIND", 8));
 }
 
 /* The in-place message (head written before spans already in the buffer,
@@ -350,6 +489,8 @@ int main(void)
         cmocka_unit_test(binary_batch_carries_seqno_and_client_stats),
         cmocka_unit_test(compact_fast_paths_match_the_plain_encoding),
         cmocka_unit_test(compact_emit_batch_in_place_equals_raw),
+        cmocka_unit_test(constant_tag_slots_give_the_plain_bytes),
+        cmocka_unit_test(every_value_slot_is_found),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -129,3 +129,82 @@ def test_http_5xx_is_retried_with_backoff_then_delivered(http_sink):
     assert http_sink.requests[0][2] == http_sink.requests[1][2]
     assert (c["reported"], c["send_failures"], c["batches_sent"]) == (3, 1, 1)
     assert_balanced(c)
+
+
+def _gateway_expected(rec, maxlen):
+    """The tags a gateway span must carry, from the driver's inputs."""
+    cut = lambda s: s[:maxlen]
+    want = {"sampler.type": ("string", "const"), "sampler.param": ("bool", True),
+            "span.kind": ("string", "server"),
+            "http.method": ("string", cut(rec["method"])),
+            "http.url": ("string", cut("http://h.example" + rec["target"])),
+            "peer.address": ("string", cut(rec["peer"]))}
+    if rec["component"] is not None:
+        want["component"] = ("string", cut(rec["component"]))
+    if rec["status"] >= 0:
+        want["http.status_code"] = ("int", str(rec["status"]))
+        if rec["status"] >= 500:
+            want["error"] = ("bool", True)
+    if rec["upstream"] is not None:
+        want["upstream.address"] = ("string", cut(rec["upstream"]))
+        want["upstream.response_time_ms"] = ("int", str(rec["upstream_ms"]))
+    return want
+
+
+def _run_gateway(udp_sink, n, maxlen, *extra):
+    lines = run_driver("gateway", n, "reporter.protocols=udp", "sampler.type=const",
+                       "sampler.param=1", "max_tag_value_length=%d" % maxlen,
+                       "reporter.agent_port=%d" % udp_sink.port, *extra, *CFG)
+    udp_sink.wait_quiet()
+    got = {}
+    for d in udp_sink.datagrams:
+        _, batch = decode_compact_datagram(d)
+        for sp in batch.spans:
+            assert sp.spanId not in got
+            got[sp.spanId] = sp
+    from conftest import s64
+    kinds = {2: "server", 3: "client", 4: "producer", 5: "consumer"}
+    recs = [r for r in lines if r["type"] in ("gateway", "plain")]
+    assert len(recs) == n and len(got) == n
+    for rec in recs:
+        sp = got[s64(rec["span_id"])]
+        tags = {}
+        for t in sp.tags:
+            assert t.key not in tags, "duplicate tag %s" % t.key
+            from checks import _jaeger_value
+            tags[t.key] = _jaeger_value(t)
+        if rec["type"] == "plain":
+            assert sp.operationName == "plain"
+            assert tags == {"sampler.type": ("string", "const"), "sampler.param": ("bool", True),
+                            "component": ("string", "nginx"[:maxlen]),
+                            "span.kind": ("string", kinds[rec["kind"]])}
+        else:
+            assert sp.operationName == "%s %s" % (rec["method"], rec["target"].split("?")[0])
+            assert tags == _gateway_expected(rec, maxlen), rec
+    (c,) = of_type(lines, "counters")
+    assert c["reported"] == n
+    assert_balanced(c)
+    return udp_sink.datagrams
+
+
+def test_gateway_spans_constant_tags_on_the_wire(udp_sink):
+    # span.kind, sampler.type, component=nginx, http.method=GET... come from the
+    # core's constant tag slots (const_tags.h), copied whole by the encoder;
+    # every other value (lua, PROPFIND, get, ngin) is copied as usual
+    _run_gateway(udp_sink, 300, 1024)
+
+
+def test_gateway_spans_cut_values_are_not_taken_from_the_slots(udp_sink):
+    # max_tag_value_length=3: "nginx" must go out as "ngi", "DELETE" as "DEL"
+    _run_gateway(udp_sink, 100, 3)
+
+
+def test_gateway_spans_split_at_the_datagram_limit(udp_sink):
+    # 1,500-byte datagrams: the spans' fast encoding (one budget per span,
+    # no pass over the tags) still splits exactly at the limit
+    grams = _run_gateway(udp_sink, 600, 1024, "reporter.max_packet_size=1500",
+                         "reporter.batch_size=600")
+    assert len(grams) >= 40
+    assert all(len(d) <= 1500 for d in grams)
+    # the limit is reached: most datagrams are within one span of it
+    assert sum(1 for d in grams if len(d) > 1500 - 450) >= len(grams) - 2

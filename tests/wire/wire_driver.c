@@ -26,6 +26,11 @@
  *   w3c       extracts traceparent (flags 03: sampled + random) + tracestate
  *             (the W3C example ids) and
  *             finishes one SERVER child span of that remote parent.
+ *   gateway N N spans as a gateway makes them (tw_http_span_start/finish:
+ *             methods, components, statuses, upstreams that vary span to
+ *             span; every 5th a plain span of kind client/producer/consumer);
+ *             prints one JSON line per span with the inputs, the test works
+ *             out the tags (the core's constant tag slots, const_tags.h).
  * Every scenario ends with close() and one "counters" JSON line.
  */
 #include <inttypes.h>
@@ -323,6 +328,57 @@ static void scenario_big(tw_tracer *t)
     close_and_report(t, "big", 5000);
 }
 
+/* ------------------------------------------------------------ gateway */
+
+static void scenario_gateway(tw_tracer *t, int n)
+{
+    static const char *const methods[] = { "GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS",
+                                           "PATCH", "PROPFIND", "get", "GETS", "" };
+    static const char *const comps[] = { "nginx", NULL, "lua", "nginx-ingress", "ngin" };
+    static const int64_t statuses[] = { 200, 404, 503, -1, 500, 302 };
+    static const tw_span_kind kinds[] = { TW_KIND_CLIENT, TW_KIND_PRODUCER, TW_KIND_CONSUMER };
+    for (int i = 0; i < n; i++) {
+        tw_span *s;
+        char ids[256];
+        if (i % 5 == 4) {
+            tw_span_kind k = kinds[(i / 5) % 3];
+            if (tw_span_start(t, "plain", 5, NULL, 0, 0, &s) != TW_OK)
+                die("start plain", TW_ERR_NOMEM);
+            tw_span_set_kind(s, k);
+            tw_span_set_tag_str(s, "component", "nginx");
+            hex_ids(tw_span_get_context(s), ids);
+            printf("{\"type\":\"plain\",%s,\"kind\":%d}\n", ids, (int)k);
+            tw_span_finish(s, 0);
+            tw_span_free(s);
+            continue;
+        }
+        const char *m = methods[i % (sizeof methods / sizeof methods[0])];
+        const char *c = comps[i % (sizeof comps / sizeof comps[0])];
+        char target[64], peer[32], up[48];
+        snprintf(target, sizeof target, "/p/%d?x=%d", i, i * 7);
+        snprintf(peer, sizeof peer, "10.0.%d.%d:%d", i % 7, i % 250, 1024 + i);
+        snprintf(up, sizeof up, "127.0.0.1:%d, 127.0.0.2:%d", 8000 + i % 9, 9000 + i % 5);
+        tw_http_request rq = { m, strlen(m), target, strlen(target), "h.example", 9, "http", 4,
+                               c, c ? strlen(c) : 0 };
+        if (tw_http_span_start(t, &rq, peer, strlen(peer), NULL, 0, &s) != TW_OK)
+            die("start gateway", TW_ERR_NOMEM);
+        int64_t status = statuses[i % (sizeof statuses / sizeof statuses[0])];
+        bool upstream = i % 3 == 0;
+        tw_http_response resp = { status, upstream ? up : NULL, upstream ? strlen(up) : 0,
+                                  upstream ? i % 50 : -1 };
+        hex_ids(tw_span_get_context(s), ids);
+        printf("{\"type\":\"gateway\",%s,\"method\":\"%s\",\"target\":\"%s\","
+               "\"component\":%s%s%s,\"peer\":\"%s\",\"status\":%" PRId64 ","
+               "\"upstream\":%s%s%s,\"upstream_ms\":%d}\n",
+               ids, m, target, c ? "\"" : "", c ? c : "null", c ? "\"" : "", peer, status,
+               upstream ? "\"" : "", upstream ? up : "null", upstream ? "\"" : "",
+               upstream ? i % 50 : -1);
+        tw_http_span_finish(s, &resp, 0);
+        tw_span_free(s);
+    }
+    close_and_report(t, "gateway", 10000);
+}
+
 typedef struct hdr { const char *k, *v; } hdr;
 
 static int walk_headers(void *carrier, tw_kv_fn visit, void *ud)
@@ -510,7 +566,8 @@ int main(int argc, char **argv)
     }
     const char *sc = argv[1];
     int nargs = 0;
-    if (!strcmp(sc, "load") || !strcmp(sc, "fault") || !strcmp(sc, "fork") || !strcmp(sc, "rate"))
+    if (!strcmp(sc, "load") || !strcmp(sc, "fault") || !strcmp(sc, "fork") || !strcmp(sc, "rate") ||
+        !strcmp(sc, "gateway"))
         nargs = 2;
     if (argc < 2 + nargs) {
         fprintf(stderr, "wire_driver: %s needs %d arguments\n", sc, nargs);
@@ -548,6 +605,8 @@ int main(int argc, char **argv)
         scenario_big(t);
     else if (!strcmp(sc, "w3c"))
         scenario_w3c(t);
+    else if (!strcmp(sc, "gateway"))
+        scenario_gateway(t, atoi(argv[2]));
     else if (!strcmp(sc, "otel"))
         scenario_otel(t);
     else if (!strcmp(sc, "fork"))
