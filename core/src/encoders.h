@@ -22,22 +22,20 @@ typedef struct twp_batch_meta {
 /* thrift.c — every function appends to b and returns false only when b could
  * not grow (b stays valid, its content is then unspecified). */
 bool twp_thrift_compact_span(twp_buf *b, const twp_span_data *s);          /* Span struct */
-/* The same in two steps, for a caller that encodes many spans into one
- * buffer (exporter_udp.c): twp_thrift_compact_span_budget(s) is the bytes to
- * have free at p, or 0 when s must go through twp_thrift_compact_span (a span
- * with logs or thousands of tags); twp_thrift_compact_span_at writes s at p
- * and returns its end, or NULL when one of its tags turned out longer than the
- * budget allows (a key or value of 128 bytes or more: then
- * twp_thrift_compact_span). The budget costs no pass over the tags. */
-#define TWP_THRIFT_TAG_BUDGET 264u
-static inline size_t twp_thrift_compact_span_budget(const twp_span_data *s)
-{
-    if (__builtin_expect(s->nlogs != 0 || s->ntags >= 4096u, 0))
-        return 0;
-    return 256u + s->op_len + (size_t)s->nrefs * 48u +
-           (s->ntags + 3u) * (size_t)TWP_THRIFT_TAG_BUDGET;
-}
-char *twp_thrift_compact_span_at(char *p, const twp_span_data *s);
+/* Many spans into one buffer (exporter_udp.c), the common case in one tight
+ * loop: encodes spans[0..n) one after another at the end of b while each
+ * fits a budget (a fixed allowance per tag: no pass over the tags) and the
+ * bytes from offset group on stay within limit. Returns how many spans it
+ * appended. When it stops early, spans[k] (k: the return value) either is
+ * encoded too, at [*at, b->len), but would take the bytes from group past
+ * limit (*encoded true), or was not encoded (*encoded false): it needs
+ * twp_thrift_compact_span (a span with logs, a tag with a key or value of 128
+ * bytes or more, or a buffer that could not grow). */
+size_t twp_thrift_compact_span_run(twp_buf *b, twp_span_data *const *spans, size_t n,
+                                   size_t group, size_t limit, size_t *at, bool *encoded);
+/* Tests only: whether ids are spread with PDEP (on a CPU that has it; the
+ * default where it is fast) or with shifts; returns the previous choice. */
+bool twp_thrift_use_pdep_for_tests(bool on);
 bool twp_thrift_compact_process(twp_buf *b, const twp_process *p);         /* Process struct */
 /* Agent.emitBatch oneway message (compact) around pre-encoded structs: proc is
  * one Process, spans is nspans Span structs back to back. */

@@ -1,7 +1,9 @@
 /* exporter_udp.c — Jaeger Thrift compact emitBatch datagrams to the agent.
  *
  * Each span is encoded once (thrift.c) straight into the datagram buffer,
- * after room left for the message head; when the next span would push the
+ * after room left for the message head -- runs of ordinary spans in
+ * thrift.c's own loop (twp_thrift_compact_span_run), the rest one by one
+ * here; when the next span would push the
  * datagram past reporter.max_packet_size (process + spans +
  * TWP_EMIT_BATCH_OVERHEAD), the group so far leaves as one emitBatch -- the
  * head (with the process struct, encoded once per exporter) written into
@@ -105,21 +107,27 @@ static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size
     u->batch_too_large = 0;
     u->group_skipped = 0;
     size_t gstart = 0, gcount = 0;
+    /* span bytes a datagram holds (the rest is the process, head and tail) */
+    size_t limit = u->max_packet > fixed ? u->max_packet - fixed : 0;
     for (size_t i = 0; i < b->n; i++) {
-        const twp_span_data *s = b->spans[i];
-        size_t before = u->msg.len;
-        /* the span's budget is nearly always free already: no call */
-        size_t need = twp_thrift_compact_span_budget(s);
-        char *end = NULL;
-        if (need && (need <= u->msg.cap - before || twp_buf_reserve(&u->msg, need)))
-            end = twp_thrift_compact_span_at(u->msg.data + before, s);
-        if (end) {
-            u->msg.len = (size_t)(end - u->msg.data);
-        } else if (!twp_thrift_compact_span(&u->msg, s)) {
-            u->msg.len = before;
-            b->state[i] |= TWP_SPAN_PRIVATE;
-            u->group_skipped++;
-            continue;
+        /* the common case, a run of spans that fit their budgets and the
+         * datagram, in thrift.c's loop; then span i is one that did not */
+        size_t before = 0;
+        bool encoded;
+        size_t k = twp_thrift_compact_span_run(&u->msg, b->spans + i, b->n - i, u->room, limit,
+                                               &before, &encoded);
+        i += k;
+        gcount += k;
+        if (i == b->n)
+            break;
+        if (!encoded) {
+            before = u->msg.len;
+            if (!twp_thrift_compact_span(&u->msg, b->spans[i])) {
+                u->msg.len = before;
+                b->state[i] |= TWP_SPAN_PRIVATE;
+                u->group_skipped++;
+                continue;
+            }
         }
         size_t sz = u->msg.len - before;
         if (fixed + sz > u->max_packet) {

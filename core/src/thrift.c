@@ -29,6 +29,10 @@
 #if defined(__SSE2__) && defined(__x86_64__)
 #include <emmintrin.h>
 #endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#define TW_HAVE_PDEP 1
+#endif
 
 /* compact type codes */
 enum { CT_TRUE = 1, CT_FALSE = 2, CT_I32 = 5, CT_I64 = 6, CT_DOUBLE = 7, CT_BINARY = 8,
@@ -623,14 +627,72 @@ static char *c_span_tags(char *p, const twp_span_data *s, bool *miss)
     return p;
 }
 
-static char *c_span(char *p, const twp_span_data *s, bool *miss)
+/* spread7 is one instruction where the CPU has a fast PDEP (BMI2: Intel
+ * since Haswell, AMD since Zen 3 -- Zen 1 and 2 run it in microcode, tens
+ * to hundreds of cycles, so they keep the shifts); chosen once at load. */
+#ifdef TW_HAVE_PDEP
+static bool pdep_fast, pdep_have;
+
+__attribute__((constructor)) static void pick_spread(void)
 {
-    /* trace id, span id, start: zigzag and spread two at a time */
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d) || a < 7)
+        return;
+    bool amd = (b == 0x68747541u /* "Auth"enticAMD */ || b == 0x6f677948u /* "Hygo"nGenuine */);
+    __cpuid_count(7, 0, a, b, c, d);
+    if (!(b & (1u << 8)))   /* BMI2 */
+        return;
+    __get_cpuid(1, &a, &b, &c, &d);
+    unsigned family = (a >> 8) & 0xf;
+    if (family == 0xf)
+        family += (a >> 20) & 0xff;
+    pdep_have = true;
+    pdep_fast = !(amd && family < 0x19);
+}
+
+/* PDEP written as an instruction, not the intrinsic: the code around it is
+ * built for the baseline target and runs it only where pdep_fast says the
+ * CPU has it (an intrinsic would need the whole encoder built twice). */
+static inline uint64_t spread7_pdep(uint64_t v)
+{
+    uint64_t r;
+    __asm__("pdepq %2, %1, %0" : "=r"(r) : "r"(v), "r"(0x7F7F7F7F7F7F7F7FULL));
+    return r;
+}
+
+bool twp_thrift_use_pdep_for_tests(bool on)
+{
+    bool was = pdep_fast;
+    pdep_fast = on && pdep_have;
+    return was;
+}
+#else
+bool twp_thrift_use_pdep_for_tests(bool on)
+{
+    (void)on;
+    return false;
+}
+#endif
+
+static inline __attribute__((always_inline)) char *c_span_in(char *p, const twp_span_data *s,
+                                                              bool *miss)
+{
+    /* trace id, span id, start: zigzag, then spread all four at once */
     uint64_t z0 = zz64((int64_t)s->trace_lo), z1 = zz64((int64_t)s->trace_hi);
     uint64_t z2 = zz64((int64_t)s->span_id), z3 = zz64(s->start_us);
     uint64_t w0, w1, w2, w3;
-    spread7x2(z0, z1, &w0, &w1);
-    spread7x2(z2, z3, &w2, &w3);
+#ifdef TW_HAVE_PDEP
+    if (pdep_fast) {
+        w0 = spread7_pdep(z0);
+        w1 = spread7_pdep(z1);
+        w2 = spread7_pdep(z2);
+        w3 = spread7_pdep(z3);
+    } else
+#endif
+    {
+        spread7x2(z0, z1, &w0, &w1);
+        spread7x2(z2, z3, &w2, &w3);
+    }
     p = put_varint_big(c_field(p, 1, CT_I64), z0, w0);
     p = put_varint_big(c_field(p, 1, CT_I64), z1, w1);
     p = put_varint_big(c_field(p, 1, CT_I64), z2, w2);
@@ -673,6 +735,12 @@ static char *c_span(char *p, const twp_span_data *s, bool *miss)
     return p;
 }
 
+/* c_span_in as a call: the exact path and twp_thrift_compact_span */
+static __attribute__((noinline)) char *c_span(char *p, const twp_span_data *s, bool *miss)
+{
+    return c_span_in(p, s, miss);
+}
+
 static char *c_process(char *p, const twp_process *pr)
 {
     const char *svc = pr->service_name ? pr->service_name : "";
@@ -685,18 +753,63 @@ static char *c_process(char *p, const twp_process *pr)
 
 /* A tag whose key and value are each shorter than 128 bytes takes at most
  * 2 + 127 + 2 + 2 + 127 + 1 bytes (a double or int64 less), and a slot copy
- * writes TWP_CSLOT: the budget per tag (encoders.h) of a span's first try.
- * The fixed fields (ids, flags, times, list headers, stop) take under 160
- * bytes; twp_thrift_compact_span_budget allows 256, three extra tags
- * (span.kind, the scope's two) and span_bound's 48 per reference. */
-_Static_assert(TWP_THRIFT_TAG_BUDGET >= 2 + 127 + 2 + 2 + 127 + 1 &&
-               TWP_THRIFT_TAG_BUDGET >= TWP_CSLOT + 2 + 127, "tag budget too small");
+ * writes TWP_CSLOT: the budget per tag of a span's first try. The fixed
+ * fields (ids, flags, times, list headers, stop) take under 160 bytes;
+ * span_budget allows 256, three extra tags (span.kind, the scope's two) and
+ * span_bound's 48 per reference. */
+#define TAG_BUDGET 264u
+_Static_assert(TAG_BUDGET >= 2 + 127 + 2 + 2 + 127 + 1 && TAG_BUDGET >= TWP_CSLOT + 2 + 127,
+               "tag budget too small");
 
-char *twp_thrift_compact_span_at(char *p, const twp_span_data *s)
+/* A span's budget, or 0 when it must go through span_bound (logs: their
+ * fields would need a pass; thousands of tags: the product could grow large). */
+static inline size_t span_budget(const twp_span_data *s)
 {
-    bool miss = false;
-    p = c_span(p, s, &miss);
-    return __builtin_expect(miss, 0) ? NULL : p;
+    if (__builtin_expect(s->nlogs != 0 || s->ntags >= 4096u, 0))
+        return 0;
+    return 256u + s->op_len + (size_t)s->nrefs * 48u + (s->ntags + 3u) * (size_t)TAG_BUDGET;
+}
+
+/* Room a run keeps past its group limit: more than the budget of any span
+ * run_small lets through (256 + 8191 + 63 * 48 + 130 * TAG_BUDGET). */
+#define RUN_SLACK (64u * 1024u)
+_Static_assert(256u + 8191u + 63u * 48u + 130u * TAG_BUDGET <= RUN_SLACK, "RUN_SLACK too small");
+
+static inline bool run_small(const twp_span_data *s)
+{
+    return ((uint32_t)s->nlogs | (s->ntags >> 7) | (s->op_len >> 13) | ((uint32_t)s->nrefs >> 6)) == 0;
+}
+
+size_t twp_thrift_compact_span_run(twp_buf *b, twp_span_data *const *spans, size_t n,
+                                   size_t group, size_t limit, size_t *at, bool *encoded)
+{
+    *encoded = false;
+    /* Within a run the bytes from group stay within limit (a span that
+     * takes them past it ends the run), so with limit + RUN_SLACK free now
+     * a small span always has its budget free: no check per span */
+    bool slack = b->len >= group && (limit + RUN_SLACK <= b->cap - b->len ||
+                                     twp_buf_reserve(b, limit + RUN_SLACK));
+    for (size_t i = 0; i < n; i++) {
+        const twp_span_data *s = spans[i];
+        if (!(__builtin_expect(slack, 1) && run_small(s))) {
+            size_t need = span_budget(s);
+            if (!need || (need > b->cap - b->len && !twp_buf_reserve(b, need)))
+                return i;
+        }
+        bool miss = false;
+        char *p = c_span_in(b->data + b->len, s, &miss);
+        if (__builtin_expect(miss, 0))
+            return i;
+        size_t end = (size_t)(p - b->data);
+        if (__builtin_expect(end - group > limit, 0)) {
+            *at = b->len;
+            b->len = end;
+            *encoded = true;
+            return i;
+        }
+        b->len = end;
+    }
+    return n;
 }
 
 /* Every span but one with logs (or with thousands of tags) is first encoded
@@ -705,10 +818,11 @@ char *twp_thrift_compact_span_at(char *p, const twp_span_data *s)
  * span is encoded again into span_bound's exact reservation. */
 bool twp_thrift_compact_span(twp_buf *b, const twp_span_data *s)
 {
-    size_t need = twp_thrift_compact_span_budget(s);
+    size_t need = span_budget(s);
     if (need && twp_buf_reserve(b, need)) {
-        char *p = twp_thrift_compact_span_at(b->data + b->len, s);
-        if (p) {
+        bool miss = false;
+        char *p = c_span(b->data + b->len, s, &miss);
+        if (!miss) {
             b->len = (size_t)(p - b->data);
             return true;
         }

@@ -223,9 +223,21 @@ static size_t ref_varint(unsigned char *p, uint64_t v)
 /* The encoder's fast paths (multi-byte varints written a word at a time,
  * short strings copied without memcpy, the inline string Tag) give the
  * bytes of the plain reading at every length boundary. */
+static void fast_paths_once(void);
+
 static void compact_fast_paths_match_the_plain_encoding(void **state)
 {
     (void)state;
+    /* ids spread with PDEP where the CPU has it, and with shifts (SSE2) */
+    bool was = twp_thrift_use_pdep_for_tests(true);
+    fast_paths_once();
+    twp_thrift_use_pdep_for_tests(false);
+    fast_paths_once();
+    twp_thrift_use_pdep_for_tests(was);
+}
+
+static void fast_paths_once(void)
+{
     static char text[300];
     for (size_t i = 0; i < sizeof text; i++)
         text[i] = (char)('a' + i % 26);
@@ -269,6 +281,25 @@ static void compact_fast_paths_match_the_plain_encoding(void **state)
             twp_buf b;
             twp_buf_init(&b);
             assert_true(twp_thrift_compact_span(&b, &s));
+            /* and through the run encoder the UDP exporter uses: the same
+             * bytes, or (a key or value of 128 bytes or more) a stop
+             * before the span with nothing written */
+            twp_buf r;
+            twp_buf_init(&r);
+            twp_span_data *one[1] = { &s };
+            size_t at = 0;
+            bool enc = true;
+            size_t k = twp_thrift_compact_span_run(&r, one, 1, 0, 65000, &at, &enc);
+            assert_false(enc);
+            if (slen < 128 && t[0].key_len < 128) {
+                assert_int_equal(k, 1);
+                assert_int_equal(r.len, b.len);
+                assert_memory_equal(r.data, b.data, b.len);
+            } else {
+                assert_int_equal(k, 0);
+                assert_int_equal(r.len, 0);
+            }
+            twp_buf_free(&r);
             unsigned char want[1200];
             size_t n = 0;
 #define ZZ(x) (((uint64_t)(x) << 1) ^ (uint64_t)((int64_t)(x) >> 63))
@@ -415,6 +446,49 @@ static void constant_tag_slots_give_the_plain_bytes(void **state)
     twp_buf_free(&b);
 }
 
+/* The run encoder stops at the span that takes the group past its limit
+ * (encoded, at its offset) and before a span with logs (not encoded). */
+static void compact_span_run_stops_at_the_limit_and_before_logs(void **state)
+{
+    (void)state;
+    twp_span_data s[6];
+    twp_span_data *p[6];
+    for (int i = 0; i < 6; i++) {
+        init_span(&s[i]);
+        s[i].span_id = 1000 + (uint64_t)i;
+        p[i] = &s[i];
+    }
+    twp_buf one;
+    twp_buf_init(&one);
+    assert_true(twp_thrift_compact_span(&one, &s[0]));
+    size_t sz = one.len;                      /* every span here has this size */
+    twp_buf b;
+    twp_buf_init(&b);
+    assert_true(twp_buf_reserve(&b, 10));
+    b.len = 10;                               /* the group starts at 10 */
+    size_t at = 0;
+    bool enc = false;
+    /* room for two spans and a half: two go, the third is encoded and over */
+    size_t k = twp_thrift_compact_span_run(&b, p, 6, 10, 2 * sz + sz / 2, &at, &enc);
+    assert_int_equal(k, 2);
+    assert_true(enc);
+    assert_int_equal(at, 10 + 2 * sz);
+    assert_int_equal(b.len, 10 + 3 * sz);
+    /* a span with logs ends a run without being written */
+    twp_log lg = { 5, NULL, 0 };
+    s[4].logs = &lg;
+    s[4].nlogs = 1;
+    b.len = 10;
+    k = twp_thrift_compact_span_run(&b, p, 6, 10, 65000, &at, &enc);
+    assert_int_equal(k, 4);
+    assert_false(enc);
+    assert_int_equal(b.len, 10 + 4 * sz);
+    for (int i = 0; i < 4; i++)
+        assert_memory_equal(b.data + 10 + (size_t)i * sz + sz - 20, one.data + sz - 20, 20);
+    twp_buf_free(&b);
+    twp_buf_free(&one);
+}
+
 /* twp_cval_find finds every value slot, by content, and nothing else. */
 static void every_value_slot_is_found(void **state)
 {
@@ -431,9 +505,10 @@ static void every_value_slot_is_found(void **state)
         copy[n - 1] ^= 0x20;                 /* GET -> GEt */
         assert_null(twp_cval_find(copy, n));
     }
+    char buf[32] = "PROPFIND";   /* a buffer, as writers pass: room for any slot's compare */
     assert_null(twp_cval_find(NULL, 0));
-    assert_null(twp_cval_find("", 0));
-    assert_null(twp_cval_find("PROPFIND", 8));
+    assert_null(twp_cval_find(buf, 0));
+    assert_null(twp_cval_find(buf, 8));
 }
 
 /* The in-place message (head written before spans already in the buffer,
@@ -491,6 +566,7 @@ int main(void)
         cmocka_unit_test(compact_emit_batch_in_place_equals_raw),
         cmocka_unit_test(constant_tag_slots_give_the_plain_bytes),
         cmocka_unit_test(every_value_slot_is_found),
+        cmocka_unit_test(compact_span_run_stops_at_the_limit_and_before_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,9 +10,14 @@
  * the op name and tag count; the Thrift Batch/emitBatch bodies are non-empty;
  * the log line ends in a newline; the OTLP protobuf body is one
  * resource_spans field whose length is exactly the rest of the body, and its
- * gzip member is non-empty.
- * requires: core/src/otlp_json.c core/src/thrift.c core/src/exporter_log.c core/src/otlp_proto.c core/src/gzip.c */
+ * gzip member is non-empty. The compact Span is also encoded with every key
+ * and string value that equals one of the core's constant tag slots
+ * (const_tags.h) pointing at the slot instead, and through the run encoder
+ * the UDP exporter uses: the bytes must be the same (dict/tags.dict has the
+ * slots' strings).
+ * requires: core/src/otlp_json.c core/src/thrift.c core/src/exporter_log.c core/src/otlp_proto.c core/src/gzip.c core/src/const_tags.c */
 #include "fz_common.h"
+#include "const_tags.h"
 #include "otlp_proto.h"
 #include "encoders.h"
 #include "tracer.h"     /* twp_value_fill */
@@ -81,6 +86,49 @@ static void value(rd *r, twp_arena *a, twp_value *v)
     case TW_VAL_NULL:           /* never drawn (% 6): only an array's item */
         break;
     }
+}
+
+/* The slot holding exactly s[0..n), or NULL. */
+static const char *key_slot(const char *s, size_t n)
+{
+    for (int k = 0; k < TWP_K_COUNT; k++)
+        if (strlen(twp_ckeys[k].str) == n && memcmp(twp_ckeys[k].str, s, n) == 0)
+            return twp_ckeys[k].str;
+    return NULL;
+}
+
+/* d's compact Span with slot pointers wherever a key or string value equals
+ * a slot's string, and through twp_thrift_compact_span_run: both must give
+ * plain's bytes. */
+static void check_slots_and_run(twp_span_data *d, const twp_buf *plain)
+{
+    twp_value *saved = d->tags, tags[12];
+    uint32_t n = d->ntags;
+    for (uint32_t i = 0; i < n; i++) {
+        tags[i] = saved[i];
+        const char *k = key_slot(tags[i].key, tags[i].key_len);
+        if (k)
+            tags[i].key = k;
+        if (tags[i].type == TW_VAL_STRING) {
+            const char *v = twp_cval_find(tags[i].v.str, tags[i].len);
+            if (v)
+                tags[i].v.str = v;
+        }
+    }
+    d->tags = tags;
+    twp_buf b;
+    twp_buf_init(&b);
+    FZ_CHECK(twp_thrift_compact_span(&b, d));
+    FZ_CHECK(b.len == plain->len && memcmp(b.data, plain->data, b.len) == 0);
+    twp_span_data *one[1] = { d };
+    size_t at = 0;
+    bool enc = true;
+    b.len = 0;
+    size_t k = twp_thrift_compact_span_run(&b, one, 1, 0, 1u << 20, &at, &enc);
+    FZ_CHECK(!enc && (k == 0 ? b.len == 0
+                             : b.len == plain->len && memcmp(b.data, plain->data, b.len) == 0));
+    twp_buf_free(&b);
+    d->tags = saved;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -202,7 +250,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     b.len = 0;
     FZ_CHECK(twp_thrift_compact_emit_batch(&b, 1, &proc, spans, 1, &meta) && b.len > 0);
     b.len = 0;
-    FZ_CHECK(twp_thrift_compact_span(&b, d) && twp_thrift_compact_process(&b, &proc));
+    FZ_CHECK(twp_thrift_compact_span(&b, d));
+    check_slots_and_run(d, &b);
+    FZ_CHECK(twp_thrift_compact_process(&b, &proc));
     b.len = 0;
     FZ_CHECK(twp_thrift_binary_span(&b, d) && b.len > 0);
     b.len = 0;

@@ -59,6 +59,7 @@ dict_for() {
     fuzz_config_set) echo "$fuzz_dir/dict/config.dict" ;;
     fuzz_config_env) echo "$fuzz_dir/dict/env.dict" ;;
     fuzz_sampler_json) echo "$fuzz_dir/dict/json.dict" ;;
+    fuzz_encoders) echo "$fuzz_dir/dict/tags.dict" ;;
   esac
 }
 
