@@ -176,6 +176,8 @@ TW_API void tw_config_free(tw_config *cfg);   /* NULL is a no-op */
  *   reporter.max_packet_size UDP datagram bound [65000]
  *   reporter.timeout_ms     one HTTP export's budget, retries included [5000]
  *   reporter.retries        HTTP retries [3]
+ *   reporter.driver         auto | thread | loop: a reporter thread, or the host's
+ *                           event loop (tw_tracer_drive_start) [auto]
  *   propagation.inject      comma list of jaeger | w3c | b3 | b3multi [jaeger,w3c]
  *   propagation.extract     same names [jaeger,w3c,b3,b3multi]
  *   propagation             sets both (jaeger_client profile: inject only)
@@ -852,6 +854,49 @@ TW_API tw_status tw_http_span_tag_response(tw_span *s, const tw_http_response *r
  * does not keep the span from being reported). */
 TW_API tw_status tw_http_span_finish(tw_span *s, const tw_http_response *resp,
                                      int64_t finish_us);
+
+/* ------------------------------------------------------------ driven reporting */
+
+/* A host with its own event loop (the nginx module) may send the tracer's
+ * spans from that loop instead of a reporter thread: a second thread in a
+ * process makes glibc take its multi-thread paths in every syscall wrapper
+ * and in malloc for good (issue #15 measured ~460 instructions per nginx
+ * request). The key reporter.driver decides: thread = always the reporter
+ * thread; loop = the host's loop (tw_tracer_new refuses a configuration
+ * that could block it); auto (default) = the loop when the host asks and
+ * the configuration needs no blocking call -- reporter.protocols udp only
+ * (memory may ride along) to an IP address (a host name needs a resolver
+ * that blocks or starts a thread) and a const, probabilistic or
+ * ratelimiting sampler with no throttler and no baggage restrictions
+ * (those poll the agent over HTTP).
+ *
+ * Called from tw_span_finish, on the finishing thread, when the host should
+ * drive soon: a full batch is queued, or the first span after the reporter
+ * went idle. It must only schedule a tw_tracer_drive (nginx: post an event),
+ * never call one itself. */
+typedef void (*tw_drive_kick_fn)(void *ud);
+
+/* Asks that this process's spans be sent by the caller's loop. Call it in
+ * the process that reports (after any fork; a forked child starts with the
+ * thread again), before that process finishes its first span. TW_OK: driven
+ * -- no reporter thread starts in this process; the host calls
+ * tw_tracer_drive when it returned due, and when kick (NULL: none;
+ * kick_ud borrowed for the tracer's life) asks; tw_tracer_flush and
+ * tw_tracer_close send what is queued on their caller's thread.
+ * TW_ERR_UNSUPPORTED: the tracer keeps its reporter thread (reporter.driver
+ * thread, or auto with a configuration that may block); nothing changed.
+ * TW_ERR_CLOSED after close. tw_tracer_drive, flush and close of a driven
+ * tracer take turns (a lock): meant for one loop thread, safe from any. */
+TW_API tw_status tw_tracer_drive_start(tw_tracer *t, tw_drive_kick_fn kick, void *kick_ud);
+
+/* One turn of a driven tracer's reporter, on the loop's thread: encodes and
+ * sends every full batch queued, and a partial one once its oldest span has
+ * waited reporter.flush_interval_ms; says drops and failed sends through the
+ * diagnostics hook (rate-limited as on the thread). Never blocks: the UDP
+ * socket is non-blocking and a full socket buffer counts the batch as
+ * dropped_send_failed instead of waiting. Returns the milliseconds until
+ * the next call is due (>= 1); -1 when t is NULL, not driven or closed. */
+TW_API int64_t tw_tracer_drive(tw_tracer *t);
 
 #ifdef __cplusplus
 }

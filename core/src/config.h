@@ -25,6 +25,14 @@ typedef enum twp_sampler_type {
     TWP_SAMPLER_REMOTE
 } twp_sampler_type;
 
+/* reporter.driver: auto = the host's loop when the host offers one
+ * (tw_tracer_drive_start) and every call the config needs is non-blocking;
+ * thread = always the reporter thread; loop = the host's loop (the config
+ * must be non-blocking: tw_tracer_new refuses it otherwise). */
+typedef enum twp_reporter_driver {
+    TWP_DRIVER_AUTO, TWP_DRIVER_THREAD, TWP_DRIVER_LOOP
+} twp_reporter_driver;
+
 /* Which face's defaults and alias meanings apply (config_keys.c): native
  * (C, Lua, tracewire.Tracer) or jaeger_client (tracewire.Config). */
 typedef enum twp_config_profile {
@@ -83,6 +91,9 @@ struct tw_config {
      * clients write them; the OTel face turns it off (the OTel SDK's spans
      * carry no sampler attributes) */
     bool sampler_tags;
+    /* reporter.driver (issue #15): who sends -- a reporter thread, or the
+     * host's event loop through tw_tracer_drive (reporter.c) */
+    twp_reporter_driver reporter_driver;
 };
 
 /* config.c: struct copies for the tracer. init sets every non-string default

@@ -573,6 +573,31 @@ static tw_status get_otlp_compression(const tw_config *c, char *buf, size_t cap)
     return TW_OK;
 }
 
+/* reporter.driver: auto | thread | loop (reporter.c says what each does). */
+static tw_status set_reporter_driver(tw_config *c, const char *key, const char *v)
+{
+    (void)key;
+    const char *s = v;
+    size_t n = strlen(v);
+    trim(&s, &n);
+    if (word_eq(s, n, "auto"))
+        c->reporter_driver = TWP_DRIVER_AUTO;
+    else if (word_eq(s, n, "thread"))
+        c->reporter_driver = TWP_DRIVER_THREAD;
+    else if (word_eq(s, n, "loop"))
+        c->reporter_driver = TWP_DRIVER_LOOP;
+    else
+        return TW_ERR_CONFIG;
+    return TW_OK;
+}
+
+static tw_status get_reporter_driver(const tw_config *c, char *buf, size_t cap)
+{
+    put(buf, cap, c->reporter_driver == TWP_DRIVER_THREAD ? "thread"
+                  : c->reporter_driver == TWP_DRIVER_LOOP ? "loop" : "auto");
+    return TW_OK;
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define F(field) offsetof(tw_config, field)
@@ -710,6 +735,16 @@ const twp_config_key twp_config_keys[] = {
     ALIAS("reporter_timeout", "reporter.timeout_ms", 0, 1000, "seconds"),
     NATIVE("reporter.retries", TWK_INT, 0, retries, 0, 100, "3", NULL, "HTTP retries"),
     ALIAS("reporter_retries", "reporter.retries", 0, 0, "same as reporter.retries"),
+    /* issue #15: a second thread in an nginx worker makes glibc take its
+     * multi-thread paths in every syscall wrapper and in malloc (~460
+     * instructions per request measured): the worker's loop sends instead */
+    {"reporter.driver", TWK_SPECIAL, 0, F(reporter_driver), 0, 0, 0, NULL, "auto", NULL,
+     "TRACEWIRE_REPORTER_DRIVER",
+     "auto | thread | loop: who sends the spans. thread: a reporter thread per process; "
+     "loop: the host's event loop (nginx module; needs reporter.protocols udp to an IP "
+     "address and a sampler that does not poll; a face without a loop uses the thread); "
+     "auto: loop when the host has one and the config allows it, else thread",
+     set_reporter_driver, get_reporter_driver},
 
     /* the general key before the specific ones, so these win */
     SPECIAL("propagation", "propagation.inject", JC, set_propagation, NULL,
@@ -820,6 +855,7 @@ const twp_env_row twp_env_rows[] = {
     {"JAEGER_TAGS", "tags", TWE_TAGS_AFTER_OTEL},
     {"JAEGER_PROPAGATION", "propagation", TWE_SET},
     {"JAEGER_TRACEID_128BIT", "trace_id_128bit", TWE_SET},
+    {"TRACEWIRE_REPORTER_DRIVER", "reporter.driver", TWE_SET},
     /* last: disabling wins over every other variable */
     {"OTEL_SDK_DISABLED", "reporter.protocols", TWE_SDK_DISABLED},
 };

@@ -89,6 +89,9 @@ typedef struct twp_batch {
      * the reporter thread; NULL: not said. The HTTP exporters pass it on. */
     twp_http_stall_fn stalled;
     void *stall_ud;
+    /* driven by the host's loop (tw_tracer_drive): never wait for the
+     * socket -- a full buffer fails the send at once */
+    bool no_wait;
 } twp_batch;
 
 /* What an exporter is built from; borrowed for the exporter's whole life

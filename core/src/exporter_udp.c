@@ -91,6 +91,7 @@ static tw_status udp_export(twp_exporter *e, const twp_batch *b, char *why, size
     u->failed = TW_OK;
     u->why = why;
     u->cap = cap;
+    u->udp.no_wait = b->no_wait;   /* the host's loop never waits for the socket */
     twp_states_clear(b->state, b->n, TWP_SPAN_PRIVATE);   /* PRIVATE: not encoded (OOM) */
     if (u->proc_bytes.len == 0 && !twp_thrift_compact_process(&u->proc_bytes, u->env.proc)) {
         fail(u, TW_ERR_NOMEM, "out of memory encoding the process");

@@ -68,6 +68,23 @@
  * limiting is diag.c's. What close() drops after the worker exited is said
  * on close()'s thread.
  *
+ * Driven by the host's loop (tw_tracer_drive_start, issue #15): no worker
+ * thread at all in that process. A second thread makes glibc take its
+ * multi-thread paths in every syscall wrapper and in malloc for the life of
+ * the process (~460 instructions per nginx request measured), a third of
+ * the whole request budget; so when every call the configuration needs is
+ * non-blocking (loopable: UDP only, to an IP address, no HTTP polling of
+ * the agent) and reporter.driver is not "thread", a host with an event loop
+ * may run the worker's loop body itself: tw_tracer_drive is one turn of it
+ * (take the lists, send full batches, a partial one at its flush deadline,
+ * say drops) and returns when the next turn is due. The queue and the
+ * outcomes are the thread path's, unchanged. report() kicks the host (its
+ * callback only schedules a turn) when a full batch is queued or the first
+ * span arrives after a turn left nothing pending. flush() and close() send
+ * on their caller's thread; drive_mu makes turns, flushes and close take
+ * turns. UDP sends never wait for room (twp_batch.no_wait): a full socket
+ * buffer is a failed send, counted and said as on the thread.
+ *
  * Fork (pthread_atfork via the tracer): prepare takes the mutex, the parent
  * releases it; the child re-creates mutex and condition variables, frees the
  * queued records, abandons the worker's in-flight batch and buffers (the
@@ -84,6 +101,7 @@
 #include "reporter.h"
 #include "sampling_poll.h"
 
+#include <arpa/inet.h>
 #include <pthread.h>
 
 #include <errno.h>
@@ -167,6 +185,15 @@ typedef struct pipeline {
     size_t cur_n;                /* ... and its batch size */
     uint64_t seen_queue_full, seen_too_large, seen_on_close;   /* counters already said */
     uint64_t seen_baggage;       /* baggage_dropped already said (propagation.c counts) */
+
+    /* driven by the host's loop (tw_tracer_drive_start): no worker thread */
+    bool loopable;                   /* every call the config needs is non-blocking */
+    _Atomic int driven;              /* in this process; cleared in a forked child */
+    tw_drive_kick_fn kick;           /* NULL: none */
+    void *kick_ud;
+    _Atomic uint64_t drive_unsent;   /* pushed since the last turn: kick at batch_size */
+    _Atomic int drive_idle;          /* the last turn left nothing: kick on the next push */
+    pthread_mutex_t drive_mu;        /* turns, flushes and close take turns */
 } pipeline;
 
 static int64_t mono_us(void)
@@ -191,6 +218,7 @@ static void init_sync(pipeline *p)
     pthread_cond_init(&p->wake, &ca);
     pthread_cond_init(&p->progress, &ca);
     pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&p->drive_mu, NULL);
 }
 
 /* ------------------------------------------------------------ finalizing */
@@ -286,7 +314,8 @@ static void send_batch(pipeline *p, size_t k)
     p->npend -= k;
     p->pend_since_us = mono_us();
     p->nfailed = 0;
-    twp_batch b = { p->arr, p->state, k, &p->abort_at_us, p->diag.fn ? on_stall : NULL, p };
+    twp_batch b = { p->arr, p->state, k, &p->abort_at_us, p->diag.fn ? on_stall : NULL, p,
+                    atomic_load_explicit(&p->driven, memory_order_relaxed) != 0 };
     p->cur_n = k;
     for (size_t e = 0; e < p->nexp; e++) {
         struct send_failure *f = &p->failed[p->nfailed];
@@ -520,17 +549,86 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Starts the worker in this process if it is not running. Caller must not
- * hold p->mu. */
+/* ------------------------------------------------------------ driven */
+
+/* One turn of the worker's loop body on the host's thread (driven): take
+ * the lists, send every full batch, and the partial one when its flush
+ * deadline passed (all: at once -- flush, close). Returns the ms until the
+ * next turn is due. Under drive_mu. */
+static int64_t drive_turn(pipeline *p, bool all)
+{
+    atomic_store_explicit(&p->drive_unsent, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->drive_idle, 0, memory_order_relaxed);
+    take_queue(p);
+    if (is_aborted(p)) {
+        drop_all(p);
+    } else {
+        while (p->npend >= (size_t)p->batch_size)
+            send_batch(p, p->npend < p->max_batch ? p->npend : p->max_batch);
+        if (p->npend && (all || mono_us() - p->pend_since_us >= (int64_t)p->flush_ms * 1000))
+            while (p->npend && !is_aborted(p))
+                send_batch(p, p->npend < p->max_batch ? p->npend : p->max_batch);
+        if (is_aborted(p))
+            drop_all(p);
+    }
+    diag_drops(p);
+    if (p->npend) {   /* a partial batch: due at its flush deadline */
+        int64_t left = (p->pend_since_us + (int64_t)p->flush_ms * 1000 - mono_us()) / 1000;
+        return left < 1 ? 1 : left;
+    }
+    /* nothing pending: the next push kicks the host (seq_cst, against
+     * report()'s push then load: one side sees the other, as deep_sleep) */
+    atomic_store(&p->drive_idle, 1);
+    if (!queues_empty(p)) {
+        atomic_store(&p->drive_idle, 0);
+        return 1;
+    }
+    /* only the diagnostics' summaries need a turn now and then */
+    return MAX_SLEEP_MS;
+}
+
+static tw_status p_drive_start(twp_reporter *r, tw_drive_kick_fn kick, void *ud)
+{
+    pipeline *p = (pipeline *)r;
+    if (atomic_load(&p->closed))
+        return TW_ERR_CLOSED;
+    if (p->cfg->reporter_driver == TWP_DRIVER_THREAD || !p->loopable)
+        return TW_ERR_UNSUPPORTED;
+    pthread_mutex_lock(&p->mu);
+    bool running = atomic_load(&p->started);   /* spans went out on a thread already */
+    if (!running) {
+        p->kick = kick;
+        p->kick_ud = ud;
+        atomic_store(&p->drive_idle, 1);   /* nothing sent yet: the first span kicks */
+        atomic_store(&p->driven, 1);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return running ? TW_ERR_UNSUPPORTED : TW_OK;
+}
+
+static int64_t p_drive(twp_reporter *r)
+{
+    pipeline *p = (pipeline *)r;
+    if (!atomic_load_explicit(&p->driven, memory_order_relaxed) || atomic_load(&p->closed))
+        return -1;
+    pthread_mutex_lock(&p->drive_mu);
+    int64_t ms = drive_turn(p, false);
+    pthread_mutex_unlock(&p->drive_mu);
+    return ms;
+}
+
+/* Starts the worker in this process if it is not running (never when the
+ * host's loop drives). Caller must not hold p->mu. */
 static void ensure_started(pipeline *p)
 {
-    if (atomic_load_explicit(&p->started, memory_order_acquire))
+    if (atomic_load_explicit(&p->started, memory_order_acquire) ||
+        atomic_load_explicit(&p->driven, memory_order_relaxed))
         return;
     int64_t now = mono_us();
     if (now < atomic_load(&p->create_retry_at_us))
         return;   /* creation failed recently: the span waits in the queue */
     pthread_mutex_lock(&p->mu);
-    if (!atomic_load(&p->started) && !p->stop) {
+    if (!atomic_load(&p->started) && !p->stop && !atomic_load(&p->driven)) {
         sigset_t all, old;
         sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &old);
@@ -637,6 +735,15 @@ static void p_report(twp_reporter *r, twp_span_data *s)
         late_push(p);
         return;
     }
+    if (atomic_load_explicit(&p->driven, memory_order_relaxed)) {
+        /* the host's loop sends: ask for a turn when a batch is full, or
+         * when this is the first span since a turn left nothing pending */
+        if ((atomic_fetch_add_explicit(&p->drive_unsent, 1, memory_order_relaxed) + 1 ==
+                 (uint64_t)p->batch_size ||
+             (atomic_load(&p->drive_idle) && atomic_exchange(&p->drive_idle, 0))) && p->kick)
+            p->kick(p->kick_ud);
+        return;
+    }
     if (!atomic_load_explicit(&p->started, memory_order_acquire)) {
         ensure_started(p);
     } else if (atomic_load(&p->deep_sleep) && atomic_exchange(&p->deep_sleep, 0)) {
@@ -652,6 +759,12 @@ static tw_status p_flush(twp_reporter *r, int timeout_ms)
     if (atomic_load(&p->closed))
         return pushed_total(p) != atomic_load(&p->finalized) ? TW_ERR_TIMEOUT : TW_OK;
     uint64_t target = pushed_total(p);
+    if (atomic_load(&p->driven)) {   /* the caller's thread sends */
+        pthread_mutex_lock(&p->drive_mu);
+        (void)drive_turn(p, true);
+        pthread_mutex_unlock(&p->drive_mu);
+        return atomic_load(&p->finalized) >= target ? TW_OK : TW_ERR_TIMEOUT;
+    }
     if (twp_sampling_poll_enabled(&p->poll) || target != atomic_load(&p->finalized))
         ensure_started(p);
     if (!atomic_load(&p->started))
@@ -700,6 +813,11 @@ static tw_status p_close(twp_reporter *r, int timeout_ms)
     int64_t margin = timeout_ms / 5 < 100 ? (int64_t)timeout_ms * 200 : 100000;
     uint64_t on_close_before = atomic_load(&p->ctr->dropped_on_close);
     atomic_store(&p->abort_at_us, deadline - margin > now ? deadline - margin : now + 1);
+    if (atomic_load(&p->driven)) {   /* no worker: this thread sends what is queued */
+        pthread_mutex_lock(&p->drive_mu);
+        (void)drive_turn(p, true);
+        pthread_mutex_unlock(&p->drive_mu);
+    }
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_signal(&p->wake);
@@ -752,6 +870,7 @@ static void p_free(twp_reporter *r)
         twp_exporter_free(p->exp[i]);
     twp_sampling_poll_free(&p->poll);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->drive_mu);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->progress);
     free(p);
@@ -782,6 +901,13 @@ static void p_after_fork_child(twp_reporter *r)
     atomic_store(&p->deep_sleep, 0);
     atomic_store(&p->abort_at_us, 0);
     atomic_store(&p->create_retry_at_us, 0);
+    /* the child has no loop of the parent's: it starts with the thread
+     * again unless its own host asks (tw_tracer_drive_start) */
+    atomic_store(&p->driven, 0);
+    atomic_store(&p->drive_unsent, 0);
+    atomic_store(&p->drive_idle, 0);
+    p->kick = NULL;
+    p->kick_ud = NULL;
     /* queued records are complete (a push is one CAS): free them; every
      * slot goes back to the pool */
     for (int i = 0; i < TWP_Q_SHARDS; i++) {
@@ -811,7 +937,16 @@ static void p_after_fork_child(twp_reporter *r)
 
 static const twp_reporter_ops pipeline_ops = {
     p_report, p_flush, p_close, p_free, p_before_fork, p_after_fork_parent, p_after_fork_child,
+    p_drive_start, p_drive,
 };
+
+/* An IP address literal: a host name needs getaddrinfo, which blocks or
+ * (getaddrinfo_a) starts a resolver thread -- neither fits a host's loop. */
+static bool is_ip_literal(const char *h)
+{
+    unsigned char a[16];
+    return h && (inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1);
+}
 
 /* ------------------------------------------------------------ construction */
 
@@ -855,6 +990,14 @@ tw_status twp_pipeline_reporter_new(const tw_config *cfg, const twp_process *pro
         goto fail;
     if ((st = twp_sampling_poll_init(&p->poll, cfg, proc, hook)) != TW_OK)
         goto fail;
+    p->loopable = (cfg->protocols & ~TWP_PROTO_MEMORY) == TWP_PROTO_UDP &&
+                  !twp_sampling_poll_enabled(&p->poll) &&
+                  is_ip_literal(cfg->agent_host && *cfg->agent_host ? cfg->agent_host
+                                                                    : "127.0.0.1");
+    if (cfg->reporter_driver == TWP_DRIVER_LOOP && !p->loopable) {
+        st = TW_ERR_CONFIG;   /* the loop would block: refused, not quietly threaded */
+        goto fail;
+    }
     if ((cfg->protocols & (TWP_PROTO_HTTP | TWP_PROTO_OTLP)) ||
         twp_sampling_poll_enabled(&p->poll))
         (void)twp_http_global_init();   /* once, here, rather than racing later */

@@ -29,6 +29,10 @@ typedef struct twp_reporter_ops {
     void (*before_fork)(twp_reporter *r);
     void (*after_fork_parent)(twp_reporter *r);
     void (*after_fork_child)(twp_reporter *r);
+    /* driven reporting (tw_tracer_drive_start / tw_tracer_drive); NULL:
+     * this reporter has no thread to spare (memory, none) and declines */
+    tw_status (*drive_start)(twp_reporter *r, tw_drive_kick_fn kick, void *ud);
+    int64_t (*drive)(twp_reporter *r);
 } twp_reporter_ops;
 struct twp_reporter { const twp_reporter_ops *ops; };
 

@@ -99,10 +99,25 @@ FORWARD(before_fork)
 FORWARD(after_fork_parent)
 FORWARD(after_fork_child)
 
+/* the memory copy needs no sending: the pipeline decides alone */
+static tw_status comp_drive_start(twp_reporter *r, tw_drive_kick_fn kick, void *ud)
+{
+    comprep *c = (comprep *)r;
+    return c->main->ops->drive_start ? c->main->ops->drive_start(c->main, kick, ud)
+                                     : TW_ERR_UNSUPPORTED;
+}
+
+static int64_t comp_drive(twp_reporter *r)
+{
+    comprep *c = (comprep *)r;
+    return c->main->ops->drive ? c->main->ops->drive(c->main) : -1;
+}
+
 static const twp_reporter_ops comp_ops = {
     .report = comp_report, .flush = comp_flush, .close = comp_close, .free = comp_free,
     .before_fork = comp_before_fork, .after_fork_parent = comp_after_fork_parent,
     .after_fork_child = comp_after_fork_child,
+    .drive_start = comp_drive_start, .drive = comp_drive,
 };
 
 /* ------------------------------------------------------------ factory */

@@ -365,6 +365,24 @@ tw_status tw_tracer_close(tw_tracer *t, int timeout_ms)
     return t->reporter->ops->close(t->reporter, timeout_ms < 0 ? 0 : timeout_ms);
 }
 
+tw_status tw_tracer_drive_start(tw_tracer *t, tw_drive_kick_fn kick, void *kick_ud)
+{
+    if (!t)
+        return TW_ERR_INVALID_ARG;
+    if (atomic_load(&t->closed))
+        return TW_ERR_CLOSED;
+    if (!t->reporter->ops->drive_start)
+        return TW_ERR_UNSUPPORTED;   /* memory / none: no thread to spare */
+    return t->reporter->ops->drive_start(t->reporter, kick, kick_ud);
+}
+
+int64_t tw_tracer_drive(tw_tracer *t)
+{
+    if (!t || atomic_load_explicit(&t->closed, memory_order_relaxed) || !t->reporter->ops->drive)
+        return -1;
+    return t->reporter->ops->drive(t->reporter);
+}
+
 void tw_tracer_free(tw_tracer *t)
 {
     if (!t)

@@ -20,6 +20,8 @@ typedef struct twp_udp {
     bool stale;           /* a send failed: re-resolve on the next open (5 s schedule) */
     void *lookup;         /* an asynchronous getaddrinfo_a still running, or NULL */
     char error[160];      /* why the last send failed, for diagnostics */
+    bool no_wait;         /* a full socket buffer fails at once (driven reporter), no
+                           * 100 ms wait for room */
 } twp_udp;
 tw_status twp_udp_init(twp_udp *u, const char *host, int port);   /* copies host */
 /* One datagram. TW_ERR_IO when it could not be sent or the agent's port

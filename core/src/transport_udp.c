@@ -13,7 +13,8 @@
  * once per 5 s, so an agent that moved (a new container address) is found
  * again and a dead one costs one lookup per 5 s.
  * When the socket buffer is full (EAGAIN) the reporter thread waits up to
- * 100 ms for room, once, then counts a failure. A failed resolve or socket()
+ * 100 ms for room, once, then counts a failure; a host's event loop
+ * (no_wait: the driven reporter) never waits, the send fails at once. A failed resolve or socket()
  * is not retried for 5 s.
  * Names are resolved with getaddrinfo_a and waited for at most 100 ms per
  * send: a DNS server that never answers must not hold the reporter thread
@@ -227,7 +228,7 @@ tw_status twp_udp_send(twp_udp *u, const void *data, size_t len)
             continue;
         }
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) &&
-            attempt == 0) {
+            attempt == 0 && !u->no_wait) {
             struct pollfd pfd = { u->fd, POLLOUT, 0 };
             (void)poll(&pfd, 1, 100);
             continue;

@@ -15,7 +15,8 @@
  * Per process: the master parses the configuration into a tw_config (and
  * builds one throwaway tracer from it so that `nginx -t` sees every error);
  * each worker makes its own tw_tracer in init_process and closes it in
- * exit_process. Per request: a small context in the request pool, found again
+ * exit_process; that worker's event loop sends its spans when the
+ * configuration allows it (tw_tracer_drive_start), else its reporter thread. Per request: a small context in the request pool, found again
  * after an internal redirect through its pool cleanup (nginx clears module
  * contexts on redirects), holds the span; the cleanup frees it.
  */
@@ -70,6 +71,8 @@ typedef struct {
     ngx_array_t               *ctx_prefixes; /* lower case (tw_tracer_header_names) */
     u_char                     ctx_first[256];  /* first bytes of those */
     ngx_http_tracewire_diag_t  diag;         /* this worker's */
+    ngx_event_t                drive_ev;     /* reporting from the event loop (no
+                                                reporter thread): timer and kick */
 } ngx_http_tracewire_main_conf_t;
 
 typedef struct {

@@ -4,6 +4,7 @@
 # its own build dir, checks what the .so exports and that the stock nginx
 # loads it, then runs pytest: the stock nginx (2 workers) in front of a Flask
 # upstream traced with the Python binding, spans decoded from UDP datagrams;
+# then again with the reporter thread forced (TRACEWIRE_REPORTER_DRIVER=thread),
 # then the same tests with an ASan+UBSan build of the module (TW_NGINX_ASAN=0
 # skips that part). Arguments go to pytest (e.g. -k reload).
 # Prints "N passed, N failed" per part and a total; exits non-zero on failure.
@@ -62,6 +63,11 @@ run_pytest() {   # run_pytest NAME MODULE [env...]
 }
 pytest_args=("$@")
 run_pytest "pytest (nginx)" "$so"
+# The suite's UDP configurations are sent by the workers' event loops
+# (reporter.driver auto, issue #15): run it again with the environment
+# forcing the reporter thread, so both process models stay covered
+# (test_driver.py sets the key itself and checks both either way).
+run_pytest "pytest (nginx, reporter thread)" "$so" TRACEWIRE_REPORTER_DRIVER=thread
 
 # The same tests against an ASan+UBSan build of the module (core included),
 # loaded into the stock nginx with the runtimes preloaded into nginx only.
