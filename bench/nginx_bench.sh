@@ -19,6 +19,13 @@
 #   native    `tracewire on;` (the native module, default tracewire_context
 #             propagate): server span, tags, UDP reporting, no Lua at all
 #   native-1pct  as native, sampler probabilistic 0.01
+#   native-thread  as native, with `tracewire_config reporter.driver thread`:
+#             a reporter thread in the worker instead of the worker's event
+#             loop sending (what every native run did before issue #15's
+#             loop mode; the difference is glibc's multi-thread tax)
+# Every mode's line says how many threads the worker had at the end of its
+# run ("1 thr": the native module's spans went out from the event loop;
+# a reporter thread -- the native module's, or the Lua module's -- makes 2).
 #   on        tracewire.nginx start()/finish() (the Lua module): extract,
 #             server span with its tags, inject into the request headers,
 #             status tags, finish -> UDP reporter
@@ -103,6 +110,8 @@ conf() {   # conf MODE
     native*) handlers='tracewire on;' ;;
   esac
   local body="root $run/html;" sampler='type = "const", param = 1' nsampler="const" nparam=1
+  local ndriver=auto
+  [ "$1" = native-thread ] && ndriver=thread
   [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
   [ "$1" = native-1pct ] && nsampler=probabilistic nparam=0.01
   case $1 in proxy-*|native-proxy) body="proxy_http_version 1.1; proxy_set_header Connection \"\"; proxy_pass http://backend;" ;; esac
@@ -133,6 +142,7 @@ http {
     tracewire_config sampler.param $nparam;
     tracewire_config reporter.protocols udp;
     tracewire_config reporter.agent_port $agent;
+    tracewire_config reporter.driver $ndriver;
     upstream backend { server 127.0.0.1:$backend; keepalive 32; }
     server {
         listen 127.0.0.1:$port;
@@ -151,7 +161,12 @@ worker_cpu_ticks() {   # utime+stime of nginx's worker (all its threads)
   awk '{print $14 + $15}' "/proc/$w/stat"
 }
 
-bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
+worker_threads() {   # threads of nginx's worker now (1: no reporter thread)
+  local w; w=$(pgrep -P "$(cat "$run/nginx.pid")" | head -n 1)
+  ls "/proc/$w/task" | wc -l
+}
+
+bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request threads"
   conf "$1"
   $pin_nginx nginx -p "$run" -c "$run/nginx.conf" -e "$run/error.log"
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/static/x.txt" >/dev/null && break; sleep 0.1; done
@@ -160,21 +175,22 @@ bench_mode() {   # bench_mode MODE -> prints "req/s cpu_us_per_request"
   c0=$(worker_cpu_ticks)
   out=$($pin_wrk wrk -t1 -c"$conns" -d"${dur}s" "http://127.0.0.1:$port/static/x.txt")
   c1=$(worker_cpu_ticks)
+  local thr; thr=$(worker_threads)
   kill -QUIT "$(cat "$run/nginx.pid")"
   for _ in $(seq 100); do [ -f "$run/nginx.pid" ] || break; sleep 0.1; done
-  awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" '
+  awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v thr="$thr" '
     /requests in/ {n = $1} /Requests\/sec/ {r = $2}
-    END {printf "%.0f %.2f\n", r, c / hz * 1e6 / n}' <<<"$out"
+    END {printf "%.0f %.2f %d\n", r, c / hz * 1e6 / n, thr}' <<<"$out"
 }
 
 modes=${TW_NGINX_MODES:-"off native native-1pct on"}
-[ "$modes" = all ] && modes="off lua-noop on on-static on-1pct log-noop log-span native native-1pct proxy-off proxy-on native-proxy"
-declare -A rps cpu
+[ "$modes" = all ] && modes="off lua-noop on on-static on-1pct log-noop log-span native native-1pct native-thread proxy-off proxy-on native-proxy"
+declare -A rps cpu thr
 for r in $(seq "$rounds"); do
   for m in $modes; do
-    read -r v c < <(bench_mode "$m")
-    rps[$m]+="$v "; cpu[$m]+="$c "
-    printf 'round %d  %-12s %8s req/s  %6s us CPU/req\n' "$r" "$m" "$v" "$c"
+    read -r v c t < <(bench_mode "$m")
+    rps[$m]+="$v "; cpu[$m]+="$c "; thr[$m]=$t
+    printf 'round %d  %-12s %8s req/s  %6s us CPU/req  %s thr\n' "$r" "$m" "$v" "$c" "$t"
   done
 done
 # Best of the rounds (highest req/s, lowest CPU/req): on a shared machine the
@@ -197,7 +213,7 @@ base_of() {   # the mode a mode is compared with
 }
 for m in $modes; do
   b=$(base_of "$m")
-  line=$(printf '  %-12s %9s req/s %8s us CPU/req' "$m" "${R[$m]}" "${C[$m]}")
+  line=$(printf '  %-12s %9s req/s %8s us CPU/req  %s thr' "$m" "${R[$m]}" "${C[$m]}" "${thr[$m]}")
   if [ -n "$b" ] && [ -n "${R[$b]:-}" ]; then
     line+="   (req/s $(pct "${R[$m]}" "${R[$b]}"), CPU $(pct "${C[$m]}" "${C[$b]}") vs $b"
     case $m in
@@ -216,7 +232,7 @@ if grep -E '\[(error|alert|crit)\]' "$run/error.log" | head -5; then echo "(erro
 declare -A I
 if [ "${TW_NGINX_CALLGRIND:-1}" = 1 ]; then
   cg_modes=""
-  for m in off native native-1pct on; do
+  for m in off native native-1pct native-thread on; do
     case " $modes " in *" $m "*) cg_modes+="$m " ;; esac
   done
   echo "callgrind, $cg_modes(bench/nginx_callgrind.sh ${TW_CG_REQUESTS:-1000}):"
@@ -232,6 +248,7 @@ label() {
     off) echo "off (no tracing)" ;;
     native) echo "native module, 100% sampled" ;;
     native-1pct) echo "native module, 1% sampled" ;;
+    native-thread) echo "native 100%, reporter thread" ;;
     on) echo "Lua tracewire.nginx, 100%" ;;
     *) echo "$1" ;;
   esac
@@ -239,11 +256,13 @@ label() {
 echo
 echo "Summary (#15 goal for the native module at 100%: <= 5% req/s loss, <= 1,500 instructions added per request;"
 echo "req/s and CPU are the best rounds above, instructions callgrind's; 'vs off' is the change, negative = slower / fewer):"
-printf '  %-30s %9s %8s %10s %8s %10s %9s\n' mode "req/s" "vs off" "CPU us/req" "vs off" "instr/req" "added"
-for m in off native native-1pct on; do
+printf '  %-30s %9s %8s %10s %8s %10s %9s  %s\n' mode "req/s" "vs off" "CPU us/req" "vs off" "instr/req" "added" \
+  "worker threads (1: spans sent by the event loop)"
+for m in off native native-1pct native-thread on; do
   case " $modes " in *" $m "*) ;; *) continue ;; esac
   loss="" cpuv="" added=""
   if [ "$m" != off ] && [ -n "${R[off]:-}" ]; then loss=$(pct "${R[$m]}" "${R[off]}"); cpuv=$(pct "${C[$m]}" "${C[off]}"); fi
   if [ "$m" != off ] && [ -n "${I[$m]:-}" ] && [ -n "${I[off]:-}" ]; then added=$(printf '%+d' $(( I[$m] - I[off] ))); fi
-  printf '  %-30s %9s %8s %10s %8s %10s %9s\n' "$(label "$m")" "${R[$m]}" "$loss" "${C[$m]}" "$cpuv" "${I[$m]:-}" "$added"
+  printf '  %-30s %9s %8s %10s %8s %10s %9s  %s\n' "$(label "$m")" "${R[$m]}" "$loss" "${C[$m]}" "$cpuv" \
+    "${I[$m]:-}" "$added" "${thr[$m]}"
 done

@@ -14,9 +14,14 @@
 # calls the general path of start()+finish() makes, without tracewire) and
 # ngx-static (the ngx.* calls on-static makes: raw_header, ngx.ctx, ngx.status). See
 # bench/nginx_bench.sh. thread-only: off, but with the native module's
-# reporter thread running (one traced request to another location started
-# it): what a second thread alone costs nginx (glibc's cancellation points
-# in every syscall wrapper, malloc's locking). The native module (nginx-module/) is loaded in every
+# reporter thread running (reporter.driver thread; one traced request to
+# another location started it): what a second thread alone costs nginx
+# (glibc's cancellation points in every syscall wrapper, malloc's locking).
+# native-thread: native with reporter.driver thread -- the module as it ran
+# before issue #15's loop mode; native itself (reporter.driver auto, UDP)
+# sends from the worker's event loop with no thread at all. Every mode's
+# line says how many threads nginx had ("thr"; valgrind runs each guest
+# thread as one thread of its own). The native module (nginx-module/) is loaded in every
 # mode and does nothing where `tracewire` is off: native (`tracewire on;`,
 # the same span, tags and UDP reporting, no Lua) and native-1pct. Spans go
 # over UDP to a live sink (a Python socket reading them). callgrind counts
@@ -98,12 +103,14 @@ measure() {   # measure MODE -> instructions per request
     ctx) handlers='rewrite_by_lua_block { ngx.ctx.x = 1 } log_by_lua_block { local x = ngx.ctx.x }' ;;
     sethdr) handlers='rewrite_by_lua_block { ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local _ = 1 }' ;;
     ngx-static) handlers='rewrite_by_lua_block { local ok, h = pcall(ngx.req.raw_header) ngx.ctx.x = 1 } log_by_lua_block { local x = ngx.ctx.x local s = ngx.status }' ;;
-    native|native-1pct) handlers='tracewire on;' ;;
+    native|native-1pct|native-thread) handlers='tracewire on;' ;;
     ngx-api) handlers='rewrite_by_lua_block { local h = ngx.req.get_headers() local m = ngx.req.get_method() local u = ngx.var.scheme .. ngx.var.request_uri ngx.ctx.x = 1 ngx.req.set_header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01") ngx.req.set_header("uber-trace-id", "4bf92f3577b34da6a3ce929d0e0e4736:00f067aa0ba902b7:0:1") } log_by_lua_block { local x = ngx.ctx.x local s = ngx.status local t = ngx.req.start_time() }' ;;
   esac
   [ "$1" = on-1pct ] && sampler='type = "probabilistic", param = 0.01'
   local nsampler=const nparam=1
   [ "$1" = native-1pct ] && nsampler=probabilistic nparam=0.01
+  local ndriver=auto
+  case $1 in thread-only|native-thread) ndriver=thread ;; esac
   local iw_opts=""
   case $1 in on-scheme|on-static) iw_opts=', { scheme = "http" }' ;; esac
   cat > "$run/nginx.conf" <<EOF2
@@ -130,6 +137,7 @@ http {
     tracewire_config sampler.param $nparam;
     tracewire_config reporter.protocols udp;
     tracewire_config reporter.agent_port $agent;
+    tracewire_config reporter.driver $ndriver;
     server { listen 127.0.0.1:$port; location /static/ { $handlers root $run/html; }
              location = /tw-thread { tracewire on; return 204; } }
 }
@@ -151,6 +159,7 @@ EOF2
   callgrind_control -z "$vg_pid" >/dev/null
   python3 "$run/client.py" "$port" "$n"
   sleep "${TW_CG_SETTLE:-2.5}"
+  ls "/proc/$vg_pid/task" 2>/dev/null | wc -l > "$run/threads"
   callgrind_control -d "$vg_pid" >/dev/null
   kill "$vg_pid"
   for _ in $(seq 100); do kill -0 "$vg_pid" 2>/dev/null || break; sleep 0.2; done
@@ -168,22 +177,32 @@ measure_retry() {   # a run that counted nothing (valgrind slow to start) is ret
   echo "$v"
 }
 
-declare -A ir
+declare -A ir thr
 modes=${TW_CG_MODES:-off native native-1pct on}
-[ "$modes" = all ] && modes="off thread-only lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span native native-1pct"
-for m in $modes; do ir[$m]=$(measure_retry "$m"); echo "$m: ${ir[$m]} instructions/request"; done
+[ "$modes" = all ] && modes="off thread-only lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span native native-1pct native-thread"
+for m in $modes; do
+  ir[$m]=$(measure_retry "$m"); thr[$m]=$(cat "$run/threads" 2>/dev/null || echo "?")
+  echo "$m: ${ir[$m]} instructions/request (${thr[$m]} thr)"
+done
 pct() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%+.1f%%", (a - b) * 100 / b}'; }
 echo "nginx $(nginx -v 2>&1 | cut -d/ -f2) under callgrind, $n keep-alive requests per mode, user-space instructions per request:"
 base=${ir[off]:-0}
 for m in $modes; do
-  if [ "$m" = off ] || [ "$base" -eq 0 ]; then printf '  %-10s %8d\n' "$m" "${ir[$m]}"; continue; fi
-  printf '  %-10s %8d  (%s vs off, +%d instructions)\n' "$m" "${ir[$m]}" "$(pct "${ir[$m]}" "$base")" $(( ir[$m] - base ))
+  if [ "$m" = off ] || [ "$base" -eq 0 ]; then printf '  %-13s %8d  %s thr\n' "$m" "${ir[$m]}" "${thr[$m]}"; continue; fi
+  printf '  %-13s %8d  %s thr  (%s vs off, +%d instructions)\n' "$m" "${ir[$m]}" "${thr[$m]}" \
+    "$(pct "${ir[$m]}" "$base")" $(( ir[$m] - base ))
 done
 if [ -n "${ir[on]:-}" ] && [ -n "${ir[ngx-api]:-}" ]; then
   echo "  tracewire's own share of on: on - ngx-api = +$(( ir[on] - ir[ngx-api] ))"
 fi
 if [ -n "${ir[on-static]:-}" ] && [ -n "${ir[ngx-static]:-}" ]; then
   echo "  tracewire's own share of on-static: on-static - ngx-static = +$(( ir[on-static] - ir[ngx-static] ))"
+fi
+if [ -n "${ir[thread-only]:-}" ] && [ -n "${ir[off]:-}" ]; then
+  echo "  a second thread alone (thread-only - off): +$(( ir[thread-only] - ir[off] ))"
+fi
+if [ -n "${ir[native-thread]:-}" ] && [ -n "${ir[native]:-}" ]; then
+  echo "  the event loop sending instead of a thread (native - native-thread): $(( ir[native] - ir[native-thread] ))"
 fi
 if [ -n "${ir[log-span]:-}" ] && [ -n "${ir[log-noop]:-}" ]; then
   echo "  log-span - log-noop = +$(( ir[log-span] - ir[log-noop] ))"

@@ -80,12 +80,12 @@ faults() {
 }
 if [ $asan_ok = 1 ]; then
   step faults faults
-  step threads-asan sh -c "'$build/test_threads' concurrent 2000 && '$build/test_threads' close-race 10"
+  step threads-asan sh -c "'$build/test_threads' concurrent 2000 && '$build/test_threads' close-race 10 && '$build/test_threads' driven 2000"
   # a small quarantine so RSS measures the tracer, not ASan's free-list
   step queue-full env ASAN_OPTIONS=detect_leaks=1:quarantine_size_mb=8 "$build/test_queue_full" "$queue_secs"
 fi
 if [ $tsan_ok = 1 ]; then
-  step threads-tsan sh -c "'$build-tsan/test_threads' concurrent 500 && '$build-tsan/test_threads' close-race 6 && '$build-tsan/test_threads' records 20 && '$build-tsan/test_collector_faults' http hang"
+  step threads-tsan sh -c "'$build-tsan/test_threads' concurrent 500 && '$build-tsan/test_threads' close-race 6 && '$build-tsan/test_threads' records 20 && '$build-tsan/test_threads' driven 300 && '$build-tsan/test_collector_faults' http hang"
 fi
 
 # Python: needs the extension (python/, setup.py); built into its own dir.

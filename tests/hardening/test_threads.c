@@ -19,9 +19,18 @@
  *       records still in flight (closed homes, reused by the next round's
  *       threads). Checked: finished = reported + dropped on both tracers,
  *       the memory tracer kept every span. Meant for TSan.
+ *   test_threads driven [ITER]       the driven reporter (issue #15) under
+ *       threads: 8 threads make spans (as concurrent) while the main thread
+ *       is the host's loop -- tw_tracer_drive as often as it asks, or at
+ *       once when the kick (called on the finishing threads) says so -- then
+ *       8 more threads race the main thread's close. Checked: every span of
+ *       the first phase reported to the real UDP agent, finished = reported +
+ *       dropped after the close race, no reporter thread ever (the process
+ *       has exactly the test's threads). Meant for TSan.
  */
 #include "harness.h"
 
+#include <dirent.h>
 #include <string.h>
 
 #define NTHREADS 8
@@ -340,6 +349,122 @@ static int records(int rounds)
     return hz_failures ? 1 : 0;
 }
 
+static _Atomic int kicked;
+static void kick(void *ud)
+{
+    (void)ud;
+    atomic_store(&kicked, 1);
+}
+
+/* Threads of this process now. */
+static int task_count(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static _Atomic int producers_left;
+
+static void *driven_worker(void *arg)
+{
+    run_worker(arg);
+    atomic_fetch_sub(&producers_left, 1);
+    return NULL;
+}
+
+/* The host's loop: a turn when due or kicked, while producers run (until
+ * `until`, monotonic ns, when not 0). Returns the turns taken. */
+static uint64_t drive_loop(tw_tracer *t, int64_t until)
+{
+    uint64_t turns = 0;
+    int64_t due = hz_mono_ns();
+    while (until ? hz_mono_ns() < until : atomic_load(&producers_left) > 0) {
+        if (atomic_exchange(&kicked, 0) || hz_mono_ns() >= due) {
+            int64_t ms = tw_tracer_drive(t);
+            turns++;
+            due = hz_mono_ns() + (ms > 0 ? ms : 1) * 1000000;
+        }
+        hz_sleep_ms(1);
+    }
+    return turns;
+}
+
+static int driven(int iters)
+{
+    hz_udp_sink sink;
+    if (hz_udp_start(&sink) != 0)
+        return 2;
+    int base = task_count();   /* the main thread and the sink's */
+    printf("driven: %d threads x %d round trips while the main thread drives the reporter\n",
+           NTHREADS, iters);
+    tw_tracer *t = udp_tracer(&sink, "1000000");
+    HZ_OK(tw_tracer_drive_start(t, kick, NULL));
+    worker w[NTHREADS];
+    pthread_t th[NTHREADS];
+    atomic_store(&producers_left, NTHREADS);
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (worker){ .t = t, .iters = iters, .id = i };
+        pthread_create(&th[i], NULL, driven_worker, &w[i]);
+    }
+    uint64_t turns = drive_loop(t, 0);
+    int errors = 0;
+    uint64_t made = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(th[i], NULL);
+        errors += w[i].errors;
+        made += w[i].spans;
+        hz_lat_free(&w[i].lat);
+    }
+    HZ_OK(tw_tracer_flush(t, 10000));   /* sends the rest on this thread */
+    HZ_CHECK(task_count() == base, "%d threads, want %d: a reporter thread started",
+             task_count(), base);
+    tw_counters c;
+    hz_check_balance(t, "driven", &c);
+    printf("    %llu spans, %llu turns; reported=%llu\n", (unsigned long long)made,
+           (unsigned long long)turns, (unsigned long long)c.spans_reported);
+    HZ_CHECK(errors == 0, "%d property violations", errors);
+    HZ_CHECK(c.spans_reported == made, "reported %llu of %llu",
+             (unsigned long long)c.spans_reported, (unsigned long long)made);
+    hz_sleep_ms(200);
+    HZ_CHECK(atomic_load(&sink.bytes) == c.bytes_sent, "agent received %llu of %llu bytes",
+             (unsigned long long)atomic_load(&sink.bytes), (unsigned long long)c.bytes_sent);
+    tw_tracer_free(t);
+
+    /* close racing producers: the main thread drives, then closes under them */
+    t = udp_tracer(&sink, "64");
+    HZ_OK(tw_tracer_drive_start(t, kick, NULL));
+    _Atomic int stop = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        w[i] = (worker){ .t = t, .stop = &stop, .id = i };
+        pthread_create(&th[i], NULL, run_worker, &w[i]);
+    }
+    drive_loop(t, hz_mono_ns() + 200000000);
+    tw_status cst = tw_tracer_close(t, 500);
+    hz_sleep_ms(30);   /* spans keep coming after close */
+    atomic_store(&stop, 1);
+    errors = 0;
+    for (int i = 0; i < NTHREADS; i++) {
+        pthread_join(th[i], NULL);
+        errors += w[i].errors;
+        hz_lat_free(&w[i].lat);
+    }
+    char label[64];
+    snprintf(label, sizeof label, "driven close race (%s)", tw_strerror(cst));
+    hz_check_balance(t, label, &c);
+    HZ_CHECK(errors == 0, "close race: %d property violations", errors);
+    HZ_CHECK(task_count() == base, "%d threads after the close race, want %d", task_count(), base);
+    tw_tracer_free(t);
+    hz_udp_stop(&sink);
+    printf("  %s\n", hz_failures ? "FAILED" : "ok");
+    return hz_failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "concurrent") == 0)
@@ -348,6 +473,9 @@ int main(int argc, char **argv)
         return close_race(argc > 2 ? atoi(argv[2]) : 10);
     if (argc >= 2 && strcmp(argv[1], "records") == 0)
         return records(argc > 2 ? atoi(argv[2]) : 20);
-    fprintf(stderr, "usage: %s concurrent [ITER] | close-race [ROUNDS] | records [ROUNDS]\n", argv[0]);
+    if (argc >= 2 && strcmp(argv[1], "driven") == 0)
+        return driven(argc > 2 ? atoi(argv[2]) : 500);
+    fprintf(stderr, "usage: %s concurrent [ITER] | close-race [ROUNDS] | records [ROUNDS] | "
+                    "driven [ITER]\n", argv[0]);
     return 2;
 }
