@@ -17,6 +17,10 @@
 # reporter thread running (reporter.driver thread; one traced request to
 # another location started it): what a second thread alone costs nginx
 # (glibc's cancellation points in every syscall wrapper, malloc's locking).
+# loop-only: the same with reporter.driver auto (the event loop sends, no
+# thread): thread-only - loop-only is the second thread's own cost, and
+# loop-only - off what one traced request leaves behind (the tracer's
+# buffers and record cache in nginx's heap).
 # native-thread: native with reporter.driver thread -- the module as it ran
 # before issue #15's loop mode; native itself (reporter.driver auto, UDP)
 # sends from the worker's event loop with no thread at all. Every mode's
@@ -152,7 +156,7 @@ EOF2
   python3 "$run/client.py" "$port" "${TW_CG_WARMUP:-300}"   # warm-up (JIT, caches, reporter thread)
   # thread-only: one traced request elsewhere starts the native module's
   # reporter thread; the measured requests are not traced
-  [ "$1" = thread-only ] && curl -sf "http://127.0.0.1:$port/tw-thread" >/dev/null
+  case $1 in thread-only|loop-only) curl -sf "http://127.0.0.1:$port/tw-thread" >/dev/null ;; esac
   # the reporter sends every flush interval (1 s): settle before zeroing and
   # before dumping, so the window holds exactly the n requests' spans
   sleep "${TW_CG_SETTLE:-2.5}"
@@ -179,7 +183,7 @@ measure_retry() {   # a run that counted nothing (valgrind slow to start) is ret
 
 declare -A ir thr
 modes=${TW_CG_MODES:-off native native-1pct on}
-[ "$modes" = all ] && modes="off thread-only lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span native native-1pct native-thread"
+[ "$modes" = all ] && modes="off thread-only loop-only lua-noop ngx-api ngx-static on on-scheme on-static on-1pct log-noop log-span native native-1pct native-thread"
 for m in $modes; do
   ir[$m]=$(measure_retry "$m"); thr[$m]=$(cat "$run/threads" 2>/dev/null || echo "?")
   echo "$m: ${ir[$m]} instructions/request (${thr[$m]} thr)"
@@ -189,7 +193,7 @@ echo "nginx $(nginx -v 2>&1 | cut -d/ -f2) under callgrind, $n keep-alive reques
 base=${ir[off]:-0}
 for m in $modes; do
   if [ "$m" = off ] || [ "$base" -eq 0 ]; then printf '  %-13s %8d  %s thr\n' "$m" "${ir[$m]}" "${thr[$m]}"; continue; fi
-  printf '  %-13s %8d  %s thr  (%s vs off, +%d instructions)\n' "$m" "${ir[$m]}" "${thr[$m]}" \
+  printf '  %-13s %8d  %s thr  (%s vs off, %+d instructions)\n' "$m" "${ir[$m]}" "${thr[$m]}" \
     "$(pct "${ir[$m]}" "$base")" $(( ir[$m] - base ))
 done
 if [ -n "${ir[on]:-}" ] && [ -n "${ir[ngx-api]:-}" ]; then
@@ -199,10 +203,13 @@ if [ -n "${ir[on-static]:-}" ] && [ -n "${ir[ngx-static]:-}" ]; then
   echo "  tracewire's own share of on-static: on-static - ngx-static = +$(( ir[on-static] - ir[ngx-static] ))"
 fi
 if [ -n "${ir[thread-only]:-}" ] && [ -n "${ir[off]:-}" ]; then
-  echo "  a second thread alone (thread-only - off): +$(( ir[thread-only] - ir[off] ))"
+  printf '  a second thread alone (thread-only - off): %+d\n' $(( ir[thread-only] - ir[off] ))
+fi
+if [ -n "${ir[thread-only]:-}" ] && [ -n "${ir[loop-only]:-}" ]; then
+  printf "  the thread's own cost (thread-only - loop-only): %+d\n" $(( ir[thread-only] - ir[loop-only] ))
 fi
 if [ -n "${ir[native-thread]:-}" ] && [ -n "${ir[native]:-}" ]; then
-  echo "  the event loop sending instead of a thread (native - native-thread): $(( ir[native] - ir[native-thread] ))"
+  printf '  the event loop sending instead of a thread (native - native-thread): %+d\n' $(( ir[native] - ir[native-thread] ))
 fi
 if [ -n "${ir[log-span]:-}" ] && [ -n "${ir[log-noop]:-}" ]; then
   echo "  log-span - log-noop = +$(( ir[log-span] - ir[log-noop] ))"

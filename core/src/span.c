@@ -657,6 +657,39 @@ static inline __attribute__((always_inline)) void handle_release(twp_tls_state *
     free(s);
 }
 
+void twp_span_cache_prewarm(size_t handles, size_t records)
+{
+    twp_tls_state *tls = twp_tls_get();
+    if (!TWP_CACHE_ON || !cache_usable(tls))
+        return;
+    struct tw_span *hl = NULL;
+    for (size_t i = 0; i < handles && tls->cache.nspans + i < TWP_CACHE_MAX; i++) {
+        struct tw_span *h = malloc(sizeof(*h));
+        if (!h)
+            break;
+        h->next_free = hl;
+        hl = h;
+    }
+    while (hl) {
+        struct tw_span *next = hl->next_free;
+        handle_release(tls, hl);
+        hl = next;
+    }
+    twp_span_data *dl = NULL;
+    for (size_t i = 0; i < records && i < TWP_DATA_CACHE_MAX; i++) {
+        twp_span_data *d = data_new(tls);
+        if (!d)
+            break;
+        d->next = dl;
+        dl = d;
+    }
+    while (dl) {
+        twp_span_data *next = dl->next;
+        data_free(tls, dl);
+        dl = next;
+    }
+}
+
 static inline __attribute__((always_inline)) bool handle_set_op(struct tw_span *s, const char *name,
                                                                  size_t len)
 {

@@ -130,6 +130,11 @@ void twp_span_data_free_n(twp_span_data *const *d, size_t n);
 /* span.c: a fresh empty record (from a per-thread cache), and a deep copy
  * (used when two reporters each need their own). Both NULL on OOM. */
 twp_span_data *twp_span_data_new(void);
+/* Fills the calling thread's caches with up to `handles` span handles and
+ * `records` records, made now: a host that drives the reporter from its own
+ * loop calls this before it serves (reporter.c), so they sit below its
+ * per-request allocations in the heap. */
+void twp_span_cache_prewarm(size_t handles, size_t records);
 twp_span_data *twp_span_data_clone(const twp_span_data *d);
 /* span_pack.c: a record packed for a long wait in a buffer (the memory
  * reporter): one malloc'd block of about a third of a record's bytes (ids
