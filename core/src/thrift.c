@@ -606,7 +606,8 @@ static char *c_tag_list(char *p, int delta, const twp_value *v, uint32_t n,
 
 /* The span's Tag list: its recorded tags, span.kind (two slot copies), the
  * scope's tags. */
-static char *c_span_tags(char *p, const twp_span_data *s, bool *miss)
+static inline __attribute__((always_inline)) char *c_span_tags(char *p, const twp_span_data *s,
+                                                                bool *miss)
 {
     const twp_cval *kind = kind_slot(s);
     twp_value sc[2];
