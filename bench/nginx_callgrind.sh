@@ -35,7 +35,9 @@
 # bench/nginx_bench.sh runs this after its wall-clock part and prints both
 # in one table); TW_CG_MODES="..." picks others, "all" runs every one.
 # TW_CG_KEEP=<dir> keeps each mode's callgrind file there (<mode>.1) for
-# callgrind_annotate. The reporter sends once a second: the counters are
+# callgrind_annotate. TW_CG_VGOPTS adds valgrind options; with
+# --separate-threads=yes each mode also prints its instructions per request
+# by thread (nginx's worker, the reporter thread: issue #15's split). The reporter sends once a second: the counters are
 # zeroed and dumped after TW_CG_SETTLE (2.5) seconds of quiet, so the window
 # holds the encoding and sending of exactly the measured requests' spans.
 # Usage: bench/nginx_callgrind.sh [requests=1000]
@@ -172,6 +174,15 @@ EOF2
   local total
   if [ -n "${TW_CG_KEEP:-}" ]; then mkdir -p "$TW_CG_KEEP"; for f in "$run"/cg.out.*; do cp "$f" "$TW_CG_KEEP/$1.${f##*/cg.out.}"; done; fi
   total=$(cat "$run"/cg.out.* 2>/dev/null | awk '/^summary:/ {s += $2} END {print s + 0}')
+  # TW_CG_VGOPTS=--separate-threads=yes: one file per thread (-01 nginx's,
+  # -02 on the reporter thread's): say each thread's share too
+  if ls "$run"/cg.out.*-02 >/dev/null 2>&1; then
+    local f parts=""
+    for f in "$run"/cg.out.*-[0-9][0-9]; do
+      parts="$parts${parts:+ + }$(awk -v n="$n" '/^summary:/ {printf "%d", $2 / n}' "$f") (thread ${f##*-})"
+    done
+    echo "  $1 by thread: $parts" >&2
+  fi
   echo $(( total / n ))
 }
 
