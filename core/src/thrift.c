@@ -604,8 +604,36 @@ static char *c_tag_list(char *p, int delta, const twp_value *v, uint32_t n,
     return p;
 }
 
-/* The span's Tag list: its recorded tags, span.kind (two slot copies), the
- * scope's tags. */
+/* A const sampler's two tags, sampler.type=const and sampler.param=true, as
+ * span.c writes them first on every root span: their bytes, built by the
+ * compiler from the strings (test_thrift.c compares them with the plain
+ * encoding), copied as one piece. */
+#define SAMPLER_TYPE_KEY "sampler.type"
+#define SAMPLER_PARAM_KEY "sampler.param"
+static const struct {
+    char h1[2], k1[sizeof SAMPLER_TYPE_KEY - 1], h2[4], v1[sizeof "const" - 1], stop1;
+    char h3[2], k2[sizeof SAMPLER_PARAM_KEY - 1], bool2[4];
+    char pad[5];                   /* to 48 bytes: copied whole, counted as 43 */
+} const_sampler_tags = {
+    { (1 << 4) | CT_BINARY, sizeof SAMPLER_TYPE_KEY - 1 }, SAMPLER_TYPE_KEY,
+    { (1 << 4) | CT_I32, 0 /* zigzag STRING */, (1 << 4) | CT_BINARY, sizeof "const" - 1 }, "const", 0,
+    { (1 << 4) | CT_BINARY, sizeof SAMPLER_PARAM_KEY - 1 }, SAMPLER_PARAM_KEY,
+    { (1 << 4) | CT_I32, 4 /* zigzag BOOL */, (3 << 4) | CT_TRUE, 0 }, { 0 },
+};
+#define CONST_SAMPLER_TAGS_LEN (sizeof const_sampler_tags - sizeof const_sampler_tags.pad)
+_Static_assert(sizeof const_sampler_tags == 48 && CONST_SAMPLER_TAGS_LEN == 43,
+               "the const sampler's tags are three 16-byte moves");
+
+static inline bool const_sampler_pair(const twp_value *t, const twp_value *end)
+{
+    return end - t >= 2 && t[0].key == twp_ckeys[TWP_K_SAMPLER_TYPE].str &&
+           t[0].type == TW_VAL_STRING && t[0].v.str == twp_cvals[TWP_V_CONST].str &&
+           t[0].len == TWP_VLEN_CONST && t[1].key == twp_ckeys[TWP_K_SAMPLER_PARAM].str &&
+           t[1].type == TW_VAL_BOOL && t[1].v.b;
+}
+
+/* The span's Tag list: its recorded tags (a const sampler's pair first as one
+ * piece), span.kind (two slot copies), the scope's tags. */
 static inline __attribute__((always_inline)) char *c_span_tags(char *p, const twp_span_data *s,
                                                                 bool *miss)
 {
@@ -617,6 +645,11 @@ static inline __attribute__((always_inline)) char *c_span_tags(char *p, const tw
         return p;
     p = c_list(p, 1, n, CT_STRUCT);
     const twp_value *t = s->tags, *end = t + s->ntags;
+    if (const_sampler_pair(t, end)) {
+        memcpy(p, &const_sampler_tags, 48);   /* the two tags' budgets cover the pad */
+        p += CONST_SAMPLER_TAGS_LEN;
+        t += 2;
+    }
     for (; t < end; t++)
         p = c_tag(p, t, miss);
     if (kind) {

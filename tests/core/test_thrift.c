@@ -489,6 +489,54 @@ static void compact_span_run_stops_at_the_limit_and_before_logs(void **state)
     twp_buf_free(&one);
 }
 
+/* A const sampler's two tags are copied as one piece; every near miss
+ * (false, a cut value, another sampler, one tag only, copied keys, another
+ * order) goes tag by tag. All give the plain bytes. */
+static void const_sampler_tags_give_the_plain_bytes(void **state)
+{
+    (void)state;
+    twp_buf a, b;
+    twp_buf_init(&a);
+    twp_buf_init(&b);
+    for (int v = 0; v < 64; v++) {
+        twp_value t[3];
+        memset(t, 0, sizeof t);
+        t[0].key = twp_ckeys[TWP_K_SAMPLER_TYPE].str;
+        t[0].key_len = TWP_KLEN_SAMPLER_TYPE;
+        t[0].type = TW_VAL_STRING;
+        t[0].v.str = (v & 1) ? twp_cvals[TWP_V_PROBABILISTIC].str : twp_cvals[TWP_V_CONST].str;
+        t[0].len = (uint32_t)strlen(t[0].v.str) - ((v & 2) ? 1 : 0);
+        t[1].key = (v & 4) ? "sampler.param" : twp_ckeys[TWP_K_SAMPLER_PARAM].str;
+        t[1].key_len = TWP_KLEN_SAMPLER_PARAM;
+        t[1].type = (v & 8) ? TW_VAL_DOUBLE : TW_VAL_BOOL;
+        if (v & 8)
+            t[1].v.f64 = 0.5;
+        else
+            t[1].v.b = !(v & 16);
+        t[2].key = twp_ckeys[TWP_K_COMPONENT].str;
+        t[2].key_len = TWP_KLEN_COMPONENT;
+        t[2].type = TW_VAL_STRING;
+        t[2].v.str = twp_cvals[TWP_V_NGINX].str;
+        t[2].len = TWP_VLEN_NGINX;
+        uint32_t n = (v & 32) ? 1 : 3;
+        encode_tags(&a, t, n, TW_KIND_SERVER);
+        encode_tags_copied(&b, t, n, TW_KIND_SERVER);
+        assert_same_bytes(&a, &b);
+        if (v == 0) {          /* the pair itself: its bytes as the spec reads them */
+            const char want[] = "\x18\x0c" "sampler.type\x15\x00\x18\x05" "const\x00"
+                                "\x18\x0dsampler.param\x15\x04\x31\x00";
+            assert_non_null(memmem(a.data, a.len, want, sizeof want - 1));
+        }
+        /* the pair in second place is not the pair */
+        twp_value u[3] = { t[2], t[0], t[1] };
+        encode_tags(&a, u, 3, TW_KIND_SERVER);
+        encode_tags_copied(&b, u, 3, TW_KIND_SERVER);
+        assert_same_bytes(&a, &b);
+    }
+    twp_buf_free(&a);
+    twp_buf_free(&b);
+}
+
 /* twp_cval_find finds every value slot, by content, and nothing else. */
 static void every_value_slot_is_found(void **state)
 {
@@ -566,6 +614,7 @@ int main(void)
         cmocka_unit_test(compact_emit_batch_in_place_equals_raw),
         cmocka_unit_test(constant_tag_slots_give_the_plain_bytes),
         cmocka_unit_test(every_value_slot_is_found),
+        cmocka_unit_test(const_sampler_tags_give_the_plain_bytes),
         cmocka_unit_test(compact_span_run_stops_at_the_limit_and_before_logs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
