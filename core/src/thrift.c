@@ -128,12 +128,12 @@ static inline uint64_t zz64(int64_t n)
 static inline char *put_varint_big(char *p, uint64_t v, uint64_t w)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    if (__builtin_expect(v >= (1ULL << 56), 1)) {
+    uint64_t h = v >> 56;
+    if (__builtin_expect(h != 0, 1)) {
         w |= 0x8080808080808080ULL;
-        uint64_t h = v >> 56;
-        uint16_t t = (uint16_t)(h | (h >> 7) << 8);
         memcpy(p, &w, 8);
-        memcpy(p + 8, &t, 2);
+        p[8] = (char)h;
+        p[9] = (char)(h >> 7);
         return p + 9 + (h >> 7);
     }
 #else
