@@ -483,7 +483,11 @@ void twp_span_data_free_n(twp_span_data *const *d, size_t n)
     if (!n)
         return;
     twp_tls_state *tls = twp_tls_get();   /* once, not per record */
-    bool gather = TWP_CACHE_ON && cache_usable(tls);
+    if (!TWP_CACHE_ON || !cache_usable(tls)) {   /* an exiting thread: one by one */
+        for (size_t i = 0; i < n; i++)
+            twp_span_data_free(d[i]);
+        return;
+    }
     twp_home *own = tls->cache.home;
     /* a run of records of one home (a batch is mostly runs: one maker's
      * spans in a row) is chained here and gathered once */
@@ -492,11 +496,10 @@ void twp_span_data_free_n(twp_span_data *const *d, size_t n)
     unsigned rn = 0;
     for (size_t i = 0; i < n; i++) {
         twp_span_data *r = d[i];
-        if (!r)
-            continue;
-        /* the reporter's case: another thread's record, nothing to release */
+        /* the reporter's case: another thread's record, nothing to release
+         * (NULL and every other case: twp_span_data_free) */
         twp_home *h;
-        if (__builtin_expect(gather && !r->arena.chunks && (h = r->home) != NULL && h != own, 1)) {
+        if (__builtin_expect(r && !r->arena.chunks && (h = r->home) != NULL && h != own, 1)) {
             if (h == rh && rn < TWP_RET_CHAIN) {
                 r->next = head;
                 head = r;

@@ -356,16 +356,17 @@ static inline uint64_t dbl_bits(double d)
 
 /* The record keeps the kind in s->kind only (span_data.h); Jaeger carries it
  * as a "span.kind" string tag, appended after the recorded tags. */
-static const twp_cval *const kind_names[] = { NULL, NULL, &twp_cvals[TWP_V_SERVER],
+/* by kind, 8 entries so any byte & 7 indexes it (kinds end at 5) */
+static const twp_cval *const kind_names[8] = { NULL, NULL, &twp_cvals[TWP_V_SERVER],
                                                &twp_cvals[TWP_V_CLIENT],
                                                &twp_cvals[TWP_V_PRODUCER],
-                                               &twp_cvals[TWP_V_CONSUMER] };
+                                               &twp_cvals[TWP_V_CONSUMER], NULL, NULL };
+_Static_assert(TW_KIND_CONSUMER == 5, "span kinds fit kind_names");
 
 /* The value slot of s's span.kind tag, NULL when it has none. */
 static inline const twp_cval *kind_slot(const twp_span_data *s)
 {
-    return (unsigned)s->kind < sizeof kind_names / sizeof kind_names[0] ? kind_names[s->kind]
-                                                                       : NULL;
+    return s->kind < 8 ? kind_names[s->kind] : NULL;
 }
 
 static bool kind_tag(const twp_span_data *s, twp_value *out)
@@ -811,7 +812,7 @@ _Static_assert(256u + 8191u + 63u * 48u + 130u * TAG_BUDGET <= RUN_SLACK, "RUN_S
 
 static inline bool run_small(const twp_span_data *s)
 {
-    return ((uint32_t)s->nlogs | (s->ntags >> 7) | (s->op_len >> 13) | ((uint32_t)s->nrefs >> 6)) == 0;
+    return s->nlogs == 0 && s->ntags < 128 && s->op_len < 8192 && s->nrefs < 64;
 }
 
 size_t twp_thrift_compact_span_run(twp_buf *b, twp_span_data *const *spans, size_t n,
