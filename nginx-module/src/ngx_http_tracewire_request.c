@@ -71,7 +71,7 @@ typedef struct {
 } ngx_http_tracewire_ctx_block_t;
 
 
-static ngx_http_tracewire_ctx_t *
+static ngx_inline __attribute__((always_inline)) ngx_http_tracewire_ctx_t *
 ngx_http_tracewire_create_ctx(ngx_http_request_t *r)
 {
     ngx_http_tracewire_ctx_t        *ctx;
@@ -123,7 +123,7 @@ ngx_http_tracewire_sampled(tw_span *span)
  * variable lookups, nothing copied here; the core borrows "METHOD /path"
  * from the request line when it is contiguous there, and copies only what
  * a sampled span keeps). */
-static tw_span *
+static ngx_inline __attribute__((always_inline)) tw_span *
 ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *mcf,
     ngx_http_tracewire_loc_conf_t *lcf)
 {
@@ -190,7 +190,7 @@ ngx_http_tracewire_start(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *
 
 /* Decides once: off, a variable saying no, or no tracer in this worker
  * leave ctx->span NULL for the rest of the request. */
-static tw_span *
+static ngx_inline __attribute__((always_inline)) tw_span *
 ngx_http_tracewire_decide(ngx_http_request_t *r, ngx_http_tracewire_ctx_t *ctx,
     ngx_http_tracewire_main_conf_t *mcf, ngx_http_tracewire_loc_conf_t *lcf)
 {
