@@ -23,6 +23,8 @@ typedef struct twp_tls_state {
         unsigned nspans, ndatas;
         bool registered, dead;
         struct twp_home *home;      /* where this thread's records come back (span.c) */
+        char *ops;                  /* span.c: free operation-name blocks */
+        unsigned nops;
     } cache;
     unsigned ctr_shard;   /* counter shard + 1 (counters.h); 0 = not assigned yet */
     /* span.c: records of other threads' homes this thread frees, gathered

@@ -206,6 +206,13 @@ static void cache_drain(void *unused)
         free(tls->cache.spans);
         tls->cache.spans = n;
     }
+    while (tls->cache.ops) {
+        char *n;
+        memcpy(&n, tls->cache.ops, sizeof n);
+        free(tls->cache.ops);
+        tls->cache.ops = n;
+    }
+    tls->cache.nops = 0;
     for (unsigned i = 0; i < sizeof tls->ret / sizeof tls->ret[0]; i++)
         ret_flush(tls, &tls->ret[i]);
     twp_home *h = tls->cache.home;
@@ -693,19 +700,52 @@ void twp_span_cache_prewarm(size_t handles, size_t records)
     }
 }
 
-static inline __attribute__((always_inline)) bool handle_set_op(struct tw_span *s, const char *name,
-                                                                 size_t len)
+/* Operation names too long for a handle's op_inline (a request's "METHOD
+ * /path" often is): blocks of OP_BLOCK bytes for names up to OP_BLOCK - 1
+ * bytes, kept on a per-thread list as handles are (twp_tls.cache.ops, a
+ * block's first bytes link it), so a traced request with a long path pays
+ * no malloc/free pair for its name; longer names are malloc'd to size. */
+#define OP_BLOCK 256u
+#define OP_CACHE_MAX 64u
+
+static inline char *op_alloc(twp_tls_state *tls, size_t len)
+{
+    if (len >= OP_BLOCK)
+        return malloc(len + 1);
+    char *b = tls->cache.ops;
+    if (TWP_CACHE_ON && b) {
+        memcpy(&tls->cache.ops, b, sizeof b);
+        tls->cache.nops--;
+        return b;
+    }
+    return malloc(OP_BLOCK);
+}
+
+/* op held a name of len bytes (its size class). */
+static inline void op_release(twp_tls_state *tls, char *op, size_t len)
+{
+    if (TWP_CACHE_ON && len < OP_BLOCK && tls->cache.nops < OP_CACHE_MAX && cache_usable(tls)) {
+        memcpy(op, &tls->cache.ops, sizeof op);
+        tls->cache.ops = op;
+        tls->cache.nops++;
+        return;
+    }
+    free(op);
+}
+
+static inline __attribute__((always_inline)) bool handle_set_op(twp_tls_state *tls, struct tw_span *s,
+                                                                 const char *name, size_t len)
 {
     char *dst = s->op_inline;
     if (len >= OP_INLINE) {
-        dst = malloc(len + 1);
+        dst = op_alloc(tls, len);
         if (!dst)
             return false;
     }
     twp_copy_short(dst, name, len);
     dst[len] = '\0';
     if (s->op != s->op_inline && s->op != dst)
-        free(s->op);
+        op_release(tls, s->op, s->op_len);
     s->op = dst;
     s->op_len = (uint32_t)len;
     return true;
@@ -975,7 +1015,7 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
     s->scope = NULL;
     s->start_us = start_us;
     s->op = s->op_inline;
-    if (!handle_set_op(s, name, name_len)) {
+    if (!handle_set_op(tls, s, name, name_len)) {
         handle_release(tls, s);
         return TW_ERR_NOMEM;
     }
@@ -1043,7 +1083,7 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
         st = twp_context_child(inherit, hi, lo, sid, pid, flags, &s->ctx);
         if (st != TW_OK) {
             if (s->op != s->op_inline)
-                free(s->op);
+                op_release(tls, s->op, s->op_len);
             handle_release(tls, s);
             return st;
         }
@@ -1198,7 +1238,7 @@ void tw_span_free(tw_span *s)
         free(s->retired);
     }
     if (s->op != s->op_inline)
-        free(s->op);
+        op_release(tls, s->op, s->op_len);
     handle_release(tls, s);
 }
 
@@ -1467,7 +1507,8 @@ tw_status tw_span_set_operation_name(tw_span *s, const char *name, size_t name_l
         s->data->op = p;
         s->data->op_len = (uint32_t)name_len;
     }
-    return handle_set_op(s, name_len ? name : "", name_len) ? TW_OK : TW_ERR_NOMEM;
+    return handle_set_op(twp_tls_get(), s, name_len ? name : "", name_len) ? TW_OK
+                                                                            : TW_ERR_NOMEM;
 }
 
 tw_status tw_span_set_kind(tw_span *s, tw_span_kind kind)

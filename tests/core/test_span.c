@@ -971,10 +971,70 @@ static void otel_arrays_links_and_scope_are_recorded_and_copied(void **state)
     tw_tracer_free(t);
 }
 
+/* Operation names of every size class a handle keeps (inline, a cached
+ * block, malloc'd to size), renamed across classes, over many spans (the
+ * blocks go round the thread's cache): each handle reads its own name
+ * before and after finish, and each record carries the name it had. */
+static void operation_names_of_every_length(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1", NULL);
+    static const size_t lens[] = {0, 1, 47, 48, 100, 255, 256, 1000};
+    enum { N = sizeof lens / sizeof lens[0] };
+    static char big[1001];
+    for (size_t i = 0; i < 1000; i++)
+        big[i] = (char)('a' + i % 26);
+    for (int round = 0; round < 300; round++) {
+        tw_span *s[N];
+        for (size_t i = 0; i < N; i++) {
+            char name[1001];
+            memcpy(name, big + (round % 7), lens[i] - (lens[i] == 1000 ? round % 7 : 0));
+            size_t n = lens[i] - (lens[i] == 1000 ? round % 7 : 0);
+            assert_int_equal(tw_span_start(t, name, n, NULL, 0, 0, &s[i]), TW_OK);
+            memset(name, 'x', sizeof name);
+            size_t got;
+            const char *p = tw_span_operation_name(s[i], &got);
+            assert_int_equal(got, n);
+            assert_memory_equal(p, big + (round % 7), n);
+            assert_int_equal(p[n], '\0');
+        }
+        /* rename each to the next size class (the last to the first) */
+        for (size_t i = 0; i < N; i++) {
+            size_t n = lens[(i + 1) % N];
+            if (round % 3 == 0)
+                assert_int_equal(tw_span_set_operation_name(s[i], big, n), TW_OK);
+            else
+                n = lens[i] - (lens[i] == 1000 ? round % 7 : 0);
+            const char *want = round % 3 == 0 ? big : big + (round % 7);
+            assert_int_equal(tw_span_finish(s[i], 0), TW_OK);
+            size_t got;
+            const char *p = tw_span_operation_name(s[i], &got);
+            assert_int_equal(got, n);
+            assert_memory_equal(p, want, n);
+            tw_span_free(s[i]);
+        }
+        if (round % 50 == 0) {
+            json_t *a = recorded(t, 1);
+            assert_int_equal(json_array_size(a), N);
+            for (size_t i = 0; i < N; i++) {
+                const char *op = jstr(json_array_get(a, i), "operation_name");
+                size_t n = round % 3 == 0 ? lens[(i + 1) % N] : lens[i] - (lens[i] == 1000 ? round % 7 : 0);
+                assert_int_equal(strlen(op), n);
+                assert_memory_equal(op, round % 3 == 0 ? big : big + (round % 7), n);
+            }
+            json_decref(a);
+        } else {
+            json_decref(recorded(t, 1));
+        }
+    }
+    tw_tracer_free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_tag_type_is_recorded_with_its_type),
+        cmocka_unit_test(operation_names_of_every_length),
         cmocka_unit_test(many_tags_grow_past_the_inline_array),
         cmocka_unit_test(long_values_are_truncated_to_max_tag_value_length),
         cmocka_unit_test(span_kind_tag_sets_the_kind),
