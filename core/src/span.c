@@ -733,8 +733,8 @@ static inline void op_release(twp_tls_state *tls, char *op, size_t len)
     free(op);
 }
 
-static inline __attribute__((always_inline)) bool handle_set_op(twp_tls_state *tls, struct tw_span *s,
-                                                                 const char *name, size_t len)
+static inline __attribute__((always_inline)) bool
+handle_set_op(twp_tls_state *tls, struct tw_span *s, const char *name, size_t len)
 {
     char *dst = s->op_inline;
     if (len >= OP_INLINE) {
@@ -901,7 +901,8 @@ static bool ctx_has_ids(const tw_span_context *c)
 }
 
 /* The record's operation name, copied into its arena. NULL on OOM. */
-static inline __attribute__((always_inline)) const char *record_op(twp_span_data *d, const char *name, size_t len)
+static inline __attribute__((always_inline)) const char *
+record_op(twp_span_data *d, const char *name, size_t len)
 {
     char *op = twp_arena_take(&d->arena, len + 1);
     if (!op)

@@ -1018,7 +1018,8 @@ static void operation_names_of_every_length(void **state)
             assert_int_equal(json_array_size(a), N);
             for (size_t i = 0; i < N; i++) {
                 const char *op = jstr(json_array_get(a, i), "operation_name");
-                size_t n = round % 3 == 0 ? lens[(i + 1) % N] : lens[i] - (lens[i] == 1000 ? round % 7 : 0);
+                size_t n = round % 3 == 0 ? lens[(i + 1) % N]
+                                          : lens[i] - (lens[i] == 1000 ? round % 7 : 0);
                 assert_int_equal(strlen(op), n);
                 assert_memory_equal(op, round % 3 == 0 ? big : big + (round % 7), n);
             }
