@@ -304,12 +304,15 @@ static void on_stall(void *ud, const char *why)
  * and finalizes them: each span gets exactly one outcome. */
 static void send_batch(pipeline *p, size_t k)
 {
+    /* locals: stores through arr and state could alias p's fields */
+    twp_span_data *h = p->pend_head, **arr = p->arr;
     for (size_t i = 0; i < k; i++) {
-        p->arr[i] = p->pend_head;
-        p->pend_head = p->pend_head->next;
-        p->state[i] = 0;
+        arr[i] = h;
+        h = h->next;
     }
-    if (!p->pend_head)
+    p->pend_head = h;
+    memset(p->state, 0, k);
+    if (!h)
         p->pend_tail = NULL;
     p->npend -= k;
     p->pend_since_us = mono_us();
