@@ -502,24 +502,30 @@ void twp_span_data_free_n(twp_span_data *const *d, size_t n)
     twp_span_data *head = NULL, *tail = NULL;
     unsigned rn = 0;
     /* the driven reporter's case (#15: the host's loop sends on the thread
-     * that made the records): this thread's own records, nothing to release,
-     * go onto its record cache as long as the cache has room -- no
-     * thread-local lookup and no call per record */
-    unsigned room = tls->cache.ndatas < TWP_DATA_CACHE_MAX
-                        ? TWP_DATA_CACHE_MAX - tls->cache.ndatas : 0;
-    twp_span_data *cached = tls->cache.datas;
-    unsigned ncached = 0;
-    for (size_t i = 0; i < n; i++) {
-        twp_span_data *r = d[i];
-        twp_home *h;
-        if (r && own && r->home == own && !r->arena.chunks && ncached < room) {
+     * that made the records): a leading run of this thread's own records,
+     * nothing to release, goes onto its record cache while the cache has
+     * room -- no thread-local lookup and no call per record; the rest (the
+     * reporter thread's case, and whatever breaks the run) below */
+    size_t i = 0;
+    if (own && tls->cache.ndatas < TWP_DATA_CACHE_MAX) {
+        size_t room = TWP_DATA_CACHE_MAX - tls->cache.ndatas;
+        size_t m = n < room ? n : room;
+        twp_span_data *cached = tls->cache.datas;
+        for (; i < m; i++) {
+            twp_span_data *r = d[i];
+            if (!r || r->home != own || r->arena.chunks)
+                break;
             r->next = cached;
             cached = r;
-            ncached++;
-            continue;
         }
+        tls->cache.datas = cached;
+        tls->cache.ndatas += (unsigned)i;
+    }
+    for (; i < n; i++) {
+        twp_span_data *r = d[i];
         /* the reporter thread's case: another thread's record, nothing to
          * release (NULL and every other case: twp_span_data_free) */
+        twp_home *h;
         if (__builtin_expect(r && !r->arena.chunks && (h = r->home) != NULL && h != own, 1)) {
             if (h == rh && rn < TWP_RET_CHAIN) {
                 r->next = head;
@@ -533,19 +539,9 @@ void twp_span_data_free_n(twp_span_data *const *d, size_t n)
             head = tail = r;
             rn = 1;
         } else {
-            if (ncached) {   /* the cache as data_free expects it */
-                tls->cache.datas = cached;
-                tls->cache.ndatas += ncached;
-                ncached = 0;
-            }
             twp_span_data_free(r);
-            cached = tls->cache.datas;
-            room = tls->cache.ndatas < TWP_DATA_CACHE_MAX
-                       ? TWP_DATA_CACHE_MAX - tls->cache.ndatas : 0;
         }
     }
-    tls->cache.datas = cached;
-    tls->cache.ndatas += ncached;
     if (rn)
         ret_gather(tls, rh, head, tail, rn);
 }
