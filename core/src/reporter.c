@@ -1,9 +1,10 @@
 /* reporter.c — the pipeline reporter: bounded queue + one background thread.
  *
  * Caller's side (report): the queue is TWP_Q_SHARDS shards, each on its own
- * cache line, and a thread always uses the one its counter shard index
- * names (counters.h: assigned round-robin on first use), so two finishing
- * threads never write the same cache line per span (issue #21: one shared
+ * cache line, and a span goes to the one its starting thread's counter
+ * shard index names (counters.h: assigned round-robin on first use; the
+ * span keeps it, so finish needs no thread-local lookup), so two threads
+ * finishing their own spans never write the same cache line per span (issue #21: one shared
  * list head and bound counter cost 3.6x the single-thread CPU per span with
  * two threads). Per span the caller takes one slot from its shard's credit,
  * counts the span in the shard's pushed and pushes the record on the shard's
@@ -96,7 +97,6 @@
  */
 #include "diag.h"
 #include "exporter.h"
-#include "ids.h"           /* twp_tls: the thread's shard index */
 #include "propagation.h"   /* the baggage bounds, for messages */
 #include "reporter.h"
 #include "sampling_poll.h"
@@ -673,7 +673,7 @@ static void ensure_started(pipeline *p)
  * got as dropped_on_close, so the books balance once every finish() that
  * raced close() has returned, not only at free(). A record is taken by
  * exactly one atomic_exchange, so racing drains never count one twice. */
-static void late_push(pipeline *p)
+static __attribute__((noinline, cold)) void late_push(pipeline *p)
 {
     pthread_mutex_lock(&p->mu);
     bool worker_will_drain = atomic_load(&p->started) && !p->exited;
@@ -690,17 +690,12 @@ static void late_push(pipeline *p)
     }
 }
 
-/* One slot of the bound for a span on shard q: from q's credit; else a chunk
- * from the pool (the rest becomes q's credit); else one from any shard's
- * credit (only when the pool is empty: near the bound, not per span).
- * False: every slot is taken. */
-static bool take_slot(pipeline *p, qshard *q)
+/* One slot of the bound for a span on shard q when q's credit is out: a
+ * chunk from the pool (the rest becomes q's credit); else one from any
+ * shard's credit (only when the pool is empty: near the bound, not per
+ * span). False: every slot is taken. Out of line: once per chunk. */
+static __attribute__((noinline)) bool take_slot_slow(pipeline *p, qshard *q)
 {
-    int64_t c = atomic_load_explicit(&q->credit, memory_order_relaxed);
-    while (c > 0)
-        if (atomic_compare_exchange_weak_explicit(&q->credit, &c, c - 1, memory_order_relaxed,
-                                                  memory_order_relaxed))
-            return true;
     int64_t avail = atomic_load_explicit(&p->pool, memory_order_relaxed);
     while (avail > 0) {
         int64_t take = avail < p->chunk ? avail : p->chunk;
@@ -713,7 +708,7 @@ static bool take_slot(pipeline *p, qshard *q)
     }
     for (int i = 0; i < TWP_Q_SHARDS; i++) {
         qshard *o = &p->q[i];
-        c = atomic_load_explicit(&o->credit, memory_order_relaxed);
+        int64_t c = atomic_load_explicit(&o->credit, memory_order_relaxed);
         while (c > 0)
             if (atomic_compare_exchange_weak_explicit(&o->credit, &c, c - 1,
                                                       memory_order_relaxed, memory_order_relaxed))
@@ -722,20 +717,66 @@ static bool take_slot(pipeline *p, qshard *q)
     return false;
 }
 
-static void p_report(twp_reporter *r, twp_span_data *s)
+/* One slot of the bound for a span on shard q: from q's credit, else
+ * take_slot_slow. */
+static inline bool take_slot(pipeline *p, qshard *q)
+{
+    int64_t c = atomic_load_explicit(&q->credit, memory_order_relaxed);
+    while (c > 0)
+        if (atomic_compare_exchange_weak_explicit(&q->credit, &c, c - 1, memory_order_relaxed,
+                                                  memory_order_relaxed))
+            return true;
+    return take_slot_slow(p, q);
+}
+
+/* report()'s refusals: closed, or the bound reached. */
+static __attribute__((noinline, cold)) void report_refuse(pipeline *p, twp_span_data *s,
+                                                          bool closed)
+{
+    if (closed)
+        TWP_INC(p->ctr, dropped_on_close, 1);
+    else
+        TWP_INC(p->ctr, dropped_queue_full, 1);
+    twp_span_data_free(s);
+}
+
+/* After a push on the thread path: start the worker, or wake it from its
+ * deep sleep. Out of line: the common case is neither. */
+static __attribute__((noinline)) void report_wake(pipeline *p)
+{
+    if (!atomic_load_explicit(&p->started, memory_order_acquire)) {
+        ensure_started(p);
+    } else if (atomic_load(&p->deep_sleep) && atomic_exchange(&p->deep_sleep, 0)) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_signal(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+/* Driven: ask the host for a turn when a batch is full, or when this is the
+ * first span since a turn left nothing pending. */
+static inline void report_kick(pipeline *p)
+{
+    if ((atomic_fetch_add_explicit(&p->drive_unsent, 1, memory_order_relaxed) + 1 ==
+             (uint64_t)p->batch_size ||
+         (atomic_load(&p->drive_idle) && atomic_exchange(&p->drive_idle, 0))) && p->kick)
+        p->kick(p->kick_ud);
+}
+
+/* The hot path: everything rare (refusals, the slot pool, late pushes, the
+ * worker's start and wake-up) is out of line, so this saves few registers. */
+static void p_report(twp_reporter *r, twp_span_data *s, unsigned shard)
 {
     pipeline *p = (pipeline *)r;
     if (!s)
         return;
-    if (atomic_load_explicit(&p->closed, memory_order_relaxed)) {
-        TWP_INC(p->ctr, dropped_on_close, 1);
-        twp_span_data_free(s);
+    if (__builtin_expect(atomic_load_explicit(&p->closed, memory_order_relaxed) != 0, 0)) {
+        report_refuse(p, s, true);
         return;
     }
-    qshard *q = &p->q[twp_ctr_shard_inline(&twp_tls)];
-    if (!take_slot(p, q)) {
-        TWP_INC(p->ctr, dropped_queue_full, 1);
-        twp_span_data_free(s);
+    qshard *q = &p->q[shard];
+    if (__builtin_expect(!take_slot(p, q), 0)) {
+        report_refuse(p, s, false);
         return;
     }
     /* counted before the push, so finalized never passes the pushed sum */
@@ -751,26 +792,18 @@ static void p_report(twp_reporter *r, twp_span_data *s)
                                                     memory_order_relaxed));
     /* seq_cst, against close()'s store of closed: if this load sees 0, the
      * push came first and the final drain (worker's or close()'s) takes it */
-    if (atomic_load(&p->closed)) {
+    if (__builtin_expect(atomic_load(&p->closed) != 0, 0)) {
         late_push(p);
         return;
     }
     if (atomic_load_explicit(&p->driven, memory_order_relaxed)) {
-        /* the host's loop sends: ask for a turn when a batch is full, or
-         * when this is the first span since a turn left nothing pending */
-        if ((atomic_fetch_add_explicit(&p->drive_unsent, 1, memory_order_relaxed) + 1 ==
-                 (uint64_t)p->batch_size ||
-             (atomic_load(&p->drive_idle) && atomic_exchange(&p->drive_idle, 0))) && p->kick)
-            p->kick(p->kick_ud);
+        report_kick(p);   /* the host's loop sends */
         return;
     }
-    if (!atomic_load_explicit(&p->started, memory_order_acquire)) {
-        ensure_started(p);
-    } else if (atomic_load(&p->deep_sleep) && atomic_exchange(&p->deep_sleep, 0)) {
-        pthread_mutex_lock(&p->mu);
-        pthread_cond_signal(&p->wake);
-        pthread_mutex_unlock(&p->mu);
-    }
+    if (__builtin_expect(!atomic_load_explicit(&p->started, memory_order_acquire) ||
+                             atomic_load(&p->deep_sleep),
+                         0))
+        report_wake(p);
 }
 
 static tw_status p_flush(twp_reporter *r, int timeout_ms)

@@ -16,10 +16,12 @@
 /* The tracer hands every finished sampled span to exactly one reporter.
  * report() takes ownership of the record (frees it with twp_span_data_free
  * when done or dropped) and must not block or make syscalls on the caller's
- * thread. */
+ * thread. shard: the counter shard (counters.h) of the thread that started
+ * the span, where the reporter counts and queues it (the finishing thread's
+ * own would cost a thread-local lookup per span; any shard is correct). */
 typedef struct twp_reporter twp_reporter;
 typedef struct twp_reporter_ops {
-    void (*report)(twp_reporter *r, twp_span_data *span);
+    void (*report)(twp_reporter *r, twp_span_data *span, unsigned shard);
     tw_status (*flush)(twp_reporter *r, int timeout_ms);
     tw_status (*close)(twp_reporter *r, int timeout_ms);
     void (*free)(twp_reporter *r);

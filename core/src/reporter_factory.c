@@ -13,7 +13,6 @@
  *                             so the counters describe the real delivery)
  */
 #include "exporter.h"
-#include "ids.h"
 #include "reporter.h"
 
 #include <stdlib.h>
@@ -25,11 +24,10 @@ typedef struct nullrep {
     twp_counters *ctr;
 } nullrep;
 
-static void null_report(twp_reporter *r, twp_span_data *d)
+static void null_report(twp_reporter *r, twp_span_data *d, unsigned shard)
 {
     twp_counters *c = ((nullrep *)r)->ctr;
-    atomic_fetch_add_explicit(&c->shard[twp_ctr_shard_inline(twp_tls_get())].spans_discarded, 1,
-                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->shard[shard].spans_discarded, 1, memory_order_relaxed);
     twp_span_data_free(d);
 }
 
@@ -56,13 +54,13 @@ typedef struct comprep {
     twp_reporter *main, *mem;
 } comprep;
 
-static void comp_report(twp_reporter *r, twp_span_data *d)
+static void comp_report(twp_reporter *r, twp_span_data *d, unsigned shard)
 {
     comprep *c = (comprep *)r;
     twp_span_data *copy = twp_span_data_clone(d);
     if (copy)
-        c->mem->ops->report(c->mem, copy);
-    c->main->ops->report(c->main, d);
+        c->mem->ops->report(c->mem, copy, shard);
+    c->main->ops->report(c->main, d, shard);
 }
 
 static tw_status comp_flush(twp_reporter *r, int timeout_ms)

@@ -48,8 +48,9 @@ static void drop_all(memrep *m)
     m->n = 0;
 }
 
-static void mem_report(twp_reporter *r, twp_span_data *d)
+static void mem_report(twp_reporter *r, twp_span_data *d, unsigned shard)
 {
+    (void)shard;
     memrep *m = (memrep *)r;
     twp_packed *p = twp_span_pack(d);   /* kept until read: a third of the record */
     twp_span_data_free(d);

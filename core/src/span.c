@@ -979,6 +979,16 @@ static void remote_sampling_kick(tw_tracer *t)
         t->reporter->ops->flush(t->reporter, 0);
 }
 
+/* A const sampler's tags on a sampled root (sampler.type=const,
+ * sampler.param=true), copied whole into the record: static strings as the
+ * general path's (const_tags.h). */
+static const twp_value const_sampler_tags[2] = {
+    { .key = twp_ckeys[TWP_K_SAMPLER_TYPE].str, .key_len = TWP_KLEN_SAMPLER_TYPE,
+      .type = TW_VAL_STRING, .v.str = twp_cvals[TWP_V_CONST].str, .len = TWP_VLEN_CONST },
+    { .key = twp_ckeys[TWP_K_SAMPLER_PARAM].str, .key_len = TWP_KLEN_SAMPLER_PARAM,
+      .type = TW_VAL_BOOL, .v.b = 1, .len = 0 },
+};
+
 /* tw_span_start and twp_span_start_kind (span_tags.h): one body, inlined
  * into both, so the gateway's entry sets the kind without a second call.
  * checked: the caller vouches for the arguments (a span_tags.h caller
@@ -1035,18 +1045,23 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
     s->finished = false;
     s->scope = NULL;
     s->start_us = start_us;
-    s->op = s->op_inline;
-    if (!handle_set_op(tls, s, name, name_len)) {
+    /* the name, written once (handle_set_op would test for an old one) */
+    char *op = s->op_inline;
+    if (name_len >= OP_INLINE && !(op = op_alloc(tls, name_len))) {
         handle_release(tls, s);
         return TW_ERR_NOMEM;
     }
+    twp_copy_short(op, name, name_len);
+    op[name_len] = '\0';
+    s->op = op;
+    s->op_len = (uint32_t)name_len;
 
     const tw_config *cfg = &t->cfg;
     uint64_t hi, lo, pid;
     unsigned flags = 0;
     bool root = parent == NULL;
     twp_sample_result sr;
-    bool sampler_tags = false, debug_id_tag = false;
+    bool sampler_tags = false, const_tags = false, debug_id_tag = false;
     const tw_span_context *inherit = parent ? parent : seed;
     if (parent) {
         hi = parent->trace_hi;
@@ -1074,14 +1089,12 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
         debug_id_tag = !t->throttler || twp_throttler_allow(t->throttler, name, name_len);
         flags = debug_id_tag ? TW_FLAG_SAMPLED | TW_FLAG_DEBUG : 0;
     } else if (t->const_decision >= 0) {
-        /* a const sampler never changes: no call, no strategy load */
+        /* a const sampler never changes: no call, no strategy load, and
+         * its tags are one constant pair */
         if (t->const_decision) {
             flags = TW_FLAG_SAMPLED;
             sampler_tags = root && cfg->sampler_tags;
-            sr.type = twp_cvals[TWP_V_CONST].str;
-            sr.type_len = TWP_VLEN_CONST;
-            sr.param = 1;
-            sr.param_is_bool = true;
+            const_tags = true;
         }
     } else {
         if (cfg->sampler_type == TWP_SAMPLER_REMOTE)
@@ -1156,7 +1169,10 @@ span_start(tw_tracer *t, const char *name, size_t name_len, const tw_span_ref *r
                 r->span_id = c->span_id;
             }
         }
-        if (sampler_tags) {
+        if (sampler_tags && const_tags) {
+            memcpy(d->tags, const_sampler_tags, sizeof const_sampler_tags);
+            d->ntags = 2;
+        } else if (sampler_tags) {
             /* The record's first two tags; keys and the type name are static
              * strings (const_tags.h: the encoder copies their bytes whole),
              * which outlive any record, so nothing is copied. */
@@ -1240,7 +1256,7 @@ tw_status tw_span_finish(tw_span *s, int64_t finish_us)
      * are sums over shards, whichever thread finishes) */
     atomic_fetch_add_explicit(&t->ctr.shard[s->shard].spans_finished, 1,
                               memory_order_relaxed);
-    t->reporter->ops->report(t->reporter, d);
+    t->reporter->ops->report(t->reporter, d, s->shard);
     return TW_OK;
 }
 
