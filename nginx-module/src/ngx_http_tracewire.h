@@ -113,9 +113,37 @@ tw_span *ngx_http_tracewire_request_span(ngx_http_request_t *r);
 ngx_int_t ngx_http_tracewire_header_names(ngx_conf_t *cf,
     ngx_http_tracewire_main_conf_t *mcf, tw_tracer *t);
 int ngx_http_tracewire_headers_foreach(void *carrier, tw_kv_fn visit, void *ud);
-/* Whether any incoming header is a context header of any format. */
-ngx_int_t ngx_http_tracewire_has_context(ngx_http_request_t *r,
-    ngx_http_tracewire_main_conf_t *mcf);
+/* Whether a header from h (the i-th of part) on is a context header of any
+ * format: the full check, for a scan whose first byte matched. */
+ngx_int_t ngx_http_tracewire_has_context_from(ngx_http_tracewire_main_conf_t *mcf,
+    ngx_list_part_t *part, ngx_uint_t i);
+
+/* Whether any incoming header is a context header of any format. Inline,
+ * a loop that calls nothing: most requests carry no context header, and
+ * one byte (the lowercase name's first) clears each of theirs. */
+static ngx_inline ngx_int_t
+ngx_http_tracewire_has_context(ngx_http_request_t *r,
+    ngx_http_tracewire_main_conf_t *mcf)
+{
+    u_char           *k;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            k = h[i].lowcase_key;
+            if (h[i].key.len && k && mcf->ctx_first[k[0]]) {
+                return ngx_http_tracewire_has_context_from(mcf, part, i);
+            }
+        }
+    }
+
+    return 0;
+}
+
 ngx_int_t ngx_http_tracewire_inject(ngx_http_request_t *r,
     ngx_http_tracewire_main_conf_t *mcf, tw_span *span);
 

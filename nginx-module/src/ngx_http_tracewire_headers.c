@@ -153,22 +153,16 @@ ngx_http_tracewire_is_context_header(ngx_http_tracewire_main_conf_t *mcf,
 
 
 ngx_int_t
-ngx_http_tracewire_has_context(ngx_http_request_t *r,
-    ngx_http_tracewire_main_conf_t *mcf)
+ngx_http_tracewire_has_context_from(ngx_http_tracewire_main_conf_t *mcf,
+    ngx_list_part_t *part, ngx_uint_t i)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    for (part = &r->headers_in.headers.part; part; part = part->next) {
+    for ( /* void */ ; part; part = part->next, i = 0) {
         h = part->elts;
 
-        for (i = 0; i < part->nelts; i++) {
-            /* the first byte inline: most requests carry no context header */
-            if (h[i].key.len && h[i].lowcase_key
-                && mcf->ctx_first[h[i].lowcase_key[0]]
-                && ngx_http_tracewire_is_context_header(mcf, &h[i]))
-            {
+        for ( /* void */ ; i < part->nelts; i++) {
+            if (ngx_http_tracewire_is_context_header(mcf, &h[i])) {
                 return 1;
             }
         }

@@ -371,8 +371,9 @@ ngx_http_tracewire_upstream_addr(ngx_http_request_t *r, ngx_str_t *out)
 
 
 /* What only a sampled span needs: the response's figures (read from the
- * request, no variables) and the configured name and tags. */
-static void
+ * request, no variables) and the configured name and tags. Out of line:
+ * a static location needs none of it. */
+static __attribute__((noinline)) void
 ngx_http_tracewire_response(ngx_http_request_t *r, ngx_http_tracewire_loc_conf_t *lcf,
     tw_span *span, tw_http_response *resp)
 {
@@ -418,6 +419,38 @@ ngx_http_tracewire_response(ngx_http_request_t *r, ngx_http_tracewire_loc_conf_t
 }
 
 
+/* The log phase of a request no phase has decided for yet (answered before
+ * any location, e.g. a `return` in the server block) or whose context an
+ * internal redirect cleared: the context found or made, and decided. Out of
+ * line, so the common log phase below saves no registers for it. */
+static __attribute__((noinline)) ngx_http_tracewire_ctx_t *
+ngx_http_tracewire_log_ctx(ngx_http_request_t *r, ngx_http_tracewire_main_conf_t *mcf)
+{
+    ngx_http_tracewire_ctx_t       *ctx;
+    ngx_http_tracewire_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tracewire_module);
+
+    ctx = ngx_http_tracewire_get_ctx(r);
+    if (ctx == NULL) {
+        if (lcf->enable == NGX_HTTP_TRACEWIRE_OFF) {
+            return NULL;
+        }
+
+        ctx = ngx_http_tracewire_create_ctx(r);
+        if (ctx == NULL) {
+            return NULL;
+        }
+    }
+
+    if (!ctx->decided) {
+        (void) ngx_http_tracewire_decide(r, ctx, mcf, lcf);
+    }
+
+    return ctx;
+}
+
+
 ngx_int_t
 ngx_http_tracewire_log_handler(ngx_http_request_t *r)
 {
@@ -437,21 +470,15 @@ ngx_http_tracewire_log_handler(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tracewire_module);
-
-    ctx = ngx_http_tracewire_get_ctx(r);
-    if (ctx == NULL) {
-        if (lcf->enable == NGX_HTTP_TRACEWIRE_OFF) {
-            return NGX_OK;
-        }
-
-        ctx = ngx_http_tracewire_create_ctx(r);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tracewire_module);
+    if (ctx == NULL || !ctx->decided) {
+        ctx = ngx_http_tracewire_log_ctx(r, mcf);
         if (ctx == NULL) {
             return NGX_OK;
         }
     }
 
-    span = ctx->decided ? ctx->span : ngx_http_tracewire_decide(r, ctx, mcf, lcf);
+    span = ctx->span;
     if (span == NULL || ctx->finished) {
         return NGX_OK;
     }
@@ -464,6 +491,8 @@ ngx_http_tracewire_log_handler(ngx_http_request_t *r)
     resp.upstream_addr = NULL;
     resp.upstream_addr_len = 0;
     resp.upstream_time_ms = -1;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_tracewire_module);
 
     if ((r->upstream_states || lcf->span_name || lcf->tags)
         && ngx_http_tracewire_sampled(span))
