@@ -29,6 +29,30 @@
 #include <string.h>
 
 
+/* Where the first '?' is in p[0..n), or NULL: memchr, but a target of 8 to
+ * 16 bytes (a short path) is read as two overlapping words, with no call.
+ * A word's zero-byte mask (x - 0x01s) & ~x & 0x80s may flag bytes above a
+ * real zero, never below one, so its lowest bit marks the first '?'. */
+static inline __attribute__((always_inline)) const char *query_mark(const char *p, size_t n)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (n >= 8 && n <= 16) {
+        const uint64_t ones = 0x0101010101010101ull, qs = ones * (unsigned char)'?';
+        uint64_t a, b;
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+        a ^= qs;
+        b ^= qs;
+        a = (a - ones) & ~a & (ones << 7);
+        b = (b - ones) & ~b & (ones << 7);
+        if (a)
+            return p + ((unsigned)__builtin_ctzll(a) >> 3);
+        return b ? p + n - 8 + ((unsigned)__builtin_ctzll(b) >> 3) : NULL;
+    }
+#endif
+    return n ? memchr(p, '?', n) : NULL;
+}
+
 static int bad_request(const tw_http_request *r)
 {
     return !r || (!r->method && r->method_len) || (!r->target && r->target_len)
@@ -52,8 +76,21 @@ static inline __attribute__((always_inline)) const char *http_literal(const char
  * max. Rare. */
 static __attribute__((noinline)) tw_status
 request_tags_slow(twp_span_data *d, twp_value *v, size_t max, const tw_http_request *r,
-                  const twp_piece *url, size_t nurl, const char *peer, size_t peer_len)
+                  int full, const char *peer, size_t peer_len)
 {
+    twp_piece url[4];
+    size_t nurl = 0;
+    if (full) {
+        url[0].p = r->scheme ? r->scheme : "http";
+        url[0].n = r->scheme ? r->scheme_len : 4;
+        url[1].p = "://";
+        url[1].n = 3;
+        url[2].p = r->host;
+        url[2].n = r->host_len;
+        nurl = 3;
+    }
+    url[nurl].p = r->target;
+    url[nurl++].n = r->target_len;
     twp_value *v0 = v;
     tw_status st = TW_ERR_NOMEM;    /* the tags written so far stay */
     const char *s;
@@ -99,25 +136,17 @@ request_tags(twp_span_data *d, size_t max, const tw_http_request *r, const char 
     twp_value *v = twp_tags_room(d, 2u + (r->component != NULL) + (peer != NULL));
     if (!v)
         return TW_ERR_NOMEM;
-    twp_piece url[4];
-    size_t nurl = 0, ulen = r->target_len;
-    if (r->host && r->target_len && r->target[0] == '/') {
-        url[0].p = r->scheme ? r->scheme : "http";
-        url[0].n = r->scheme ? r->scheme_len : 4;
-        url[1].p = "://";
-        url[1].n = 3;
-        url[2].p = r->host;
-        url[2].n = r->host_len;
-        nurl = 3;
-        ulen += url[0].n + 3 + r->host_len;
-    }
-    url[nurl].p = r->target;
-    url[nurl++].n = r->target_len;
+    /* origin-form with a host: scheme://host + target (laid out as pieces
+     * on the slow path only) */
+    int full = r->host && r->target_len && r->target[0] == '/';
+    const char *scheme = r->scheme ? r->scheme : "http";
+    size_t slen = r->scheme ? r->scheme_len : 4;
+    size_t ulen = r->target_len + (full ? slen + 3 + r->host_len : 0);
 
     const char *comp = r->component ? http_literal(r->component, r->component_len, max) : NULL;
     const char *method = http_literal(r->method, r->method_len, max);
     if (__builtin_expect(!method || (r->component && !comp) || ulen > max || peer_len > max, 0))
-        return request_tags_slow(d, v, max, r, url, nurl, peer, peer_len);
+        return request_tags_slow(d, v, max, r, full, peer, peer_len);
     char *q = twp_arena_take(&d->arena, ulen + 1 + (peer ? peer_len + 1 : 0));
     if (!q)
         return TW_ERR_NOMEM;
@@ -126,14 +155,14 @@ request_tags(twp_span_data *d, size_t max, const tw_http_request *r, const char 
         twp_tag_static(v++, TWP_KEY(COMPONENT), comp, (uint32_t)r->component_len);
     twp_tag_static(v++, TWP_KEY(HTTP_METHOD), method, (uint32_t)r->method_len);
     twp_tag_str(v++, TWP_KEY(HTTP_URL), q, (uint32_t)ulen);
-    if (nurl == 4) {
-        if (url[0].n == 4 && memcmp(url[0].p, "http", 4) == 0) {
+    if (full) {
+        if (slen == 4 && memcmp(scheme, "http", 4) == 0) {
             memcpy(q, "http://", 7);
             q += 7;
         } else {
-            twp_copy_short(q, url[0].p, url[0].n);
-            memcpy(q + url[0].n, "://", 3);
-            q += url[0].n + 3;
+            twp_copy_short(q, scheme, slen);
+            memcpy(q + slen, "://", 3);
+            q += slen + 3;
         }
         twp_copy_short(q, r->host, r->host_len);
         q += r->host_len;
@@ -184,7 +213,7 @@ tw_status tw_http_span_start(tw_tracer *t, const tw_http_request *r, const char 
 
     /* "METHOD /path": the target without its query, cut to TW_HTTP_MAX_NAME */
     const char *target = r->target ? r->target : "";
-    const char *q = r->target_len ? memchr(target, '?', r->target_len) : NULL;
+    const char *q = query_mark(target, r->target_len);
     size_t plen = q ? (size_t)(q - target) : r->target_len;
     size_t mlen = r->method_len;
     const char *name;

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -249,6 +250,46 @@ static void one_call_methods_and_components(void **state)
     tw_tracer_free(t);
 }
 
+/* The name is the target up to its first '?', whatever the target's length
+ * (short ones are scanned a word at a time) and whatever bytes sit around
+ * the '?' (bytes next to 0x3f, and 0xbf = '?' with the high bit, which a
+ * word scan could take for one). Each target is a heap block of exactly its
+ * length, so a read past it fails under ASan. */
+static void one_call_name_stops_at_the_query(void **state)
+{
+    (void)state;
+    tw_tracer *t = mem_tracer("sampler.type", "const", "sampler.param", "1", NULL);
+    static const unsigned char fill[] = {'/', '>', '@', 0xbf, 0x7f, 0x3e, 'a', 0x01, 0xff};
+    for (size_t n = 1; n <= 40; n++) {
+        for (size_t qpos = 0; qpos <= n; qpos++) {             /* n: no '?' */
+            for (size_t k = 0; k < 2; k++) {                 /* one '?' or two */
+                char *target = malloc(n);
+                assert_non_null(target);
+                for (size_t i = 0; i < n; i++)
+                    target[i] = (char)fill[(i + n + k) % sizeof fill];
+                if (qpos < n)
+                    target[qpos] = '?';
+                if (k && qpos + 2 < n)
+                    target[qpos + 2] = '?';
+                tw_http_request r = req("GET", "", NULL, NULL, NULL);
+                r.target = target;
+                r.target_len = n;
+                tw_span *s;
+                assert_int_equal(tw_http_span_start(t, &r, NULL, 0, NULL, 0, &s), TW_OK);
+                size_t nlen;
+                const char *name = tw_span_operation_name(s, &nlen);
+                size_t plen = qpos < n ? qpos : n;
+                assert_int_equal(nlen, 4 + plen);
+                assert_memory_equal(name, "GET ", 4);
+                assert_memory_equal(name + 4, target, plen);
+                tw_span_free(s);
+                free(target);
+            }
+        }
+    }
+    tw_tracer_free(t);
+}
+
 static void one_call_unsampled_and_bad_input(void **state)
 {
     (void)state;
@@ -359,6 +400,7 @@ int main(void)
         cmocka_unit_test(one_call_start_and_finish),
         cmocka_unit_test(one_call_bounds),
         cmocka_unit_test(one_call_methods_and_components),
+        cmocka_unit_test(one_call_name_stops_at_the_query),
         cmocka_unit_test(one_call_unsampled_and_bad_input),
         cmocka_unit_test(header_names_cover_what_inject_writes),
     };
